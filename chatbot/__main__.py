@@ -1,0 +1,86 @@
+"""The `chatbot` command line: `chatbot run | sandbox | keygen | rotate-key`.
+
+`python -m chatbot ...` does the same. Configuration errors end the program with one line on
+stderr and exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import os
+import sys
+from collections.abc import Callable, Sequence
+
+from chatbot.config import ConfigError, Settings, load_settings
+
+EXIT_CONFIG = 2
+EXIT_UNAVAILABLE = 3
+
+
+def cmd_keygen(_: argparse.Namespace) -> int:
+    """Print a fresh master key for CHATBOT_MASTER_KEY."""
+    print(base64.urlsafe_b64encode(os.urandom(32)).decode())
+    return 0
+
+
+def cmd_run(_: argparse.Namespace) -> int:
+    settings = _settings()
+    settings.require("TELEGRAM_BOT_TOKEN", "CHATBOT_MASTER_KEY")
+    return _not_yet("chatbot run (the Telegram bot itself)")
+
+
+def cmd_sandbox(_: argparse.Namespace) -> int:
+    return _not_yet(
+        "chatbot sandbox (the offline chat); the exchange simulator alone runs with "
+        "`python -m chatbot.sandbox.exchange`"
+    )
+
+
+def cmd_rotate_key(_: argparse.Namespace) -> int:
+    settings = _settings()
+    settings.require("CHATBOT_MASTER_KEY")
+    return _not_yet("chatbot rotate-key (credential storage)")
+
+
+def _settings() -> Settings:
+    return load_settings()
+
+
+def _not_yet(what: str) -> int:
+    print(f"{what} is not yet available in this version.", file=sys.stderr)
+    return EXIT_UNAVAILABLE
+
+
+COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], int], str]] = {
+    "run": (cmd_run, "run the Telegram bot (needs TELEGRAM_BOT_TOKEN and CHATBOT_MASTER_KEY)"),
+    "sandbox": (cmd_sandbox, "try the bot offline: simulated exchange and a terminal chat"),
+    "keygen": (cmd_keygen, "print a new master key for CHATBOT_MASTER_KEY"),
+    "rotate-key": (cmd_rotate_key, "re-encrypt every stored credential under the current key"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="chatbot", description="A Telegram bot to trade on Binance from a phone."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (_, help_text) in COMMANDS.items():
+        sub.add_parser(name, help=help_text, description=help_text)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handler, _ = COMMANDS[args.command]
+    try:
+        return handler(args)
+    except ConfigError as exc:
+        print(f"chatbot: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,257 @@
+"""Settings: the environment contract of the bot, read once at start-up.
+
+Everything the program reads from the environment (or a `.env` file) is declared here and nowhere
+else. A missing or malformed value becomes a `ConfigError` whose message is one line naming the
+variable and what to put there; the CLI prints it and exits without a traceback.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed; the message is one line meant for the operator."""
+
+
+class Network(StrEnum):
+    MAINNET = "mainnet"
+    TESTNET = "testnet"
+
+
+class LogFormat(StrEnum):
+    TEXT = "text"
+    JSON = "json"
+
+
+DEFAULT_URLS: dict[Network, tuple[str, str, str]] = {
+    # (REST root, market-stream root, WebSocket API URL)
+    Network.MAINNET: (
+        "https://api.binance.com",
+        "wss://stream.binance.com:9443",
+        "wss://ws-api.binance.com:443/ws-api/v3",
+    ),
+    Network.TESTNET: (
+        "https://testnet.binance.vision",
+        "wss://stream.testnet.binance.vision",
+        "wss://ws-api.testnet.binance.vision/ws-api/v3",
+    ),
+}
+
+MASTER_KEY_HINT = "32 random bytes in urlsafe base64; run `chatbot keygen` to make one"
+
+# What to tell the operator for each variable when its value is refused.
+HINTS: dict[str, str] = {
+    "TELEGRAM_BOT_TOKEN": "the token BotFather gave you, like 123456:ABC-DEF...",
+    "TELEGRAM_API_URL": "an http(s) URL such as https://api.telegram.org",
+    "CHATBOT_MASTER_KEY": MASTER_KEY_HINT,
+    "CHATBOT_OLD_MASTER_KEYS": "comma-separated earlier master keys (" + MASTER_KEY_HINT + ")",
+    "CHATBOT_DB": "a file path such as ./data/chatbot.sqlite3",
+    "BINANCE_NETWORK": "mainnet or testnet",
+    "BINANCE_API_URL": "an http(s) URL such as https://api.binance.com",
+    "BINANCE_STREAM_URL": "a ws(s) URL such as wss://stream.binance.com:9443",
+    "BINANCE_WS_API_URL": "a ws(s) URL such as wss://ws-api.binance.com:443/ws-api/v3",
+    "CHATBOT_ALLOWED_USERS": "comma-separated Telegram user ids such as 12345,67890, or *",
+    "CHATBOT_CONFIRM_TTL": "a whole number of seconds between 5 and 600, such as 30",
+    "CHATBOT_MAX_SLIPPAGE_PCT": "a percentage between 0 and 50, such as 1 or 0.5",
+    "CHATBOT_MAX_ORDER_USDT": "a positive amount of USDT such as 1000, or leave it empty",
+    "CHATBOT_HTTP_PORT": "a TCP port between 1 and 65535, or leave it empty",
+    "CHATBOT_WEBHOOK_URL": "the public https URL Telegram should call, or leave it empty",
+    "LOG_LEVEL": "DEBUG, INFO, WARNING or ERROR",
+    "LOG_FORMAT": "text or json",
+}
+
+
+def decode_master_key(value: str) -> bytes:
+    """Decode a urlsafe-base64 master key; raises ValueError unless it is exactly 32 bytes."""
+    try:
+        raw = base64.urlsafe_b64decode(value.strip().encode())
+    except (binascii.Error, ValueError):
+        raise ValueError("not valid base64") from None
+    if len(raw) != 32:
+        raise ValueError("must decode to 32 bytes")
+    return raw
+
+
+class AllowedUsers:
+    """Who may talk to the bot: a set of Telegram user ids, or everyone (`*`)."""
+
+    def __init__(self, ids: frozenset[int] = frozenset(), *, everyone: bool = False) -> None:
+        self.ids = ids
+        self.everyone = everyone
+
+    @classmethod
+    def parse(cls, value: str) -> AllowedUsers:
+        text = value.strip()
+        if text == "*":
+            return cls(everyone=True)
+        parts = [p.strip() for p in text.split(",") if p.strip()]
+        if not all(p.lstrip("-").isdigit() for p in parts):
+            raise ValueError("not a list of user ids")
+        return cls(frozenset(int(p) for p in parts))
+
+    def allows(self, user_id: int) -> bool:
+        return self.everyone or user_id in self.ids
+
+    def __repr__(self) -> str:
+        return "AllowedUsers(*)" if self.everyone else f"AllowedUsers({sorted(self.ids)})"
+
+
+def _url(value: str | None, schemes: tuple[str, ...]) -> str | None:
+    if value is None or value.strip() == "":
+        return None
+    text = value.strip().rstrip("/")
+    if not text.startswith(tuple(s + "://" for s in schemes)) or text.endswith("://"):
+        raise ValueError("not a URL")
+    return text
+
+
+class Settings(BaseSettings):
+    """The configuration contract; see `.env.example` for every variable with a comment."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        populate_by_name=True,
+        arbitrary_types_allowed=True,
+    )
+
+    telegram_bot_token: SecretStr | None = Field(None, alias="TELEGRAM_BOT_TOKEN")
+    telegram_api_url: str = Field("https://api.telegram.org", alias="TELEGRAM_API_URL")
+    master_key: SecretStr | None = Field(None, alias="CHATBOT_MASTER_KEY")
+    old_master_keys: Annotated[tuple[SecretStr, ...], NoDecode] = Field(
+        (), alias="CHATBOT_OLD_MASTER_KEYS"
+    )
+    db_path: str = Field("./data/chatbot.sqlite3", alias="CHATBOT_DB")
+    network: Network = Field(Network.MAINNET, alias="BINANCE_NETWORK")
+    binance_api_url: str | None = Field(None, alias="BINANCE_API_URL")
+    binance_stream_url: str | None = Field(None, alias="BINANCE_STREAM_URL")
+    binance_ws_api_url: str | None = Field(None, alias="BINANCE_WS_API_URL")
+    allowed_users: Annotated[AllowedUsers, NoDecode] = Field(
+        default_factory=AllowedUsers, alias="CHATBOT_ALLOWED_USERS"
+    )
+    confirm_ttl: int = Field(30, ge=5, le=600, alias="CHATBOT_CONFIRM_TTL")
+    max_slippage_pct: Decimal = Field(Decimal(1), ge=0, le=50, alias="CHATBOT_MAX_SLIPPAGE_PCT")
+    max_order_usdt: Decimal | None = Field(None, gt=0, alias="CHATBOT_MAX_ORDER_USDT")
+    http_port: int | None = Field(None, ge=1, le=65535, alias="CHATBOT_HTTP_PORT")
+    webhook_url: str | None = Field(None, alias="CHATBOT_WEBHOOK_URL")
+    log_level: str = Field("INFO", alias="LOG_LEVEL")
+    log_format: LogFormat = Field(LogFormat.TEXT, alias="LOG_FORMAT")
+
+    @field_validator("master_key", mode="before")
+    @classmethod
+    def _check_master_key(cls, value: Any) -> Any:
+        if value is None or str(value).strip() == "":
+            return None
+        raw = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+        decode_master_key(raw)
+        return raw.strip()
+
+    @field_validator("old_master_keys", mode="before")
+    @classmethod
+    def _split_old_keys(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            keys = [k.strip() for k in value.split(",") if k.strip()]
+            for key in keys:
+                decode_master_key(key)
+            return tuple(keys)
+        return value
+
+    @field_validator("allowed_users", mode="before")
+    @classmethod
+    def _parse_allowed(cls, value: Any) -> Any:
+        return AllowedUsers.parse(value) if isinstance(value, str) else value
+
+    @field_validator(
+        "max_order_usdt", "http_port", "webhook_url", "telegram_bot_token", mode="before"
+    )
+    @classmethod
+    def _empty_is_none(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and value.strip() == "" else value
+
+    @field_validator("telegram_api_url", mode="before")
+    @classmethod
+    def _http_url(cls, value: Any) -> Any:
+        return _url(value, ("http", "https")) if isinstance(value, str) else value
+
+    @field_validator("binance_api_url", mode="before")
+    @classmethod
+    def _rest_url(cls, value: Any) -> Any:
+        return _url(value, ("http", "https")) if isinstance(value, str) else value
+
+    @field_validator("binance_stream_url", "binance_ws_api_url", mode="before")
+    @classmethod
+    def _ws_url(cls, value: Any) -> Any:
+        return _url(value, ("ws", "wss")) if isinstance(value, str) else value
+
+    @field_validator("webhook_url", mode="after")
+    @classmethod
+    def _https_webhook(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith("https://"):
+            raise ValueError("Telegram calls webhooks over https only")
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _log_level(cls, value: Any) -> Any:
+        level = str(value).strip().upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError("unknown level")
+        return level
+
+    @field_validator("network", "log_format", mode="before")
+    @classmethod
+    def _lower(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _network_defaults(self) -> Settings:
+        rest, stream, ws_api = DEFAULT_URLS[self.network]
+        self.binance_api_url = self.binance_api_url or rest
+        self.binance_stream_url = self.binance_stream_url or stream
+        self.binance_ws_api_url = self.binance_ws_api_url or ws_api
+        return self
+
+    @property
+    def master_key_bytes(self) -> bytes:
+        """The current master key; raises ConfigError when it is not set."""
+        if self.master_key is None:
+            raise missing("CHATBOT_MASTER_KEY")
+        return decode_master_key(self.master_key.get_secret_value())
+
+    @property
+    def old_master_key_bytes(self) -> list[bytes]:
+        return [decode_master_key(k.get_secret_value()) for k in self.old_master_keys]
+
+    def require(self, *variables: str) -> None:
+        """Raise ConfigError for the first of these variables that has no value."""
+        for variable in variables:
+            name = _FIELD_BY_ENV[variable]
+            if getattr(self, name) is None:
+                raise missing(variable)
+
+
+_FIELD_BY_ENV = {field.alias: name for name, field in Settings.model_fields.items()}
+
+
+def missing(variable: str) -> ConfigError:
+    return ConfigError(f"{variable} is not set: put {HINTS[variable]}")
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the settings from the environment and `.env`; raise ConfigError on a bad value."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        variable = str(error["loc"][0]) if error["loc"] else "settings"
+        hint = HINTS.get(variable, "a valid value")
+        raise ConfigError(f"{variable} is not valid: put {hint}") from None

@@ -1,0 +1,218 @@
+"""Binance errors as one exception hierarchy a caller can match on.
+
+Each exception carries Binance's numeric code (when there is one) and a message fit to show a
+user in the chat. Messages never contain an API key, a secret or a signature.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+
+class BinanceError(Exception):
+    """Any failure talking to Binance. `code` is Binance's error code, or None."""
+
+    default_message = "Binance could not process the request."
+
+    def __init__(
+        self, message: str | None = None, *, code: int | None = None, status: int | None = None
+    ) -> None:
+        self.message = message or self.default_message
+        self.code = code
+        self.status = status
+        super().__init__(self.message)
+
+    @property
+    def user_message(self) -> str:
+        """The text to show a user."""
+        return self.message
+
+
+class ExchangeUnavailable(BinanceError):
+    """Binance did not answer, or answered with a server error; safe to try a read again later."""
+
+    default_message = "Binance is not answering right now; try again in a minute."
+
+
+class InvalidRequest(BinanceError):
+    """The request was malformed (a parameter missing, too precise, out of range)."""
+
+
+class InvalidSymbol(InvalidRequest):
+    default_message = "Binance does not know this symbol."
+
+
+class InvalidInterval(InvalidRequest):
+    default_message = "Binance does not know this chart interval."
+
+
+class FilterFailure(InvalidRequest):
+    """The order broke one of the symbol's trading rules; `filter_name` says which one."""
+
+    def __init__(
+        self,
+        filter_name: str,
+        message: str | None = None,
+        *,
+        code: int | None = None,
+        status: int | None = None,
+    ) -> None:
+        self.filter_name = filter_name
+        super().__init__(message or _filter_message(filter_name), code=code, status=status)
+
+
+class OrderRejected(BinanceError):
+    """The matching engine refused the order (-2010) for a reason other than balance."""
+
+
+class InsufficientBalance(OrderRejected):
+    default_message = "Your account does not have enough balance for this order."
+
+
+class DuplicateOrder(OrderRejected):
+    default_message = "An order with this id was already sent."
+
+
+class CancelRejected(BinanceError):
+    default_message = "Binance could not cancel this order (it may be filled or gone already)."
+
+
+class OrderNotFound(BinanceError):
+    default_message = "Binance has no such order."
+
+
+class AuthError(BinanceError):
+    """The key, the signature or the key's permissions were refused."""
+
+    default_message = "Binance refused the API key: invalid key, IP or permissions for this action."
+
+
+class InvalidSignature(AuthError):
+    default_message = "Binance refused the signature: the secret does not match this API key."
+
+
+class InvalidApiKeyFormat(AuthError):
+    default_message = "The API key has an invalid format."
+
+
+class TimestampError(BinanceError):
+    default_message = "The request's time was outside Binance's window; check the server clock."
+
+
+class RateLimited(BinanceError):
+    """Too much request weight (HTTP 429 or -1003); `retry_after` is in seconds."""
+
+    def __init__(
+        self,
+        retry_after: float,
+        message: str | None = None,
+        *,
+        code: int | None = None,
+        status: int | None = None,
+    ) -> None:
+        self.retry_after = retry_after
+        super().__init__(
+            message or f"Binance's request limit was reached; try again in {retry_after:.0f} s.",
+            code=code,
+            status=status,
+        )
+
+
+class IpBanned(RateLimited):
+    """HTTP 418: the IP is banned until `until` (UTC); no call is sent before then."""
+
+    def __init__(self, until: datetime, *, status: int | None = 418) -> None:
+        self.until = until
+        remaining = max(0.0, (until - datetime.now(UTC)).total_seconds())
+        super().__init__(
+            remaining,
+            f"Binance has banned this server's IP for too many requests until "
+            f"{until:%Y-%m-%d %H:%M:%S} UTC.",
+            code=-1003,
+            status=status,
+        )
+
+
+class OrderStatusUnknown(BinanceError):
+    """The order may or may not have been placed: query it by `client_order_id`, never resend."""
+
+    def __init__(
+        self,
+        client_order_id: str,
+        message: str | None = None,
+        *,
+        code: int | None = None,
+        status: int | None = None,
+    ) -> None:
+        self.client_order_id = client_order_id
+        super().__init__(
+            message or "Binance did not confirm the order in time; its status is being checked.",
+            code=code,
+            status=status,
+        )
+
+
+class NotAvailable(BinanceError):
+    """The endpoint does not exist on this network (for example `/sapi` on the Spot testnet)."""
+
+    default_message = "This information is not available on this Binance network."
+
+
+_FILTER_MESSAGES = {
+    "PRICE_FILTER": "the price is outside the allowed range or not a multiple of the tick size",
+    "PERCENT_PRICE": "the price is too far from the current average price",
+    "PERCENT_PRICE_BY_SIDE": "the price is too far from the current average price",
+    "LOT_SIZE": "the quantity is outside the allowed range or not a multiple of the step size",
+    "MARKET_LOT_SIZE": "the quantity is too large or too small for a market order",
+    "MIN_NOTIONAL": "the order value is below the minimum",
+    "NOTIONAL": "the order value is outside the allowed range",
+    "MAX_NUM_ORDERS": "too many open orders on this symbol",
+    "MAX_NUM_ALGO_ORDERS": "too many open stop orders on this symbol",
+    "EXCHANGE_MAX_NUM_ORDERS": "too many open orders on the account",
+}
+
+
+def _filter_message(filter_name: str) -> str:
+    reason = _FILTER_MESSAGES.get(filter_name, "the order breaks one of the symbol's rules")
+    return f"Binance refused the order: {reason} ({filter_name})."
+
+
+_FILTER_RE = re.compile(r"Filter failure: ([A-Z_]+)")
+
+
+_SIMPLE_ERRORS: dict[int, type[BinanceError]] = {
+    -1000: ExchangeUnavailable,
+    -1001: ExchangeUnavailable,
+    -1007: ExchangeUnavailable,
+    -1008: ExchangeUnavailable,
+    -1021: TimestampError,
+    -1022: InvalidSignature,
+    -1120: InvalidInterval,
+    -1121: InvalidSymbol,
+    -2011: CancelRejected,
+    -2013: OrderNotFound,
+    -2014: InvalidApiKeyFormat,
+    -2015: AuthError,
+}
+
+
+def error_from_payload(
+    code: int, msg: str, *, status: int | None = None, retry_after: float | None = None
+) -> BinanceError:
+    """Map Binance's `{"code", "msg"}` to the matching exception."""
+    if code == -1013 and (match := _FILTER_RE.search(msg)):
+        return FilterFailure(match.group(1), code=code, status=status)
+    if code in (-1003, -1015):
+        wait = retry_after if retry_after is not None else (60.0 if code == -1003 else 10.0)
+        return RateLimited(wait, code=code, status=status)
+    if code == -2010:
+        lowered = msg.lower()
+        if "insufficient balance" in lowered:
+            return InsufficientBalance(code=code, status=status)
+        if "duplicate order" in lowered:
+            return DuplicateOrder(code=code, status=status)
+        return OrderRejected(f"Binance rejected the order: {msg}", code=code, status=status)
+    if code in _SIMPLE_ERRORS:
+        return _SIMPLE_ERRORS[code](code=code, status=status)
+    return InvalidRequest(f"Binance refused the request: {msg}", code=code, status=status)

@@ -1,0 +1,174 @@
+"""Request signatures for Binance API keys: HMAC-SHA256, Ed25519 and RSA.
+
+Binance verifies REST signatures over the percent-encoded query string concatenated with the
+body, exactly as they travel on the wire; the WebSocket API signs its parameters sorted by name.
+Both payload builders live here so the client and the exchange simulator agree byte for byte.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from collections.abc import Iterable, Mapping
+from enum import StrEnum
+from typing import Any, Protocol
+from urllib.parse import quote, urlencode
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
+from pydantic import SecretStr
+
+
+class KeyType(StrEnum):
+    """The three kinds of API key Binance issues."""
+
+    HMAC = "hmac"
+    ED25519 = "ed25519"
+    RSA = "rsa"
+
+
+class KeyFormatError(ValueError):
+    """The secret does not fit the key type (not a PEM key, wrong algorithm, too short)."""
+
+
+class Signer(Protocol):
+    """Signs a payload and returns the signature as Binance expects it before URL encoding."""
+
+    key_type: KeyType
+
+    def sign(self, payload: str) -> str: ...
+
+
+class HmacSigner:
+    """HMAC-SHA256 with the secret key; lowercase hex output."""
+
+    key_type = KeyType.HMAC
+
+    def __init__(self, secret: SecretStr) -> None:
+        value = secret.get_secret_value()
+        if not value or not value.isascii() or value.isspace():
+            raise KeyFormatError("an HMAC secret is a string of letters and digits")
+        self._key = value.encode()
+
+    def sign(self, payload: str) -> str:
+        return hmac.new(self._key, payload.encode(), hashlib.sha256).hexdigest()
+
+
+class Ed25519Signer:
+    """Pure Ed25519 over the payload bytes; base64 output."""
+
+    key_type = KeyType.ED25519
+
+    def __init__(self, private_key_pem: SecretStr) -> None:
+        key = _load_private_key(private_key_pem)
+        if not isinstance(key, ed25519.Ed25519PrivateKey):
+            raise KeyFormatError("this PEM key is not an Ed25519 private key")
+        self._key = key
+
+    def sign(self, payload: str) -> str:
+        return base64.b64encode(self._key.sign(payload.encode())).decode()
+
+
+class RsaSigner:
+    """RSASSA-PKCS1-v1_5 with SHA-256; base64 output."""
+
+    key_type = KeyType.RSA
+
+    def __init__(self, private_key_pem: SecretStr) -> None:
+        key = _load_private_key(private_key_pem)
+        if not isinstance(key, rsa.RSAPrivateKey):
+            raise KeyFormatError("this PEM key is not an RSA private key")
+        if key.key_size < 2048:
+            raise KeyFormatError("Binance accepts RSA keys of 2048 bits or more")
+        self._key = key
+
+    def sign(self, payload: str) -> str:
+        signature = self._key.sign(payload.encode(), padding.PKCS1v15(), hashes.SHA256())
+        return base64.b64encode(signature).decode()
+
+
+def _load_private_key(pem: SecretStr) -> Any:
+    """Load a PEM private key; the error never quotes the key material."""
+    try:
+        return serialization.load_pem_private_key(
+            pem.get_secret_value().strip().encode(), password=None
+        )
+    except (ValueError, TypeError):
+        raise KeyFormatError(
+            "the private key is not a valid unencrypted PEM key "
+            "(it starts with -----BEGIN PRIVATE KEY-----)"
+        ) from None
+
+
+def make_signer(key_type: KeyType | str, secret: SecretStr) -> Signer:
+    """Build the signer for a key type; raises KeyFormatError when the secret does not fit."""
+    kind = KeyType(key_type)
+    if kind is KeyType.HMAC:
+        return HmacSigner(secret)
+    if kind is KeyType.ED25519:
+        return Ed25519Signer(secret)
+    return RsaSigner(secret)
+
+
+def encode_params(params: Mapping[str, Any] | Iterable[tuple[str, Any]]) -> str:
+    """Percent-encode parameters in order, UTF-8, the way Binance expects them on the wire."""
+    items = params.items() if isinstance(params, Mapping) else params
+    return urlencode([(k, _wire_value(v)) for k, v in items], quote_via=quote, safe="")
+
+
+def _wire_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def rest_payload(query: str, body: str = "") -> str:
+    """The REST signature payload: the encoded query string then the body, no separator."""
+    return query + body
+
+
+def signature_param(signature: str) -> str:
+    """The `signature=...` pair as sent: base64 signatures percent-encoded (`+`, `/`, `=`)."""
+    return "signature=" + quote(signature, safe="")
+
+
+def ws_payload(params: Mapping[str, Any]) -> str:
+    """The WebSocket API payload: every parameter but `signature`, sorted by name, not encoded."""
+    return "&".join(f"{k}={_wire_value(v)}" for k, v in sorted(params.items()) if k != "signature")
+
+
+# -- verification (the exchange simulator's side) ---------------------------------------------
+
+
+def verify_hmac(secret: str, payload: str, signature: str) -> bool:
+    """Binance compares HMAC signatures case-insensitively."""
+    expected = hmac.new(secret.encode(), payload.encode(), hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, signature.lower())
+
+
+def verify_public_key(public_key_pem: str, payload: str, signature: str) -> bool:
+    """Verify an Ed25519 or RSA (PKCS#1 v1.5, SHA-256) base64 signature."""
+    try:
+        raw = base64.b64decode(signature, validate=True)
+        key = serialization.load_pem_public_key(public_key_pem.encode())
+        if isinstance(key, ed25519.Ed25519PublicKey):
+            key.verify(raw, payload.encode())
+        elif isinstance(key, rsa.RSAPublicKey):
+            key.verify(raw, payload.encode(), padding.PKCS1v15(), hashes.SHA256())
+        else:
+            return False
+    except (InvalidSignature, ValueError):
+        return False
+    return True
+
+
+def public_key_pem(private_key_pem: SecretStr) -> str:
+    """The PEM public key Binance asks for when registering an Ed25519 or RSA key."""
+    key = _load_private_key(private_key_pem)
+    return (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )

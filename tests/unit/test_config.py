@@ -1,0 +1,129 @@
+"""The environment contract: defaults, the network switch, and one-line errors."""
+
+import subprocess
+import sys
+
+import pytest
+
+from chatbot.config import ConfigError, Network, load_settings
+
+KEY = "3q2-796tvu_erb7v3q2-796tvu_erb7v3q2-796tvu8="
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch, tmp_path):
+    """Run each test in an empty directory (no .env) with no chatbot variables set."""
+    monkeypatch.chdir(tmp_path)
+    for name in list(__import__("os").environ):
+        if name.startswith(("CHATBOT_", "BINANCE_", "TELEGRAM_", "LOG_")):
+            monkeypatch.delenv(name)
+
+
+def test_defaults_are_mainnet_and_deny_everyone():
+    settings = load_settings()
+    assert settings.network is Network.MAINNET
+    assert settings.binance_api_url == "https://api.binance.com"
+    assert settings.binance_stream_url == "wss://stream.binance.com:9443"
+    assert settings.binance_ws_api_url == "wss://ws-api.binance.com:443/ws-api/v3"
+    assert settings.confirm_ttl == 30
+    assert not settings.allowed_users.allows(1)
+
+
+def test_testnet_switch_picks_the_three_testnet_urls(monkeypatch):
+    monkeypatch.setenv("BINANCE_NETWORK", "testnet")
+    settings = load_settings()
+    assert settings.binance_api_url == "https://testnet.binance.vision"
+    assert settings.binance_stream_url == "wss://stream.testnet.binance.vision"
+    assert settings.binance_ws_api_url == "wss://ws-api.testnet.binance.vision/ws-api/v3"
+
+
+def test_explicit_url_wins_over_the_network_default(monkeypatch):
+    monkeypatch.setenv("BINANCE_NETWORK", "testnet")
+    monkeypatch.setenv("BINANCE_API_URL", "http://127.0.0.1:9000/")
+    assert load_settings().binance_api_url == "http://127.0.0.1:9000"
+
+
+def test_secrets_are_hidden_in_repr(monkeypatch):
+    monkeypatch.setenv("CHATBOT_MASTER_KEY", KEY)
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "123:SECRET-TOKEN")
+    settings = load_settings()
+    assert KEY not in repr(settings) and "SECRET-TOKEN" not in repr(settings)
+    assert len(settings.master_key_bytes) == 32
+
+
+def test_allowed_users_list_and_star(monkeypatch):
+    monkeypatch.setenv("CHATBOT_ALLOWED_USERS", "12, 34")
+    users = load_settings().allowed_users
+    assert users.allows(12) and users.allows(34) and not users.allows(56)
+    monkeypatch.setenv("CHATBOT_ALLOWED_USERS", "*")
+    assert load_settings().allowed_users.allows(56)
+
+
+def test_env_file_is_read(tmp_path):
+    (tmp_path / ".env").write_text("CHATBOT_CONFIRM_TTL=45\nCHATBOT_MAX_ORDER_USDT=250.5\n")
+    settings = load_settings()
+    assert settings.confirm_ttl == 45
+    assert str(settings.max_order_usdt) == "250.5"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("CHATBOT_MASTER_KEY", "too-short"),
+        ("CHATBOT_OLD_MASTER_KEYS", f"{KEY},nope"),
+        ("BINANCE_NETWORK", "moon"),
+        ("BINANCE_API_URL", "api.binance.com"),
+        ("BINANCE_STREAM_URL", "https://stream.binance.com"),
+        ("CHATBOT_ALLOWED_USERS", "alice,bob"),
+        ("CHATBOT_CONFIRM_TTL", "soon"),
+        ("CHATBOT_CONFIRM_TTL", "0"),
+        ("CHATBOT_MAX_SLIPPAGE_PCT", "-1"),
+        ("CHATBOT_MAX_ORDER_USDT", "0"),
+        ("CHATBOT_HTTP_PORT", "70000"),
+        ("CHATBOT_WEBHOOK_URL", "http://insecure.example"),
+        ("LOG_LEVEL", "LOUD"),
+        ("LOG_FORMAT", "xml"),
+    ],
+)
+def test_bad_value_names_the_variable_in_one_line(monkeypatch, variable, value):
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigError) as excinfo:
+        load_settings()
+    message = str(excinfo.value)
+    assert message.startswith(variable)
+    assert "\n" not in message
+    if "KEY" in variable:
+        assert value not in message  # a secret is never echoed back
+
+
+def test_missing_required_value_is_named():
+    with pytest.raises(ConfigError, match=r"^TELEGRAM_BOT_TOKEN is not set: put "):
+        load_settings().require("TELEGRAM_BOT_TOKEN")
+
+
+def test_cli_prints_one_line_and_no_traceback(tmp_path):
+    env = {"CHATBOT_MASTER_KEY": "short", "PATH": "/usr/bin:/bin"}
+    result = subprocess.run(
+        [sys.executable, "-m", "chatbot", "run"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "chatbot: CHATBOT_MASTER_KEY is not valid: put 32 random bytes in urlsafe base64; "
+        "run `chatbot keygen` to make one"
+    ]
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_keygen_prints_a_usable_key(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "chatbot", "keygen"], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0
+    from chatbot.config import decode_master_key
+
+    assert len(decode_master_key(result.stdout.strip())) == 32

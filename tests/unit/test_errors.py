@@ -1,0 +1,76 @@
+"""Binance error codes map to exceptions a caller can match on, with messages fit for a user."""
+
+import pytest
+
+from chatbot.exchange.errors import (
+    AuthError,
+    CancelRejected,
+    DuplicateOrder,
+    ExchangeUnavailable,
+    FilterFailure,
+    InsufficientBalance,
+    InvalidApiKeyFormat,
+    InvalidInterval,
+    InvalidRequest,
+    InvalidSignature,
+    InvalidSymbol,
+    OrderNotFound,
+    OrderRejected,
+    RateLimited,
+    TimestampError,
+    error_from_payload,
+)
+
+
+@pytest.mark.parametrize(
+    ("code", "msg", "expected"),
+    [
+        (-1000, "An unknown error occurred while processing the request.", ExchangeUnavailable),
+        (-1001, "Internal error; unable to process your request.", ExchangeUnavailable),
+        (-1003, "Too much request weight used; current limit is 6000", RateLimited),
+        (-1007, "Timeout waiting for response from backend server.", ExchangeUnavailable),
+        (-1008, "Server is currently overloaded with other requests.", ExchangeUnavailable),
+        (-1015, "Too many new orders; current limit is 50 orders per TEN_SECONDS.", RateLimited),
+        (-1021, "Timestamp for this request is outside of the recvWindow.", TimestampError),
+        (-1022, "Signature for this request is not valid.", InvalidSignature),
+        (-1102, "Mandatory parameter 'symbol' was not sent.", InvalidRequest),
+        (-1111, "Parameter 'quantity' has too much precision.", InvalidRequest),
+        (-1120, "Invalid interval.", InvalidInterval),
+        (-1121, "Invalid symbol.", InvalidSymbol),
+        (-2010, "Account has insufficient balance for requested action.", InsufficientBalance),
+        (-2010, "Duplicate order sent.", DuplicateOrder),
+        (-2010, "Market is closed.", OrderRejected),
+        (-2011, "Unknown order sent.", CancelRejected),
+        (-2013, "Order does not exist.", OrderNotFound),
+        (-2014, "API-key format invalid.", InvalidApiKeyFormat),
+        (-2015, "Invalid API-key, IP, or permissions for action.", AuthError),
+    ],
+)
+def test_codes_map_to_typed_errors(code, msg, expected):
+    error = error_from_payload(code, msg, status=400)
+    assert type(error) is expected
+    assert error.code == code
+    assert error.user_message and error.user_message[0].isupper()
+
+
+def test_filter_failure_names_the_filter():
+    error = error_from_payload(-1013, "Filter failure: NOTIONAL")
+    assert isinstance(error, FilterFailure)
+    assert error.filter_name == "NOTIONAL"
+    assert "order value" in error.user_message
+
+
+def test_signature_error_is_an_auth_error():
+    assert isinstance(error_from_payload(-1022, ""), AuthError)
+
+
+def test_rate_limit_carries_retry_after():
+    error = error_from_payload(-1003, "Too much request weight used", retry_after=7)
+    assert isinstance(error, RateLimited)
+    assert error.retry_after == 7
+
+
+def test_unlisted_code_keeps_binance_text():
+    error = error_from_payload(-1106, "Parameter 'price' sent when not required.")
+    assert type(error) is InvalidRequest
+    assert "price" in error.user_message
