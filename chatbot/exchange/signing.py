@@ -13,7 +13,7 @@ import hmac
 from collections.abc import Iterable, Mapping
 from enum import StrEnum
 from typing import Any, Protocol
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
@@ -112,10 +112,34 @@ def make_signer(key_type: KeyType | str, secret: SecretStr) -> Signer:
     return RsaSigner(secret)
 
 
+def guess_key_type(secret: SecretStr) -> KeyType:
+    """A PEM private key is Ed25519 or RSA by its algorithm; anything else is an HMAC secret."""
+    if "-----BEGIN" not in secret.get_secret_value():
+        return KeyType.HMAC
+    key = _load_private_key(secret)
+    if isinstance(key, ed25519.Ed25519PrivateKey):
+        return KeyType.ED25519
+    if isinstance(key, rsa.RSAPrivateKey):
+        return KeyType.RSA
+    raise KeyFormatError("Binance keys are Ed25519 or RSA; this PEM key is neither")
+
+
 def encode_params(params: Mapping[str, Any] | Iterable[tuple[str, Any]]) -> str:
-    """Percent-encode parameters in order, UTF-8, the way Binance expects them on the wire."""
+    """Percent-encode parameters in order, UTF-8, the way Binance expects them on the wire.
+
+    Equal to `urlencode(..., quote_via=quote, safe="")`; values made only of characters that
+    need no quoting (most of them: numbers, symbols, enums) skip the quoting machinery, since
+    this runs on every signed request.
+    """
     items = params.items() if isinstance(params, Mapping) else params
-    return urlencode([(k, _wire_value(v)) for k, v in items], quote_via=quote, safe="")
+    return "&".join(f"{_quote(k)}={_quote(_wire_value(v))}" for k, v in items)
+
+
+_UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~")
+
+
+def _quote(text: str) -> str:
+    return text if _UNRESERVED.issuperset(text) else quote(text, safe="")
 
 
 def _wire_value(value: Any) -> str:

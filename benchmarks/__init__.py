@@ -1,0 +1,1 @@
+"""`make bench`: performance measurements, printed as tables (never asserted in unit tests)."""

@@ -1,0 +1,485 @@
+"""An async Binance Spot REST client: one aiohttp session, signed calls, typed results.
+
+One client serves every user of the bot: Binance counts request weight per IP, so the weight
+budget, the clock offset and the exchangeInfo cache are shared, while each signed call takes the
+credentials of the user it acts for.
+
+What a caller must know:
+- Signed requests are signed over the percent-encoded query string exactly as sent; all
+  parameters travel in the query string (also for POST and DELETE), the body stays empty.
+- A rejected timestamp (-1021) triggers one clock re-sync and one retry.
+- After a 429 the client sends nothing until `Retry-After` has passed and raises `RateLimited`
+  meanwhile; after a 418 it raises `IpBanned` until the ban ends.
+- An order request that times out, or is answered with a 5xx or -1007, raises
+  `OrderStatusUnknown` with its `newClientOrderId`: query the order, never resend it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import aiohttp
+from pydantic import SecretStr
+from yarl import URL
+
+from chatbot.exchange.errors import (
+    ExchangeUnavailable,
+    InvalidSymbol,
+    IpBanned,
+    NotAvailable,
+    OrderStatusUnknown,
+    RateLimited,
+    TimestampError,
+    error_from_payload,
+)
+from chatbot.exchange.models import (
+    Account,
+    AccountTrade,
+    ApiRestrictions,
+    AvgPrice,
+    BookTicker,
+    Depth,
+    ExchangeInfo,
+    Kline,
+    MarketTrade,
+    Order,
+    SymbolCommission,
+    Ticker24h,
+    TickerPrice,
+)
+from chatbot.exchange.signing import KeyType, Signer, encode_params, make_signer, signature_param
+from chatbot.exchange.symbol_rules import SymbolRules
+
+# Binance's kline intervals; case-sensitive ("1m" is a minute, "1M" a month).
+KLINE_INTERVALS = ("1s", "1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h")
+KLINE_INTERVALS += ("1d", "3d", "1w", "1M")
+_ID_ALPHABET = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+
+
+def new_client_order_id() -> str:
+    """A random 22-character order id in Binance's own style (allowed by `^[.A-Z:/a-z0-9_-]`)."""
+    return "".join(secrets.choice(_ID_ALPHABET) for _ in range(22))
+
+
+@dataclass(frozen=True)
+class ApiCredentials:
+    """One user's API key and the signer built from its secret. The repr shows neither."""
+
+    api_key: SecretStr
+    signer: Signer
+
+    @classmethod
+    def create(cls, api_key: str, secret: str, key_type: KeyType | str) -> ApiCredentials:
+        """Build credentials; raises `KeyFormatError` when the secret does not fit the type."""
+        return cls(SecretStr(api_key), make_signer(key_type, SecretStr(secret)))
+
+    def __repr__(self) -> str:
+        return f"ApiCredentials(key_type={self.signer.key_type.value}, api_key=**********)"
+
+
+@dataclass(frozen=True)
+class OrderRequest:
+    """A new order as sent to `POST /api/v3/order`; decimals are sent as plain strings."""
+
+    symbol: str
+    side: str  # BUY | SELL
+    type: str  # MARKET | LIMIT | LIMIT_MAKER
+    quantity: Decimal | None = None
+    quote_order_qty: Decimal | None = None
+    price: Decimal | None = None
+    time_in_force: str | None = None
+    client_order_id: str | None = None
+
+    def params(self, client_order_id: str) -> list[tuple[str, str]]:
+        pairs: list[tuple[str, Any]] = [
+            ("symbol", self.symbol),
+            ("side", self.side),
+            ("type", self.type),
+            ("timeInForce", self.time_in_force),
+            ("quantity", _plain(self.quantity)),
+            ("quoteOrderQty", _plain(self.quote_order_qty)),
+            ("price", _plain(self.price)),
+            ("newClientOrderId", client_order_id),
+            ("newOrderRespType", "FULL"),
+        ]
+        return [(k, v) for k, v in pairs if v is not None]
+
+
+def _plain(value: Decimal | None) -> str | None:
+    """A decimal as Binance accepts it: positional notation, no exponent."""
+    return None if value is None else format(value, "f")
+
+
+@dataclass
+class _Backoff:
+    until: float = 0.0  # monotonic time before which nothing is sent
+    banned_until: datetime | None = None
+
+
+class BinanceClient:
+    """Binance Spot REST. Use as `async with BinanceClient(url) as client:` or call `close()`."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        timeout: float = 10.0,
+        recv_window: int = 5000,
+        exchange_info_ttl: float = 3600.0,
+        time_sync_interval: float = 1800.0,
+        clock: Callable[[], float] = time.time,
+        session: aiohttp.ClientSession | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.recv_window = recv_window
+        self.exchange_info_ttl = exchange_info_ttl
+        self.time_sync_interval = time_sync_interval
+        self._clock = clock
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._session = session
+        self._owns_session = session is None
+        self._offset_ms = 0
+        self._synced_at: float | None = None
+        self._sync_lock = asyncio.Lock()
+        self._info: ExchangeInfo | None = None
+        self._info_at = 0.0
+        self._info_lock = asyncio.Lock()
+        self._backoff = _Backoff()
+        self.used_weight = 0
+        self.requests_sent = 0
+
+    async def __aenter__(self) -> BinanceClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                timeout=self._timeout,
+                connector=aiohttp.TCPConnector(limit=100, ttl_dns_cache=300),
+            )
+            self._owns_session = True
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None and self._owns_session and not self._session.closed:
+            await self._session.close()
+
+    # -- clock -------------------------------------------------------------------------------
+
+    @property
+    def time_offset_ms(self) -> int:
+        """Server time minus local time, as last measured."""
+        return self._offset_ms
+
+    async def sync_time(self) -> int:
+        """Measure the offset to Binance's clock (at the middle of the round trip)."""
+        async with self._sync_lock:
+            sent = self._clock()
+            data = await self._send("GET", "/api/v3/time", "")
+            received = self._clock()
+            local_mid_ms = (sent + received) * 500
+            self._offset_ms = int(data["serverTime"] - local_mid_ms)
+            self._synced_at = time.monotonic()
+            return self._offset_ms
+
+    def timestamp(self) -> int:
+        """Milliseconds on Binance's clock, by the last measured offset."""
+        return int(self._clock() * 1000) + self._offset_ms
+
+    def _time_sync_due(self) -> bool:
+        return self._synced_at is None or (
+            time.monotonic() - self._synced_at > self.time_sync_interval
+        )
+
+    # -- transport ---------------------------------------------------------------------------
+
+    async def public(self, method: str, path: str, params: Iterable[tuple[str, Any]] = ()) -> Any:
+        """Send an unsigned request; returns the decoded JSON (floats as Decimal)."""
+        return await self._send(method, path, encode_params(_clean(params)))
+
+    async def signed(
+        self,
+        method: str,
+        path: str,
+        credentials: ApiCredentials,
+        params: Iterable[tuple[str, Any]] = (),
+        *,
+        order_id: str | None = None,
+    ) -> Any:
+        """Send a signed request. `order_id` marks a new order, whose fate may be unknown."""
+        if self._time_sync_due():
+            await self.sync_time()
+        pairs = _clean(params)
+        try:
+            return await self._send_signed(method, path, credentials, pairs, order_id)
+        except TimestampError:
+            await self.sync_time()
+            return await self._send_signed(method, path, credentials, pairs, order_id)
+
+    async def _send_signed(
+        self,
+        method: str,
+        path: str,
+        credentials: ApiCredentials,
+        pairs: list[tuple[str, Any]],
+        order_id: str | None,
+    ) -> Any:
+        query = encode_params(
+            [*pairs, ("recvWindow", self.recv_window), ("timestamp", self.timestamp())]
+        )
+        query += "&" + signature_param(credentials.signer.sign(query))
+        headers = {"X-MBX-APIKEY": credentials.api_key.get_secret_value()}
+        return await self._send(method, path, query, headers=headers, order_id=order_id)
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        query: str,
+        *,
+        headers: dict[str, str] | None = None,
+        order_id: str | None = None,
+    ) -> Any:
+        self._check_backoff()
+        url = URL(f"{self.base_url}{path}" + (f"?{query}" if query else ""), encoded=True)
+        self.requests_sent += 1
+        try:
+            async with self.session.request(method, url, headers=headers) as response:
+                self._track_weight(response.headers)
+                body = await response.read()
+                status = response.status
+                retry_after = _retry_after(response.headers)
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            if order_id is not None:
+                raise OrderStatusUnknown(order_id) from None
+            raise ExchangeUnavailable(status=None) from exc
+        return self._decode(status, body, retry_after, order_id)
+
+    def _decode(
+        self, status: int, body: bytes, retry_after: float | None, order_id: str | None
+    ) -> Any:
+        payload = _json_or_none(body)
+        if status < 400 and payload is not None:
+            return payload
+        if status == 418:
+            self._ban(retry_after or 120.0)
+        if status == 429:
+            wait = retry_after if retry_after is not None else 60.0
+            self._backoff.until = time.monotonic() + wait
+            raise RateLimited(wait, code=-1003, status=status)
+        code = payload.get("code") if isinstance(payload, dict) else None
+        if order_id is not None and (status >= 500 or code == -1007):
+            raise OrderStatusUnknown(order_id, code=code, status=status)
+        if status == 404 and code is None:
+            raise NotAvailable(status=status)
+        if status >= 500 or code is None:
+            raise ExchangeUnavailable(code=code, status=status)
+        raise error_from_payload(int(code), str(payload.get("msg", "")), status=status)
+
+    def _ban(self, seconds: float) -> None:
+        until = datetime.fromtimestamp(self._clock() + seconds, UTC)
+        self._backoff.banned_until = until
+        self._backoff.until = time.monotonic() + seconds
+        raise IpBanned(until)
+
+    def _check_backoff(self) -> None:
+        remaining = self._backoff.until - time.monotonic()
+        if remaining <= 0:
+            return
+        if self._backoff.banned_until is not None:
+            raise IpBanned(self._backoff.banned_until)
+        raise RateLimited(remaining, code=-1003, status=429)
+
+    def _track_weight(self, headers: Any) -> None:
+        value = headers.get("X-MBX-USED-WEIGHT-1M")
+        if value is not None and value.isdigit():
+            self.used_weight = int(value)
+
+    # -- market data -------------------------------------------------------------------------
+
+    async def ping(self) -> None:
+        await self.public("GET", "/api/v3/ping")
+
+    async def server_time(self) -> int:
+        return int((await self.public("GET", "/api/v3/time"))["serverTime"])
+
+    async def exchange_info(self, *, refresh: bool = False) -> ExchangeInfo:
+        """All symbols and their rules; cached for `exchange_info_ttl` seconds (weight 20)."""
+        async with self._info_lock:
+            fresh = time.monotonic() - self._info_at < self.exchange_info_ttl
+            if self._info is None or refresh or not fresh:
+                self._info = ExchangeInfo.from_json(
+                    await self.public("GET", "/api/v3/exchangeInfo")
+                )
+                self._info_at = time.monotonic()
+            return self._info
+
+    async def symbol_rules(self, symbol: str) -> SymbolRules:
+        """The rules of one symbol from the cache; raises `InvalidSymbol` without a request."""
+        rules = (await self.exchange_info()).symbols.get(symbol)
+        if rules is None:
+            raise InvalidSymbol(f"Binance does not list the symbol {symbol}.")
+        return rules
+
+    async def ticker_price(self, symbol: str) -> TickerPrice:
+        data = await self.public("GET", "/api/v3/ticker/price", [("symbol", symbol)])
+        return TickerPrice.from_json(data)
+
+    async def ticker_prices(self, symbols: list[str] | None = None) -> list[TickerPrice]:
+        """Last prices of several symbols, or of all when `symbols` is None (weight 4)."""
+        data = await self.public("GET", "/api/v3/ticker/price", _symbols_param(symbols))
+        return [TickerPrice.from_json(item) for item in data]
+
+    async def ticker_24hr(self, symbols: list[str]) -> list[Ticker24h]:
+        """24 h statistics; Binance charges 2 weight for up to 20 symbols, 40 up to 100."""
+        data = await self.public("GET", "/api/v3/ticker/24hr", _symbols_param(symbols))
+        return [Ticker24h.from_json(item) for item in data]
+
+    async def book_ticker(self, symbol: str) -> BookTicker:
+        data = await self.public("GET", "/api/v3/ticker/bookTicker", [("symbol", symbol)])
+        return BookTicker.from_json(data)
+
+    async def avg_price(self, symbol: str) -> AvgPrice:
+        data = await self.public("GET", "/api/v3/avgPrice", [("symbol", symbol)])
+        return AvgPrice.from_json(data)
+
+    async def depth(self, symbol: str, limit: int = 100) -> Depth:
+        data = await self.public("GET", "/api/v3/depth", [("symbol", symbol), ("limit", limit)])
+        return Depth.from_json(data)
+
+    async def trades(self, symbol: str, limit: int = 10) -> list[MarketTrade]:
+        data = await self.public("GET", "/api/v3/trades", [("symbol", symbol), ("limit", limit)])
+        return [MarketTrade.from_json(item) for item in data]
+
+    async def klines(
+        self,
+        symbol: str,
+        interval: str,
+        limit: int = 100,
+        start_time: int | None = None,
+        end_time: int | None = None,
+    ) -> list[Kline]:
+        params = [
+            ("symbol", symbol),
+            ("interval", interval),
+            ("limit", limit),
+            ("startTime", start_time),
+            ("endTime", end_time),
+        ]
+        data = await self.public("GET", "/api/v3/klines", params)
+        return [Kline.from_json(row) for row in data]
+
+    # -- account -----------------------------------------------------------------------------
+
+    async def account(self, credentials: ApiCredentials, *, omit_zero: bool = True) -> Account:
+        params = [("omitZeroBalances", "true" if omit_zero else "false")]
+        return Account.from_json(await self.signed("GET", "/api/v3/account", credentials, params))
+
+    async def commission(self, credentials: ApiCredentials, symbol: str) -> SymbolCommission:
+        data = await self.signed(
+            "GET", "/api/v3/account/commission", credentials, [("symbol", symbol)]
+        )
+        return SymbolCommission.from_json(data)
+
+    async def api_restrictions(self, credentials: ApiCredentials) -> ApiRestrictions | None:
+        """The key's permissions, or None where the network has no `/sapi` (the testnet)."""
+        try:
+            data = await self.signed("GET", "/sapi/v1/account/apiRestrictions", credentials)
+        except NotAvailable:
+            return None
+        return ApiRestrictions.from_json(data)
+
+    async def my_trades(
+        self, credentials: ApiCredentials, symbol: str, limit: int = 10
+    ) -> list[AccountTrade]:
+        params = [("symbol", symbol), ("limit", limit)]
+        data = await self.signed("GET", "/api/v3/myTrades", credentials, params)
+        return [AccountTrade.from_json(item) for item in data]
+
+    # -- orders ------------------------------------------------------------------------------
+
+    async def place_order(self, credentials: ApiCredentials, order: OrderRequest) -> Order:
+        """Place an order. Never retried: an unknown outcome raises `OrderStatusUnknown`."""
+        client_id = order.client_order_id or new_client_order_id()
+        data = await self.signed(
+            "POST", "/api/v3/order", credentials, order.params(client_id), order_id=client_id
+        )
+        return Order.from_json(data)
+
+    async def test_order(self, credentials: ApiCredentials, order: OrderRequest) -> None:
+        """Validate an order with Binance's matching rules without placing it."""
+        params = order.params(order.client_order_id or new_client_order_id())
+        await self.signed("POST", "/api/v3/order/test", credentials, params)
+
+    async def query_order(
+        self,
+        credentials: ApiCredentials,
+        symbol: str,
+        *,
+        order_id: int | None = None,
+        client_order_id: str | None = None,
+    ) -> Order:
+        """Look an order up by Binance's id or by the `newClientOrderId` it was sent with."""
+        params = [("symbol", symbol), ("orderId", order_id), ("origClientOrderId", client_order_id)]
+        return Order.from_json(await self.signed("GET", "/api/v3/order", credentials, params))
+
+    async def cancel_order(
+        self,
+        credentials: ApiCredentials,
+        symbol: str,
+        *,
+        order_id: int | None = None,
+        client_order_id: str | None = None,
+    ) -> Order:
+        params = [("symbol", symbol), ("orderId", order_id), ("origClientOrderId", client_order_id)]
+        return Order.from_json(await self.signed("DELETE", "/api/v3/order", credentials, params))
+
+    async def open_orders(
+        self, credentials: ApiCredentials, symbol: str | None = None
+    ) -> list[Order]:
+        """Open orders of one symbol (weight 6) or of all symbols (weight 80)."""
+        data = await self.signed("GET", "/api/v3/openOrders", credentials, [("symbol", symbol)])
+        return [Order.from_json(item) for item in data]
+
+    async def cancel_open_orders(self, credentials: ApiCredentials, symbol: str) -> list[Order]:
+        """Cancel every open order on a symbol; order-list entries in the answer are skipped."""
+        data = await self.signed("DELETE", "/api/v3/openOrders", credentials, [("symbol", symbol)])
+        return [Order.from_json(item) for item in data if "orderId" in item]
+
+
+def _clean(params: Iterable[tuple[str, Any]]) -> list[tuple[str, Any]]:
+    return [(k, v) for k, v in params if v is not None]
+
+
+def _symbols_param(symbols: list[str] | None) -> list[tuple[str, Any]]:
+    if symbols is None:
+        return []
+    return [("symbols", json.dumps(symbols, separators=(",", ":")))]
+
+
+def _json_or_none(body: bytes) -> Any:
+    """Binance's JSON (UTF-8), or None for anything else (a proxy's HTML error page)."""
+    try:
+        return json.loads(body, parse_float=Decimal)
+    except ValueError:
+        return None
+
+
+def _retry_after(headers: Any) -> float | None:
+    value = headers.get("Retry-After")
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None

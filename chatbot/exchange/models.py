@@ -1,0 +1,394 @@
+"""Typed results of Binance REST calls. Every amount is a `Decimal` parsed from Binance's string.
+
+Each record has a `from_json` constructor that takes the JSON object exactly as Binance sends it;
+times stay integer milliseconds since the epoch, as on the wire.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from chatbot.exchange.symbol_rules import SymbolRules
+
+
+def dec(value: Any) -> Decimal:
+    """A Decimal from Binance's string (or number); never goes through float."""
+    return (
+        value
+        if isinstance(value, Decimal)
+        else Decimal(value if type(value) is str else str(value))
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class TickerPrice:
+    symbol: str
+    price: Decimal
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> TickerPrice:
+        return cls(data["symbol"], dec(data["price"]))
+
+
+@dataclass(frozen=True, slots=True)
+class Ticker24h:
+    symbol: str
+    price_change: Decimal
+    price_change_percent: Decimal
+    last_price: Decimal
+    open_price: Decimal
+    high_price: Decimal
+    low_price: Decimal
+    volume: Decimal
+    quote_volume: Decimal
+    bid_price: Decimal
+    ask_price: Decimal
+    open_time: int
+    close_time: int
+    count: int
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Ticker24h:
+        return cls(
+            symbol=data["symbol"],
+            price_change=dec(data["priceChange"]),
+            price_change_percent=dec(data["priceChangePercent"]),
+            last_price=dec(data["lastPrice"]),
+            open_price=dec(data["openPrice"]),
+            high_price=dec(data["highPrice"]),
+            low_price=dec(data["lowPrice"]),
+            volume=dec(data["volume"]),
+            quote_volume=dec(data["quoteVolume"]),
+            bid_price=dec(data.get("bidPrice", "0")),
+            ask_price=dec(data.get("askPrice", "0")),
+            open_time=int(data["openTime"]),
+            close_time=int(data["closeTime"]),
+            count=int(data["count"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class BookTicker:
+    symbol: str
+    bid_price: Decimal
+    bid_qty: Decimal
+    ask_price: Decimal
+    ask_qty: Decimal
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> BookTicker:
+        return cls(
+            data["symbol"],
+            dec(data["bidPrice"]),
+            dec(data["bidQty"]),
+            dec(data["askPrice"]),
+            dec(data["askQty"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class AvgPrice:
+    mins: int
+    price: Decimal
+    close_time: int | None
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> AvgPrice:
+        close = data.get("closeTime")
+        return cls(int(data["mins"]), dec(data["price"]), int(close) if close else None)
+
+
+@dataclass(frozen=True, slots=True)
+class Depth:
+    last_update_id: int
+    bids: list[tuple[Decimal, Decimal]]
+    asks: list[tuple[Decimal, Decimal]]
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Depth:
+        return cls(
+            int(data["lastUpdateId"]),
+            [(dec(p), dec(q)) for p, q in data["bids"]],
+            [(dec(p), dec(q)) for p, q in data["asks"]],
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class MarketTrade:
+    id: int
+    price: Decimal
+    qty: Decimal
+    quote_qty: Decimal
+    time: int
+    is_buyer_maker: bool
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> MarketTrade:
+        return cls(
+            int(data["id"]),
+            dec(data["price"]),
+            dec(data["qty"]),
+            dec(data["quoteQty"]),
+            int(data["time"]),
+            bool(data["isBuyerMaker"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Kline:
+    open_time: int
+    open: Decimal
+    high: Decimal
+    low: Decimal
+    close: Decimal
+    volume: Decimal
+    close_time: int
+    quote_volume: Decimal
+    trades: int
+
+    @classmethod
+    def from_json(cls, row: list[Any]) -> Kline:
+        return cls(
+            int(row[0]),
+            dec(row[1]),
+            dec(row[2]),
+            dec(row[3]),
+            dec(row[4]),
+            dec(row[5]),
+            int(row[6]),
+            dec(row[7]),
+            int(row[8]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Balance:
+    asset: str
+    free: Decimal
+    locked: Decimal
+
+    @property
+    def total(self) -> Decimal:
+        return self.free + self.locked
+
+
+@dataclass(frozen=True, slots=True)
+class CommissionRates:
+    maker: Decimal
+    taker: Decimal
+    buyer: Decimal = Decimal(0)
+    seller: Decimal = Decimal(0)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> CommissionRates:
+        return cls(
+            dec(data["maker"]),
+            dec(data["taker"]),
+            dec(data.get("buyer", "0")),
+            dec(data.get("seller", "0")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    can_trade: bool
+    can_withdraw: bool
+    can_deposit: bool
+    account_type: str
+    permissions: list[str]
+    balances: list[Balance]
+    commission: CommissionRates | None
+    update_time: int
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Account:
+        rates = data.get("commissionRates")
+        return cls(
+            can_trade=bool(data["canTrade"]),
+            can_withdraw=bool(data["canWithdraw"]),
+            can_deposit=bool(data.get("canDeposit", False)),
+            account_type=data.get("accountType", "SPOT"),
+            permissions=list(data.get("permissions", [])),
+            balances=[
+                Balance(b["asset"], dec(b["free"]), dec(b["locked"])) for b in data["balances"]
+            ],
+            commission=CommissionRates.from_json(rates) if rates else None,
+            update_time=int(data.get("updateTime", 0)),
+        )
+
+    def balance(self, asset: str) -> Balance:
+        """The balance of one asset; zero when the account holds none."""
+        for item in self.balances:
+            if item.asset == asset:
+                return item
+        return Balance(asset, Decimal(0), Decimal(0))
+
+
+@dataclass(frozen=True, slots=True)
+class Fill:
+    price: Decimal
+    qty: Decimal
+    commission: Decimal
+    commission_asset: str
+    trade_id: int
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Fill:
+        return cls(
+            dec(data["price"]),
+            dec(data["qty"]),
+            dec(data["commission"]),
+            data["commissionAsset"],
+            int(data["tradeId"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    """An order as Binance reports it (new-order, query, cancel and open-orders responses)."""
+
+    symbol: str
+    order_id: int
+    client_order_id: str
+    side: str
+    type: str
+    status: str
+    price: Decimal
+    orig_qty: Decimal
+    executed_qty: Decimal
+    cumulative_quote_qty: Decimal
+    time_in_force: str | None
+    time: int | None
+    update_time: int | None
+    orig_client_order_id: str | None = None
+    fills: list[Fill] = field(default_factory=list)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Order:
+        return cls(
+            symbol=data["symbol"],
+            order_id=int(data["orderId"]),
+            client_order_id=data["clientOrderId"],
+            side=data.get("side", ""),
+            type=data.get("type", ""),
+            status=data.get("status", "NEW"),
+            price=dec(data.get("price", "0")),
+            orig_qty=dec(data.get("origQty", "0")),
+            executed_qty=dec(data.get("executedQty", "0")),
+            # Binance's own spelling of the field.
+            cumulative_quote_qty=dec(data.get("cummulativeQuoteQty", "0")),
+            time_in_force=data.get("timeInForce"),
+            time=_int_or_none(data.get("time", data.get("transactTime"))),
+            update_time=_int_or_none(data.get("updateTime", data.get("transactTime"))),
+            orig_client_order_id=data.get("origClientOrderId"),
+            fills=[Fill.from_json(f) for f in data.get("fills", [])],
+        )
+
+    @property
+    def average_price(self) -> Decimal | None:
+        """Average fill price (quote spent / quantity filled), None before any fill."""
+        if self.executed_qty == 0:
+            return None
+        return self.cumulative_quote_qty / self.executed_qty
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in {"NEW", "PARTIALLY_FILLED", "PENDING_NEW"}
+
+
+@dataclass(frozen=True, slots=True)
+class AccountTrade:
+    """One of the user's own fills (`myTrades`)."""
+
+    symbol: str
+    id: int
+    order_id: int
+    price: Decimal
+    qty: Decimal
+    quote_qty: Decimal
+    commission: Decimal
+    commission_asset: str
+    time: int
+    is_buyer: bool
+    is_maker: bool
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> AccountTrade:
+        return cls(
+            symbol=data["symbol"],
+            id=int(data["id"]),
+            order_id=int(data["orderId"]),
+            price=dec(data["price"]),
+            qty=dec(data["qty"]),
+            quote_qty=dec(data["quoteQty"]),
+            commission=dec(data["commission"]),
+            commission_asset=data["commissionAsset"],
+            time=int(data["time"]),
+            is_buyer=bool(data["isBuyer"]),
+            is_maker=bool(data["isMaker"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class SymbolCommission:
+    """`account/commission`: the standard rates and any discount for one symbol."""
+
+    symbol: str
+    standard: CommissionRates
+    tax: CommissionRates
+    special: CommissionRates | None
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> SymbolCommission:
+        special = data.get("specialCommission")
+        return cls(
+            data["symbol"],
+            CommissionRates.from_json(data["standardCommission"]),
+            CommissionRates.from_json(data["taxCommission"]),
+            CommissionRates.from_json(special) if special else None,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ApiRestrictions:
+    """What the API key may do (mainnet `/sapi/v1/account/apiRestrictions`)."""
+
+    ip_restrict: bool
+    enable_reading: bool
+    enable_spot_trading: bool
+    enable_withdrawals: bool
+    create_time: int | None
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ApiRestrictions:
+        return cls(
+            ip_restrict=bool(data.get("ipRestrict", False)),
+            enable_reading=bool(data.get("enableReading", False)),
+            enable_spot_trading=bool(data.get("enableSpotAndMarginTrading", False)),
+            enable_withdrawals=bool(data.get("enableWithdrawals", False)),
+            create_time=_int_or_none(data.get("createTime")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ExchangeInfo:
+    """The symbols Binance lists, with their trading rules, keyed by symbol name."""
+
+    server_time: int
+    symbols: dict[str, SymbolRules]
+    rate_limits: list[dict[str, Any]]
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ExchangeInfo:
+        rules = (SymbolRules.from_exchange_info(s) for s in data["symbols"])
+        return cls(
+            int(data.get("serverTime", 0)),
+            {r.symbol: r for r in rules},
+            list(data.get("rateLimits", [])),
+        )
+
+
+def _int_or_none(value: Any) -> int | None:
+    return None if value is None else int(value)

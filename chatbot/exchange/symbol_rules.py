@@ -1,0 +1,137 @@
+"""A symbol's trading rules as Binance's exchangeInfo states them, parsed into typed records.
+
+Everything is `Decimal` parsed from Binance's strings. A limit of 0 disables that one rule, as
+Binance documents; `filters.py` applies the rules to orders.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from decimal import Decimal
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class PriceFilter:
+    min_price: Decimal
+    max_price: Decimal
+    tick_size: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class LotSize:
+    """LOT_SIZE, or MARKET_LOT_SIZE (same shape; applies to market orders only)."""
+
+    min_qty: Decimal
+    max_qty: Decimal
+    step_size: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class Notional:
+    min_notional: Decimal
+    apply_min_to_market: bool
+    max_notional: Decimal
+    apply_max_to_market: bool
+    avg_price_mins: int
+
+
+@dataclass(frozen=True, slots=True)
+class MinNotional:
+    """The legacy MIN_NOTIONAL filter, which some symbols still carry."""
+
+    min_notional: Decimal
+    apply_to_market: bool
+    avg_price_mins: int
+
+
+@dataclass(frozen=True, slots=True)
+class PercentPrice:
+    multiplier_up: Decimal
+    multiplier_down: Decimal
+    avg_price_mins: int
+
+
+@dataclass(frozen=True, slots=True)
+class PercentPriceBySide:
+    bid_multiplier_up: Decimal
+    bid_multiplier_down: Decimal
+    ask_multiplier_up: Decimal
+    ask_multiplier_down: Decimal
+    avg_price_mins: int
+
+
+@dataclass(frozen=True, slots=True)
+class MaxNumOrders:
+    """Open orders allowed on the symbol; parsed for callers, not checked here."""
+
+    max_num_orders: int
+
+
+# filterType -> (SymbolRules field, record); each record field is the filter's key in camelCase.
+_FILTERS: dict[str, tuple[str, type]] = {
+    "PRICE_FILTER": ("price_filter", PriceFilter),
+    "LOT_SIZE": ("lot_size", LotSize),
+    "MARKET_LOT_SIZE": ("market_lot_size", LotSize),
+    "NOTIONAL": ("notional", Notional),
+    "MIN_NOTIONAL": ("min_notional", MinNotional),
+    "PERCENT_PRICE": ("percent_price", PercentPrice),
+    "PERCENT_PRICE_BY_SIDE": ("percent_price_by_side", PercentPriceBySide),
+    "MAX_NUM_ORDERS": ("max_num_orders", MaxNumOrders),
+}
+
+
+def _parse_filter(record: type, raw: dict[str, Any]) -> Any:
+    """Binance sends decimals as strings, counts as numbers and flags as booleans."""
+    values = []
+    for field in fields(record):
+        head, *rest = field.name.split("_")
+        value = raw[head + "".join(word.title() for word in rest)]
+        values.append(Decimal(str(value)) if isinstance(value, str | float) else value)
+    return record(*values)
+
+
+@dataclass(frozen=True, slots=True)
+class SymbolRules:
+    """One symbol's trading rules; filters the symbol does not have are None."""
+
+    symbol: str
+    status: str
+    base_asset: str
+    quote_asset: str
+    base_asset_precision: int
+    quote_asset_precision: int
+    order_types: tuple[str, ...]
+    quote_order_qty_market_allowed: bool
+    price_filter: PriceFilter | None = None
+    lot_size: LotSize | None = None
+    market_lot_size: LotSize | None = None
+    notional: Notional | None = None
+    min_notional: MinNotional | None = None
+    percent_price: PercentPrice | None = None
+    percent_price_by_side: PercentPriceBySide | None = None
+    max_num_orders: MaxNumOrders | None = None
+
+    @classmethod
+    def from_exchange_info(cls, symbol_obj: dict[str, Any]) -> SymbolRules:
+        """Parse one element of exchangeInfo's `symbols`; unknown filter types are ignored.
+
+        Raises KeyError if a field Binance always sends is missing.
+        """
+        found = {}
+        for raw in symbol_obj.get("filters", []):
+            if spec := _FILTERS.get(raw.get("filterType", "")):
+                found[spec[0]] = _parse_filter(spec[1], raw)
+        return cls(
+            symbol=symbol_obj["symbol"],
+            status=symbol_obj["status"],
+            base_asset=symbol_obj["baseAsset"],
+            quote_asset=symbol_obj["quoteAsset"],
+            base_asset_precision=int(symbol_obj["baseAssetPrecision"]),
+            quote_asset_precision=int(
+                symbol_obj.get("quoteAssetPrecision", symbol_obj.get("quotePrecision", 8))
+            ),
+            order_types=tuple(symbol_obj.get("orderTypes", ())),
+            quote_order_qty_market_allowed=bool(symbol_obj.get("quoteOrderQtyMarketAllowed")),
+            **found,
+        )

@@ -1,0 +1,64 @@
+"""A Binance Spot exchange simulator that speaks the real wire protocol, for offline runs.
+
+The project's client, bot, tests, sandbox and benchmarks all run against it: REST (`/api/v3`,
+and `/sapi/v1/account/apiRestrictions` on mainnet), market streams (`/ws`, `/stream`) and the
+WebSocket API (`/ws-api/v3`) share one aiohttp port. Signatures (HMAC, Ed25519, RSA),
+timestamps, request weights, filters, error codes and JSON shapes follow Binance's
+documentation; `chatbot/sandbox/data/` holds the symbols (20+ real USDT and BTC pairs).
+
+Python control API (tests run it in-process on a port the OS picks)::
+
+    sim = ExchangeSimulator(seed=1, network="mainnet", random_walk=False, tick_interval=1.0,
+                            spread=Decimal("0.0001"), ping_interval=20.0, pong_timeout=60.0)
+    await sim.start(host="127.0.0.1", port=0)
+    sim.rest_url, sim.stream_url, sim.ws_api_url      # BINANCE_API_URL / _STREAM_URL / _WS_API_URL
+    acct = sim.add_account(api_key, secret="...")                 # HMAC key
+    acct = sim.add_account(api_key, public_key_pem="...")         # Ed25519 or RSA public key
+    #   balances={"USDT": Decimal("10000")}, can_trade=True, can_withdraw=False,
+    #   ip_restrict=False, maker_commission=Decimal("0.001"), taker_commission=Decimal("0.001")
+    sim.set_price("BTCUSDT", Decimal("65000"))   # prints a trade now: streams publish, LIMITs fill
+    sim.price("BTCUSDT"); sim.book_top("BTCUSDT")  # last price; bid/ask MARKET orders fill at
+    sim.step_market()                             # one random-walk step of every symbol, now
+    sim.orders_for(api_key); sim.balances(api_key); sim.account(api_key)
+    sim.deposit(api_key, "USDT", Decimal("100"))  # sends balanceUpdate
+    sim.faults.fail_next(path, count=1, status=503)            # HTML 5xx page, like a proxy
+    sim.faults.fail_next(path, count=1, code=-1007)            # HTTP 408 + Binance -1007 body
+    sim.faults.rate_limit_next(path, count=1, retry_after=2)   # 429 + Retry-After + -1003
+    sim.faults.hang_next(path, count=1, seconds=30)            # no answer in time
+    #   fail_next / hang_next take execute=True (the call is carried out, then the fault
+    #   answered) and method="POST" (only that HTTP method); sim.faults.clear() disarms all
+    sim.faults.ban(seconds)                                    # 418 + Retry-After until then
+    await sim.drop_websockets()                 # cut every WebSocket abruptly; sim.open_websockets
+    sim.clock_skew_ms = 3000                    # server clock ahead (negative: behind)
+    sim.spread = Decimal("0.0005")
+    sim.limits.weight_per_minute = 6000         # also orders_per_10s=50, orders_per_day=160000
+    await sim.stop()
+
+The same controls exist over HTTP under `/_sandbox/` (see control.py), and
+`python -m chatbot.sandbox.exchange --port 0` runs a standalone simulator (see __main__.py).
+
+Behaviour worth knowing (Binance's where it has one, a stated choice where it does not):
+- The market is infinitely deep around a synthetic book: MARKET orders fill in full at once
+  at ask = price × (1 + spread) / bid = price × (1 − spread), rounded outwards to the tick.
+  A resting LIMIT fills in full, at its own price, when a trade prints at or through it.
+  The account's own fills do not print on the public tape and never move the price.
+- `newClientOrderId` must be unique among the account's *open* orders on the symbol (Binance's
+  rule, -2010 "Duplicate order sent."); the id of a filled or cancelled order may be reused,
+  so a client that blindly resubmits after a timeout really does place a second order.
+- Commission is charged in the asset received (no BNB discount), rounded up to 8 decimals.
+- Klines: a deterministic synthetic history (seeded) up to the minute the simulator started,
+  then the real prints; `/ticker/24hr` is summed from the same candles.
+
+Modules: wire (clock, decimals, errors), symbols (exchangeInfo), filters (an independent
+implementation of Binance's filters), pricepath / candles / tape / market (prices, history,
+book), accounts / orders / engine (matching), params / order_params / auth / limits / faults /
+gateway (the REST pipeline), rest_market / rest_account (routes), payloads, sockets, streams,
+wsapi (WebSockets), control (HTTP control surface), server (ExchangeSimulator).
+"""
+
+from .accounts import Account, Balance
+from .market import BookTop
+from .orders import Fill, Order
+from .server import ExchangeSimulator
+
+__all__ = ["Account", "Balance", "BookTop", "ExchangeSimulator", "Fill", "Order"]

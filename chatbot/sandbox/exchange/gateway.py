@@ -1,0 +1,90 @@
+"""The REST front door: what happens to every call before and after its handler.
+
+In order: an IP ban answers 418; the parameters are read once (query string and form body,
+plus the exact signed payload); the call's weight is added to the caller's IP (429/-1003 past
+the limit); an armed fault may answer instead of the handler; an `ApiError` from anywhere
+becomes Binance's JSON error; and every reply carries `X-MBX-USED-WEIGHT-1M`.
+
+`/_sandbox/` control calls bypass all of it. WebSocket handshakes only see the ban and faults.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from .faults import FaultInjector
+from .limits import RateLimits, rest_weight, weight_headers
+from .params import Params, split_signature
+from .wire import ApiError, Clock
+
+PARAMS = web.RequestKey("binance_params", Params)
+PAYLOAD = web.RequestKey("binance_payload", str)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+CONTROL_PREFIX = "/_sandbox/"
+
+
+def is_websocket_path(path: str) -> bool:
+    return path in ("/ws", "/stream", "/ws-api/v3") or path.startswith("/ws/")
+
+
+async def read_params(request: web.Request) -> tuple[Params, str]:
+    """The call's parameters and its signature payload (raw query minus `signature`, then
+    the raw body minus `signature`), exactly as they came over the wire."""
+    raw_path = request.raw_path
+    query = raw_path.split("?", 1)[1] if "?" in raw_path else ""
+    body = ""
+    if request.method != "GET" and request.can_read_body:
+        body = await request.text()
+    return Params.from_wire(query, body), split_signature(query) + split_signature(body)
+
+
+class Gateway:
+    """Builds the aiohttp middleware around the shared limits, faults and clock."""
+
+    def __init__(self, limits: RateLimits, faults: FaultInjector, clock: Clock) -> None:
+        self._limits = limits
+        self._faults = faults
+        self._clock = clock
+
+    @web.middleware
+    async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.path.startswith(CONTROL_PREFIX):
+            return await handler(request)
+        banned = self._faults.ban_error()
+        if banned is not None:
+            return banned.response()
+        if is_websocket_path(request.path):
+            fault = self._faults.take(request.method, request.path)
+            if fault is not None:
+                return await self._faults.answer(fault, lambda: handler(request))
+            return await handler(request)
+        return await self._rest(request, handler)
+
+    async def _rest(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        ip = request.remote or "unknown"
+        try:
+            params, payload = await read_params(request)
+            request[PARAMS] = params
+            request[PAYLOAD] = payload
+            weight = rest_weight(request.method, request.path, params)
+            self._limits.spend(ip, weight, self._clock.now_ms())
+            response = await self._dispatch(request, handler)
+        except ApiError as error:
+            response = error.response()
+        response.headers.update(weight_headers(self._limits.used_weight(ip, self._clock.now_ms())))
+        return response
+
+    async def _dispatch(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        async def call() -> web.StreamResponse:
+            try:
+                return await handler(request)
+            except ApiError as error:
+                return error.response()
+
+        fault = self._faults.take(request.method, request.path)
+        if fault is None:
+            return await call()
+        return await self._faults.answer(fault, call)

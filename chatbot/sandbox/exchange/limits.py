@@ -1,0 +1,183 @@
+"""Rate limits: request weight per IP per minute and new orders per account, as Binance counts.
+
+Weights are the documented ones per endpoint (some depend on parameters). Windows are fixed
+and aligned like Binance's (the minute, ten seconds, the UTC day), so `X-MBX-USED-WEIGHT-1M`
+drops to zero at the top of each minute. Limits are attributes a test may lower.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from .params import Params
+from .wire import TOO_MUCH_WEIGHT, ApiError
+
+MINUTE_MS = 60_000
+
+
+def _depth_weight(params: Params) -> int:
+    limit = _int(params.get("limit"), 100)
+    for ceiling, weight in ((100, 5), (500, 25), (1000, 50)):
+        if limit <= ceiling:
+            return weight
+    return 250
+
+
+def _symbols_count(params: Params) -> int | None:
+    """How many symbols a ticker call asks for; None for all of them."""
+    if params.get("symbol"):
+        return 1
+    raw = params.get("symbols")
+    if raw is None:
+        return None
+    try:
+        names = json.loads(raw)
+    except ValueError:
+        return 1
+    return len(names) if isinstance(names, list) else 1
+
+
+def _ticker_24h_weight(params: Params) -> int:
+    count = _symbols_count(params)
+    if count is None or count > 100:
+        return 80
+    return 2 if count <= 20 else 40
+
+
+def _small_ticker_weight(params: Params) -> int:
+    return 2 if params.get("symbol") else 4
+
+
+def _int(raw: str | None, default: int) -> int:
+    try:
+        return int(raw) if raw else default
+    except ValueError:
+        return default
+
+
+Weight = int | Callable[[Params], int]
+
+REST_WEIGHTS: dict[tuple[str, str], Weight] = {
+    ("GET", "/api/v3/ping"): 1,
+    ("GET", "/api/v3/time"): 1,
+    ("GET", "/api/v3/exchangeInfo"): 20,
+    ("GET", "/api/v3/depth"): _depth_weight,
+    ("GET", "/api/v3/trades"): 25,
+    ("GET", "/api/v3/klines"): 2,
+    ("GET", "/api/v3/avgPrice"): 2,
+    ("GET", "/api/v3/ticker/24hr"): _ticker_24h_weight,
+    ("GET", "/api/v3/ticker/price"): _small_ticker_weight,
+    ("GET", "/api/v3/ticker/bookTicker"): _small_ticker_weight,
+    ("POST", "/api/v3/order"): 1,
+    ("POST", "/api/v3/order/test"): lambda p: 20 if p.get("computeCommissionRates") else 1,
+    ("GET", "/api/v3/order"): 4,
+    ("DELETE", "/api/v3/order"): 1,
+    ("GET", "/api/v3/openOrders"): lambda p: 6 if p.get("symbol") else 80,
+    ("DELETE", "/api/v3/openOrders"): 1,
+    ("GET", "/api/v3/allOrders"): 20,
+    ("GET", "/api/v3/account"): 20,
+    ("GET", "/api/v3/myTrades"): lambda p: 5 if p.get("orderId") else 20,
+    ("GET", "/api/v3/account/commission"): 20,
+    ("GET", "/api/v3/rateLimit/order"): 40,
+    ("GET", "/sapi/v1/account/apiRestrictions"): 1,
+}
+
+
+def rest_weight(method: str, path: str, params: Params) -> int:
+    """The documented weight of a REST call (1 for anything not in the table)."""
+    weight = REST_WEIGHTS.get((method, path), 1)
+    return weight(params) if callable(weight) else weight
+
+
+class _Window:
+    """A fixed window counter: `count` events since `start`."""
+
+    __slots__ = ("count", "start")
+
+    def __init__(self) -> None:
+        self.start = -1
+        self.count = 0
+
+    def add(self, now: int, length: int, amount: int) -> int:
+        start = now // length * length
+        if start != self.start:
+            self.start, self.count = start, 0
+        self.count += amount
+        return self.count
+
+    def current(self, now: int, length: int) -> int:
+        return self.count if now // length * length == self.start else 0
+
+
+class RateLimits:
+    """The simulator's limits and counters (per IP for weight, per API key for orders)."""
+
+    def __init__(self) -> None:
+        self.weight_per_minute = 6000
+        self.orders_per_10s = 50
+        self.orders_per_day = 160_000
+        self._weight: dict[str, _Window] = {}
+        self._orders_10s: dict[str, _Window] = {}
+        self._orders_day: dict[str, _Window] = {}
+
+    def spend(self, ip: str, weight: int, now: int) -> int:
+        """Add a call's weight; raise 429/-1003 (with Retry-After) once over the limit."""
+        used = self._weight.setdefault(ip, _Window()).add(now, MINUTE_MS, weight)
+        if used > self.weight_per_minute:
+            retry = max(1, -(-(MINUTE_MS - now % MINUTE_MS) // 1000))
+            raise ApiError(
+                -1003,
+                TOO_MUCH_WEIGHT.format(limit=self.weight_per_minute),
+                status=429,
+                headers={**weight_headers(used), "Retry-After": str(retry)},
+            )
+        return used
+
+    def used_weight(self, ip: str, now: int) -> int:
+        window = self._weight.get(ip)
+        return window.current(now, MINUTE_MS) if window else 0
+
+    def count_order(self, api_key: str, now: int) -> tuple[int, int]:
+        """Count a new order; raise 429/-1015 past either ORDERS limit. Returns (10 s, day)."""
+        ten = self._orders_10s.setdefault(api_key, _Window()).add(now, 10_000, 1)
+        day = self._orders_day.setdefault(api_key, _Window()).add(now, 86_400_000, 1)
+        for count, limit, label in (
+            (ten, self.orders_per_10s, "10 SECOND"),
+            (day, self.orders_per_day, "1 DAY"),
+        ):
+            if count > limit:
+                raise ApiError(
+                    -1015, f"Too many new orders; current limit is {limit} orders per {label}.", 429
+                )
+        return ten, day
+
+    def order_counts(self, api_key: str, now: int) -> tuple[int, int]:
+        ten = self._orders_10s.get(api_key)
+        day = self._orders_day.get(api_key)
+        return (
+            ten.current(now, 10_000) if ten else 0,
+            day.current(now, 86_400_000) if day else 0,
+        )
+
+    def ws_rate_limits(self, ip: str, now: int) -> list[dict[str, Any]]:
+        """The `rateLimits` array of a WebSocket API response."""
+        return [
+            {
+                "rateLimitType": "REQUEST_WEIGHT",
+                "interval": "MINUTE",
+                "intervalNum": 1,
+                "limit": self.weight_per_minute,
+                "count": self.used_weight(ip, now),
+            }
+        ]
+
+
+def weight_headers(used: int) -> dict[str, str]:
+    """Both spellings real responses carry."""
+    return {"X-MBX-USED-WEIGHT-1M": str(used), "x-mbx-used-weight": str(used)}
+
+
+def order_count_headers(ten_seconds: int, day: int) -> dict[str, str]:
+    return {"X-MBX-ORDER-COUNT-10S": str(ten_seconds), "X-MBX-ORDER-COUNT-1D": str(day)}
