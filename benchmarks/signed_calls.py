@@ -28,7 +28,7 @@ import aiohttp
 from pydantic import SecretStr
 from yarl import URL
 
-from benchmarks.simulator import SimulatorProcess
+from benchmarks.simulator import SimulatorProcess, pin_this_process
 from chatbot.exchange.client import ApiCredentials, BinanceClient
 from chatbot.exchange.signing import HmacSigner, KeyType, encode_params, signature_param
 
@@ -134,7 +134,8 @@ CONTENDERS = {
 }
 
 
-async def run(per_round: int = 300, rounds: int = 7) -> list[Result]:
+async def run(per_round: int = 500, rounds: int = 9) -> list[Result]:
+    pin_this_process()
     async with SimulatorProcess() as sim:
         await sim.add_account(API_KEY, SECRET, {k: Decimal(v) for k, v in BALANCES.items()})
         calls: dict[str, Call] = {}

@@ -20,11 +20,11 @@ import asyncio
 import json
 import secrets
 import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, NoReturn
 
 import aiohttp
 from pydantic import SecretStr
@@ -75,6 +75,11 @@ class ApiCredentials:
 
     api_key: SecretStr
     signer: Signer
+    headers: Mapping[str, str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # The header is built once: it goes with every signed request of this user.
+        object.__setattr__(self, "headers", {"X-MBX-APIKEY": self.api_key.get_secret_value()})
 
     @classmethod
     def create(cls, api_key: str, secret: str, key_type: KeyType | str) -> ApiCredentials:
@@ -139,6 +144,8 @@ class BinanceClient:
         session: aiohttp.ClientSession | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self._base = URL(self.base_url)
+        self._base_path = self._base.raw_path.rstrip("/")
         self.recv_window = recv_window
         self.exchange_info_ttl = exchange_info_ttl
         self.time_sync_interval = time_sync_interval
@@ -207,7 +214,7 @@ class BinanceClient:
 
     async def public(self, method: str, path: str, params: Iterable[tuple[str, Any]] = ()) -> Any:
         """Send an unsigned request; returns the decoded JSON (floats as Decimal)."""
-        return await self._send(method, path, encode_params(_clean(params)))
+        return await self._send(method, path, encode_params(params))
 
     async def signed(
         self,
@@ -221,58 +228,60 @@ class BinanceClient:
         """Send a signed request. `order_id` marks a new order, whose fate may be unknown."""
         if self._time_sync_due():
             await self.sync_time()
-        pairs = _clean(params)
+        pairs = list(params)
+        query = self._signed_query(credentials, pairs)
         try:
-            return await self._send_signed(method, path, credentials, pairs, order_id)
-        except TimestampError:
+            return await self._send(method, path, query, credentials.headers, order_id)
+        except TimestampError:  # our clock drifted from Binance's: re-sync, retry once
             await self.sync_time()
-            return await self._send_signed(method, path, credentials, pairs, order_id)
+            query = self._signed_query(credentials, pairs)
+            return await self._send(method, path, query, credentials.headers, order_id)
 
-    async def _send_signed(
-        self,
-        method: str,
-        path: str,
-        credentials: ApiCredentials,
-        pairs: list[tuple[str, Any]],
-        order_id: str | None,
-    ) -> Any:
-        query = encode_params(
-            [*pairs, ("recvWindow", self.recv_window), ("timestamp", self.timestamp())]
-        )
-        query += "&" + signature_param(credentials.signer.sign(query))
-        headers = {"X-MBX-APIKEY": credentials.api_key.get_secret_value()}
-        return await self._send(method, path, query, headers=headers, order_id=order_id)
+    def _signed_query(self, credentials: ApiCredentials, pairs: list[tuple[str, Any]]) -> str:
+        query = encode_params(pairs)
+        stamp = f"recvWindow={self.recv_window}&timestamp={self.timestamp()}"
+        query = f"{query}&{stamp}" if query else stamp
+        return f"{query}&{signature_param(credentials.signer.sign(query))}"
 
     async def _send(
         self,
         method: str,
         path: str,
         query: str,
-        *,
-        headers: dict[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
         order_id: str | None = None,
     ) -> Any:
         self._check_backoff()
-        url = URL(f"{self.base_url}{path}" + (f"?{query}" if query else ""), encoded=True)
+        # Built from parts with encoded=True: the query goes out byte for byte as signed.
+        url = URL.build(
+            scheme=self._base.scheme,
+            host=self._base.raw_host or "",
+            port=self._base.explicit_port,
+            path=self._base_path + path,
+            query_string=query,
+            encoded=True,
+        )
         self.requests_sent += 1
         try:
             async with self.session.request(method, url, headers=headers) as response:
-                self._track_weight(response.headers)
                 body = await response.read()
-                status = response.status
-                retry_after = _retry_after(response.headers)
+                status, response_headers = response.status, response.headers
         except (TimeoutError, aiohttp.ClientError) as exc:
             if order_id is not None:
                 raise OrderStatusUnknown(order_id) from None
             raise ExchangeUnavailable(status=None) from exc
-        return self._decode(status, body, retry_after, order_id)
-
-    def _decode(
-        self, status: int, body: bytes, retry_after: float | None, order_id: str | None
-    ) -> Any:
+        weight = response_headers.get("X-MBX-USED-WEIGHT-1M")
+        if weight is not None and weight.isdigit():
+            self.used_weight = int(weight)
         payload = _json_or_none(body)
         if status < 400 and payload is not None:
             return payload
+        return self._fail(status, payload, _retry_after(response_headers), order_id)
+
+    def _fail(
+        self, status: int, payload: Any, retry_after: float | None, order_id: str | None
+    ) -> NoReturn:
+        """Raise the error an unsuccessful answer means."""
         if status == 418:
             self._ban(retry_after or 120.0)
         if status == 429:
@@ -288,7 +297,7 @@ class BinanceClient:
             raise ExchangeUnavailable(code=code, status=status)
         raise error_from_payload(int(code), str(payload.get("msg", "")), status=status)
 
-    def _ban(self, seconds: float) -> None:
+    def _ban(self, seconds: float) -> NoReturn:
         until = datetime.fromtimestamp(self._clock() + seconds, UTC)
         self._backoff.banned_until = until
         self._backoff.until = time.monotonic() + seconds
@@ -301,11 +310,6 @@ class BinanceClient:
         if self._backoff.banned_until is not None:
             raise IpBanned(self._backoff.banned_until)
         raise RateLimited(remaining, code=-1003, status=429)
-
-    def _track_weight(self, headers: Any) -> None:
-        value = headers.get("X-MBX-USED-WEIGHT-1M")
-        if value is not None and value.isdigit():
-            self.used_weight = int(value)
 
     # -- market data -------------------------------------------------------------------------
 
@@ -459,20 +463,21 @@ class BinanceClient:
         return [Order.from_json(item) for item in data if "orderId" in item]
 
 
-def _clean(params: Iterable[tuple[str, Any]]) -> list[tuple[str, Any]]:
-    return [(k, v) for k, v in params if v is not None]
-
-
 def _symbols_param(symbols: list[str] | None) -> list[tuple[str, Any]]:
     if symbols is None:
         return []
     return [("symbols", json.dumps(symbols, separators=(",", ":")))]
 
 
+# One decoder for all responses: `json.loads(..., parse_float=...)` would build one per call.
+_JSON = json.JSONDecoder(parse_float=Decimal)
+
+
 def _json_or_none(body: bytes) -> Any:
-    """Binance's JSON (UTF-8), or None for anything else (a proxy's HTML error page)."""
+    """Binance's JSON (UTF-8; any bare decimal as Decimal), or None for anything else (a
+    proxy's HTML error page)."""
     try:
-        return json.loads(body, parse_float=Decimal)
+        return _JSON.decode(body.decode("utf-8"))
     except ValueError:
         return None
 

@@ -1,5 +1,11 @@
 """Typed results of Binance REST calls. Every amount is a `Decimal` parsed from Binance's string.
 
+The records are plain slotted dataclasses (not frozen: a frozen one costs twice as much to
+build, and an account answer builds dozens of them on every call).
+
+`Decimal(...)` takes Binance's strings, integers, and the Decimals that the client's JSON decoder
+makes of any bare decimal number, so no amount ever passes through a float.
+
 Each record has a `from_json` constructor that takes the JSON object exactly as Binance sends it;
 times stay integer milliseconds since the epoch, as on the wire.
 """
@@ -13,26 +19,17 @@ from typing import Any
 from chatbot.exchange.symbol_rules import SymbolRules
 
 
-def dec(value: Any) -> Decimal:
-    """A Decimal from Binance's string (or number); never goes through float."""
-    return (
-        value
-        if isinstance(value, Decimal)
-        else Decimal(value if type(value) is str else str(value))
-    )
-
-
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class TickerPrice:
     symbol: str
     price: Decimal
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> TickerPrice:
-        return cls(data["symbol"], dec(data["price"]))
+        return cls(data["symbol"], Decimal(data["price"]))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Ticker24h:
     symbol: str
     price_change: Decimal
@@ -53,23 +50,23 @@ class Ticker24h:
     def from_json(cls, data: dict[str, Any]) -> Ticker24h:
         return cls(
             symbol=data["symbol"],
-            price_change=dec(data["priceChange"]),
-            price_change_percent=dec(data["priceChangePercent"]),
-            last_price=dec(data["lastPrice"]),
-            open_price=dec(data["openPrice"]),
-            high_price=dec(data["highPrice"]),
-            low_price=dec(data["lowPrice"]),
-            volume=dec(data["volume"]),
-            quote_volume=dec(data["quoteVolume"]),
-            bid_price=dec(data.get("bidPrice", "0")),
-            ask_price=dec(data.get("askPrice", "0")),
+            price_change=Decimal(data["priceChange"]),
+            price_change_percent=Decimal(data["priceChangePercent"]),
+            last_price=Decimal(data["lastPrice"]),
+            open_price=Decimal(data["openPrice"]),
+            high_price=Decimal(data["highPrice"]),
+            low_price=Decimal(data["lowPrice"]),
+            volume=Decimal(data["volume"]),
+            quote_volume=Decimal(data["quoteVolume"]),
+            bid_price=Decimal(data.get("bidPrice", "0")),
+            ask_price=Decimal(data.get("askPrice", "0")),
             open_time=int(data["openTime"]),
             close_time=int(data["closeTime"]),
             count=int(data["count"]),
         )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class BookTicker:
     symbol: str
     bid_price: Decimal
@@ -81,14 +78,14 @@ class BookTicker:
     def from_json(cls, data: dict[str, Any]) -> BookTicker:
         return cls(
             data["symbol"],
-            dec(data["bidPrice"]),
-            dec(data["bidQty"]),
-            dec(data["askPrice"]),
-            dec(data["askQty"]),
+            Decimal(data["bidPrice"]),
+            Decimal(data["bidQty"]),
+            Decimal(data["askPrice"]),
+            Decimal(data["askQty"]),
         )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class AvgPrice:
     mins: int
     price: Decimal
@@ -97,10 +94,10 @@ class AvgPrice:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> AvgPrice:
         close = data.get("closeTime")
-        return cls(int(data["mins"]), dec(data["price"]), int(close) if close else None)
+        return cls(int(data["mins"]), Decimal(data["price"]), int(close) if close else None)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Depth:
     last_update_id: int
     bids: list[tuple[Decimal, Decimal]]
@@ -110,12 +107,12 @@ class Depth:
     def from_json(cls, data: dict[str, Any]) -> Depth:
         return cls(
             int(data["lastUpdateId"]),
-            [(dec(p), dec(q)) for p, q in data["bids"]],
-            [(dec(p), dec(q)) for p, q in data["asks"]],
+            [(Decimal(p), Decimal(q)) for p, q in data["bids"]],
+            [(Decimal(p), Decimal(q)) for p, q in data["asks"]],
         )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class MarketTrade:
     id: int
     price: Decimal
@@ -128,15 +125,15 @@ class MarketTrade:
     def from_json(cls, data: dict[str, Any]) -> MarketTrade:
         return cls(
             int(data["id"]),
-            dec(data["price"]),
-            dec(data["qty"]),
-            dec(data["quoteQty"]),
+            Decimal(data["price"]),
+            Decimal(data["qty"]),
+            Decimal(data["quoteQty"]),
             int(data["time"]),
             bool(data["isBuyerMaker"]),
         )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Kline:
     open_time: int
     open: Decimal
@@ -152,18 +149,18 @@ class Kline:
     def from_json(cls, row: list[Any]) -> Kline:
         return cls(
             int(row[0]),
-            dec(row[1]),
-            dec(row[2]),
-            dec(row[3]),
-            dec(row[4]),
-            dec(row[5]),
+            Decimal(row[1]),
+            Decimal(row[2]),
+            Decimal(row[3]),
+            Decimal(row[4]),
+            Decimal(row[5]),
             int(row[6]),
-            dec(row[7]),
+            Decimal(row[7]),
             int(row[8]),
         )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Balance:
     asset: str
     free: Decimal
@@ -174,7 +171,7 @@ class Balance:
         return self.free + self.locked
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class CommissionRates:
     maker: Decimal
     taker: Decimal
@@ -184,14 +181,14 @@ class CommissionRates:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> CommissionRates:
         return cls(
-            dec(data["maker"]),
-            dec(data["taker"]),
-            dec(data.get("buyer", "0")),
-            dec(data.get("seller", "0")),
+            Decimal(data["maker"]),
+            Decimal(data["taker"]),
+            Decimal(data.get("buyer", "0")),
+            Decimal(data.get("seller", "0")),
         )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Account:
     can_trade: bool
     can_withdraw: bool
@@ -206,16 +203,17 @@ class Account:
     def from_json(cls, data: dict[str, Any]) -> Account:
         rates = data.get("commissionRates")
         return cls(
-            can_trade=bool(data["canTrade"]),
-            can_withdraw=bool(data["canWithdraw"]),
-            can_deposit=bool(data.get("canDeposit", False)),
-            account_type=data.get("accountType", "SPOT"),
-            permissions=list(data.get("permissions", [])),
-            balances=[
-                Balance(b["asset"], dec(b["free"]), dec(b["locked"])) for b in data["balances"]
+            data["canTrade"] is True,
+            data["canWithdraw"] is True,
+            data.get("canDeposit") is True,
+            data.get("accountType", "SPOT"),
+            data.get("permissions", []),
+            [
+                Balance(b["asset"], Decimal(b["free"]), Decimal(b["locked"]))
+                for b in data["balances"]
             ],
-            commission=CommissionRates.from_json(rates) if rates else None,
-            update_time=int(data.get("updateTime", 0)),
+            CommissionRates.from_json(rates) if rates else None,
+            int(data.get("updateTime", 0)),
         )
 
     def balance(self, asset: str) -> Balance:
@@ -226,7 +224,7 @@ class Account:
         return Balance(asset, Decimal(0), Decimal(0))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Fill:
     price: Decimal
     qty: Decimal
@@ -237,15 +235,15 @@ class Fill:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Fill:
         return cls(
-            dec(data["price"]),
-            dec(data["qty"]),
-            dec(data["commission"]),
+            Decimal(data["price"]),
+            Decimal(data["qty"]),
+            Decimal(data["commission"]),
             data["commissionAsset"],
             int(data["tradeId"]),
         )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Order:
     """An order as Binance reports it (new-order, query, cancel and open-orders responses)."""
 
@@ -274,11 +272,11 @@ class Order:
             side=data.get("side", ""),
             type=data.get("type", ""),
             status=data.get("status", "NEW"),
-            price=dec(data.get("price", "0")),
-            orig_qty=dec(data.get("origQty", "0")),
-            executed_qty=dec(data.get("executedQty", "0")),
+            price=Decimal(data.get("price", "0")),
+            orig_qty=Decimal(data.get("origQty", "0")),
+            executed_qty=Decimal(data.get("executedQty", "0")),
             # Binance's own spelling of the field.
-            cumulative_quote_qty=dec(data.get("cummulativeQuoteQty", "0")),
+            cumulative_quote_qty=Decimal(data.get("cummulativeQuoteQty", "0")),
             time_in_force=data.get("timeInForce"),
             time=_int_or_none(data.get("time", data.get("transactTime"))),
             update_time=_int_or_none(data.get("updateTime", data.get("transactTime"))),
@@ -298,7 +296,7 @@ class Order:
         return self.status in {"NEW", "PARTIALLY_FILLED", "PENDING_NEW"}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class AccountTrade:
     """One of the user's own fills (`myTrades`)."""
 
@@ -320,10 +318,10 @@ class AccountTrade:
             symbol=data["symbol"],
             id=int(data["id"]),
             order_id=int(data["orderId"]),
-            price=dec(data["price"]),
-            qty=dec(data["qty"]),
-            quote_qty=dec(data["quoteQty"]),
-            commission=dec(data["commission"]),
+            price=Decimal(data["price"]),
+            qty=Decimal(data["qty"]),
+            quote_qty=Decimal(data["quoteQty"]),
+            commission=Decimal(data["commission"]),
             commission_asset=data["commissionAsset"],
             time=int(data["time"]),
             is_buyer=bool(data["isBuyer"]),
@@ -331,7 +329,7 @@ class AccountTrade:
         )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SymbolCommission:
     """`account/commission`: the standard rates and any discount for one symbol."""
 
@@ -351,7 +349,7 @@ class SymbolCommission:
         )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ApiRestrictions:
     """What the API key may do (mainnet `/sapi/v1/account/apiRestrictions`)."""
 
@@ -372,7 +370,7 @@ class ApiRestrictions:
         )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ExchangeInfo:
     """The symbols Binance lists, with their trading rules, keyed by symbol name."""
 

@@ -50,10 +50,12 @@ class HmacSigner:
         value = secret.get_secret_value()
         if not value or not value.isascii() or value.isspace():
             raise KeyFormatError("an HMAC secret is a string of letters and digits")
-        self._key = value.encode()
+        self._keyed = hmac.new(value.encode(), digestmod=hashlib.sha256)
 
     def sign(self, payload: str) -> str:
-        return hmac.new(self._key, payload.encode(), hashlib.sha256).hexdigest()
+        mac = self._keyed.copy()  # the key schedule is computed once, not per request
+        mac.update(payload.encode())
+        return mac.hexdigest()
 
 
 class Ed25519Signer:
@@ -126,13 +128,14 @@ def guess_key_type(secret: SecretStr) -> KeyType:
 
 def encode_params(params: Mapping[str, Any] | Iterable[tuple[str, Any]]) -> str:
     """Percent-encode parameters in order, UTF-8, the way Binance expects them on the wire.
+    Parameters whose value is None are left out.
 
     Equal to `urlencode(..., quote_via=quote, safe="")`; values made only of characters that
     need no quoting (most of them: numbers, symbols, enums) skip the quoting machinery, since
     this runs on every signed request.
     """
     items = params.items() if isinstance(params, Mapping) else params
-    return "&".join(f"{_quote(k)}={_quote(_wire_value(v))}" for k, v in items)
+    return "&".join(f"{_quote(k)}={_quote(_wire_value(v))}" for k, v in items if v is not None)
 
 
 _UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~")
@@ -155,7 +158,7 @@ def rest_payload(query: str, body: str = "") -> str:
 
 def signature_param(signature: str) -> str:
     """The `signature=...` pair as sent: base64 signatures percent-encoded (`+`, `/`, `=`)."""
-    return "signature=" + quote(signature, safe="")
+    return "signature=" + _quote(signature)
 
 
 def ws_payload(params: Mapping[str, Any]) -> str:
