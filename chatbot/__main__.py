@@ -7,12 +7,14 @@ stderr and exit status 2, never a traceback.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import base64
 import os
 import sys
 from collections.abc import Callable, Sequence
 
-from chatbot.config import ConfigError, Settings, load_settings
+from chatbot.config import ConfigError, LogFormat, Settings, load_settings
+from chatbot.logs import configure_logging
 
 EXIT_CONFIG = 2
 EXIT_UNAVAILABLE = 3
@@ -25,9 +27,19 @@ def cmd_keygen(_: argparse.Namespace) -> int:
 
 
 def cmd_run(_: argparse.Namespace) -> int:
+    """Run the bot until SIGINT or SIGTERM."""
+    from chatbot.app import serve
+    from chatbot.storage.db import SchemaTooNew
+
     settings = _settings()
     settings.require("TELEGRAM_BOT_TOKEN", "CHATBOT_MASTER_KEY")
-    return _not_yet("chatbot run (the Telegram bot itself)")
+    _logging(settings)
+    try:
+        asyncio.run(serve(settings))
+    except SchemaTooNew as exc:
+        print(f"chatbot: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    return 0
 
 
 def cmd_sandbox(_: argparse.Namespace) -> int:
@@ -38,13 +50,34 @@ def cmd_sandbox(_: argparse.Namespace) -> int:
 
 
 def cmd_rotate_key(_: argparse.Namespace) -> int:
+    """Re-seal every stored key under CHATBOT_MASTER_KEY (old keys in CHATBOT_OLD_MASTER_KEYS)."""
+    from chatbot.storage.vault import VaultError, rotate_database
+
     settings = _settings()
     settings.require("CHATBOT_MASTER_KEY")
-    return _not_yet("chatbot rotate-key (credential storage)")
+    try:
+        count = asyncio.run(
+            rotate_database(
+                settings.db_path, settings.master_key_bytes, settings.old_master_key_bytes
+            )
+        )
+    except VaultError as exc:
+        print(f"chatbot: {exc}; nothing was changed for that key", file=sys.stderr)
+        return 1
+    print(f"re-encrypted {count} stored key(s) under the current master key")
+    return 0
 
 
 def _settings() -> Settings:
     return load_settings()
+
+
+def _logging(settings: Settings) -> None:
+    secrets = [k.get_secret_value() for k in settings.old_master_keys]
+    for secret in (settings.telegram_bot_token, settings.master_key):
+        if secret is not None:
+            secrets.append(secret.get_secret_value())
+    configure_logging(settings.log_level, settings.log_format is LogFormat.JSON, secrets)
 
 
 def _not_yet(what: str) -> int:

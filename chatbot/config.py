@@ -12,6 +12,7 @@ import binascii
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -195,7 +196,11 @@ class Settings(BaseSettings):
     @field_validator("webhook_url", mode="after")
     @classmethod
     def _https_webhook(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith("https://"):
+        """Telegram calls webhooks over https only; plain http is for a local Bot API server."""
+        if value is None:
+            return None
+        local = urlsplit(value).hostname in {"127.0.0.1", "localhost", "::1"}
+        if not value.startswith("https://") and not (local and value.startswith("http://")):
             raise ValueError("Telegram calls webhooks over https only")
         return value
 
@@ -211,6 +216,15 @@ class Settings(BaseSettings):
     @classmethod
     def _lower(cls, value: Any) -> Any:
         return value.strip().lower() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _webhook_needs_a_port(self) -> Settings:
+        if self.webhook_url and self.http_port is None:
+            raise ValueError(
+                "CHATBOT_HTTP_PORT is not set: webhook mode (CHATBOT_WEBHOOK_URL) needs a port "
+                "to listen on, such as 8080"
+            )
+        return self
 
     @model_validator(mode="after")
     def _network_defaults(self) -> Settings:
@@ -252,6 +266,8 @@ def load_settings(**overrides: Any) -> Settings:
         return Settings(**overrides)
     except ValidationError as exc:
         error = exc.errors()[0]
-        variable = str(error["loc"][0]) if error["loc"] else "settings"
+        if not error["loc"]:  # a rule across variables states its own message
+            raise ConfigError(str(error["msg"]).removeprefix("Value error, ")) from None
+        variable = str(error["loc"][0])
         hint = HINTS.get(variable, "a valid value")
         raise ConfigError(f"{variable} is not valid: put {hint}") from None

@@ -127,3 +127,11 @@ def test_keygen_prints_a_usable_key(tmp_path):
     from chatbot.config import decode_master_key
 
     assert len(decode_master_key(result.stdout.strip())) == 32
+
+
+def test_webhook_mode_needs_a_port(monkeypatch):
+    monkeypatch.setenv("CHATBOT_WEBHOOK_URL", "https://bot.example.com/telegram")
+    with pytest.raises(ConfigError, match=r"^CHATBOT_HTTP_PORT is not set: webhook mode"):
+        load_settings()
+    monkeypatch.setenv("CHATBOT_HTTP_PORT", "8080")
+    assert load_settings().webhook_url == "https://bot.example.com/telegram"

@@ -1,0 +1,175 @@
+"""Wiring: the one place that knows every layer. Builds the python-telegram-bot Application,
+opens the database and the exchange client, builds the services, registers the handlers, and
+runs it all until told to stop.
+
+The lifecycle is managed here rather than by `run_polling`, so that the same code serves
+long polling, webhook mode, the tests and the sandbox, and so that background work (streams,
+senders) starts and stops with the bot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from aiohttp import web
+from telegram import BotCommand, Update
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
+from telegram.request import HTTPXRequest
+
+from chatbot.config import Settings
+from chatbot.exchange.client import BinanceClient
+from chatbot.exchange.errors import BinanceError
+from chatbot.services.access import AccessPolicy
+from chatbot.services.account import AccountService
+from chatbot.services.bundle import Services
+from chatbot.services.keys import KeyService
+from chatbot.services.market import MarketService
+from chatbot.storage.db import Database
+from chatbot.storage.vault import CredentialVault
+from chatbot.web import start_webhook
+from handlers import account, common, keys, market, welcome
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Resources:
+    """What the bot opens at start and must close at stop."""
+
+    db: Database
+    client: BinanceClient
+    web: web.AppRunner | None = None
+
+
+def build_application(settings: Settings) -> Application:
+    """The Application, pointed at `TELEGRAM_API_URL`, with every handler registered."""
+    settings.require("TELEGRAM_BOT_TOKEN", "CHATBOT_MASTER_KEY")
+    assert settings.telegram_bot_token is not None
+    root = settings.telegram_api_url
+    local = urlsplit(root).hostname in {"127.0.0.1", "localhost", "::1"}
+    # A proxy from the environment must not capture the loopback emulator.
+    httpx_kwargs = {"trust_env": not local}
+    builder = (
+        Application.builder()
+        .token(settings.telegram_bot_token.get_secret_value())
+        .base_url(f"{root}/bot")
+        .base_file_url(f"{root}/file/bot")
+        .request(HTTPXRequest(connection_pool_size=32, httpx_kwargs=httpx_kwargs))
+        .get_updates_request(HTTPXRequest(httpx_kwargs=httpx_kwargs))
+        .rate_limiter(AIORateLimiter(max_retries=3))
+        .concurrent_updates(True)
+    )
+    if settings.webhook_url:
+        builder = builder.updater(None)  # updates arrive at chatbot/web.py instead
+    app = builder.build()
+    app.bot_data["settings"] = settings
+    register_handlers(app)
+    return app
+
+
+def register_handlers(app: Application) -> None:
+    app.add_handler(TypeHandler(Update, common.guard), group=-1)
+    app.add_handler(keys.setkey_conversation())
+    for name, callback in {
+        "start": welcome.start,
+        "help": welcome.help_command,
+        "price": market.price,
+        "trades": market.trades,
+        "balance": account.balance,
+        "history": account.history,
+        "orders": account.orders,
+        "keyinfo": keys.keyinfo,
+        "delkey": keys.delkey,
+    }.items():
+        app.add_handler(CommandHandler(name, callback))
+    app.add_handler(keys.delkey_button_handler())
+    app.add_handler(CallbackQueryHandler(_stale_button))
+    app.add_handler(MessageHandler(filters.ALL, welcome.unknown))
+    app.add_error_handler(common.on_error)
+
+
+async def _stale_button(update: Update, _: object) -> None:
+    if update.callback_query is not None:
+        await update.callback_query.answer("This button is no longer active.")
+
+
+async def open_resources(app: Application) -> Resources:
+    """Open the database and the exchange client and build the services on them."""
+    settings: Settings = app.bot_data["settings"]
+    db = await Database.open(settings.db_path)
+    assert settings.binance_api_url is not None
+    client = BinanceClient(settings.binance_api_url)
+    vault = CredentialVault(db, settings.master_key_bytes, settings.old_master_key_bytes)
+    market_service = MarketService(client)
+    key_service = KeyService(client, vault)
+    app.bot_data["services"] = Services(
+        access=AccessPolicy(settings.allowed_users),
+        market=market_service,
+        keys=key_service,
+        account=AccountService(client, key_service, market_service),
+    )
+    with suppress(BinanceError):  # Binance unreachable at start is not fatal; calls retry
+        await client.sync_time()
+    return Resources(db, client)
+
+
+async def close_resources(resources: Resources) -> None:
+    await resources.client.close()
+    await resources.db.close()
+
+
+@asynccontextmanager
+async def running_bot(settings: Settings, *, poll_timeout: int = 10) -> AsyncIterator[Application]:
+    """Start the bot (long polling, or the webhook when CHATBOT_WEBHOOK_URL is set); on exit
+    finish in-flight updates and close everything."""
+    app = build_application(settings)
+    await app.initialize()
+    resources = await open_resources(app)
+    try:
+        await app.bot.set_my_commands([BotCommand(c, d) for c, d in welcome.COMMANDS])
+        if settings.webhook_url:
+            assert settings.http_port is not None
+            resources.web = await start_webhook(app, settings.webhook_url, settings.http_port)
+        else:
+            assert app.updater is not None
+            await app.bot.delete_webhook()
+            await app.updater.start_polling(
+                poll_interval=0, timeout=poll_timeout, allowed_updates=Update.ALL_TYPES
+            )
+        await app.start()
+        log.info("bot started as @%s", app.bot.username)
+        yield app
+    finally:
+        if app.updater is not None and app.updater.running:
+            await app.updater.stop()
+        if resources.web is not None:
+            await resources.web.cleanup()
+        if app.running:
+            await app.stop()
+        await close_resources(resources)
+        await app.shutdown()
+        log.info("bot stopped")
+
+
+async def serve(settings: Settings) -> None:
+    """`chatbot run`: run until SIGINT or SIGTERM, then stop cleanly."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with running_bot(settings):
+        await stop.wait()

@@ -1,0 +1,88 @@
+"""A user's own account: balances valued in USDT, their fills, their open orders.
+
+Every call signs with the asking user's key (`KeyService.credentials`), so each user only ever
+sees their own account.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from chatbot.exchange.client import BinanceClient
+from chatbot.exchange.models import AccountTrade, Order
+from chatbot.exchange.symbol_rules import SymbolRules
+from chatbot.services.keys import KeyService
+from chatbot.services.market import MarketService
+
+DUST_USDT = Decimal(1)
+
+
+@dataclass(frozen=True)
+class Holding:
+    asset: str
+    free: Decimal
+    locked: Decimal
+    value_usdt: Decimal | None  # None: no USDT or BTC market to value it with
+
+    @property
+    def total(self) -> Decimal:
+        return self.free + self.locked
+
+
+@dataclass(frozen=True)
+class BalanceReport:
+    """Holdings sorted by value; those worth under 1 USDT are folded into `dust`."""
+
+    holdings: list[Holding]
+    dust: list[Holding] = field(default_factory=list)
+
+    @property
+    def total_usdt(self) -> Decimal:
+        return sum(
+            (h.value_usdt for h in [*self.holdings, *self.dust] if h.value_usdt is not None),
+            Decimal(0),
+        )
+
+    @property
+    def dust_usdt(self) -> Decimal:
+        return sum((h.value_usdt or Decimal(0) for h in self.dust), Decimal(0))
+
+
+class AccountService:
+    def __init__(self, client: BinanceClient, keys: KeyService, market: MarketService) -> None:
+        self._client = client
+        self._keys = keys
+        self._market = market
+
+    async def balances(self, user_id: int) -> BalanceReport:
+        credentials = await self._keys.credentials(user_id)
+        account = await self._client.account(credentials, omit_zero=True)
+        holdings = [
+            Holding(b.asset, b.free, b.locked, await self._market.usdt_value(b.asset, b.total))
+            for b in account.balances
+            if b.total > 0
+        ]
+        holdings.sort(key=lambda h: (h.value_usdt is None, -(h.value_usdt or 0), h.asset))
+        shown = [h for h in holdings if h.value_usdt is None or h.value_usdt >= DUST_USDT]
+        dust = [h for h in holdings if h.value_usdt is not None and h.value_usdt < DUST_USDT]
+        return BalanceReport(shown, dust)
+
+    async def history(
+        self, user_id: int, name: str, limit: int = 10
+    ) -> tuple[SymbolRules, list[AccountTrade]]:
+        """The user's last fills on a symbol, newest first."""
+        rules = await self._market.resolve(name)
+        credentials = await self._keys.credentials(user_id)
+        trades = await self._client.my_trades(credentials, rules.symbol, limit=limit)
+        return rules, sorted(trades, key=lambda t: (t.time, t.id), reverse=True)
+
+    async def open_orders(
+        self, user_id: int, name: str | None = None
+    ) -> tuple[str | None, list[Order]]:
+        """The resolved symbol (None: all) and its open orders, newest first (Binance charges
+        80 weight for all symbols, 6 for one)."""
+        symbol = (await self._market.resolve(name)).symbol if name else None
+        credentials = await self._keys.credentials(user_id)
+        orders = await self._client.open_orders(credentials, symbol)
+        return symbol, sorted(orders, key=lambda o: o.time or 0, reverse=True)

@@ -1,0 +1,18 @@
+"""The services one running bot shares, built once in `chatbot/app.py`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from chatbot.services.access import AccessPolicy
+from chatbot.services.account import AccountService
+from chatbot.services.keys import KeyService
+from chatbot.services.market import MarketService
+
+
+@dataclass
+class Services:
+    access: AccessPolicy
+    market: MarketService
+    keys: KeyService
+    account: AccountService

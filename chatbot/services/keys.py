@@ -1,0 +1,143 @@
+"""Users' Binance keys: verified before they are stored, opened when a signed call needs them.
+
+A key is stored only after a signed account call proves it works, and never when it may
+withdraw funds: the bot needs to read and trade, nothing more, and a leaked key that can
+withdraw empties an account.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from pydantic import SecretStr
+
+from chatbot.errors import UserError
+from chatbot.exchange.client import ApiCredentials, BinanceClient
+from chatbot.exchange.errors import AuthError, InvalidApiKeyFormat, InvalidSignature
+from chatbot.exchange.signing import KeyFormatError, KeyType
+from chatbot.storage.vault import CredentialVault, StoredCredentials, mask
+
+SETKEY_HINT = "Add one in a private chat with the bot: /setkey API_KEY SECRET"
+
+
+class NoApiKey(UserError):
+    def __init__(self) -> None:
+        super().__init__(f"You have no Binance API key registered yet. {SETKEY_HINT}")
+
+
+class KeyRefused(UserError):
+    """The key was not stored; the message says why."""
+
+
+@dataclass(frozen=True)
+class KeyReport:
+    """What a verified key may do. `can_withdraw`/`ip_restricted` are None where unknowable."""
+
+    key_type: KeyType
+    masked_key: str
+    can_trade: bool
+    can_withdraw: bool | None
+    ip_restricted: bool | None
+    created_at: datetime | None = None
+
+    def as_permissions(self) -> dict[str, bool | None]:
+        return {
+            "trade": self.can_trade,
+            "withdraw": self.can_withdraw,
+            "ip_restricted": self.ip_restricted,
+        }
+
+
+class KeyService:
+    """Registers, describes and deletes users' keys; hands out signing credentials."""
+
+    def __init__(self, client: BinanceClient, vault: CredentialVault) -> None:
+        self._client = client
+        self._vault = vault
+        self._cache: dict[int, ApiCredentials] = {}
+
+    async def register(
+        self, user_id: int, key_type: KeyType, api_key: SecretStr, secret: SecretStr
+    ) -> KeyReport:
+        """Verify the key with Binance, refuse one that can withdraw, then store it sealed."""
+        credentials = _credentials(key_type, api_key, secret)
+        report = await self._verify(key_type, api_key, credentials)
+        if report.can_withdraw:
+            raise KeyRefused(
+                "This key has withdrawals enabled, so it was not stored: anyone who got hold of "
+                "it could move your funds out. Create a key with reading and spot trading only "
+                "(and an IP restriction), then send /setkey again."
+            )
+        await self._vault.store(user_id, key_type, api_key, secret, report.as_permissions())
+        self._cache[user_id] = credentials
+        return report
+
+    async def _verify(
+        self, key_type: KeyType, api_key: SecretStr, credentials: ApiCredentials
+    ) -> KeyReport:
+        try:
+            account = await self._client.account(credentials)
+            restrictions = await self._client.api_restrictions(credentials)
+        except InvalidSignature:
+            raise KeyRefused(
+                "Binance refused the signature: the secret does not belong to this API key, or "
+                "the key type is wrong. Nothing was stored."
+            ) from None
+        except (InvalidApiKeyFormat, AuthError):
+            raise KeyRefused(
+                "Binance does not accept this API key (unknown key, wrong network, IP not "
+                "allowed, or missing permissions). Nothing was stored."
+            ) from None
+        return KeyReport(
+            key_type=key_type,
+            masked_key=mask(api_key.get_secret_value()),
+            can_trade=account.can_trade
+            and (restrictions is None or restrictions.enable_spot_trading),
+            can_withdraw=restrictions.enable_withdrawals if restrictions else None,
+            ip_restricted=restrictions.ip_restrict if restrictions else None,
+        )
+
+    async def describe(self, user_id: int) -> KeyReport:
+        stored = await self._stored(user_id)
+        permissions = stored.permissions
+        return KeyReport(
+            key_type=stored.key_type,
+            masked_key=stored.masked_key,
+            can_trade=bool(permissions.get("trade")),
+            can_withdraw=permissions.get("withdraw"),
+            ip_restricted=permissions.get("ip_restricted"),
+            created_at=datetime.fromtimestamp(stored.created_at, UTC),
+        )
+
+    async def has_key(self, user_id: int) -> bool:
+        return await self._vault.has_key(user_id)
+
+    async def delete(self, user_id: int) -> bool:
+        self._cache.pop(user_id, None)
+        return await self._vault.delete(user_id)
+
+    async def credentials(self, user_id: int) -> ApiCredentials:
+        """The user's signing credentials; raises `NoApiKey` when they registered none."""
+        if (cached := self._cache.get(user_id)) is not None:
+            return cached
+        stored = await self._stored(user_id)
+        credentials = _credentials(stored.key_type, stored.api_key, stored.secret)
+        self._cache[user_id] = credentials
+        return credentials
+
+    async def _stored(self, user_id: int) -> StoredCredentials:
+        stored = await self._vault.load(user_id)
+        if stored is None:
+            raise NoApiKey()
+        return stored
+
+
+def _credentials(key_type: KeyType, api_key: SecretStr, secret: SecretStr) -> ApiCredentials:
+    key = api_key.get_secret_value().strip()
+    if not key or not key.isascii() or any(c.isspace() for c in key) or len(key) > 128:
+        raise KeyRefused("That does not look like a Binance API key (64 letters and digits).")
+    try:
+        return ApiCredentials.create(key, secret.get_secret_value(), key_type)
+    except KeyFormatError as exc:
+        raise KeyRefused(f"The secret does not fit a {key_type.value} key: {exc}.") from None

@@ -1,0 +1,104 @@
+"""Market data for the chat: symbols resolved against exchangeInfo, quotes, trades, prices.
+
+Public data only: nothing here needs a user's key. A symbol is checked against the cached
+exchangeInfo before any request that names it, so a typo costs no request weight.
+"""
+
+from __future__ import annotations
+
+import difflib
+import time
+from dataclasses import dataclass
+from decimal import Decimal
+
+from chatbot.errors import UserError
+from chatbot.exchange.client import BinanceClient
+from chatbot.exchange.models import MarketTrade, Ticker24h
+from chatbot.exchange.symbol_rules import SymbolRules
+
+DEFAULT_QUOTE = "USDT"
+PRICE_CACHE_SECONDS = 5.0
+
+
+class UnknownSymbol(UserError):
+    """Binance does not list the symbol; the message suggests the closest real ones."""
+
+    def __init__(self, name: str, suggestions: list[str]) -> None:
+        self.name = name
+        self.suggestions = suggestions
+        hint = f" Did you mean {', '.join(suggestions)}?" if suggestions else ""
+        super().__init__(f"Unknown symbol {name}.{hint}")
+
+
+class SymbolNotTrading(UserError):
+    def __init__(self, rules: SymbolRules) -> None:
+        super().__init__(f"{rules.symbol} is not trading right now (status {rules.status}).")
+
+
+@dataclass(frozen=True)
+class Quote:
+    rules: SymbolRules
+    ticker: Ticker24h
+
+
+class MarketService:
+    """Resolves what users type to Binance symbols and fetches public market data."""
+
+    def __init__(self, client: BinanceClient) -> None:
+        self._client = client
+        self._prices: dict[str, Decimal] = {}
+        self._prices_at = 0.0
+
+    async def resolve(self, name: str) -> SymbolRules:
+        """`BTCUSDT` as listed, else `BTC` + the default quote; raises `UnknownSymbol`."""
+        symbols = (await self._client.exchange_info()).symbols
+        for candidate in (name, name + DEFAULT_QUOTE):
+            if candidate in symbols:
+                return symbols[candidate]
+        raise UnknownSymbol(name, _suggest(name, list(symbols)))
+
+    async def resolve_many(self, names: list[str]) -> list[SymbolRules]:
+        return [await self.resolve(name) for name in names]
+
+    async def quotes(self, names: list[str]) -> list[Quote]:
+        """24 h statistics for up to ten symbols in one request (weight 2)."""
+        rules = await self.resolve_many(names)
+        tickers = await self._client.ticker_24hr([r.symbol for r in rules])
+        by_symbol = {t.symbol: t for t in tickers}
+        return [Quote(r, by_symbol[r.symbol]) for r in rules if r.symbol in by_symbol]
+
+    async def recent_trades(
+        self, name: str, limit: int = 10
+    ) -> tuple[SymbolRules, list[MarketTrade]]:
+        """The last market trades, newest first."""
+        rules = await self.resolve(name)
+        trades = await self._client.trades(rules.symbol, limit=limit)
+        return rules, sorted(trades, key=lambda t: t.id, reverse=True)
+
+    async def last_prices(self) -> dict[str, Decimal]:
+        """Every symbol's last price, cached a few seconds (one request of weight 4)."""
+        if time.monotonic() - self._prices_at > PRICE_CACHE_SECONDS:
+            self._prices = {p.symbol: p.price for p in await self._client.ticker_prices()}
+            self._prices_at = time.monotonic()
+        return self._prices
+
+    async def usdt_value(self, asset: str, amount: Decimal) -> Decimal | None:
+        """`amount` of `asset` in USDT: direct pair, else through BTC; None when unpriceable."""
+        if asset == DEFAULT_QUOTE:
+            return amount
+        prices = await self.last_prices()
+        if (direct := prices.get(asset + DEFAULT_QUOTE)) is not None:
+            return amount * direct
+        if (inverse := prices.get(DEFAULT_QUOTE + asset)) and inverse > 0:
+            return amount / inverse
+        via_btc, btc = prices.get(asset + "BTC"), prices.get("BTC" + DEFAULT_QUOTE)
+        if via_btc is not None and btc is not None:
+            return amount * via_btc * btc
+        return None
+
+
+def _suggest(name: str, symbols: list[str]) -> list[str]:
+    """Close spellings first, then other pairs of the same base asset."""
+    close = difflib.get_close_matches(name, symbols, n=3, cutoff=0.6)
+    same_base = sorted(s for s in symbols if s.startswith(name[:3]) and s not in close)
+    return (close + same_base)[:3]

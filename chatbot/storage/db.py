@@ -1,0 +1,135 @@
+"""The SQLite database: one file in WAL mode, its schema built by numbered migrations.
+
+`PRAGMA user_version` records how far the file has been migrated; each start applies the missing
+steps in one transaction each, so a second start is a no-op. A file migrated by a newer version of
+the bot stops start-up (`SchemaTooNew`) instead of being written by code that does not know it.
+
+All writes go through one connection guarded by one lock, so transactions never wait on
+"database is locked"; reads go through a second connection and so only ever see committed data,
+never another coroutine's transaction in flight. `synchronous=NORMAL` keeps commits off the
+disk's flush (safe against a killed process in WAL mode, which is the failure that matters here).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+MIGRATIONS: list[str] = [
+    # 1: per-user Binance credentials, encrypted (see vault.py)
+    """
+    CREATE TABLE credentials (
+        user_id     INTEGER PRIMARY KEY,
+        key_type    TEXT    NOT NULL,
+        key_id      TEXT    NOT NULL,
+        ciphertext  BLOB    NOT NULL,
+        permissions TEXT    NOT NULL,
+        created_at  INTEGER NOT NULL,
+        updated_at  INTEGER NOT NULL
+    );
+    """,
+]
+
+
+class SchemaTooNew(RuntimeError):
+    """The database was written by a newer version of the bot."""
+
+
+class Database:
+    """An open SQLite file. Use `await Database.open(path)` and `await db.close()`."""
+
+    def __init__(self, writer: aiosqlite.Connection, reader: aiosqlite.Connection, path: str):
+        self._conn = writer
+        self._reader = reader
+        self.path = path
+        self._write_lock = asyncio.Lock()
+
+    @classmethod
+    async def open(cls, path: str | Path) -> Database:
+        """Open (creating the folder and file if needed) and migrate to the current schema."""
+        target = str(path)
+        Path(target).parent.mkdir(parents=True, exist_ok=True)
+        writer = await _connect(target)
+        await _pragma(writer, "journal_mode=WAL")
+        reader = await _connect(target)
+        db = cls(writer, reader, target)
+        try:
+            await db._migrate()
+        except BaseException:
+            await db.close()
+            raise
+        return db
+
+    async def close(self) -> None:
+        await self._reader.close()
+        await self._conn.close()
+
+    async def schema_version(self) -> int:
+        async with self._conn.execute("PRAGMA user_version") as cursor:
+            row = await cursor.fetchone()
+        return int(row[0]) if row else 0
+
+    async def _migrate(self) -> None:
+        current = await self.schema_version()
+        if current > len(MIGRATIONS):
+            raise SchemaTooNew(
+                f"the database {self.path} has schema version {current}, newer than this "
+                f"version of the bot knows ({len(MIGRATIONS)}); upgrade the bot or use another "
+                "CHATBOT_DB"
+            )
+        for version in range(current + 1, len(MIGRATIONS) + 1):
+            async with self.transaction() as conn:
+                for statement in _statements(MIGRATIONS[version - 1]):
+                    await conn.execute(statement)
+                await conn.execute(f"PRAGMA user_version={version}")
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """A write transaction (BEGIN IMMEDIATE); commits on success, rolls back on error."""
+        async with self._write_lock:
+            await self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                await self._conn.execute("ROLLBACK")
+                raise
+            await self._conn.execute("COMMIT")
+
+    async def execute(self, sql: str, params: Iterable[Any] = ()) -> int:
+        """Run one write statement in its own transaction; returns the rows it changed."""
+        async with self.transaction() as conn:
+            cursor = await conn.execute(sql, tuple(params))
+            return cursor.rowcount
+
+    async def fetch_one(self, sql: str, params: Iterable[Any] = ()) -> aiosqlite.Row | None:
+        """Read committed data; never waits for a write in flight."""
+        async with self._reader.execute(sql, tuple(params)) as cursor:
+            return await cursor.fetchone()
+
+    async def fetch_all(self, sql: str, params: Iterable[Any] = ()) -> list[aiosqlite.Row]:
+        async with self._reader.execute(sql, tuple(params)) as cursor:
+            return list(await cursor.fetchall())
+
+
+async def _connect(path: str) -> aiosqlite.Connection:
+    connection = await aiosqlite.connect(path, isolation_level=None)
+    connection.row_factory = aiosqlite.Row
+    for pragma in ("busy_timeout=5000", "synchronous=NORMAL", "foreign_keys=ON"):
+        await _pragma(connection, pragma)
+    return connection
+
+
+async def _pragma(connection: aiosqlite.Connection, pragma: str) -> None:
+    """Run a PRAGMA and drain its cursor: an undrained one keeps the file locked."""
+    async with connection.execute(f"PRAGMA {pragma}") as cursor:
+        await cursor.fetchall()
+
+
+def _statements(script: str) -> list[str]:
+    """Split a migration into statements (migrations hold no semicolons inside strings)."""
+    return [s.strip() for s in script.split(";") if s.strip()]

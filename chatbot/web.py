@@ -1,0 +1,54 @@
+"""The bot's own HTTP server on CHATBOT_HTTP_PORT: Telegram's webhook in webhook mode.
+
+Telegram signs each webhook call with the secret token given to `setWebhook`; a call without
+it is refused, so nobody who guesses the URL can inject updates. A fresh token is made at each
+start, so a token from an earlier run is worthless.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import secrets
+from urllib.parse import urlsplit
+
+from aiohttp import web
+from telegram import Update
+from telegram.ext import Application
+
+log = logging.getLogger(__name__)
+
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+
+
+def webhook_path(webhook_url: str) -> str:
+    """The path Telegram will call, taken from the public URL (a proxy may sit in between)."""
+    return urlsplit(webhook_url).path or "/"
+
+
+def webhook_routes(app: Application, path: str, secret: str) -> list[web.RouteDef]:
+    async def receive(request: web.Request) -> web.Response:
+        given = request.headers.get(SECRET_HEADER, "")
+        if not hmac.compare_digest(given.encode(), secret.encode()):
+            return web.Response(status=403, text="forbidden")
+        try:
+            update = Update.de_json(await request.json(), app.bot)
+        except ValueError:
+            return web.Response(status=400, text="not an update")
+        await app.update_queue.put(update)
+        return web.Response(text="ok")
+
+    return [web.post(path, receive)]
+
+
+async def start_webhook(app: Application, webhook_url: str, port: int) -> web.AppRunner:
+    """Serve the webhook on `port`, then tell Telegram to call `webhook_url`."""
+    secret = secrets.token_urlsafe(32)
+    web_app = web.Application()
+    web_app.add_routes(webhook_routes(app, webhook_path(webhook_url), secret))
+    runner = web.AppRunner(web_app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, host="0.0.0.0", port=port).start()
+    await app.bot.set_webhook(webhook_url, secret_token=secret, allowed_updates=Update.ALL_TYPES)
+    log.info("webhook mode: listening on port %s", port)
+    return runner

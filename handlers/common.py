@@ -1,0 +1,197 @@
+"""What every handler shares: the services, replies, the access guard and the error handler."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import html
+import logging
+import secrets
+from collections.abc import AsyncIterator, Sequence
+from decimal import Decimal
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram.constants import ChatAction, MessageLimit, ParseMode
+from telegram.error import BadRequest, TelegramError
+from telegram.ext import ApplicationHandlerStop, ContextTypes
+
+from chatbot.errors import UserError
+from chatbot.exchange.errors import BinanceError
+from chatbot.exchange.filters import OrderRuleViolation, format_decimal
+from chatbot.services.access import Verdict
+from chatbot.services.bundle import Services
+
+log = logging.getLogger(__name__)
+
+Buttons = Sequence[Sequence[tuple[str, str]]]  # rows of (label, callback_data)
+
+
+def services(context: ContextTypes.DEFAULT_TYPE) -> Services:
+    return context.application.bot_data["services"]
+
+
+def user_id(update: Update) -> int:
+    user = update.effective_user
+    if user is None:  # channel posts and the like carry no user; the guard drops them
+        raise ApplicationHandlerStop
+    return user.id
+
+
+def esc(text: object) -> str:
+    """Escape any dynamic value for HTML parse mode."""
+    return html.escape(str(text), quote=False)
+
+
+def num(value: Decimal, places: int | None = None) -> str:
+    """A number for people: thousands separated, no exponent, no trailing zeros."""
+    return format_decimal(value, places)
+
+
+def keyboard(buttons: Buttons | None) -> InlineKeyboardMarkup | None:
+    if not buttons:
+        return None
+    return InlineKeyboardMarkup(
+        [
+            [InlineKeyboardButton(label, callback_data=data) for label, data in row]
+            for row in buttons
+        ]
+    )
+
+
+def split_message(text: str, limit: int = MessageLimit.MAX_TEXT_LENGTH) -> list[str]:
+    """Split at line boundaries into parts of at most `limit` characters (a line longer than
+    that is cut hard). Telegram refuses longer messages outright."""
+    parts: list[str] = []
+    current = ""
+    for line in text.split("\n"):
+        while len(line) > limit:
+            if current:
+                parts.append(current)
+                current = ""
+            parts.append(line[:limit])
+            line = line[limit:]
+        candidate = f"{current}\n{line}" if current else line
+        if len(candidate) > limit:
+            parts.append(current)
+            current = line
+        else:
+            current = candidate
+    if current or not parts:
+        parts.append(current)
+    return parts
+
+
+async def reply(update: Update, text: str, buttons: Buttons | None = None) -> Message:
+    """Send HTML text to the chat the update came from; long text goes out in several parts,
+    the buttons on the last one. Returns the last message sent."""
+    chat = update.effective_chat
+    assert chat is not None
+    parts = split_message(text)
+    message: Message | None = None
+    for index, part in enumerate(parts):
+        last = index == len(parts) - 1
+        message = await chat.send_message(
+            part,
+            parse_mode=ParseMode.HTML,
+            reply_markup=keyboard(buttons) if last else None,
+            disable_web_page_preview=True,
+        )
+    assert message is not None
+    return message
+
+
+async def edit(message: Message, text: str, buttons: Buttons | None = None) -> None:
+    """Edit a bot message in place; editing to the same content is not an error here."""
+    try:
+        await message.edit_text(
+            text[: MessageLimit.MAX_TEXT_LENGTH],
+            parse_mode=ParseMode.HTML,
+            reply_markup=keyboard(buttons),
+            disable_web_page_preview=True,
+        )
+    except BadRequest as exc:
+        if "not modified" not in str(exc).lower():
+            raise
+
+
+@contextlib.asynccontextmanager
+async def typing(update: Update, action: str = ChatAction.TYPING) -> AsyncIterator[None]:
+    """Show "typing…" in the chat while a slow call runs (Telegram shows it for about 5 s)."""
+    chat = update.effective_chat
+
+    async def keep_typing() -> None:
+        while chat is not None:
+            with contextlib.suppress(TelegramError):
+                await chat.send_action(action)
+            await asyncio.sleep(4.5)
+
+    task = asyncio.create_task(keep_typing())
+    try:
+        yield
+    finally:
+        task.cancel()
+
+
+async def delete_quietly(message: Message | None) -> bool:
+    """Delete a message if the bot may; True when it is gone."""
+    if message is None:
+        return False
+    try:
+        return bool(await message.delete())
+    except TelegramError:
+        return False
+
+
+async def guard(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Runs before every handler (group -1): the allow-list, then the per-user rate limit."""
+    user = update.effective_user
+    if user is None:
+        raise ApplicationHandlerStop
+    decision = services(context).access.check(user.id)
+    if decision.verdict is Verdict.ALLOWED:
+        return
+    if decision.verdict is Verdict.DENIED:
+        log.info("refused user_id=%s", user.id)
+        await _refuse(
+            update,
+            f"Sorry, this bot is private. Your Telegram user id is {user.id}: ask the bot's "
+            "operator to add it to CHATBOT_ALLOWED_USERS.",
+        )
+    elif decision.warn:
+        await _refuse(
+            update,
+            f"You are sending commands faster than the bot can serve them. Please wait "
+            f"{decision.retry_in:.0f} s and try again.",
+        )
+    elif update.callback_query is not None:
+        await update.callback_query.answer()
+    raise ApplicationHandlerStop
+
+
+async def _refuse(update: Update, text: str) -> None:
+    if update.callback_query is not None:
+        await update.callback_query.answer(text[:200], show_alert=True)
+    elif update.effective_chat is not None:
+        await update.effective_chat.send_message(text)
+
+
+async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """The one place errors become replies: a user's mistake is shown as it is; anything else
+    is a bug, logged with a reference id the user can quote."""
+    error = context.error
+    if isinstance(error, UserError | BinanceError | OrderRuleViolation):
+        text = error.user_message if hasattr(error, "user_message") else str(error)
+    else:
+        ref = secrets.token_hex(4)
+        log.error("unhandled error ref=%s", ref, exc_info=error)
+        text = f"Something went wrong; please try again. (reference {ref})"
+    if isinstance(update, Update):
+        await _send_error(update, text)
+
+
+async def _send_error(update: Update, text: str) -> None:
+    with contextlib.suppress(TelegramError):
+        if update.callback_query is not None:
+            await update.callback_query.answer(text[:200], show_alert=True)
+        elif update.effective_chat is not None:
+            await update.effective_chat.send_message(text)

@@ -1,0 +1,64 @@
+"""/start, /help, and the hint for anything the bot does not understand."""
+
+from __future__ import annotations
+
+from telegram import Update
+from telegram.ext import ContextTypes
+
+from handlers.common import reply
+
+# (command, one-line description for the phone's command menu)
+COMMANDS: list[tuple[str, str]] = [
+    ("price", "Last price and 24h change: /price BTC ETH"),
+    ("balance", "Your balances valued in USDT"),
+    ("orders", "Your open orders: /orders [SYMBOL]"),
+    ("trades", "Recent market trades: /trades BTCUSDT"),
+    ("history", "Your own last fills: /history BTCUSDT"),
+    ("setkey", "Register your Binance API key (private chat)"),
+    ("keyinfo", "What your registered key can do"),
+    ("delkey", "Delete your registered key"),
+    ("help", "Every command with an example"),
+]
+
+HELP = """<b>Binance from your phone</b>
+I show the market and your Binance account, and I only ever place an order after you press Confirm.
+
+<b>Market</b> (no key needed)
+/price BTCUSDT ETH — last price, 24h change, high, low, volume (up to 10 symbols; BTC means BTCUSDT)
+/trades BTCUSDT — the last 10 market trades
+
+<b>Your account</b> (needs your API key)
+/balance — your assets, free and locked, valued in USDT
+/orders or /orders BTCUSDT — your open orders
+/history BTCUSDT — your own last 10 fills
+
+<b>Your API key</b>
+/setkey API_KEY SECRET — register an HMAC key (in this private chat only)
+/setkey — step by step, also for Ed25519 and RSA keys (PEM text or .pem file)
+/keyinfo — key type, permissions, when it was added
+/delkey — delete it
+
+<b>Getting a key</b>
+Try the Spot testnet first: log in at testnet.binance.vision and create a key there \
+(the bot's operator must run me with BINANCE_NETWORK=testnet). \
+On Binance: Account → API Management.
+
+<b>Safety rules</b>
+• Allow reading and spot trading only. <b>Never enable withdrawals</b>: I refuse such keys.
+• Restrict the key to the bot server's IP address.
+• Your key is stored encrypted, and every message that carried it is deleted at once."""
+
+
+async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/start: the welcome, which is the help."""
+    await reply(update, HELP)
+
+
+async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/help: what the bot does and every command with an example."""
+    await reply(update, HELP)
+
+
+async def unknown(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Anything else: a short hint."""
+    await reply(update, "I did not understand that. /help lists what I can do, with examples.")

@@ -1,0 +1,177 @@
+"""End-to-end fixtures for the Telegram side: the Bot API emulator and PTB pointed at it.
+
+PTB talks to the emulator over real HTTP on 127.0.0.1. `trust_env=False` keeps a developer's
+HTTP(S)_PROXY from swallowing those requests. Polling starts with `poll_interval=0` and stops
+at once: `Updater.stop()` cancels the waiting long poll and the emulator drops it as soon as
+the connection closes, so the hold time (`POLL_TIMEOUT`) never delays a test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+
+import pytest
+from telegram import Bot
+from telegram.ext import Application, ApplicationBuilder
+from telegram.request import HTTPXRequest
+
+from chatbot.sandbox.botapi import BotApiEmulator, Conversation
+
+POLL_TIMEOUT = 10  # seconds a getUpdates call may be held open by the emulator
+
+
+def local_request() -> HTTPXRequest:
+    """An HTTPX request layer that ignores proxy settings (everything is on 127.0.0.1)."""
+    return HTTPXRequest(httpx_kwargs={"trust_env": False})
+
+
+@pytest.fixture
+async def api() -> AsyncIterator[BotApiEmulator]:
+    """A started Bot API emulator for the bot @binance_test_bot."""
+    emulator = BotApiEmulator(token="123456:TEST-TOKEN", bot_username="binance_test_bot")
+    await emulator.start(host="127.0.0.1", port=0)
+    try:
+        yield emulator
+    finally:
+        await emulator.stop()
+
+
+@pytest.fixture
+def conv(api: BotApiEmulator) -> Conversation:
+    """Alice (user 1001) in her private chat with the bot."""
+    return api.conversation(api.user(1001, first_name="Alice", username="alice"))
+
+
+@pytest.fixture
+def app_builder(api: BotApiEmulator) -> ApplicationBuilder:
+    """`Application.builder()` already pointed at the emulator; add handlers and build."""
+    return (
+        Application.builder()
+        .token(api.token)
+        .base_url(api.base_url)
+        .base_file_url(api.base_file_url)
+        .request(local_request())
+        .get_updates_request(local_request())
+    )
+
+
+@pytest.fixture
+async def bot(api: BotApiEmulator) -> AsyncIterator[Bot]:
+    """A bare, initialized PTB `Bot` for calling methods directly (no Application)."""
+    async with Bot(
+        api.token,
+        base_url=api.base_url,
+        base_file_url=api.base_file_url,
+        request=local_request(),
+        get_updates_request=local_request(),
+    ) as client:
+        yield client
+
+
+@asynccontextmanager
+async def polling_app(app: Application) -> AsyncIterator[Application]:
+    """Run `app` with long polling for the duration of the block, then stop it promptly."""
+    async with app:
+        await app.start()
+        assert app.updater is not None
+        await app.updater.start_polling(poll_interval=0, timeout=POLL_TIMEOUT)
+        try:
+            yield app
+        finally:
+            await app.updater.stop()
+            await app.stop()
+
+
+@pytest.fixture
+def polling() -> Callable[[Application], AbstractAsyncContextManager[Application]]:
+    """`async with polling(app):` runs a built Application against the emulator."""
+    return polling_app
+
+
+# --- the real bot, wired to the emulator, the exchange simulator and a temporary SQLite file ---
+
+MASTER_KEY = "Y2hhdGJvdC10ZXN0LW1hc3Rlci1rZXktMzItYnl0ZXM="  # 32 bytes, test only
+ALICE, BOB, STRANGER = 1001, 1002, 1003
+ALICE_KEY = "AliceApiKey0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQ"
+ALICE_SECRET = "AliceSecret0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOP"
+
+
+@pytest.fixture
+def settings_factory(api, exchange, tmp_path):
+    """Settings for a bot talking to the emulator and the simulator; overrides by env name."""
+    from chatbot.config import Settings
+
+    def make(**overrides: object) -> Settings:
+        values = {
+            "TELEGRAM_BOT_TOKEN": api.token,
+            "TELEGRAM_API_URL": api.url,
+            "CHATBOT_MASTER_KEY": MASTER_KEY,
+            "CHATBOT_DB": str(tmp_path / "chatbot.sqlite3"),
+            "BINANCE_API_URL": exchange.rest_url,
+            "BINANCE_STREAM_URL": exchange.stream_url,
+            "BINANCE_WS_API_URL": exchange.ws_api_url,
+            "CHATBOT_ALLOWED_USERS": f"{ALICE},{BOB}",
+            **overrides,
+        }
+        return Settings(_env_file=None, **values)
+
+    return make
+
+
+@pytest.fixture
+def settings(settings_factory):
+    return settings_factory()
+
+
+@pytest.fixture
+async def running_bot(settings) -> AsyncIterator[Application]:
+    """The bot, started with long polling against the emulator; stopped after the test."""
+    from chatbot.app import running_bot as run
+
+    async with run(settings, poll_timeout=POLL_TIMEOUT) as app:
+        yield app
+
+
+@pytest.fixture
+def alice(api, running_bot) -> Conversation:
+    """Alice in her private chat with the running bot."""
+    return api.conversation(api.user(ALICE, first_name="Alice"))
+
+
+@pytest.fixture
+async def alice_with_key(alice, exchange) -> Conversation:
+    """Alice after registering an HMAC key of a funded simulator account."""
+    from decimal import Decimal
+
+    exchange.add_account(
+        ALICE_KEY,
+        secret=ALICE_SECRET,
+        balances={"USDT": Decimal("1000"), "BTC": Decimal("0.05"), "XRP": Decimal("0.2")},
+    )
+    await alice.send(f"/setkey {ALICE_KEY} {ALICE_SECRET}")
+    reply = await alice.reply()
+    assert "stored" in reply.text, reply.text
+    return alice
+
+
+@pytest.fixture
+def bot_log(settings):
+    """Everything logged at LOG_LEVEL=DEBUG, set up and formatted as `chatbot run` does."""
+    import io
+    import logging
+
+    from chatbot.logs import QUIET_LOGGERS, configure_logging
+
+    assert settings.telegram_bot_token is not None and settings.master_key is not None
+    token, master = settings.telegram_bot_token, settings.master_key
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level, {n: logging.getLogger(n).level for n in QUIET_LOGGERS})
+    output = io.StringIO()
+    configure_logging("DEBUG", False, [token.get_secret_value(), master.get_secret_value()], output)
+    try:
+        yield output
+    finally:
+        root.handlers[:], root.level = saved[0], saved[1]
+        for name, level in saved[2].items():
+            logging.getLogger(name).setLevel(level)

@@ -1,0 +1,76 @@
+"""`chatbot run` as an operator runs it: webhook mode, and a clean stop on SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import sys
+
+import aiohttp
+
+from tests.e2e.conftest import ALICE, MASTER_KEY
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+async def test_webhook_mode_receives_updates_signed_with_the_secret(api, settings_factory):
+    from chatbot.app import running_bot
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/telegram/hook"
+    settings = settings_factory(CHATBOT_WEBHOOK_URL=url, CHATBOT_HTTP_PORT=str(port))
+    async with running_bot(settings):
+        assert api.webhook is not None and api.webhook.url == url
+        alice = api.conversation(api.user(ALICE, first_name="Alice"))
+        await alice.send("/price BTC")
+        assert "BTCUSDT" in (await alice.reply()).text
+        async with aiohttp.ClientSession() as session:
+            forged = {"update_id": 999, "message": {"message_id": 1, "date": 0}}
+            async with session.post(url, json=forged) as response:
+                assert response.status == 403
+            headers = {"X-Telegram-Bot-Api-Secret-Token": "guess"}
+            async with session.post(url, json=forged, headers=headers) as response:
+                assert response.status == 403
+
+
+async def test_sigterm_finishes_the_reply_in_flight_and_exits_cleanly(api, exchange, tmp_path):
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "TELEGRAM_BOT_TOKEN": api.token,
+        "TELEGRAM_API_URL": api.url,
+        "CHATBOT_MASTER_KEY": MASTER_KEY,
+        "CHATBOT_DB": str(tmp_path / "bot.sqlite3"),
+        "BINANCE_API_URL": exchange.rest_url,
+        "BINANCE_STREAM_URL": exchange.stream_url,
+        "BINANCE_WS_API_URL": exchange.ws_api_url,
+        "CHATBOT_ALLOWED_USERS": str(ALICE),
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "chatbot", "run",
+        env=env, cwd=tmp_path, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        await api.wait_for_call("setMyCommands", timeout=30)
+        await api.wait_for_call("getUpdates", timeout=30)
+        alice = api.conversation(api.user(ALICE, first_name="Alice"))
+        exchange.faults.hang_next("/api/v3/ticker/24hr", seconds=1.0, execute=True)
+        await alice.send("/price BTC")
+        await api.wait_for_call("sendChatAction", timeout=30)  # the command is being served
+        process.send_signal(signal.SIGTERM)
+        reply = await alice.reply(timeout=30)
+        assert "BTCUSDT" in reply.text
+        _, stderr = await asyncio.wait_for(process.communicate(), timeout=30)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    assert process.returncode == 0
+    log = stderr.decode()
+    assert "Traceback" not in log and "bot stopped" in log
+    assert api.token not in log

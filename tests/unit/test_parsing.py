@@ -1,0 +1,79 @@
+"""The command grammar: symbols and amounts, and the replies for bad input."""
+
+from decimal import Decimal
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from handlers.parsing import (
+    CommandError,
+    normalize_symbol,
+    parse_amount,
+    parse_one_symbol,
+    parse_symbols,
+)
+
+
+@pytest.mark.parametrize("text", ["BTCUSDT", "btcusdt", "BTC/USDT", "btc-usdt", "BTC_USDT"])
+def test_symbol_spellings(text):
+    assert normalize_symbol(text) == "BTCUSDT"
+
+
+def test_bare_asset_is_kept_for_the_market_service_to_resolve():
+    assert normalize_symbol("btc") == "BTC"
+
+
+@pytest.mark.parametrize("text", ["", "B", "BTC USDT", "<b>", "BTC$", "X" * 30])
+def test_bad_symbol_names_an_example(text):
+    with pytest.raises(CommandError) as excinfo:
+        normalize_symbol(text)
+    assert "/price BTCUSDT" in excinfo.value.user_message
+
+
+def test_symbols_are_deduplicated_in_order():
+    assert parse_symbols(["eth", "BTC", "ETH"]) == ["ETH", "BTC"]
+
+
+def test_no_symbol_and_too_many_symbols():
+    with pytest.raises(CommandError, match="Which symbol"):
+        parse_symbols([])
+    with pytest.raises(CommandError, match="At most 10 symbols"):
+        parse_symbols([f"S{i}X" for i in range(11)])
+
+
+def test_one_symbol_commands():
+    assert parse_one_symbol(["btc/usdt"], "/trades") == "BTCUSDT"
+    with pytest.raises(CommandError, match="/trades BTCUSDT"):
+        parse_one_symbol([], "/trades")
+
+
+@pytest.mark.parametrize(
+    ("text", "value"), [("0.001", "0.001"), ("65000", "65000"), (".5", "0.5"), ("1.10", "1.10")]
+)
+def test_amounts(text, value):
+    assert parse_amount(text, "quantity", "/buy BTC 0.01") == Decimal(value)
+
+
+@pytest.mark.parametrize("text", ["1e3", "-1", "0", "1,000", "abc", "1.2.3", "NaN", "inf", ""])
+def test_bad_amounts_are_refused_with_an_example(text):
+    with pytest.raises(CommandError) as excinfo:
+        parse_amount(text, "quantity", "/buy BTC 0.01")
+    assert "/buy BTC 0.01" in excinfo.value.user_message
+
+
+def test_long_input_is_not_echoed_whole():
+    secret_like = "A" * 64
+    with pytest.raises(CommandError) as excinfo:
+        normalize_symbol(secret_like)
+    assert secret_like not in excinfo.value.user_message
+
+
+@given(st.text(max_size=40))
+def test_any_text_either_parses_or_says_what_to_type(text):
+    try:
+        name = normalize_symbol(text)
+    except CommandError as exc:
+        assert "BTCUSDT" in exc.user_message
+    else:
+        assert (name.isalnum() and name.isupper()) or name.isdigit()

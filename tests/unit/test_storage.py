@@ -1,0 +1,112 @@
+"""The SQLite file and the credential vault: migrations, encryption at rest, rotation."""
+
+import os
+import sqlite3
+
+import pytest
+from pydantic import SecretStr
+
+from chatbot.exchange.signing import KeyType
+from chatbot.storage import db as db_module
+from chatbot.storage.db import Database, SchemaTooNew
+from chatbot.storage.vault import CredentialVault, VaultError
+
+API_KEY = "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A"
+SECRET = "NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j"
+
+
+@pytest.fixture
+async def database(tmp_path):
+    db = await Database.open(tmp_path / "bot.sqlite3")
+    yield db
+    await db.close()
+
+
+async def store(vault, user_id=1):
+    await vault.store(user_id, KeyType.HMAC, SecretStr(API_KEY), SecretStr(SECRET), {"trade": True})
+
+
+async def test_second_open_is_a_no_op(tmp_path):
+    path = tmp_path / "bot.sqlite3"
+    first = await Database.open(path)
+    version = await first.schema_version()
+    await first.close()
+    second = await Database.open(path)
+    assert await second.schema_version() == version == len(db_module.MIGRATIONS)
+    await second.close()
+
+
+async def test_newer_schema_stops_start_up(tmp_path):
+    path = tmp_path / "bot.sqlite3"
+    with sqlite3.connect(path) as conn:
+        conn.execute(f"PRAGMA user_version={len(db_module.MIGRATIONS) + 1}")
+    with pytest.raises(SchemaTooNew, match="newer than this version"):
+        await Database.open(path)
+
+
+async def test_store_and_load_round_trip(database):
+    vault = CredentialVault(database, os.urandom(32))
+    await store(vault)
+    creds = await vault.load(1)
+    assert creds.api_key.get_secret_value() == API_KEY
+    assert creds.secret.get_secret_value() == SECRET
+    assert creds.masked_key == "vmPU…Eh8A"
+    assert API_KEY not in repr(creds) and SECRET not in repr(creds)
+    assert await vault.load(2) is None
+
+
+async def test_secret_never_reaches_the_file_in_plain_text(database, tmp_path):
+    vault = CredentialVault(database, os.urandom(32))
+    await store(vault)
+    await database.close()
+    raw = b"".join(p.read_bytes() for p in tmp_path.iterdir())
+    assert API_KEY.encode() not in raw and SECRET.encode() not in raw
+    assert API_KEY[:16].encode() not in raw
+
+
+async def test_nonce_is_fresh_for_each_encryption(database):
+    vault = CredentialVault(database, os.urandom(32))
+    await store(vault, 1)
+    first = (await database.fetch_one("SELECT ciphertext FROM credentials"))["ciphertext"]
+    await store(vault, 1)
+    second = (await database.fetch_one("SELECT ciphertext FROM credentials"))["ciphertext"]
+    assert first[:12] != second[:12] and first != second
+
+
+async def test_row_copied_to_another_user_does_not_decrypt(database):
+    vault = CredentialVault(database, os.urandom(32))
+    await store(vault, 1)
+    await database.execute(
+        "INSERT INTO credentials SELECT 2, key_type, key_id, ciphertext, permissions, "
+        "created_at, updated_at FROM credentials WHERE user_id = 1"
+    )
+    with pytest.raises(VaultError) as excinfo:
+        await vault.load(2)
+    assert SECRET not in str(excinfo.value)
+
+
+async def test_wrong_master_key_is_refused(database):
+    await store(CredentialVault(database, os.urandom(32)))
+    with pytest.raises(VaultError, match="CHATBOT_OLD_MASTER_KEYS"):
+        await CredentialVault(database, os.urandom(32)).load(1)
+
+
+async def test_rotation_reseals_every_row_under_the_new_key(database):
+    old, new = os.urandom(32), os.urandom(32)
+    vault = CredentialVault(database, old)
+    for user in (1, 2, 3):
+        await store(vault, user)
+    rotating = CredentialVault(database, new, [old])
+    assert (await rotating.load(2)).secret.get_secret_value() == SECRET
+    assert await rotating.rotate() == 3
+    assert await rotating.rotate() == 0
+    only_new = CredentialVault(database, new)
+    assert (await only_new.load(3)).api_key.get_secret_value() == API_KEY
+
+
+async def test_delete(database):
+    vault = CredentialVault(database, os.urandom(32))
+    await store(vault)
+    assert await vault.delete(1)
+    assert not await vault.delete(1)
+    assert await vault.load(1) is None
