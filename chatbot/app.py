@@ -38,10 +38,12 @@ from chatbot.services.account import AccountService
 from chatbot.services.bundle import Services
 from chatbot.services.keys import KeyService
 from chatbot.services.market import MarketService
+from chatbot.services.orders import OrderService
 from chatbot.storage.db import Database
+from chatbot.storage.tickets import TicketRepository
 from chatbot.storage.vault import CredentialVault
 from chatbot.web import start_webhook
-from handlers import account, common, keys, market, welcome
+from handlers import account, common, keys, market, orders, welcome
 
 log = logging.getLogger(__name__)
 
@@ -92,11 +94,15 @@ def register_handlers(app: Application) -> None:
         "balance": account.balance,
         "history": account.history,
         "orders": account.orders,
+        "buy": orders.buy,
+        "sell": orders.sell,
+        "cancel": orders.cancel,
         "keyinfo": keys.keyinfo,
         "delkey": keys.delkey,
     }.items():
         app.add_handler(CommandHandler(name, callback))
     app.add_handler(keys.delkey_button_handler())
+    app.add_handler(orders.ticket_handler())
     app.add_handler(CallbackQueryHandler(_stale_button))
     app.add_handler(MessageHandler(filters.ALL, welcome.unknown))
     app.add_error_handler(common.on_error)
@@ -121,10 +127,28 @@ async def open_resources(app: Application) -> Resources:
         market=market_service,
         keys=key_service,
         account=AccountService(client, key_service, market_service),
+        orders=OrderService(
+            client,
+            key_service,
+            market_service,
+            TicketRepository(db),
+            confirm_ttl=settings.confirm_ttl,
+            max_slippage_pct=settings.max_slippage_pct,
+            max_order_usdt=settings.max_order_usdt,
+        ),
     )
     with suppress(BinanceError):  # Binance unreachable at start is not fatal; calls retry
         await client.sync_time()
     return Resources(db, client)
+
+
+async def _reconcile(app: Application) -> None:
+    """Settle orders a previous run left in flight, and tell their users."""
+    services: Services = app.bot_data["services"]
+    outcomes = await services.orders.reconcile()
+    if outcomes:
+        log.info("reconciled %d tickets left from before the restart", len(outcomes))
+    await orders.report_reconciled(app.bot, outcomes)
 
 
 async def close_resources(resources: Resources) -> None:
@@ -152,6 +176,7 @@ async def running_bot(settings: Settings, *, poll_timeout: int = 10) -> AsyncIte
             )
         await app.start()
         log.info("bot started as @%s", app.bot.username)
+        app.create_task(_reconcile(app), name="reconcile-tickets")
         yield app
     finally:
         if app.updater is not None and app.updater.running:

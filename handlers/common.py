@@ -147,7 +147,7 @@ async def guard(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     user = update.effective_user
     if user is None:
         raise ApplicationHandlerStop
-    decision = services(context).access.check(user.id)
+    decision = services(context).access.check(user.id, counted=update.callback_query is None)
     if decision.verdict is Verdict.ALLOWED:
         return
     if decision.verdict is Verdict.DENIED:

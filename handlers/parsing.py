@@ -11,6 +11,7 @@ import re
 from decimal import Decimal, InvalidOperation
 
 from chatbot.errors import UserError
+from chatbot.services.orders import OrderIntent
 
 MAX_SYMBOLS = 10
 _SYMBOL_RE = re.compile(r"^[A-Z0-9]{2,20}$")
@@ -77,3 +78,43 @@ def parse_amount(text: str, what: str, example: str) -> Decimal:
 def _clip(text: str, limit: int = 24) -> str:
     """Echo user input back short, so a pasted secret or a long string is not repeated whole."""
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+_LIMIT_WORDS = {"@", "at", "limit"}
+
+
+def parse_order(side: str, args: list[str]) -> OrderIntent:
+    """`SYMBOL QTY`, `SYMBOL QTY @ PRICE` (or `at`/`limit`), `SYMBOL 100 USDT`, `SYMBOL $100`."""
+    command = f"/{side.lower()}"
+    example = (
+        f"{command} BTCUSDT 0.001 (market), {command} BTCUSDT 0.001 @ 65000 (limit), "
+        f"{command} BTCUSDT 100 USDT (spend/receive an amount)"
+    )
+    tokens = " ".join(args).replace("@", " @ ").split()
+    if len(tokens) < 2:
+        raise CommandError(f"Type it like {example}")
+    symbol = normalize_symbol(tokens[0], f"{command} BTCUSDT 0.001")
+    amount_text, rest = tokens[1], tokens[2:]
+    in_quote = amount_text.startswith("$")
+    amount = parse_amount(amount_text.removeprefix("$"), "amount", f"{command} BTCUSDT 0.001")
+    unit = None
+    if rest and rest[0].lower() not in _LIMIT_WORDS:
+        unit = rest.pop(0).upper()
+        if in_quote or not unit.isalnum():
+            raise CommandError(f"Type it like {example}")
+    price = None
+    if rest:
+        if rest[0].lower() not in _LIMIT_WORDS or len(rest) != 2:
+            raise CommandError(f"Type it like {example}")
+        price = parse_amount(rest[1], "price", f"{command} BTCUSDT 0.001 @ 65000")
+    return OrderIntent(side, symbol, amount, unit=unit, in_quote=in_quote, price=price)
+
+
+def parse_cancel(args: list[str]) -> tuple[int | None, str | None]:
+    """`/cancel ORDER_ID` -> (id, None); `/cancel SYMBOL all` -> (None, SYMBOL)."""
+    example = "/cancel 123456 (one order; /orders lists them) or /cancel BTCUSDT all"
+    if len(args) == 1 and args[0].isdigit():
+        return int(args[0]), None
+    if len(args) == 2 and args[1].lower() == "all":
+        return None, normalize_symbol(args[0], "/cancel BTCUSDT all")
+    raise CommandError(f"Type it like {example}")

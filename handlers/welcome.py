@@ -11,6 +11,9 @@ from handlers.common import reply
 COMMANDS: list[tuple[str, str]] = [
     ("price", "Last price and 24h change: /price BTC ETH"),
     ("balance", "Your balances valued in USDT"),
+    ("buy", "Buy, after a preview: /buy BTC 0.001 [@ 60000]"),
+    ("sell", "Sell, after a preview: /sell BTC 0.001 [@ 70000]"),
+    ("cancel", "Cancel an order: /cancel ORDER_ID or /cancel BTC all"),
     ("orders", "Your open orders: /orders [SYMBOL]"),
     ("trades", "Recent market trades: /trades BTCUSDT"),
     ("history", "Your own last fills: /history BTCUSDT"),
@@ -26,6 +29,11 @@ I show the market and your Binance account, and I only ever place an order after
 <b>Market</b> (no key needed)
 /price BTCUSDT ETH — last price, 24h change, high, low, volume (up to 10 symbols; BTC means BTCUSDT)
 /trades BTCUSDT — the last 10 market trades
+
+<b>Trading</b> (needs your API key; nothing is sent before you press Confirm)
+/buy BTCUSDT 0.001 — market order; /buy BTC 0.001 @ 60000 — limit order (GTC)
+/buy BTCUSDT 100 USDT or /buy BTC $100 — spend an amount; /sell works the same
+/cancel 123456 — cancel one order; /cancel BTCUSDT all — cancel all on a symbol
 
 <b>Your account</b> (needs your API key)
 /balance — your assets, free and locked, valued in USDT

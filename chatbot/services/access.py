@@ -46,10 +46,14 @@ class AccessPolicy:
         self._recent: dict[int, deque[float]] = {}
         self._warned_at: dict[int, float] = {}
 
-    def check(self, user_id: int) -> Decision:
-        """Decide on one incoming command or button press; counts it when allowed."""
+    def check(self, user_id: int, *, counted: bool = True) -> Decision:
+        """Decide on one incoming message or button press; counts it against the rate limit
+        when `counted`. Button presses are not counted: a press costs Binance nothing unless it
+        wins a ticket, and a double tap must get its "already placed" answer, not a refusal."""
         if not self._allowed.allows(user_id):
             return Decision(Verdict.DENIED)
+        if not counted:
+            return Decision(Verdict.ALLOWED)
         now = self._clock()
         recent = self._recent.setdefault(user_id, deque())
         while recent and now - recent[0] >= self._window:

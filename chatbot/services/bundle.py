@@ -8,6 +8,7 @@ from chatbot.services.access import AccessPolicy
 from chatbot.services.account import AccountService
 from chatbot.services.keys import KeyService
 from chatbot.services.market import MarketService
+from chatbot.services.orders import OrderService
 
 
 @dataclass
@@ -16,3 +17,4 @@ class Services:
     market: MarketService
     keys: KeyService
     account: AccountService
+    orders: OrderService

@@ -33,6 +33,29 @@ MIGRATIONS: list[str] = [
         updated_at  INTEGER NOT NULL
     );
     """,
+    # 2: order tickets: a preview awaiting Confirm, and what became of it (see services/orders)
+    """
+    CREATE TABLE tickets (
+        id             TEXT    PRIMARY KEY,
+        user_id        INTEGER NOT NULL,
+        chat_id        INTEGER NOT NULL,
+        message_id     INTEGER,
+        kind           TEXT    NOT NULL,
+        symbol         TEXT    NOT NULL,
+        side           TEXT,
+        order_type     TEXT,
+        quantity       TEXT,
+        quote_quantity TEXT,
+        price          TEXT,
+        preview_price  TEXT,
+        state          TEXT    NOT NULL,
+        created_at     REAL    NOT NULL,
+        updated_at     REAL    NOT NULL,
+        order_id       INTEGER,
+        detail         TEXT
+    );
+    CREATE INDEX tickets_by_state ON tickets (state);
+    """,
 ]
 
 

@@ -1,0 +1,460 @@
+"""Orders confirmed in chat: preview, one-tap confirmation, submission, and the truth afterwards.
+
+Nothing reaches Binance before the user confirms a preview, and a preview (a ticket) places at
+most one order: the DRAFT -> CONFIRMING step is a single compare-and-set in SQLite, and the order
+is sent with the ticket id as `newClientOrderId`. When the answer is lost (timeout, 5xx, -1007)
+the order is looked up by that id, never sent again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from chatbot.errors import UserError
+from chatbot.exchange.client import ApiCredentials, BinanceClient, OrderRequest
+from chatbot.exchange.errors import BinanceError, OrderNotFound, OrderStatusUnknown
+from chatbot.exchange.filters import OrderRuleViolation, PreparedOrder, prepare_order
+from chatbot.exchange.models import Account, Order
+from chatbot.exchange.symbol_rules import SymbolRules
+from chatbot.services.keys import KeyService
+from chatbot.services.market import MarketService
+from chatbot.storage.tickets import (
+    PENDING_STATES,
+    Ticket,
+    TicketKind,
+    TicketRepository,
+    TicketState,
+)
+
+LOOKUP_DELAYS = (0.2, 0.5, 1.0, 2.0)  # seconds between queries of an order with unknown fate
+HUNDRED = Decimal(100)
+
+
+@dataclass(frozen=True)
+class OrderIntent:
+    """What the user typed: `/buy BTCUSDT 0.01 @ 65000`, `/sell BTC 100 USDT`, `/buy ETH $50`."""
+
+    side: str  # BUY | SELL
+    symbol: str
+    amount: Decimal
+    unit: str | None = None  # the asset named after the amount, if any
+    in_quote: bool = False  # "$100": an amount of the quote asset
+    price: Decimal | None = None  # a limit price; None for a market order
+
+
+@dataclass(frozen=True)
+class OrderPreview:
+    ticket: Ticket
+    rules: SymbolRules
+    order: PreparedOrder
+    typed_quantity: Decimal | None
+    typed_price: Decimal | None
+    price: Decimal  # the limit price, or the best ask (buy) / bid (sell) now
+    quantity: Decimal  # base quantity (an estimate for an order by quote amount)
+    cost: Decimal  # quote asset spent (buy) or received (sell), estimated for market orders
+    fee: Decimal
+    fee_asset: str
+    fee_rate: Decimal
+    spend_asset: str
+    spend_needed: Decimal
+    spend_free: Decimal
+    ttl: int
+
+    @property
+    def insufficient(self) -> bool:
+        return self.spend_free < self.spend_needed
+
+
+@dataclass(frozen=True)
+class CancelAllPreview:
+    ticket: Ticket
+    orders: list[Order]
+    ttl: int
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of a confirmed ticket; `kind` picks the message the chat shows."""
+
+    kind: str  # filled | open | rejected | unknown | repreview | cancelled_all
+    ticket: Ticket
+    order: Order | None = None
+    reason: str | None = None
+    preview: OrderPreview | None = None
+    cancelled: list[Order] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class PressResult:
+    """A press's short answer (shown on the phone). `won` is the ticket when this press took
+    it (carry it out with `execute`); `outcome` is set when the press settled it at once."""
+
+    answer: str
+    outcome: Outcome | None = None
+    won: Ticket | None = None
+
+
+class OrderService:
+    def __init__(
+        self,
+        client: BinanceClient,
+        keys: KeyService,
+        market: MarketService,
+        tickets: TicketRepository,
+        *,
+        confirm_ttl: int = 30,
+        max_slippage_pct: Decimal = Decimal(1),
+        max_order_usdt: Decimal | None = None,
+        lookup_delays: Sequence[float] = LOOKUP_DELAYS,
+    ) -> None:
+        self._client = client
+        self._keys = keys
+        self._market = market
+        self._tickets = tickets
+        self.confirm_ttl = confirm_ttl
+        self._slippage = max_slippage_pct
+        self._max_usdt = max_order_usdt
+        self._lookup_delays = tuple(lookup_delays)
+
+    # -- preview -----------------------------------------------------------------------------
+
+    async def preview(self, user_id: int, chat_id: int, intent: OrderIntent) -> OrderPreview:
+        """Round and check the order against the symbol's rules, price it, and save it as a
+        DRAFT ticket. Nothing is sent to Binance. Raises UserError when a rule is broken."""
+        rules = await self._market.resolve(intent.symbol)
+        credentials = await self._keys.credentials(user_id)
+        in_quote = _amount_in_quote(intent, rules)
+        book, avg, account = await asyncio.gather(
+            self._client.book_ticker(rules.symbol),
+            self._client.avg_price(rules.symbol),
+            self._client.account(credentials),
+        )
+        order_type = "LIMIT" if intent.price is not None else "MARKET"
+        try:
+            prepared = prepare_order(
+                rules,
+                side=intent.side,  # type: ignore[arg-type]
+                order_type=order_type,
+                quantity=None if in_quote else intent.amount,
+                quote_quantity=intent.amount if in_quote else None,
+                price=intent.price,
+                reference_price=avg.price,
+            )
+        except OrderRuleViolation as exc:
+            raise UserError(f"Order refused: {exc.message}.") from None
+        market_price = book.ask_price if intent.side == "BUY" else book.bid_price
+        price = prepared.price if prepared.price is not None else market_price
+        await self._check_cap(rules, prepared, price)
+        rates = account.commission
+        taker = rates.taker if rates else Decimal("0.001")
+        maker = rates.maker if rates else Decimal("0.001")
+        ticket = await self._tickets.create(
+            user_id=user_id,
+            chat_id=chat_id,
+            kind=TicketKind.ORDER,
+            symbol=rules.symbol,
+            side=intent.side,
+            order_type=order_type,
+            quantity=prepared.quantity,
+            quote_quantity=prepared.quote_quantity,
+            price=prepared.price,
+            preview_price=market_price,
+        )
+        limit_crosses = prepared.price is not None and (
+            prepared.price >= market_price
+            if intent.side == "BUY"
+            else prepared.price <= market_price
+        )
+        rate = maker if prepared.price is not None and not limit_crosses else taker
+        return _priced(ticket, rules, prepared, intent, price, account, rate, self.confirm_ttl)
+
+    async def _check_cap(self, rules: SymbolRules, order: PreparedOrder, price: Decimal) -> None:
+        if self._max_usdt is None:
+            return
+        notional = order.quote_quantity or (order.quantity or Decimal(0)) * price
+        value = await self._market.usdt_value(rules.quote_asset, notional)
+        if value is not None and value > self._max_usdt:
+            raise UserError(
+                f"Order refused: this bot allows at most {self._max_usdt:f} USDT per order; "
+                f"this one is about {value.quantize(Decimal('0.01'))} USDT."
+            )
+
+    async def attach_message(self, ticket_id: str, message_id: int) -> None:
+        await self._tickets.attach_message(ticket_id, message_id)
+
+    # -- the buttons -------------------------------------------------------------------------
+
+    async def cancel_ticket(self, ticket_id: str, user_id: int) -> PressResult:
+        ticket = await self._tickets.get(ticket_id)
+        if ticket is None:
+            return PressResult("This preview no longer exists.")
+        if ticket.user_id != user_id:
+            return PressResult("This is not your order.")
+        if await self._tickets.move(ticket_id, (TicketState.DRAFT,), TicketState.CANCELLED):
+            return PressResult("Cancelled.", Outcome("cancelled", ticket))
+        return PressResult(_lost_answer(ticket.state))
+
+    async def confirm(self, ticket_id: str, user_id: int) -> PressResult:
+        """The Confirm button: at most one press per ticket gets past the compare-and-set."""
+        ticket = await self._tickets.get(ticket_id)
+        if ticket is None:
+            return PressResult("This preview no longer exists: send the command again.")
+        if ticket.user_id != user_id:
+            return PressResult("This is not your order.")
+        fresh_after = time.time() - self.confirm_ttl
+        if not await self._tickets.claim(ticket_id, user_id, fresh_after):
+            return await self._explain_lost_press(ticket_id, fresh_after)
+        if ticket.kind is TicketKind.CANCEL_ALL:
+            return PressResult("Cancelling…", won=ticket)
+        return PressResult("Placing the order…", won=ticket)
+
+    async def execute(self, ticket: Ticket) -> Outcome:
+        """Carry out a ticket that `confirm` handed to this caller (and to no other)."""
+        if ticket.kind is TicketKind.CANCEL_ALL:
+            return await self._cancel_all(ticket)
+        return await self._submit(ticket)
+
+    async def _explain_lost_press(self, ticket_id: str, fresh_after: float) -> PressResult:
+        ticket = await self._tickets.get(ticket_id)
+        assert ticket is not None
+        if ticket.state is TicketState.DRAFT and ticket.created_at <= fresh_after:
+            if await self._tickets.move(ticket_id, (TicketState.DRAFT,), TicketState.EXPIRED):
+                return PressResult("Expired: send the command again.", Outcome("expired", ticket))
+            ticket = await self._tickets.get(ticket_id) or ticket
+        return PressResult(_lost_answer(ticket.state))
+
+    async def _submit(self, ticket: Ticket) -> Outcome:
+        credentials = await self._keys.credentials(ticket.user_id)
+        if ticket.order_type == "MARKET" and (repreview := await self._slipped(ticket)):
+            return repreview
+        await self._tickets.move(ticket.id, (TicketState.CONFIRMING,), TicketState.SUBMITTED)
+        request = OrderRequest(
+            ticket.symbol,
+            ticket.side or "",
+            ticket.order_type or "",
+            quantity=ticket.quantity,
+            quote_order_qty=ticket.quote_quantity,
+            price=ticket.price,
+            time_in_force="GTC" if ticket.order_type == "LIMIT" else None,
+            client_order_id=ticket.id,
+        )
+        try:
+            order = await self._client.place_order(credentials, request)
+        except OrderStatusUnknown:
+            await self._tickets.move(ticket.id, (TicketState.SUBMITTED,), TicketState.UNKNOWN)
+            return await self.resolve_unknown(ticket, credentials)
+        except BinanceError as exc:
+            return await self._rejected(ticket, exc.user_message, (TicketState.SUBMITTED,))
+        return await self._settle(ticket, order, (TicketState.SUBMITTED,))
+
+    async def _slipped(self, ticket: Ticket) -> Outcome | None:
+        """A market order whose price moved more than the allowed slippage against the user
+        since the preview is not sent; the user gets a fresh preview instead."""
+        book = await self._client.book_ticker(ticket.symbol)
+        before = ticket.preview_price or Decimal(0)
+        limit = self._slippage / HUNDRED
+        if ticket.side == "BUY":
+            moved = book.ask_price > before * (1 + limit)
+        else:
+            moved = book.bid_price < before * (1 - limit)
+        if not moved:
+            return None
+        await self._tickets.move(ticket.id, (TicketState.CONFIRMING,), TicketState.EXPIRED)
+        intent = OrderIntent(
+            side=ticket.side or "BUY",
+            symbol=ticket.symbol,
+            amount=ticket.quote_quantity or ticket.quantity or Decimal(0),
+            in_quote=ticket.quote_quantity is not None,
+        )
+        fresh = await self.preview(ticket.user_id, ticket.chat_id, intent)
+        return Outcome("repreview", ticket, preview=fresh)
+
+    async def _settle(
+        self, ticket: Ticket, order: Order, from_states: tuple[TicketState, ...]
+    ) -> Outcome:
+        if order.status in {"NEW", "PARTIALLY_FILLED", "PENDING_NEW"}:
+            await self._tickets.move(
+                ticket.id, from_states, TicketState.OPEN, order_id=order.order_id
+            )
+            return Outcome("open", ticket, order=order)
+        if order.executed_qty > 0:
+            await self._tickets.move(
+                ticket.id, from_states, TicketState.FILLED, order_id=order.order_id
+            )
+            return Outcome("filled", ticket, order=order)
+        reason = f"the order ended {order.status.lower()} without a fill"
+        return await self._rejected(ticket, reason, from_states, order)
+
+    async def _rejected(
+        self,
+        ticket: Ticket,
+        reason: str,
+        from_states: tuple[TicketState, ...],
+        order: Order | None = None,
+    ) -> Outcome:
+        await self._tickets.move(ticket.id, from_states, TicketState.REJECTED, detail=reason)
+        return Outcome("rejected", ticket, order=order, reason=reason)
+
+    # -- unknown outcomes and restarts -------------------------------------------------------
+
+    async def resolve_unknown(self, ticket: Ticket, credentials: ApiCredentials) -> Outcome:
+        """Find out what became of an order whose answer was lost: query it by the ticket id a
+        few times with back-off. Never sends it again. "Not placed" is concluded only when
+        Binance, asked last and latest, says it has no such order."""
+        from_states = (*PENDING_STATES,)
+        not_found = False
+        for delay in (0.0, *self._lookup_delays):
+            await asyncio.sleep(delay)
+            try:
+                order = await self._client.query_order(
+                    credentials, ticket.symbol, client_order_id=ticket.id
+                )
+            except OrderNotFound:
+                not_found = True
+                continue
+            except BinanceError:
+                not_found = False
+                continue
+            return await self._settle(ticket, order, from_states)
+        if not_found:
+            reason = "Binance has no such order: it was not placed"
+            return await self._rejected(ticket, reason, from_states)
+        await self._tickets.move(ticket.id, from_states, TicketState.UNKNOWN)
+        return Outcome("unknown", ticket)
+
+    async def reconcile(self) -> list[Outcome]:
+        """At start-up: settle tickets a previous run left in flight, expire stale drafts."""
+        outcomes: list[Outcome] = []
+        for ticket in await self._tickets.in_states(PENDING_STATES):
+            try:
+                credentials = await self._keys.credentials(ticket.user_id)
+            except UserError:
+                continue  # the key is gone; nothing can be checked
+            outcomes.append(await self.resolve_unknown(ticket, credentials))
+        stale = time.time() - self.confirm_ttl
+        for ticket in await self._tickets.in_states((TicketState.DRAFT,)):
+            if ticket.created_at <= stale and await self._tickets.move(
+                ticket.id, (TicketState.DRAFT,), TicketState.EXPIRED
+            ):
+                outcomes.append(Outcome("expired", ticket))
+        return outcomes
+
+    async def tickets(self, ticket_ids: list[str]) -> dict[str, Ticket]:
+        return await self._tickets.find_by_id(ticket_ids)
+
+    # -- cancelling orders -------------------------------------------------------------------
+
+    async def cancel_order(self, user_id: int, order_id: int) -> Order:
+        """Cancel one of the user's open orders by Binance's id (the symbol is looked up)."""
+        credentials = await self._keys.credentials(user_id)
+        for order in await self._client.open_orders(credentials):
+            if order.order_id == order_id:
+                return await self._client.cancel_order(credentials, order.symbol, order_id=order_id)
+        raise UserError(f"You have no open order #{order_id}. /orders lists them.")
+
+    async def preview_cancel_all(self, user_id: int, chat_id: int, name: str) -> CancelAllPreview:
+        rules = await self._market.resolve(name)
+        credentials = await self._keys.credentials(user_id)
+        orders = await self._client.open_orders(credentials, rules.symbol)
+        if not orders:
+            raise UserError(f"You have no open orders on {rules.symbol}.")
+        ticket = await self._tickets.create(
+            user_id=user_id, chat_id=chat_id, kind=TicketKind.CANCEL_ALL, symbol=rules.symbol
+        )
+        return CancelAllPreview(ticket, orders, self.confirm_ttl)
+
+    async def _cancel_all(self, ticket: Ticket) -> Outcome:
+        credentials = await self._keys.credentials(ticket.user_id)
+        try:
+            cancelled = await self._client.cancel_open_orders(credentials, ticket.symbol)
+        except BinanceError as exc:
+            return await self._rejected(ticket, exc.user_message, (TicketState.CONFIRMING,))
+        await self._tickets.move(ticket.id, (TicketState.CONFIRMING,), TicketState.DONE)
+        return Outcome("cancelled_all", ticket, cancelled=cancelled)
+
+
+def _amount_in_quote(intent: OrderIntent, rules: SymbolRules) -> bool:
+    """`100 USDT` or `$100` is an amount of the quote asset; `0.01 BTC` or `0.01` is base."""
+    if intent.in_quote:
+        if rules.quote_asset not in {"USDT", "USDC", "FDUSD", "BUSD", "TUSD"}:
+            raise UserError(
+                f"$ amounts work on USD pairs; {rules.symbol} is quoted in "
+                f"{rules.quote_asset}. Example: /buy {rules.base_asset} 0.01"
+            )
+        return _quote_allowed(intent, rules)
+    if intent.unit is None or intent.unit == rules.base_asset:
+        return False
+    if intent.unit == rules.quote_asset:
+        return _quote_allowed(intent, rules)
+    raise UserError(
+        f"{rules.symbol} trades {rules.base_asset} for {rules.quote_asset}, not {intent.unit}. "
+        f"Example: /buy {rules.symbol} 100 {rules.quote_asset}"
+    )
+
+
+def _quote_allowed(intent: OrderIntent, rules: SymbolRules) -> bool:
+    if intent.price is not None:
+        raise UserError(
+            f"A limit order takes a quantity of {rules.base_asset}, not an amount of "
+            f"{rules.quote_asset}. Example: /buy {rules.symbol} 0.01 @ 65000"
+        )
+    if not rules.quote_order_qty_market_allowed:
+        raise UserError(f"{rules.symbol} does not accept orders by {rules.quote_asset} amount.")
+    return True
+
+
+def _priced(
+    ticket: Ticket,
+    rules: SymbolRules,
+    order: PreparedOrder,
+    intent: OrderIntent,
+    price: Decimal,
+    account: Account,
+    fee_rate: Decimal,
+    ttl: int,
+) -> OrderPreview:
+    """Cost, fee and balance figures for the preview (market figures are estimates). Binance
+    charges the fee in the asset received, so a buy's fee is in the base asset."""
+    if order.quantity is not None:
+        quantity, cost = order.quantity, order.quantity * price
+    else:
+        cost = order.quote_quantity or Decimal(0)
+        quantity = cost / price
+    buying = intent.side == "BUY"
+    spend_asset = rules.quote_asset if buying else rules.base_asset
+    return OrderPreview(
+        ticket=ticket,
+        rules=rules,
+        order=order,
+        typed_quantity=None if order.quote_quantity is not None else intent.amount,
+        typed_price=intent.price,
+        price=price,
+        quantity=quantity,
+        cost=cost,
+        fee=(quantity if buying else cost) * fee_rate,
+        fee_asset=rules.base_asset if buying else rules.quote_asset,
+        fee_rate=fee_rate,
+        spend_asset=spend_asset,
+        spend_needed=cost if buying else quantity,
+        spend_free=account.balance(spend_asset).free,
+        ttl=ttl,
+    )
+
+
+def _lost_answer(state: TicketState) -> str:
+    """The short answer for a press that did not win the ticket."""
+    return {
+        TicketState.CONFIRMING: "Already being placed.",
+        TicketState.SUBMITTED: "Already placed.",
+        TicketState.FILLED: "Already placed (filled).",
+        TicketState.OPEN: "Already placed (open).",
+        TicketState.UNKNOWN: "Already sent; its status is being checked.",
+        TicketState.REJECTED: "This order was rejected; send the command again.",
+        TicketState.CANCELLED: "This preview was cancelled; send the command again.",
+        TicketState.EXPIRED: "Expired: send the command again.",
+        TicketState.DONE: "Already done.",
+    }.get(state, "This preview is no longer active.")

@@ -1,0 +1,236 @@
+"""/buy, /sell and /cancel: every order is previewed and placed only after Confirm.
+
+The buttons carry only the ticket id; the order service decides who may press and when, and
+this module shows the answer and edits the preview into the outcome.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections import defaultdict
+from decimal import Decimal
+
+from telegram import Bot, Message, Update
+from telegram.error import TelegramError
+from telegram.ext import CallbackQueryHandler, ContextTypes
+
+from chatbot.exchange.filters import price_places, quantity_places
+from chatbot.exchange.models import Order
+from chatbot.services.orders import CancelAllPreview, OrderPreview, Outcome
+from chatbot.storage.tickets import Ticket
+from handlers.common import edit, esc, keyboard, num, reply, services, typing, user_id
+from handlers.parsing import parse_cancel, parse_order
+
+CONFIRM, DISCARD = "c", "x"
+
+
+def buttons(ticket: Ticket) -> list[list[tuple[str, str]]]:
+    return [[("✅ Confirm", f"t:{CONFIRM}:{ticket.id}"), ("✖ Cancel", f"t:{DISCARD}:{ticket.id}")]]
+
+
+async def buy(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/buy SYMBOL QTY [@ PRICE] | /buy SYMBOL 100 USDT: preview a buy order."""
+    await _preview(update, context, "BUY")
+
+
+async def sell(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/sell SYMBOL QTY [@ PRICE] | /sell SYMBOL 100 USDT: preview a sell order."""
+    await _preview(update, context, "SELL")
+
+
+async def _preview(update: Update, context: ContextTypes.DEFAULT_TYPE, side: str) -> None:
+    intent = parse_order(side, context.args or [])
+    assert update.effective_chat is not None
+    async with typing(update):
+        preview = await services(context).orders.preview(
+            user_id(update), update.effective_chat.id, intent
+        )
+    await show_preview(update.effective_chat.id, context, preview)
+
+
+async def show_preview(
+    chat_id: int, context: ContextTypes.DEFAULT_TYPE, preview: OrderPreview
+) -> None:
+    message = await context.bot.send_message(
+        chat_id,
+        render_preview(preview),
+        parse_mode="HTML",
+        reply_markup=keyboard(buttons(preview.ticket)),
+    )
+    await services(context).orders.attach_message(preview.ticket.id, message.message_id)
+
+
+async def cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/cancel ORDER_ID, or /cancel SYMBOL all (confirmed with a button)."""
+    order_id, symbol = parse_cancel(context.args or [])
+    orders = services(context).orders
+    assert update.effective_chat is not None
+    async with typing(update):
+        if order_id is not None:
+            cancelled = await orders.cancel_order(user_id(update), order_id)
+            await reply(update, f"Cancelled order #{cancelled.order_id} ({esc(cancelled.symbol)}).")
+            return
+        assert symbol is not None
+        preview = await orders.preview_cancel_all(user_id(update), update.effective_chat.id, symbol)
+    message = await reply(update, render_cancel_all(preview), buttons(preview.ticket))
+    await orders.attach_message(preview.ticket.id, message.message_id)
+
+
+async def ticket_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Confirm or Cancel on a preview: answer the press at once, then do the slow part."""
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    _, action, ticket_id = query.data.split(":", 2)
+    orders = services(context).orders
+    uid = query.from_user.id
+    if action == CONFIRM:
+        result = await orders.confirm(ticket_id, uid)
+    else:
+        result = await orders.cancel_ticket(ticket_id, uid)
+    await query.answer(result.answer)
+    message = query.message if isinstance(query.message, Message) else None
+    outcome = result.outcome
+    if result.won is not None:
+        if message is not None:
+            await edit(message, render_placing(message))
+        outcome = await orders.execute(result.won)
+    if outcome is not None and message is not None:
+        await show_outcome(message, context, outcome)
+
+
+async def show_outcome(
+    message: Message, context: ContextTypes.DEFAULT_TYPE, outcome: Outcome
+) -> None:
+    await edit(message, render_outcome(outcome))
+    if outcome.kind == "repreview" and outcome.preview is not None:
+        await show_preview(message.chat_id, context, outcome.preview)
+
+
+def ticket_handler() -> CallbackQueryHandler:
+    return CallbackQueryHandler(ticket_button, pattern=r"^t:[cx]:")
+
+
+# -- rendering -----------------------------------------------------------------------------------
+
+
+def render_preview(p: OrderPreview) -> str:
+    rules, order = p.rules, p.order
+    base, quote = esc(rules.base_asset), esc(rules.quote_asset)
+    qp, pp = quantity_places(rules), price_places(rules)
+    kind = "limit order (GTC)" if order.price is not None else "market order"
+    lines = [f"<b>Preview: {p.ticket.side} {esc(rules.symbol)}, {kind}</b>"]
+    if order.quote_quantity is not None:
+        verb = "Spend" if p.ticket.side == "BUY" else "Receive"
+        lines.append(f"{verb}: {num(order.quote_quantity)} {quote}")
+        lines.append(f"Quantity: ≈ {num(p.quantity, qp)} {base}")
+    else:
+        lines.append(
+            f"Quantity: {num(p.quantity)} {base}"
+            + _rounded(order.quantity_rounded, p.typed_quantity)
+        )
+    if order.price is not None:
+        lines.append(
+            f"Limit price: {num(order.price)} {quote}"
+            + _rounded(order.price_rounded, p.typed_price)
+        )
+    else:
+        side = "best ask" if p.ticket.side == "BUY" else "best bid"
+        lines.append(f"Price: ≈ {num(p.price, pp)} {quote} ({side} now)")
+    money = "Cost" if p.ticket.side == "BUY" else "Proceeds"
+    approx = "" if order.price is not None or order.quote_quantity is not None else "≈ "
+    lines.append(f"{money}: {approx}{num(p.cost, pp)} {quote}")
+    lines.append(f"Fee: ≈ {num(p.fee, 8)} {esc(p.fee_asset)} ({num(p.fee_rate * 100)}%)")
+    lines.append(f"Your free {esc(p.spend_asset)}: {num(p.spend_free)}")
+    if p.insufficient:
+        lines.append(
+            f"⚠️ Not enough {esc(p.spend_asset)}: this order needs {num(p.spend_needed, 8)}."
+        )
+    lines.append(f"Confirm within {p.ttl} s.")
+    return "\n".join(lines)
+
+
+def _rounded(was_rounded: bool, typed: Decimal | None) -> str:
+    return f" (rounded from {num(typed)})" if was_rounded and typed is not None else ""
+
+
+def render_cancel_all(p: CancelAllPreview) -> str:
+    lines = [f"<b>Cancel all {len(p.orders)} open orders on {esc(p.ticket.symbol)}?</b>"]
+    lines += [_order_line(o) for o in p.orders]
+    lines.append(f"Confirm within {p.ttl} s.")
+    return "\n".join(lines)
+
+
+def _order_line(order: Order) -> str:
+    return (
+        f"#{order.order_id} {order.side} {esc(order.type)} {num(order.orig_qty)} "
+        f"@ {num(order.price)}"
+    )
+
+
+def render_placing(message: Message) -> str:
+    return esc(message.text or "") + "\n\n⏳ Sending to Binance…"
+
+
+def render_outcome(outcome: Outcome) -> str:
+    t, order = outcome.ticket, outcome.order
+    if outcome.kind == "filled" and order is not None:
+        return _render_fill(t, order)
+    if outcome.kind == "open" and order is not None:
+        return (
+            f"📌 <b>Order placed</b>: {t.side} {num(order.orig_qty)} {esc(t.symbol)} "
+            f"@ {num(order.price)} is open (order #{order.order_id}). /orders lists it; "
+            f"/cancel {order.order_id} cancels it."
+        )
+    if outcome.kind == "rejected":
+        return f"❌ <b>Not placed</b>: {esc(outcome.reason or 'Binance refused the order')}."
+    if outcome.kind == "unknown":
+        return (
+            "⏳ Binance did not confirm this order in time and could not be asked yet. It was "
+            "sent once and will not be sent again; you will be told here what became of it."
+        )
+    if outcome.kind == "repreview":
+        return (
+            "⌛ The price moved too much since this preview; nothing was sent. New preview below."
+        )
+    if outcome.kind == "cancelled":
+        return "Cancelled; nothing was sent."
+    if outcome.kind == "expired":
+        return "⌛ This preview expired; nothing was sent. Send the command again."
+    if outcome.kind == "cancelled_all":
+        return f"✅ Cancelled {len(outcome.cancelled)} orders on {esc(t.symbol)}."
+    return "Done."
+
+
+def _render_fill(ticket: Ticket, order: Order) -> str:
+    fees: dict[str, Decimal] = defaultdict(Decimal)
+    for fill in order.fills:
+        fees[fill.commission_asset] += fill.commission
+    fee_text = ", ".join(f"{num(v)} {esc(k)}" for k, v in fees.items()) or "see /history"
+    verb = "Bought" if ticket.side == "BUY" else "Sold"
+    money = "Cost" if ticket.side == "BUY" else "Proceeds"
+    average = order.average_price or Decimal(0)
+    return (
+        f"✅ <b>Filled</b>: {verb} {num(order.executed_qty)} {esc(order.symbol)} "
+        f"at an average {num(average, 8)}\n"
+        f"{money}: {num(order.cumulative_quote_qty)} · fee {fee_text}\n"
+        f"Order #{order.order_id}"
+    )
+
+
+async def report_reconciled(context_bot: Bot, outcomes: list[Outcome]) -> None:
+    """After a restart: edit each ticket's preview into what became of it, and say so."""
+    for outcome in outcomes:
+        t = outcome.ticket
+        text = render_outcome(outcome)
+        if t.message_id is not None:
+            with contextlib.suppress(TelegramError):
+                await context_bot.edit_message_text(
+                    text, chat_id=t.chat_id, message_id=t.message_id, parse_mode="HTML"
+                )
+        if outcome.kind != "expired":
+            with contextlib.suppress(TelegramError):
+                await context_bot.send_message(
+                    t.chat_id,
+                    "Update on an order confirmed before a restart:\n" + text,
+                    parse_mode="HTML",
+                )
