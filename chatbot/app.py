@@ -33,9 +33,11 @@ from telegram.request import HTTPXRequest
 from chatbot.config import Settings
 from chatbot.exchange.client import BinanceClient
 from chatbot.exchange.errors import BinanceError
+from chatbot.live_orders import LiveOrders
 from chatbot.services.access import AccessPolicy
 from chatbot.services.account import AccountService
 from chatbot.services.bundle import Services
+from chatbot.services.fills import FillService, RecentlyReported
 from chatbot.services.keys import KeyService
 from chatbot.services.market import MarketService
 from chatbot.services.orders import OrderService
@@ -54,6 +56,7 @@ class Resources:
 
     db: Database
     client: BinanceClient
+    live: LiveOrders
     web: web.AppRunner | None = None
 
 
@@ -122,6 +125,8 @@ async def open_resources(app: Application) -> Resources:
     vault = CredentialVault(db, settings.master_key_bytes, settings.old_master_key_bytes)
     market_service = MarketService(client)
     key_service = KeyService(client, vault)
+    tickets = TicketRepository(db)
+    reported = RecentlyReported()
     app.bot_data["services"] = Services(
         access=AccessPolicy(settings.allowed_users),
         market=market_service,
@@ -131,15 +136,20 @@ async def open_resources(app: Application) -> Resources:
             client,
             key_service,
             market_service,
-            TicketRepository(db),
+            tickets,
             confirm_ttl=settings.confirm_ttl,
             max_slippage_pct=settings.max_slippage_pct,
             max_order_usdt=settings.max_order_usdt,
+            reported=reported,
         ),
     )
+    fills = FillService(client, key_service, tickets, reported)
+    assert settings.binance_ws_api_url is not None
+    live = LiveOrders(settings.binance_ws_api_url, client, key_service, fills, app.bot)
+    app.bot_data["live"] = live
     with suppress(BinanceError):  # Binance unreachable at start is not fatal; calls retry
         await client.sync_time()
-    return Resources(db, client)
+    return Resources(db, client, live)
 
 
 async def _reconcile(app: Application) -> None:
@@ -152,6 +162,7 @@ async def _reconcile(app: Application) -> None:
 
 
 async def close_resources(resources: Resources) -> None:
+    await resources.live.stop()
     await resources.client.close()
     await resources.db.close()
 
@@ -177,6 +188,7 @@ async def running_bot(settings: Settings, *, poll_timeout: int = 10) -> AsyncIte
         await app.start()
         log.info("bot started as @%s", app.bot.username)
         app.create_task(_reconcile(app), name="reconcile-tickets")
+        app.create_task(resources.live.start(), name="live-orders")
         yield app
     finally:
         if app.updater is not None and app.updater.running:

@@ -1,4 +1,5 @@
-"""Typed results of Binance REST calls. Every amount is a `Decimal` parsed from Binance's string.
+"""Typed results of Binance REST calls and user-data events. Every amount is a `Decimal` parsed
+from Binance's string.
 
 The records are plain slotted dataclasses (not frozen: a frozen one costs twice as much to
 build, and an account answer builds dozens of them on every call).

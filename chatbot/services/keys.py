@@ -7,6 +7,7 @@ withdraw empties an account.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -17,6 +18,8 @@ from chatbot.exchange.client import ApiCredentials, BinanceClient
 from chatbot.exchange.errors import AuthError, InvalidApiKeyFormat, InvalidSignature
 from chatbot.exchange.signing import KeyFormatError, KeyType
 from chatbot.storage.vault import CredentialVault, StoredCredentials, mask
+
+KeyListener = Callable[[int, ApiCredentials | None], Awaitable[None]]
 
 SETKEY_HINT = "Add one in a private chat with the bot: /setkey API_KEY SECRET"
 
@@ -56,6 +59,16 @@ class KeyService:
         self._client = client
         self._vault = vault
         self._cache: dict[int, ApiCredentials] = {}
+        self._listeners: list[KeyListener] = []
+
+    def add_listener(self, listener: KeyListener) -> None:
+        """`listener(user_id, credentials)` is awaited after a key is stored (credentials) or
+        deleted (None): the live order stream follows users' keys this way."""
+        self._listeners.append(listener)
+
+    async def _changed(self, user_id: int, credentials: ApiCredentials | None) -> None:
+        for listener in self._listeners:
+            await listener(user_id, credentials)
 
     async def register(
         self, user_id: int, key_type: KeyType, api_key: SecretStr, secret: SecretStr
@@ -71,6 +84,7 @@ class KeyService:
             )
         await self._vault.store(user_id, key_type, api_key, secret, report.as_permissions())
         self._cache[user_id] = credentials
+        await self._changed(user_id, credentials)
         return report
 
     async def _verify(
@@ -115,7 +129,12 @@ class KeyService:
 
     async def delete(self, user_id: int) -> bool:
         self._cache.pop(user_id, None)
-        return await self._vault.delete(user_id)
+        deleted = await self._vault.delete(user_id)
+        await self._changed(user_id, None)
+        return deleted
+
+    async def users_with_keys(self) -> list[int]:
+        return await self._vault.user_ids()
 
     async def credentials(self, user_id: int) -> ApiCredentials:
         """The user's signing credentials; raises `NoApiKey` when they registered none."""

@@ -20,6 +20,7 @@ from chatbot.exchange.errors import BinanceError, OrderNotFound, OrderStatusUnkn
 from chatbot.exchange.filters import OrderRuleViolation, PreparedOrder, prepare_order
 from chatbot.exchange.models import Account, Order
 from chatbot.exchange.symbol_rules import SymbolRules
+from chatbot.services.fills import RecentlyReported
 from chatbot.services.keys import KeyService
 from chatbot.services.market import MarketService
 from chatbot.storage.tickets import (
@@ -110,6 +111,7 @@ class OrderService:
         max_slippage_pct: Decimal = Decimal(1),
         max_order_usdt: Decimal | None = None,
         lookup_delays: Sequence[float] = LOOKUP_DELAYS,
+        reported: RecentlyReported | None = None,
     ) -> None:
         self._client = client
         self._keys = keys
@@ -119,6 +121,7 @@ class OrderService:
         self._slippage = max_slippage_pct
         self._max_usdt = max_order_usdt
         self._lookup_delays = tuple(lookup_delays)
+        self._reported = reported or RecentlyReported()
 
     # -- preview -----------------------------------------------------------------------------
 
@@ -353,6 +356,7 @@ class OrderService:
         credentials = await self._keys.credentials(user_id)
         for order in await self._client.open_orders(credentials):
             if order.order_id == order_id:
+                self._reported.add(order_id)  # this reply tells it; the stream need not
                 return await self._client.cancel_order(credentials, order.symbol, order_id=order_id)
         raise UserError(f"You have no open order #{order_id}. /orders lists them.")
 
@@ -369,6 +373,8 @@ class OrderService:
 
     async def _cancel_all(self, ticket: Ticket) -> Outcome:
         credentials = await self._keys.credentials(ticket.user_id)
+        for order in await self._client.open_orders(credentials, ticket.symbol):
+            self._reported.add(order.order_id)  # the confirmation tells these
         try:
             cancelled = await self._client.cancel_open_orders(credentials, ticket.symbol)
         except BinanceError as exc:

@@ -221,6 +221,8 @@ async def test_history_and_orders_show_the_users_own(alice_with_key, exchange, r
     await exchange_client.place_order(
         creds, OrderRequest("BTCUSDT", "BUY", "MARKET", quantity=Decimal("0.001"))
     )
+    notice = await alice_with_key.reply()  # placed elsewhere (not from the chat): told live
+    assert "Filled" in notice.text and "BTCUSDT" in notice.text
     below = (exchange.price("BTCUSDT") * Decimal("0.8")).quantize(Decimal("0.01"))
     await exchange_client.place_order(
         creds,

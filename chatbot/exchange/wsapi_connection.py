@@ -1,0 +1,281 @@
+"""One connection to Binance's WebSocket API: numbered requests matched to their answers.
+
+Binance's WebSocket API answers `{"id", "method", "params"}` requests with `{"id", "status",
+"result"}` or `{"id", "status", "error": {"code", "msg"}}`, in any order, on the same socket
+that carries the user-data events of its subscriptions (`{"subscriptionId", "event"}`) and
+connection events (`{"event": {"e": "serverShutdown"}}`, no subscription id).
+
+What a caller must know:
+- One reader task reads every frame in order. A request's `on_result` runs inside that reader,
+  before any later frame is looked at: a subscription id learnt there is known before the first
+  event of that subscription is passed on. `on_event` runs there too, so it must not block.
+- Binance pings every 20 s and aiohttp answers with a pong (`autoping`, the default); aiohttp
+  also pings when the socket has been idle for half of `silence_timeout`. A socket on which no
+  frame at all (data, ping or pong) arrived for `silence_timeout` seconds is taken for dead and
+  closed.
+- A failed request raises the `BinanceError` Binance's error code maps to. A request on a
+  socket that closes, or that could not be opened, raises `WsApiDisconnected`; one that gets no
+  answer in `request_timeout` raises `WsApiTimeout`.
+- Nothing here logs request parameters: they carry API keys and signatures.
+
+`reconnect_delay` is the backoff an owner of such sockets waits before opening the next one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import logging
+import random
+import time
+from collections.abc import Callable, Mapping
+from decimal import Decimal
+from typing import Any
+
+import aiohttp
+
+from chatbot.exchange.errors import BinanceError, ExchangeUnavailable, error_from_payload
+
+log = logging.getLogger(__name__)
+
+EventHandler = Callable[[int | None, dict[str, Any]], None]
+ResultHandler = Callable[[Any], None]
+
+_JSON = json.JSONDecoder(parse_float=Decimal)
+_MAX_MESSAGE = 4 << 20
+
+
+class WsApiDisconnected(ExchangeUnavailable):
+    """The WebSocket API connection is closed or could not be opened.
+
+    `retry_after` is how long Binance asked us to stay away (a 418 or 429 handshake), or None.
+    """
+
+    def __init__(self, message: str | None = None, *, retry_after: float | None = None) -> None:
+        super().__init__(message or "The connection to Binance's WebSocket API was lost.")
+        self.retry_after = retry_after
+
+
+class WsApiTimeout(ExchangeUnavailable):
+    """A WebSocket API request got no answer in time."""
+
+    default_message = "Binance's WebSocket API did not answer in time."
+
+
+class WsApiConnection:
+    """One open WebSocket API socket. Build it with `await WsApiConnection.open(...)`."""
+
+    def __init__(
+        self,
+        ws: aiohttp.ClientWebSocketResponse,
+        on_event: EventHandler,
+        *,
+        request_timeout: float,
+        silence_timeout: float,
+        on_closed: Callable[[], None] | None = None,
+    ) -> None:
+        self._ws = ws
+        self._on_event = on_event
+        self._on_closed = on_closed
+        self._request_timeout = request_timeout
+        self._silence_timeout = silence_timeout
+        self._ids = itertools.count(1)
+        self._pending: dict[int, tuple[asyncio.Future[Any], ResultHandler | None]] = {}
+        self._closed = asyncio.Event()
+        self.opened_at = time.monotonic()
+        self._reader = asyncio.create_task(self._read_loop(), name="wsapi-reader")
+
+    @classmethod
+    async def open(
+        cls,
+        session: aiohttp.ClientSession,
+        url: str,
+        on_event: EventHandler,
+        *,
+        request_timeout: float = 10.0,
+        silence_timeout: float = 60.0,
+        on_closed: Callable[[], None] | None = None,
+    ) -> WsApiConnection:
+        """Connect; raises `WsApiDisconnected` (with Binance's `Retry-After`, if any)."""
+        try:
+            async with asyncio.timeout(request_timeout):
+                ws = await session.ws_connect(
+                    url,
+                    autoping=True,
+                    heartbeat=silence_timeout / 2,
+                    max_msg_size=_MAX_MESSAGE,
+                    timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=1.0),
+                )
+        except aiohttp.WSServerHandshakeError as exc:
+            raise WsApiDisconnected(
+                f"Binance's WebSocket API refused the connection (HTTP {exc.status}).",
+                retry_after=_retry_after(exc.headers),
+            ) from None
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            raise WsApiDisconnected(
+                f"Could not connect to Binance's WebSocket API ({type(exc).__name__})."
+            ) from None
+        return cls(
+            ws,
+            on_event,
+            request_timeout=request_timeout,
+            silence_timeout=silence_timeout,
+            on_closed=on_closed,
+        )
+
+    @property
+    def closed(self) -> bool:
+        return self._closed.is_set()
+
+    async def wait_closed(self) -> None:
+        await self._closed.wait()
+
+    async def request(
+        self,
+        method: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        on_result: ResultHandler | None = None,
+    ) -> Any:
+        """Send one request and return its `result`; see the module docstring for errors."""
+        if self.closed:
+            raise WsApiDisconnected()
+        request_id = next(self._ids)
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._pending[request_id] = (future, on_result)
+        message: dict[str, Any] = {"id": request_id, "method": method}
+        if params:
+            message["params"] = dict(params)
+        try:
+            await self._ws.send_str(json.dumps(message, separators=(",", ":")))
+            async with asyncio.timeout(self._request_timeout):
+                return await future
+        except TimeoutError:
+            raise WsApiTimeout() from None
+        except (ConnectionError, RuntimeError, aiohttp.ClientError):
+            raise WsApiDisconnected() from None
+        finally:
+            self._pending.pop(request_id, None)
+
+    async def close(self) -> None:
+        """Close the socket (a close handshake of at most 1 s) and stop the reader."""
+        with contextlib.suppress(Exception):
+            await self._ws.close()
+        self._reader.cancel()
+        await asyncio.wait({self._reader})  # unlike `await`, keeps our own cancellation
+        self._finish()
+
+    # -- reading -----------------------------------------------------------------------------
+
+    async def _read_loop(self) -> None:
+        try:
+            while True:
+                try:
+                    msg = await self._ws.receive(timeout=self._silence_timeout)
+                except TimeoutError:
+                    log.warning("WebSocket API silent for %.1f s; closing", self._silence_timeout)
+                    return
+                if msg.type is aiohttp.WSMsgType.TEXT:
+                    self._dispatch(msg.data)
+                elif msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSING):
+                    continue  # aiohttp completes the close handshake; CLOSED follows
+                elif msg.type in (aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR):
+                    return
+        finally:
+            self._finish()  # first: the owner learns of the loss without waiting for the close
+            if not self._ws.closed:
+                await self._ws.close()  # bounded by the 1 s close timeout
+
+    def _dispatch(self, text: str) -> None:
+        try:
+            message = _JSON.decode(text)
+        except ValueError:
+            log.warning("WebSocket API sent a frame that is not JSON; ignored")
+            return
+        if not isinstance(message, dict):
+            return
+        if "event" in message and "id" not in message:
+            self._deliver_event(message)
+            return
+        entry = self._pending.get(message.get("id"))
+        if entry is None:
+            log.debug("WebSocket API answer to an unknown request id %r", message.get("id"))
+            return
+        self._settle(entry, message)
+
+    def _deliver_event(self, message: dict[str, Any]) -> None:
+        subscription_id = message.get("subscriptionId")
+        event = message["event"]
+        if not isinstance(event, dict):
+            return
+        try:
+            self._on_event(subscription_id if isinstance(subscription_id, int) else None, event)
+        except Exception:  # one bad event must not end the connection for everyone on it
+            log.exception("failed to handle a WebSocket API event %r", event.get("e"))
+
+    def _settle(
+        self, entry: tuple[asyncio.Future[Any], ResultHandler | None], message: dict[str, Any]
+    ) -> None:
+        future, on_result = entry
+        if future.done():
+            return
+        error = message.get("error")
+        if isinstance(error, dict):
+            future.set_exception(wsapi_error(error, message.get("status")))
+            return
+        result = message.get("result")
+        if on_result is not None:
+            try:
+                on_result(result)
+            except Exception as exc:
+                future.set_exception(exc)
+                return
+        future.set_result(result)
+
+    def _finish(self) -> None:
+        if self._closed.is_set():
+            return
+        self._closed.set()
+        for future, _ in self._pending.values():
+            if not future.done():
+                future.set_exception(WsApiDisconnected())
+        self._pending.clear()
+        if self._on_closed is not None:
+            self._on_closed()
+
+
+def wsapi_error(error: dict[str, Any], status: Any = None) -> BinanceError:
+    """Binance's `{"code", "msg", "data"}` as an exception; `data.retryAfter` is a ms time."""
+    code, msg = int(error.get("code", -1000)), str(error.get("msg", ""))
+    retry_after = None
+    data = error.get("data")
+    if isinstance(data, dict) and "retryAfter" in data:
+        now = data.get("serverTime") or time.time() * 1000
+        retry_after = max(0.0, (int(data["retryAfter"]) - int(now)) / 1000)
+    return error_from_payload(
+        code, msg, status=status if isinstance(status, int) else None, retry_after=retry_after
+    )
+
+
+def reconnect_delay(
+    attempt: int,
+    base: float,
+    cap: float,
+    retry_after: float | None = None,
+    rng: Callable[[float, float], float] = random.uniform,
+) -> float:
+    """Seconds to wait before retry number `attempt` (0-based): between half and all of
+    `min(cap, base * 2**attempt)`, the jitter keeping many clients from retrying in step; never
+    less than Binance's `retry_after`."""
+    ceiling = min(cap, base * 2 ** min(attempt, 32))
+    return max(rng(ceiling / 2, ceiling), retry_after or 0.0)
+
+
+def _retry_after(headers: Any) -> float | None:
+    value = headers.get("Retry-After") if headers else None
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None

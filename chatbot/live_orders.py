@@ -1,0 +1,91 @@
+"""Wiring of the live order stream: Binance's user-data events in, chat messages out.
+
+Like `app.py`, this module knows every layer: it connects the exchange layer's
+`UserDataStream` to the fill service (which decides what is news) and to the handlers that
+send it. Users with a key are followed from start-up; `/setkey` and `/delkey` start and stop
+following them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from telegram import Bot
+
+from chatbot.errors import UserError
+from chatbot.exchange.client import ApiCredentials, BinanceClient
+from chatbot.exchange.errors import BinanceError
+from chatbot.exchange.events import ExecutionReport, UserEvent
+from chatbot.exchange.userdata import UserDataStream
+from chatbot.services.fills import FillService
+from chatbot.services.keys import KeyService
+from handlers import notifications
+
+log = logging.getLogger(__name__)
+
+
+class LiveOrders:
+    """Follows every user's orders and tells them what changed."""
+
+    def __init__(
+        self, ws_api_url: str, client: BinanceClient, keys: KeyService, fills: FillService, bot: Bot
+    ) -> None:
+        self._keys = keys
+        self._fills = fills
+        self._bot = bot
+        self.stream = UserDataStream(
+            ws_api_url,
+            timestamp=client.timestamp,
+            on_event=self._on_event,
+            on_resync=self._on_resync,
+            on_key_failed=self._on_key_failed,
+        )
+        keys.add_listener(self._key_changed)
+
+    async def start(self) -> None:
+        """Connect, then follow every user who has a key, all at once (this runs beside the
+        bot's start: the bot answers meanwhile). A user whose subscription is made only later
+        is tracked when `on_resync` announces them."""
+        await self.stream.start()
+        users = await self._keys.users_with_keys()
+        await asyncio.gather(*(self._follow_stored(user_id) for user_id in users))
+
+    async def _follow_stored(self, user_id: int) -> None:
+        try:
+            await self._follow(user_id, await self._keys.credentials(user_id))
+        except (UserError, BinanceError) as exc:
+            log.warning("user_id=%s not followed: %s", user_id, type(exc).__name__)
+
+    async def stop(self) -> None:
+        await self.stream.stop()
+
+    async def _follow(self, user_id: int, credentials: ApiCredentials) -> None:
+        if await self.stream.subscribe(user_id, credentials):
+            await self._fills.track(user_id)
+
+    async def _key_changed(self, user_id: int, credentials: ApiCredentials | None) -> None:
+        if credentials is None:
+            await self.stream.unsubscribe(user_id)
+            self._fills.forget(user_id)
+            return
+        try:
+            await self._follow(user_id, credentials)
+        except BinanceError as exc:
+            log.warning("user_id=%s not followed: %s", user_id, type(exc).__name__)
+
+    async def _on_event(self, user_id: int, event: UserEvent) -> None:
+        if not isinstance(event, ExecutionReport):
+            return
+        notice = await self._fills.on_event(user_id, event)
+        if notice is not None:
+            await notifications.send_fill(self._bot, notice)
+
+    async def _on_resync(self, user_ids: list[int]) -> None:
+        for user_id in user_ids:
+            for notice in await self._fills.on_resync(user_id):
+                await notifications.send_fill(self._bot, notice)
+
+    async def _on_key_failed(self, user_id: int, error: BinanceError) -> None:
+        log.info("user_id=%s key refused by the user-data stream", user_id)
+        await notifications.send_key_failed(self._bot, user_id, error.user_message)

@@ -1,0 +1,140 @@
+"""Fill notifications: Binance's user-data stream (WebSocket API) into the chat."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+
+from chatbot.exchange.client import OrderRequest
+from tests.e2e.conftest import ALICE, ALICE_KEY
+from tests.e2e.test_orders import ask, confirm
+
+
+async def following(running_bot, subscribed: bool = True) -> None:
+    """Wait until the live stream (started in the background) follows Alice, or, with
+    `subscribed=False`, has dropped her."""
+    for _ in range(500):
+        live = running_bot.bot_data.get("live")
+        ready = live is not None and live.stream.connected
+        if ready and (ALICE in live.stream.subscribed_users) == subscribed:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("the user-data stream never reached the expected state")
+
+
+async def place_resting_buy(alice, exchange, price="55000"):
+    exchange.set_price("BTCUSDT", Decimal("60000"))
+    preview = await ask(alice, f"/buy BTCUSDT 0.001 @ {price}")
+    result = await confirm(alice, preview)
+    assert "is open" in result.text
+    return result
+
+
+def notices(conv):
+    """Messages the bot sent on its own about an order (not previews edited into outcomes)."""
+    return [
+        m
+        for m in conv.messages
+        if m.from_bot and not m.edited and m.text.startswith(("✅", "🔸", "✖", "⌛"))
+    ]
+
+
+async def test_resting_order_fill_is_told(alice_with_key, exchange, running_bot):
+    await following(running_bot)
+    await place_resting_buy(alice_with_key, exchange)
+    exchange.set_price("BTCUSDT", Decimal("54990"))
+    notice = await alice_with_key.reply(timeout=10)
+    assert notice.text.startswith("✅ Filled") and "LIMIT BTCUSDT" in notice.text
+    assert "Filled 0.001 of 0.001" in notice.text and "Average price 55,000" in notice.text
+
+
+async def test_market_order_from_the_chat_is_not_told_twice(alice_with_key, exchange, running_bot):
+    await following(running_bot)
+    result = await confirm(alice_with_key, await ask(alice_with_key, "/buy BTCUSDT 0.001"))
+    assert "Filled" in result.text
+    await asyncio.sleep(0.5)
+    assert notices(alice_with_key) == []
+
+
+async def test_fill_after_a_forced_drop_is_told(alice_with_key, exchange, running_bot):
+    await following(running_bot)
+    await place_resting_buy(alice_with_key, exchange)
+    await exchange.drop_websockets()
+    await following(running_bot)
+    exchange.set_price("BTCUSDT", Decimal("54990"))
+    notice = await alice_with_key.reply(timeout=15)
+    assert notice.text.startswith("✅ Filled")
+    await asyncio.sleep(0.5)
+    assert len(notices(alice_with_key)) == 1
+
+
+async def test_fill_during_the_gap_is_told_once(alice_with_key, exchange, running_bot):
+    await following(running_bot)
+    await place_resting_buy(alice_with_key, exchange)
+    await exchange.drop_websockets()
+    exchange.set_price("BTCUSDT", Decimal("54990"))  # while nobody listens
+    notice = await alice_with_key.reply(timeout=15)
+    assert notice.text.startswith("✅ Filled") and "#" in notice.text
+    await asyncio.sleep(0.5)
+    assert len(notices(alice_with_key)) == 1
+
+
+async def test_orders_from_elsewhere_are_told(alice_with_key, exchange, running_bot):
+    await following(running_bot)
+    services = running_bot.bot_data["services"]
+    creds = await services.keys.credentials(ALICE)
+    client = services.account._client
+    order = await client.place_order(
+        creds,
+        OrderRequest(
+            "ETHUSDT",
+            "BUY",
+            "LIMIT",
+            Decimal("0.01"),
+            price=(exchange.price("ETHUSDT") * Decimal("0.7")).quantize(Decimal("0.01")),
+            time_in_force="GTC",
+        ),
+    )
+    await client.cancel_order(creds, "ETHUSDT", order_id=order.order_id)  # as if on the web
+    notice = await alice_with_key.reply(timeout=10)
+    assert notice.text.startswith("✖ Cancelled") and "ETHUSDT" in notice.text
+
+
+async def test_cancel_from_the_chat_is_not_told_twice(alice_with_key, exchange, running_bot):
+    await following(running_bot)
+    await place_resting_buy(alice_with_key, exchange)
+    [order] = exchange.orders_for(ALICE_KEY)
+    reply = await ask(alice_with_key, f"/cancel {order.order_id}")
+    assert "Cancelled order" in reply.text
+    await asyncio.sleep(0.5)
+    assert notices(alice_with_key) == []
+
+
+async def test_a_key_that_stops_working_is_told_once(alice_with_key, exchange, running_bot):
+    await following(running_bot)
+    exchange.account(ALICE_KEY).secret = "regenerated-on-binance"  # the old secret is refused
+    await exchange.drop_websockets()
+    await following(running_bot, subscribed=False)
+    await exchange.drop_websockets()
+    message = await alice_with_key.reply(timeout=15)
+    assert "no longer works" in message.text
+    await asyncio.sleep(1.0)
+    assert sum("no longer works" in m.text for m in alice_with_key.messages) == 1
+
+
+async def test_users_with_keys_are_followed_after_a_restart(
+    api, exchange, settings, alice_with_key, running_bot
+):
+    from chatbot.app import running_bot as run
+
+    await following(running_bot)
+    await place_resting_buy(alice_with_key, exchange)
+    await running_bot.updater.stop()
+    await running_bot.stop()
+    await running_bot.bot_data["live"].stop()  # the old process is gone: it tells nothing
+    async with run(settings, poll_timeout=1) as again:
+        await following(again)
+        alice = api.conversation(api.user(ALICE, first_name="Alice"))
+        exchange.set_price("BTCUSDT", Decimal("54990"))
+        notice = await alice.reply(timeout=10)
+        assert notice.text.startswith("✅ Filled")
