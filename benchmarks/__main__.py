@@ -6,7 +6,7 @@ import asyncio
 import platform
 import sys
 
-from benchmarks import signed_calls
+from benchmarks import alert_book, signed_calls, tick_to_chat
 
 
 async def main() -> int:
@@ -16,6 +16,16 @@ async def main() -> int:
     )
     print("## Signed GET /api/v3/account against the simulator (own process)\n")
     print(signed_calls.table(await signed_calls.run()))
+    print("\n## Alert book: 2,000-tick batches (pure Python, one core)\n")
+    print(alert_book.run())
+    print("\n## Tick to chat: simulator trade -> Bot API emulator sendMessage, real sockets\n")
+    result = await tick_to_chat.measure()
+    print("| alerts loaded | rounds | p50 | p99 | target p99 |")
+    print("|---:|---:|---:|---:|---:|")
+    print(
+        f"| {result['alerts']:,.0f} | {result['rounds']:.0f} | {result['p50_ms']:.1f} ms "
+        f"| {result['p99_ms']:.1f} ms | < 50 ms |"
+    )
     return 0
 
 

@@ -33,19 +33,23 @@ from telegram.request import HTTPXRequest
 from chatbot.config import Settings
 from chatbot.exchange.client import BinanceClient
 from chatbot.exchange.errors import BinanceError
+from chatbot.live_alerts import LiveAlerts
 from chatbot.live_orders import LiveOrders
 from chatbot.services.access import AccessPolicy
 from chatbot.services.account import AccountService
+from chatbot.services.alert_book import AlertBook
+from chatbot.services.alerts import AlertService
 from chatbot.services.bundle import Services
 from chatbot.services.fills import FillService, RecentlyReported
 from chatbot.services.keys import KeyService
 from chatbot.services.market import MarketService
 from chatbot.services.orders import OrderService
+from chatbot.storage.alerts import AlertRepository
 from chatbot.storage.db import Database
 from chatbot.storage.tickets import TicketRepository
 from chatbot.storage.vault import CredentialVault
 from chatbot.web import start_webhook
-from handlers import account, common, keys, market, orders, welcome
+from handlers import account, alerts, common, keys, market, orders, welcome
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +61,7 @@ class Resources:
     db: Database
     client: BinanceClient
     live: LiveOrders
+    alerts: LiveAlerts
     web: web.AppRunner | None = None
 
 
@@ -100,12 +105,16 @@ def register_handlers(app: Application) -> None:
         "buy": orders.buy,
         "sell": orders.sell,
         "cancel": orders.cancel,
+        "alert": alerts.alert,
+        "alerts": alerts.alerts,
+        "unalert": alerts.unalert,
         "keyinfo": keys.keyinfo,
         "delkey": keys.delkey,
     }.items():
         app.add_handler(CommandHandler(name, callback))
     app.add_handler(keys.delkey_button_handler())
     app.add_handler(orders.ticket_handler())
+    app.add_handler(alerts.alert_button_handler())
     app.add_handler(CallbackQueryHandler(_stale_button))
     app.add_handler(MessageHandler(filters.ALL, welcome.unknown))
     app.add_error_handler(common.on_error)
@@ -117,17 +126,18 @@ async def _stale_button(update: Update, _: object) -> None:
 
 
 async def open_resources(app: Application) -> Resources:
-    """Open the database and the exchange client and build the services on them."""
+    """Open the database and the exchange client, build the services on them, and the live
+    parts (order and market streams) that `running_bot` starts once the bot is up."""
     settings: Settings = app.bot_data["settings"]
+    assert settings.binance_api_url and settings.binance_stream_url and settings.binance_ws_api_url
     db = await Database.open(settings.db_path)
-    assert settings.binance_api_url is not None
     client = BinanceClient(settings.binance_api_url)
     vault = CredentialVault(db, settings.master_key_bytes, settings.old_master_key_bytes)
     market_service = MarketService(client)
     key_service = KeyService(client, vault)
-    tickets = TicketRepository(db)
+    tickets, alert_repo = TicketRepository(db), AlertRepository(db)
     reported = RecentlyReported()
-    app.bot_data["services"] = Services(
+    services = Services(
         access=AccessPolicy(settings.allowed_users),
         market=market_service,
         keys=key_service,
@@ -142,14 +152,16 @@ async def open_resources(app: Application) -> Resources:
             max_order_usdt=settings.max_order_usdt,
             reported=reported,
         ),
+        alerts=AlertService(alert_repo, market_service, AlertBook()),
     )
+    app.bot_data["services"] = services
     fills = FillService(client, key_service, tickets, reported)
-    assert settings.binance_ws_api_url is not None
     live = LiveOrders(settings.binance_ws_api_url, client, key_service, fills, app.bot)
-    app.bot_data["live"] = live
+    alerts_live = LiveAlerts(settings.binance_stream_url, services.alerts, alert_repo, app.bot)
+    app.bot_data["live"], app.bot_data["live_alerts"] = live, alerts_live
     with suppress(BinanceError):  # Binance unreachable at start is not fatal; calls retry
         await client.sync_time()
-    return Resources(db, client, live)
+    return Resources(db, client, live, alerts_live)
 
 
 async def _reconcile(app: Application) -> None:
@@ -163,6 +175,7 @@ async def _reconcile(app: Application) -> None:
 
 async def close_resources(resources: Resources) -> None:
     await resources.live.stop()
+    await resources.alerts.stop()
     await resources.client.close()
     await resources.db.close()
 
@@ -189,6 +202,7 @@ async def running_bot(settings: Settings, *, poll_timeout: int = 10) -> AsyncIte
         log.info("bot started as @%s", app.bot.username)
         app.create_task(_reconcile(app), name="reconcile-tickets")
         app.create_task(resources.live.start(), name="live-orders")
+        app.create_task(resources.alerts.start(), name="live-alerts")
         yield app
     finally:
         if app.updater is not None and app.updater.running:

@@ -11,6 +11,7 @@ import re
 from decimal import Decimal, InvalidOperation
 
 from chatbot.errors import UserError
+from chatbot.services.alerts import AlertSpec
 from chatbot.services.orders import OrderIntent
 
 MAX_SYMBOLS = 10
@@ -118,3 +119,41 @@ def parse_cancel(args: list[str]) -> tuple[int | None, str | None]:
     if len(args) == 2 and args[1].lower() == "all":
         return None, normalize_symbol(args[0], "/cancel BTCUSDT all")
     raise CommandError(f"Type it like {example}")
+
+
+ALERT_EXAMPLE = "/alert BTCUSDT > 70000, /alert ETH < 2500 buy the dip, /alert BTC +5% repeat"
+
+
+def parse_alert(args: list[str]) -> AlertSpec:
+    """`SYMBOL > PRICE [note] [repeat]`, `SYMBOL < PRICE ...`, `SYMBOL +5% ...` / `-5%`."""
+    tokens = " ".join(args).replace(">", " > ").replace("<", " < ").split()
+    if len(tokens) < 2:
+        raise CommandError(f"Type it like {ALERT_EXAMPLE}")
+    symbol = normalize_symbol(tokens[0], "/alert BTCUSDT > 70000")
+    rest = tokens[1:]
+    if rest[0] in {">", "<"}:
+        if len(rest) < 2:
+            raise CommandError(f"Which price? Type it like {ALERT_EXAMPLE}")
+        operator, value = rest[0], parse_amount(rest[1], "price", "/alert BTCUSDT > 70000")
+        rest = rest[2:]
+    elif match := re.fullmatch(r"([+-])(\d+(?:\.\d+)?)%", rest[0]):
+        operator, value = "%", Decimal(match.group(1) + match.group(2))
+        if value == 0:
+            raise CommandError("A move of 0% is no alert. Example: /alert BTC +5%")
+        rest = rest[1:]
+    else:
+        raise CommandError(f"“{_clip(rest[0])}” is not a condition. Type it like {ALERT_EXAMPLE}")
+    repeat = bool(rest) and rest[-1].lower() == "repeat"
+    note = " ".join(rest[:-1] if repeat else rest).strip() or None
+    if note is not None and len(note) > 200:
+        raise CommandError("Keep the note under 200 characters.")
+    return AlertSpec(symbol, operator, value, note, repeat)
+
+
+def parse_unalert(args: list[str]) -> list[int] | None:
+    """`/unalert 12 13` -> [12, 13]; `/unalert all` -> None (all of them)."""
+    if len(args) == 1 and args[0].lower() == "all":
+        return None
+    if args and all(a.lstrip("#").isdigit() for a in args):
+        return [int(a.lstrip("#")) for a in args]
+    raise CommandError("Type it like /unalert 12 (ids from /alerts) or /unalert all")

@@ -15,6 +15,9 @@ COMMANDS: list[tuple[str, str]] = [
     ("sell", "Sell, after a preview: /sell BTC 0.001 [@ 70000]"),
     ("cancel", "Cancel an order: /cancel ORDER_ID or /cancel BTC all"),
     ("orders", "Your open orders: /orders [SYMBOL]"),
+    ("alert", "Price alert: /alert BTC > 70000 or /alert ETH -5%"),
+    ("alerts", "Your price alerts"),
+    ("unalert", "Remove alerts: /unalert ID or /unalert all"),
     ("trades", "Recent market trades: /trades BTCUSDT"),
     ("history", "Your own last fills: /history BTCUSDT"),
     ("setkey", "Register your Binance API key (private chat)"),
@@ -34,6 +37,11 @@ I show the market and your Binance account, and I only ever place an order after
 /buy BTCUSDT 0.001 — market order; /buy BTC 0.001 @ 60000 — limit order (GTC)
 /buy BTCUSDT 100 USDT or /buy BTC $100 — spend an amount; /sell works the same
 /cancel 123456 — cancel one order; /cancel BTCUSDT all — cancel all on a symbol
+
+<b>Price alerts</b> (no key needed)
+/alert BTCUSDT &gt; 70000 take profit — tells you once when the price gets there
+/alert ETH &lt; 2500 — or falls there; /alert BTC +5% or -5% — a move from now
+add <i>repeat</i> at the end to re-arm it (15 min cooldown); /alerts lists; /unalert 12 or all
 
 <b>Your account</b> (needs your API key)
 /balance — your assets, free and locked, valued in USDT

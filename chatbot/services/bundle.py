@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from chatbot.services.access import AccessPolicy
 from chatbot.services.account import AccountService
+from chatbot.services.alerts import AlertService
 from chatbot.services.keys import KeyService
 from chatbot.services.market import MarketService
 from chatbot.services.orders import OrderService
@@ -18,3 +19,4 @@ class Services:
     keys: KeyService
     account: AccountService
     orders: OrderService
+    alerts: AlertService

@@ -75,9 +75,9 @@ class MarketService:
         trades = await self._client.trades(rules.symbol, limit=limit)
         return rules, sorted(trades, key=lambda t: t.id, reverse=True)
 
-    async def last_prices(self) -> dict[str, Decimal]:
+    async def last_prices(self, *, refresh: bool = False) -> dict[str, Decimal]:
         """Every symbol's last price, cached a few seconds (one request of weight 4)."""
-        if time.monotonic() - self._prices_at > PRICE_CACHE_SECONDS:
+        if refresh or time.monotonic() - self._prices_at > PRICE_CACHE_SECONDS:
             self._prices = {p.symbol: p.price for p in await self._client.ticker_prices()}
             self._prices_at = time.monotonic()
         return self._prices

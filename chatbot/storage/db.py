@@ -56,6 +56,40 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX tickets_by_state ON tickets (state);
     """,
+    # 3: price alerts, and the outbox of messages they fire (see services/alerts, outbox)
+    """
+    CREATE TABLE alerts (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        user_id     INTEGER NOT NULL,
+        chat_id     INTEGER NOT NULL,
+        symbol      TEXT    NOT NULL,
+        direction   TEXT    NOT NULL,
+        threshold   TEXT    NOT NULL,
+        condition   TEXT    NOT NULL,
+        note        TEXT,
+        repeat      INTEGER NOT NULL,
+        cooldown    REAL    NOT NULL,
+        state       TEXT    NOT NULL,
+        created_at  REAL    NOT NULL,
+        fired_at    REAL,
+        fired_price TEXT,
+        fire_count  INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX alerts_by_user ON alerts (user_id, state);
+    CREATE INDEX alerts_by_state ON alerts (state);
+    CREATE TABLE outbox (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        chat_id    INTEGER NOT NULL,
+        user_id    INTEGER NOT NULL,
+        alert_id   INTEGER,
+        payload    TEXT    NOT NULL,
+        state      TEXT    NOT NULL,
+        created_at REAL    NOT NULL,
+        sent_at    REAL,
+        attempts   INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX outbox_pending ON outbox (state, id);
+    """,
 ]
 
 

@@ -77,3 +77,46 @@ def test_any_text_either_parses_or_says_what_to_type(text):
         assert "BTCUSDT" in exc.user_message
     else:
         assert (name.isalnum() and name.isupper()) or name.isdigit()
+
+
+@pytest.mark.parametrize(
+    ("args", "spec"),
+    [
+        ("BTCUSDT > 70000", ("BTCUSDT", ">", "70000", None, False)),
+        ("btc <65000.5 buy the dip", ("BTC", "<", "65000.5", "buy the dip", False)),
+        ("ETH +5%", ("ETH", "%", "5", None, False)),
+        ("ETH -2.5% repeat", ("ETH", "%", "-2.5", None, True)),
+        ("BTC > 70000 take profit repeat", ("BTC", ">", "70000", "take profit", True)),
+    ],
+)
+def test_alert_grammar(args, spec):
+    from handlers.parsing import parse_alert
+
+    parsed = parse_alert(args.split())
+    assert (parsed.symbol, parsed.operator, parsed.value, parsed.note, parsed.repeat) == (
+        spec[0],
+        spec[1],
+        Decimal(spec[2]),
+        spec[3],
+        spec[4],
+    )
+
+
+@pytest.mark.parametrize("args", ["", "BTC", "BTC = 5", "BTC >", "BTC 0%", "BTC > -5", "BTC 5"])
+def test_bad_alerts_show_an_example(args):
+    from handlers.parsing import parse_alert
+
+    with pytest.raises(CommandError) as excinfo:
+        parse_alert(args.split())
+    assert "/alert" in excinfo.value.user_message
+
+
+def test_order_grammar():
+    from handlers.parsing import parse_order
+
+    intent = parse_order("BUY", ["btc/usdt", "0.001", "@65000"])
+    assert (intent.symbol, intent.amount, intent.price) == ("BTCUSDT", Decimal("0.001"), 65000)
+    assert parse_order("SELL", ["ETH", "$50"]).in_quote
+    assert parse_order("BUY", ["BTCUSDT", "100", "USDT"]).unit == "USDT"
+    with pytest.raises(CommandError, match="/sell BTCUSDT"):
+        parse_order("SELL", ["BTC", "1", "@"])

@@ -1,0 +1,264 @@
+"""One market-stream manager for the whole bot: every watched symbol's trades, one callback.
+
+    stream = MarketStream(stream_url, on_price=on_price, on_gap=on_gap, on_state=on_state)
+    await stream.start()
+    await stream.add("BTCUSDT")      # counted: the first add subscribes btcusdt@trade
+    await stream.remove("BTCUSDT")   # the last remove unsubscribes
+    await stream.stop()
+
+Symbols are spread over combined-stream connections (`/stream?streams=`) of at most
+`max_streams_per_connection` streams each; a connection is opened when the others are full and
+closed when its last symbol goes (the first one stays). Each connection is supervised on its own
+(see streams_connection.py): paced, coalesced SUBSCRIBE/UNSUBSCRIBE, reconnection with backoff
+and jitter, a gap-free renewal before Binance's 24 h cut, replacement of a silent socket.
+
+What the caller gets:
+- `on_price(symbol, price, trade_time_ms)` is a plain function, called in the socket's reader
+  for every trade, in order per symbol: it must not block (start a task for slow work). Price
+  is the exact `Decimal` of Binance's string; time is the trade's time `T`, ms since the epoch.
+  Its exceptions are logged and swallowed. Once `remove()` takes a symbol's last reference, no
+  further trade of it is delivered.
+- `add()` and `remove()` return at once (they never wait for Binance, so adding thousands of
+  symbols one by one costs a few SUBSCRIBE messages). A new symbol's trades flow from when
+  Binance confirms the subscription, which `await settle()` waits for.
+- `on_gap(symbols)` is awaited after a connection comes up and is subscribed (first connect,
+  reconnect, renewal), listing the symbols it carries: trades may have been missed before, so
+  the caller reads the current prices once (over REST) and evaluates them.
+- `on_state(False)` is awaited when the stream as a whole goes down (any connection lost or
+  failing to connect; `down_since` is then the `time.time()` of that moment) and
+  `on_state(True)` when every connection is back, after the `on_gap` calls of the recovery.
+- Callbacks `on_gap` and `on_state` run one at a time, in order, in a task of their own: a slow
+  one delays the next notification, never the prices.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import aiohttp
+
+from chatbot.exchange.streams_connection import PriceHandler, StreamConnection
+from chatbot.exchange.streams_socket import (
+    ID_FIELDS,
+    MAX_URL_STREAM_CHARS,
+    ControlBudget,
+    Sink,
+    StreamSocket,
+    combined_url,
+    normalize_symbol,
+    stream_name,
+)
+
+log = logging.getLogger(__name__)
+
+GapHandler = Callable[[list[str]], Awaitable[None]]
+StateHandler = Callable[[bool], Awaitable[None]]
+MAX_STREAMS_PER_CONNECTION = 1024  # Binance's limit
+RENEW_AFTER = 23 * 3600.0  # seconds; Binance cuts a connection at 24 h
+
+
+class MarketStream:
+    """Trades of every added symbol, delivered to `on_price`; see the module docstring."""
+
+    def __init__(
+        self,
+        stream_url: str,
+        *,
+        on_price: PriceHandler,
+        on_gap: GapHandler | None = None,
+        on_state: StateHandler | None = None,
+        session: aiohttp.ClientSession | None = None,
+        max_streams_per_connection: int = MAX_STREAMS_PER_CONNECTION,
+        control_rate: float = 5.0,
+        renew_after: float = RENEW_AFTER,
+        silence_timeout: float = 30.0,
+        backoff: tuple[float, float] = (0.5, 30.0),
+        channel: str = "trade",
+        request_timeout: float = 10.0,
+        max_url_chars: int = MAX_URL_STREAM_CHARS,
+    ) -> None:
+        if inspect.iscoroutinefunction(on_price):
+            raise TypeError("on_price must be a plain function; start a task for async work")
+        if channel not in ID_FIELDS:
+            raise ValueError(f"channel must be one of {sorted(ID_FIELDS)}, not {channel!r}")
+        if not 1 <= max_streams_per_connection <= MAX_STREAMS_PER_CONNECTION:
+            raise ValueError("max_streams_per_connection must be between 1 and 1024")
+        ControlBudget(control_rate)  # validates the rate
+        self._url = stream_url
+        self._on_price = on_price
+        self._on_gap = on_gap
+        self._on_state = on_state
+        self._session = session
+        self._own_session = session is None
+        self._capacity = max_streams_per_connection
+        self._control_rate = control_rate
+        self._renew_after = renew_after
+        self._silence_timeout = silence_timeout
+        self._backoff = backoff
+        self._channel = channel
+        self._request_timeout = request_timeout
+        self._max_url_chars = max_url_chars
+        self._refs: dict[str, int] = {}
+        self._home: dict[str, StreamConnection] = {}
+        self._connections: list[StreamConnection] = []
+        self._retiring: set[asyncio.Task[None]] = set()
+        self._notes: asyncio.Queue[tuple[Callable[[Any], Awaitable[None]], Any]] | None = None
+        self._notifier: asyncio.Task[None] | None = None
+        self._started = False
+        self._up = True  # as last reported through on_state (nothing reported yet: up)
+        self.down_since: float | None = None
+
+    # -- state -------------------------------------------------------------------------------
+
+    @property
+    def symbols(self) -> set[str]:
+        """The symbols added and not yet removed (a copy)."""
+        return set(self._refs)
+
+    @property
+    def connected(self) -> bool:
+        """Every connection is open (subscriptions may still be on their way)."""
+        return self._started and all(c.connected for c in self._connections)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Open the first connection; returns once it is open or its first attempt failed
+        (it is then retried in the background, and `on_state(False)` is called)."""
+        if self._started:
+            return
+        self._started = True
+        if self._session is None:
+            self._session = aiohttp.ClientSession()
+        self._notes = asyncio.Queue()
+        self._notifier = asyncio.create_task(self._notify_loop(), name="market-stream-notes")
+        if not self._connections:
+            self._connections.append(self._new_connection())
+        for connection in self._connections:
+            connection.start()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self._request_timeout + 1):
+                await self._connections[0].first_attempt.wait()
+
+    async def stop(self) -> None:
+        """Close every connection (each close handshake takes at most 1 s, all at once) and
+        drop pending notifications. A stopped stream is not started again."""
+        self._started = False
+        await asyncio.gather(*(c.stop() for c in self._connections), *self._retiring)
+        if self._notifier is not None:
+            self._notifier.cancel()
+            await asyncio.wait({self._notifier})
+            self._notifier = None
+        if self._own_session and self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def settle(self) -> None:
+        """Wait until Binance holds exactly the wanted streams on every connection (which
+        includes waiting for a lost connection to come back: use a timeout)."""
+        while unsettled := [c for c in self._connections if not c.settled.is_set()]:
+            await unsettled[0].settled.wait()
+
+    async def subscriptions(self) -> list[set[str]]:
+        """What Binance says each connection holds (LIST_SUBSCRIPTIONS: one paced control
+        message per connection), for diagnostics and tests. Raises `StreamDisconnected` when a
+        connection is not open."""
+        return [await c.listed() for c in list(self._connections)]
+
+    # -- subscriptions -----------------------------------------------------------------------
+
+    async def add(self, symbol: str) -> None:
+        """Watch a symbol (case-insensitive); counted, so each add wants a `remove`.
+        Raises ValueError for a name that cannot be a symbol."""
+        name = normalize_symbol(symbol)
+        count = self._refs.get(name, 0)
+        self._refs[name] = count + 1
+        if count:
+            return
+        connection = next((c for c in self._connections if c.has_room), None)
+        if connection is None:
+            connection = self._new_connection()
+            self._connections.append(connection)
+            if self._started:
+                connection.start()
+        connection.want(stream_name(name, self._channel), name)
+        self._home[name] = connection
+
+    async def remove(self, symbol: str) -> None:
+        """Drop one reference; the last one unsubscribes (removing more than added: no-op)."""
+        name = normalize_symbol(symbol)
+        count = self._refs.get(name, 0)
+        if count > 1:
+            self._refs[name] = count - 1
+            return
+        if not count:
+            return
+        del self._refs[name]
+        connection = self._home.pop(name)
+        connection.drop(stream_name(name, self._channel))
+        if not connection.wanted and connection is not self._connections[0]:
+            self._connections.remove(connection)
+            task = asyncio.create_task(connection.stop())
+            self._retiring.add(task)
+            task.add_done_callback(self._retiring.discard)
+            self._state_changed()
+
+    # -- wiring ------------------------------------------------------------------------------
+
+    def _new_connection(self) -> StreamConnection:
+        return StreamConnection(
+            open_socket=self._open_socket,
+            on_price=self._on_price,
+            id_field=ID_FIELDS[self._channel],
+            notify_gap=self._gap,
+            state_changed=self._state_changed,
+            capacity=self._capacity,
+            renew_after=self._renew_after,
+            backoff=self._backoff,
+        )
+
+    async def _open_socket(
+        self, streams: list[str], sink: Sink, wake: Callable[[], None]
+    ) -> StreamSocket:
+        assert self._session is not None
+        url, carried = combined_url(self._url, streams, self._max_url_chars)
+        return await StreamSocket.open(
+            self._session,
+            url,
+            carried,
+            event=self._channel,
+            sink=sink,
+            wake=wake,
+            budget=ControlBudget(self._control_rate),
+            silence_timeout=self._silence_timeout,
+            request_timeout=self._request_timeout,
+        )
+
+    def _gap(self, symbols: list[str]) -> None:
+        if self._on_gap is not None and self._notes is not None:
+            self._notes.put_nowait((self._on_gap, symbols))
+
+    def _state_changed(self) -> None:
+        up = not any(c.down for c in self._connections)
+        if up == self._up:
+            return
+        self._up = up
+        self.down_since = None if up else time.time()
+        log.warning("market stream %s", "is back" if up else "is down")
+        if self._on_state is not None and self._notes is not None:
+            self._notes.put_nowait((self._on_state, up))
+
+    async def _notify_loop(self) -> None:
+        assert self._notes is not None
+        while True:
+            callback, argument = await self._notes.get()
+            try:
+                await callback(argument)
+            except Exception:
+                log.exception("market stream callback %s failed", callback)

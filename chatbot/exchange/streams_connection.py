@@ -1,0 +1,330 @@
+"""Up to 1024 streams on one socket that is kept open: reconnected, renewed, reconciled.
+
+One supervisor task per connection owns the socket; `want` and `drop` only change the wanted
+streams and wake it. The supervisor then reconciles, UNSUBSCRIBE first (so the socket never
+holds more than its capacity), each control message carrying up to `MAX_PARAMS` streams and
+sent only when the socket's `ControlBudget` allows: adds and removes that arrive while it waits
+are coalesced into the next message. Beyond that:
+
+- a lost or silent socket is reopened after an exponential backoff with jitter (at least
+  Binance's `Retry-After` after a 418/429 handshake), its streams in the URL where they fit;
+- before Binance's 24 h cut (`renew_after`), or at once on `serverShutdown`, a new socket is
+  opened and subscribed while the old one still delivers. The new socket's trades are held
+  back, the old one's recorded, until the old socket answers a LIST_SUBSCRIPTIONS sent after
+  the new subscriptions were confirmed: a socket is read in order, so by then the old one has
+  delivered every trade printed before the new one took over. The held trades are then passed
+  on, and the new socket's later ones, less those whose trade id the old socket already
+  delivered (it may be ahead of the new one). Nothing is lost, nothing is delivered twice, each
+  symbol's trades keep their order.
+
+After every socket comes up and is subscribed (first connect, reconnect, renewal) the symbols it
+carries are reported through `notify_gap`, so the owner can read current prices once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from decimal import Decimal
+from typing import Any
+
+from chatbot.exchange.streams_socket import (
+    MAX_PARAMS,
+    ControlRefused,
+    Sink,
+    StreamDisconnected,
+    StreamSocket,
+    StreamTimeout,
+    ignore,
+)
+from chatbot.exchange.wsapi_connection import reconnect_delay
+
+log = logging.getLogger(__name__)
+
+PriceHandler = Callable[[str, Decimal, int], None]
+SocketOpener = Callable[[list[str], Sink, Callable[[], None]], Awaitable[StreamSocket]]
+_MIN_WAIT = 0.05  # seconds; keeps a deadline already due from spinning the supervisor
+
+
+class StreamConnection:
+    """Up to `capacity` streams on one (reconnected, renewed) socket."""
+
+    def __init__(
+        self,
+        *,
+        open_socket: SocketOpener,
+        on_price: PriceHandler,
+        id_field: str,
+        notify_gap: Callable[[list[str]], None],
+        state_changed: Callable[[], None],
+        capacity: int,
+        renew_after: float,
+        backoff: tuple[float, float],
+    ) -> None:
+        self._open_socket = open_socket
+        self._on_price = on_price
+        self._id_field = id_field
+        self._notify_gap = notify_gap
+        self._state_changed = state_changed
+        self.capacity = capacity
+        self._renew_after = renew_after
+        self._backoff = backoff
+        self.wanted: dict[str, str] = {}  # stream -> symbol, in the order they were wanted
+        self.symbols: set[str] = set()  # the symbols whose trades are delivered
+        self.rejected: set[str] = set()  # streams Binance refused; not asked for again
+        self.socket: StreamSocket | None = None
+        self.down = False
+        self.settled = asyncio.Event()  # Binance holds exactly the wanted streams
+        self.first_attempt = asyncio.Event()
+        self._wake = asyncio.Event()
+        self._stopped = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._sockets: set[StreamSocket] = set()
+
+    # -- what the owner uses -----------------------------------------------------------------
+
+    @property
+    def has_room(self) -> bool:
+        return len(self.wanted) < self.capacity
+
+    @property
+    def connected(self) -> bool:
+        return self.socket is not None and not self.socket.closed
+
+    def want(self, stream: str, symbol: str) -> None:
+        self.wanted[stream] = symbol
+        self.symbols.add(symbol)
+        self._changed()
+
+    def drop(self, stream: str) -> None:
+        """Stop wanting a stream; its trades stop being delivered at once."""
+        symbol = self.wanted.pop(stream, None)
+        if symbol is not None:
+            self.symbols.discard(symbol)
+            self.rejected.discard(stream)
+            self._changed()
+
+    def _changed(self) -> None:
+        self.settled.clear()
+        self._wake.set()
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="market-stream-connection")
+
+    async def stop(self) -> None:
+        self._stopped.set()
+        self.symbols = set()
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.wait({self._task})
+        await asyncio.gather(*(s.close() for s in self._sockets))
+        self.settled.set()  # nothing more will change: nobody should wait on it
+        self.first_attempt.set()
+
+    async def listed(self) -> set[str]:
+        """The streams Binance says this connection's socket holds (LIST_SUBSCRIPTIONS)."""
+        socket = self.socket
+        if socket is None or socket.closed:
+            raise StreamDisconnected()
+        await socket.budget.acquire()
+        return set(await socket.request("LIST_SUBSCRIPTIONS"))
+
+    def deliver(self, data: dict[str, Any]) -> None:
+        """The hot path: one trade payload from the socket's reader to `on_price`."""
+        symbol = data["s"]
+        if symbol in self.symbols:
+            try:
+                self._on_price(symbol, Decimal(data["p"]), data["T"])
+            except Exception:  # the caller's bug must not end the stream for every symbol
+                log.exception("on_price failed for %s", symbol)
+
+    # -- the supervisor ----------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        attempt = 0
+        while not self._stopped.is_set():
+            try:
+                socket = await self._open(self.deliver)
+            except StreamDisconnected as exc:
+                log.warning("market stream connection failed: %s", exc.message)
+                self.first_attempt.set()
+                self._set_down(True)
+                await self._pause(self._delay(attempt, exc.retry_after))
+                attempt += 1
+                continue
+            self.first_attempt.set()
+            self.socket = socket
+            up_since = time.monotonic()
+            try:
+                await self._serve()
+            except Exception:  # a bug here must not end the stream for good
+                log.exception("market stream supervisor failed; reconnecting")
+                await asyncio.gather(*(s.close() for s in self._sockets))
+            self.settled.clear()
+            attempt = 0 if time.monotonic() - up_since > self._backoff[1] else attempt + 1
+            if not self._stopped.is_set():
+                self._set_down(True)
+                log.warning("market stream lost; reconnecting (%d streams)", len(self.wanted))
+                await self._pause(self._delay(attempt))
+
+    async def _pause(self, seconds: float) -> None:
+        """Sleep, but wake for `stop()` (aiohttp can swallow a cancellation that arrives while
+        a connection attempt fails, so the loop also watches this flag)."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopped.wait(), seconds)
+
+    def _delay(self, attempt: int, retry_after: float | None = None) -> float:
+        return reconnect_delay(attempt, *self._backoff, retry_after=retry_after)
+
+    async def _open(self, sink: Sink) -> StreamSocket:
+        streams = [s for s in self.wanted if s not in self.rejected]
+        socket = await self._open_socket(streams, sink, self._wake.set)
+        socket.renew_at = socket.opened_at + self._renew_after
+        if self._stopped.is_set():
+            await socket.close()
+            raise StreamDisconnected("stopped")
+        self._sockets = {s for s in self._sockets if not s.closed}
+        self._sockets.add(socket)
+        return socket
+
+    async def _serve(self) -> None:
+        """Keep the socket's subscriptions as wanted until it is lost (renewals replace it)."""
+        socket = self.socket
+        assert socket is not None
+        await self._reconcile(socket)
+        if socket.closed:
+            return
+        self._came_up()
+        while not self._stopped.is_set():
+            socket = self.socket
+            assert socket is not None
+            if socket.shutdown_announced or time.monotonic() >= socket.renew_at:
+                await self._renew(socket)
+                continue
+            with contextlib.suppress(TimeoutError):
+                wait = max(_MIN_WAIT, socket.renew_at - time.monotonic())
+                await asyncio.wait_for(self._wake.wait(), wait)
+            self._wake.clear()
+            await self._reconcile(socket)
+            if socket.closed:
+                return
+
+    def _came_up(self) -> None:
+        if self.symbols:
+            self._notify_gap(sorted(self.symbols))
+        self._set_down(False)
+
+    def _set_down(self, down: bool) -> None:
+        if self.down != down:
+            self.down = down
+            self._state_changed()
+
+    # -- reconciling -------------------------------------------------------------------------
+
+    async def _reconcile(self, socket: StreamSocket) -> None:
+        """Send control messages until Binance holds exactly the wanted streams (or the socket
+        is lost); UNSUBSCRIBE goes first, so the socket never holds more than its capacity."""
+        while not socket.closed:
+            stale, fresh = self._pending_changes(socket)
+            if not stale and not fresh:
+                if socket is self.socket:
+                    self.settled.set()
+                return
+            await socket.budget.acquire()
+            stale, fresh = self._pending_changes(socket)  # what arrived meanwhile rides along
+            if stale:
+                await self._send(socket, "UNSUBSCRIBE", stale[:MAX_PARAMS])
+            elif fresh:
+                await self._send(socket, "SUBSCRIBE", fresh[:MAX_PARAMS])
+
+    def _pending_changes(self, socket: StreamSocket) -> tuple[list[str], list[str]]:
+        told, wanted, rejected = socket.told, self.wanted, self.rejected
+        stale = [s for s in told if s not in wanted]
+        fresh = [s for s in wanted if s not in told and s not in rejected]
+        return stale, fresh
+
+    async def _send(self, socket: StreamSocket, method: str, streams: list[str]) -> None:
+        subscribe = method == "SUBSCRIBE"
+        if subscribe:
+            socket.told.update(streams)  # at once: Binance applies messages in order
+        else:
+            socket.told.difference_update(streams)
+        try:
+            await socket.request(method, streams)
+        except ControlRefused as error:
+            log.warning("Binance refused %s of %d streams: %s", method, len(streams), error)
+            if subscribe:
+                socket.told.difference_update(streams)
+                self.rejected.update(s for s in streams if s in self.wanted)
+        except StreamTimeout:
+            log.warning("market stream %s got no answer; reconnecting", method)
+            await socket.close()
+        except StreamDisconnected:
+            pass  # the supervisor sees the socket closed
+
+    # -- renewing ----------------------------------------------------------------------------
+
+    async def _renew(self, old: StreamSocket) -> None:
+        """Move every stream to a new socket without a gap; see the module docstring."""
+        held: list[dict[str, Any]] = []
+        seen: dict[str, int] = {}
+        id_field, deliver = self._id_field, self.deliver
+
+        def record(data: dict[str, Any]) -> None:
+            seen[data["s"]] = data[id_field]
+            deliver(data)
+
+        old.sink = record
+        new: StreamSocket | None = None
+        try:
+            new = await self._open(held.append)
+            await self._reconcile(new)
+            await new.budget.acquire()
+            await new.request("LIST_SUBSCRIPTIONS")  # answered: Binance serves the new socket
+        except (StreamDisconnected, StreamTimeout, ControlRefused) as exc:
+            old.sink = deliver  # the old socket delivered everything meanwhile
+            old.shutdown_announced = False
+            old.renew_at = time.monotonic() + self._delay(1, getattr(exc, "retry_after", None))
+            log.warning("market stream renewal postponed: %s", exc.message)
+            if new is not None:
+                await new.close()
+            return
+        with contextlib.suppress(StreamDisconnected, StreamTimeout, ControlRefused):
+            await old.budget.acquire()
+            await old.request("LIST_SUBSCRIPTIONS")  # a barrier: see the module docstring
+        self._hand_over(old, new, held, seen)
+        await old.close()
+        log.info("market stream renewed (%d streams)", len(self.wanted))
+        self._came_up()
+
+    def _hand_over(
+        self,
+        old: StreamSocket,
+        new: StreamSocket,
+        held: list[dict[str, Any]],
+        seen: dict[str, int],
+    ) -> None:
+        """Make `new` the socket: pass on its held trades, then its live ones, less those the
+        old socket delivered (`seen`: the last trade id per symbol)."""
+        id_field, deliver = self._id_field, self.deliver
+
+        def catch_up(data: dict[str, Any]) -> None:  # the new socket may lag behind the old
+            symbol = data["s"]
+            last = seen.get(symbol)
+            if last is not None:
+                if data[id_field] <= last:
+                    return
+                del seen[symbol]
+                if not seen:
+                    new.sink = deliver
+            deliver(data)
+
+        old.sink = ignore  # from here on the new socket delivers everything
+        new.sink = catch_up if seen else deliver
+        for data in held:
+            catch_up(data)
+        self.socket = new

@@ -1,0 +1,317 @@
+"""One combined market-stream socket (`/stream?streams=`), and the pure rules it follows.
+
+Frames are `{"stream": "<name>", "data": <payload>}` for events and `{"result", "id"}` (or an
+error, `{"error": {"code", "msg"}, "id"}` / `{"code", "msg", "id"}`) for control answers, all
+read in order by one reader task. The reader is the hot path: it parses a frame, and a payload
+whose `e` is the subscribed event goes straight to `sink` (one attribute call, no copy). The
+owner swaps `sink` to hold or record events while it moves streams to a new socket.
+
+What an owner must know:
+- Binance counts every incoming frame, pings and pongs included, against 5 a second and cuts
+  the connection beyond that. `ControlBudget` paces control messages and leaves room for the
+  pong aiohttp sends back to Binance's ping (`autoping`); callers `await budget.acquire()`
+  before each `request`. The socket sends no pings of its own.
+- Binance pings every 20 s, so a healthy socket is never silent for long: one on which no
+  frame at all arrived for `silence_timeout` seconds is closed (and `wake` is called).
+- `wake` is also called when Binance announces `serverShutdown`; `shutdown_announced` is set.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import logging
+import math
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+import aiohttp
+
+from chatbot.exchange.errors import BinanceError, ExchangeUnavailable
+from chatbot.exchange.wsapi_connection import _retry_after
+
+log = logging.getLogger(__name__)
+
+Sink = Callable[[dict[str, Any]], None]
+
+ID_FIELDS = {"trade": "t", "aggTrade": "a"}  # channel -> the payload's per-symbol event id
+MAX_PARAMS = 200  # streams per SUBSCRIBE: Binance silently ignores much larger messages
+MAX_URL_STREAM_CHARS = 4000  # stream names carried in the connect URL; the rest are SUBSCRIBEd
+_MAX_MESSAGE = 1 << 20
+
+
+class StreamDisconnected(ExchangeUnavailable):
+    """The market-stream socket is closed or could not be opened.
+
+    `retry_after` is how long Binance asked us to stay away (a 418 or 429 handshake), or None.
+    """
+
+    def __init__(self, message: str | None = None, *, retry_after: float | None = None) -> None:
+        super().__init__(message or "The connection to Binance's market streams was lost.")
+        self.retry_after = retry_after
+
+
+class StreamTimeout(ExchangeUnavailable):
+    default_message = "Binance's market streams did not answer a control message in time."
+
+
+class ControlRefused(BinanceError):
+    """Binance refused a control message (`code` 0-3, see the stream docs)."""
+
+
+# -- pure rules ------------------------------------------------------------------------------
+
+
+def normalize_symbol(symbol: str) -> str:
+    """`btcusdt` -> `BTCUSDT`; raises ValueError for what cannot be a stream's symbol."""
+    name = symbol.strip().upper()
+    if not name or any(c in name for c in "@/ ") or not name.isprintable():
+        raise ValueError(f"not a symbol: {symbol!r}")
+    return name
+
+
+def stream_name(symbol: str, channel: str) -> str:
+    """The stream of a normalized symbol: Binance wants the symbol in lower case."""
+    return f"{symbol.lower()}@{channel}"
+
+
+def combined_url(
+    base: str, streams: Iterable[str], max_chars: int = MAX_URL_STREAM_CHARS
+) -> tuple[str, list[str]]:
+    """The `/stream?streams=` URL carrying as many of `streams` (in order) as fit in
+    `max_chars`, and the list of those carried; subscribing in the URL costs no control
+    message, which makes a reconnect quick."""
+    carried: list[str] = []
+    used = 0
+    for stream in streams:
+        used += len(stream) + 1
+        if used > max_chars + 1:
+            break
+        carried.append(stream)
+    url = base.rstrip("/") + "/stream"
+    return (url + "?streams=" + "/".join(carried) if carried else url), carried
+
+
+def batches(items: list[str], size: int = MAX_PARAMS) -> Iterator[list[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+class ControlBudget:
+    """At most `capacity` frames in any `window` seconds, for Binance's per-connection limit.
+
+    From `control_rate` frames a second, one is left over for the pong answering Binance's
+    ping (which we cannot schedule) and the window is stretched by `margin` seconds against
+    frames bunching up in transit: with the default 5/s, 4 control messages per 1.1 s.
+    """
+
+    def __init__(
+        self,
+        control_rate: float,
+        *,
+        reserve: int = 1,
+        margin: float = 0.1,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if control_rate <= 0:
+            raise ValueError("control_rate must be positive")
+        self.capacity = max(1, math.floor(control_rate) - reserve)
+        self.window = max(1.0, 1.0 / control_rate) + margin
+        self._clock = clock
+        self._sent: deque[float] = deque()
+
+    def wait_time(self) -> float:
+        """Seconds until one more frame may be sent (0: now)."""
+        now = self._clock()
+        while self._sent and self._sent[0] + self.window <= now:  # the same sum as below
+            self._sent.popleft()
+        if len(self._sent) < self.capacity:
+            return 0.0
+        return self._sent[0] + self.window - now
+
+    def spend(self) -> None:
+        self._sent.append(self._clock())
+
+    async def acquire(self) -> None:
+        """Wait for room, then count one frame as sent (the caller sends it next)."""
+        delay = self.wait_time()
+        while delay > 0:
+            await asyncio.sleep(delay)
+            delay = self.wait_time()
+        self.spend()
+
+
+# -- the socket ------------------------------------------------------------------------------
+
+
+class StreamSocket:
+    """One open combined-stream socket. Build it with `await StreamSocket.open(...)`."""
+
+    def __init__(
+        self,
+        ws: aiohttp.ClientWebSocketResponse,
+        streams: list[str],
+        *,
+        event: str,
+        sink: Sink,
+        wake: Callable[[], None],
+        budget: ControlBudget,
+        silence_timeout: float,
+        request_timeout: float,
+    ) -> None:
+        self._ws = ws
+        self.event = event
+        self.sink = sink
+        self._wake = wake
+        self.budget = budget
+        self.told: set[str] = set(streams)  # what we asked Binance for, in the order it reads
+        self.opened_at = time.monotonic()
+        self.renew_at = math.inf
+        self.shutdown_announced = False
+        self.closed = False
+        self._silence_timeout = silence_timeout
+        self._request_timeout = request_timeout
+        self._ids = itertools.count(1)
+        self._pending: dict[int, asyncio.Future[Any]] = {}
+        self._reader = asyncio.create_task(self._read_loop(), name="market-stream-reader")
+
+    @classmethod
+    async def open(
+        cls,
+        session: aiohttp.ClientSession,
+        url: str,
+        streams: list[str],
+        *,
+        event: str,
+        sink: Sink,
+        wake: Callable[[], None],
+        budget: ControlBudget,
+        silence_timeout: float,
+        request_timeout: float,
+    ) -> StreamSocket:
+        """Connect to `url` (which carries `streams`); raises `StreamDisconnected`."""
+        try:
+            async with asyncio.timeout(request_timeout):
+                ws = await session.ws_connect(
+                    url,
+                    autoping=True,
+                    heartbeat=None,  # Binance pings us; our own pings would eat the budget
+                    max_msg_size=_MAX_MESSAGE,
+                    timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=1.0),
+                )
+        except aiohttp.WSServerHandshakeError as exc:
+            raise StreamDisconnected(
+                f"Binance's market streams refused the connection (HTTP {exc.status}).",
+                retry_after=_retry_after(exc.headers),
+            ) from None
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            raise StreamDisconnected(
+                f"Could not connect to Binance's market streams ({type(exc).__name__})."
+            ) from None
+        return cls(
+            ws,
+            streams,
+            event=event,
+            sink=sink,
+            wake=wake,
+            budget=budget,
+            silence_timeout=silence_timeout,
+            request_timeout=request_timeout,
+        )
+
+    async def request(self, method: str, params: list[Any] | None = None) -> Any:
+        """Send one control message and return its `result`. Raises `ControlRefused`,
+        `StreamTimeout` or `StreamDisconnected`. Pace calls with `budget.acquire()`."""
+        if self.closed:
+            raise StreamDisconnected()
+        request_id = next(self._ids)
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._pending[request_id] = future
+        message: dict[str, Any] = {"method": method, "id": request_id}
+        if params is not None:
+            message["params"] = params
+        try:
+            await self._ws.send_str(json.dumps(message, separators=(",", ":")))
+            async with asyncio.timeout(self._request_timeout):
+                return await future
+        except TimeoutError:
+            raise StreamTimeout() from None
+        except (ConnectionError, RuntimeError, aiohttp.ClientError):
+            raise StreamDisconnected() from None
+        finally:
+            self._pending.pop(request_id, None)
+
+    async def close(self) -> None:
+        """Close the socket (a close handshake of at most 1 s) and stop the reader."""
+        self.sink = ignore
+        with contextlib.suppress(Exception):
+            await self._ws.close()
+        self._reader.cancel()
+        await asyncio.wait({self._reader})  # unlike `await`, keeps our own cancellation
+        self._finish()
+
+    # -- reading -----------------------------------------------------------------------------
+
+    async def _read_loop(self) -> None:
+        receive, loads, event = self._ws.receive, json.loads, self.event
+        text_type = aiohttp.WSMsgType.TEXT
+        try:
+            while True:
+                try:
+                    msg = await receive(self._silence_timeout)
+                except TimeoutError:
+                    log.warning("market stream silent for %.1f s; replacing", self._silence_timeout)
+                    return
+                if msg.type is text_type:
+                    try:
+                        frame = loads(msg.data)
+                        data = frame.get("data")
+                        if data is not None and data.get("e") == event:
+                            self.sink(data)
+                        else:
+                            self._on_other(frame)
+                    except Exception:  # one odd frame must not end everyone's stream
+                        log.exception("market stream: could not handle a frame")
+                elif msg.type in (aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR):
+                    return
+                # CLOSE / CLOSING: aiohttp completes the close handshake; CLOSED follows
+        finally:
+            self._finish()  # first: the owner learns of the loss without waiting for the close
+            if not self._ws.closed:
+                await self._ws.close()  # bounded by the 1 s close timeout
+
+    def _on_other(self, frame: dict[str, Any]) -> None:
+        data = frame.get("data", frame)
+        if isinstance(data, dict) and data.get("e") == "serverShutdown":
+            log.info("Binance announced a market-stream server shutdown")
+            self.shutdown_announced = True
+            self._wake()
+            return
+        if "data" in frame:
+            return  # an event of another kind: not ours
+        future = self._pending.get(frame.get("id"))  # type: ignore[arg-type]
+        if future is None or future.done():
+            return
+        error = frame.get("error") if isinstance(frame.get("error"), dict) else frame
+        if "code" in error:
+            future.set_exception(ControlRefused(str(error.get("msg", "")), code=error["code"]))
+        else:
+            future.set_result(frame.get("result"))
+
+    def _finish(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        for future in self._pending.values():
+            if not future.done():
+                future.set_exception(StreamDisconnected())
+        self._pending.clear()
+        self._wake()
+
+
+def ignore(data: dict[str, Any]) -> None:
+    """The sink of a socket being let go: its events are another socket's to deliver."""

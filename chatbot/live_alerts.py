@@ -1,0 +1,77 @@
+"""Wiring of price alerts: the market stream in, the outbox out.
+
+Like `app.py`, this module knows every layer. The market stream feeds every trade to the alert
+service; firings land in the outbox; the outbox sender delivers them through the handlers'
+`send_fired`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+
+from telegram import Bot
+from telegram.error import TelegramError
+
+from chatbot.exchange.streams import MarketStream
+from chatbot.services.alerts import AlertService
+from chatbot.services.outbox import OutboxSender
+from chatbot.storage.alerts import AlertRepository
+from handlers import alerts as alert_handlers
+
+log = logging.getLogger(__name__)
+
+DELAY_NOTICE_AFTER = 60.0  # seconds of stream outage before users are told it is back
+
+
+class LiveAlerts:
+    def __init__(
+        self, stream_url: str, alerts: AlertService, repo: AlertRepository, bot: Bot
+    ) -> None:
+        self._alerts = alerts
+        self._repo = repo
+        self._bot = bot
+        self.stream = MarketStream(
+            stream_url, on_price=self._on_price, on_gap=alerts.on_gap, on_state=self._on_state
+        )
+        self.sender = OutboxSender(
+            repo,
+            lambda chat_id, payloads: alert_handlers.send_fired(bot, chat_id, payloads),
+            alerts.pause_user,
+            alerts.fired,
+        )
+        alerts.follow_with(self.stream.add, self.stream.remove)
+
+    async def start(self) -> None:
+        await self.stream.start()
+        count = await self._alerts.load()
+        log.info("price alerts loaded: %d active", count)
+        self.sender.start()
+        self._alerts.fired.set()  # send what a previous run left in the outbox
+
+    async def stop(self) -> None:
+        await self.sender.stop()
+        await self.stream.stop()
+
+    def _on_price(self, symbol: str, price: object, event_time_ms: int) -> None:
+        self._alerts.on_price(symbol, price)  # type: ignore[arg-type]
+
+    async def _on_state(self, up: bool) -> None:
+        if not up:
+            self._alerts.down_since = self._alerts.down_since or time.time()
+            return
+        since, self._alerts.down_since = self._alerts.down_since, None
+        if since is not None and time.time() - since > DELAY_NOTICE_AFTER:
+            await self._tell_back(since)
+
+    async def _tell_back(self, since: float) -> None:
+        users = {(a.user_id, a.chat_id) for a in await self._repo.active()}
+        text = (
+            "✅ Live prices are back (they were delayed for "
+            f"{(time.time() - since) / 60:.0f} min); your alerts were checked against the "
+            "prices now."
+        )
+        for _, chat_id in users:
+            with contextlib.suppress(TelegramError):
+                await self._bot.send_message(chat_id, text)

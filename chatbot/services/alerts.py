@@ -1,0 +1,235 @@
+"""Price alerts: created from the chat, evaluated on every trade, fired exactly once.
+
+Active alerts live in SQLite and, indexed, in the `AlertBook`, which finds the alerts a price
+fires by bisection. A firing is written (alert marked, message queued in the outbox) in one
+transaction before anything is sent; the outbox sender does the sending. Percent alerts are
+turned into absolute thresholds when they are set.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from chatbot.errors import UserError
+from chatbot.services.alert_book import AlertBook
+from chatbot.services.market import MarketService
+from chatbot.storage.alerts import AlertRecord, AlertRepository
+
+log = logging.getLogger(__name__)
+
+DEFAULT_COOLDOWN = 900.0  # seconds before a `repeat` alert may fire again
+PER_USER_LIMIT = 100
+HUNDRED = Decimal(100)
+
+Watch = Callable[[str], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class AlertSpec:
+    """What the user typed: `/alert BTCUSDT > 70000 take profit repeat`, `/alert ETH -5%`."""
+
+    symbol: str
+    operator: str  # ">" | "<" | "%"
+    value: Decimal  # a price, or a signed percentage
+    note: str | None = None
+    repeat: bool = False
+
+
+@dataclass(frozen=True)
+class NewAlert:
+    record: AlertRecord
+    price: Decimal  # the price when it was set
+
+    @property
+    def distance_pct(self) -> Decimal:
+        return (self.record.threshold - self.price) / self.price * HUNDRED
+
+
+class AlertService:
+    def __init__(
+        self,
+        repo: AlertRepository,
+        market: MarketService,
+        book: AlertBook,
+        *,
+        per_user_limit: int = PER_USER_LIMIT,
+        cooldown: float = DEFAULT_COOLDOWN,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._repo = repo
+        self._market = market
+        self._book = book
+        self._limit = per_user_limit
+        self._cooldown = cooldown
+        self._clock = clock
+        self._watch: Watch | None = None
+        self._unwatch: Watch | None = None
+        self.fired = asyncio.Event()  # set when the outbox has something new
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.down_since: float | None = None
+
+    def delayed_since(self, after: float = 60.0) -> float | None:
+        """When live prices stopped, if they have been down longer than `after` seconds."""
+        since = self.down_since
+        return since if since is not None and self._clock() - since > after else None
+
+    def follow_with(self, watch: Watch, unwatch: Watch) -> None:
+        """How symbols get (un)subscribed on the market stream."""
+        self._watch, self._unwatch = watch, unwatch
+
+    async def load(self) -> int:
+        """At start: put every active alert back in the book and watch its symbol."""
+        alerts = await self._repo.active()
+        for alert in alerts:
+            self._index(alert)
+        for symbol in {a.symbol for a in alerts}:
+            await self._watch_symbol(symbol)
+        return len(alerts)
+
+    def _index(self, alert: AlertRecord) -> None:
+        self._book.add(
+            alert.id,
+            alert.symbol,
+            alert.direction,  # type: ignore[arg-type]
+            alert.threshold,
+            repeat=alert.repeat,
+            cooldown=alert.cooldown,
+            # a repeat alert that fired before a restart waits to re-arm, not to fire at once
+            fired_at=alert.fired_at if alert.repeat else None,
+        )
+
+    # -- the commands ------------------------------------------------------------------------
+
+    async def create(self, user_id: int, chat_id: int, spec: AlertSpec) -> NewAlert:
+        rules = await self._market.resolve(spec.symbol)
+        if await self._repo.count_active(user_id) >= self._limit:
+            raise UserError(
+                f"You have {self._limit} active alerts, the most allowed. Remove some with "
+                "/unalert ID or /unalert all."
+            )
+        price = (await self._market.quotes([rules.symbol]))[0].ticker.last_price
+        direction, threshold, condition = _threshold(spec, price)
+        if (direction == "above" and price >= threshold) or (
+            direction == "below" and price <= threshold
+        ):
+            raise UserError(
+                f"That alert would fire at once: {rules.symbol} is at {price.normalize():f} now. "
+                f"Example: /alert {rules.symbol} > {(price * Decimal('1.05')).quantize(Decimal(1))}"
+            )
+        record = await self._repo.create(
+            user_id=user_id,
+            chat_id=chat_id,
+            symbol=rules.symbol,
+            direction=direction,
+            threshold=threshold,
+            condition=condition,
+            note=spec.note,
+            repeat=spec.repeat,
+            cooldown=self._cooldown,
+        )
+        self._index(record)
+        await self._watch_symbol(rules.symbol)
+        return NewAlert(record, price)
+
+    async def list(self, user_id: int) -> list[AlertRecord]:
+        return await self._repo.for_user(user_id)
+
+    async def delete(self, user_id: int, alert_ids: list[int] | None) -> list[int]:
+        """Remove the user's alerts (all when `alert_ids` is None); returns those removed."""
+        records = {a.id: a for a in await self._repo.for_user(user_id)}
+        deleted = await self._repo.delete(user_id, alert_ids)
+        for alert_id in deleted:
+            self._book.remove(alert_id)
+        for symbol in {records[i].symbol for i in deleted}:
+            await self._unwatch_if_idle(symbol)
+        return deleted
+
+    async def again(self, user_id: int, alert_id: int) -> NewAlert:
+        """The "Set again" button: the same condition, from the price now."""
+        record = await self._repo.get(alert_id)
+        if record is None or record.user_id != user_id:
+            raise UserError("This alert is not yours, or no longer exists.")
+        spec = _spec_of(record)
+        return await self.create(user_id, record.chat_id, spec)
+
+    async def pause_user(self, user_id: int) -> None:
+        """The user blocked the bot: keep their alerts, stop firing them."""
+        for alert in await self._repo.for_user(user_id):
+            self._book.remove(alert.id)
+        await self._repo.pause_user(user_id)
+
+    # -- prices --------------------------------------------------------------------------------
+
+    def on_price(self, symbol: str, price: Decimal, now: float | None = None) -> None:
+        """A trade: find the alerts it fires (bisection) and record them in the background."""
+        fired = self._book.on_price(symbol, price, self._clock() if now is None else now)
+        if fired:
+            task = asyncio.get_running_loop().create_task(self._record(fired, symbol, price))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def on_gap(self, symbols: list[str]) -> None:
+        """After the stream was down: evaluate the current prices once, so a crossing during
+        the gap still fires."""
+        prices = await self._market.last_prices(refresh=True)
+        for symbol in symbols:
+            if symbol in prices:
+                self.on_price(symbol, prices[symbol])
+
+    async def _record(self, alert_ids: list[int], symbol: str, price: Decimal) -> None:
+        now = self._clock()
+        fired = []
+        for alert_id in alert_ids:
+            record = await self._repo.get(alert_id)
+            if record is not None:
+                fired.append((record, price, _payload(record, price, now)))
+        await self._repo.fire(fired, now)
+        self.fired.set()
+        if any(not r.repeat for r, _, _ in fired):
+            await self._unwatch_if_idle(symbol)
+
+    async def _watch_symbol(self, symbol: str) -> None:
+        if self._watch is not None:
+            await self._watch(symbol)
+
+    async def _unwatch_if_idle(self, symbol: str) -> None:
+        if self._unwatch is not None and self._book.count(symbol) == 0:
+            await self._unwatch(symbol)
+
+
+def _threshold(spec: AlertSpec, price: Decimal) -> tuple[str, Decimal, str]:
+    if spec.operator == ">":
+        return "above", spec.value, f"≥ {spec.value.normalize():f}"
+    if spec.operator == "<":
+        return "below", spec.value, f"≤ {spec.value.normalize():f}"
+    if spec.value <= -HUNDRED:
+        raise UserError("A fall of 100% or more cannot happen. Example: /alert BTC -5%")
+    threshold = price * (1 + spec.value / HUNDRED)
+    sign = "+" if spec.value > 0 else ""
+    direction = "above" if spec.value > 0 else "below"
+    arrow = "≥" if spec.value > 0 else "≤"
+    shown = threshold.quantize(Decimal("0.00000001")).normalize()
+    return direction, threshold, f"{sign}{spec.value.normalize():f}% ({arrow} {shown:f})"
+
+
+def _spec_of(record: AlertRecord) -> AlertSpec:
+    operator = ">" if record.direction == "above" else "<"
+    return AlertSpec(record.symbol, operator, record.threshold, record.note, record.repeat)
+
+
+def _payload(record: AlertRecord, price: Decimal, now: float) -> dict[str, object]:
+    return {
+        "alert_id": record.id,
+        "symbol": record.symbol,
+        "condition": record.condition,
+        "price": format(price, "f"),
+        "time": datetime.fromtimestamp(now, UTC).strftime("%H:%M:%S UTC"),
+        "note": record.note,
+        "repeat": record.repeat,
+    }

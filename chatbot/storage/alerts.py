@@ -1,0 +1,201 @@
+"""Price alerts and their outbox in SQLite.
+
+Firing an alert and queuing its message happen in one transaction (`fire`), so after a crash
+an alert is either still armed or its message is waiting in the outbox: never fired and lost.
+A message leaves the outbox only once Telegram has accepted it.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from chatbot.storage.db import Database
+
+
+class AlertState(StrEnum):
+    ACTIVE = "active"
+    FIRED = "fired"  # a one-shot alert that fired
+    PAUSED = "paused"  # the user blocked the bot
+    DELETED = "deleted"
+
+
+@dataclass(frozen=True)
+class AlertRecord:
+    id: int
+    user_id: int
+    chat_id: int
+    symbol: str
+    direction: str  # above | below
+    threshold: Decimal
+    condition: str  # as the user typed it: "> 70000", "+5%"
+    note: str | None
+    repeat: bool
+    cooldown: float
+    state: AlertState
+    created_at: float
+    fired_at: float | None
+    fired_price: Decimal | None
+    fire_count: int
+
+    @classmethod
+    def from_row(cls, row: Any) -> AlertRecord:
+        return cls(
+            id=int(row["id"]),
+            user_id=int(row["user_id"]),
+            chat_id=int(row["chat_id"]),
+            symbol=row["symbol"],
+            direction=row["direction"],
+            threshold=Decimal(row["threshold"]),
+            condition=row["condition"],
+            note=row["note"],
+            repeat=bool(row["repeat"]),
+            cooldown=float(row["cooldown"]),
+            state=AlertState(row["state"]),
+            created_at=float(row["created_at"]),
+            fired_at=row["fired_at"],
+            fired_price=Decimal(row["fired_price"]) if row["fired_price"] else None,
+            fire_count=int(row["fire_count"]),
+        )
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    id: int
+    chat_id: int
+    user_id: int
+    alert_id: int | None
+    payload: dict[str, Any]
+    attempts: int
+
+
+class AlertRepository:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def create(
+        self,
+        *,
+        user_id: int,
+        chat_id: int,
+        symbol: str,
+        direction: str,
+        threshold: Decimal,
+        condition: str,
+        note: str | None,
+        repeat: bool,
+        cooldown: float,
+    ) -> AlertRecord:
+        async with self._db.transaction() as conn:
+            cursor = await conn.execute(
+                "INSERT INTO alerts (user_id, chat_id, symbol, direction, threshold, condition, "
+                "note, repeat, cooldown, state, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                (user_id, chat_id, symbol, direction, format(threshold, "f"), condition, note,
+                 int(repeat), cooldown, AlertState.ACTIVE, time.time()),
+            )  # fmt: skip
+            alert_id = cursor.lastrowid
+        record = await self.get(int(alert_id or 0))
+        assert record is not None
+        return record
+
+    async def get(self, alert_id: int) -> AlertRecord | None:
+        row = await self._db.fetch_one("SELECT * FROM alerts WHERE id = ?", (alert_id,))
+        return AlertRecord.from_row(row) if row else None
+
+    async def for_user(self, user_id: int) -> list[AlertRecord]:
+        rows = await self._db.fetch_all(
+            "SELECT * FROM alerts WHERE user_id = ? AND state IN (?, ?, ?) ORDER BY id",
+            (user_id, AlertState.ACTIVE, AlertState.FIRED, AlertState.PAUSED),
+        )
+        return [AlertRecord.from_row(r) for r in rows]
+
+    async def count_active(self, user_id: int) -> int:
+        row = await self._db.fetch_one(
+            "SELECT COUNT(*) FROM alerts WHERE user_id = ? AND state = ?",
+            (user_id, AlertState.ACTIVE),
+        )
+        return int(row[0]) if row else 0
+
+    async def active(self) -> list[AlertRecord]:
+        rows = await self._db.fetch_all(
+            "SELECT * FROM alerts WHERE state = ? ORDER BY id", (AlertState.ACTIVE,)
+        )
+        return [AlertRecord.from_row(r) for r in rows]
+
+    async def delete(self, user_id: int, alert_ids: Iterable[int] | None = None) -> list[int]:
+        """Delete some (or all) of the user's alerts; returns the ids that were deleted."""
+        mine = [a.id for a in await self.for_user(user_id)]
+        wanted = mine if alert_ids is None else [i for i in alert_ids if i in set(mine)]
+        async with self._db.transaction() as conn:
+            for alert_id in wanted:
+                await conn.execute(
+                    "UPDATE alerts SET state = ? WHERE id = ?", (AlertState.DELETED, alert_id)
+                )
+        return wanted
+
+    async def fire(
+        self, fired: list[tuple[AlertRecord, Decimal, dict[str, Any]]], now: float
+    ) -> None:
+        """Mark alerts fired and queue their messages, all in one transaction."""
+        async with self._db.transaction() as conn:
+            for alert, price, payload in fired:
+                state = AlertState.ACTIVE if alert.repeat else AlertState.FIRED
+                await conn.execute(
+                    "UPDATE alerts SET state = ?, fired_at = ?, fired_price = ?, "
+                    "fire_count = fire_count + 1 WHERE id = ? AND state = ?",
+                    (state, now, format(price, "f"), alert.id, AlertState.ACTIVE),
+                )
+                await conn.execute(
+                    "INSERT INTO outbox (chat_id, user_id, alert_id, payload, state, created_at) "
+                    "VALUES (?, ?, ?, ?, 'pending', ?)",
+                    (alert.chat_id, alert.user_id, alert.id, json.dumps(payload), now),
+                )
+
+    async def pause_user(self, user_id: int) -> None:
+        await self._db.execute(
+            "UPDATE alerts SET state = ? WHERE user_id = ? AND state = ?",
+            (AlertState.PAUSED, user_id, AlertState.ACTIVE),
+        )
+
+    # -- the outbox --------------------------------------------------------------------------
+
+    async def pending(self, limit: int = 1000) -> list[OutboxItem]:
+        rows = await self._db.fetch_all(
+            "SELECT * FROM outbox WHERE state = 'pending' ORDER BY id LIMIT ?", (limit,)
+        )
+        return [
+            OutboxItem(
+                int(r["id"]),
+                int(r["chat_id"]),
+                int(r["user_id"]),
+                r["alert_id"],
+                json.loads(r["payload"]),
+                int(r["attempts"]),
+            )
+            for r in rows
+        ]
+
+    async def backlog(self) -> int:
+        row = await self._db.fetch_one("SELECT COUNT(*) FROM outbox WHERE state = 'pending'")
+        return int(row[0]) if row else 0
+
+    async def mark(self, ids: list[int], state: str) -> None:
+        async with self._db.transaction() as conn:
+            for item_id in ids:
+                await conn.execute(
+                    "UPDATE outbox SET state = ?, sent_at = ?, attempts = attempts + 1 "
+                    "WHERE id = ?",
+                    (state, time.time(), item_id),
+                )
+
+    async def count_attempt(self, ids: list[int]) -> None:
+        async with self._db.transaction() as conn:
+            for item_id in ids:
+                await conn.execute(
+                    "UPDATE outbox SET attempts = attempts + 1 WHERE id = ?", (item_id,)
+                )

@@ -1,0 +1,167 @@
+"""Price alerts end to end: the simulator's trades over the market stream, the alert book, the
+outbox, and the Bot API emulator receiving the message."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from decimal import Decimal
+
+from chatbot.services.alerts import AlertSpec
+from tests.e2e.conftest import ALICE
+
+
+async def ask(conv, text):
+    await conv.send(text)
+    return await conv.reply()
+
+
+def fired(conv):
+    return [
+        m for m in conv.messages if m.from_bot and m.text.startswith("🔔") and "set" not in m.text
+    ]
+
+
+async def watching(running_bot, symbol):
+    live = running_bot.bot_data["live_alerts"]
+    for _ in range(500):
+        if symbol in live.stream.symbols and live.stream.connected:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"{symbol} never watched")
+
+
+async def test_above_alert_fires_once(alice, exchange, running_bot):
+    exchange.set_price("BTCUSDT", Decimal("60000"))
+    reply = await ask(alice, "/alert btc > 61000 take profit")
+    assert "Alert #1 set: BTCUSDT ≥ 61000" in reply.text and "1.67% away" in reply.text
+    await watching(running_bot, "BTCUSDT")
+    exchange.set_price("BTCUSDT", Decimal("61000.01"))
+    message = await alice.reply(timeout=10)
+    assert "BTCUSDT" in message.text and "crossed at 61,000.01" in message.text
+    assert "take profit" in message.text and message.buttons[0][0].text == "🔁 Set again"
+    exchange.set_price("BTCUSDT", Decimal("60000"))
+    exchange.set_price("BTCUSDT", Decimal("62000"))  # recross and cross again: one-shot is done
+    await asyncio.sleep(0.5)
+    assert len(fired(alice)) == 1
+    listing = (await ask(alice, "/alerts")).text
+    assert "#1 BTCUSDT ≥ 61000 · fired at 61,000.01" in listing
+
+
+async def test_below_and_percent_alerts(alice, exchange, running_bot):
+    exchange.set_price("ETHUSDT", Decimal("3000"))
+    assert "Alert #1 set" in (await ask(alice, "/alert ETH < 2900")).text
+    reply = await ask(alice, "/alert ETH -10%")
+    assert "ETHUSDT -10% (≤ 2700)" in reply.text
+    await watching(running_bot, "ETHUSDT")
+    exchange.set_price("ETHUSDT", Decimal("2899"))
+    assert "≤ 2900" in (await alice.reply(timeout=10)).text
+    exchange.set_price("ETHUSDT", Decimal("2700"))
+    assert "-10%" in (await alice.reply(timeout=10)).text
+
+
+async def test_alert_that_would_fire_at_once_is_refused(alice, exchange):
+    exchange.set_price("BTCUSDT", Decimal("60000"))
+    reply = await ask(alice, "/alert BTC < 61000")
+    assert "would fire at once" in reply.text and "60000" in reply.text
+
+
+async def test_bad_conditions_get_an_example(alice):
+    for command in ("/alert", "/alert BTC", "/alert BTC = 5", "/alert BTC >", "/alert BTC 0%"):
+        reply = await ask(alice, command)
+        assert "/alert" in reply.text, (command, reply.text)
+
+
+async def test_repeat_rearms_after_recross_and_cooldown(alice, exchange, running_bot):
+    running_bot.bot_data["services"].alerts._cooldown = 0.5
+    exchange.set_price("BTCUSDT", Decimal("60000"))
+    await ask(alice, "/alert BTC > 61000 repeat")
+    await watching(running_bot, "BTCUSDT")
+    exchange.set_price("BTCUSDT", Decimal("61500"))
+    await alice.reply(timeout=10)
+    exchange.set_price("BTCUSDT", Decimal("60500"))  # back below, but within the cooldown
+    exchange.set_price("BTCUSDT", Decimal("61600"))
+    await asyncio.sleep(0.6)
+    assert len(fired(alice)) == 1
+    exchange.set_price("BTCUSDT", Decimal("60500"))  # below again, cooldown over: re-armed
+    exchange.set_price("BTCUSDT", Decimal("61700"))
+    await alice.reply(timeout=10)
+    assert len(fired(alice)) == 2
+
+
+async def test_unalert_one_and_all(alice, exchange):
+    exchange.set_price("BTCUSDT", Decimal("60000"))
+    for price in (61000, 62000, 63000):
+        await ask(alice, f"/alert BTC > {price}")
+    assert "Removed 1 alert(s): #2" in (await ask(alice, "/unalert 2")).text
+    assert "No such alert" in (await ask(alice, "/unalert 99")).text
+    assert "Removed 2 alert(s)" in (await ask(alice, "/unalert all")).text
+    assert "no alerts" in (await ask(alice, "/alerts")).text
+
+
+async def test_per_user_limit(alice, exchange, running_bot):
+    running_bot.bot_data["services"].alerts._limit = 2
+    exchange.set_price("BTCUSDT", Decimal("60000"))
+    await ask(alice, "/alert BTC > 61000")
+    await ask(alice, "/alert BTC > 62000")
+    assert "the most allowed" in (await ask(alice, "/alert BTC > 63000")).text
+
+
+async def test_alerts_survive_a_restart(api, exchange, settings, alice, running_bot):
+    from chatbot.app import running_bot as run
+
+    exchange.set_price("BTCUSDT", Decimal("60000"))
+    await ask(alice, "/alert BTC > 61000")
+    await running_bot.updater.stop()
+    await running_bot.stop()
+    await running_bot.bot_data["live_alerts"].stop()
+    async with run(settings, poll_timeout=1) as again:
+        await watching(again, "BTCUSDT")
+        conv = api.conversation(api.user(ALICE, first_name="Alice"))
+        exchange.set_price("BTCUSDT", Decimal("61001"))
+        assert "crossed at 61,001" in (await conv.reply(timeout=10)).text
+
+
+async def test_crossing_while_the_stream_is_down_fires_after_reconnect(
+    alice, exchange, running_bot
+):
+    exchange.set_price("BTCUSDT", Decimal("60000"))
+    await ask(alice, "/alert BTC > 61000")
+    await watching(running_bot, "BTCUSDT")
+    await exchange.drop_websockets()
+    exchange.set_price("BTCUSDT", Decimal("61500"))  # nobody is listening
+    exchange.set_price("BTCUSDT", Decimal("61200"))
+    message = await alice.reply(timeout=15)
+    assert "crossed at" in message.text
+    await asyncio.sleep(0.5)
+    assert len(fired(alice)) == 1
+
+
+async def test_telegram_429_on_the_first_sends_still_delivers_once(
+    alice, api, exchange, running_bot
+):
+    exchange.set_price("BTCUSDT", Decimal("60000"))
+    await ask(alice, "/alert BTC > 61000")
+    await watching(running_bot, "BTCUSDT")
+    api.fail_next("sendMessage", count=2, error_code=429, retry_after=1)
+    exchange.set_price("BTCUSDT", Decimal("61500"))
+    await alice.reply(timeout=20)
+    await asyncio.sleep(0.5)
+    assert len(fired(alice)) == 1
+
+
+async def test_500_alerts_on_one_tick_arrive_merged(alice, api, exchange, running_bot):
+    service = running_bot.bot_data["services"].alerts
+    service._limit = 1000
+    exchange.set_price("BTCUSDT", Decimal("60000"))
+    for i in range(500):
+        spec = AlertSpec("BTCUSDT", ">", Decimal(60100 + i))
+        await service.create(ALICE, ALICE, spec)
+    await watching(running_bot, "BTCUSDT")
+    exchange.set_price("BTCUSDT", Decimal("61000"))
+    await alice.wait_for(lambda: sum(m.text.count("#") for m in fired(alice)) >= 500, timeout=30)
+    told = [int(t) for m in fired(alice) for t in re.findall(r"#(\d+)", m.text)]
+    assert sorted(told) == list(range(1, 501))  # each alert told once
+    sends = [c for c in api.calls_to("sendMessage") if "alerts fired" in c.get("text", "")]
+    assert all(len(c["text"]) <= 4096 for c in sends)
+    assert len(sends) <= 6  # merged: a few messages, not 500
