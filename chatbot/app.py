@@ -157,7 +157,9 @@ async def open_resources(app: Application) -> Resources:
     app.bot_data["services"] = services
     fills = FillService(client, key_service, tickets, reported)
     live = LiveOrders(settings.binance_ws_api_url, client, key_service, fills, app.bot)
-    alerts_live = LiveAlerts(settings.binance_stream_url, services.alerts, alert_repo, app.bot)
+    alerts_live = LiveAlerts(
+        settings.binance_stream_url, services.alerts, alert_repo, key_service, app.bot
+    )
     app.bot_data["live"], app.bot_data["live_alerts"] = live, alerts_live
     with suppress(BinanceError):  # Binance unreachable at start is not fatal; calls retry
         await client.sync_time()

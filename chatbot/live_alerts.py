@@ -10,13 +10,15 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
+from typing import Any
 
 from telegram import Bot
 from telegram.error import TelegramError
 
 from chatbot.exchange.streams import MarketStream
 from chatbot.services.alerts import AlertService
-from chatbot.services.outbox import OutboxSender
+from chatbot.services.keys import KeyService
+from chatbot.services.outbox import OutboxSender, SendResult
 from chatbot.storage.alerts import AlertRepository
 from handlers import alerts as alert_handlers
 
@@ -27,20 +29,21 @@ DELAY_NOTICE_AFTER = 60.0  # seconds of stream outage before users are told it i
 
 class LiveAlerts:
     def __init__(
-        self, stream_url: str, alerts: AlertService, repo: AlertRepository, bot: Bot
+        self,
+        stream_url: str,
+        alerts: AlertService,
+        repo: AlertRepository,
+        keys: KeyService,
+        bot: Bot,
     ) -> None:
         self._alerts = alerts
+        self._keys = keys
         self._repo = repo
         self._bot = bot
         self.stream = MarketStream(
             stream_url, on_price=self._on_price, on_gap=alerts.on_gap, on_state=self._on_state
         )
-        self.sender = OutboxSender(
-            repo,
-            lambda chat_id, payloads: alert_handlers.send_fired(bot, chat_id, payloads),
-            alerts.pause_user,
-            alerts.fired,
-        )
+        self.sender = OutboxSender(repo, self._send, alerts.pause_user, alerts.fired)
         alerts.follow_with(self.stream.add, self.stream.remove)
 
     async def start(self) -> None:
@@ -53,6 +56,11 @@ class LiveAlerts:
     async def stop(self) -> None:
         await self.sender.stop()
         await self.stream.stop()
+
+    async def _send(self, chat_id: int, payloads: list[dict[str, Any]]) -> SendResult:
+        owner = payloads[0].get("user_id")
+        can_trade = len(payloads) == 1 and owner is not None and await self._keys.has_key(owner)
+        return await alert_handlers.send_fired(self._bot, chat_id, payloads, can_trade=can_trade)
 
     def _on_price(self, symbol: str, price: object, event_time_ms: int) -> None:
         self._alerts.on_price(symbol, price)  # type: ignore[arg-type]

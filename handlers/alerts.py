@@ -14,6 +14,7 @@ from telegram.ext import CallbackQueryHandler, ContextTypes
 from chatbot.services.alerts import NewAlert
 from chatbot.services.outbox import Delivery, SendResult
 from chatbot.storage.alerts import AlertRecord, AlertState
+from handlers import orders
 from handlers.common import esc, keyboard, num, reply, services, typing, user_id
 from handlers.parsing import parse_alert, parse_unalert
 
@@ -46,18 +47,24 @@ async def unalert(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def alert_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """ "Set again" under an alert message."""
+    """Under an alert message: "Set again" (the same condition from the price now) or
+    "Trade" (an order preview to confirm)."""
     query = update.callback_query
-    assert query is not None and query.data is not None
-    alert_id = int(query.data.split(":")[2])
+    assert query is not None and query.data is not None and isinstance(query.message, Message)
+    _, action, alert_id = query.data.split(":")
     await query.answer()
-    new = await services(context).alerts.again(query.from_user.id, alert_id)
-    if isinstance(query.message, Message):
+    owner, chat_id = query.from_user.id, query.message.chat_id
+    if action == "again":
+        new = await services(context).alerts.again(owner, int(alert_id))
         await query.message.reply_text(render_new(new), parse_mode=ParseMode.HTML)
+        return
+    intent = await services(context).alerts.trade_intent(owner, int(alert_id))
+    preview = await services(context).orders.preview(owner, chat_id, intent)
+    await orders.show_preview(chat_id, context, preview)
 
 
 def alert_button_handler() -> CallbackQueryHandler:
-    return CallbackQueryHandler(alert_button, pattern=r"^a:again:\d+$")
+    return CallbackQueryHandler(alert_button, pattern=r"^a:(again|trade):\d+$")
 
 
 # -- rendering -----------------------------------------------------------------------------------
@@ -136,12 +143,19 @@ def _full_line(p: dict[str, Any]) -> str:
     )
 
 
-async def send_fired(bot: Bot, chat_id: int, payloads: list[dict[str, Any]]) -> SendResult:
-    """The outbox's way out: one message for what is due to this chat (as much as fits)."""
+async def send_fired(
+    bot: Bot, chat_id: int, payloads: list[dict[str, Any]], *, can_trade: bool = False
+) -> SendResult:
+    """The outbox's way out: one message for what is due to this chat (as much as fits). A
+    single alert gets "Set again", and "Trade" when its owner has a key."""
     text, count = render_fired(payloads)
     buttons = None
     if count == 1:
-        buttons = keyboard([[("🔁 Set again", f"a:again:{payloads[0]['alert_id']}")]])
+        alert_id = payloads[0]["alert_id"]
+        row = [("🔁 Set again", f"a:again:{alert_id}")]
+        if can_trade:
+            row.append(("💱 Trade", f"a:trade:{alert_id}"))
+        buttons = keyboard([row])
     try:
         await bot.send_message(chat_id, text, parse_mode=ParseMode.HTML, reply_markup=buttons)
     except RetryAfter as exc:

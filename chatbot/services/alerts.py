@@ -19,6 +19,7 @@ from decimal import Decimal
 from chatbot.errors import UserError
 from chatbot.services.alert_book import AlertBook
 from chatbot.services.market import MarketService
+from chatbot.services.orders import OrderIntent
 from chatbot.storage.alerts import AlertRecord, AlertRepository
 
 log = logging.getLogger(__name__)
@@ -158,6 +159,22 @@ class AlertService:
         spec = _spec_of(record)
         return await self.create(user_id, record.chat_id, spec)
 
+    async def trade_intent(self, user_id: int, alert_id: int) -> OrderIntent:
+        """The "Trade" button: a market order in the alert's direction (buy after a fall, sell
+        after a rise) for twice the symbol's minimum order value, for the user to confirm."""
+        record = await self._repo.get(alert_id)
+        if record is None or record.user_id != user_id:
+            raise UserError("This alert is not yours, or no longer exists.")
+        rules = await self._market.resolve(record.symbol)
+        minimum = max(
+            (f.min_notional for f in (rules.notional, rules.min_notional) if f is not None),
+            default=Decimal(5),
+        )
+        amount = (minimum * 2).to_integral_value(rounding="ROUND_CEILING")
+        side = "BUY" if record.direction == "below" else "SELL"
+        return OrderIntent(side, rules.symbol, max(amount, Decimal(1)), in_quote=False,
+                           unit=rules.quote_asset)  # fmt: skip
+
     async def pause_user(self, user_id: int) -> None:
         """The user blocked the bot: keep their alerts, stop firing them."""
         for alert in await self._repo.for_user(user_id):
@@ -226,6 +243,7 @@ def _spec_of(record: AlertRecord) -> AlertSpec:
 def _payload(record: AlertRecord, price: Decimal, now: float) -> dict[str, object]:
     return {
         "alert_id": record.id,
+        "user_id": record.user_id,
         "symbol": record.symbol,
         "condition": record.condition,
         "price": format(price, "f"),

@@ -165,3 +165,52 @@ async def test_500_alerts_on_one_tick_arrive_merged(alice, api, exchange, runnin
     sends = [c for c in api.calls_to("sendMessage") if "alerts fired" in c.get("text", "")]
     assert all(len(c["text"]) <= 4096 for c in sends)
     assert len(sends) <= 6  # merged: a few messages, not 500
+
+
+async def test_set_again_and_trade_buttons(alice_with_key, exchange, running_bot):
+    exchange.set_price("BTCUSDT", Decimal("60000"))
+    await ask(alice_with_key, "/alert BTC < 59000")
+    await watching(running_bot, "BTCUSDT")
+    exchange.set_price("BTCUSDT", Decimal("58900"))
+    message = await alice_with_key.reply(timeout=10)
+    assert [b.text for b in message.buttons[0]] == ["🔁 Set again", "💱 Trade"]
+    await alice_with_key.press(message, "Trade")
+    preview = await alice_with_key.reply(timeout=10)
+    assert "Preview: BUY BTCUSDT, market order" in preview.text and "Spend: 10 USDT" in preview.text
+    assert preview.buttons  # confirmed like any order; nothing was sent yet
+    exchange.set_price("BTCUSDT", Decimal("60000"))  # back above: the same alert makes sense
+    await alice_with_key.press(message, "Set again")
+    again = await alice_with_key.reply(timeout=10)
+    assert "Alert #2 set: BTCUSDT ≤ 59000" in again.text
+
+
+async def test_alerts_without_a_key_have_no_trade_button(alice, exchange, running_bot):
+    exchange.set_price("BTCUSDT", Decimal("60000"))
+    await ask(alice, "/alert BTC > 60500")
+    await watching(running_bot, "BTCUSDT")
+    exchange.set_price("BTCUSDT", Decimal("60600"))
+    message = await alice.reply(timeout=10)
+    assert [b.text for b in message.buttons[0]] == ["🔁 Set again"]
+
+
+async def test_a_user_who_blocked_the_bot_has_alerts_paused(alice, api, exchange, running_bot):
+    exchange.set_price("BTCUSDT", Decimal("60000"))
+    await ask(alice, "/alert BTC > 61000 repeat")
+    await watching(running_bot, "BTCUSDT")
+    api.block(alice.chat)
+    exchange.set_price("BTCUSDT", Decimal("61500"))
+    repo = running_bot.bot_data["services"].alerts._repo
+    for _ in range(200):
+        if (await repo.for_user(ALICE))[0].state == "paused":
+            break
+        await asyncio.sleep(0.05)
+    api.unblock(alice.chat)
+    assert "· paused" in (await ask(alice, "/alerts")).text
+    assert await repo.backlog() == 0  # dropped, not retried forever
+
+
+async def test_alerts_say_when_live_prices_are_delayed(alice, running_bot):
+    service = running_bot.bot_data["services"].alerts
+    service.down_since = service._clock() - 120
+    listing = (await ask(alice, "/alerts")).text
+    assert "Live prices delayed since" in listing
