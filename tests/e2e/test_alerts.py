@@ -214,3 +214,33 @@ async def test_alerts_say_when_live_prices_are_delayed(alice, running_bot):
     service.down_since = service._clock() - 120
     listing = (await ask(alice, "/alerts")).text
     assert "Live prices delayed since" in listing
+
+
+async def test_pending_outbox_is_sent_after_a_restart(api, exchange, settings, alice, running_bot):
+    from chatbot.app import running_bot as run
+
+    exchange.set_price("BTCUSDT", Decimal("60000"))
+    await ask(alice, "/alert BTC > 61000 left behind")
+    services = running_bot.bot_data["services"]
+    await running_bot.updater.stop()
+    await running_bot.stop()
+    await running_bot.bot_data["live_alerts"].stop()
+    # The process fired the alert and died before Telegram took the message:
+    repo = services.alerts._repo
+    [record] = await repo.for_user(ALICE)
+    payload = {
+        "alert_id": record.id,
+        "user_id": ALICE,
+        "symbol": "BTCUSDT",
+        "condition": record.condition,
+        "price": "61000.5",
+        "time": "12:00:00 UTC",
+        "note": record.note,
+        "repeat": False,
+    }
+    await repo.fire([(record, Decimal("61000.5"), payload)], 0.0)
+    assert await repo.backlog() == 1
+    async with run(settings, poll_timeout=1):
+        conv = api.conversation(api.user(ALICE, first_name="Alice"))
+        message = await conv.reply(timeout=10)
+        assert "crossed at 61,000.5" in message.text and "left behind" in message.text
