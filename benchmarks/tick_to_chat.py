@@ -94,6 +94,7 @@ async def _rounds(app, sim, api, rounds: int, loaded_at: float) -> list[float]: 
     live = app.bot_data["live_alerts"]
     while len(service._book) < 100 or "BTCUSDT" not in live.stream.symbols:  # noqa: ASYNC110
         await asyncio.sleep(0.05)  # the bot loads the alerts in the background
+    await asyncio.wait_for(live.stream.settle(), 10)
     service._limit = 10**9
     chats = [api.private_chat(api.user(USER + n, first_name=f"u{n}")).id for n in range(50)]
     latencies = []

@@ -39,6 +39,7 @@ from chatbot.exchange.errors import (
     RateLimited,
     TimestampError,
     error_from_payload,
+    retry_after_seconds,
 )
 from chatbot.exchange.models import (
     Account,
@@ -276,7 +277,7 @@ class BinanceClient:
         payload = _json_or_none(body)
         if status < 400 and payload is not None:
             return payload
-        return self._fail(status, payload, _retry_after(response_headers), order_id)
+        return self._fail(status, payload, retry_after_seconds(response_headers), order_id)
 
     def _fail(
         self, status: int, payload: Any, retry_after: float | None, order_id: str | None
@@ -478,13 +479,5 @@ def _json_or_none(body: bytes) -> Any:
     proxy's HTML error page)."""
     try:
         return _JSON.decode(body.decode("utf-8"))
-    except ValueError:
-        return None
-
-
-def _retry_after(headers: Any) -> float | None:
-    value = headers.get("Retry-After")
-    try:
-        return float(value) if value is not None else None
     except ValueError:
         return None

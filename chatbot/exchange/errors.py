@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from typing import Any
 
 
 class BinanceError(Exception):
@@ -33,6 +34,24 @@ class ExchangeUnavailable(BinanceError):
     """Binance did not answer, or answered with a server error; safe to try a read again later."""
 
     default_message = "Binance is not answering right now; try again in a minute."
+
+
+class ConnectionLost(ExchangeUnavailable):
+    """A WebSocket connection to Binance is closed or could not be opened. `retry_after` is how
+    long Binance asked us to stay away (a 418 or 429 handshake), or None."""
+
+    def __init__(self, message: str | None = None, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+def retry_after_seconds(headers: Any) -> float | None:
+    """Binance's `Retry-After` header (seconds) on a 418 or 429, or None."""
+    value = headers.get("Retry-After") if headers else None
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
 
 
 class InvalidRequest(BinanceError):

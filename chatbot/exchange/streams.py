@@ -111,6 +111,7 @@ class MarketStream:
         self._notes: asyncio.Queue[tuple[Callable[[Any], Awaitable[None]], Any]] | None = None
         self._notifier: asyncio.Task[None] | None = None
         self._started = False
+        self._stopped = False
         self._up = True  # as last reported through on_state (nothing reported yet: up)
         self.down_since: float | None = None
 
@@ -131,6 +132,8 @@ class MarketStream:
     async def start(self) -> None:
         """Open the first connection; returns once it is open or its first attempt failed
         (it is then retried in the background, and `on_state(False)` is called)."""
+        if self._stopped:
+            raise RuntimeError("a stopped MarketStream cannot be started again")
         if self._started:
             return
         self._started = True
@@ -149,7 +152,7 @@ class MarketStream:
     async def stop(self) -> None:
         """Close every connection (each close handshake takes at most 1 s, all at once) and
         drop pending notifications. A stopped stream is not started again."""
-        self._started = False
+        self._started, self._stopped = False, True
         await asyncio.gather(*(c.stop() for c in self._connections), *self._retiring)
         if self._notifier is not None:
             self._notifier.cancel()

@@ -31,8 +31,12 @@ from typing import Any
 
 import aiohttp
 
-from chatbot.exchange.errors import BinanceError, ExchangeUnavailable
-from chatbot.exchange.wsapi_connection import _retry_after
+from chatbot.exchange.errors import (
+    BinanceError,
+    ConnectionLost,
+    ExchangeUnavailable,
+    retry_after_seconds,
+)
 
 log = logging.getLogger(__name__)
 
@@ -44,15 +48,10 @@ MAX_URL_STREAM_CHARS = 4000  # stream names carried in the connect URL; the rest
 _MAX_MESSAGE = 1 << 20
 
 
-class StreamDisconnected(ExchangeUnavailable):
-    """The market-stream socket is closed or could not be opened.
+class StreamDisconnected(ConnectionLost):
+    """The market-stream socket is closed or could not be opened."""
 
-    `retry_after` is how long Binance asked us to stay away (a 418 or 429 handshake), or None.
-    """
-
-    def __init__(self, message: str | None = None, *, retry_after: float | None = None) -> None:
-        super().__init__(message or "The connection to Binance's market streams was lost.")
-        self.retry_after = retry_after
+    default_message = "The connection to Binance's market streams was lost."
 
 
 class StreamTimeout(ExchangeUnavailable):
@@ -206,7 +205,7 @@ class StreamSocket:
         except aiohttp.WSServerHandshakeError as exc:
             raise StreamDisconnected(
                 f"Binance's market streams refused the connection (HTTP {exc.status}).",
-                retry_after=_retry_after(exc.headers),
+                retry_after=retry_after_seconds(exc.headers),
             ) from None
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
             raise StreamDisconnected(

@@ -36,7 +36,13 @@ from typing import Any
 
 import aiohttp
 
-from chatbot.exchange.errors import BinanceError, ExchangeUnavailable, error_from_payload
+from chatbot.exchange.errors import (
+    BinanceError,
+    ConnectionLost,
+    ExchangeUnavailable,
+    error_from_payload,
+    retry_after_seconds,
+)
 
 log = logging.getLogger(__name__)
 
@@ -47,15 +53,10 @@ _JSON = json.JSONDecoder(parse_float=Decimal)
 _MAX_MESSAGE = 4 << 20
 
 
-class WsApiDisconnected(ExchangeUnavailable):
-    """The WebSocket API connection is closed or could not be opened.
+class WsApiDisconnected(ConnectionLost):
+    """The WebSocket API connection is closed or could not be opened."""
 
-    `retry_after` is how long Binance asked us to stay away (a 418 or 429 handshake), or None.
-    """
-
-    def __init__(self, message: str | None = None, *, retry_after: float | None = None) -> None:
-        super().__init__(message or "The connection to Binance's WebSocket API was lost.")
-        self.retry_after = retry_after
+    default_message = "The connection to Binance's WebSocket API was lost."
 
 
 class WsApiTimeout(ExchangeUnavailable):
@@ -111,7 +112,7 @@ class WsApiConnection:
         except aiohttp.WSServerHandshakeError as exc:
             raise WsApiDisconnected(
                 f"Binance's WebSocket API refused the connection (HTTP {exc.status}).",
-                retry_after=_retry_after(exc.headers),
+                retry_after=retry_after_seconds(exc.headers),
             ) from None
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
             raise WsApiDisconnected(
@@ -271,11 +272,3 @@ def reconnect_delay(
     less than Binance's `retry_after`."""
     ceiling = min(cap, base * 2 ** min(attempt, 32))
     return max(rng(ceiling / 2, ceiling), retry_after or 0.0)
-
-
-def _retry_after(headers: Any) -> float | None:
-    value = headers.get("Retry-After") if headers else None
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None

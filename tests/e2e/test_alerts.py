@@ -26,6 +26,7 @@ async def watching(running_bot, symbol):
     live = running_bot.bot_data["live_alerts"]
     for _ in range(500):
         if symbol in live.stream.symbols and live.stream.connected:
+            await asyncio.wait_for(live.stream.settle(), 10)  # Binance confirmed it
             return
         await asyncio.sleep(0.02)
     raise AssertionError(f"{symbol} never watched")
