@@ -12,6 +12,7 @@ import base64
 import os
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from chatbot.config import ConfigError, LogFormat, Settings, load_settings
 from chatbot.logs import configure_logging
@@ -42,11 +43,15 @@ def cmd_run(_: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_sandbox(_: argparse.Namespace) -> int:
-    return _not_yet(
-        "chatbot sandbox (the offline chat); the exchange simulator alone runs with "
-        "`python -m chatbot.sandbox.exchange`"
-    )
+def cmd_sandbox(args: argparse.Namespace) -> int:
+    """The whole bot offline: simulated exchange, Bot API emulator, a terminal chat."""
+    from chatbot.sandbox.console import run
+
+    configure_logging("WARNING")
+    if args.script is None:
+        return asyncio.run(run())
+    lines = Path(args.script).read_text(encoding="utf-8").splitlines()
+    return asyncio.run(run(lines))
 
 
 def cmd_rotate_key(_: argparse.Namespace) -> int:
@@ -80,11 +85,6 @@ def _logging(settings: Settings) -> None:
     configure_logging(settings.log_level, settings.log_format is LogFormat.JSON, secrets)
 
 
-def _not_yet(what: str) -> int:
-    print(f"{what} is not yet available in this version.", file=sys.stderr)
-    return EXIT_UNAVAILABLE
-
-
 COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], int], str]] = {
     "run": (cmd_run, "run the Telegram bot (needs TELEGRAM_BOT_TOKEN and CHATBOT_MASTER_KEY)"),
     "sandbox": (cmd_sandbox, "try the bot offline: simulated exchange and a terminal chat"),
@@ -99,7 +99,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (_, help_text) in COMMANDS.items():
-        sub.add_parser(name, help=help_text, description=help_text)
+        command = sub.add_parser(name, help=help_text, description=help_text)
+        if name == "sandbox":
+            command.add_argument(
+                "--script",
+                metavar="FILE",
+                help="run the chat lines in FILE and print the transcript",
+            )
     return parser
 
 

@@ -91,5 +91,5 @@ def configure_logging(
     root.handlers[:] = [handler]
     root.setLevel(level)
     for name, floor in QUIET_LOGGERS.items():
-        logging.getLogger(name).setLevel(floor)
+        logging.getLogger(name).setLevel(max(floor, logging.getLevelName(level)))
     return redactor
