@@ -40,6 +40,7 @@ from chatbot.services.account import AccountService
 from chatbot.services.alert_book import AlertBook
 from chatbot.services.alerts import AlertService
 from chatbot.services.bundle import Services
+from chatbot.services.charts import ChartService
 from chatbot.services.fills import FillService, RecentlyReported
 from chatbot.services.keys import KeyService
 from chatbot.services.market import MarketService
@@ -99,6 +100,7 @@ def register_handlers(app: Application) -> None:
         "help": welcome.help_command,
         "price": market.price,
         "trades": market.trades,
+        "chart": market.chart,
         "balance": account.balance,
         "history": account.history,
         "orders": account.orders,
@@ -115,6 +117,7 @@ def register_handlers(app: Application) -> None:
     app.add_handler(keys.delkey_button_handler())
     app.add_handler(orders.ticket_handler())
     app.add_handler(alerts.alert_button_handler())
+    app.add_handler(market.chart_button_handler())
     app.add_handler(CallbackQueryHandler(_stale_button))
     app.add_handler(MessageHandler(filters.ALL, welcome.unknown))
     app.add_error_handler(common.on_error)
@@ -153,6 +156,7 @@ async def open_resources(app: Application) -> Resources:
             reported=reported,
         ),
         alerts=AlertService(alert_repo, market_service, AlertBook()),
+        charts=ChartService(client, market_service),
     )
     app.bot_data["services"] = services
     fills = FillService(client, key_service, tickets, reported)

@@ -6,14 +6,15 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from telegram import Update
-from telegram.ext import ContextTypes
+from telegram.constants import ChatAction
+from telegram.ext import CallbackQueryHandler, ContextTypes
 
 from chatbot.exchange.filters import price_places, quantity_places
 from chatbot.exchange.models import MarketTrade
 from chatbot.exchange.symbol_rules import SymbolRules
 from chatbot.services.market import Quote
 from handlers.common import esc, num, reply, services, typing
-from handlers.parsing import parse_one_symbol, parse_symbols
+from handlers.parsing import CommandError, normalize_symbol, parse_one_symbol, parse_symbols
 
 
 async def price(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -21,7 +22,43 @@ async def price(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     names = parse_symbols(context.args or [], "/price")
     async with typing(update):
         quotes = await services(context).market.quotes(names)
-    await reply(update, "\n\n".join(render_quote(q) for q in quotes))
+    buttons = [[(f"📈 Chart {q.rules.symbol}", f"chart:{q.rules.symbol}") for q in quotes[:3]]]
+    await reply(update, "\n\n".join(render_quote(q) for q in quotes), buttons)
+
+
+async def chart(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/chart SYMBOL [15m|1h|4h|1d]: the last 100 candles with volume, as a picture."""
+    args = context.args or []
+    if not 1 <= len(args) <= 2:
+        raise CommandError("Type it like /chart BTCUSDT or /chart ETH 4h (15m, 1h, 4h, 1d)")
+    name = normalize_symbol(args[0], "/chart BTCUSDT 1h")
+    await _send_chart(update, context, name, args[1] if len(args) == 2 else "1h")
+
+
+async def chart_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """The "Chart" button under /price."""
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    await query.answer()
+    await _send_chart(update, context, query.data.split(":", 1)[1], "1h")
+
+
+def chart_button_handler() -> CallbackQueryHandler:
+    return CallbackQueryHandler(chart_button, pattern=r"^chart:[A-Z0-9]{2,20}$")
+
+
+async def _send_chart(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, name: str, interval: str
+) -> None:
+    async with typing(update, ChatAction.UPLOAD_PHOTO):
+        picture = await services(context).charts.chart(name, interval)
+    assert update.effective_chat is not None
+    sign = "+" if picture.change_pct > 0 else ""
+    await update.effective_chat.send_photo(
+        picture.png,
+        caption=f"{picture.symbol} {picture.interval} · last {num(picture.last_price)} · "
+        f"{sign}{num(picture.change_pct, 2)}% 24h",
+    )
 
 
 async def trades(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -19,6 +19,7 @@ COMMANDS: list[tuple[str, str]] = [
     ("alerts", "Your price alerts"),
     ("unalert", "Remove alerts: /unalert ID or /unalert all"),
     ("trades", "Recent market trades: /trades BTCUSDT"),
+    ("chart", "Candlestick chart: /chart BTC [15m|1h|4h|1d]"),
     ("history", "Your own last fills: /history BTCUSDT"),
     ("setkey", "Register your Binance API key (private chat)"),
     ("keyinfo", "What your registered key can do"),
@@ -32,6 +33,7 @@ I show the market and your Binance account, and I only ever place an order after
 <b>Market</b> (no key needed)
 /price BTCUSDT ETH — last price, 24h change, high, low, volume (up to 10 symbols; BTC means BTCUSDT)
 /trades BTCUSDT — the last 10 market trades
+/chart BTCUSDT 4h — candles with volume as a picture (15m, 1h, 4h, 1d; default 1h)
 
 <b>Trading</b> (needs your API key; nothing is sent before you press Confirm)
 /buy BTCUSDT 0.001 — market order; /buy BTC 0.001 @ 60000 — limit order (GTC)

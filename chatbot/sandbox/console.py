@@ -59,6 +59,10 @@ class Chat:
     def show(self, message: ChatMessage, *, edited: bool = False) -> None:
         head = "(edited) " if edited else ""
         lines = [f"bot: {head}{message.text}"]
+        if message.photo:
+            path = Path(tempfile.gettempdir()) / f"chatbot-photo-{message.message_id}.png"
+            path.write_bytes(message.photo)
+            lines.append(f"     (picture saved to {path})")
         labels = []
         for row in message.buttons:
             for button in row:

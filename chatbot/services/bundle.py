@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from chatbot.services.access import AccessPolicy
 from chatbot.services.account import AccountService
 from chatbot.services.alerts import AlertService
+from chatbot.services.charts import ChartService
 from chatbot.services.keys import KeyService
 from chatbot.services.market import MarketService
 from chatbot.services.orders import OrderService
@@ -20,3 +21,4 @@ class Services:
     account: AccountService
     orders: OrderService
     alerts: AlertService
+    charts: ChartService

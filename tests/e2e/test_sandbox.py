@@ -29,6 +29,7 @@ def test_scripted_session_prices_trades_alerts_and_fills():
     assert "Balances (valued in USDT)" in out and "Total ≈" in out  # /balance with the demo key
     assert "✅ Filled: Bought 0.001 BTCUSDT" in out  # a market buy confirmed with "1"
     assert "📌 Order placed: BUY 0.001 BTCUSDT @ 59,000 is open" in out  # a limit order
+    assert "(picture saved to " in out  # /chart
     assert "🔔 BTCUSDT ≥ 60100: crossed at 60,150" in out  # the alert after `price` moved
     assert "✅ Filled: BUY LIMIT BTCUSDT" in out  # the resting order filled, told live
     assert out.rstrip().endswith("sandbox stopped.")

@@ -1,0 +1,112 @@
+"""Candlestick charts as PNG pictures, readable on a phone.
+
+matplotlib with its Agg backend draws the candles directly (two `bar` calls: wicks and bodies),
+which needs nothing beyond matplotlib itself; mplfinance would add a dependency (and pandas)
+for the same picture. Drawing takes tens of milliseconds of CPU, so it runs in a worker thread,
+never on the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display: render to memory
+
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from chatbot.errors import UserError
+from chatbot.exchange.client import BinanceClient
+from chatbot.exchange.models import Kline, Ticker24h
+from chatbot.services.market import MarketService
+
+INTERVALS = ("15m", "1h", "4h", "1d")
+CANDLES = 100
+SIZE_PX = (1200, 800)  # width, height
+_DPI = 100
+_UP, _DOWN, _BG, _FG = "#26a69a", "#ef5350", "#131722", "#d1d4dc"
+
+
+@dataclass(frozen=True)
+class Chart:
+    symbol: str
+    interval: str
+    png: bytes
+    last_price: Decimal
+    change_pct: Decimal
+
+
+class ChartService:
+    def __init__(self, client: BinanceClient, market: MarketService) -> None:
+        self._client = client
+        self._market = market
+
+    async def chart(self, name: str, interval: str = "1h") -> Chart:
+        """The last 100 candles of a symbol; raises UserError for an unknown interval."""
+        if interval not in INTERVALS:
+            raise UserError(
+                f"Unknown interval “{interval[:10]}”: use one of {', '.join(INTERVALS)}. "
+                "Example: /chart BTCUSDT 4h"
+            )
+        rules = await self._market.resolve(name)
+        klines, [ticker] = await asyncio.gather(
+            self._client.klines(rules.symbol, interval, limit=CANDLES),
+            self._client.ticker_24hr([rules.symbol]),
+        )
+        png = await asyncio.to_thread(render, rules.symbol, interval, klines, ticker)
+        return Chart(rules.symbol, interval, png, ticker.last_price, ticker.price_change_percent)
+
+
+def render(symbol: str, interval: str, klines: list[Kline], ticker: Ticker24h) -> bytes:
+    """Draw the candles, the volume under them and the last price; returns PNG bytes."""
+    figure = Figure(figsize=(SIZE_PX[0] / _DPI, SIZE_PX[1] / _DPI), dpi=_DPI, facecolor=_BG)
+    grid = figure.add_gridspec(2, 1, height_ratios=(3, 1), hspace=0.05)
+    prices, volumes = figure.add_subplot(grid[0]), figure.add_subplot(grid[1])
+    for axes in (prices, volumes):
+        axes.set_facecolor(_BG)
+        axes.tick_params(colors=_FG, labelsize=14)
+        axes.grid(color="#2a2e39", linewidth=0.8)
+        for spine in axes.spines.values():
+            spine.set_color("#2a2e39")
+    _candles(prices, volumes, klines)
+    last = float(ticker.last_price)  # drawing only: pixels, not money
+    prices.axhline(last, color="#f0b90b", linestyle="--", linewidth=1.2)
+    prices.tick_params(labelbottom=False)
+    sign = "+" if ticker.price_change_percent > 0 else ""
+    figure.suptitle(
+        f"{symbol} {interval}   {ticker.last_price.normalize():f}   "
+        f"{sign}{ticker.price_change_percent.quantize(Decimal('0.01'))}% 24h",
+        color=_FG,
+        fontsize=22,
+        fontweight="bold",
+    )
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", facecolor=_BG)
+    return buffer.getvalue()
+
+
+def _candles(prices: Axes, volumes: Axes, klines: list[Kline]) -> None:
+    xs = list(range(len(klines)))
+    colors = [_UP if k.close >= k.open else _DOWN for k in klines]
+    lows = [float(k.low) for k in klines]
+    highs = [float(k.high) for k in klines]
+    bottoms = [float(min(k.open, k.close)) for k in klines]
+    bodies = [max(float(abs(k.close - k.open)), (h - lo) * 0.002) for k, h, lo in
+              zip(klines, highs, lows, strict=True)]  # fmt: skip
+    prices.bar(xs, [h - lo for h, lo in zip(highs, lows, strict=True)], 0.15, lows, color=colors)
+    prices.bar(xs, bodies, 0.7, bottoms, color=colors)
+    prices.set_xlim(-1, len(klines))
+    volumes.bar(xs, [float(k.volume) for k in klines], 0.7, color=colors)
+    volumes.set_xlim(-1, len(klines))
+    ticks = xs[:: max(1, len(xs) // 5)]
+    volumes.set_xticks(ticks, [_label(klines[i].open_time) for i in ticks])
+
+
+def _label(open_time_ms: int) -> str:
+    return datetime.fromtimestamp(open_time_ms / 1000, UTC).strftime("%m-%d %H:%M")
