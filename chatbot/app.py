@@ -10,11 +10,13 @@ senders) starts and stops with the bot.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -35,6 +37,7 @@ from chatbot.exchange.client import BinanceClient
 from chatbot.exchange.errors import BinanceError
 from chatbot.live_alerts import LiveAlerts
 from chatbot.live_orders import LiveOrders
+from chatbot.metrics import Metrics
 from chatbot.services.access import AccessPolicy
 from chatbot.services.account import AccountService
 from chatbot.services.alert_book import AlertBook
@@ -49,10 +52,12 @@ from chatbot.storage.alerts import AlertRepository
 from chatbot.storage.db import Database
 from chatbot.storage.tickets import TicketRepository
 from chatbot.storage.vault import CredentialVault
-from chatbot.web import start_webhook
+from chatbot.web import start_http
 from handlers import account, alerts, common, keys, market, orders, welcome
 
 log = logging.getLogger(__name__)
+
+OUTBOX_BACKLOG_LIMIT = 1000  # messages waiting before /healthz calls the bot unhealthy
 
 
 @dataclass
@@ -165,9 +170,23 @@ async def open_resources(app: Application) -> Resources:
         settings.binance_stream_url, services.alerts, alert_repo, key_service, app.bot
     )
     app.bot_data["live"], app.bot_data["live_alerts"] = live, alerts_live
+    app.bot_data["metrics"] = _metrics(client, services, alerts_live)
     with suppress(BinanceError):  # Binance unreachable at start is not fatal; calls retry
         await client.sync_time()
     return Resources(db, client, live, alerts_live)
+
+
+def _metrics(client: BinanceClient, services: Services, alerts_live: LiveAlerts) -> Metrics:
+    metrics = Metrics()
+    metrics.gauge("chatbot_binance_used_weight", "X-MBX-USED-WEIGHT-1M", lambda: client.used_weight)
+    metrics.gauge("chatbot_alerts_active", "Alerts in the book", lambda: len(services.alerts.book))
+    metrics.gauge("chatbot_alerts_fired", "Alerts fired", lambda: services.alerts.fired_total)
+    metrics.gauge("chatbot_outbox_backlog", "Messages waiting", lambda: alerts_live.sender.backlog)
+    metrics.gauge("chatbot_stream_reconnects", "Market stream outages", lambda: alerts_live.outages)
+    metrics.gauge(
+        "chatbot_telegram_send_errors", "Failed alert sends", lambda: alerts_live.sender.send_errors
+    )
+    return metrics
 
 
 async def _reconcile(app: Application) -> None:
@@ -177,6 +196,28 @@ async def _reconcile(app: Application) -> None:
     if outcomes:
         log.info("reconciled %d tickets left from before the restart", len(outcomes))
     await orders.report_reconciled(app.bot, outcomes)
+
+
+async def check_health(app: Application, resources: Resources) -> tuple[bool, dict[str, Any]]:
+    """/healthz: the database takes a write, Binance answers, the market stream is up, and the
+    outbox is not piling up."""
+    checks: dict[str, Any] = {}
+    try:
+        await resources.db.check_writable()
+        checks["database"] = "ok"
+    except Exception as exc:
+        checks["database"] = f"error: {type(exc).__name__}"
+    try:
+        await asyncio.wait_for(resources.client.ping(), timeout=3)
+        checks["exchange"] = "ok"
+    except (BinanceError, TimeoutError) as exc:
+        checks["exchange"] = f"error: {type(exc).__name__}"
+    stream = resources.alerts.stream
+    checks["market_stream"] = "ok" if stream.connected or not stream.symbols else "down"
+    backlog = resources.alerts.sender.backlog
+    checks["outbox_backlog"] = backlog
+    healthy = all(checks[k] == "ok" for k in ("database", "exchange", "market_stream"))
+    return healthy and backlog < OUTBOX_BACKLOG_LIMIT, checks
 
 
 async def close_resources(resources: Resources) -> None:
@@ -195,10 +236,12 @@ async def running_bot(settings: Settings, *, poll_timeout: int = 10) -> AsyncIte
     resources = await open_resources(app)
     try:
         await app.bot.set_my_commands([BotCommand(c, d) for c, d in welcome.COMMANDS])
-        if settings.webhook_url:
-            assert settings.http_port is not None
-            resources.web = await start_webhook(app, settings.webhook_url, settings.http_port)
-        else:
+        if settings.http_port is not None:
+            health = functools.partial(check_health, app, resources)
+            resources.web = await start_http(
+                app, settings.http_port, health, app.bot_data["metrics"], settings.webhook_url
+            )
+        if not settings.webhook_url:
             assert app.updater is not None
             await app.bot.delete_webhook()
             await app.updater.start_polling(

@@ -38,6 +38,7 @@ class LiveAlerts:
     ) -> None:
         self._alerts = alerts
         self._keys = keys
+        self.outages = 0
         self._repo = repo
         self._bot = bot
         self.stream = MarketStream(
@@ -67,6 +68,7 @@ class LiveAlerts:
 
     async def _on_state(self, up: bool) -> None:
         if not up:
+            self.outages += 1
             self._alerts.down_since = self._alerts.down_since or time.time()
             return
         since, self._alerts.down_since = self._alerts.down_since, None

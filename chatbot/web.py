@@ -1,4 +1,5 @@
-"""The bot's own HTTP server on CHATBOT_HTTP_PORT: Telegram's webhook in webhook mode.
+"""The bot's own HTTP server on CHATBOT_HTTP_PORT: `/healthz`, `/metrics` (Prometheus text),
+and Telegram's webhook in webhook mode.
 
 Telegram signs each webhook call with the secret token given to `setWebhook`; a call without
 it is refused, so nobody who guesses the URL can inject updates. A fresh token is made at each
@@ -10,11 +11,15 @@ from __future__ import annotations
 import hmac
 import logging
 import secrets
+from collections.abc import Awaitable, Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import web
 from telegram import Update
 from telegram.ext import Application
+
+from chatbot.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -41,14 +46,36 @@ def webhook_routes(app: Application, path: str, secret: str) -> list[web.RouteDe
     return [web.post(path, receive)]
 
 
-async def start_webhook(app: Application, webhook_url: str, port: int) -> web.AppRunner:
-    """Serve the webhook on `port`, then tell Telegram to call `webhook_url`."""
-    secret = secrets.token_urlsafe(32)
+Health = Callable[[], Awaitable[tuple[bool, dict[str, Any]]]]
+
+
+def ops_routes(health: Health, metrics: Metrics) -> list[web.RouteDef]:
+    async def healthz(_: web.Request) -> web.Response:
+        healthy, checks = await health()
+        return web.json_response(checks, status=200 if healthy else 503)
+
+    async def scrape(_: web.Request) -> web.Response:
+        return web.Response(body=metrics.render(), content_type="text/plain", charset="utf-8")
+
+    return [web.get("/healthz", healthz), web.get("/metrics", scrape)]
+
+
+async def start_http(
+    app: Application, port: int, health: Health, metrics: Metrics, webhook_url: str | None
+) -> web.AppRunner:
+    """Serve /healthz and /metrics on `port`, and the webhook when `webhook_url` is set (then
+    tell Telegram to call it, with a fresh secret token)."""
     web_app = web.Application()
-    web_app.add_routes(webhook_routes(app, webhook_path(webhook_url), secret))
+    web_app.add_routes(ops_routes(health, metrics))
+    secret = secrets.token_urlsafe(32)
+    if webhook_url:
+        web_app.add_routes(webhook_routes(app, webhook_path(webhook_url), secret))
     runner = web.AppRunner(web_app, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, host="0.0.0.0", port=port).start()
-    await app.bot.set_webhook(webhook_url, secret_token=secret, allowed_updates=Update.ALL_TYPES)
-    log.info("webhook mode: listening on port %s", port)
+    if webhook_url:
+        await app.bot.set_webhook(
+            webhook_url, secret_token=secret, allowed_updates=Update.ALL_TYPES
+        )
+    log.info("HTTP on port %s (healthz, metrics%s)", port, ", webhook" if webhook_url else "")
     return runner

@@ -148,6 +148,7 @@ async def guard(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if user is None:
         raise ApplicationHandlerStop
     decision = services(context).access.check(user.id, counted=update.callback_query is None)
+    _count(update, context, decision.verdict.value)
     if decision.verdict is Verdict.ALLOWED:
         return
     if decision.verdict is Verdict.DENIED:
@@ -195,3 +196,25 @@ async def _send_error(update: Update, text: str) -> None:
             await update.callback_query.answer(text[:200], show_alert=True)
         elif update.effective_chat is not None:
             await update.effective_chat.send_message(text)
+
+
+def _count(update: Update, context: ContextTypes.DEFAULT_TYPE, outcome: str) -> None:
+    """Metrics by command name only: arguments may hold secrets (/setkey) and are never kept."""
+    metrics = context.application.bot_data.get("metrics")
+    if metrics is None:
+        return
+    if update.callback_query is not None:
+        name = "button:" + (update.callback_query.data or "").split(":", 1)[0]
+    else:
+        text = update.effective_message.text if update.effective_message else None
+        name = text.split()[0].split("@")[0] if text and text.startswith("/") else "text"
+    if name not in KNOWN_NAMES and not name.startswith("button:"):
+        name = "other"
+    metrics.commands.labels(command=name, outcome=outcome).inc()
+
+
+KNOWN_NAMES = {
+    "/start", "/help", "/price", "/trades", "/chart", "/balance", "/history", "/orders",
+    "/buy", "/sell", "/cancel", "/alert", "/alerts", "/unalert", "/setkey", "/keyinfo",
+    "/delkey", "text",
+}  # fmt: skip

@@ -102,6 +102,8 @@ async def show_outcome(
     message: Message, context: ContextTypes.DEFAULT_TYPE, outcome: Outcome
 ) -> None:
     await edit(message, render_outcome(outcome))
+    if (metrics := context.application.bot_data.get("metrics")) is not None:
+        metrics.orders.labels(outcome=outcome.kind).inc()
     if outcome.kind == "repreview" and outcome.preview is not None:
         await show_preview(message.chat_id, context, outcome.preview)
 

@@ -74,6 +74,11 @@ class AlertService:
         self.fired = asyncio.Event()  # set when the outbox has something new
         self._tasks: set[asyncio.Task[None]] = set()
         self.down_since: float | None = None
+        self.fired_total = 0
+
+    @property
+    def book(self) -> AlertBook:
+        return self._book
 
     def delayed_since(self, after: float = 60.0) -> float | None:
         """When live prices stopped, if they have been down longer than `after` seconds."""
@@ -207,6 +212,7 @@ class AlertService:
             if record is not None:
                 fired.append((record, price, _payload(record, price, now)))
         await self._repo.fire(fired, now)
+        self.fired_total += len(fired)
         self.fired.set()
         if any(not r.repeat for r, _, _ in fired):
             await self._unwatch_if_idle(symbol)

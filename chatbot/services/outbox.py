@@ -63,6 +63,7 @@ class OutboxSender:
         self._next_send = 0.0
         self._task: asyncio.Task[None] | None = None
         self.send_errors = 0
+        self.backlog = 0  # messages waiting, as of the last round
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="outbox-sender")
@@ -82,7 +83,9 @@ class OutboxSender:
     async def drain(self) -> float:
         """Send what is due now; returns how long until something more may be due."""
         by_chat: dict[int, list[OutboxItem]] = defaultdict(list)
-        for item in await self._repo.pending():
+        pending = await self._repo.pending()
+        self.backlog = len(pending)
+        for item in pending:
             by_chat[item.chat_id].append(item)
         soonest = 5.0
         for chat_id, items in by_chat.items():

@@ -157,6 +157,11 @@ class Database:
                 raise
             await self._conn.execute("COMMIT")
 
+    async def check_writable(self) -> None:
+        """Take the write lock and let it go: raises if the file cannot be written."""
+        async with self.transaction():
+            pass
+
     async def execute(self, sql: str, params: Iterable[Any] = ()) -> int:
         """Run one write statement in its own transaction; returns the rows it changed."""
         async with self.transaction() as conn:
