@@ -29,7 +29,7 @@ def cmd_keygen(_: argparse.Namespace) -> int:
 
 def cmd_run(_: argparse.Namespace) -> int:
     """Run the bot until SIGINT or SIGTERM."""
-    from chatbot.app import serve
+    from chatbot.app import AnotherInstance, serve
     from chatbot.storage.db import SchemaTooNew
 
     settings = _settings()
@@ -40,6 +40,9 @@ def cmd_run(_: argparse.Namespace) -> int:
     except SchemaTooNew as exc:
         print(f"chatbot: {exc}", file=sys.stderr)
         return EXIT_CONFIG
+    except AnotherInstance as exc:
+        print(f"chatbot: {exc}", file=sys.stderr)
+        return EXIT_UNAVAILABLE
     return 0
 
 

@@ -13,6 +13,7 @@ import asyncio
 import functools
 import logging
 import signal
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 from telegram import BotCommand, Update
+from telegram.error import Conflict, TelegramError
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -57,6 +59,7 @@ from handlers import account, alerts, common, keys, market, orders, welcome
 
 log = logging.getLogger(__name__)
 
+CONFLICT_WINDOW = 30.0  # seconds after start in which a 409 means "we are the second instance"
 OUTBOX_BACKLOG_LIMIT = 1000  # messages waiting before /healthz calls the bot unhealthy
 
 
@@ -228,10 +231,28 @@ async def close_resources(resources: Resources) -> None:
 
 
 @asynccontextmanager
-async def running_bot(settings: Settings, *, poll_timeout: int = 10) -> AsyncIterator[Application]:
+async def running_bot(
+    settings: Settings, *, poll_timeout: int = 10, conflict_window: float = CONFLICT_WINDOW
+) -> AsyncIterator[Application]:
     """Start the bot (long polling, or the webhook when CHATBOT_WEBHOOK_URL is set); on exit
-    finish in-flight updates and close everything."""
+    finish in-flight updates and close everything.
+
+    Telegram answers 409 Conflict to a poll that another process's poll displaced. Within
+    `conflict_window` seconds of start this process is the newcomer: `bot_data["conflict"]` is
+    set so `serve` can exit. Later, it keeps polling, which displaces the newcomer instead."""
     app = build_application(settings)
+    conflict = asyncio.Event()
+    app.bot_data["conflict"] = conflict
+    started = time.monotonic()
+
+    def polling_error(error: TelegramError) -> None:
+        if isinstance(error, Conflict) and time.monotonic() - started < conflict_window:
+            conflict.set()
+        elif isinstance(error, Conflict):
+            log.warning("another process polled this bot token; it is being displaced")
+        else:
+            log.warning("polling failed: %s", type(error).__name__)
+
     await app.initialize()
     resources = await open_resources(app)
     try:
@@ -245,7 +266,10 @@ async def running_bot(settings: Settings, *, poll_timeout: int = 10) -> AsyncIte
             assert app.updater is not None
             await app.bot.delete_webhook()
             await app.updater.start_polling(
-                poll_interval=0, timeout=poll_timeout, allowed_updates=Update.ALL_TYPES
+                poll_interval=0,
+                timeout=poll_timeout,
+                allowed_updates=Update.ALL_TYPES,
+                error_callback=polling_error,
             )
         await app.start()
         log.info("bot started as @%s", app.bot.username)
@@ -265,11 +289,25 @@ async def running_bot(settings: Settings, *, poll_timeout: int = 10) -> AsyncIte
         log.info("bot stopped")
 
 
+class AnotherInstance(RuntimeError):
+    """Another process polls the same bot token."""
+
+
 async def serve(settings: Settings) -> None:
-    """`chatbot run`: run until SIGINT or SIGTERM, then stop cleanly."""
+    """`chatbot run`: run until SIGINT or SIGTERM, then stop cleanly. Raises AnotherInstance
+    when, just after start, Telegram says another process polls this token."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    async with running_bot(settings):
-        await stop.wait()
+    async with running_bot(settings) as app:
+        conflict: asyncio.Event = app.bot_data["conflict"]
+        waits = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(conflict.wait())]
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        for waiter in waits:
+            waiter.cancel()
+    if conflict.is_set():
+        raise AnotherInstance(
+            "another instance of the bot is already polling this TELEGRAM_BOT_TOKEN; stop it "
+            "first (two instances would steal each other's updates)"
+        )

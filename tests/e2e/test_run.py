@@ -74,3 +74,39 @@ async def test_sigterm_finishes_the_reply_in_flight_and_exits_cleanly(api, excha
     log = stderr.decode()
     assert "Traceback" not in log and "bot stopped" in log
     assert api.token not in log
+
+
+async def test_a_second_instance_on_the_same_token_exits_with_a_clear_message(
+    api, exchange, settings, tmp_path
+):
+    from chatbot.app import running_bot
+
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "TELEGRAM_BOT_TOKEN": api.token,
+        "TELEGRAM_API_URL": api.url,
+        "CHATBOT_MASTER_KEY": MASTER_KEY,
+        "CHATBOT_DB": str(tmp_path / "second.sqlite3"),
+        "BINANCE_API_URL": exchange.rest_url,
+        "BINANCE_STREAM_URL": exchange.stream_url,
+        "BINANCE_WS_API_URL": exchange.ws_api_url,
+        "CHATBOT_ALLOWED_USERS": str(ALICE),
+    }
+    async with running_bot(settings, poll_timeout=2, conflict_window=0) as first:
+        second = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "chatbot", "run", env=env, cwd=tmp_path,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        try:
+            _, stderr = await asyncio.wait_for(second.communicate(), timeout=60)
+        finally:
+            if second.returncode is None:
+                second.kill()
+                await second.wait()
+        assert second.returncode == 3
+        assert "another instance of the bot is already polling" in stderr.decode()
+        assert "Traceback" not in stderr.decode()
+        assert not first.bot_data["conflict"].is_set()  # the first one keeps serving
+        alice = api.conversation(api.user(ALICE, first_name="Alice"))
+        await alice.send("/help")
+        assert "/price" in (await alice.reply(timeout=15)).text
