@@ -10,8 +10,12 @@ FROM python:3.11-slim
 RUN useradd --create-home --uid 10001 chatbot && mkdir /data && chown chatbot /data
 COPY --from=build /install /usr/local
 ENV CHATBOT_DB=/data/chatbot.sqlite3 \
+    CHATBOT_HTTP_PORT=8080 \
     PYTHONUNBUFFERED=1
 VOLUME ["/data"]
+EXPOSE 8080
 USER chatbot
 WORKDIR /home/chatbot
+HEALTHCHECK --interval=30s --timeout=10s --start-period=20s --retries=3 \
+    CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8080/healthz', timeout=8)"
 CMD ["chatbot", "run"]
