@@ -51,6 +51,12 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     from chatbot.sandbox.console import run
 
     configure_logging("WARNING")
+    if args.telegram:
+        from chatbot.sandbox.console import run_telegram
+
+        settings = _settings()
+        settings.require("TELEGRAM_BOT_TOKEN")
+        return asyncio.run(run_telegram(settings))
     if args.script is None:
         return asyncio.run(run())
     lines = Path(args.script).read_text(encoding="utf-8").splitlines()
@@ -104,6 +110,11 @@ def build_parser() -> argparse.ArgumentParser:
     for name, (_, help_text) in COMMANDS.items():
         command = sub.add_parser(name, help=help_text, description=help_text)
         if name == "sandbox":
+            command.add_argument(
+                "--telegram",
+                action="store_true",
+                help="your real bot (TELEGRAM_BOT_TOKEN) trading on the simulator",
+            )
             command.add_argument(
                 "--script",
                 metavar="FILE",

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
+import signal
 import sys
 import tempfile
 from collections.abc import AsyncIterator, Iterable
@@ -178,3 +179,39 @@ async def _stdin_lines() -> AsyncIterator[str]:
         if not line:  # Ctrl-D
             return
         yield line
+
+
+async def run_telegram(settings: Settings, out: TextIO = sys.stdout) -> int:
+    """`chatbot sandbox --telegram`: the real Telegram bot (TELEGRAM_BOT_TOKEN) trading on the
+    simulator: paper trading from a phone, no Binance account needed. Runs until Ctrl-C."""
+    sim = ExchangeSimulator(seed=42, random_walk=True, tick_interval=1.0)
+    await sim.start()
+    sim.add_account(DEMO_KEY, secret=DEMO_SECRET, balances=DEMO_BALANCES)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    with tempfile.TemporaryDirectory(prefix="chatbot-paper-") as tmp:
+        paper = settings.model_copy(
+            update={
+                "binance_api_url": sim.rest_url,
+                "binance_stream_url": sim.stream_url,
+                "binance_ws_api_url": sim.ws_api_url,
+                "db_path": str(Path(tmp) / "paper.sqlite3"),
+                "master_key": SecretStr(base64.urlsafe_b64encode(os.urandom(32)).decode()),
+            }
+        )
+        try:
+            async with running_bot(paper):
+                print(PAPER_BANNER.format(key=DEMO_KEY, secret=DEMO_SECRET), file=out, flush=True)
+                await stop.wait()
+        finally:
+            await sim.stop()
+    return 0
+
+
+PAPER_BANNER = """Paper trading: your Telegram bot is running against the exchange simulator
+(prices move, nothing touches Binance). In a private chat with the bot, register the demo
+account with
+  /setkey {key} {secret}
+(users must be in CHATBOT_ALLOWED_USERS). Ctrl-C stops."""

@@ -41,3 +41,36 @@ def test_interactive_session_reads_stdin_until_quit():
     assert result.returncode == 0, result.stderr
     assert "Try:" in result.stdout and "SOLUSDT" in result.stdout
     assert "sandbox stopped." in result.stdout
+
+
+async def test_paper_trading_with_a_telegram_token(api, tmp_path):
+    """`--telegram` with a Bot API server (here the emulator): the bot trades on the simulator."""
+    import asyncio
+    import signal
+
+    from tests.e2e.conftest import ALICE
+
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "chatbot", "sandbox", "--telegram",
+        env={"PATH": "/usr/bin:/bin", "TELEGRAM_BOT_TOKEN": api.token,
+             "TELEGRAM_API_URL": api.url, "CHATBOT_ALLOWED_USERS": str(ALICE)},
+        cwd=tmp_path, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        assert process.stdout is not None
+        banner = ""
+        while "/setkey" not in banner:
+            banner += (await asyncio.wait_for(process.stdout.readline(), 60)).decode()
+        setkey = next(line.strip() for line in banner.splitlines() if "/setkey" in line)
+        alice = api.conversation(api.user(ALICE, first_name="Alice"))
+        await alice.send(setkey)
+        assert "stored" in (await alice.reply(timeout=20)).text
+        await alice.send("/balance")
+        assert "10,000" in (await alice.reply(timeout=20)).text  # the demo account's USDT
+        process.send_signal(signal.SIGINT)
+        await asyncio.wait_for(process.wait(), 30)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    assert process.returncode == 0
