@@ -201,7 +201,7 @@ async def _send_error(update: Update, text: str) -> None:
 def _count(update: Update, context: ContextTypes.DEFAULT_TYPE, outcome: str) -> None:
     """Metrics by command name only: arguments may hold secrets (/setkey) and are never kept."""
     metrics = context.application.bot_data.get("metrics")
-    if metrics is None:
+    if metrics is None:  # the bot is still starting
         return
     if update.callback_query is not None:
         name = "button:" + (update.callback_query.data or "").split(":", 1)[0]
@@ -211,6 +211,8 @@ def _count(update: Update, context: ContextTypes.DEFAULT_TYPE, outcome: str) -> 
     if name not in KNOWN_NAMES and not name.startswith("button:"):
         name = "other"
     metrics.commands.labels(command=name, outcome=outcome).inc()
+    user = update.effective_user
+    log.info("command %s user_id=%s %s", name, user.id if user else None, outcome)
 
 
 KNOWN_NAMES = {

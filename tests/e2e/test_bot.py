@@ -284,6 +284,7 @@ async def test_secrets_never_leak(alice, exchange, api, tmp_path, bot_log):
     assert ALICE_SECRET.encode() not in raw and ALICE_KEY.encode() not in raw
     logged = bot_log.getvalue()
     assert f"key registered user_id={ALICE}" in logged  # the log did record the event
+    assert f"command /setkey user_id={ALICE} allowed" in logged  # by name, never arguments
     for secret in (ALICE_SECRET, ALICE_KEY, api.token):
         assert secret not in logged
     bot_texts = "\n".join(m.text for m in alice.messages if m.from_bot)

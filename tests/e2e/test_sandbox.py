@@ -34,6 +34,7 @@ def test_scripted_session_prices_trades_alerts_and_fills():
     assert "✅ Filled: BUY LIMIT BTCUSDT" in out  # the resting order filled, told live
     assert out.rstrip().endswith("sandbox stopped.")
     assert "Traceback" not in result.stderr + out
+    assert "SANDBOX-TOKEN" not in result.stderr + out  # the bot token never shows
 
 
 def test_interactive_session_reads_stdin_until_quit():
