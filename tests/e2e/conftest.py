@@ -17,6 +17,7 @@ from telegram.ext import Application, ApplicationBuilder
 from telegram.request import HTTPXRequest
 
 from chatbot.sandbox.botapi import BotApiEmulator, Conversation
+from chatbot.sandbox.botapi.models import ChatMessage
 
 POLL_TIMEOUT = 10  # seconds a getUpdates call may be held open by the emulator
 
@@ -90,6 +91,13 @@ def polling() -> Callable[[Application], AbstractAsyncContextManager[Application
 
 
 # --- the real bot, wired to the emulator, the exchange simulator and a temporary SQLite file ---
+
+
+async def ask(conv: Conversation, text: str) -> ChatMessage:
+    """Send `text` as the user and return the bot's next new message (20 s at most)."""
+    await conv.send(text)
+    return await conv.reply(timeout=20)
+
 
 MASTER_KEY = "Y2hhdGJvdC10ZXN0LW1hc3Rlci1rZXktMzItYnl0ZXM="  # 32 bytes, test only
 ALICE, BOB, STRANGER = 1001, 1002, 1003

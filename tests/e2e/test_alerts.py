@@ -8,12 +8,7 @@ import re
 from decimal import Decimal
 
 from chatbot.services.alerts import AlertSpec
-from tests.e2e.conftest import ALICE
-
-
-async def ask(conv, text):
-    await conv.send(text)
-    return await conv.reply()
+from tests.e2e.conftest import ALICE, ask
 
 
 def fired(conv):

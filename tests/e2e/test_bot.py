@@ -13,13 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from pydantic import SecretStr
 
 from chatbot.exchange.signing import public_key_pem
-from tests.e2e.conftest import ALICE, ALICE_KEY, ALICE_SECRET, STRANGER
-
-
-async def ask(conv, text):
-    await conv.send(text)
-    return await conv.reply()
-
+from tests.e2e.conftest import ALICE, ALICE_KEY, ALICE_SECRET, STRANGER, ask
 
 # --- start, help, menu, access ---------------------------------------------------------------
 

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import struct
 
-
-async def ask(conv, text):
-    await conv.send(text)
-    return await conv.reply(timeout=20)
+from tests.e2e.conftest import ask
 
 
 def png_size(data: bytes) -> tuple[int, int]:

@@ -6,8 +6,8 @@ import asyncio
 from decimal import Decimal
 
 from chatbot.exchange.client import OrderRequest
-from tests.e2e.conftest import ALICE, ALICE_KEY
-from tests.e2e.test_orders import ask, confirm
+from tests.e2e.conftest import ALICE, ALICE_KEY, ask
+from tests.e2e.test_orders import confirm
 
 
 async def following(running_bot, subscribed: bool = True) -> None:

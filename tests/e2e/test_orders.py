@@ -6,12 +6,7 @@ from __future__ import annotations
 import asyncio
 from decimal import Decimal
 
-from tests.e2e.conftest import ALICE, ALICE_KEY, BOB
-
-
-async def ask(conv, text):
-    await conv.send(text)
-    return await conv.reply()
+from tests.e2e.conftest import ALICE, ALICE_KEY, BOB, ask
 
 
 def orders_at_exchange(exchange):
