@@ -35,8 +35,8 @@ from chatbot.exchange.errors import (
     BinanceError,
     ConnectionLost,
     ExchangeUnavailable,
-    retry_after_seconds,
 )
+from chatbot.exchange.websocket import connect
 
 log = logging.getLogger(__name__)
 
@@ -193,24 +193,15 @@ class StreamSocket:
         request_timeout: float,
     ) -> StreamSocket:
         """Connect to `url` (which carries `streams`); raises `StreamDisconnected`."""
-        try:
-            async with asyncio.timeout(request_timeout):
-                ws = await session.ws_connect(
-                    url,
-                    autoping=True,
-                    heartbeat=None,  # Binance pings us; our own pings would eat the budget
-                    max_msg_size=_MAX_MESSAGE,
-                    timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=1.0),
-                )
-        except aiohttp.WSServerHandshakeError as exc:
-            raise StreamDisconnected(
-                f"Binance's market streams refused the connection (HTTP {exc.status}).",
-                retry_after=retry_after_seconds(exc.headers),
-            ) from None
-        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-            raise StreamDisconnected(
-                f"Could not connect to Binance's market streams ({type(exc).__name__})."
-            ) from None
+        ws = await connect(
+            session,
+            url,
+            error=StreamDisconnected,
+            service="market streams",
+            connect_timeout=request_timeout,
+            heartbeat=None,  # Binance pings us; our own pings would eat the control budget
+            max_msg_size=_MAX_MESSAGE,
+        )
         return cls(
             ws,
             streams,

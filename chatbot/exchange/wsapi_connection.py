@@ -41,8 +41,8 @@ from chatbot.exchange.errors import (
     ConnectionLost,
     ExchangeUnavailable,
     error_from_payload,
-    retry_after_seconds,
 )
+from chatbot.exchange.websocket import connect
 
 log = logging.getLogger(__name__)
 
@@ -100,24 +100,15 @@ class WsApiConnection:
         on_closed: Callable[[], None] | None = None,
     ) -> WsApiConnection:
         """Connect; raises `WsApiDisconnected` (with Binance's `Retry-After`, if any)."""
-        try:
-            async with asyncio.timeout(request_timeout):
-                ws = await session.ws_connect(
-                    url,
-                    autoping=True,
-                    heartbeat=silence_timeout / 2,
-                    max_msg_size=_MAX_MESSAGE,
-                    timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=1.0),
-                )
-        except aiohttp.WSServerHandshakeError as exc:
-            raise WsApiDisconnected(
-                f"Binance's WebSocket API refused the connection (HTTP {exc.status}).",
-                retry_after=retry_after_seconds(exc.headers),
-            ) from None
-        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-            raise WsApiDisconnected(
-                f"Could not connect to Binance's WebSocket API ({type(exc).__name__})."
-            ) from None
+        ws = await connect(
+            session,
+            url,
+            error=WsApiDisconnected,
+            service="WebSocket API",
+            connect_timeout=request_timeout,
+            heartbeat=silence_timeout / 2,
+            max_msg_size=_MAX_MESSAGE,
+        )
         return cls(
             ws,
             on_event,
