@@ -46,16 +46,19 @@ from chatbot.services.alert_book import AlertBook
 from chatbot.services.alerts import AlertService
 from chatbot.services.bundle import Services
 from chatbot.services.charts import ChartService
-from chatbot.services.fills import FillService, RecentlyReported
 from chatbot.services.keys import KeyService
 from chatbot.services.market import MarketService
+from chatbot.services.order_tracker import OrderTracker
+from chatbot.services.order_watch import OrderWatch
 from chatbot.services.orders import OrderService
 from chatbot.storage.alerts import AlertRepository
 from chatbot.storage.db import Database
 from chatbot.storage.tickets import TicketRepository
+from chatbot.storage.tracked_orders import TrackedOrderRepository
 from chatbot.storage.vault import CredentialVault
 from chatbot.web import start_http
 from handlers import account, alerts, common, keys, market, orders, welcome
+from handlers.notifications import ChatNotifier
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +74,7 @@ class Resources:
     client: BinanceClient
     live: LiveOrders
     alerts: LiveAlerts
+    watch: OrderWatch
     web: web.AppRunner | None = None
 
 
@@ -147,7 +151,11 @@ async def open_resources(app: Application) -> Resources:
     market_service = MarketService(client)
     key_service = KeyService(client, vault)
     tickets, alert_repo = TicketRepository(db), AlertRepository(db)
-    reported = RecentlyReported()
+    notifier = ChatNotifier(app.bot)
+    tracker = OrderTracker(client, key_service, tickets, TrackedOrderRepository(db), notifier)
+    watch = OrderWatch(
+        client, key_service, tickets, tracker, notifier, watch_seconds=settings.order_watch
+    )
     services = Services(
         access=AccessPolicy(settings.allowed_users),
         market=market_service,
@@ -161,14 +169,14 @@ async def open_resources(app: Application) -> Resources:
             confirm_ttl=settings.confirm_ttl,
             max_slippage_pct=settings.max_slippage_pct,
             max_order_usdt=settings.max_order_usdt,
-            reported=reported,
+            tracker=tracker,
+            watch=watch,
         ),
         alerts=AlertService(alert_repo, market_service, AlertBook()),
         charts=ChartService(client, market_service),
     )
     app.bot_data["services"] = services
-    fills = FillService(client, key_service, tickets, reported)
-    live = LiveOrders(settings.binance_ws_api_url, client, key_service, fills, app.bot)
+    live = LiveOrders(settings.binance_ws_api_url, client, key_service, tracker, app.bot)
     alerts_live = LiveAlerts(
         settings.binance_stream_url, services.alerts, alert_repo, key_service, app.bot
     )
@@ -176,7 +184,7 @@ async def open_resources(app: Application) -> Resources:
     app.bot_data["metrics"] = _metrics(client, services, alerts_live)
     with suppress(BinanceError):  # Binance unreachable at start is not fatal; calls retry
         await client.sync_time()
-    return Resources(db, client, live, alerts_live)
+    return Resources(db, client, live, alerts_live, watch)
 
 
 def _metrics(client: BinanceClient, services: Services, alerts_live: LiveAlerts) -> Metrics:
@@ -193,7 +201,8 @@ def _metrics(client: BinanceClient, services: Services, alerts_live: LiveAlerts)
 
 
 async def _reconcile(app: Application) -> None:
-    """Settle orders a previous run left in flight, and tell their users."""
+    """Settle orders a previous run left in flight, and tell their users; keep watching
+    those Binance has no record of yet."""
     services: Services = app.bot_data["services"]
     outcomes = await services.orders.reconcile()
     if outcomes:
@@ -224,6 +233,7 @@ async def check_health(app: Application, resources: Resources) -> tuple[bool, di
 
 
 async def close_resources(resources: Resources) -> None:
+    await resources.watch.stop()
     await resources.live.stop()
     await resources.alerts.stop()
     await resources.client.close()

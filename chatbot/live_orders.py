@@ -1,9 +1,10 @@
 """Wiring of the live order stream: Binance's user-data events in, chat messages out.
 
 Like `app.py`, this module knows every layer: it connects the exchange layer's
-`UserDataStream` to the fill service (which decides what is news) and to the handlers that
-send it. Users with a key are followed from start-up; `/setkey` and `/delkey` start and stop
-following them.
+`UserDataStream` to the order tracker (which decides what is news and tells it through the
+chat notifier). Users with a key are followed from start-up; `/setkey` and `/delkey` start and
+stop following them. Each subscription that goes live (at start, after a reconnect, after a
+restart) is followed by a re-read of what the user's orders did meanwhile.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from chatbot.exchange.client import ApiCredentials, BinanceClient
 from chatbot.exchange.errors import BinanceError
 from chatbot.exchange.events import ExecutionReport, UserEvent
 from chatbot.exchange.userdata import UserDataStream
-from chatbot.services.fills import FillService
 from chatbot.services.keys import KeyService
+from chatbot.services.order_tracker import OrderTracker
 from handlers import notifications
 
 log = logging.getLogger(__name__)
@@ -29,10 +30,15 @@ class LiveOrders:
     """Follows every user's orders and tells them what changed."""
 
     def __init__(
-        self, ws_api_url: str, client: BinanceClient, keys: KeyService, fills: FillService, bot: Bot
+        self,
+        ws_api_url: str,
+        client: BinanceClient,
+        keys: KeyService,
+        tracker: OrderTracker,
+        bot: Bot,
     ) -> None:
         self._keys = keys
-        self._fills = fills
+        self._tracker = tracker
         self._bot = bot
         self.stream = UserDataStream(
             ws_api_url,
@@ -62,12 +68,12 @@ class LiveOrders:
 
     async def _follow(self, user_id: int, credentials: ApiCredentials) -> None:
         if await self.stream.subscribe(user_id, credentials):
-            await self._fills.track(user_id)
+            await self._tracker.sync(user_id)
 
     async def _key_changed(self, user_id: int, credentials: ApiCredentials | None) -> None:
         if credentials is None:
             await self.stream.unsubscribe(user_id)
-            self._fills.forget(user_id)
+            await self._tracker.forget(user_id)
             return
         try:
             await self._follow(user_id, credentials)
@@ -77,14 +83,10 @@ class LiveOrders:
     async def _on_event(self, user_id: int, event: UserEvent) -> None:
         if not isinstance(event, ExecutionReport):
             return
-        notice = await self._fills.on_event(user_id, event)
-        if notice is not None:
-            await notifications.send_fill(self._bot, notice)
+        await self._tracker.on_event(user_id, event)
 
     async def _on_resync(self, user_ids: list[int]) -> None:
-        for user_id in user_ids:
-            for notice in await self._fills.on_resync(user_id):
-                await notifications.send_fill(self._bot, notice)
+        await asyncio.gather(*(self._tracker.sync(user_id) for user_id in user_ids))
 
     async def _on_key_failed(self, user_id: int, error: BinanceError) -> None:
         log.info("user_id=%s key refused by the user-data stream", user_id)

@@ -9,27 +9,37 @@ from telegram import Bot
 from telegram.constants import ParseMode
 from telegram.error import Forbidden, TelegramError
 
-from chatbot.services.fills import FillNotice
+from chatbot.services.order_outcomes import FillNotice, NoticeKind, Outcome
 from handlers.common import esc, num
+from handlers.orders import update_ticket_message
 
 log = logging.getLogger(__name__)
 
 _TITLES = {
-    "partial": "🔸 Partially filled",
-    "filled": "✅ Filled",
-    "cancelled": "✖ Cancelled",
-    "expired": "⌛ Expired",
-    "rejected": "❌ Rejected",
+    NoticeKind.PLACED: "📌 Placed",
+    NoticeKind.PARTIAL: "🔸 Partially filled",
+    NoticeKind.FILLED: "✅ Filled",
+    NoticeKind.CANCELLED: "✖ Cancelled",
+    NoticeKind.EXPIRED: "⌛ Expired",
+    NoticeKind.REJECTED: "❌ Rejected",
 }
 
 
 def render_fill(n: FillNotice) -> str:
     head = f"<b>{_TITLES[n.kind]}</b>: {n.side} {esc(n.order_type)} {esc(n.symbol)} #{n.order_id}"
-    lines = [head, f"Filled {num(n.filled)} of {num(n.quantity)}"]
-    if n.kind == "partial" and n.last_qty:
-        lines.append(f"This fill: {num(n.last_qty)} at {num(n.last_price)}")
+    lines = [head]
+    if n.was_unknown:
+        lines.append("Binance has now confirmed this order, whose status was unknown.")
+    lines.append(f"Filled {num(n.filled)} of {num(n.quantity)}")
+    if n.kind is not NoticeKind.FILLED and n.last_qty and n.filled != n.last_qty:
+        at = f" at {num(n.last_price)}" if n.last_price is not None else ""
+        lines.append(f"This fill: {num(n.last_qty)}{at}")
     if n.average_price is not None:
         lines.append(f"Average price {num(n.average_price, 8)} · total {num(n.quote)}")
+    if n.fees:
+        lines.append("Fee: " + ", ".join(f"{num(v)} {esc(k)}" for k, v in n.fees.items()))
+    if n.kind is NoticeKind.PLACED:
+        lines.append(f"It is open on the book; /cancel {n.order_id} cancels it.")
     if n.reason:
         lines.append(f"Reason: {esc(n.reason.replace('_', ' ').lower())}")
     return "\n".join(lines)
@@ -52,3 +62,16 @@ async def send_key_failed(bot: Bot, user_id: int, reason: str) -> None:
     )
     with contextlib.suppress(TelegramError):
         await bot.send_message(user_id, text, parse_mode=ParseMode.HTML)
+
+
+class ChatNotifier:
+    """The order services' way into the chat (`OrderNotifier`)."""
+
+    def __init__(self, bot: Bot) -> None:
+        self._bot = bot
+
+    async def order_update(self, notice: FillNotice) -> None:
+        await send_fill(self._bot, notice)
+
+    async def ticket_update(self, outcome: Outcome, *, announce: bool) -> None:
+        await update_ticket_message(self._bot, outcome, announce=announce)

@@ -16,7 +16,8 @@ from telegram.ext import CallbackQueryHandler, ContextTypes
 
 from chatbot.exchange.filters import price_places, quantity_places
 from chatbot.exchange.models import Order
-from chatbot.services.orders import CancelAllPreview, OrderPreview, Outcome
+from chatbot.services.order_outcomes import Outcome, OutcomeKind
+from chatbot.services.orders import CancelAllPreview, OrderPreview
 from chatbot.storage.tickets import Ticket
 from handlers.common import edit, esc, keyboard, num, reply, services, typing, user_id
 from handlers.parsing import parse_cancel, parse_order
@@ -104,7 +105,7 @@ async def show_outcome(
     await edit(message, render_outcome(outcome))
     if (metrics := context.application.bot_data.get("metrics")) is not None:
         metrics.orders.labels(outcome=outcome.kind).inc()
-    if outcome.kind == "repreview" and outcome.preview is not None:
+    if outcome.kind is OutcomeKind.REPREVIEW and outcome.preview is not None:
         await show_preview(message.chat_id, context, outcome.preview)
 
 
@@ -174,33 +175,60 @@ def render_placing(message: Message) -> str:
 
 
 def render_outcome(outcome: Outcome) -> str:
-    t, order = outcome.ticket, outcome.order
-    if outcome.kind == "filled" and order is not None:
+    t, order, kind = outcome.ticket, outcome.order, outcome.kind
+    if kind is OutcomeKind.FILLED and order is not None:
         return _render_fill(t, order)
-    if outcome.kind == "open" and order is not None:
-        return (
-            f"📌 <b>Order placed</b>: {t.side} {num(order.orig_qty)} {esc(t.symbol)} "
-            f"@ {num(order.price)} is open (order #{order.order_id}). /orders lists it; "
-            f"/cancel {order.order_id} cancels it."
-        )
-    if outcome.kind == "rejected":
-        return f"❌ <b>Not placed</b>: {esc(outcome.reason or 'Binance refused the order')}."
-    if outcome.kind == "unknown":
-        return (
-            "⏳ Binance did not confirm this order in time and could not be asked yet. It was "
-            "sent once and will not be sent again; you will be told here what became of it."
-        )
-    if outcome.kind == "repreview":
-        return (
-            "⌛ The price moved too much since this preview; nothing was sent. New preview below."
-        )
-    if outcome.kind == "cancelled":
-        return "Cancelled; nothing was sent."
-    if outcome.kind == "expired":
-        return "⌛ This preview expired; nothing was sent. Send the command again."
-    if outcome.kind == "cancelled_all":
-        return f"✅ Cancelled {len(outcome.cancelled)} orders on {esc(t.symbol)}."
-    return "Done."
+    if kind is OutcomeKind.OPEN and order is not None:
+        return _render_open(t, order)
+    text = _OUTCOME_TEXT.get(kind, "Done.")
+    return text.format(
+        reason=esc(_sentence(outcome.reason or "Binance refused the order")),
+        watched=_duration(outcome.watched_seconds),
+        count=len(outcome.cancelled),
+        symbol=esc(t.symbol),
+    )
+
+
+_OUTCOME_TEXT = {
+    OutcomeKind.REJECTED: "❌ <b>Not placed</b>: {reason}",
+    OutcomeKind.NOT_SENT: "❌ <b>Not sent</b>: {reason}",
+    OutcomeKind.ENDED: "⌛ <b>Placed, then ended</b>: {reason}",
+    OutcomeKind.UNKNOWN: (
+        "⏳ <b>Not confirmed yet</b>: the order was sent once and will not be sent again, "
+        "but Binance has not said what became of it. I keep checking and will tell you here "
+        "as soon as Binance does. /orders shows what Binance has now."
+    ),
+    OutcomeKind.MISSING: (
+        "❔ <b>Still no record</b>: Binance still has no record of this order after "
+        "{watched}; it most likely was not placed. Check /orders before ordering again. "
+        "If it appears later, I will tell you here."
+    ),
+    OutcomeKind.REPREVIEW: (
+        "⌛ The price moved too much since this preview; nothing was sent. New preview below."
+    ),
+    OutcomeKind.CANCELLED: "Cancelled; nothing was sent.",
+    OutcomeKind.EXPIRED: "⌛ This preview expired; nothing was sent. Send the command again.",
+    OutcomeKind.CANCELLED_ALL: "✅ Cancelled {count} orders on {symbol}.",
+}
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} minutes"
+
+
+def _sentence(text: str) -> str:
+    """`text` ending in exactly one full stop."""
+    return text.rstrip().rstrip(".") + "."
+
+
+def _render_open(ticket: Ticket, order: Order) -> str:
+    filled = f", {num(order.executed_qty)} filled so far" if order.executed_qty else ""
+    price = f"@ {num(order.price)}" if order.price else "at market"
+    return (
+        f"📌 <b>Order placed</b>: {ticket.side} {num(order.orig_qty)} {esc(ticket.symbol)} "
+        f"{price} is open{filled} (order #{order.order_id}). /orders lists it; "
+        f"/cancel {order.order_id} cancels it."
+    )
 
 
 def _render_fill(ticket: Ticket, order: Order) -> str:
@@ -219,20 +247,22 @@ def _render_fill(ticket: Ticket, order: Order) -> str:
     )
 
 
-async def report_reconciled(context_bot: Bot, outcomes: list[Outcome]) -> None:
+async def report_reconciled(bot: Bot, outcomes: list[Outcome]) -> None:
     """After a restart: edit each ticket's preview into what became of it, and say so."""
     for outcome in outcomes:
-        t = outcome.ticket
-        text = render_outcome(outcome)
-        if t.message_id is not None:
-            with contextlib.suppress(TelegramError):
-                await context_bot.edit_message_text(
-                    text, chat_id=t.chat_id, message_id=t.message_id, parse_mode="HTML"
-                )
-        if outcome.kind != "expired":
-            with contextlib.suppress(TelegramError):
-                await context_bot.send_message(
-                    t.chat_id,
-                    "Update on an order confirmed before a restart:\n" + text,
-                    parse_mode="HTML",
-                )
+        await update_ticket_message(bot, outcome, announce=outcome.kind is not OutcomeKind.EXPIRED)
+
+
+async def update_ticket_message(bot: Bot, outcome: Outcome, *, announce: bool) -> None:
+    """Edit a ticket's preview into its outcome; with `announce`, send it as a new message
+    too (an edit does not notify the user)."""
+    t = outcome.ticket
+    text = render_outcome(outcome)
+    if t.message_id is not None:
+        with contextlib.suppress(TelegramError):
+            await bot.edit_message_text(
+                text, chat_id=t.chat_id, message_id=t.message_id, parse_mode="HTML"
+            )
+    if announce:
+        with contextlib.suppress(TelegramError):
+            await bot.send_message(t.chat_id, "Update on your order:\n" + text, parse_mode="HTML")

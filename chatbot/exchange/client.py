@@ -10,8 +10,11 @@ What a caller must know:
 - A rejected timestamp (-1021) triggers one clock re-sync and one retry.
 - After a 429 the client sends nothing until `Retry-After` has passed and raises `RateLimited`
   meanwhile; after a 418 it raises `IpBanned` until the ban ends.
-- An order request that times out, or is answered with a 5xx or -1007, raises
-  `OrderStatusUnknown` with its `newClientOrderId`: query the order, never resend it.
+- A new order's outcome is unknown unless Binance proves it: a timeout, a dropped connection,
+  a 5xx, -1006/-1007/-1000/-1001/-1008 (whatever HTTP status carries them), a 200 whose body
+  cannot be read and any answer without a Binance error code (a proxy's HTML page) raise
+  `OrderStatusUnknown` with its `newClientOrderId`: query the order, never resend it. Only an
+  error code that means "refused" (`refused_order_code`) is a rejection.
 """
 
 from __future__ import annotations
@@ -267,9 +270,12 @@ class BinanceClient:
             async with self.session.request(method, url, headers=headers) as response:
                 body = await response.read()
                 status, response_headers = response.status, response.headers
+        except aiohttp.ClientConnectorError as exc:
+            # No connection was made, so no request reached Binance: nothing to look up.
+            raise ExchangeUnavailable(status=None) from exc
         except (TimeoutError, aiohttp.ClientError) as exc:
             if order_id is not None:
-                raise OrderStatusUnknown(order_id) from None
+                raise OrderStatusUnknown(order_id, reason=type(exc).__name__) from None
             raise ExchangeUnavailable(status=None) from exc
         weight = response_headers.get("X-MBX-USED-WEIGHT-1M")
         if weight is not None and weight.isdigit():
@@ -283,15 +289,15 @@ class BinanceClient:
         self, status: int, payload: Any, retry_after: float | None, order_id: str | None
     ) -> NoReturn:
         """Raise the error an unsuccessful answer means."""
+        code = payload.get("code") if isinstance(payload, dict) else None
+        if order_id is not None and not refused_order_code(code):
+            raise OrderStatusUnknown(order_id, code=code, status=status, reason=f"HTTP {status}")
         if status == 418:
             self._ban(retry_after or 120.0)
         if status == 429:
             wait = retry_after if retry_after is not None else 60.0
             self._backoff.until = time.monotonic() + wait
             raise RateLimited(wait, code=-1003, status=status)
-        code = payload.get("code") if isinstance(payload, dict) else None
-        if order_id is not None and (status >= 500 or code == -1007):
-            raise OrderStatusUnknown(order_id, code=code, status=status)
         if status == 404 and code is None:
             raise NotAvailable(status=status)
         if status >= 500 or code is None:
@@ -407,9 +413,15 @@ class BinanceClient:
         return ApiRestrictions.from_json(data)
 
     async def my_trades(
-        self, credentials: ApiCredentials, symbol: str, limit: int = 10
+        self,
+        credentials: ApiCredentials,
+        symbol: str,
+        limit: int = 10,
+        *,
+        order_id: int | None = None,
     ) -> list[AccountTrade]:
-        params = [("symbol", symbol), ("limit", limit)]
+        """The user's fills on a symbol (weight 20), or of one order (`order_id`, weight 5)."""
+        params = [("symbol", symbol), ("orderId", order_id), ("limit", limit)]
         data = await self.signed("GET", "/api/v3/myTrades", credentials, params)
         return [AccountTrade.from_json(item) for item in data]
 
@@ -458,10 +470,33 @@ class BinanceClient:
         data = await self.signed("GET", "/api/v3/openOrders", credentials, [("symbol", symbol)])
         return [Order.from_json(item) for item in data]
 
+    async def all_orders(
+        self, credentials: ApiCredentials, symbol: str, *, start_time: int, limit: int = 500
+    ) -> list[Order]:
+        """The user's orders on a symbol placed since `start_time` (ms), any status (weight
+        20). Binance keeps cancelled or expired orders without a fill for 90 days only."""
+        params = [("symbol", symbol), ("startTime", start_time), ("limit", limit)]
+        data = await self.signed("GET", "/api/v3/allOrders", credentials, params)
+        return [Order.from_json(item) for item in data]
+
     async def cancel_open_orders(self, credentials: ApiCredentials, symbol: str) -> list[Order]:
         """Cancel every open order on a symbol; order-list entries in the answer are skipped."""
         data = await self.signed("DELETE", "/api/v3/openOrders", credentials, [("symbol", symbol)])
         return [Order.from_json(item) for item in data if "orderId" in item]
+
+
+# Binance's codes that mean the request was refused before it could reach the matching engine
+# (validation, filters, permissions, limits) or by the engine itself (-2010). Every other code
+# (-1000, -1001, -1006, -1007, -1008, anything new) leaves a new order's fate unknown.
+_REFUSED_CODES = frozenset({-1002, -1003, -1013, -1014, -1015, -1020, -1021, -1022})
+_REFUSED_CODES |= frozenset({-2010, -2014, -2015})
+
+
+def refused_order_code(code: object) -> bool:
+    """True when a new order answered with this error code was certainly not placed."""
+    if not isinstance(code, int) or isinstance(code, bool):
+        return False
+    return code in _REFUSED_CODES or -1199 <= code <= -1100
 
 
 def _symbols_param(symbols: list[str] | None) -> list[tuple[str, Any]]:

@@ -154,7 +154,8 @@ class IpBanned(RateLimited):
 
 
 class OrderStatusUnknown(BinanceError):
-    """The order may or may not have been placed: query it by `client_order_id`, never resend."""
+    """The order may or may not have been placed: query it by `client_order_id`, never resend.
+    `reason` says what was lost (for the log: "HTTP 503", "TimeoutError", ...)."""
 
     def __init__(
         self,
@@ -163,8 +164,10 @@ class OrderStatusUnknown(BinanceError):
         *,
         code: int | None = None,
         status: int | None = None,
+        reason: str = "",
     ) -> None:
         self.client_order_id = client_order_id
+        self.reason = reason
         super().__init__(
             message or "Binance did not confirm the order in time; its status is being checked.",
             code=code,
@@ -203,6 +206,7 @@ _FILTER_RE = re.compile(r"Filter failure: ([A-Z_]+)")
 _SIMPLE_ERRORS: dict[int, type[BinanceError]] = {
     -1000: ExchangeUnavailable,
     -1001: ExchangeUnavailable,
+    -1006: ExchangeUnavailable,
     -1007: ExchangeUnavailable,
     -1008: ExchangeUnavailable,
     -1021: TimestampError,

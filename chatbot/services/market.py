@@ -57,6 +57,10 @@ class MarketService:
                 return symbols[candidate]
         raise UnknownSymbol(name, _suggest(name, list(symbols)))
 
+    async def refresh_rules(self) -> None:
+        """Re-read every symbol's rules now (Binance refused an order by one of them)."""
+        await self._client.exchange_info(refresh=True)
+
     async def resolve_many(self, names: list[str]) -> list[SymbolRules]:
         return [await self.resolve(name) for name in names]
 

@@ -2,36 +2,49 @@
 
 Nothing reaches Binance before the user confirms a preview, and a preview (a ticket) places at
 most one order: the DRAFT -> CONFIRMING step is a single compare-and-set in SQLite, and the order
-is sent with the ticket id as `newClientOrderId`. When the answer is lost (timeout, 5xx, -1007)
-the order is looked up by that id, never sent again.
+is sent with the ticket id as `newClientOrderId`. When the answer is lost (timeout, 5xx, -1007,
+a proxy's page) the order is looked up by that id, never sent again; "not placed" is said only
+when Binance's error code proves it, or when the request provably never left the bot.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 
 from chatbot.errors import UserError
 from chatbot.exchange.client import ApiCredentials, BinanceClient, OrderRequest
-from chatbot.exchange.errors import BinanceError, OrderNotFound, OrderStatusUnknown
+from chatbot.exchange.errors import (
+    BinanceError,
+    ExchangeUnavailable,
+    FilterFailure,
+    InvalidSymbol,
+    OrderStatusUnknown,
+    RateLimited,
+)
 from chatbot.exchange.filters import OrderRuleViolation, PreparedOrder, prepare_order
 from chatbot.exchange.models import Account, Order
 from chatbot.exchange.symbol_rules import SymbolRules
-from chatbot.services.fills import RecentlyReported
 from chatbot.services.keys import KeyService
 from chatbot.services.market import MarketService
+from chatbot.services.order_outcomes import Outcome, OutcomeKind
+from chatbot.services.order_tracker import OrderTracker
+from chatbot.services.order_watch import OrderWatch
 from chatbot.storage.tickets import (
-    PENDING_STATES,
+    UNRESOLVED_STATES,
     Ticket,
     TicketKind,
     TicketRepository,
     TicketState,
 )
 
-LOOKUP_DELAYS = (0.2, 0.5, 1.0, 2.0)  # seconds between queries of an order with unknown fate
+log = logging.getLogger(__name__)
+
+LOOKUP_DELAYS = (0.2, 0.5, 1.0, 2.0)  # seconds between the first queries after a lost answer
 HUNDRED = Decimal(100)
 
 
@@ -78,18 +91,6 @@ class CancelAllPreview:
 
 
 @dataclass(frozen=True)
-class Outcome:
-    """What became of a confirmed ticket; `kind` picks the message the chat shows."""
-
-    kind: str  # filled | open | rejected | unknown | repreview | cancelled_all
-    ticket: Ticket
-    order: Order | None = None
-    reason: str | None = None
-    preview: OrderPreview | None = None
-    cancelled: list[Order] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
 class PressResult:
     """A press's short answer (shown on the phone). `won` is the ticket when this press took
     it (carry it out with `execute`); `outcome` is set when the press settled it at once."""
@@ -110,8 +111,9 @@ class OrderService:
         confirm_ttl: int = 30,
         max_slippage_pct: Decimal = Decimal(1),
         max_order_usdt: Decimal | None = None,
+        tracker: OrderTracker,
+        watch: OrderWatch,
         lookup_delays: Sequence[float] = LOOKUP_DELAYS,
-        reported: RecentlyReported | None = None,
     ) -> None:
         self._client = client
         self._keys = keys
@@ -121,7 +123,8 @@ class OrderService:
         self._slippage = max_slippage_pct
         self._max_usdt = max_order_usdt
         self._lookup_delays = tuple(lookup_delays)
-        self._reported = reported or RecentlyReported()
+        self._tracker = tracker
+        self._watch = watch
 
     # -- preview -----------------------------------------------------------------------------
 
@@ -198,7 +201,7 @@ class OrderService:
         if ticket.user_id != user_id:
             return PressResult("This is not your order.")
         if await self._tickets.move(ticket_id, (TicketState.DRAFT,), TicketState.CANCELLED):
-            return PressResult("Cancelled.", Outcome("cancelled", ticket))
+            return PressResult("Cancelled.", Outcome(OutcomeKind.CANCELLED, ticket))
         return PressResult(_lost_answer(ticket.state))
 
     async def confirm(self, ticket_id: str, user_id: int) -> PressResult:
@@ -226,7 +229,8 @@ class OrderService:
         assert ticket is not None
         if ticket.state is TicketState.DRAFT and ticket.created_at <= fresh_after:
             if await self._tickets.move(ticket_id, (TicketState.DRAFT,), TicketState.EXPIRED):
-                return PressResult("Expired: send the command again.", Outcome("expired", ticket))
+                expired = Outcome(OutcomeKind.EXPIRED, ticket)
+                return PressResult("Expired: send the command again.", expired)
             ticket = await self._tickets.get(ticket_id) or ticket
         return PressResult(_lost_answer(ticket.state))
 
@@ -234,25 +238,32 @@ class OrderService:
         credentials = await self._keys.credentials(ticket.user_id)
         if ticket.order_type == "MARKET" and (repreview := await self._slipped(ticket)):
             return repreview
+        # Written before sending: a ticket still CONFIRMING after a crash was never sent.
         await self._tickets.move(ticket.id, (TicketState.CONFIRMING,), TicketState.SUBMITTED)
-        request = OrderRequest(
-            ticket.symbol,
-            ticket.side or "",
-            ticket.order_type or "",
-            quantity=ticket.quantity,
-            quote_order_qty=ticket.quote_quantity,
-            price=ticket.price,
-            time_in_force="GTC" if ticket.order_type == "LIMIT" else None,
-            client_order_id=ticket.id,
-        )
         try:
-            order = await self._client.place_order(credentials, request)
-        except OrderStatusUnknown:
+            order = await self._client.place_order(credentials, _request(ticket))
+        except OrderStatusUnknown as exc:
+            log.info("ticket %s: answer lost (%s); looking it up", ticket.id, exc.reason)
             await self._tickets.move(ticket.id, (TicketState.SUBMITTED,), TicketState.UNKNOWN)
             return await self.resolve_unknown(ticket, credentials)
-        except BinanceError as exc:
-            return await self._rejected(ticket, exc.user_message, (TicketState.SUBMITTED,))
-        return await self._settle(ticket, order, (TicketState.SUBMITTED,))
+        except (ExchangeUnavailable, RateLimited) as exc:  # refused before leaving the bot
+            return await self._not_placed(ticket, OutcomeKind.NOT_SENT, exc.user_message)
+        except (FilterFailure, InvalidSymbol) as exc:
+            return await self._rules_changed(ticket, exc)
+        except BinanceError as exc:  # an error code that proves the order was refused
+            return await self._not_placed(ticket, OutcomeKind.REJECTED, exc.user_message)
+        return await self._tracker.settle_by_reply(ticket, order, (TicketState.SUBMITTED,))
+
+    async def _rules_changed(self, ticket: Ticket, error: BinanceError) -> Outcome:
+        """Binance refused the order by a filter or the symbol: its rules may have changed
+        since the preview. Re-read them and preview again once, so the user sees the rule."""
+        await self._not_placed(ticket, OutcomeKind.REJECTED, error.user_message)
+        await self._market.refresh_rules()
+        try:
+            fresh = await self.preview(ticket.user_id, ticket.chat_id, _intent(ticket))
+        except UserError as exc:
+            return Outcome(OutcomeKind.REJECTED, ticket, reason=exc.message)
+        return Outcome(OutcomeKind.REPREVIEW, ticket, preview=fresh, reason=error.user_message)
 
     async def _slipped(self, ticket: Ticket) -> Outcome | None:
         """A market order whose price moved more than the allowed slippage against the user
@@ -267,84 +278,94 @@ class OrderService:
         if not moved:
             return None
         await self._tickets.move(ticket.id, (TicketState.CONFIRMING,), TicketState.EXPIRED)
-        intent = OrderIntent(
-            side=ticket.side or "BUY",
-            symbol=ticket.symbol,
-            amount=ticket.quote_quantity or ticket.quantity or Decimal(0),
-            in_quote=ticket.quote_quantity is not None,
+        fresh = await self.preview(ticket.user_id, ticket.chat_id, _intent(ticket))
+        return Outcome(OutcomeKind.REPREVIEW, ticket, preview=fresh)
+
+    async def _not_placed(self, ticket: Ticket, kind: OutcomeKind, reason: str) -> Outcome:
+        await self._tickets.move(
+            ticket.id, (TicketState.SUBMITTED,), TicketState.REJECTED, detail=reason
         )
-        fresh = await self.preview(ticket.user_id, ticket.chat_id, intent)
-        return Outcome("repreview", ticket, preview=fresh)
-
-    async def _settle(
-        self, ticket: Ticket, order: Order, from_states: tuple[TicketState, ...]
-    ) -> Outcome:
-        if order.status in {"NEW", "PARTIALLY_FILLED", "PENDING_NEW"}:
-            await self._tickets.move(
-                ticket.id, from_states, TicketState.OPEN, order_id=order.order_id
-            )
-            return Outcome("open", ticket, order=order)
-        if order.executed_qty > 0:
-            await self._tickets.move(
-                ticket.id, from_states, TicketState.FILLED, order_id=order.order_id
-            )
-            return Outcome("filled", ticket, order=order)
-        reason = f"the order ended {order.status.lower()} without a fill"
-        return await self._rejected(ticket, reason, from_states, order)
-
-    async def _rejected(
-        self,
-        ticket: Ticket,
-        reason: str,
-        from_states: tuple[TicketState, ...],
-        order: Order | None = None,
-    ) -> Outcome:
-        await self._tickets.move(ticket.id, from_states, TicketState.REJECTED, detail=reason)
-        return Outcome("rejected", ticket, order=order, reason=reason)
+        return Outcome(kind, ticket, reason=reason)
 
     # -- unknown outcomes and restarts -------------------------------------------------------
 
     async def resolve_unknown(self, ticket: Ticket, credentials: ApiCredentials) -> Outcome:
         """Find out what became of an order whose answer was lost: query it by the ticket id a
-        few times with back-off. Never sends it again. "Not placed" is concluded only when
-        Binance, asked last and latest, says it has no such order."""
-        from_states = (*PENDING_STATES,)
-        not_found = False
+        few times with back-off, never send it again. When Binance has no record yet, the
+        ticket stays UNKNOWN and `OrderWatch` keeps asking (a "no such order" proves nothing:
+        Binance may match it later)."""
         for delay in (0.0, *self._lookup_delays):
             await asyncio.sleep(delay)
+            current = await self._tickets.get(ticket.id)
+            if current is not None and current.state not in UNRESOLVED_STATES:
+                return await self._settled_elsewhere(current, credentials)
             try:
                 order = await self._client.query_order(
                     credentials, ticket.symbol, client_order_id=ticket.id
                 )
-            except OrderNotFound:
-                not_found = True
+            except BinanceError:  # -2013 included: not there *yet*
                 continue
-            except BinanceError:
-                not_found = False
-                continue
-            return await self._settle(ticket, order, from_states)
-        if not_found:
-            reason = "Binance has no such order: it was not placed"
-            return await self._rejected(ticket, reason, from_states)
-        await self._tickets.move(ticket.id, from_states, TicketState.UNKNOWN)
-        return Outcome("unknown", ticket)
+            return await self._tracker.settle_by_reply(ticket, order, UNRESOLVED_STATES)
+        self._watch.start(ticket)
+        return Outcome(OutcomeKind.UNKNOWN, ticket)
+
+    async def _settled_elsewhere(self, ticket: Ticket, credentials: ApiCredentials) -> Outcome:
+        """The stream settled the ticket while the lookups ran: show the order as it is."""
+        try:
+            order = await self._client.query_order(
+                credentials, ticket.symbol, client_order_id=ticket.id
+            )
+        except BinanceError:
+            return Outcome(OutcomeKind.UNKNOWN, ticket)
+        kind = {
+            TicketState.OPEN: OutcomeKind.OPEN,
+            TicketState.FILLED: OutcomeKind.FILLED,
+        }.get(ticket.state, OutcomeKind.ENDED)
+        return Outcome(kind, ticket, order=order, reason=ticket.detail)
 
     async def reconcile(self) -> list[Outcome]:
-        """At start-up: settle tickets a previous run left in flight, expire stale drafts."""
+        """At start-up: settle tickets a previous run left in flight, expire stale drafts.
+        Returns what the chat must be told now; tickets Binance settles later (or never) are
+        handed to `OrderWatch`."""
         outcomes: list[Outcome] = []
-        for ticket in await self._tickets.in_states(PENDING_STATES):
-            try:
-                credentials = await self._keys.credentials(ticket.user_id)
-            except UserError:
-                continue  # the key is gone; nothing can be checked
-            outcomes.append(await self.resolve_unknown(ticket, credentials))
+        for ticket in await self._tickets.in_states((TicketState.CONFIRMING,)):
+            outcomes += await self._reconcile_confirming(ticket)
+        for ticket in await self._tickets.in_states((TicketState.SUBMITTED,)):
+            await self._tickets.move(ticket.id, (TicketState.SUBMITTED,), TicketState.UNKNOWN)
+        for ticket in await self._tickets.in_states((TicketState.UNKNOWN,)):
+            outcomes += await self._reconcile_unknown(ticket)
         stale = time.time() - self.confirm_ttl
         for ticket in await self._tickets.in_states((TicketState.DRAFT,)):
             if ticket.created_at <= stale and await self._tickets.move(
                 ticket.id, (TicketState.DRAFT,), TicketState.EXPIRED
             ):
-                outcomes.append(Outcome("expired", ticket))
+                outcomes.append(Outcome(OutcomeKind.EXPIRED, ticket))
         return outcomes
+
+    async def _reconcile_confirming(self, ticket: Ticket) -> list[Outcome]:
+        """CONFIRMING after a restart: the run stopped before sending (SUBMITTED is written
+        first), so nothing was placed."""
+        reason = "the bot restarted before sending it; nothing was placed"
+        if ticket.kind is TicketKind.CANCEL_ALL:
+            reason = "the bot restarted before cancelling; check /orders"
+        if not await self._tickets.move(
+            ticket.id, (TicketState.CONFIRMING,), TicketState.REJECTED, detail=reason
+        ):
+            return []
+        return [Outcome(OutcomeKind.NOT_SENT, ticket, reason=reason)]
+
+    async def _reconcile_unknown(self, ticket: Ticket) -> list[Outcome]:
+        """Sent by a previous run, fate unknown: ask once now; the watch asks on."""
+        try:
+            credentials = await self._keys.credentials(ticket.user_id)
+            order = await self._client.query_order(
+                credentials, ticket.symbol, client_order_id=ticket.id
+            )
+        except (BinanceError, UserError):
+            self._watch.start(ticket)
+            return [Outcome(OutcomeKind.UNKNOWN, ticket)]
+        await self._tracker.observe(ticket.user_id, order, ticket=ticket)
+        return []
 
     async def tickets(self, ticket_ids: list[str]) -> dict[str, Ticket]:
         return await self._tickets.find_by_id(ticket_ids)
@@ -356,8 +377,12 @@ class OrderService:
         credentials = await self._keys.credentials(user_id)
         for order in await self._client.open_orders(credentials):
             if order.order_id == order_id:
-                self._reported.add(order_id)  # this reply tells it; the stream need not
-                return await self._client.cancel_order(credentials, order.symbol, order_id=order_id)
+                async with self._tracker.cancelling([order_id]):
+                    cancelled = await self._client.cancel_order(
+                        credentials, order.symbol, order_id=order_id
+                    )
+                    await self._tracker.told_by_reply(user_id, [cancelled])
+                return cancelled
         raise UserError(f"You have no open order #{order_id}. /orders lists them.")
 
     async def preview_cancel_all(self, user_id: int, chat_id: int, name: str) -> CancelAllPreview:
@@ -373,14 +398,42 @@ class OrderService:
 
     async def _cancel_all(self, ticket: Ticket) -> Outcome:
         credentials = await self._keys.credentials(ticket.user_id)
-        for order in await self._client.open_orders(credentials, ticket.symbol):
-            self._reported.add(order.order_id)  # the confirmation tells these
-        try:
-            cancelled = await self._client.cancel_open_orders(credentials, ticket.symbol)
-        except BinanceError as exc:
-            return await self._rejected(ticket, exc.user_message, (TicketState.CONFIRMING,))
+        open_now = await self._client.open_orders(credentials, ticket.symbol)
+        async with self._tracker.cancelling(o.order_id for o in open_now):
+            try:
+                cancelled = await self._client.cancel_open_orders(credentials, ticket.symbol)
+            except BinanceError as exc:
+                await self._tickets.move(
+                    ticket.id, (TicketState.CONFIRMING,), TicketState.REJECTED, detail=str(exc)
+                )
+                return Outcome(OutcomeKind.REJECTED, ticket, reason=exc.user_message)
+            await self._tracker.told_by_reply(ticket.user_id, cancelled)
         await self._tickets.move(ticket.id, (TicketState.CONFIRMING,), TicketState.DONE)
-        return Outcome("cancelled_all", ticket, cancelled=cancelled)
+        return Outcome(OutcomeKind.CANCELLED_ALL, ticket, cancelled=cancelled)
+
+
+def _request(ticket: Ticket) -> OrderRequest:
+    return OrderRequest(
+        ticket.symbol,
+        ticket.side or "",
+        ticket.order_type or "",
+        quantity=ticket.quantity,
+        quote_order_qty=ticket.quote_quantity,
+        price=ticket.price,
+        time_in_force="GTC" if ticket.order_type == "LIMIT" else None,
+        client_order_id=ticket.id,
+    )
+
+
+def _intent(ticket: Ticket) -> OrderIntent:
+    """The order a ticket holds, as the user could have typed it (for a fresh preview)."""
+    return OrderIntent(
+        side=ticket.side or "BUY",
+        symbol=ticket.symbol,
+        amount=ticket.quote_quantity or ticket.quantity or Decimal(0),
+        in_quote=ticket.quote_quantity is not None,
+        price=ticket.price,
+    )
 
 
 def _amount_in_quote(intent: OrderIntent, rules: SymbolRules) -> bool:

@@ -90,6 +90,33 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX outbox_pending ON outbox (state, id);
     """,
+    # 4: every order followed for a user and how much of it the user was told (see
+    # services/order_tracker), and when each user's orders were last known in full
+    """
+    CREATE TABLE tracked_orders (
+        user_id     INTEGER NOT NULL,
+        symbol      TEXT    NOT NULL,
+        order_id    INTEGER NOT NULL,
+        client_id   TEXT    NOT NULL,
+        ticket_id   TEXT,
+        side        TEXT    NOT NULL,
+        order_type  TEXT    NOT NULL,
+        quantity    TEXT    NOT NULL,
+        status      TEXT    NOT NULL,
+        is_open     INTEGER NOT NULL,
+        executed    TEXT    NOT NULL,
+        told_qty    TEXT    NOT NULL,
+        told_final  INTEGER NOT NULL,
+        updated_at  REAL    NOT NULL,
+        PRIMARY KEY (user_id, symbol, order_id)
+    );
+    CREATE INDEX tracked_open ON tracked_orders (user_id, is_open);
+    CREATE TABLE order_sync (
+        user_id   INTEGER PRIMARY KEY,
+        synced_ms INTEGER NOT NULL
+    );
+    CREATE INDEX tickets_by_user ON tickets (user_id, state);
+    """,
 ]
 
 

@@ -25,8 +25,10 @@ class TicketState(StrEnum):
     SUBMITTED = "SUBMITTED"  # the request is on its way to Binance
     FILLED = "FILLED"
     OPEN = "OPEN"  # a limit order resting on the book
-    REJECTED = "REJECTED"  # Binance refused it, or it was never placed
+    REJECTED = "REJECTED"  # Binance refused it (an error code that proves it), or never sent
+    ENDED = "ENDED"  # Binance accepted it, and it ended (expired, cancelled) with no fill
     UNKNOWN = "UNKNOWN"  # sent, outcome not known yet: query, never resend
+    MISSING = "MISSING"  # sent; Binance still had no record after the watch: most likely not
     CANCELLED = "CANCELLED"  # the user pressed Cancel
     EXPIRED = "EXPIRED"  # not confirmed in time, or re-previewed
     DONE = "DONE"  # a cancel-all ticket carried out
@@ -38,6 +40,8 @@ class TicketKind(StrEnum):
 
 
 PENDING_STATES = (TicketState.CONFIRMING, TicketState.SUBMITTED, TicketState.UNKNOWN)
+# Sent, but what became of it was never proven: whatever Binance says of it later settles it.
+UNRESOLVED_STATES = (TicketState.UNKNOWN, TicketState.MISSING)
 
 
 def new_ticket_id() -> str:
@@ -168,11 +172,21 @@ class TicketRepository:
         )
         return changed == 1
 
-    async def in_states(self, states: tuple[TicketState, ...]) -> list[Ticket]:
+    async def in_states(
+        self,
+        states: tuple[TicketState, ...],
+        *,
+        user_id: int | None = None,
+        updated_after: float = 0.0,
+    ) -> list[Ticket]:
+        """Tickets in any of `states` (of one user, if given), oldest first."""
         marks = ", ".join("?" for _ in states)
-        rows = await self._db.fetch_all(
-            f"SELECT * FROM tickets WHERE state IN ({marks}) ORDER BY created_at", states
-        )
+        sql = f"SELECT * FROM tickets WHERE state IN ({marks}) AND updated_at > ?"
+        params: list[Any] = [*states, updated_after]
+        if user_id is not None:
+            sql += " AND user_id = ?"
+            params.append(user_id)
+        rows = await self._db.fetch_all(sql + " ORDER BY created_at", params)
         return [Ticket.from_row(r) for r in rows]
 
     async def find_by_id(self, ticket_ids: list[str]) -> dict[str, Ticket]:

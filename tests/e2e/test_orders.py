@@ -156,47 +156,6 @@ async def test_lost_answer_ends_with_exactly_one_order_and_the_truth(alice_with_
     assert len(orders_at_exchange(exchange)) == 1
 
 
-async def test_order_never_placed_is_reported_as_such(alice_with_key, exchange):
-    exchange.faults.fail_next("/api/v3/order", count=1, code=-1007, execute=False)
-    preview = await ask(alice_with_key, "/buy BTCUSDT 0.001")
-    result = await confirm(alice_with_key, preview)
-    assert "Not placed" in result.text and "was not placed" in result.text
-    assert orders_at_exchange(exchange) == []
-
-
-async def test_restart_between_confirmation_and_answer_is_reconciled(
-    api, exchange, settings, alice_with_key, running_bot
-):
-    from chatbot.app import running_bot as run
-    from chatbot.exchange.client import OrderRequest
-    from chatbot.storage.tickets import TicketState
-
-    services = running_bot.bot_data["services"]
-    preview = await ask(alice_with_key, "/buy BTCUSDT 0.001")
-    ticket_id = preview.buttons[0][0].callback_data.split(":")[2]
-    # The process sends the order, then dies before the answer is read:
-    tickets = services.orders._tickets
-    assert await tickets.claim(ticket_id, ALICE, 0)
-    assert await tickets.move(ticket_id, (TicketState.CONFIRMING,), TicketState.SUBMITTED)
-    creds = await services.keys.credentials(ALICE)
-    await services.account._client.place_order(
-        creds,
-        OrderRequest(
-            "BTCUSDT", "BUY", "MARKET", quantity=Decimal("0.001"), client_order_id=ticket_id
-        ),
-    )
-    await running_bot.updater.stop()
-    await running_bot.stop()
-    async with run(settings, poll_timeout=1):
-        again = api.conversation(api.user(ALICE, first_name="Alice"))
-        update = await again.wait_for(
-            lambda: any("before a restart" in m.text for m in again.messages), timeout=15
-        )
-        del update
-        assert "Filled" in again.current(preview).text
-    assert len(orders_at_exchange(exchange)) == 1
-
-
 async def test_cancel_one_and_cancel_all(alice_with_key, exchange):
     exchange.set_price("BTCUSDT", Decimal("60000"))
     for price in ("50000", "51000", "52000"):

@@ -1,0 +1,89 @@
+"""What the order services tell the chat, as types: the handlers choose the words.
+
+An `Outcome` is what became of a confirmed ticket (the preview message is edited into it); a
+`FillNotice` is a change to an order that the user hears about as a new message. Services
+that learn something on their own (the user-data stream, a lookup after a lost answer) pass
+both up through an `OrderNotifier`, which the handlers implement.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import StrEnum
+from typing import TYPE_CHECKING, Protocol
+
+from chatbot.exchange.models import Order
+from chatbot.storage.tickets import Ticket
+
+if TYPE_CHECKING:
+    from chatbot.services.orders import OrderPreview
+
+
+class OutcomeKind(StrEnum):
+    FILLED = "filled"  # filled (in full, or in part before it ended)
+    OPEN = "open"  # on the book (perhaps partly filled)
+    REJECTED = "rejected"  # Binance refused it: an error code proves it was not placed
+    NOT_SENT = "not_sent"  # never left the bot (Binance unreachable, or a restart)
+    ENDED = "ended"  # accepted, then ended (expired, cancelled) without a fill
+    UNKNOWN = "unknown"  # sent; Binance has not confirmed it yet: being watched
+    MISSING = "missing"  # sent; still no record after the watch: most likely not placed
+    REPREVIEW = "repreview"  # the price moved too far: a fresh preview instead
+    CANCELLED = "cancelled"  # the user pressed Cancel on the preview
+    EXPIRED = "expired"  # not confirmed in time
+    CANCELLED_ALL = "cancelled_all"  # a cancel-all ticket carried out
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of a confirmed ticket; `kind` picks the message the chat shows."""
+
+    kind: OutcomeKind
+    ticket: Ticket
+    order: Order | None = None
+    reason: str | None = None
+    preview: OrderPreview | None = None
+    cancelled: list[Order] = field(default_factory=list)
+    watched_seconds: float = 0.0  # MISSING: how long Binance was asked
+
+
+class NoticeKind(StrEnum):
+    PLACED = "placed"  # an order whose fate was unknown turned out to be on the book
+    PARTIAL = "partial"
+    FILLED = "filled"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+    REJECTED = "rejected"
+
+
+@dataclass(frozen=True)
+class FillNotice:
+    """A change to one of the user's orders that the user has not been told yet."""
+
+    user_id: int
+    kind: NoticeKind
+    symbol: str
+    side: str
+    order_type: str
+    order_id: int
+    quantity: Decimal  # the order's quantity
+    filled: Decimal  # filled so far
+    price: Decimal  # the limit price (0 for market orders)
+    average_price: Decimal | None
+    quote: Decimal  # quote asset filled so far
+    last_qty: Decimal = Decimal(0)  # filled since the user was last told
+    last_price: Decimal | None = None  # that part's average price, when known
+    reason: str | None = None
+    fees: dict[str, Decimal] = field(default_factory=dict)
+    was_unknown: bool = False  # the confirmation could not tell whether it was placed
+
+
+class OrderNotifier(Protocol):
+    """How order services reach the chat (implemented by the handlers)."""
+
+    async def order_update(self, notice: FillNotice) -> None:
+        """Send the user a message about a change to one of their orders."""
+
+    async def ticket_update(self, outcome: Outcome, *, announce: bool) -> None:
+        """Edit the ticket's preview message into `outcome`; with `announce`, also send it
+        as a new message (an edit alone does not notify the user)."""

@@ -1,0 +1,165 @@
+"""Every order the bot follows for a user, and how much of it the user has been told.
+
+An order's news can reach the bot several ways at once: the answer to the confirmation, the
+user-data stream, a lookup after a lost answer, a re-read after a gap or a restart. Whichever
+arrives first tells the user; the others find nothing new. `advance` decides that in one write
+transaction (read and update on the writer connection), so two sources can never both tell the
+same fill, and none is lost: what was told is on disk before anyone is told.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from chatbot.storage.db import Database
+
+FINAL_STATUSES = frozenset({"FILLED", "CANCELED", "REJECTED", "EXPIRED", "EXPIRED_IN_MATCH"})
+
+
+@dataclass(frozen=True, slots=True)
+class OrderState:
+    """An order as last seen on Binance (from any answer or event)."""
+
+    symbol: str
+    order_id: int
+    client_id: str
+    side: str
+    order_type: str
+    quantity: Decimal
+    status: str
+    executed: Decimal
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in FINAL_STATUSES
+
+
+@dataclass(frozen=True, slots=True)
+class Told:
+    """What the user had been told of an order: the quantity filled, and whether it ended."""
+
+    executed: Decimal
+    final: bool
+    first_seen: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class TrackedOrder:
+    user_id: int
+    symbol: str
+    order_id: int
+    client_id: str
+    ticket_id: str | None
+    status: str
+    executed: Decimal
+
+
+class TrackedOrderRepository:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def advance(
+        self, user_id: int, state: OrderState, *, ticket_id: str | None = None
+    ) -> Told | None:
+        """Record `state` and mark it told. Returns what had been told before when `state`
+        is news (more filled, or the order ended), None when the user already knows it."""
+        async with self._db.transaction() as conn:
+            cursor = await conn.execute(
+                "SELECT told_qty, told_final FROM tracked_orders "
+                "WHERE user_id = ? AND symbol = ? AND order_id = ?",
+                (user_id, state.symbol, state.order_id),
+            )
+            row = await cursor.fetchone()
+            before = (
+                Told(Decimal(row[0]), bool(row[1]))
+                if row
+                else Told(Decimal(0), False, first_seen=True)
+            )
+            news = state.executed > before.executed or (state.is_final and not before.final)
+            told_qty = max(state.executed, before.executed)
+            told_final = before.final or state.is_final
+            await conn.execute(
+                "INSERT INTO tracked_orders (user_id, symbol, order_id, client_id, ticket_id, "
+                "side, order_type, quantity, status, is_open, executed, told_qty, told_final, "
+                "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (user_id, symbol, order_id) DO UPDATE SET "
+                "status = excluded.status, is_open = excluded.is_open, "
+                "executed = excluded.executed, told_qty = excluded.told_qty, "
+                "told_final = excluded.told_final, updated_at = excluded.updated_at, "
+                "ticket_id = COALESCE(tracked_orders.ticket_id, excluded.ticket_id)",
+                (
+                    user_id, state.symbol, state.order_id, state.client_id, ticket_id,
+                    state.side, state.order_type, _text(state.quantity), state.status,
+                    int(not told_final), _text(state.executed), _text(told_qty),
+                    int(told_final), time.time(),
+                ),
+            )  # fmt: skip
+        return before if news else None
+
+    async def open_orders(self, user_id: int) -> list[TrackedOrder]:
+        """The user's orders that were open when last seen."""
+        rows = await self._db.fetch_all(
+            "SELECT * FROM tracked_orders WHERE user_id = ? AND is_open = 1", (user_id,)
+        )
+        return [_tracked(r) for r in rows]
+
+    async def known_ids(self, user_id: int, symbol: str) -> set[int]:
+        rows = await self._db.fetch_all(
+            "SELECT order_id FROM tracked_orders WHERE user_id = ? AND symbol = ?",
+            (user_id, symbol),
+        )
+        return {int(r["order_id"]) for r in rows}
+
+    async def symbols(self, user_id: int) -> set[str]:
+        """Symbols the bot has seen the user trade (tracked orders and chat tickets)."""
+        rows = await self._db.fetch_all(
+            "SELECT symbol FROM tracked_orders WHERE user_id = ? "
+            "UNION SELECT symbol FROM tickets WHERE user_id = ? AND order_type IS NOT NULL",
+            (user_id, user_id),
+        )
+        return {r["symbol"] for r in rows}
+
+    async def synced_at(self, user_id: int) -> int | None:
+        """Binance time (ms) up to which the user's orders are known in full, or None."""
+        row = await self._db.fetch_one(
+            "SELECT synced_ms FROM order_sync WHERE user_id = ?", (user_id,)
+        )
+        return int(row["synced_ms"]) if row else None
+
+    async def mark_synced(self, user_id: int, at_ms: int) -> None:
+        await self._db.execute(
+            "INSERT INTO order_sync (user_id, synced_ms) VALUES (?, ?) "
+            "ON CONFLICT (user_id) DO UPDATE SET synced_ms = excluded.synced_ms",
+            (user_id, at_ms),
+        )
+
+    async def forget_user(self, user_id: int) -> None:
+        """The user's key is gone: nothing of theirs can be followed any more."""
+        async with self._db.transaction() as conn:
+            await conn.execute("DELETE FROM tracked_orders WHERE user_id = ?", (user_id,))
+            await conn.execute("DELETE FROM order_sync WHERE user_id = ?", (user_id,))
+
+    async def prune(self, older_than: float) -> int:
+        """Drop ended orders last changed before `older_than` (epoch seconds)."""
+        return await self._db.execute(
+            "DELETE FROM tracked_orders WHERE is_open = 0 AND updated_at < ?", (older_than,)
+        )
+
+
+def _text(value: Decimal) -> str:
+    return format(value, "f")
+
+
+def _tracked(row: Any) -> TrackedOrder:
+    return TrackedOrder(
+        user_id=int(row["user_id"]),
+        symbol=row["symbol"],
+        order_id=int(row["order_id"]),
+        client_id=row["client_id"],
+        ticket_id=row["ticket_id"],
+        status=row["status"],
+        executed=Decimal(row["executed"]),
+    )
