@@ -193,6 +193,10 @@ class OrderTracker:
             return
         await self._tracked.mark_synced(user_id, started)
 
+    async def prune(self, keep_days: float = 30.0) -> None:
+        """Forget orders that ended more than `keep_days` ago."""
+        await self._tracked.prune(time.time() - keep_days * 86_400)
+
     async def forget(self, user_id: int) -> None:
         await self._tracked.forget_user(user_id)
 

@@ -328,6 +328,7 @@ class OrderService:
         Returns what the chat must be told now; tickets Binance settles later (or never) are
         handed to `OrderWatch`."""
         outcomes: list[Outcome] = []
+        await self._tracker.prune()
         for ticket in await self._tickets.in_states((TicketState.CONFIRMING,)):
             outcomes += await self._reconcile_confirming(ticket)
         for ticket in await self._tickets.in_states((TicketState.SUBMITTED,)):

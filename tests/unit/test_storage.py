@@ -110,3 +110,38 @@ async def test_delete(database):
     assert await vault.delete(1)
     assert not await vault.delete(1)
     assert await vault.load(1) is None
+
+
+def order_state(status: str, executed: str):
+    from decimal import Decimal
+
+    from chatbot.storage.tracked_orders import OrderState
+
+    return OrderState("BTCUSDT", 7, "t1", "BUY", "LIMIT", Decimal("1"), status, Decimal(executed))
+
+
+async def test_each_change_of_an_order_is_news_once(database):
+    import asyncio
+    from decimal import Decimal
+
+    from chatbot.storage.tracked_orders import TrackedOrderRepository
+
+    orders = TrackedOrderRepository(database)
+    assert await orders.advance(1, order_state("NEW", "0")) is None  # nothing to tell yet
+    partial = order_state("PARTIALLY_FILLED", "0.4")
+    told = await asyncio.gather(*(orders.advance(1, partial) for _ in range(20)))
+    assert [t.executed for t in told if t is not None] == [Decimal(0)]  # one teller wins
+    assert await orders.advance(1, order_state("NEW", "0")) is None  # a late, older event
+    before = await orders.advance(1, order_state("CANCELED", "0.4"))
+    assert before is not None and before.executed == Decimal("0.4") and not before.final
+    assert await orders.advance(1, order_state("CANCELED", "0.4")) is None
+    assert await orders.open_orders(1) == []
+
+
+def test_only_codes_that_mean_refused_prove_an_order_was_not_placed():
+    from chatbot.exchange.client import refused_order_code
+
+    for code in (-2010, -1013, -1111, -1100, -1102, -1121, -1021, -1022, -2015, -1003):
+        assert refused_order_code(code), code
+    for code in (None, -1000, -1001, -1006, -1007, -1008, -9999, "−2010", True):
+        assert not refused_order_code(code), code
