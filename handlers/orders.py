@@ -180,6 +180,11 @@ def render_outcome(outcome: Outcome) -> str:
         return _render_fill(t, order)
     if kind is OutcomeKind.OPEN and order is not None:
         return _render_open(t, order)
+    if kind is OutcomeKind.REPREVIEW and outcome.reason:
+        return (
+            f"❌ <b>Not placed</b>: {esc(_sentence(outcome.reason))} The symbol's rules were "
+            "re-read; new preview below."
+        )
     text = _OUTCOME_TEXT.get(kind, "Done.")
     return text.format(
         reason=esc(_sentence(outcome.reason or "Binance refused the order")),

@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 
 LOOKUP_DELAYS = (0.2, 0.5, 1.0, 2.0)  # seconds between the first queries after a lost answer
 HUNDRED = Decimal(100)
+RULE_CODES = (-1013, -1121)  # a filter failed, or the symbol is unknown: re-read the rules
 
 
 @dataclass(frozen=True)
@@ -248,9 +249,9 @@ class OrderService:
             return await self.resolve_unknown(ticket, credentials)
         except (ExchangeUnavailable, RateLimited) as exc:  # refused before leaving the bot
             return await self._not_placed(ticket, OutcomeKind.NOT_SENT, exc.user_message)
-        except (FilterFailure, InvalidSymbol) as exc:
-            return await self._rules_changed(ticket, exc)
         except BinanceError as exc:  # an error code that proves the order was refused
+            if isinstance(exc, FilterFailure | InvalidSymbol) or exc.code in RULE_CODES:
+                return await self._rules_changed(ticket, exc)
             return await self._not_placed(ticket, OutcomeKind.REJECTED, exc.user_message)
         return await self._tracker.settle_by_reply(ticket, order, (TicketState.SUBMITTED,))
 

@@ -211,3 +211,16 @@ async def test_a_refused_cancel_does_not_hide_a_later_cancel(alice_with_key, exc
         lambda: next((n for n in notices(alice_with_key) if n.startswith("✖")), None), 15
     )
     assert f"#{order.order_id}" in notice
+
+
+async def test_a_filter_failure_rereads_the_rules_and_previews_again(alice_with_key, exchange):
+    exchange.faults.fail_next("/api/v3/order", code=-1013, status=400)
+    preview = await ask(alice_with_key, "/buy BTCUSDT 0.001")
+    await alice_with_key.press(preview, "Confirm")
+    fresh = await alice_with_key.reply(timeout=15)
+    refused = alice_with_key.current(preview).text
+    assert "Not placed" in refused and "rules were re-read" in refused
+    assert "Preview: BUY BTCUSDT" in fresh.text and fresh.buttons
+    assert exchange.orders_for(ALICE_KEY) == []
+    await press_confirm(alice_with_key, fresh)
+    assert "Filled" in alice_with_key.current(fresh).text
