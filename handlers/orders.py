@@ -69,7 +69,7 @@ async def cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     async with typing(update):
         if order_id is not None:
             cancelled = await orders.cancel_order(user_id(update), order_id)
-            await reply(update, f"Cancelled order #{cancelled.order_id} ({esc(cancelled.symbol)}).")
+            await reply(update, render_cancelled(cancelled))
             return
         assert symbol is not None
         preview = await orders.preview_cancel_all(user_id(update), update.effective_chat.id, symbol)
@@ -168,6 +168,13 @@ def _order_line(order: Order) -> str:
         f"#{order.order_id} {order.side} {esc(order.type)} {num(order.orig_qty)} "
         f"@ {num(order.price)}"
     )
+
+
+def render_cancelled(order: Order) -> str:
+    done = f"Cancelled order #{order.order_id} ({esc(order.symbol)})."
+    if order.executed_qty:
+        done += f" {num(order.executed_qty)} of {num(order.orig_qty)} had filled before."
+    return done
 
 
 def render_placing(message: Message) -> str:
