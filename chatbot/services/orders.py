@@ -307,6 +307,9 @@ class OrderService:
             except BinanceError:  # -2013 included: not there *yet*
                 continue
             return await self._tracker.settle_by_reply(ticket, order, UNRESOLVED_STATES)
+        current = await self._tickets.get(ticket.id)
+        if current is not None and current.state not in UNRESOLVED_STATES:
+            return await self._settled_elsewhere(current, credentials)
         self._watch.start(ticket)
         return Outcome(OutcomeKind.UNKNOWN, ticket)
 
