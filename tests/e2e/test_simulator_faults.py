@@ -55,7 +55,7 @@ async def lookup(trader: Binance, client_id: str) -> Any:
 async def test_late_matching_answers_now_and_places_the_order_later(
     exchange: ExchangeSimulator, trader: Binance, session: aiohttp.ClientSession
 ) -> None:
-    exchange.faults.fail_next("/api/v3/order", code=-1007, status=503, execute_after=1.5)
+    exchange.faults.fail_next("/api/v3/order", code=-1007, status=503, execute_after=2.0)
     async with session.ws_connect(exchange.ws_api_url) as ws:
         await call(ws, "userDataStream.subscribe.signature", signed_params(trader.signer, DOC_KEY))
         # a recvWindow shorter than the delay: the timing rule judges the arrival

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from chatbot.sandbox.exchange.accounts import Account
-from chatbot.sandbox.exchange.book import Level
+from chatbot.sandbox.exchange.book import Level, take_quantity, take_quote
 from chatbot.sandbox.exchange.engine import Engine, OrderRequest
 from chatbot.sandbox.exchange.market import Market
 from chatbot.sandbox.exchange.symbols import Catalog
@@ -110,6 +110,21 @@ def test_the_book_moves_with_the_price(setup: Any) -> None:
     assert after.asks[0].price == Decimal(60006) and after.bids[0].price == Decimal(59994)
     assert after.asks[1].price - after.asks[0].price == Decimal(6)
     assert after.update_id == before.update_id + 1
+
+
+def test_walking_stops_at_the_limit_and_at_the_first_level_not_emptied() -> None:
+    asks = [Level(Decimal(10), Decimal(1)), Level(Decimal(11), Decimal(1))]
+    bids = [Level(Decimal(100), Decimal(2)), Level(Decimal(50), Decimal(5))]
+    assert take_quantity(asks, "BUY", Decimal(5), Decimal(10)) == [asks[0]]
+    assert take_quantity(bids, "SELL", Decimal(3)) == [bids[0], Level(Decimal(50), Decimal(1))]
+    # 150 of quote sells 1 at 100; the 50 left would sell 1 more at 50, but the better level
+    # still has quantity: a worse price is never touched before it
+    assert take_quote(bids, "SELL", Decimal(150), Decimal(1)) == (
+        [Level(Decimal(100), Decimal(1))],
+        Decimal(0),
+    )
+    # past the last level, what the amount would still buy there is the part that expires
+    assert take_quote(asks, "BUY", Decimal(100), Decimal(1)) == (asks, Decimal(7))
 
 
 # -- MARKET orders walk the book --------------------------------------------------------------
@@ -209,6 +224,17 @@ def test_a_quote_order_spends_up_to_its_amount_across_levels(setup: Any) -> None
     ]
     assert placed.status == "FILLED" and placed.orig_qty == asks[0].qty + second
     assert placed.cumm_quote <= amount and amount - placed.cumm_quote < asks[1].price * BTC.step
+
+
+def test_a_quote_order_past_the_book_expires(setup: Any) -> None:
+    market, engine, account, _ = setup
+    market.book_levels = 1
+    ask = market.order_book("BTCUSDT").asks[0]
+    amount = quantize_up(ask.qty * ask.price) + Decimal(5000)
+    placed = engine.place(account, order("BUY", "MARKET", None, quote=amount))
+    assert placed.status == "EXPIRED" and placed.executed_qty == ask.qty
+    assert placed.orig_qty == ask.qty + quantize_down(Decimal(5000) / ask.price, BTC.step)
+    assert account.free("USDT") == USDT0 - placed.cumm_quote
 
 
 # -- LIMIT orders that cross on arrival -------------------------------------------------------
