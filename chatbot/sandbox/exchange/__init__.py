@@ -17,31 +17,46 @@ Python control API (tests run it in-process on a port the OS picks)::
     #   balances={"USDT": Decimal("10000")}, can_trade=True, can_withdraw=False,
     #   ip_restrict=False, maker_commission=Decimal("0.001"), taker_commission=Decimal("0.001")
     sim.set_price("BTCUSDT", Decimal("65000"))   # prints a trade now: streams publish, LIMITs fill
-    sim.price("BTCUSDT"); sim.book_top("BTCUSDT")  # last price; bid/ask MARKET orders fill at
+    sim.set_price("BTCUSDT", Decimal("65000"), qty=Decimal("0.02"))  # a sized print: resting
+    #   orders it reaches fill by 0.02 at most in total (price-time priority), maybe partially
+    sim.price("BTCUSDT"); sim.book_top("BTCUSDT")  # last price; level 0 of the book (bid/ask)
+    sim.order_book("BTCUSDT")                     # every level: .bids / .asks, best first
+    sim.book_levels = 20                          # levels each side (what MARKET orders can take)
     sim.step_market()                             # one random-walk step of every symbol, now
     sim.orders_for(api_key); sim.balances(api_key); sim.account(api_key)
     sim.deposit(api_key, "USDT", Decimal("100"))  # sends balanceUpdate
     sim.faults.fail_next(path, count=1, status=503)            # HTML 5xx page, like a proxy
     sim.faults.fail_next(path, count=1, code=-1007)            # HTTP 408 + Binance -1007 body
+    sim.faults.fail_next(path, code=-1006, status=400, execute=True)  # -1006, order placed
+    sim.faults.fail_next(path, code=-1007, status=503, execute_after=6.0)  # late matching: the
+    #   error now, the call carried out 6 s later (sim.faults.pending counts those waiting)
     sim.faults.rate_limit_next(path, count=1, retry_after=2)   # 429 + Retry-After + -1003
     sim.faults.hang_next(path, count=1, seconds=30)            # no answer in time
+    sim.faults.truncate_next(path, count=1)       # carried out, then half of its 200 body
+    sim.faults.drop_next(path, count=1, execute=True)  # carried out, then the TCP connection
+    #   closes with no HTTP reply at all (execute=False: closed before, the call is lost)
     #   fail_next / hang_next take execute=True (the call is carried out, then the fault
-    #   answered) and method="POST" (only that HTTP method); sim.faults.clear() disarms all
+    #   answered); every armed fault takes method="POST" (only that HTTP method);
+    #   sim.faults.clear() disarms all
     sim.faults.ban(seconds)                                    # 418 + Retry-After until then
     await sim.drop_websockets()                 # cut every WebSocket abruptly; sim.open_websockets
     sim.clock_skew_ms = 3000                    # server clock ahead (negative: behind)
     sim.spread = Decimal("0.0005")
     sim.limits.weight_per_minute = 6000         # also orders_per_10s=50, orders_per_day=160000
-    await sim.stop()
+    await sim.stop()                            # also cancels late executions still waiting
 
 The same controls exist over HTTP under `/_sandbox/` (see control.py), and
 `python -m chatbot.sandbox.exchange --port 0` runs a standalone simulator (see __main__.py).
 
 Behaviour worth knowing (Binance's where it has one, a stated choice where it does not):
-- The market is infinitely deep around a synthetic book: MARKET orders fill in full at once
-  at ask = price × (1 + spread) / bid = price × (1 − spread), rounded outwards to the tick.
-  A resting LIMIT fills in full, at its own price, when a trade prints at or through it.
-  The account's own fills do not print on the public tape and never move the price.
+- The book is synthetic (book.py): 20 levels each side; level 0 is ask = price × (1 + spread)
+  / bid = price × (1 − spread), rounded outwards to the tick, further levels about 1 bp apart.
+  MARKET orders walk it, one fill per level, and expire partly filled past the last level
+  (Binance's insufficient liquidity); crossing LIMIT orders take levels up to their price, then
+  rest (GTC), expire (IOC), or expire unfilled (FOK). A resting LIMIT fills at its own price
+  when a trade prints at or through it (in full, or by the print's size if it has one).
+  The account's own fills do not print on the public tape, never move the price and do not
+  deplete the book, which is rebuilt from the last price at every print.
 - `newClientOrderId` must be unique among the account's *open* orders on the symbol (Binance's
   rule, -2010 "Duplicate order sent."); the id of a filled or cancelled order may be reused,
   so a client that blindly resubmits after a timeout really does place a second order.
@@ -50,15 +65,25 @@ Behaviour worth knowing (Binance's where it has one, a stated choice where it do
   then the real prints; `/ticker/24hr` is summed from the same candles.
 
 Modules: wire (clock, decimals, errors), symbols (exchangeInfo), filters (an independent
-implementation of Binance's filters), pricepath / candles / tape / market (prices, history,
-book), accounts / orders / engine (matching), params / order_params / auth / limits / faults /
-gateway (the REST pipeline), rest_market / rest_account (routes), payloads, sockets, streams,
-wsapi (WebSockets), control (HTTP control surface), server (ExchangeSimulator).
+implementation of Binance's filters), pricepath / candles / tape / market / book (prices,
+history, book), accounts / orders / matching / engine (matching), params / order_params /
+auth / limits / faults / gateway (the REST pipeline), rest_market / rest_account (routes),
+payloads, sockets, streams, wsapi (WebSockets), control (HTTP control surface), server
+(ExchangeSimulator).
 """
 
 from .accounts import Account, Balance
-from .market import BookTop
+from .book import BookTop, Level, OrderBook
 from .orders import Fill, Order
 from .server import ExchangeSimulator
 
-__all__ = ["Account", "Balance", "BookTop", "ExchangeSimulator", "Fill", "Order"]
+__all__ = [
+    "Account",
+    "Balance",
+    "BookTop",
+    "ExchangeSimulator",
+    "Fill",
+    "Level",
+    "Order",
+    "OrderBook",
+]

@@ -88,7 +88,7 @@ class Authenticator:
             )
         if window <= 0:
             raise mandatory("recvWindow")
-        now = self._clock.now_ms()
+        now = self._clock.received_ms()  # the arrival, even if the engine acts later
         if timestamp >= now + 1000:
             raise ApiError(-1021, TIMESTAMP_AHEAD)
         if now - timestamp > window:

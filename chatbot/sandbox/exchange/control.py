@@ -8,9 +8,10 @@ Errors answer 400 `{"error": "<what was wrong>"}`. These routes bypass weights, 
   `canTrade`, `canWithdraw`, `ipRestrict`, `makerCommission`, `takerCommission`}: add_account.
 - `GET /_sandbox/accounts/{apiKey}`: its balances and orders.
 - `POST /_sandbox/accounts/{apiKey}/deposit` {`asset`, `amount`}: deposit.
-- `POST /_sandbox/price` {`symbol`, `price`}: set_price.
-- `POST /_sandbox/faults` {`kind`: fail | rate_limit | hang | ban | clear, `path`, `count`,
-  `status`, `code`, `retryAfter`, `seconds`, `execute`, `method`}: arm a fault.
+- `POST /_sandbox/price` {`symbol`, `price`, `qty` (optional)}: set_price.
+- `POST /_sandbox/faults` {`kind`: fail | rate_limit | hang | truncate | drop | ban | clear,
+  `path`, `count`, `status`, `code`, `retryAfter`, `seconds`, `execute`, `executeAfter`
+  (fail only: run the call that many seconds after answering), `method`}: arm a fault.
 - `POST /_sandbox/websockets/drop`: drop_websockets.
 - `POST /_sandbox/clock` {`skewMs`}: set clock_skew_ms.
 """
@@ -123,21 +124,29 @@ class ControlRoutes:
 
     async def set_price(self, request: web.Request) -> web.Response:
         body = await _body(request)
-        self._sim.set_price(body["symbol"], _amount(body["price"]))
+        qty = body.get("qty")
+        self._sim.set_price(
+            body["symbol"], _amount(body["price"]), None if qty is None else _amount(qty)
+        )
         return _reply({"symbol": body["symbol"], "price": fmt(self._sim.price(body["symbol"]))})
 
     async def inject_fault(self, request: web.Request) -> web.Response:
         body = await _body(request)
         kind, faults = body["kind"], self._sim.faults
         common = {"count": int(body.get("count", 1)), "method": body.get("method")}
+        after = body.get("executeAfter")
         if kind == "fail":
             faults.fail_next(
                 body["path"],
                 status=body.get("status"),
                 code=body.get("code"),
                 execute=bool(body.get("execute", False)),
+                execute_after=None if after is None else float(after),
                 **common,
             )
+        elif kind in ("truncate", "drop"):
+            arm = faults.truncate_next if kind == "truncate" else faults.drop_next
+            arm(body["path"], execute=bool(body.get("execute", True)), **common)
         elif kind == "rate_limit":
             faults.rate_limit_next(
                 body["path"], retry_after=int(body.get("retryAfter", 2)), **common

@@ -1,10 +1,14 @@
-"""The matching engine: accounts' orders against the simulated market.
+"""The matching engine: accounts' orders against the simulated market's book.
 
-MARKET orders fill at once, in full, at the book top (BUY at the ask, SELL at the bid), as
-takers. A LIMIT order that crosses the book when placed fills the same way (GTC, IOC or FOK);
-otherwise it rests as NEW with its cost locked (IOC/FOK expire instead) and fills as a maker at
-its own price as soon as a trade prints at or through it. LIMIT_MAKER orders that would take
-are rejected. Commission is charged in the asset received (Binance without BNB discounts).
+An order arriving takes the opposite side of the book (book.py) as a taker, best level first,
+one fill per level: a MARKET order as far as it needs (what the visible book cannot fill
+expires, Binance's "insufficient liquidity"), a LIMIT order up to its price. What a LIMIT
+order does not fill at once rests on the book with its cost locked (GTC), expires (IOC), or
+makes the whole order expire unfilled (FOK, all or nothing). LIMIT_MAKER orders that would take
+are rejected. A resting order fills as a maker, at its own price, when a trade prints at or
+through it: completely, or, when the print has a size, sharing that size with the other
+orders it reaches in price-time priority. Commission is charged in the asset received (Binance
+without BNB discounts).
 
 Every method runs without an `await` between its checks and its updates, so any number of
 concurrent requests on one event loop see consistent balances.
@@ -12,7 +16,6 @@ concurrent requests on one event loop see consistent balances.
 
 from __future__ import annotations
 
-import heapq
 import random
 import string
 from collections.abc import Callable
@@ -21,8 +24,10 @@ from decimal import Decimal
 from typing import Any
 
 from .accounts import Account
+from .book import Level, cost, filled, take_quantity, take_quote
 from .filters import OrderShape, market_step, validate_order
 from .market import Market, SymbolMarket
+from .matching import RestingBook, settle
 from .orders import Execution, Fill, Order
 from .symbols import SymbolSpec
 from .tape import Trade
@@ -35,7 +40,6 @@ from .wire import (
     Clock,
     fmt,
     order_rejected,
-    quantize_down,
     quantize_up,
 )
 
@@ -57,27 +61,12 @@ class OrderRequest:
     client_order_id: str | None
 
 
-class RestingBook:
-    """One symbol's resting LIMIT orders, best first; cancelled orders are dropped lazily."""
+@dataclass(frozen=True)
+class Plan:
+    """What placing an order will do: its quantity and the levels it takes on arrival."""
 
-    def __init__(self) -> None:
-        self._bids: list[tuple[Decimal, int, Order]] = []
-        self._asks: list[tuple[Decimal, int, Order]] = []
-
-    def add(self, order: Order) -> None:
-        if order.side == "BUY":
-            heapq.heappush(self._bids, (-order.price, order.order_id, order))
-        else:
-            heapq.heappush(self._asks, (order.price, order.order_id, order))
-
-    def crossed_by(self, price: Decimal) -> list[Order]:
-        """Remove and return the open orders a print at `price` fills, in priority order."""
-        filled: list[Order] = []
-        while self._bids and -self._bids[0][0] >= price:
-            filled.append(heapq.heappop(self._bids)[2])
-        while self._asks and self._asks[0][0] <= price:
-            filled.append(heapq.heappop(self._asks)[2])
-        return [order for order in filled if order.is_open]
+    quantity: Decimal
+    takes: list[Level]
 
 
 class Engine:
@@ -96,7 +85,7 @@ class Engine:
         self._books: dict[str, RestingBook] = {}
         self._last_order_id = 0
         self._last_execution_id = 0
-        market.add_listener(self.on_trade)
+        market.add_matcher(self.on_print)
 
     # -- accounts ---------------------------------------------------------------------------
 
@@ -124,28 +113,36 @@ class Engine:
 
     def place(self, account: Account, request: OrderRequest) -> Order:
         """Place an order; raises ApiError -1013 (filters) or -2010 (engine) on rejection."""
-        quantity, taker_price = self._plan(account, request)
-        self._check_balance(account, request, quantity, taker_price)
-        order = self._create(account, request, quantity)
+        plan = self._plan(account, request)
+        self._check_balance(account, request, plan)
+        order = self._create(account, request, plan.quantity)
+        spec = request.spec
         self._emit(account, order, "NEW")
-        if taker_price is not None:
-            self._execute(account, order, taker_price, is_maker=False)
-        elif request.time_in_force in ("IOC", "FOK"):
-            order.status = "EXPIRED"
-            self._emit(account, order, "EXPIRED")
-        else:
-            self._rest(account, order)
+        changed: list[str] = []
+        for level in plan.takes:
+            self._fill(account, order, level, is_maker=False)
+            changed = [spec.base, spec.quote]
+        if order.remaining > 0:
+            if order.can_rest:
+                self._rest(account, order)
+                changed.append(order.locked_asset)
+            else:  # MARKET beyond the visible book, IOC remainder, FOK that cannot fill
+                order.status, order.update_time = "EXPIRED", self._touch(account)
+                self._emit(account, order, "EXPIRED")
+        if changed:
+            self._touch(account)
+            self._position(account, changed)
         return order
 
-    def _plan(self, account: Account, request: OrderRequest) -> tuple[Decimal, Decimal | None]:
-        """Validate the order; return its quantity and the taker price if it fills now."""
+    def _plan(self, account: Account, request: OrderRequest) -> Plan:
+        """Validate the order; return its quantity and the levels it takes on arrival."""
         spec = request.spec
-        top = self._market.book(spec.name)
-        is_buy = request.side == "BUY"
+        levels = self._market.order_book(spec.name).against(request.side)
         quantity = request.quantity or ZERO
+        takes: list[Level] = []
         if request.quote_qty is not None:
-            reference = top.ask if is_buy else top.bid
-            quantity = quantize_down(request.quote_qty / reference, market_step(spec))
+            takes, unfilled = take_quote(levels, request.side, request.quote_qty, market_step(spec))
+            quantity = filled(takes) + unfilled
         shape = OrderShape(
             request.side,
             request.type,
@@ -159,12 +156,16 @@ class Engine:
         if request.quote_qty is not None and not spec.quote_order_qty_market_allowed:
             raise order_rejected("Quote order qty market orders are not support for this symbol.")
         if request.type == "MARKET":
-            return quantity, top.ask if is_buy else top.bid
+            if request.quote_qty is None:
+                takes = take_quantity(levels, request.side, quantity)
+            return Plan(quantity, takes)
         assert request.price is not None
-        crosses = request.price >= top.ask if is_buy else request.price <= top.bid
-        if crosses and request.type == "LIMIT_MAKER":
+        takes = take_quantity(levels, request.side, quantity, request.price)
+        if takes and request.type == "LIMIT_MAKER":
             raise order_rejected(WOULD_TAKE)
-        return quantity, (top.ask if is_buy else top.bid) if crosses else None
+        if request.time_in_force == "FOK" and filled(takes) < quantity:
+            takes = []  # fill or kill: all of it at once, or nothing
+        return Plan(quantity, takes)
 
     def _check_client_id(self, account: Account, symbol: str, client_id: str | None) -> None:
         """Binance's rule: a client order id must be unique among the account's open orders
@@ -178,16 +179,17 @@ class Engine:
     def _open_count(self, account: Account, symbol: str) -> int:
         return sum(1 for o in self._open[account.api_key].values() if o.symbol == symbol)
 
-    def _check_balance(
-        self, account: Account, request: OrderRequest, quantity: Decimal, taker: Decimal | None
-    ) -> None:
+    def _check_balance(self, account: Account, request: OrderRequest, plan: Plan) -> None:
+        """-2010 unless the free balance covers the order: a SELL its quantity, a LIMIT BUY
+        quantity × price (what it locks, at most, while it rests), a MARKET BUY what the
+        levels it takes cost."""
         spec = request.spec
         if request.side == "SELL":
-            needed, asset = quantity, spec.base
+            needed, asset = plan.quantity, spec.base
+        elif request.price is not None:
+            needed, asset = quantize_up(plan.quantity * request.price), spec.quote
         else:
-            unit = request.price if request.price is not None else taker
-            assert unit is not None
-            needed, asset = quantize_up(quantity * unit), spec.quote
+            needed, asset = cost(plan.takes), spec.quote
         if account.free(asset) < needed:
             raise order_rejected(INSUFFICIENT_BALANCE)
 
@@ -219,60 +221,54 @@ class Engine:
         return "".join(self._rng.choice(_ID_ALPHABET) for _ in range(22))
 
     def _rest(self, account: Account, order: Order) -> None:
-        """Put a LIMIT order on the book and lock what it may spend."""
+        """Put what is left of a LIMIT order on the book and lock what it may spend."""
         spec = self._market.symbol(order.symbol).spec
         if order.side == "BUY":
-            order.locked_asset, order.locked = spec.quote, quantize_up(order.orig_qty * order.price)
+            order.locked_asset = spec.quote
+            order.locked = quantize_up(order.remaining * order.price)
         else:
-            order.locked_asset, order.locked = spec.base, order.orig_qty
+            order.locked_asset, order.locked = spec.base, order.remaining
         account.lock(order.locked_asset, order.locked)
         self._open[account.api_key][order.order_id] = order
         self._books.setdefault(order.symbol, RestingBook()).add(order)
-        self._touch(account)
-        self._position(account, [order.locked_asset])
 
     # -- filling ----------------------------------------------------------------------------
 
-    def on_trade(self, market: SymbolMarket, trade: Trade) -> None:
-        """A print on the tape: fill every resting order it reaches, at the order's price."""
+    def on_print(self, market: SymbolMarket, trade: Trade, size: Decimal | None) -> None:
+        """A print on the tape: fill the resting orders it reaches, as makers at their own
+        prices, best price then oldest first; all of each (size None) or `size` in total."""
         book = self._books.get(market.spec.name)
         if book is None:
             return
+        left = size
         for order in book.crossed_by(trade.price):
-            self._execute(self.accounts[order.api_key], order, order.price, is_maker=True)
+            qty = order.remaining if left is None else min(order.remaining, left)
+            if qty <= 0:
+                break
+            account = self.accounts[order.api_key]
+            self._fill(account, order, Level(order.price, qty), is_maker=True)
+            if not order.is_open:
+                self._open[account.api_key].pop(order.order_id, None)
+            self._touch(account)
+            self._position(account, [market.spec.base, market.spec.quote])
+            if left is not None:
+                left -= qty
 
-    def _execute(self, account: Account, order: Order, price: Decimal, *, is_maker: bool) -> None:
+    def _fill(self, account: Account, order: Order, level: Level, *, is_maker: bool) -> None:
+        """One fill of `order`: balances, the trade record and its `executionReport`."""
         spec = self._market.symbol(order.symbol).spec
-        rate = account.maker_commission if is_maker else account.taker_commission
-        self._release(account, order)
-        if order.side == "BUY":
-            quote = quantize_up(order.orig_qty * price)
-            commission, asset = quantize_up(order.orig_qty * rate), spec.base
-            account.debit(spec.quote, quote)
-            account.credit(spec.base, order.orig_qty - commission)
-        else:
-            quote = quantize_down(order.orig_qty * price)
-            commission, asset = quantize_up(quote * rate), spec.quote
-            account.debit(spec.base, order.orig_qty)
-            account.credit(spec.quote, quote - commission)
-        now = self._touch(account)
-        fill = Fill(
-            trade_id=self._market.user_trade_id(order.symbol),
-            price=price,
-            qty=order.orig_qty,
-            quote_qty=quote,
-            commission=commission,
-            commission_asset=asset,
-            time=now,
+        trade_id = self._market.user_trade_id(order.symbol)
+        fill = settle(
+            account,
+            order,
+            spec,
+            level,
             is_maker=is_maker,
-            is_buyer=order.side == "BUY",
+            trade_id=trade_id,
+            now=self._touch(account),
         )
-        order.fills.append(fill)
-        order.executed_qty, order.cumm_quote = order.orig_qty, quote
-        order.status, order.update_time = "FILLED", now
         self._trades[account.api_key].append((order, fill))
         self._emit(account, order, "TRADE", fill=fill)
-        self._position(account, [spec.base, spec.quote])
 
     def _release(self, account: Account, order: Order) -> None:
         """Unlock whatever the order held and take it off the open list."""

@@ -59,9 +59,10 @@ class Gateway:
         if is_websocket_path(request.path):
             fault = self._faults.take(request.method, request.path)
             if fault is not None:
-                return await self._faults.answer(fault, lambda: handler(request))
+                return await self._faults.answer(fault, lambda: handler(request), request)
             return await handler(request)
-        return await self._rest(request, handler)
+        with self._clock.receiving():  # the instant the timing rule judges, even if run later
+            return await self._rest(request, handler)
 
     async def _rest(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         ip = request.remote or "unknown"
@@ -87,4 +88,4 @@ class Gateway:
         fault = self._faults.take(request.method, request.path)
         if fault is None:
             return await call()
-        return await self._faults.answer(fault, call)
+        return await self._faults.answer(fault, call, request)

@@ -1,40 +1,30 @@
-"""The simulated market: one price driver per symbol, its public trades, book top and depth.
+"""The simulated market: one price driver per symbol, its public trades and its order book.
 
 A symbol's price moves only by printing a trade: `set_price` (a test or the control API) or one
 step of the seeded random walk. Every print is recorded on the symbol's tape (klines, 24 h
-statistics, recent trades) and handed to the listeners: the stream hub (trade, aggTrade,
-bookTicker, kline and ticker events) and the matching engine (resting LIMIT orders it crosses).
+statistics, recent trades) and handed to the listeners (the stream hub: trade, aggTrade,
+bookTicker, kline and ticker events), then to the matchers (the engine: the resting LIMIT
+orders the print reaches, with the print's size when the caller gave one).
 
-The book is synthetic and infinitely deep: ask = price × (1 + spread) rounded up to the tick,
-bid = price × (1 − spread) rounded down. The account's own fills do not print on the tape and
-never move the price, so a test's prices stay exactly where it put them.
+The book is synthetic (book.py): `BOOK_LEVELS` levels each side around the last price, the
+same book for `/depth`, `bookTicker` and the orders that take from it. The account's own fills
+do not print on the tape and never move the price, so a test's prices stay where it put them.
 """
 
 from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
 from decimal import Decimal
 
+from .book import BOOK_LEVELS, BookTop, OrderBook, build_book
 from .candles import SyntheticHistory, round_to_tick
 from .pricepath import PPM, step_ppm, symbol_key, unit_fraction, walk_step
 from .symbols import Catalog, SymbolSpec
 from .tape import Tape, Trade
-from .wire import Clock, fmt, quantize_down, quantize_up
+from .wire import Clock, fmt, quantize_down
 
 DEFAULT_SPREAD = Decimal("0.0001")
-
-
-@dataclass(frozen=True, slots=True)
-class BookTop:
-    """Best bid and ask with their quantities, and the book's update id."""
-
-    bid: Decimal
-    bid_qty: Decimal
-    ask: Decimal
-    ask_qty: Decimal
-    update_id: int
 
 
 class SymbolMarket:
@@ -87,6 +77,8 @@ class SymbolMarket:
 
 
 TradeListener = Callable[[SymbolMarket, Trade], None]
+# (symbol, print, size available to resting orders: None for "as much as they want")
+Matcher = Callable[[SymbolMarket, Trade, Decimal | None], None]
 
 
 class Market:
@@ -103,15 +95,24 @@ class Market:
     ) -> None:
         self.clock = clock
         self.spread = spread
+        self.book_levels = BOOK_LEVELS
         boundary = clock.now_ms() // 60_000 * 60_000
         self._symbols = {
             spec.name: SymbolMarket(spec, seed, boundary, tick_interval_ms) for spec in catalog
         }
         self._listeners: list[TradeListener] = []
+        self._matchers: list[Matcher] = []
+        self._books: dict[str, tuple[tuple[object, ...], OrderBook]] = {}
 
     def add_listener(self, listener: TradeListener) -> None:
         """Call `listener(symbol, trade)` synchronously after every print."""
         self._listeners.append(listener)
+
+    def add_matcher(self, matcher: Matcher) -> None:
+        """Call `matcher(symbol, trade, size)` after the listeners, for every print; `size`
+        is the quantity the print may fill of resting orders (None: every order it reaches
+        fills completely)."""
+        self._matchers.append(matcher)
 
     def symbol(self, name: str) -> SymbolMarket:
         """The symbol's state; KeyError for an unknown name (the REST layer checks first)."""
@@ -124,13 +125,16 @@ class Market:
         return self._symbols[name].price
 
     def set_price(self, name: str, price: Decimal, qty: Decimal | None = None) -> Trade:
-        """Print a trade at `price` now (it must be positive and on the tick grid)."""
+        """Print a trade at `price` now (it must be positive and on the tick grid). With `qty`
+        the print is that large: resting orders it reaches fill by at most `qty` in total."""
         market = self._symbols[name]
         tick = market.spec.tick
         if price <= 0 or price % tick:
             raise ValueError(
                 f"{name} price must be a positive multiple of its tick {tick}: {price}"
             )
+        if qty is not None and qty <= 0:
+            raise ValueError(f"a print's quantity must be positive: {qty}")
         return self._print(market, price, qty)
 
     def walk(self) -> None:
@@ -156,16 +160,28 @@ class Market:
         market.tape.record(trade)
         for listener in self._listeners:
             listener(market, trade)
+        for matcher in self._matchers:
+            matcher(market, trade, qty)
         return trade
 
-    def book(self, name: str) -> BookTop:
-        """Best bid/ask around the last price with the configured relative spread."""
+    def order_book(self, name: str) -> OrderBook:
+        """The symbol's book now: `book_levels` levels each side around the last price."""
         market = self._symbols[name]
-        tick = market.spec.tick
-        price = market.price
-        bid = max(quantize_down(price * (1 - self.spread), tick), tick)
-        ask = quantize_up(price * (1 + self.spread), tick)
-        return BookTop(bid, market.level_qty(0), ask, market.level_qty(1), market.update_id)
+        key = (market.price, market.update_id, self.spread, self.book_levels)
+        cached = self._books.get(name)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        quantities = [
+            (market.level_qty(2, level), market.level_qty(3, level))
+            for level in range(max(1, self.book_levels))
+        ]
+        book = build_book(market.price, self.spread, market.spec.tick, quantities, market.update_id)
+        self._books[name] = (key, book)
+        return book
+
+    def book(self, name: str) -> BookTop:
+        """Level 0 of the book: best bid/ask around the last price, with their quantities."""
+        return self.order_book(name).top()
 
     def avg_price(self, name: str) -> Decimal:
         """`GET /api/v3/avgPrice`: the VWAP of the last `avgPriceMins` of live trades, or the
@@ -176,20 +192,11 @@ class Market:
         return quantize_down(vwap if vwap is not None else market.price)
 
     def depth(self, name: str, limit: int) -> tuple[int, list[list[str]], list[list[str]]]:
-        """A synthetic order book: `limit` levels each side, spaced about 1 bp apart."""
-        market = self._symbols[name]
-        top = self.book(name)
-        tick = market.spec.tick
-        gap = max(tick, quantize_down(market.price / 10_000, tick))
-        bids: list[list[str]] = []
-        asks: list[list[str]] = []
-        for level in range(limit):
-            bid = top.bid - gap * level
-            if bid > 0:
-                bids.append([fmt(bid), fmt(market.level_qty(2, level))])
-            ask = top.ask + gap * level
-            asks.append([fmt(ask), fmt(market.level_qty(3, level))])
-        return top.update_id, bids, asks
+        """`GET /api/v3/depth`: the first `limit` levels of each side (at most the book's)."""
+        book = self.order_book(name)
+        bids = [[fmt(level.price), fmt(level.qty)] for level in book.bids[:limit]]
+        asks = [[fmt(level.price), fmt(level.qty)] for level in book.asks[:limit]]
+        return book.update_id, bids, asks
 
     def user_trade_id(self, name: str) -> int:
         """A trade id for an account's fill, from the same sequence as the tape's."""

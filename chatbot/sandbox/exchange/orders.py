@@ -70,6 +70,16 @@ class Order:
     def is_open(self) -> bool:
         return self.status in OPEN_STATUSES
 
+    @property
+    def remaining(self) -> Decimal:
+        """The quantity still to fill."""
+        return self.orig_qty - self.executed_qty
+
+    @property
+    def can_rest(self) -> bool:
+        """Whether what the order does not fill at once goes on the book (GTC LIMIT kinds)."""
+        return self.type in ("LIMIT", "LIMIT_MAKER") and self.time_in_force == "GTC"
+
     def ack(self) -> dict[str, Any]:
         return {
             "symbol": self.symbol,
@@ -209,7 +219,9 @@ class Execution:
             "T": fill.time if fill else self.event_time,
             "t": fill.trade_id if fill else -1,
             "I": self.execution_id,
-            "w": order.is_open,
+            # on the book: every NEW order; afterwards only a resting LIMIT (Binance's
+            # MARKET order reports w=false on its trades, market_orders_faq.md)
+            "w": order.is_open and (self.exec_type == "NEW" or order.can_rest),
             "m": fill.is_maker if fill else False,
             "M": False,
             "O": order.time,

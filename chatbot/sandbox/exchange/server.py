@@ -17,7 +17,7 @@ from .engine import Engine
 from .faults import FaultInjector
 from .gateway import Gateway
 from .limits import RateLimits
-from .market import DEFAULT_SPREAD, BookTop, Market
+from .market import DEFAULT_SPREAD, BookTop, Market, OrderBook
 from .orders import Order
 from .rest_account import AccountRoutes
 from .rest_market import MarketRoutes
@@ -129,7 +129,8 @@ class ExchangeSimulator:
             self._walker = asyncio.create_task(self._walk())
 
     async def stop(self) -> None:
-        """Close every connection and stop serving."""
+        """Cancel pending late executions, close every connection and stop serving."""
+        await self.faults.close()
         if self._walker is not None:
             self._walker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -227,20 +228,39 @@ class ExchangeSimulator:
 
     # -- market -----------------------------------------------------------------------------
 
-    def set_price(self, symbol: str, price: Amount) -> None:
-        """Print a trade at `price` now: streams publish it and crossing LIMIT orders fill."""
-        self.market.set_price(symbol, to_decimal(price))
+    def set_price(self, symbol: str, price: Amount, qty: Amount | None = None) -> None:
+        """Print a trade at `price` now: streams publish it and the resting LIMIT orders it
+        reaches fill, as makers at their own prices: completely, or with `qty` at most `qty`
+        in total, in price-time priority (so an order can fill partially)."""
+        size = None if qty is None else to_decimal(qty)
+        self.market.set_price(symbol, to_decimal(price), size)
 
     def price(self, symbol: str) -> Decimal:
         return self.market.price(symbol)
 
     def book_top(self, symbol: str) -> BookTop:
-        """Best bid/ask: MARKET BUYs fill at `ask`, SELLs at `bid`."""
+        """Best bid/ask (level 0 of the book): small MARKET BUYs fill at `ask`, SELLs at `bid`."""
         return self.market.book(symbol)
+
+    def order_book(self, symbol: str) -> OrderBook:
+        """The whole book (`bids`, `asks`: levels best first), as `/api/v3/depth` serves it and
+        as orders take from it."""
+        return self.market.order_book(symbol)
 
     def step_market(self) -> None:
         """One random-walk step of every symbol, now (what the timer does each tick)."""
         self.market.walk()
+
+    @property
+    def book_levels(self) -> int:
+        """How many levels each side of every book shows (and MARKET orders can take)."""
+        return self.market.book_levels
+
+    @book_levels.setter
+    def book_levels(self, value: int) -> None:
+        if int(value) < 1:
+            raise ValueError("a book has at least one level each side")
+        self.market.book_levels = int(value)
 
     @property
     def spread(self) -> Decimal:

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from decimal import ROUND_DOWN, ROUND_UP, Decimal
 from typing import Any
 
@@ -17,6 +20,7 @@ from aiohttp import web
 JSON_CONTENT_TYPE = "application/json;charset=UTF-8"
 EIGHT_PLACES = Decimal("0.00000001")
 ZERO = Decimal(0)
+_RECEIVED_MS: ContextVar[int | None] = ContextVar("binance_received_ms", default=None)
 
 
 class Clock:
@@ -31,6 +35,25 @@ class Clock:
 
     def now_ms(self) -> int:
         return time.time_ns() // 1_000_000 + self.skew_ms
+
+    def received_ms(self) -> int:
+        """When the request being handled reached the server (now, outside of a request).
+
+        Binance's API checks a request's timing when it arrives; its engine may act on the
+        request later (a late-matching fault runs the handler seconds after), and the timing
+        rule must still judge the arrival, not the execution."""
+        received = _RECEIVED_MS.get()
+        return self.now_ms() if received is None else received
+
+    @contextmanager
+    def receiving(self) -> Iterator[None]:
+        """Mark the request being handled as received now, for the code it runs and for the
+        tasks it starts (they copy the context)."""
+        token = _RECEIVED_MS.set(self.now_ms())
+        try:
+            yield
+        finally:
+            _RECEIVED_MS.reset(token)
 
 
 def fmt(value: Decimal, places: int = 8) -> str:
