@@ -154,7 +154,13 @@ class Engine:
             self._market.avg_price(spec.name),
             request.quote_qty,
         )
-        validate_order(spec, shape, self._open_count(account, spec.name))
+        validate_order(
+            spec,
+            shape,
+            self._open[account.api_key].values(),
+            account.balances,
+            market=self._market,
+        )
         self._check_client_id(account, spec.name, request.client_order_id)
         if request.quote_qty is not None and not spec.quote_order_qty_market_allowed:
             raise order_rejected("Quote order qty market orders are not support for this symbol.")
