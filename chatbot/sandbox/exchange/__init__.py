@@ -4,7 +4,9 @@ The project's client, bot, tests, sandbox and benchmarks all run against it: RES
 and `/sapi/v1/account/apiRestrictions` on mainnet), market streams (`/ws`, `/stream`) and the
 WebSocket API (`/ws-api/v3`) share one aiohttp port. Signatures (HMAC, Ed25519, RSA),
 timestamps, request weights, filters, error codes and JSON shapes follow Binance's
-documentation; `chatbot/sandbox/data/` holds the symbols (20+ real USDT and BTC pairs).
+documentation; `chatbot/sandbox/data/` holds the symbols: 30 real USDT, BTC, IDR and TRY
+pairs (31 on the testnet), among them Binance's edge cases: BNBIDR's tick of 10, XRPTRY's
+legacy MIN_NOTIONAL and PERCENT_PRICE, LUNAUSDT in BREAK, FETUSDT's MAX_POSITION and caps.
 
 Python control API (tests run it in-process on a port the OS picks)::
 
@@ -32,6 +34,9 @@ Python control API (tests run it in-process on a port the OS picks)::
     sim.clock_skew_ms = 3000                    # server clock ahead (negative: behind)
     sim.spread = Decimal("0.0005")
     sim.limits.weight_per_minute = 6000         # also orders_per_10s=50, orders_per_day=160000
+    sim.catalog.set_exchange_filter("EXCHANGE_MAX_NUM_ORDERS", maxNumOrders=3)  # default 1000
+    sim.catalog.set_exchange_filter("EXCHANGE_MAX_NUM_ALGO_ORDERS", maxNumAlgoOrders=1)  # 200
+    sim.catalog.set_status("BTCUSDT", "HALT")   # new orders: -2010 "Market is closed."
     await sim.stop()
 
 The same controls exist over HTTP under `/_sandbox/` (see control.py), and
@@ -42,6 +47,12 @@ Behaviour worth knowing (Binance's where it has one, a stated choice where it do
   at ask = price × (1 + spread) / bid = price × (1 − spread), rounded outwards to the tick.
   A resting LIMIT fills in full, at its own price, when a trade prints at or through it.
   The account's own fills do not print on the public tape and never move the price.
+- A parameter the endpoint (or WebSocket API method) does not read is refused with -1104
+  before anything happens; Binance parameters the simulator does not implement (stopPrice,
+  icebergQty, selfTradePreventionMode, klines' timeZone, ...) count as not read.
+- Filters follow filters.md, each against its own avgPriceMins (0 = last price); a MARKET
+  order's notional is its quantity × that price, for `quoteOrderQty` the quantity computed at
+  the ask (BUY) or bid (SELL) rounded down to the step. `avgPrice` is always the 5-minute one.
 - `newClientOrderId` must be unique among the account's *open* orders on the symbol (Binance's
   rule, -2010 "Duplicate order sent."); the id of a filled or cancelled order may be reused,
   so a client that blindly resubmits after a timeout really does place a second order.
@@ -51,9 +62,10 @@ Behaviour worth knowing (Binance's where it has one, a stated choice where it do
 
 Modules: wire (clock, decimals, errors), symbols (exchangeInfo), filters (an independent
 implementation of Binance's filters), pricepath / candles / tape / market (prices, history,
-book), accounts / orders / engine (matching), params / order_params / auth / limits / faults /
-gateway (the REST pipeline), rest_market / rest_account (routes), payloads, sockets, streams,
-wsapi (WebSockets), control (HTTP control surface), server (ExchangeSimulator).
+book), accounts / orders / engine (matching), params / order_params / signatures / auth /
+limits / faults / gateway (the REST pipeline), rest_market / rest_account (routes), payloads,
+sockets, streams, wsapi (WebSockets), control (HTTP control surface), server
+(ExchangeSimulator). The package imports nothing from the client (`chatbot.exchange`).
 """
 
 from .accounts import Account, Balance
