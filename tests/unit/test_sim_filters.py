@@ -186,6 +186,12 @@ def test_each_filter_uses_its_own_average_price_window() -> None:
     assert set(asked) == {0, 1}
 
 
+def test_the_edge_case_symbols_are_listed_on_both_networks() -> None:
+    edge_cases = {"BNBIDR", "XRPTRY", "LUNAUSDT", "FETUSDT"}
+    assert edge_cases <= set(CATALOG.names()) and edge_cases <= set(Catalog("testnet").names())
+    assert len(CATALOG.names()) == 30 and len(Catalog("testnet").names()) == 31
+
+
 def test_bnbidr_has_a_tick_of_ten_and_whole_lots() -> None:
     bnb = CATALOG.get("BNBIDR")
     avg = Decimal(9876540)
