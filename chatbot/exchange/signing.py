@@ -2,7 +2,9 @@
 
 Binance verifies REST signatures over the percent-encoded query string concatenated with the
 body, exactly as they travel on the wire; the WebSocket API signs its parameters sorted by name.
-Both payload builders live here so the client and the exchange simulator agree byte for byte.
+This module only signs. The exchange simulator verifies with its own code, written separately
+from Binance's documentation (`chatbot/sandbox/exchange/signatures.py`), so a mistake in how
+a payload is built here cannot be mirrored there and go unnoticed.
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ from enum import StrEnum
 from typing import Any, Protocol
 from urllib.parse import quote
 
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
 from pydantic import SecretStr
@@ -164,38 +165,3 @@ def signature_param(signature: str) -> str:
 def ws_payload(params: Mapping[str, Any]) -> str:
     """The WebSocket API payload: every parameter but `signature`, sorted by name, not encoded."""
     return "&".join(f"{k}={_wire_value(v)}" for k, v in sorted(params.items()) if k != "signature")
-
-
-# -- verification (the exchange simulator's side) ---------------------------------------------
-
-
-def verify_hmac(secret: str, payload: str, signature: str) -> bool:
-    """Binance compares HMAC signatures case-insensitively."""
-    expected = hmac.new(secret.encode(), payload.encode(), hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, signature.lower())
-
-
-def verify_public_key(public_key_pem: str, payload: str, signature: str) -> bool:
-    """Verify an Ed25519 or RSA (PKCS#1 v1.5, SHA-256) base64 signature."""
-    try:
-        raw = base64.b64decode(signature, validate=True)
-        key = serialization.load_pem_public_key(public_key_pem.encode())
-        if isinstance(key, ed25519.Ed25519PublicKey):
-            key.verify(raw, payload.encode())
-        elif isinstance(key, rsa.RSAPublicKey):
-            key.verify(raw, payload.encode(), padding.PKCS1v15(), hashes.SHA256())
-        else:
-            return False
-    except (InvalidSignature, ValueError):
-        return False
-    return True
-
-
-def public_key_pem(private_key_pem: SecretStr) -> str:
-    """The PEM public key Binance asks for when registering an Ed25519 or RSA key."""
-    key = _load_private_key(private_key_pem)
-    return (
-        key.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-    )

@@ -10,10 +10,9 @@ from decimal import Decimal
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
-from pydantic import SecretStr
 
-from chatbot.exchange.signing import public_key_pem
 from tests.e2e.conftest import ALICE, ALICE_KEY, ALICE_SECRET, STRANGER, ask
+from tests.keys import public_key_pem
 
 # --- start, help, menu, access ---------------------------------------------------------------
 
@@ -159,7 +158,7 @@ def _pem(private_key) -> str:
 
 async def test_setkey_conversation_with_an_ed25519_pem_file(alice, exchange):
     pem = _pem(ed25519.Ed25519PrivateKey.generate())
-    exchange.add_account("E" * 64, public_key_pem=public_key_pem(SecretStr(pem)))
+    exchange.add_account("E" * 64, public_key_pem=public_key_pem(pem))
     assert "API key" in (await ask(alice, "/setkey")).text
     key_message = await alice.send("E" * 64)
     assert "secret" in (await alice.reply()).text
@@ -171,7 +170,7 @@ async def test_setkey_conversation_with_an_ed25519_pem_file(alice, exchange):
 
 async def test_setkey_with_an_rsa_pem_as_text(alice, exchange):
     pem = _pem(rsa.generate_private_key(public_exponent=65537, key_size=2048))
-    exchange.add_account("R" * 64, public_key_pem=public_key_pem(SecretStr(pem)))
+    exchange.add_account("R" * 64, public_key_pem=public_key_pem(pem))
     await ask(alice, "/setkey " + "R" * 64)
     reply = await ask(alice, pem)
     assert "stored" in reply.text and "RSA" in reply.text

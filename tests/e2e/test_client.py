@@ -8,7 +8,6 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from pydantic import SecretStr
 
 from chatbot.exchange.client import ApiCredentials, BinanceClient, OrderRequest
 from chatbot.exchange.errors import (
@@ -23,7 +22,8 @@ from chatbot.exchange.errors import (
     RateLimited,
 )
 from chatbot.exchange.filters import OrderRuleViolation, prepare_order
-from chatbot.exchange.signing import KeyType, public_key_pem
+from chatbot.exchange.signing import KeyType
+from tests.keys import public_key_pem
 
 API_KEY = "A" * 64
 SECRET = "s3cr3t" * 10
@@ -134,7 +134,7 @@ async def test_asymmetric_keys_sign_accepted_requests(client, exchange, key_type
         private = _pem(ed25519.Ed25519PrivateKey.generate())
     else:
         private = _pem(rsa.generate_private_key(public_exponent=65537, key_size=2048))
-    exchange.add_account("K" * 64, public_key_pem=public_key_pem(SecretStr(private)))
+    exchange.add_account("K" * 64, public_key_pem=public_key_pem(private))
     creds = ApiCredentials.create("K" * 64, private, key_type)
     assert (await client.account(creds)).can_trade
 

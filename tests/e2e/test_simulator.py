@@ -28,11 +28,11 @@ from chatbot.exchange.signing import (
     RsaSigner,
     Signer,
     encode_params,
-    public_key_pem,
     signature_param,
     ws_payload,
 )
 from chatbot.sandbox.exchange import ExchangeSimulator
+from tests.keys import public_key_pem
 
 # The documentation's HMAC key and the FIX-API Ed25519 key (reference/binance-spot.md, 1.3/1.5).
 DOC_KEY = "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A"
@@ -341,7 +341,7 @@ async def test_public_key_signatures_are_percent_encoded_base64(
             serialization.NoEncryption(),
         ).decode()
         signer = RsaSigner(SecretStr(private))
-    exchange.add_account(ED_KEY, public_key_pem=public_key_pem(SecretStr(private)))
+    exchange.add_account(ED_KEY, public_key_pem=public_key_pem(private))
     client = Binance(session, exchange.rest_url, ED_KEY, signer)
     good = await client.signed("GET", "/api/v3/account")
     bad = await client.signed("GET", "/api/v3/account", tamper=True)
@@ -1053,7 +1053,7 @@ async def test_a_limit_fill_and_a_deposit_are_pushed(
 async def test_session_logon_needs_an_ed25519_key(
     exchange: ExchangeSimulator, trader: Binance, session: aiohttp.ClientSession
 ) -> None:
-    exchange.add_account(ED_KEY, public_key_pem=public_key_pem(SecretStr(ED_PRIVATE)))
+    exchange.add_account(ED_KEY, public_key_pem=public_key_pem(ED_PRIVATE))
     ed_signer = Ed25519Signer(SecretStr(ED_PRIVATE))
     async with session.ws_connect(exchange.ws_api_url) as ws:
         early = await call(ws, "userDataStream.subscribe")

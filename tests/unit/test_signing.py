@@ -1,4 +1,8 @@
-"""Binance's published signature vectors, reproduced byte for byte."""
+"""Binance's published signature vectors, reproduced byte for byte by the client's signers.
+
+Signatures are verified with the exchange simulator's own verifier (written separately from
+the client), so each test checks the two implementations against each other and the vectors.
+"""
 
 from urllib.parse import parse_qsl
 
@@ -13,13 +17,12 @@ from chatbot.exchange.signing import (
     RsaSigner,
     encode_params,
     make_signer,
-    public_key_pem,
     rest_payload,
     signature_param,
-    verify_hmac,
-    verify_public_key,
     ws_payload,
 )
+from chatbot.sandbox.exchange.signatures import verify_hmac, verify_public_key
+from tests.keys import public_key_pem
 
 DOC_API_KEY = "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A"
 DOC_SECRET = SecretStr("NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j")
@@ -142,7 +145,7 @@ def test_ed25519_rest_signature_is_percent_encoded_on_the_wire():
 
 
 def test_public_key_is_derived_from_the_private_key():
-    assert public_key_pem(ED25519_PEM) == ED25519_PUBLIC
+    assert public_key_pem(ED25519_PEM.get_secret_value()) == ED25519_PUBLIC
 
 
 def test_rsa_signature_verifies_and_is_base64():
@@ -159,9 +162,7 @@ def test_rsa_signature_verifies_and_is_base64():
     assert isinstance(signer, RsaSigner)
     signature = signer.sign("symbol=BTCUSDT&timestamp=1")
     assert len(signature) == 344
-    assert verify_public_key(
-        public_key_pem(SecretStr(pem)), "symbol=BTCUSDT&timestamp=1", signature
-    )
+    assert verify_public_key(public_key_pem(pem), "symbol=BTCUSDT&timestamp=1", signature)
 
 
 def test_hmac_verification_is_case_insensitive():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -97,3 +98,66 @@ def test_insufficient_balance_changes_nothing(setup: Any) -> None:
         engine.place(account, request("BUY", "LIMIT", "0.03", "49000"))
     assert rejected.value.msg == "Account has insufficient balance for requested action."
     assert len(events.events) == before and engine.all_orders(account) == []
+
+
+def quote_buy(symbol: str, quote: str) -> OrderRequest:
+    return OrderRequest(
+        spec=CATALOG.get(symbol),
+        side="BUY",
+        type="MARKET",
+        time_in_force=None,
+        quantity=None,
+        quote_qty=Decimal(quote),
+        price=None,
+        client_order_id=None,
+    )
+
+
+@pytest.mark.parametrize(("price", "accepted"), [("71428", False), ("71429", True)])
+def test_a_quote_amount_is_judged_by_the_quantity_it_buys(
+    setup: Any, price: str, accepted: bool
+) -> None:
+    """Binance's rule, the disputed case: quoteOrderQty=5.20 on BTCUSDT (NOTIONAL min 5, step
+    0.00001) buys floor(5.20 / ask) = 0.00007 BTC. At 71428, 0.00007 × 71428 = 4.99996 is
+    under 5 and the order fails NOTIONAL; at 71429 it is 5.00003 and the order fills. The
+    quote amount itself, 5.20, would have passed both."""
+    market, engine, account, _ = setup
+    market.clock.skew_ms = 3_600_000  # an hour on: older trades leave the 5-minute window
+    market.set_price("BTCUSDT", Decimal(price), Decimal(1))  # the only trade: average = price
+    assert market.book("BTCUSDT").ask == Decimal(price)  # spread 0: the order buys at it
+    if accepted:
+        order = engine.place(account, quote_buy("BTCUSDT", "5.20"))
+        assert (order.status, order.orig_qty) == ("FILLED", Decimal("0.00007"))
+        return
+    with pytest.raises(ApiError) as refused:
+        engine.place(account, quote_buy("BTCUSDT", "5.20"))
+    assert (refused.value.code, refused.value.msg) == (-1013, "Filter failure: NOTIONAL")
+    assert engine.all_orders(account) == []
+
+
+def fet_buy(qty: str) -> OrderRequest:
+    return OrderRequest(
+        spec=CATALOG.get("FETUSDT"),
+        side="BUY",
+        type="LIMIT",
+        time_in_force="GTC",
+        quantity=Decimal(qty),
+        quote_qty=None,
+        price=Decimal("1.200"),
+        client_order_id=None,
+    )
+
+
+def test_fetusdt_counts_the_accounts_resting_buys_and_orders(setup: Any) -> None:
+    """MAX_POSITION 1000: 900 FET held + 50 resting + 60 more is over; MAX_NUM_ORDERS 2."""
+    market, engine, account, _ = setup
+    market.set_price("FETUSDT", Decimal("1.234"))
+    account.balance("FET").free = Decimal(900)
+    engine.place(account, fet_buy("50"))
+    with pytest.raises(ApiError) as too_big:
+        engine.place(account, fet_buy("60"))
+    engine.place(account, fet_buy("50"))  # exactly 1000
+    with pytest.raises(ApiError) as too_many:
+        engine.place(account, replace(fet_buy("10"), side="SELL"))  # held FET: 900
+    assert too_big.value.msg == "Filter failure: MAX_POSITION"
+    assert too_many.value.msg == "Filter failure: MAX_NUM_ORDERS"

@@ -9,8 +9,9 @@ import pytest
 
 from chatbot.sandbox.exchange.candles import INTERVAL_MS, slot_end, slot_open
 from chatbot.sandbox.exchange.market import Market
-from chatbot.sandbox.exchange.params import Params, split_signature
+from chatbot.sandbox.exchange.params import Params
 from chatbot.sandbox.exchange.pricepath import PricePath, symbol_key
+from chatbot.sandbox.exchange.signatures import rest_payload
 from chatbot.sandbox.exchange.symbols import Catalog
 from chatbot.sandbox.exchange.wire import ApiError, Clock, fmt
 
@@ -100,8 +101,9 @@ def test_params_precision_duplicates_and_query_priority() -> None:
 
 
 def test_signature_pair_is_cut_from_the_payload_as_sent() -> None:
-    assert split_signature("a=1&signature=ab%2B%3D&b=%E4%B8%AD") == "a=1&b=%E4%B8%AD"
-    assert split_signature("") == ""
+    assert rest_payload("a=1&signature=ab%2B%3D&b=%E4%B8%AD") == "a=1&b=%E4%B8%AD"
+    assert rest_payload("a=1", "b=2&signature=00") == "a=1b=2"
+    assert rest_payload("") == ""
 
 
 def test_decimals_have_eight_places() -> None:

@@ -15,10 +15,11 @@ import pytest
 from chatbot.exchange.client import ApiCredentials
 from chatbot.exchange.errors import AuthError, BinanceError, InvalidSignature, RateLimited
 from chatbot.exchange.events import AccountPosition, BalanceChange, ExecutionReport
-from chatbot.exchange.signing import KeyType, verify_hmac, ws_payload
+from chatbot.exchange.signing import KeyType
 from chatbot.exchange.userdata_delivery import UserQueues, event_key, parse_user_event
 from chatbot.exchange.userdata_group import SubscriptionGroup
 from chatbot.exchange.wsapi_connection import reconnect_delay, wsapi_error
+from chatbot.sandbox.exchange.signatures import verify_hmac, ws_payload
 
 # The documented executionReport sample (user-data-stream.md), a NEW limit order.
 NEW_REPORT: dict[str, Any] = {

@@ -4,7 +4,9 @@ The project's client, bot, tests, sandbox and benchmarks all run against it: RES
 and `/sapi/v1/account/apiRestrictions` on mainnet), market streams (`/ws`, `/stream`) and the
 WebSocket API (`/ws-api/v3`) share one aiohttp port. Signatures (HMAC, Ed25519, RSA),
 timestamps, request weights, filters, error codes and JSON shapes follow Binance's
-documentation; `chatbot/sandbox/data/` holds the symbols (20+ real USDT and BTC pairs).
+documentation; `chatbot/sandbox/data/` holds the symbols: 30 real USDT, BTC, IDR and TRY
+pairs (31 on the testnet), among them Binance's edge cases: BNBIDR's tick of 10, XRPTRY's
+legacy MIN_NOTIONAL and PERCENT_PRICE, LUNAUSDT in BREAK, FETUSDT's MAX_POSITION and caps.
 
 Python control API (tests run it in-process on a port the OS picks)::
 
@@ -43,6 +45,9 @@ Python control API (tests run it in-process on a port the OS picks)::
     sim.clock_skew_ms = 3000                    # server clock ahead (negative: behind)
     sim.spread = Decimal("0.0005")
     sim.limits.weight_per_minute = 6000         # also orders_per_10s=50, orders_per_day=160000
+    sim.catalog.set_exchange_filter("EXCHANGE_MAX_NUM_ORDERS", maxNumOrders=3)  # default 1000
+    sim.catalog.set_exchange_filter("EXCHANGE_MAX_NUM_ALGO_ORDERS", maxNumAlgoOrders=1)  # 200
+    sim.catalog.set_status("BTCUSDT", "HALT")   # new orders: -2010 "Market is closed."
     await sim.stop()                            # also cancels late executions still waiting
 
 The same controls exist over HTTP under `/_sandbox/` (see control.py), and
@@ -57,6 +62,12 @@ Behaviour worth knowing (Binance's where it has one, a stated choice where it do
   when a trade prints at or through it (in full, or by the print's size if it has one).
   The account's own fills do not print on the public tape, never move the price and do not
   deplete the book, which is rebuilt from the last price at every print.
+- A parameter the endpoint (or WebSocket API method) does not read is refused with -1104
+  before anything happens; Binance parameters the simulator does not implement (stopPrice,
+  icebergQty, selfTradePreventionMode, klines' timeZone, ...) count as not read.
+- Filters follow filters.md, each against its own avgPriceMins (0 = last price); a MARKET
+  order's notional is its quantity × that price, for `quoteOrderQty` the quantity computed at
+  the ask (BUY) or bid (SELL) rounded down to the step. `avgPrice` is always the 5-minute one.
 - `newClientOrderId` must be unique among the account's *open* orders on the symbol (Binance's
   rule, -2010 "Duplicate order sent."); the id of a filled or cancelled order may be reused,
   so a client that blindly resubmits after a timeout really does place a second order.
@@ -67,9 +78,10 @@ Behaviour worth knowing (Binance's where it has one, a stated choice where it do
 Modules: wire (clock, decimals, errors), symbols (exchangeInfo), filters (an independent
 implementation of Binance's filters), pricepath / candles / tape / market / book (prices,
 history, book), accounts / orders / matching / engine (matching), params / order_params /
-auth / limits / faults / gateway (the REST pipeline), rest_market / rest_account (routes),
-payloads, sockets, streams, wsapi (WebSockets), control (HTTP control surface), server
-(ExchangeSimulator).
+signatures / auth / limits / faults / gateway (the REST pipeline), rest_market /
+rest_account (routes), payloads, sockets, streams, wsapi (WebSockets), control (HTTP control
+surface), server (ExchangeSimulator). The package imports nothing from the client
+(`chatbot.exchange`).
 """
 
 from .accounts import Account, Balance

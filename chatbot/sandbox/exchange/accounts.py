@@ -1,7 +1,8 @@
 """Accounts: one per API key, with balances (free and locked), permissions and commissions.
 
 An account is registered with either an HMAC secret or a PEM public key (Ed25519 or RSA), the
-way a Binance key is created; the key type decides how its signatures are checked.
+way a Binance key is created; the key type decides how its signatures are checked (see
+signatures.py, the simulator's own verification).
 """
 
 from __future__ import annotations
@@ -13,8 +14,7 @@ from decimal import Decimal
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
-from chatbot.exchange.signing import verify_hmac, verify_public_key
-
+from .signatures import verify_hmac, verify_public_key
 from .wire import ZERO
 
 API_KEY_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,128}$")

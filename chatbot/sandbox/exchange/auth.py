@@ -6,8 +6,9 @@ over the exact payload (-1022), `recvWindow` at most 60000 (-1102), then the tim
 `timestamp < serverTime + 1000 and serverTime - timestamp <= recvWindow` (-1021).
 
 REST payload: the raw query string as received, without the `signature` pair, followed by the
-raw body (no separator). WebSocket API payload: `ws_payload(params)`, every parameter but
-`signature`, sorted by name.
+raw body (no separator). WebSocket API payload: every parameter but `signature`, sorted by
+name. Both are built by signatures.py, written from Binance's documentation and never from the
+client's signing code.
 """
 
 from __future__ import annotations
@@ -16,10 +17,9 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from chatbot.exchange.signing import ws_payload
-
 from .accounts import API_KEY_PATTERN, Account
 from .params import Params
+from .signatures import ws_payload
 from .wire import (
     TIMESTAMP_AHEAD,
     TIMESTAMP_OUTSIDE,

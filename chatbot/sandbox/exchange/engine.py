@@ -151,7 +151,13 @@ class Engine:
             self._market.avg_price(spec.name),
             request.quote_qty,
         )
-        validate_order(spec, shape, self._open_count(account, spec.name))
+        validate_order(
+            spec,
+            shape,
+            self._open[account.api_key].values(),
+            account.balances,
+            market=self._market,
+        )
         self._check_client_id(account, spec.name, request.client_order_id)
         if request.quote_qty is not None and not spec.quote_order_qty_market_allowed:
             raise order_rejected("Quote order qty market orders are not support for this symbol.")
@@ -175,9 +181,6 @@ class Engine:
         latest = self._by_client_id.get((account.api_key, symbol, client_id))
         if latest is not None and latest.is_open:
             raise order_rejected(DUPLICATE_ORDER)
-
-    def _open_count(self, account: Account, symbol: str) -> int:
-        return sum(1 for o in self._open[account.api_key].values() if o.symbol == symbol)
 
     def _check_balance(self, account: Account, request: OrderRequest, plan: Plan) -> None:
         """-2010 unless the free balance covers the order: a SELL its quantity, a LIMIT BUY

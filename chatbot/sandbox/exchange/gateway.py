@@ -2,8 +2,9 @@
 
 In order: an IP ban answers 418; the parameters are read once (query string and form body,
 plus the exact signed payload); the call's weight is added to the caller's IP (429/-1003 past
-the limit); an armed fault may answer instead of the handler; an `ApiError` from anywhere
-becomes Binance's JSON error; and every reply carries `X-MBX-USED-WEIGHT-1M`.
+the limit); an armed fault may answer instead of the handler; a parameter the route does not
+read is -1104 before the handler runs (see params.py); an `ApiError` from anywhere becomes
+Binance's JSON error; and every reply carries `X-MBX-USED-WEIGHT-1M`.
 
 `/_sandbox/` control calls bypass all of it. WebSocket handshakes only see the ban and faults.
 """
@@ -16,7 +17,8 @@ from aiohttp import web
 
 from .faults import FaultInjector
 from .limits import RateLimits, rest_weight, weight_headers
-from .params import Params, split_signature
+from .params import Params, declared_reads
+from .signatures import rest_payload
 from .wire import ApiError, Clock
 
 PARAMS = web.RequestKey("binance_params", Params)
@@ -38,7 +40,7 @@ async def read_params(request: web.Request) -> tuple[Params, str]:
     body = ""
     if request.method != "GET" and request.can_read_body:
         body = await request.text()
-    return Params.from_wire(query, body), split_signature(query) + split_signature(body)
+    return Params.from_wire(query, body), rest_payload(query, body)
 
 
 class Gateway:
@@ -81,6 +83,9 @@ class Gateway:
     async def _dispatch(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         async def call() -> web.StreamResponse:
             try:
+                read = declared_reads(request.match_info.handler)
+                if read is not None:
+                    request[PARAMS].check_read(read)
                 return await handler(request)
             except ApiError as error:
                 return error.response()

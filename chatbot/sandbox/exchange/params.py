@@ -3,16 +3,26 @@
 REST parameters arrive in the query string and/or a form-encoded body (the query string wins
 when both carry a name); WebSocket API parameters arrive as a JSON object. Both end up as a
 `Params` of strings, so validation is written once.
+
+Binance answers `-1104 "Not all sent parameters were read; read 'N' parameter(s) but was sent
+'M'."` when a request carries a parameter the endpoint does not read. Each REST route and
+WebSocket API method therefore declares what it reads (`@reads(...)`, `SIGNED` adds
+`timestamp`, `recvWindow` and `signature`), and the declaration is checked before the handler
+runs, so an order with a stray parameter is refused before anything happens. A parameter
+Binance documents but the simulator does not implement (`stopPrice`, `icebergQty`,
+`selfTradePreventionMode`, `timeZone`, ...) is deliberately left undeclared: refusing it is
+better than silently ignoring what the caller asked for.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl
 
+from .signatures import ws_value
 from .wire import ApiError, illegal_chars, mandatory, too_precise
 
 _DECIMAL = re.compile(r"^([0-9]{1,20})(\.[0-9]{1,20})?$")
@@ -30,24 +40,46 @@ def _pairs(raw: str) -> list[tuple[str, str]]:
     return pairs
 
 
-def split_signature(raw: str) -> str:
-    """`raw` without its `signature=...` pair(s): the part of the payload that was signed."""
-    if not raw:
-        return ""
-    return "&".join(pair for pair in raw.split("&") if not pair.startswith("signature="))
+SIGNED = ("timestamp", "recvWindow", "signature")
+_READS = "binance_reads"
+F = TypeVar("F", bound=Callable[..., Any])
 
 
-def wire_value(value: Any) -> str:
-    """A JSON parameter value as text (`true`/`false` for booleans, as signed)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
+def reads(*names: str) -> Callable[[F], F]:
+    """Declare the parameters a REST handler reads; anything else sent is -1104."""
+
+    def declare(handler: F) -> F:
+        setattr(handler, _READS, frozenset(names))
+        return handler
+
+    return declare
+
+
+def declared_reads(handler: Any) -> frozenset[str] | None:
+    """What `handler` declared with `@reads`, or None (not a Binance route)."""
+    return getattr(handler, _READS, None)
+
+
+def unread_parameters(sent: Iterable[str], read: Iterable[str]) -> ApiError | None:
+    """Binance's -1104 when some of the `sent` names are not among those the endpoint reads."""
+    sent = list(sent)
+    known = frozenset(read)
+    count = sum(1 for name in sent if name in known)
+    if count == len(sent):
+        return None
+    return ApiError(
+        -1104,
+        f"Not all sent parameters were read; read '{count}' parameter(s) but was sent "
+        f"'{len(sent)}'.",
+    )
 
 
 class Params:
-    """A request's parameters by name; empty values count as not sent."""
+    """A request's parameters by name; empty values count as not sent (but as sent for
+    -1104, which counts every name that arrived)."""
 
     def __init__(self, values: Mapping[str, str]) -> None:
+        self._sent = tuple(values)
         self._values = {name: value for name, value in values.items() if value != ""}
 
     @classmethod
@@ -58,10 +90,18 @@ class Params:
 
     @classmethod
     def from_json(cls, params: Mapping[str, Any]) -> Params:
-        return cls({name: wire_value(value) for name, value in params.items() if value is not None})
+        return cls(
+            {name: "" if value is None else ws_value(value) for name, value in params.items()}
+        )
 
     def names(self) -> Iterable[str]:
         return self._values.keys()
+
+    def check_read(self, read: Iterable[str]) -> None:
+        """Raise -1104 unless every parameter sent is one of `read`."""
+        error = unread_parameters(self._sent, read)
+        if error is not None:
+            raise error
 
     def get(self, name: str) -> str | None:
         return self._values.get(name)

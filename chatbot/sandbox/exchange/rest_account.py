@@ -3,6 +3,11 @@
 Every handler first authenticates (API key, signature, timing; see auth.py). TRADE endpoints
 also need a key allowed to trade (-2015 otherwise). `/sapi/v1/account/apiRestrictions` exists
 on mainnet only: the Spot testnet has no `/sapi`, so there it answers 404.
+
+Each handler declares what it reads (`@reads(*SIGNED, ...)`; anything else is -1104 before
+the handler runs). New orders read what order_params.py implements; Binance's other order
+parameters (`stopPrice`, `trailingDelta`, `icebergQty`, `strategyId`, `strategyType`,
+`selfTradePreventionMode`, the peg parameters) are not simulated, so they are refused.
 """
 
 from __future__ import annotations
@@ -18,10 +23,24 @@ from .gateway import PARAMS, PAYLOAD
 from .limits import RateLimits, order_count_headers
 from .order_params import client_order_id, parse_new_order
 from .orders import Order
-from .params import Params
+from .params import SIGNED, Params, reads
 from .symbols import Catalog
 from .wire import ZERO, ApiError, Clock, either_param, fmt, invalid_api_key, json_response
 
+NEW_ORDER = (
+    *SIGNED,
+    "symbol",
+    "side",
+    "type",
+    "timeInForce",
+    "quantity",
+    "quoteOrderQty",
+    "price",
+    "newClientOrderId",
+    "newOrderRespType",
+)
+LOOKUP = (*SIGNED, "symbol", "orderId", "origClientOrderId")
+CANCEL_RESTRICTIONS = ("ONLY_NEW", "ONLY_PARTIALLY_FILLED")
 _ZERO_RATES = {"maker": fmt(ZERO), "taker": fmt(ZERO), "buyer": fmt(ZERO), "seller": fmt(ZERO)}
 _DISCOUNT = {
     "enabledForAccount": False,
@@ -75,6 +94,7 @@ class AccountRoutes:
 
     # -- account ----------------------------------------------------------------------------
 
+    @reads(*SIGNED, "omitZeroBalances")
     async def account(self, request: web.Request) -> web.Response:
         account, params = self._signed(request)
         omit_zero = params.boolean("omitZeroBalances")
@@ -88,6 +108,7 @@ class AccountRoutes:
             balances.append({"asset": asset, "free": fmt(free), "locked": fmt(locked)})
         return json_response(_account_body(account, balances))
 
+    @reads(*SIGNED, "symbol")
     async def commission(self, request: web.Request) -> web.Response:
         account, params = self._signed(request)
         spec = self._catalog.get(params.require("symbol"))
@@ -100,6 +121,7 @@ class AccountRoutes:
         }
         return json_response(body)
 
+    @reads(*SIGNED)
     async def api_restrictions(self, request: web.Request) -> web.Response:
         account, _ = self._signed(request)
         body = {
@@ -119,6 +141,7 @@ class AccountRoutes:
         }
         return json_response(body)
 
+    @reads(*SIGNED)
     async def order_rate_limit(self, request: web.Request) -> web.Response:
         account, _ = self._signed(request)
         ten, day = self._limits.order_counts(account.api_key, self._clock.now_ms())
@@ -130,6 +153,7 @@ class AccountRoutes:
 
     # -- orders -----------------------------------------------------------------------------
 
+    @reads(*NEW_ORDER)
     async def new_order(self, request: web.Request) -> web.Response:
         account, params = self._signed(request, trade=True)
         new = parse_new_order(params, self._catalog)
@@ -139,6 +163,7 @@ class AccountRoutes:
             order.response(new.response_type), headers=order_count_headers(*counts)
         )
 
+    @reads(*NEW_ORDER, "computeCommissionRates")
     async def test_order(self, request: web.Request) -> web.Response:
         account, params = self._signed(request, trade=True)
         new = parse_new_order(params, self._catalog)
@@ -163,6 +188,7 @@ class AccountRoutes:
             raise either_param("orderId", "origClientOrderId")
         return symbol, self._engine.find(account, symbol, order_id, client_id)
 
+    @reads(*LOOKUP)
     async def query_order(self, request: web.Request) -> web.Response:
         account, params = self._signed(request)
         _, order = self._lookup(account, params)
@@ -170,14 +196,26 @@ class AccountRoutes:
             raise ApiError(-2013, "Order does not exist.")
         return json_response(order.query())
 
+    @reads(*LOOKUP, "newClientOrderId", "cancelRestrictions")
     async def cancel_order(self, request: web.Request) -> web.Response:
         account, params = self._signed(request, trade=True)
+        restriction = params.enum(
+            "cancelRestrictions",
+            CANCEL_RESTRICTIONS,
+            ApiError(
+                -1145, "cancelRestrictions has to be either ONLY_NEW or ONLY_PARTIALLY_FILLED."
+            ),
+        )
         _, order = self._lookup(account, params)
         if order is None:
             raise ApiError(-2011, "Unknown order sent.")
+        wanted = {"ONLY_NEW": "NEW", "ONLY_PARTIALLY_FILLED": "PARTIALLY_FILLED"}
+        if restriction is not None and order.is_open and order.status != wanted[restriction]:
+            raise ApiError(-2011, "Order was not canceled due to cancel restrictions.")
         cancel_id = self._engine.cancel(account, order, client_order_id(params, "newClientOrderId"))
         return json_response(order.canceled(cancel_id, self._clock.now_ms()))
 
+    @reads(*SIGNED, "symbol")
     async def open_orders(self, request: web.Request) -> web.Response:
         account, params = self._signed(request)
         symbol = params.get("symbol")
@@ -185,6 +223,7 @@ class AccountRoutes:
             symbol = self._catalog.get(symbol).name
         return json_response([o.query() for o in self._engine.open_orders(account, symbol)])
 
+    @reads(*SIGNED, "symbol")
     async def cancel_open_orders(self, request: web.Request) -> web.Response:
         account, params = self._signed(request, trade=True)
         symbol = self._catalog.get(params.require("symbol")).name
@@ -197,6 +236,7 @@ class AccountRoutes:
         ]
         return json_response(bodies)
 
+    @reads(*SIGNED, "symbol", "orderId", "startTime", "endTime", "limit")
     async def all_orders(self, request: web.Request) -> web.Response:
         account, params = self._signed(request)
         symbol = self._catalog.get(params.require("symbol")).name
@@ -211,6 +251,7 @@ class AccountRoutes:
         chosen = orders[:limit] if from_id or start else orders[-limit:]
         return json_response([o.query() for o in chosen])
 
+    @reads(*SIGNED, "symbol", "orderId", "startTime", "endTime", "fromId", "limit")
     async def my_trades(self, request: web.Request) -> web.Response:
         account, params = self._signed(request)
         symbol = self._catalog.get(params.require("symbol")).name

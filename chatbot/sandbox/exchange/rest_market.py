@@ -1,7 +1,15 @@
-"""Public market-data endpoints (security type NONE), with Binance's shapes and errors."""
+"""Public market-data endpoints (security type NONE), with Binance's shapes and errors.
+
+Each handler declares the parameters it reads (`@reads`); anything else sent is -1104.
+`symbolStatus` (TRADING, HALT or BREAK) filters the tickers as Binance documents it: a single
+`symbol` in another status is -1220, a list or all symbols simply leave it out. On
+exchangeInfo it cannot be combined with `symbol`/`symbols`, nor can `permissions` (-1128).
+Not read, so refused: klines' `timeZone` (candles are always on UTC boundaries here).
+"""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from aiohttp import web
@@ -9,10 +17,14 @@ from aiohttp import web
 from .candles import check_interval
 from .gateway import PARAMS
 from .market import Market
-from .params import Params
+from .params import Params, reads
 from .payloads import Rolling, book_ticker, price_ticker, ticker_full, ticker_mini
-from .symbols import Catalog, parse_symbols_param
+from .symbols import Catalog, parse_status_param, parse_symbols_param
 from .wire import ApiError, Clock, fmt, illegal_chars, json_response, mandatory
+
+_STATUS_MISMATCH = "The symbol's status does not match the requested symbolStatus."
+_PERMISSIONS_LEGAL = "^(SPOT|MARGIN|LEVERAGED|TRD_GRP_[0-9]{3})$ or a JSON array of them"
+_TICKER = ("symbol", "symbols", "symbolStatus")
 
 
 class MarketRoutes:
@@ -41,7 +53,7 @@ class MarketRoutes:
         """`symbol=X` -> [X], `symbols=[...]` -> the list, neither -> None (all); each known."""
         symbol, symbols = params.get("symbol"), params.get("symbols")
         if symbol is not None and symbols is not None:
-            raise ApiError(-1128, "Combination of optional parameters invalid.")
+            raise _combination()
         if symbol is not None:
             return [self._catalog.get(symbol).name]
         if symbols is not None:
@@ -49,29 +61,55 @@ class MarketRoutes:
         return None
 
     def _select(self, params: Params, render: Any) -> web.Response:
-        """One object for `symbol=`, a list for `symbols=` or for all symbols."""
+        """One object for `symbol=`, a list for `symbols=` or for all symbols, each in the
+        requested `symbolStatus` if one is given."""
         names = self._names(params)
+        status = parse_status_param(params.get("symbolStatus"))
         if params.get("symbol") is not None:
             assert names is not None
+            if status is not None and self._catalog.get(names[0]).status != status:
+                raise ApiError(-1220, _STATUS_MISMATCH)
             return json_response(render(names[0]))
-        return json_response([render(name) for name in names or self._catalog.names()])
+        chosen = names or self._catalog.names()
+        if status is not None:
+            chosen = [name for name in chosen if self._catalog.get(name).status == status]
+        return json_response([render(name) for name in chosen])
 
+    @reads()
     async def ping(self, request: web.Request) -> web.Response:
         return json_response({})
 
+    @reads()
     async def time(self, request: web.Request) -> web.Response:
         return json_response({"serverTime": self._clock.now_ms()})
 
+    @reads("symbol", "symbols", "permissions", "showPermissionSets", "symbolStatus")
     async def exchange_info(self, request: web.Request) -> web.Response:
-        names = self._names(request[PARAMS])
-        return json_response(self._catalog.exchange_info(self._clock.now_ms(), names))
+        params = request[PARAMS]
+        names = self._names(params)
+        status = parse_status_param(params.get("symbolStatus"))
+        raw_permissions = params.get("permissions")
+        if names is not None and (status is not None or raw_permissions is not None):
+            raise _combination()
+        permissions = None if raw_permissions is None else _permissions(raw_permissions)
+        body = self._catalog.exchange_info(
+            self._clock.now_ms(),
+            names,
+            status=status,
+            permissions=permissions,
+            show_permission_sets=params.boolean("showPermissionSets", default=True),
+        )
+        return json_response(body)
 
+    @reads(*_TICKER)
     async def ticker_price(self, request: web.Request) -> web.Response:
         return self._select(request[PARAMS], lambda name: price_ticker(self._market, name))
 
+    @reads(*_TICKER)
     async def ticker_book(self, request: web.Request) -> web.Response:
         return self._select(request[PARAMS], lambda name: book_ticker(self._market, name))
 
+    @reads(*_TICKER, "type")
     async def ticker_24h(self, request: web.Request) -> web.Response:
         params = request[PARAMS]
         kind = params.get("type") or "FULL"
@@ -81,6 +119,7 @@ class MarketRoutes:
         now = self._clock.now_ms()
         return self._select(params, lambda name: render(Rolling(self._market, name, now)))
 
+    @reads("symbol")
     async def avg_price(self, request: web.Request) -> web.Response:
         spec = self._catalog.get(request[PARAMS].require("symbol"))
         tape = self._market.symbol(spec.name).tape
@@ -92,12 +131,14 @@ class MarketRoutes:
         }
         return json_response(body)
 
+    @reads("symbol", "limit")
     async def depth(self, request: web.Request) -> web.Response:
         params = request[PARAMS]
         spec = self._catalog.get(params.require("symbol"))
         update_id, bids, asks = self._market.depth(spec.name, params.limit(100, 5000))
         return json_response({"lastUpdateId": update_id, "bids": bids, "asks": asks})
 
+    @reads("symbol", "limit")
     async def trades(self, request: web.Request) -> web.Response:
         params = request[PARAMS]
         spec = self._catalog.get(params.require("symbol"))
@@ -105,6 +146,7 @@ class MarketRoutes:
         tape = self._market.symbol(spec.name).tape
         return json_response([trade.rest() for trade in tape.trades[-limit:]])
 
+    @reads("symbol", "interval", "startTime", "endTime", "limit")
     async def klines(self, request: web.Request) -> web.Response:
         params = request[PARAMS]
         spec = self._catalog.get(params.require("symbol"))
@@ -119,3 +161,18 @@ class MarketRoutes:
         tape = self._market.symbol(spec.name).tape
         candles = tape.klines(interval, self._clock.now_ms(), params.limit(500, 1000), start, end)
         return json_response([candle.rest_row() for candle in candles])
+
+
+def _permissions(raw: str) -> list[str]:
+    """`permissions=SPOT` or `permissions=["MARGIN","LEVERAGED"]`; anything else is -1100."""
+    try:
+        value = json.loads(raw) if raw.startswith("[") else [raw]
+    except ValueError:
+        value = None
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        raise illegal_chars("permissions", _PERMISSIONS_LEGAL)
+    return value
+
+
+def _combination() -> ApiError:
+    return ApiError(-1128, "Combination of optional parameters invalid.")

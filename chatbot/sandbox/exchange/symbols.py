@@ -4,6 +4,15 @@
 BTCUSDT/BNBUSDT/BNBBTC values come from a Spot testnet recording; the other symbols follow
 Binance's tick/step conventions for their price level). `market_seed.json` adds what the price
 driver needs: a starting price, a daily volatility and a typical 24 h volume.
+
+Some symbols exist for their edge cases: BNBIDR (tick 10, step 1, notional 20 000), XRPTRY
+(only the legacy MIN_NOTIONAL and PERCENT_PRICE, with their own avgPriceMins 1 and 0),
+LUNAUSDT (status BREAK: no new orders) and FETUSDT (MAX_NUM_ORDERS 2, MAX_NUM_ALGO_ORDERS 1,
+MAX_POSITION 1000). The exchange-wide filters live in `exchangeFilters`.
+
+A test may change, on a running simulator, a symbol's status (`catalog.set_status`) and an
+exchange filter (`catalog.set_exchange_filter`); exchangeInfo and the order checks both read
+the one changed value.
 """
 
 from __future__ import annotations
@@ -17,7 +26,10 @@ from functools import cached_property
 from importlib import resources
 from typing import Any
 
-from .wire import ApiError, invalid_symbol
+from .wire import ApiError, illegal_chars, invalid_symbol
+
+SYMBOL_STATUSES = ("TRADING", "END_OF_DAY", "HALT", "BREAK", "CANCEL_ONLY")
+AVG_PRICE_MINS = 5  # the window of GET /api/v3/avgPrice, whatever the filters use
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,14 +72,45 @@ class PercentRule:
     avg_price_mins: int
 
 
+@dataclass
+class ExchangeRules:
+    """The exchange filters (`exchangeFilters`), shared by every symbol of a catalog; None is
+    a filter the exchange does not list."""
+
+    max_num_orders: int | None = None
+    max_num_algo_orders: int | None = None
+    filter_order: tuple[str, ...] = ()
+
+
+# exchange filterType -> (ExchangeRules attribute, the filter's one JSON field)
+EXCHANGE_FILTERS = {
+    "EXCHANGE_MAX_NUM_ORDERS": ("max_num_orders", "maxNumOrders"),
+    "EXCHANGE_MAX_NUM_ALGO_ORDERS": ("max_num_algo_orders", "maxNumAlgoOrders"),
+}
+
+
+def _exchange_rules(raw_filters: list[dict[str, Any]], rules: ExchangeRules) -> None:
+    """Re-read `exchangeFilters` into `rules` in place (specs hold a reference to it)."""
+    rules.max_num_orders = rules.max_num_algo_orders = None
+    for raw in raw_filters:
+        known = EXCHANGE_FILTERS.get(raw["filterType"])
+        if known is not None:
+            setattr(rules, known[0], int(raw[known[1]]))
+    rules.filter_order = tuple(raw["filterType"] for raw in raw_filters)
+
+
 @dataclass(frozen=True)
 class SymbolSpec:
-    """One listed symbol: its exchangeInfo object and the rules the engine enforces."""
+    """One listed symbol: its exchangeInfo object and the rules the engine enforces.
+
+    `rules` holds every parsed filter by filterType; `notional` and `percent` are whichever of
+    the current or legacy filter the symbol has. `status` reads the exchangeInfo object, so a
+    status changed with `Catalog.set_status` is the one both exchangeInfo and orders see.
+    """
 
     name: str
     base: str
     quote: str
-    status: str
     base_precision: int
     quote_precision: int
     order_types: tuple[str, ...]
@@ -79,10 +122,18 @@ class SymbolSpec:
     notional: NotionalRule | None
     percent: PercentRule | None
     max_num_orders: int | None
+    max_num_algo_orders: int | None
+    max_position: Decimal | None
+    rules: dict[str, Any]
+    exchange: ExchangeRules
     start_price: Decimal
     daily_volatility: Decimal
     volume_24h: Decimal
     info: dict[str, Any]
+
+    @property
+    def status(self) -> str:
+        return str(self.info["status"])
 
     @cached_property
     def tick(self) -> Decimal:
@@ -98,11 +149,9 @@ class SymbolSpec:
 
     @property
     def avg_price_mins(self) -> int:
-        """Minutes of trades behind the average price the filters compare against."""
-        for rule in (self.percent, self.notional):
-            if rule is not None and rule.avg_price_mins:
-                return rule.avg_price_mins
-        return 5
+        """The window of `GET /api/v3/avgPrice`: 5 minutes on every symbol. The filters do
+        not use it: each compares against its own `avgPriceMins` (see filters.py)."""
+        return AVG_PRICE_MINS
 
 
 def _parse_filters(spec_filters: list[dict[str, Any]]) -> dict[str, Any]:
@@ -144,16 +193,19 @@ def _parse_filters(spec_filters: list[dict[str, Any]]) -> dict[str, Any]:
             rules[kind] = PercentRule(up, down, up, down, int(raw["avgPriceMins"]))
         elif kind == "MAX_NUM_ORDERS":
             rules[kind] = int(raw["maxNumOrders"])
+        elif kind == "MAX_NUM_ALGO_ORDERS":
+            rules[kind] = int(raw["maxNumAlgoOrders"])
+        elif kind == "MAX_POSITION":
+            rules[kind] = Decimal(raw["maxPosition"])
     return rules
 
 
-def _spec(info: dict[str, Any], seed: dict[str, Any]) -> SymbolSpec:
+def _spec(info: dict[str, Any], seed: dict[str, Any], exchange: ExchangeRules) -> SymbolSpec:
     rules = _parse_filters(info["filters"])
     return SymbolSpec(
         name=info["symbol"],
         base=info["baseAsset"],
         quote=info["quoteAsset"],
-        status=info["status"],
         base_precision=int(info["baseAssetPrecision"]),
         quote_precision=int(info["quotePrecision"]),
         order_types=tuple(info["orderTypes"]),
@@ -165,6 +217,10 @@ def _spec(info: dict[str, Any], seed: dict[str, Any]) -> SymbolSpec:
         notional=rules.get("NOTIONAL") or rules.get("MIN_NOTIONAL"),
         percent=rules.get("PERCENT_PRICE_BY_SIDE") or rules.get("PERCENT_PRICE"),
         max_num_orders=rules.get("MAX_NUM_ORDERS"),
+        max_num_algo_orders=rules.get("MAX_NUM_ALGO_ORDERS"),
+        max_position=rules.get("MAX_POSITION"),
+        rules=rules,
+        exchange=exchange,
         start_price=Decimal(seed["price"]),
         daily_volatility=Decimal(seed["dailyVolatility"]),
         volume_24h=Decimal(seed["volume24h"]),
@@ -184,11 +240,13 @@ class Catalog:
         info = _load_json("exchange_info.json")
         seeds = _load_json("market_seed.json")["symbols"]
         self._top = {k: v for k, v in info.items() if k != "symbols"}
+        self.exchange_rules = ExchangeRules()
+        _exchange_rules(self._top["exchangeFilters"], self.exchange_rules)
         self._specs: dict[str, SymbolSpec] = {}
         for symbol in info["symbols"]:
             seed = seeds[symbol["symbol"]]
             if network in seed.get("networks", [network]):
-                self._specs[symbol["symbol"]] = _spec(symbol, seed)
+                self._specs[symbol["symbol"]] = _spec(symbol, seed, self.exchange_rules)
 
     def __iter__(self) -> Iterator[SymbolSpec]:
         return iter(self._specs.values())
@@ -214,13 +272,72 @@ class Catalog:
             seen.setdefault(spec.quote)
         return list(seen)
 
-    def exchange_info(self, server_time: int, names: list[str] | None = None) -> dict[str, Any]:
-        """The exchangeInfo body; `names` restricts it (each must be listed, else -1121)."""
+    def set_status(self, name: str, status: str) -> None:
+        """Change a symbol's trading status (TRADING, END_OF_DAY, HALT, BREAK, CANCEL_ONLY);
+        new orders on a symbol that is not TRADING are refused with -2010 "Market is closed."."""
+        if status not in SYMBOL_STATUSES:
+            raise ValueError(f"status must be one of {SYMBOL_STATUSES}, not {status!r}")
+        self.get(name).info["status"] = status
+
+    def set_exchange_filter(self, filter_type: str, **values: int) -> None:
+        """Change (or add) an exchange filter on a running simulator, for example
+        `catalog.set_exchange_filter("EXCHANGE_MAX_NUM_ORDERS", maxNumOrders=3)`; the value
+        is the filter's JSON field as exchangeInfo shows it. The next order is checked
+        against it. Raises ValueError for another filter type or field."""
+        known = EXCHANGE_FILTERS.get(filter_type)
+        if known is None:
+            raise ValueError(f"filter_type must be one of {sorted(EXCHANGE_FILTERS)}")
+        field = known[1]
+        value = values.get(field)
+        if set(values) != {field} or not isinstance(value, int) or isinstance(value, bool):
+            raise ValueError(f"{filter_type} takes one integer: {field}=...")
+        if value < 0:
+            raise ValueError(f"{field} cannot be negative")
+        raw_filters: list[dict[str, Any]] = self._top["exchangeFilters"]
+        for raw in raw_filters:
+            if raw["filterType"] == filter_type:
+                raw[field] = value
+                break
+        else:
+            raw_filters.append({"filterType": filter_type, field: value})
+        _exchange_rules(raw_filters, self.exchange_rules)
+
+    def exchange_info(
+        self,
+        server_time: int,
+        names: list[str] | None = None,
+        *,
+        status: str | None = None,
+        permissions: list[str] | None = None,
+        show_permission_sets: bool = True,
+    ) -> dict[str, Any]:
+        """The exchangeInfo body; `names` restricts it (each must be listed, else -1121), as
+        do `status` (symbols in that status) and `permissions` (symbols whose permission
+        sets grant one of them). `show_permission_sets=False` empties `permissionSets`."""
         specs = list(self) if names is None else [self.get(n) for n in names]
+        if status is not None:
+            specs = [spec for spec in specs if spec.status == status]
+        if permissions is not None:
+            wanted = set(permissions)
+            specs = [
+                spec
+                for spec in specs
+                if any(wanted & set(group) for group in spec.info.get("permissionSets", []))
+            ]
         body = copy.deepcopy(self._top)
         body["serverTime"] = server_time
         body["symbols"] = [copy.deepcopy(s.info) for s in specs]
+        if not show_permission_sets:
+            for symbol in body["symbols"]:
+                symbol["permissionSets"] = []
         return body
+
+
+def parse_status_param(raw: str | None) -> str | None:
+    """`symbolStatus`: TRADING, HALT or BREAK (the values Binance documents for filtering)."""
+    if raw is not None and raw not in ("TRADING", "HALT", "BREAK"):
+        raise illegal_chars("symbolStatus", "^(TRADING|HALT|BREAK)$")
+    return raw
 
 
 def parse_symbols_param(raw: str) -> list[str]:

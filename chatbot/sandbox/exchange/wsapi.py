@@ -4,8 +4,11 @@ Requests `{"id", "method", "params"}` get `{"id", "status", "result", "rateLimit
 `{"id", "status", "error": {"code", "msg"}, "rateLimits"}`. Methods: `ping`, `time`,
 `session.logon` / `session.status` / `session.logout` (logon needs an Ed25519 key: -4056
 otherwise), `userDataStream.subscribe` (after logon), `userDataStream.subscribe.signature`
-(any key type, signed over `ws_payload(params)`), `userDataStream.unsubscribe` (one
-`subscriptionId`, or all) and `session.subscriptions`. A `v3/` prefix on a method is accepted.
+(any key type, signed over the sorted parameters, see signatures.py),
+`userDataStream.unsubscribe` (one `subscriptionId`, or all) and `session.subscriptions`. A
+`v3/` prefix on a method is accepted. A parameter the method does not read is -1104, checked
+before the method runs (`READS`). JSON numbers with a fraction are kept as written (parsed as
+Decimal), so `1.10` is signed and read as `1.10`, not `1.1`.
 
 User-data events reach every subscription of the account, wrapped as
 `{"subscriptionId": N, "event": {...}}`; unsubscribing sends `eventStreamTerminated`. One
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 from aiohttp import web
@@ -24,12 +28,24 @@ from aiohttp import web
 from .accounts import Account
 from .auth import Authenticator
 from .limits import RateLimits
-from .params import Params
+from .params import Params, unread_parameters
 from .sockets import Channel, ChannelRegistry, SocketSettings, open_channel, pump
 from .wire import ApiError, Clock, dumps
 
 MAX_SUBSCRIPTION_ID = 65_535
 _WEIGHTS = {"ping": 1, "time": 1}
+_SIGNED = ("apiKey", "timestamp", "recvWindow", "signature")
+READS: dict[str, tuple[str, ...]] = {
+    "ping": (),
+    "time": (),
+    "session.logon": _SIGNED,
+    "session.status": (),
+    "session.logout": (),
+    "userDataStream.subscribe": (),
+    "userDataStream.subscribe.signature": _SIGNED,
+    "userDataStream.unsubscribe": ("subscriptionId",),
+    "session.subscriptions": (),
+}
 
 
 class Session:
@@ -124,12 +140,18 @@ class WsApi:
         try:
             message = _parse(text)
             request_id = message.get("id")
+            if isinstance(request_id, Decimal):  # echoed back as the number it was
+                request_id = float(request_id)
             method = str(message.get("method", "")).removeprefix("v3/")
             self._limits.spend(session.ip, _WEIGHTS.get(method, 2), self._clock.now_ms())
             handler = self._methods.get(method)
             if handler is None:
                 raise ApiError(-1000, "Unknown method.")
-            body = {"result": handler(session, message.get("params") or {})}
+            params = message.get("params") or {}
+            unread = unread_parameters(params, READS[method])
+            if unread is not None:
+                raise unread
+            body = {"result": handler(session, params)}
         except ApiError as error:
             status, body = error.status, {"error": error.payload()}
         limits = self._limits.ws_rate_limits(session.ip, self._clock.now_ms())
@@ -200,7 +222,7 @@ class WsApi:
 
 def _parse(text: str) -> dict[str, Any]:
     try:
-        message = json.loads(text)
+        message = json.loads(text, parse_float=Decimal)
     except json.JSONDecodeError:
         raise ApiError(-1135, "Invalid JSON Request") from None
     if not isinstance(message, dict):
