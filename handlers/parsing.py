@@ -12,7 +12,7 @@ from decimal import Decimal, InvalidOperation
 
 from chatbot.errors import UserError
 from chatbot.services.alerts import AlertSpec
-from chatbot.services.orders import OrderIntent
+from chatbot.services.order_preview import OrderIntent
 
 MAX_SYMBOLS = 10
 _SYMBOL_RE = re.compile(r"^[A-Z0-9]{2,20}$")
