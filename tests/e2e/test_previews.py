@@ -13,6 +13,8 @@ from chatbot.services.market import MarketService
 from tests.e2e.conftest import ALICE, BOB, ask
 from tests.e2e.test_orders import confirm, orders_at_exchange
 
+SEVENTY_DIGITS = "1" + "0" * 69
+
 
 def button_texts(message) -> list[str]:
     return [button.text for row in message.buttons for button in row]
@@ -137,6 +139,25 @@ async def test_a_tiny_limit_order_shows_its_real_value(alice_with_key, exchange)
     reply = await ask(alice_with_key, "/buy BTC 0.001 @ 1")
     assert "minimum order is 5 USDT; this one is 0.001 USDT" in reply.text
     assert not reply.buttons
+
+
+# --- odd numbers ----------------------------------------------------------------------------------
+
+
+async def test_odd_numbers_get_a_clear_reply_with_an_example(alice_with_key, exchange):
+    cases = {
+        f"/buy BTC {SEVENTY_DIGITS}": "too large: Binance takes an amount of at most",
+        f"/buy BTC 0.001 @ {SEVENTY_DIGITS}": "too large: Binance takes a price of at most",
+        "/sell BTC 0." + "1" * 70: "too many decimals",
+        "/buy BTC $" + SEVENTY_DIGITS: "too large",
+        "/buy BTC 92233720368 @ 92233720368": "Order refused: maximum",
+        "/sell BTC 0.000000000000000001": "minimum quantity is 0.00001 BTC",
+    }
+    for command, expected in cases.items():
+        reply = await ask(alice_with_key, command)
+        assert expected in reply.text, (command, reply.text)
+        assert "Something went wrong" not in reply.text and not reply.buttons
+    assert orders_at_exchange(exchange) == []
 
 
 # --- each filter's reference price, fetched as Binance defines it ---------------------------------
