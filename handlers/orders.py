@@ -79,9 +79,9 @@ async def show_preview(
 
 
 async def largest_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """ "Sell 0.25 BTC instead" under a preview the balance does not cover: a fresh preview of
-    the largest order that fits. A refusal (not the owner, used, nothing fits) is shown as
-    the press's answer by the error handler."""
+    """The "Sell 0.25 BTC instead" button of a preview the balance does not cover: a fresh
+    preview of the largest order that fits. A refusal (not the owner, used, nothing fits) is
+    shown as the press's answer by the error handler."""
     query = update.callback_query
     assert query is not None and query.data is not None
     ticket_id = query.data.split(":", 2)[2]
