@@ -128,6 +128,7 @@ def register_handlers(app: Application) -> None:
         app.add_handler(CommandHandler(name, callback))
     app.add_handler(keys.delkey_button_handler())
     app.add_handler(orders.ticket_handler())
+    app.add_handler(orders.largest_handler())
     app.add_handler(alerts.alert_button_handler())
     app.add_handler(market.chart_button_handler())
     app.add_handler(CallbackQueryHandler(_stale_button))

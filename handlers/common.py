@@ -17,7 +17,8 @@ from telegram.ext import ApplicationHandlerStop, ContextTypes
 
 from chatbot.errors import UserError
 from chatbot.exchange.errors import BinanceError
-from chatbot.exchange.filters import OrderRuleViolation, format_decimal
+from chatbot.exchange.filters import OrderRuleViolation
+from chatbot.exchange.grid import format_decimal
 from chatbot.services.access import Verdict
 from chatbot.services.bundle import Services
 

@@ -9,7 +9,7 @@ from telegram import Update
 from telegram.constants import ChatAction
 from telegram.ext import CallbackQueryHandler, ContextTypes
 
-from chatbot.exchange.filters import price_places, quantity_places
+from chatbot.exchange.grid import price_places, quantity_places
 from chatbot.exchange.models import MarketTrade
 from chatbot.exchange.symbol_rules import SymbolRules
 from chatbot.services.market import Quote

@@ -14,7 +14,7 @@ from telegram import Bot, Message, Update
 from telegram.error import TelegramError
 from telegram.ext import CallbackQueryHandler, ContextTypes
 
-from chatbot.exchange.filters import price_places, quantity_places
+from chatbot.exchange.grid import price_places, quantity_places
 from chatbot.exchange.models import Order
 from chatbot.services.order_outcomes import Outcome, OutcomeKind
 from chatbot.services.orders import CancelAllPreview, OrderPreview
@@ -22,11 +22,29 @@ from chatbot.storage.tickets import Ticket
 from handlers.common import edit, esc, keyboard, num, reply, services, typing, user_id
 from handlers.parsing import parse_cancel, parse_order
 
-CONFIRM, DISCARD = "c", "x"
+CONFIRM, DISCARD, LARGEST = "c", "x", "m"
 
 
 def buttons(ticket: Ticket) -> list[list[tuple[str, str]]]:
     return [[("✅ Confirm", f"t:{CONFIRM}:{ticket.id}"), ("✖ Cancel", f"t:{DISCARD}:{ticket.id}")]]
+
+
+def preview_buttons(p: OrderPreview) -> list[list[tuple[str, str]]]:
+    """Confirm and Cancel; or, when the balance does not cover the order, only a button for
+    the largest order that fits (none when no order fits)."""
+    if p.confirmable:
+        return buttons(p.ticket)
+    fit = p.largest
+    if fit is None or not fit.offered:
+        return []
+    rules = p.rules
+    if fit.in_quote:
+        verb = "Spend" if p.ticket.side == "BUY" else "Receive"
+        label = f"{verb} {num(fit.amount)} {rules.quote_asset} instead"
+    else:
+        verb = "Buy" if p.ticket.side == "BUY" else "Sell"
+        label = f"{verb} {num(fit.amount)} {rules.base_asset} instead"
+    return [[(label, f"t:{LARGEST}:{p.ticket.id}")]]
 
 
 async def buy(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -56,9 +74,28 @@ async def show_preview(
         chat_id,
         render_preview(preview),
         parse_mode="HTML",
-        reply_markup=keyboard(buttons(preview.ticket)),
+        reply_markup=keyboard(preview_buttons(preview)),
     )
     await services(context).orders.attach_message(preview.ticket.id, message.message_id)
+
+
+async def largest_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """The "Sell 0.25 BTC instead" button of a preview the balance does not cover: a fresh
+    preview of the largest order that fits. A refusal (not the owner, used, nothing fits) is
+    shown as the press's answer by the error handler."""
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    ticket_id = query.data.split(":", 2)[2]
+    preview = await services(context).orders.preview_largest(ticket_id, query.from_user.id)
+    await query.answer()
+    if isinstance(query.message, Message):
+        with contextlib.suppress(TelegramError):
+            await query.message.edit_reply_markup(None)
+    await show_preview(preview.ticket.chat_id, context, preview)
+
+
+def largest_handler() -> CallbackQueryHandler:
+    return CallbackQueryHandler(largest_button, pattern=rf"^t:{LARGEST}:")
 
 
 async def cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -148,8 +185,26 @@ def render_preview(p: OrderPreview) -> str:
         lines.append(
             f"⚠️ Not enough {esc(p.spend_asset)}: this order needs {num(p.spend_needed, 8)}."
         )
-    lines.append(f"Confirm within {p.ttl} s.")
+    if p.largest is None:
+        lines.append(f"Confirm within {p.ttl} s.")
+    else:
+        lines.append(_render_largest(p))
     return "\n".join(lines)
+
+
+def _render_largest(p: OrderPreview) -> str:
+    """What a preview without Confirm offers instead."""
+    fit, rules = p.largest, p.rules
+    assert fit is not None
+    unit = rules.quote_asset if fit.in_quote else rules.base_asset
+    if fit.amount == 0:
+        return f"No Confirm: you have no {esc(p.spend_asset)} free for this order."
+    if fit.refused is not None:
+        return (
+            f"No Confirm, and no smaller order fits either: {num(fit.amount)} {esc(unit)}, the "
+            f"most your free {esc(p.spend_asset)} covers, is refused: {esc(fit.refused.message)}."
+        )
+    return f"No Confirm for this amount; the most that fits now is {num(fit.amount)} {esc(unit)}."
 
 
 def _rounded(was_rounded: bool, typed: Decimal | None) -> str:

@@ -12,9 +12,14 @@ from decimal import Decimal, InvalidOperation
 
 from chatbot.errors import UserError
 from chatbot.services.alerts import AlertSpec
-from chatbot.services.orders import OrderIntent
+from chatbot.services.order_preview import OrderIntent
 
 MAX_SYMBOLS = 10
+# Binance sends and takes numbers as 64-bit integers of 10^-8 units, so none exceeds this;
+# and no asset is counted in finer units than 10^-18. Anything past these is a typo, and
+# refusing it here keeps every number the filters see to a few dozen digits.
+MAX_NUMBER = Decimal("92233720368.54775807")
+MAX_DECIMALS = 18
 _SYMBOL_RE = re.compile(r"^[A-Z0-9]{2,20}$")
 _NUMBER_RE = re.compile(r"^\d+(\.\d+)?$|^\.\d+$")
 
@@ -73,6 +78,23 @@ def parse_amount(text: str, what: str, example: str) -> Decimal:
         raise CommandError(f"“{_clip(text)}” is not a valid {what}. Example: {example}") from None
     if value <= 0:
         raise CommandError(f"The {what} must be more than zero. Example: {example}")
+    return _within_limits(value, text, what, example)
+
+
+def _within_limits(value: Decimal, text: str, what: str, example: str) -> Decimal:
+    """`value` unless it is larger or finer than any number Binance deals in."""
+    if abs(value) > MAX_NUMBER:
+        largest = f"{MAX_NUMBER.to_integral_value(rounding='ROUND_FLOOR'):,}"
+        article = "an" if what[:1] in "aeiou" else "a"
+        raise CommandError(
+            f"“{_clip(text)}” is too large: Binance takes {article} {what} of at most {largest}. "
+            f"Example: {example}"
+        )
+    if -int(value.as_tuple().exponent) > MAX_DECIMALS:
+        raise CommandError(
+            f"“{_clip(text)}” has too many decimals: at most {MAX_DECIMALS}, and Binance "
+            f"rounds to far fewer. Example: {example}"
+        )
     return value
 
 
@@ -138,6 +160,7 @@ def parse_alert(args: list[str]) -> AlertSpec:
         rest = rest[2:]
     elif match := re.fullmatch(r"([+-])(\d+(?:\.\d+)?)%", rest[0]):
         operator, value = "%", Decimal(match.group(1) + match.group(2))
+        value = _within_limits(value, rest[0], "move", "/alert BTC +5%")
         if value == 0:
             raise CommandError("A move of 0% is no alert. Example: /alert BTC +5%")
         rest = rest[1:]

@@ -2,23 +2,42 @@
 
 Everything is `Decimal` parsed from Binance's strings; passing a float raises `TypeError`. A limit
 of 0 disables that one rule, as Binance documents. These functions are pure: the caller supplies
-the reference (average) price, which Binance uses for MARKET orders and the PERCENT_PRICE filters.
-Not checked here: MAX_NUM_ORDERS (needs the open orders), stopPrice, trailingDelta and icebergs.
+each filter's reference price (`ReferencePrices`: NOTIONAL and MIN_NOTIONAL value a MARKET order
+at it, the PERCENT_PRICE bands bound a limit price by it) and, for an order by quote amount, the
+best ask (buy) or bid (sell). Arithmetic runs at the precision the numbers need, so any finite
+Decimal is either accepted or refused by a rule, never an arithmetic error.
+The rules that need the account (open orders, position) are in `order_limits.py`; not checked
+anywhere: stopPrice, trailingDelta and icebergs.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal, localcontext
-from typing import Literal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
+from chatbot.exchange.grid import (
+    Side,
+    ceil_div,
+    floor_div,
+    format_decimal,
+    is_multiple,
+    min_quantity,
+    mul,
+    places,
+    price_step,
+    quantity_step,
+    quote_cent,
+    quote_step,
+    require_decimal,
+    require_positive,
+    require_side,
+    round_price,
+    round_quantity,
+    to_step,
+)
+from chatbot.exchange.reference_prices import MARKET_TYPES, ReferencePrices, reference_label
 from chatbot.exchange.symbol_rules import SymbolRules
 
-Side = Literal["BUY", "SELL"]
-
-# Order types without a limit price fill at market, so the market variants of the rules apply.
-_MARKET_TYPES = frozenset({"MARKET", "STOP_LOSS", "TAKE_PROFIT"})
-_PRECISION = 60  # digits for exact step arithmetic, far beyond any Binance value
 _STATUS_TEXT = {
     "HALT": "halted",
     "BREAK": "on a break",
@@ -45,9 +64,10 @@ class PreparedOrder:
     """An order rounded to the symbol's grid and checked against its rules, ready to send.
 
     For a MARKET order by amount of quote asset, `quantity` is None and `quote_quantity` is set
-    (send `quoteOrderQty`, never both); `quantity_rounded` then refers to `quote_quantity`.
-    `notional` is quantity x price (at the reference price for a MARKET order, so an estimate),
-    or the quote quantity itself.
+    (send `quoteOrderQty`, never both); `quantity_rounded` then refers to `quote_quantity`, and
+    `expected_quantity` is the base quantity Binance will compute from it (see
+    `estimate_quantity`). `notional` is quantity x price (for a MARKET order at the reference
+    price of its notional filter, None when it has none), or the quote quantity itself.
     """
 
     side: Side
@@ -57,62 +77,24 @@ class PreparedOrder:
     quote_quantity: Decimal | None
     quantity_rounded: bool
     price_rounded: bool
-    notional: Decimal
+    notional: Decimal | None
+    expected_quantity: Decimal | None = None
 
 
-def format_decimal(value: Decimal, places: int | None = None) -> str:
-    """`value` for people: thousands separators, no exponent, no trailing zeros ("65,000.5").
-
-    With `places`, the value is first rounded half-up to that many decimals.
+def estimate_quantity(rules: SymbolRules, quote_quantity: Decimal, best_price: Decimal) -> Decimal:
+    """The base quantity of a MARKET order by `quote_quantity`, as Binance documents it:
+    quoteOrderQty / the best ask (buy) or bid (sell), rounded DOWN to the market step (the
+    coarser of LOT_SIZE's and MARKET_LOT_SIZE's, so it breaks neither). The fill may still be
+    at other prices; this is the quantity the filters judge.
     """
-    if places is not None:
-        value = value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
-    text = f"{value:,f}"
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return "0" if text == "-0" else text
+    return floor_div(quote_quantity, require_positive("best_price", best_price), quote_step(rules))
 
 
-def price_places(rules: SymbolRules) -> int:
-    """Decimals a price of this symbol can have (from tickSize, else the quote precision)."""
-    return _places(_price_step(rules))
-
-
-def quantity_places(rules: SymbolRules) -> int:
-    """Decimals a (limit order) quantity can have (from stepSize, else the base precision)."""
-    return _places(_quantity_step(rules, market=False)[0])
-
-
-def round_quantity(rules: SymbolRules, qty: Decimal, *, market: bool = False) -> Decimal:
-    """`qty` rounded DOWN to the step size, so the user never trades more than asked; never < 0.
-
-    The step is MARKET_LOT_SIZE's for a market order when it is non-zero, else LOT_SIZE's, else
-    the base asset precision. The result has the step's exponent (0.0012345 -> 0.00123). A market
-    order must also fit LOT_SIZE's step, which holds when the market step is a multiple of it.
-    """
-    step, _ = _quantity_step(rules, market)
-    return _to_step(max(_require_decimal("qty", qty), Decimal(0)), step, ROUND_FLOOR)
-
-
-def round_price(rules: SymbolRules, price: Decimal, side: Side) -> Decimal:
-    """`price` rounded to the tick size: a BUY rounds DOWN and a SELL rounds UP.
-
-    So the user never pays more, nor receives less, than the price they typed. A SELL rounded up
-    may then exceed maxPrice; `check_order` reports that.
-    """
-    rounding = ROUND_FLOOR if _require_side(side) == "BUY" else ROUND_CEILING
-    return _to_step(_require_decimal("price", price), _price_step(rules), rounding)
-
-
-def estimate_quantity(
-    rules: SymbolRules, quote_quantity: Decimal, reference_price: Decimal
-) -> Decimal:
-    """Base quantity `quote_quantity` buys at `reference_price`, rounded down to the market step.
-
-    Only an estimate: a MARKET order's fill price is known once it has filled.
-    """
-    with localcontext(prec=_PRECISION):
-        return round_quantity(rules, quote_quantity / reference_price, market=True)
+def check_status(rules: SymbolRules) -> None:
+    """Raise `OrderRuleViolation("SYMBOL_STATUS")` unless the symbol is trading now."""
+    if rules.status != "TRADING":
+        state = _STATUS_TEXT.get(rules.status, f"not trading ({rules.status})")
+        raise OrderRuleViolation("SYMBOL_STATUS", f"{rules.symbol} is {state} right now")
 
 
 def check_order(
@@ -122,24 +104,16 @@ def check_order(
     order_type: str,
     quantity: Decimal,
     price: Decimal | None = None,
-    reference_price: Decimal,
+    references: ReferencePrices,
 ) -> None:
     """Raise `OrderRuleViolation` for the first rule the order breaks, as Binance checks it.
 
-    Values are checked as given (round them first, or use `prepare_order`). `reference_price` is
-    the symbol's average price: the notional of a MARKET order and the PERCENT_PRICE bands use it.
-    A limit order without a price, a market order with one, a bad side or a non-positive
-    reference price are caller errors (ValueError); a float anywhere raises TypeError.
+    Values are checked as given (round them first, or use `prepare_order`). `references` holds
+    the reference price of each filter that uses one (see `reference_minutes`). A limit order
+    without a price, a market order with one, a bad side, or a missing or non-positive reference
+    price are caller errors (ValueError); a float anywhere raises TypeError.
     """
-    _check_request(rules, side, order_type, price, reference_price)
-    market = order_type in _MARKET_TYPES
-    _check_quantity(rules, _require_decimal("quantity", quantity), market)
-    if price is not None:
-        _check_price(rules, price)
-    value = quantity * (reference_price if price is None else price)
-    _check_notional(rules, value, market, " at the average price" if market else "")
-    if price is not None:
-        _check_percent_price(rules, side, price, reference_price)
+    _check(rules, side, order_type, quantity, price, references, note="")
 
 
 def prepare_order(
@@ -150,37 +124,34 @@ def prepare_order(
     quantity: Decimal | None = None,
     quote_quantity: Decimal | None = None,
     price: Decimal | None = None,
-    reference_price: Decimal,
+    references: ReferencePrices,
+    best_price: Decimal | None = None,
 ) -> PreparedOrder:
     """Round the order to the symbol's grid, check it, and say what the rounding changed.
 
     The quantity rounds down to the step, the price by side (see `round_price`). Give exactly one
     of `quantity` and `quote_quantity`. `quote_quantity` (spend, or receive, that much quote
-    asset) is for MARKET orders: it rounds down to the quote precision, and the base quantity it
-    buys at `reference_price` is estimated only to check the rules.
+    asset) is for MARKET orders and needs `best_price`, the best ask (buy) or bid (sell): the
+    amount rounds down to the quote precision, the quantity it buys follows `estimate_quantity`,
+    and that quantity at the reference price must meet the notional minimum. A refusal because
+    the amount is too small names the smallest amount that works now.
     Raises `OrderRuleViolation` for a broken rule, ValueError / TypeError for caller mistakes.
     """
-    _check_request(rules, side, order_type, price, reference_price)
+    _check_request(rules, side, order_type, price)
     if (quantity is None) == (quote_quantity is None):
         raise ValueError("give exactly one of quantity and quote_quantity")
     if quote_quantity is not None:
-        return _prepare_quote_order(rules, side, order_type, quote_quantity, reference_price)
-    market = order_type in _MARKET_TYPES
-    qty = round_quantity(rules, _require_decimal("quantity", quantity), market=market)
+        return _prepare_quote_order(rules, side, order_type, quote_quantity, references, best_price)
+    market = order_type in MARKET_TYPES
+    qty = round_quantity(rules, require_decimal("quantity", quantity), market=market)
     if qty == 0 and quantity > 0:
         # Name the minimum rather than "0", a quantity the user never typed.
-        step, name = _quantity_step(rules, market)
-        smallest = max(_min_quantity(rules, market), step)
+        step, name = quantity_step(rules, market)
+        smallest = max(min_quantity(rules, market), step)
         raise _violation(name, "minimum quantity is", smallest, quantity, rules.base_asset)
     new_price = None if price is None else round_price(rules, price, side)
-    check_order(
-        rules,
-        side=side,
-        order_type=order_type,
-        quantity=qty,
-        price=new_price,
-        reference_price=reference_price,
-    )
+    _check(rules, side, order_type, qty, new_price, references, note="")
+    notional = mul(qty, new_price) if new_price is not None else _market_value(qty, references)
     return PreparedOrder(
         side=side,
         order_type=order_type,
@@ -189,88 +160,105 @@ def prepare_order(
         quote_quantity=None,
         quantity_rounded=qty != quantity,
         price_rounded=new_price != price,
-        notional=qty * (reference_price if new_price is None else new_price),
+        notional=notional,
     )
+
+
+def smallest_quote_amount(
+    rules: SymbolRules, side: Side, best_price: Decimal, references: ReferencePrices
+) -> Decimal | None:
+    """The least amount of quote asset, on the price tick, whose MARKET order passes every rule
+    now (see `estimate_quantity`); None when no amount does (a maximum binds first)."""
+    step = quote_step(rules)
+    need = to_step(max(min_quantity(rules, market=True), step), step, ROUND_CEILING)
+    for name, minimum in _market_minimums(rules):
+        need = max(need, ceil_div(minimum, references.of(name), step))
+    unit = max(price_step(rules), quote_cent(rules))
+    amount = to_step(mul(need, best_price), unit, ROUND_CEILING)
+    try:
+        qty = estimate_quantity(rules, amount, best_price)
+        _check(rules, side, "MARKET", qty, None, references, note="")
+    except OrderRuleViolation:
+        return None
+    return amount
 
 
 def _prepare_quote_order(
-    rules: SymbolRules, side: Side, order_type: str, quote_qty: Decimal, reference: Decimal
+    rules: SymbolRules,
+    side: Side,
+    order_type: str,
+    quote_qty: Decimal,
+    references: ReferencePrices,
+    best_price: Decimal | None,
 ) -> PreparedOrder:
-    """The amount itself must pass the notional limits, and so must the quantity it buys."""
-    quote = rules.quote_asset
+    quote, base = rules.quote_asset, rules.base_asset
     if order_type != "MARKET":
         raise ValueError("quote_quantity is only for MARKET orders")
+    if best_price is None:
+        raise ValueError("an order by quote amount needs the best ask (buy) or bid (sell)")
+    require_positive("best_price", best_price)
     if not rules.quote_order_qty_market_allowed:
-        msg = f"{rules.symbol} takes market orders by {rules.base_asset} quantity, not {quote}"
+        msg = f"{rules.symbol} takes market orders by {base} quantity, not {quote}"
         raise OrderRuleViolation("ORDER_TYPE", msg)
-    cent = Decimal(1).scaleb(-rules.quote_asset_precision)
-    amount = _to_step(
-        max(_require_decimal("quote_quantity", quote_qty), Decimal(0)), cent, ROUND_FLOOR
-    )
+    wanted = max(require_decimal("quote_quantity", quote_qty), Decimal(0))
+    amount = to_step(wanted, quote_cent(rules), ROUND_FLOOR)
     if amount == 0:
         raise OrderRuleViolation("NOTIONAL", f"amount must be more than 0 {quote}")
-    _check_notional(rules, amount, market=True)
-    estimate = estimate_quantity(rules, amount, reference)
-    if estimate == 0:
-        step, name = _quantity_step(rules, market=True)
-        need = _to_step(max(_min_quantity(rules, True), step) * reference, cent, ROUND_CEILING)
-        raise _violation(name, "minimum order now is", need, amount, quote)
-    note = f" once rounded to {format_decimal(estimate)} {rules.base_asset} at the average price"
-    _check_notional(rules, estimate * reference, market=True, note=note)
-    check_order(
-        rules, side=side, order_type=order_type, quantity=estimate, reference_price=reference
+    qty = estimate_quantity(rules, amount, best_price)
+    best = "best ask" if side == "BUY" else "best bid"
+    try:
+        if qty == 0:
+            step = format_decimal(quote_step(rules))
+            text = f"{format_decimal(amount)} {quote} is less than one step ({step} {base})"
+            raise OrderRuleViolation(quantity_step(rules, True)[1], f"{text} at the {best}")
+        note = f" ({format_decimal(qty)} {base} for {format_decimal(amount)} {quote} at the {best})"
+        _check(rules, side, order_type, qty, None, references, note)
+    except OrderRuleViolation as exc:
+        smallest = smallest_quote_amount(rules, side, best_price, references)
+        if smallest is None or smallest <= amount:
+            raise
+        hint = f"; the smallest amount that works now is {format_decimal(smallest)} {quote}"
+        raise OrderRuleViolation(exc.filter_name, exc.message + hint) from None
+    return PreparedOrder(
+        side, order_type, None, None, amount, amount != quote_qty, False, amount, qty
     )
-    return PreparedOrder(side, order_type, None, None, amount, amount != quote_qty, False, amount)
 
 
-def _require_decimal(name: str, value: object) -> Decimal:
-    if not isinstance(value, Decimal):
-        raise TypeError(f"{name} must be a Decimal, not {type(value).__name__}")
-    if not value.is_finite():
-        raise ValueError(f"{name} must be a finite number, not {value}")
-    return value
+def _market_value(qty: Decimal, references: ReferencePrices) -> Decimal | None:
+    """A MARKET order's value at the reference price of its notional filter, if it has one."""
+    for name in ("NOTIONAL", "MIN_NOTIONAL"):
+        if name in references.by_filter or references.default is not None:
+            return mul(qty, references.of(name))
+    return None
 
 
-def _require_side(side: str) -> Side:
-    if side not in ("BUY", "SELL"):
-        raise ValueError(f"side must be BUY or SELL, not {side!r}")
-    return side  # type: ignore[return-value]
+def _check(
+    rules: SymbolRules,
+    side: Side,
+    order_type: str,
+    quantity: Decimal,
+    price: Decimal | None,
+    references: ReferencePrices,
+    note: str,
+) -> None:
+    _check_request(rules, side, order_type, price)
+    market = order_type in MARKET_TYPES
+    _check_quantity(rules, require_decimal("quantity", quantity), market)
+    if price is not None:
+        _check_price(rules, price)
+    _check_notional(rules, quantity, price, references, note)
+    if price is not None:
+        _check_percent_price(rules, side, price, references)
 
 
-def _places(step: Decimal) -> int:
-    return max(0, -int(step.normalize().as_tuple().exponent))
-
-
-def _to_step(value: Decimal, step: Decimal, rounding: str) -> Decimal:
-    """`value` rounded to a multiple of `step`, written with the step's exponent."""
-    with localcontext(prec=_PRECISION):
-        units = (value / step).to_integral_value(rounding=rounding)
-        return (units * step).quantize(Decimal(1).scaleb(-_places(step)))
-
-
-def _is_multiple(value: Decimal, step: Decimal) -> bool:
-    with localcontext(prec=_PRECISION):
-        return value % step == 0
-
-
-def _price_step(rules: SymbolRules) -> Decimal:
-    if rules.price_filter and rules.price_filter.tick_size > 0:
-        return rules.price_filter.tick_size
-    return Decimal(1).scaleb(-rules.quote_asset_precision)
-
-
-def _quantity_step(rules: SymbolRules, market: bool) -> tuple[Decimal, str]:
-    """The quantity grid and the filter that sets it; with no step, the base precision."""
-    if market and rules.market_lot_size and rules.market_lot_size.step_size > 0:
-        return rules.market_lot_size.step_size, "MARKET_LOT_SIZE"
-    if rules.lot_size and rules.lot_size.step_size > 0:
-        return rules.lot_size.step_size, "LOT_SIZE"
-    return Decimal(1).scaleb(-rules.base_asset_precision), "LOT_SIZE"
-
-
-def _min_quantity(rules: SymbolRules, market: bool) -> Decimal:
-    lots = [rules.lot_size, rules.market_lot_size if market else None]
-    return max((lot.min_qty for lot in lots if lot), default=Decimal(0))
+def _market_minimums(rules: SymbolRules) -> list[tuple[str, Decimal]]:
+    """The notional minimums a MARKET order is held to, by filter."""
+    found = []
+    if (n := rules.notional) and n.apply_min_to_market and n.min_notional > 0:
+        found.append(("NOTIONAL", n.min_notional))
+    if (m := rules.min_notional) and m.apply_to_market and m.min_notional > 0:
+        found.append(("MIN_NOTIONAL", m.min_notional))
+    return found
 
 
 def _violation(
@@ -281,23 +269,17 @@ def _violation(
     return OrderRuleViolation(name, text + note)
 
 
-def _check_request(
-    rules: SymbolRules, side: str, order_type: str, price: Decimal | None, reference: Decimal
-) -> None:
+def _check_request(rules: SymbolRules, side: str, order_type: str, price: Decimal | None) -> None:
     """Caller mistakes raise ValueError / TypeError; a closed symbol or type is a violation."""
-    _require_side(side)
-    if _require_decimal("reference_price", reference) <= 0:
-        raise ValueError("reference_price must be positive")
-    if rules.status != "TRADING":
-        state = _STATUS_TEXT.get(rules.status, f"not trading ({rules.status})")
-        raise OrderRuleViolation("SYMBOL_STATUS", f"{rules.symbol} is {state} right now")
+    require_side(side)
+    check_status(rules)
     if order_type not in rules.order_types:
         msg = f"{rules.symbol} does not accept {order_type} orders"
         raise OrderRuleViolation("ORDER_TYPE", msg)
-    if (price is None) != (order_type in _MARKET_TYPES):
+    if (price is None) != (order_type in MARKET_TYPES):
         raise ValueError(f"a {order_type} order {'needs a' if price is None else 'takes no'} price")
     if price is not None:
-        _require_decimal("price", price)
+        require_decimal("price", price)
 
 
 def _check_quantity(rules: SymbolRules, qty: Decimal, market: bool) -> None:
@@ -311,34 +293,49 @@ def _check_quantity(rules: SymbolRules, qty: Decimal, market: bool) -> None:
             raise _violation(name, f"minimum quantity{label} is", lot.min_qty, qty, base)
         if lot and lot.max_qty > 0 and qty > lot.max_qty:
             raise _violation(name, f"maximum quantity{label} is", lot.max_qty, qty, base)
-    steps = [_quantity_step(rules, market)]
+    steps = [quantity_step(rules, market)]
     if steps[0][1] == "MARKET_LOT_SIZE":  # a MARKET order must pass LOT_SIZE as well
-        steps.append(_quantity_step(rules, market=False))
+        steps.append(quantity_step(rules, market=False))
     for step, name in steps:
-        if not _is_multiple(qty, step):
+        if not is_multiple(qty, step):
             raise _violation(name, "quantity must be a multiple of", step, qty, base)
 
 
 def _check_price(rules: SymbolRules, price: Decimal) -> None:
-    quote, tick, pf = rules.quote_asset, _price_step(rules), rules.price_filter
+    quote, tick, pf = rules.quote_asset, price_step(rules), rules.price_filter
     if price <= 0:
         raise OrderRuleViolation("PRICE_FILTER", f"price must be more than 0 {quote}")
     if pf and pf.min_price > 0 and price < pf.min_price:
         raise _violation("PRICE_FILTER", "minimum price is", pf.min_price, price, quote)
     if pf and pf.max_price > 0 and price > pf.max_price:
         raise _violation("PRICE_FILTER", "maximum price is", pf.max_price, price, quote)
-    if not _is_multiple(price, tick):
+    if not is_multiple(price, tick):
         raise _violation("PRICE_FILTER", "price must be a multiple of", tick, price, quote)
 
 
-def _check_notional(rules: SymbolRules, notional: Decimal, market: bool, note: str = "") -> None:
-    """MARKET orders are held to a limit only when the filter's applyTo flag says so."""
+def _check_notional(
+    rules: SymbolRules,
+    qty: Decimal,
+    price: Decimal | None,
+    references: ReferencePrices,
+    note: str,
+) -> None:
+    """A limit order is valued at its price. A MARKET order is valued at each filter's own
+    reference price, and held to a limit only when the filter's applyTo flag says so."""
+    market = price is None
+    checks: list[tuple[str, Decimal | None, Decimal | None]] = []
     if n := rules.notional:
         low = n.min_notional if not market or n.apply_min_to_market else None
         high = n.max_notional if not market or n.apply_max_to_market else None
-        _check_order_value("NOTIONAL", notional, low, high, rules, note)
+        checks.append(("NOTIONAL", low, high))
     if (m := rules.min_notional) and (not market or m.apply_to_market):
-        _check_order_value("MIN_NOTIONAL", notional, m.min_notional, None, rules, note)
+        checks.append(("MIN_NOTIONAL", m.min_notional, None))
+    for name, low, high in checks:
+        if not low and not high:
+            continue
+        value = mul(qty, price if price is not None else references.of(name))
+        at = f" at {reference_label(rules, name)}" if market else ""
+        _check_order_value(name, value, low, high, rules, at + note)
 
 
 def _check_order_value(
@@ -351,7 +348,8 @@ def _check_order_value(
 ) -> None:
     """Raise when the order value is below `low` or above `high` (None or 0: no limit).
 
-    The value shown is rounded away from the limit, so one under a minimum of 5 never reads "5".
+    The value shown is rounded away from the limit, so one under a minimum of 5 never reads "5";
+    a value far below the tick keeps two significant digits (0.001, not 0).
     """
     if low and value < low:
         word, limit, rounding = "minimum", low, ROUND_FLOOR
@@ -359,13 +357,15 @@ def _check_order_value(
         word, limit, rounding = "maximum", high, ROUND_CEILING
     else:
         return
-    step = min(_price_step(rules), Decimal(1).scaleb(-_places(limit)))
-    shown = _to_step(value, step, rounding)
+    step = min(price_step(rules), Decimal(1).scaleb(-places(limit)))
+    if value > 0:
+        step = min(step, Decimal(1).scaleb(value.adjusted() - 1))
+    shown = to_step(value, step, rounding)
     raise _violation(name, f"{word} order is", limit, shown, rules.quote_asset, note)
 
 
 def _check_percent_price(
-    rules: SymbolRules, side: Side, price: Decimal, reference: Decimal
+    rules: SymbolRules, side: Side, price: Decimal, references: ReferencePrices
 ) -> None:
     bands = []
     if pp := rules.percent_price:
@@ -376,20 +376,22 @@ def _check_percent_price(
         down = ps.bid_multiplier_down if buy else ps.ask_multiplier_down
         bands.append(("PERCENT_PRICE_BY_SIDE", up, down, f" for a {side.lower()}"))
     for name, up, down, for_side in bands:
-        if (up > 0 and price > reference * up) or (down > 0 and price < reference * down):
-            text = _band_text(rules, up, down, reference, for_side)
+        reference = references.of(name)
+        high, low = mul(reference, up), mul(reference, down)
+        if (up > 0 and price > high) or (down > 0 and price < low):
+            text = _band_text(rules, name, up, down, reference, for_side)
             raise OrderRuleViolation(
                 name, f"{text}; this one is {format_decimal(price)} {rules.quote_asset}"
             )
 
 
 def _band_text(
-    rules: SymbolRules, up: Decimal, down: Decimal, reference: Decimal, for_side: str
+    rules: SymbolRules, name: str, up: Decimal, down: Decimal, reference: Decimal, for_side: str
 ) -> str:
     """Bounds are rounded inwards to the tick, so any price shown is one the user may type."""
-    tick = _price_step(rules)
-    low = format_decimal(_to_step(reference * down, tick, ROUND_CEILING))
-    high = format_decimal(_to_step(reference * up, tick, ROUND_FLOOR))
+    tick = price_step(rules)
+    low = format_decimal(to_step(mul(reference, down), tick, ROUND_CEILING))
+    high = format_decimal(to_step(mul(reference, up), tick, ROUND_FLOOR))
     if up > 0 and down > 0:
         bound, ratio = (
             f"between {low} and {high}",
@@ -399,4 +401,5 @@ def _band_text(
         bound, ratio = f"at most {high}", f"{format_decimal(up)}x"
     else:
         bound, ratio = f"at least {low}", f"{format_decimal(down)}x"
-    return f"price must be {bound} {rules.quote_asset}{for_side} now ({ratio} the average price)"
+    label = reference_label(rules, name)
+    return f"price must be {bound} {rules.quote_asset}{for_side} now ({ratio} {label})"

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from chatbot.exchange.symbol_rules import SymbolRules
+from chatbot.exchange.symbol_rules import ExchangeFilters, SymbolRules
 
 
 @dataclass(slots=True)
@@ -373,11 +373,13 @@ class ApiRestrictions:
 
 @dataclass(slots=True)
 class ExchangeInfo:
-    """The symbols Binance lists, with their trading rules, keyed by symbol name."""
+    """The symbols Binance lists, with their trading rules, keyed by symbol name, and the
+    limits over all symbols together (`exchangeFilters`)."""
 
     server_time: int
     symbols: dict[str, SymbolRules]
     rate_limits: list[dict[str, Any]]
+    exchange_filters: ExchangeFilters = field(default_factory=ExchangeFilters)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ExchangeInfo:
@@ -386,6 +388,7 @@ class ExchangeInfo:
             int(data.get("serverTime", 0)),
             {r.symbol: r for r in rules},
             list(data.get("rateLimits", [])),
+            ExchangeFilters.from_exchange_info(data.get("exchangeFilters", [])),
         )
 
 

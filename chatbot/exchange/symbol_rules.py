@@ -63,9 +63,25 @@ class PercentPriceBySide:
 
 @dataclass(frozen=True, slots=True)
 class MaxNumOrders:
-    """Open orders allowed on the symbol; parsed for callers, not checked here."""
+    """Open orders (algo ones included) an account may have on the symbol, or on the whole
+    exchange as EXCHANGE_MAX_NUM_ORDERS; checked against the open orders (`order_limits.py`)."""
 
     max_num_orders: int
+
+
+@dataclass(frozen=True, slots=True)
+class MaxNumAlgoOrders:
+    """Open STOP_LOSS* / TAKE_PROFIT* orders an account may have on the symbol, or on the whole
+    exchange as EXCHANGE_MAX_NUM_ALGO_ORDERS."""
+
+    max_num_algo_orders: int
+
+
+@dataclass(frozen=True, slots=True)
+class MaxPosition:
+    """The most base asset an account may hold or be buying: free + locked + open BUY orders."""
+
+    max_position: Decimal
 
 
 # filterType -> (SymbolRules field, record); each record field is the filter's key in camelCase.
@@ -78,6 +94,12 @@ _FILTERS: dict[str, tuple[str, type]] = {
     "PERCENT_PRICE": ("percent_price", PercentPrice),
     "PERCENT_PRICE_BY_SIDE": ("percent_price_by_side", PercentPriceBySide),
     "MAX_NUM_ORDERS": ("max_num_orders", MaxNumOrders),
+    "MAX_NUM_ALGO_ORDERS": ("max_num_algo_orders", MaxNumAlgoOrders),
+    "MAX_POSITION": ("max_position", MaxPosition),
+}
+_EXCHANGE_FILTERS: dict[str, tuple[str, type]] = {
+    "EXCHANGE_MAX_NUM_ORDERS": ("max_num_orders", MaxNumOrders),
+    "EXCHANGE_MAX_NUM_ALGO_ORDERS": ("max_num_algo_orders", MaxNumAlgoOrders),
 }
 
 
@@ -111,6 +133,8 @@ class SymbolRules:
     percent_price: PercentPrice | None = None
     percent_price_by_side: PercentPriceBySide | None = None
     max_num_orders: MaxNumOrders | None = None
+    max_num_algo_orders: MaxNumAlgoOrders | None = None
+    max_position: MaxPosition | None = None
 
     @classmethod
     def from_exchange_info(cls, symbol_obj: dict[str, Any]) -> SymbolRules:
@@ -135,3 +159,28 @@ class SymbolRules:
             quote_order_qty_market_allowed=bool(symbol_obj.get("quoteOrderQtyMarketAllowed")),
             **found,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class ExchangeFilters:
+    """exchangeInfo's `exchangeFilters`: limits over all of an account's symbols together.
+
+    Absent filters are None (Binance lists none on most networks, so the open orders of every
+    symbol, an expensive request, are only fetched when one of these exists).
+    """
+
+    max_num_orders: MaxNumOrders | None = None
+    max_num_algo_orders: MaxNumAlgoOrders | None = None
+
+    @classmethod
+    def from_exchange_info(cls, raw_filters: list[dict[str, Any]]) -> ExchangeFilters:
+        """Parse exchangeInfo's `exchangeFilters` list; unknown filter types are ignored."""
+        found = {}
+        for raw in raw_filters:
+            if spec := _EXCHANGE_FILTERS.get(raw.get("filterType", "")):
+                found[spec[0]] = _parse_filter(spec[1], raw)
+        return cls(**found)
+
+    @property
+    def any(self) -> bool:
+        return self.max_num_orders is not None or self.max_num_algo_orders is not None

@@ -19,7 +19,7 @@ from decimal import Decimal
 from chatbot.errors import UserError
 from chatbot.services.alert_book import AlertBook
 from chatbot.services.market import MarketService
-from chatbot.services.orders import OrderIntent
+from chatbot.services.order_preview import OrderIntent
 from chatbot.storage.alerts import AlertRecord, AlertRepository
 
 log = logging.getLogger(__name__)

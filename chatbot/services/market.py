@@ -6,6 +6,7 @@ exchangeInfo before any request that names it, so a typo costs no request weight
 
 from __future__ import annotations
 
+import asyncio
 import difflib
 import time
 from dataclasses import dataclass
@@ -14,7 +15,8 @@ from decimal import Decimal
 from chatbot.errors import UserError
 from chatbot.exchange.client import BinanceClient
 from chatbot.exchange.models import MarketTrade, Ticker24h
-from chatbot.exchange.symbol_rules import SymbolRules
+from chatbot.exchange.reference_prices import ReferencePrices, reference_minutes
+from chatbot.exchange.symbol_rules import ExchangeFilters, SymbolRules
 
 DEFAULT_QUOTE = "USDT"
 PRICE_CACHE_SECONDS = 5.0
@@ -85,6 +87,42 @@ class MarketService:
             self._prices = {p.symbol: p.price for p in await self._client.ticker_prices()}
             self._prices_at = time.monotonic()
         return self._prices
+
+    async def exchange_filters(self) -> ExchangeFilters:
+        """The limits over all symbols together (exchangeInfo's `exchangeFilters`), cached."""
+        return (await self._client.exchange_info()).exchange_filters
+
+    async def reference_prices(self, rules: SymbolRules, order_type: str) -> ReferencePrices:
+        """The reference price of each filter that will judge an order of `order_type` (see
+        `reference_minutes`), fetched as Binance defines it by the filter's avgPriceMins:
+
+        - the minutes `/api/v3/avgPrice` reports (`{mins, price}`, usually all filters'): its
+          price, one request of weight 2;
+        - 0: the last price (`/api/v3/ticker/price`);
+        - any other number: the volume-weighted price of the last that many 1-minute klines.
+          That is an approximation: Binance averages the trades of exactly those minutes, the
+          klines cover whole minutes, the current one only partly. A window without trades
+          falls back to the last price.
+        """
+        needed = reference_minutes(rules, order_type)
+        wanted = set(needed.values())
+        by_minutes: dict[int, Decimal] = {}
+        if any(minutes > 0 for minutes in wanted):
+            average = await self._client.avg_price(rules.symbol)
+            by_minutes[average.mins] = average.price
+        missing = sorted(wanted - by_minutes.keys())
+        prices = await asyncio.gather(*(self._price_over(rules.symbol, m) for m in missing))
+        by_minutes.update(zip(missing, prices, strict=True))
+        return ReferencePrices.from_minutes(needed, by_minutes)
+
+    async def _price_over(self, symbol: str, minutes: int) -> Decimal:
+        """The last price (0 minutes), or the VWAP of the last `minutes` 1-minute klines."""
+        if minutes > 0:
+            candles = await self._client.klines(symbol, "1m", limit=minutes)
+            volume = sum((c.volume for c in candles), Decimal(0))
+            if volume > 0:
+                return sum((c.quote_volume for c in candles), Decimal(0)) / volume
+        return (await self._client.ticker_price(symbol)).price
 
     async def usdt_value(self, asset: str, amount: Decimal) -> Decimal | None:
         """`amount` of `asset` in USDT: direct pair, else through BTC; None when unpriceable."""

@@ -26,12 +26,11 @@ from chatbot.exchange.errors import (
     OrderStatusUnknown,
     RateLimited,
 )
-from chatbot.exchange.filters import OrderRuleViolation, PreparedOrder, prepare_order
-from chatbot.exchange.models import Account, Order
-from chatbot.exchange.symbol_rules import SymbolRules
+from chatbot.exchange.models import Order
 from chatbot.services.keys import KeyService
 from chatbot.services.market import MarketService
 from chatbot.services.order_outcomes import Outcome, OutcomeKind
+from chatbot.services.order_preview import OrderIntent, OrderPreview, OrderPreviewer
 from chatbot.services.order_tracker import OrderTracker
 from chatbot.services.order_watch import OrderWatch
 from chatbot.storage.tickets import (
@@ -47,41 +46,6 @@ log = logging.getLogger(__name__)
 LOOKUP_DELAYS = (0.2, 0.5, 1.0, 2.0)  # seconds between the first queries after a lost answer
 HUNDRED = Decimal(100)
 RULE_CODES = (-1013, -1121)  # a filter failed, or the symbol is unknown: re-read the rules
-
-
-@dataclass(frozen=True)
-class OrderIntent:
-    """What the user typed: `/buy BTCUSDT 0.01 @ 65000`, `/sell BTC 100 USDT`, `/buy ETH $50`."""
-
-    side: str  # BUY | SELL
-    symbol: str
-    amount: Decimal
-    unit: str | None = None  # the asset named after the amount, if any
-    in_quote: bool = False  # "$100": an amount of the quote asset
-    price: Decimal | None = None  # a limit price; None for a market order
-
-
-@dataclass(frozen=True)
-class OrderPreview:
-    ticket: Ticket
-    rules: SymbolRules
-    order: PreparedOrder
-    typed_quantity: Decimal | None
-    typed_price: Decimal | None
-    price: Decimal  # the limit price, or the best ask (buy) / bid (sell) now
-    quantity: Decimal  # base quantity (an estimate for an order by quote amount)
-    cost: Decimal  # quote asset spent (buy) or received (sell), estimated for market orders
-    fee: Decimal
-    fee_asset: str
-    fee_rate: Decimal
-    spend_asset: str
-    spend_needed: Decimal
-    spend_free: Decimal
-    ttl: int
-
-    @property
-    def insufficient(self) -> bool:
-        return self.spend_free < self.spend_needed
 
 
 @dataclass(frozen=True)
@@ -122,73 +86,25 @@ class OrderService:
         self._tickets = tickets
         self.confirm_ttl = confirm_ttl
         self._slippage = max_slippage_pct
-        self._max_usdt = max_order_usdt
         self._lookup_delays = tuple(lookup_delays)
         self._tracker = tracker
         self._watch = watch
+        self._previewer = OrderPreviewer(
+            client, keys, market, tickets, max_order_usdt=max_order_usdt
+        )
 
-    # -- preview -----------------------------------------------------------------------------
+    # -- preview (built by `OrderPreviewer`) ---------------------------------------------------
 
     async def preview(self, user_id: int, chat_id: int, intent: OrderIntent) -> OrderPreview:
-        """Round and check the order against the symbol's rules, price it, and save it as a
-        DRAFT ticket. Nothing is sent to Binance. Raises UserError when a rule is broken."""
-        rules = await self._market.resolve(intent.symbol)
-        credentials = await self._keys.credentials(user_id)
-        in_quote = _amount_in_quote(intent, rules)
-        book, avg, account = await asyncio.gather(
-            self._client.book_ticker(rules.symbol),
-            self._client.avg_price(rules.symbol),
-            self._client.account(credentials),
-        )
-        order_type = "LIMIT" if intent.price is not None else "MARKET"
-        try:
-            prepared = prepare_order(
-                rules,
-                side=intent.side,  # type: ignore[arg-type]
-                order_type=order_type,
-                quantity=None if in_quote else intent.amount,
-                quote_quantity=intent.amount if in_quote else None,
-                price=intent.price,
-                reference_price=avg.price,
-            )
-        except OrderRuleViolation as exc:
-            raise UserError(f"Order refused: {exc.message}.") from None
-        market_price = book.ask_price if intent.side == "BUY" else book.bid_price
-        price = prepared.price if prepared.price is not None else market_price
-        await self._check_cap(rules, prepared, price)
-        rates = account.commission
-        taker = rates.taker if rates else Decimal("0.001")
-        maker = rates.maker if rates else Decimal("0.001")
-        ticket = await self._tickets.create(
-            user_id=user_id,
-            chat_id=chat_id,
-            kind=TicketKind.ORDER,
-            symbol=rules.symbol,
-            side=intent.side,
-            order_type=order_type,
-            quantity=prepared.quantity,
-            quote_quantity=prepared.quote_quantity,
-            price=prepared.price,
-            preview_price=market_price,
-        )
-        limit_crosses = prepared.price is not None and (
-            prepared.price >= market_price
-            if intent.side == "BUY"
-            else prepared.price <= market_price
-        )
-        rate = maker if prepared.price is not None and not limit_crosses else taker
-        return _priced(ticket, rules, prepared, intent, price, account, rate, self.confirm_ttl)
+        """Round and check the order against Binance's rules, price it, and save it as a ticket
+        (see `OrderPreviewer.preview`). Nothing is sent to Binance. Raises UserError when a
+        rule is broken."""
+        return await self._previewer.preview(user_id, chat_id, intent, self.confirm_ttl)
 
-    async def _check_cap(self, rules: SymbolRules, order: PreparedOrder, price: Decimal) -> None:
-        if self._max_usdt is None:
-            return
-        notional = order.quote_quantity or (order.quantity or Decimal(0)) * price
-        value = await self._market.usdt_value(rules.quote_asset, notional)
-        if value is not None and value > self._max_usdt:
-            raise UserError(
-                f"Order refused: this bot allows at most {self._max_usdt:f} USDT per order; "
-                f"this one is about {value.quantize(Decimal('0.01'))} USDT."
-            )
+    async def preview_largest(self, ticket_id: str, user_id: int) -> OrderPreview:
+        """The button of a preview the balance does not cover: a fresh preview of the largest
+        order like it that fits (see `OrderPreviewer.preview_largest`)."""
+        return await self._previewer.preview_largest(ticket_id, user_id, self.confirm_ttl)
 
     async def attach_message(self, ticket_id: str, message_id: int) -> None:
         await self._tickets.attach_message(ticket_id, message_id)
@@ -438,74 +354,6 @@ def _intent(ticket: Ticket) -> OrderIntent:
         amount=ticket.quote_quantity or ticket.quantity or Decimal(0),
         in_quote=ticket.quote_quantity is not None,
         price=ticket.price,
-    )
-
-
-def _amount_in_quote(intent: OrderIntent, rules: SymbolRules) -> bool:
-    """`100 USDT` or `$100` is an amount of the quote asset; `0.01 BTC` or `0.01` is base."""
-    if intent.in_quote:
-        if rules.quote_asset not in {"USDT", "USDC", "FDUSD", "BUSD", "TUSD"}:
-            raise UserError(
-                f"$ amounts work on USD pairs; {rules.symbol} is quoted in "
-                f"{rules.quote_asset}. Example: /buy {rules.base_asset} 0.01"
-            )
-        return _quote_allowed(intent, rules)
-    if intent.unit is None or intent.unit == rules.base_asset:
-        return False
-    if intent.unit == rules.quote_asset:
-        return _quote_allowed(intent, rules)
-    raise UserError(
-        f"{rules.symbol} trades {rules.base_asset} for {rules.quote_asset}, not {intent.unit}. "
-        f"Example: /buy {rules.symbol} 100 {rules.quote_asset}"
-    )
-
-
-def _quote_allowed(intent: OrderIntent, rules: SymbolRules) -> bool:
-    if intent.price is not None:
-        raise UserError(
-            f"A limit order takes a quantity of {rules.base_asset}, not an amount of "
-            f"{rules.quote_asset}. Example: /buy {rules.symbol} 0.01 @ 65000"
-        )
-    if not rules.quote_order_qty_market_allowed:
-        raise UserError(f"{rules.symbol} does not accept orders by {rules.quote_asset} amount.")
-    return True
-
-
-def _priced(
-    ticket: Ticket,
-    rules: SymbolRules,
-    order: PreparedOrder,
-    intent: OrderIntent,
-    price: Decimal,
-    account: Account,
-    fee_rate: Decimal,
-    ttl: int,
-) -> OrderPreview:
-    """Cost, fee and balance figures for the preview (market figures are estimates). Binance
-    charges the fee in the asset received, so a buy's fee is in the base asset."""
-    if order.quantity is not None:
-        quantity, cost = order.quantity, order.quantity * price
-    else:
-        cost = order.quote_quantity or Decimal(0)
-        quantity = cost / price
-    buying = intent.side == "BUY"
-    spend_asset = rules.quote_asset if buying else rules.base_asset
-    return OrderPreview(
-        ticket=ticket,
-        rules=rules,
-        order=order,
-        typed_quantity=None if order.quote_quantity is not None else intent.amount,
-        typed_price=intent.price,
-        price=price,
-        quantity=quantity,
-        cost=cost,
-        fee=(quantity if buying else cost) * fee_rate,
-        fee_asset=rules.base_asset if buying else rules.quote_asset,
-        fee_rate=fee_rate,
-        spend_asset=spend_asset,
-        spend_needed=cost if buying else quantity,
-        spend_free=account.balance(spend_asset).free,
-        ttl=ttl,
     )
 
 

@@ -22,6 +22,7 @@ from chatbot.exchange.errors import (
     RateLimited,
 )
 from chatbot.exchange.filters import OrderRuleViolation, prepare_order
+from chatbot.exchange.reference_prices import ReferencePrices
 from chatbot.exchange.signing import KeyType
 from tests.keys import public_key_pem
 
@@ -320,7 +321,7 @@ async def test_whatever_the_rules_accept_the_exchange_accepts(
             order_type=order_type,
             quantity=quantity,
             price=price,
-            reference_price=reference,
+            references=ReferencePrices.same(reference),
         )
     except OrderRuleViolation:
         return

@@ -113,7 +113,8 @@ async def test_unknown_answer_with_the_order_executed_ends_filled(alice_with_key
 
 
 async def test_a_refusal_with_a_binance_code_is_not_placed(alice_with_key, exchange):
-    preview = await ask(alice_with_key, "/buy BTCUSDT 1")  # 1,000 USDT free: -2010
+    preview = await ask(alice_with_key, "/buy BTCUSDT 0.01")
+    exchange.deposit(ALICE_KEY, "USDT", Decimal("-999"))  # spent elsewhere: -2010 at Confirm
     await press_confirm(alice_with_key, preview)
     text = alice_with_key.current(preview).text
     assert "Not placed" in text and "enough balance" in text

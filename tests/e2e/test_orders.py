@@ -89,13 +89,6 @@ async def test_bad_order_grammar_gets_an_example(alice_with_key):
         assert "/buy BTC" in reply.text, (command, reply.text)
 
 
-async def test_insufficient_balance_warns_then_binance_rejects(alice_with_key, exchange):
-    preview = await ask(alice_with_key, "/buy BTCUSDT 1")
-    assert "Not enough USDT" in preview.text
-    result = await confirm(alice_with_key, preview)
-    assert "Not placed" in result.text and "enough balance" in result.text
-
-
 async def test_cancel_then_confirm_places_nothing(alice_with_key, exchange):
     preview = await ask(alice_with_key, "/buy BTCUSDT 0.001")
     await alice_with_key.press(preview, "Cancel")

@@ -41,6 +41,7 @@ def test_interactive_session_reads_stdin_until_quit():
     result = run_sandbox(stdin="/price SOL\n/quit\n")
     assert result.returncode == 0, result.stderr
     assert "Try:" in result.stdout and "SOLUSDT" in result.stdout
+    assert "type the Confirm button's number" in result.stdout  # numbers run across the session
     assert "sandbox stopped." in result.stdout
 
 

@@ -17,13 +17,16 @@ from chatbot.exchange.filters import (
     PreparedOrder,
     check_order,
     estimate_quantity,
-    format_decimal,
     prepare_order,
+)
+from chatbot.exchange.grid import (
+    format_decimal,
     price_places,
     quantity_places,
     round_price,
     round_quantity,
 )
+from chatbot.exchange.reference_prices import ReferencePrices
 from chatbot.exchange.symbol_rules import LotSize, MaxNumOrders, SymbolRules
 
 D = Decimal
@@ -112,12 +115,17 @@ def limit(qty: str, price: str, side: str = "BUY", ref: str = "65000") -> dict[s
         "order_type": "LIMIT",
         "quantity": D(qty),
         "price": D(price),
-        "reference_price": D(ref),
+        "references": ReferencePrices.same(D(ref)),
     }
 
 
 def market(qty: str, side: str = "BUY", ref: str = "65000") -> dict[str, Any]:
-    return {"side": side, "order_type": "MARKET", "quantity": D(qty), "reference_price": D(ref)}
+    return {
+        "side": side,
+        "order_type": "MARKET",
+        "quantity": D(qty),
+        "references": ReferencePrices.same(D(ref)),
+    }
 
 
 def violation(rules: SymbolRules, **order: Any) -> OrderRuleViolation:
@@ -258,7 +266,7 @@ def test_floats_are_refused() -> None:
     with pytest.raises(TypeError):
         round_quantity(BTCUSDT, 0.1)  # type: ignore[arg-type]
     with pytest.raises(TypeError):
-        check_order(BTCUSDT, **{**market("1"), "reference_price": 65000.0})
+        check_order(BTCUSDT, **{**market("1"), "references": ReferencePrices.same(65000.0)})
 
 
 # --- check_order, one rule at a time ---------------------------------------------------------
@@ -497,12 +505,15 @@ def test_prepare_checks_the_symbol_before_the_quantity() -> None:
     assert refusal(rules, **market("0.0000001")).filter_name == "SYMBOL_STATUS"
 
 
-def quote_order(amount: str, ref: str = "65000", order_type: str = "MARKET") -> dict[str, Any]:
+def quote_order(
+    amount: str, ref: str = "65000", order_type: str = "MARKET", best: str | None = None
+) -> dict[str, Any]:
     return {
         "side": "BUY",
         "order_type": order_type,
         "quote_quantity": D(amount),
-        "reference_price": D(ref),
+        "references": ReferencePrices.same(D(ref)),
+        "best_price": D(best or ref),
     }
 
 
@@ -515,20 +526,26 @@ def test_prepare_a_market_order_by_quote_amount_keeps_the_amount() -> None:
 
 def test_prepare_a_quote_amount_below_the_minimum() -> None:
     err = refusal(BTCUSDT, **quote_order("1"))
-    assert err.message == "minimum order is 5 USDT; this one is 1 USDT"
+    assert err.message == (
+        "minimum order is 5 USDT; this one is 0.65 USDT at the average price"
+        " (0.00001 BTC for 1 USDT at the best ask); the smallest amount that works now is 5.2 USDT"
+    )
 
 
 def test_prepare_a_quote_amount_that_buys_less_than_the_minimum_once_rounded() -> None:
     err = refusal(BTCUSDT, **quote_order("5", ref="65432.1"))
     assert err.message == (
-        "minimum order is 5 USDT; this one is 4.58 USDT"
-        " once rounded to 0.00007 BTC at the average price"
+        "minimum order is 5 USDT; this one is 4.58 USDT at the average price"
+        " (0.00007 BTC for 5 USDT at the best ask); the smallest amount that works now is 5.24 USDT"
     )
 
 
 def test_prepare_a_quote_amount_too_small_for_one_step() -> None:
     err = refusal(rules_of(lot("0.01", "100", "0.01")), **quote_order("5", ref="1000"))
-    assert err.message == "minimum order now is 10 XYZ; this one is 5 XYZ"
+    assert err.message == (
+        "5 XYZ is less than one step (0.01 ABC) at the best ask;"
+        " the smallest amount that works now is 10 XYZ"
+    )
 
 
 def test_prepare_a_quote_amount_where_the_symbol_does_not_allow_it() -> None:
@@ -540,7 +557,8 @@ def test_prepare_a_quote_amount_where_the_symbol_does_not_allow_it() -> None:
     [
         {**quote_order("100", order_type="LIMIT"), "price": AVG},
         {**quote_order("100"), "quantity": D("1")},
-        {"side": "BUY", "order_type": "MARKET", "reference_price": AVG},
+        {"side": "BUY", "order_type": "MARKET", "references": ReferencePrices.same(AVG)},
+        {**quote_order("100"), "best_price": None},
     ],
 )
 def test_prepare_takes_a_quote_amount_for_market_orders_only_and_alone(order) -> None:
@@ -704,7 +722,12 @@ def test_prepare_order_accepts_exactly_what_every_rule_allows(symbol, side, kind
     broken = oracle_failures(symbol, side, kind, *on_grid(symbol, side, kind, qty, price), ref)
     try:
         order = prepare_order(
-            rules, side=side, order_type=kind, quantity=qty, price=price, reference_price=ref
+            rules,
+            side=side,
+            order_type=kind,
+            quantity=qty,
+            price=price,
+            references=ReferencePrices.same(ref),
         )
     except OrderRuleViolation as refused:
         event(f"refused: {refused.filter_name}")
@@ -724,14 +747,20 @@ def test_prepare_quote_order_returns_only_what_every_rule_allows(symbol, side, a
     rules = SymbolRules.from_exchange_info(symbol)
     try:
         order = prepare_order(
-            rules, side=side, order_type="MARKET", quote_quantity=amount, reference_price=ref
+            rules,
+            side=side,
+            order_type="MARKET",
+            quote_quantity=amount,
+            references=ReferencePrices.same(ref),
+            best_price=ref,
         )
     except OrderRuleViolation as refused:
         event(f"refused: {refused.filter_name}")
         return
     event("accepted")
     assert symbol["quoteOrderQtyMarketAllowed"]
-    bought, _ = on_grid(symbol, side, "MARKET", amount / ref, None)
+    bought = order.expected_quantity
     assert oracle_failures(symbol, side, "MARKET", bought, None, ref) == []
+    assert bought * ref <= order.quote_quantity  # rounded down: never more than the amount
     assert order.quantity is None and order.quote_quantity <= amount
     assert floats_in(order) == []
