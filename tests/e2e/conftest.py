@@ -183,3 +183,26 @@ def bot_log(settings):
         root.handlers[:], root.level = saved[0], saved[1]
         for name, level in saved[2].items():
             logging.getLogger(name).setLevel(level)
+
+
+# --- a raw signed client for the simulator's own wire tests (tests/e2e/test_simulator*.py) ---
+
+
+@pytest.fixture
+async def session():
+    import aiohttp
+
+    async with aiohttp.ClientSession() as client:
+        yield client
+
+
+@pytest.fixture
+def trader(exchange, session):
+    """The documentation's HMAC key, with 10 000 USDT, 1 BTC and 10 ETH."""
+    from pydantic import SecretStr
+
+    from chatbot.exchange.signing import HmacSigner
+    from tests.e2e.test_simulator import DOC_KEY, DOC_SECRET, FUNDS, Binance
+
+    exchange.add_account(DOC_KEY, secret=DOC_SECRET, balances=FUNDS)
+    return Binance(session, exchange.rest_url, DOC_KEY, HmacSigner(SecretStr(DOC_SECRET)))

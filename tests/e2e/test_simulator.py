@@ -10,7 +10,7 @@ import asyncio
 import json
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -112,19 +112,6 @@ class Binance:
             except ValueError:
                 body_value = text
             return Reply(response.status, body_value, response.headers)
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as client:
-        yield client
-
-
-@pytest.fixture
-def trader(exchange: ExchangeSimulator, session: aiohttp.ClientSession) -> Binance:
-    """The documentation's HMAC key, with 10 000 USDT, 1 BTC and 10 ETH."""
-    exchange.add_account(DOC_KEY, secret=DOC_SECRET, balances=FUNDS)
-    return Binance(session, exchange.rest_url, DOC_KEY, HmacSigner(SecretStr(DOC_SECRET)))
 
 
 def error_of(reply: Reply) -> tuple[int, str]:

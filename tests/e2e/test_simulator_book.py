@@ -12,14 +12,10 @@ from typing import Any
 
 import aiohttp
 import pytest
-from pydantic import SecretStr
 
-from chatbot.exchange.signing import HmacSigner
 from chatbot.sandbox.exchange import ExchangeSimulator
 from tests.e2e.test_simulator import (
     DOC_KEY,
-    DOC_SECRET,
-    FUNDS,
     Binance,
     call,
     next_json,
@@ -41,19 +37,6 @@ def down(value: Decimal, step: Decimal = EIGHT) -> Decimal:
 async def levels(trader: Binance, side: str) -> list[tuple[Decimal, Decimal]]:
     depth = (await trader.public("/api/v3/depth", {"symbol": "BTCUSDT", "limit": 10})).body
     return [(Decimal(price), Decimal(qty)) for price, qty in depth[side]]
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as client:
-        yield client
-
-
-@pytest.fixture
-def trader(exchange: ExchangeSimulator, session: aiohttp.ClientSession) -> Binance:
-    """The documentation's HMAC key, with 10 000 USDT, 1 BTC and 10 ETH."""
-    exchange.add_account(DOC_KEY, secret=DOC_SECRET, balances=FUNDS)
-    return Binance(session, exchange.rest_url, DOC_KEY, HmacSigner(SecretStr(DOC_SECRET)))
 
 
 @pytest.fixture

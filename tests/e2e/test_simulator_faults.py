@@ -7,7 +7,6 @@ client sees (the reply, or no reply) and what really happened (the order, its ev
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
 
@@ -31,12 +30,6 @@ from tests.e2e.test_simulator import (
 
 BUY = {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": "0.001"}
 NOT_FOUND = (-2013, "Order does not exist.")
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as client:
-        yield client
 
 
 @pytest.fixture

@@ -9,22 +9,18 @@ built by hand (tests/e2e/test_simulator.py's `Binance` caller), not with the cli
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
 
 import aiohttp
 import pytest
-from pydantic import SecretStr
 
-from chatbot.exchange.signing import HmacSigner, ws_payload
+from chatbot.exchange.signing import ws_payload
 from chatbot.sandbox.exchange import ExchangeSimulator
 from chatbot.sandbox.exchange.params import declared_reads
 from chatbot.sandbox.exchange.wsapi import READS
 from tests.e2e.test_simulator import (
     DOC_KEY,
-    DOC_SECRET,
-    FUNDS,
     Binance,
     Reply,
     call,
@@ -35,19 +31,6 @@ from tests.e2e.test_simulator import (
 )
 
 UNREAD = "Not all sent parameters were read; read '{}' parameter(s) but was sent '{}'."
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as client:
-        yield client
-
-
-@pytest.fixture
-def trader(exchange: ExchangeSimulator, session: aiohttp.ClientSession) -> Binance:
-    """The documentation's HMAC key, with 10 000 USDT, 1 BTC and 10 ETH."""
-    exchange.add_account(DOC_KEY, secret=DOC_SECRET, balances=FUNDS)
-    return Binance(session, exchange.rest_url, DOC_KEY, HmacSigner(SecretStr(DOC_SECRET)))
 
 
 def limit(symbol: str, qty: str, price: str, side: str = "BUY", **extra: str) -> dict[str, str]:
