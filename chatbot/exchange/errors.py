@@ -239,3 +239,17 @@ def error_from_payload(
     if code in _SIMPLE_ERRORS:
         return _SIMPLE_ERRORS[code](code=code, status=status)
     return InvalidRequest(f"Binance refused the request: {msg}", code=code, status=status)
+
+
+# Binance's codes that mean the request was refused before it could reach the matching engine
+# (validation, filters, permissions, limits) or by the engine itself (-2010). Every other code
+# (-1000, -1001, -1006, -1007, -1008, anything new) leaves a new order's fate unknown.
+_REFUSED_CODES = frozenset({-1002, -1003, -1013, -1014, -1015, -1020, -1021, -1022})
+_REFUSED_CODES |= frozenset({-2010, -2014, -2015})
+
+
+def refused_order_code(code: object) -> bool:
+    """True when a new order answered with this error code was certainly not placed."""
+    if not isinstance(code, int) or isinstance(code, bool):
+        return False
+    return code in _REFUSED_CODES or -1199 <= code <= -1100

@@ -30,6 +30,14 @@ async def place_resting_buy(alice, exchange, price="55000"):
     return result
 
 
+async def process_dies(running_bot) -> None:
+    """The bot stops answering and following orders, as if its process were killed (its
+    tickets and tracked orders stay in the database for the next start)."""
+    await running_bot.updater.stop()
+    await running_bot.stop()
+    await running_bot.bot_data["live"].stop()
+
+
 def notices(conv):
     """Messages the bot sent on its own about an order (not previews edited into outcomes)."""
     return [
@@ -129,9 +137,7 @@ async def test_users_with_keys_are_followed_after_a_restart(
 
     await following(running_bot)
     await place_resting_buy(alice_with_key, exchange)
-    await running_bot.updater.stop()
-    await running_bot.stop()
-    await running_bot.bot_data["live"].stop()  # the old process is gone: it tells nothing
+    await process_dies(running_bot)
     async with run(settings, poll_timeout=1) as again:
         await following(again)
         alice = api.conversation(api.user(ALICE, first_name="Alice"))

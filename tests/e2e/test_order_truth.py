@@ -12,7 +12,7 @@ import pytest
 
 from chatbot.sandbox.exchange.engine import OrderRequest as SimOrder
 from tests.e2e.conftest import ALICE, ALICE_KEY, ask
-from tests.e2e.test_fills import following, place_resting_buy
+from tests.e2e.test_fills import following, place_resting_buy, process_dies
 
 WATCH = 3  # seconds the bot keeps asking about an order whose answer was lost
 
@@ -167,9 +167,7 @@ async def test_fill_while_the_bot_was_down_is_told_after_the_restart(
 
     await following(running_bot)
     await place_resting_buy(alice_with_key, exchange)
-    await running_bot.updater.stop()
-    await running_bot.stop()
-    await running_bot.bot_data["live"].stop()  # the old process is gone: it tells nothing
+    await process_dies(running_bot)
     exchange.set_price("BTCUSDT", Decimal("54990"))  # filled while nobody listens
     async with run(settings, poll_timeout=1):
         alice = api.conversation(api.user(ALICE, first_name="Alice"))
@@ -186,9 +184,7 @@ async def test_order_placed_and_filled_elsewhere_during_a_restart_is_told(
 
     await following(running_bot)
     await place_resting_buy(alice_with_key, exchange)  # BTCUSDT is now a symbol of Alice's
-    await running_bot.updater.stop()
-    await running_bot.stop()
-    await running_bot.bot_data["live"].stop()
+    await process_dies(running_bot)
     spec = exchange.catalog.get("BTCUSDT")
     web_order = SimOrder(spec, "SELL", "MARKET", None, Decimal("0.002"), None, None, "web123")
     exchange.engine.place(exchange.account(ALICE_KEY), web_order)  # on Binance's app

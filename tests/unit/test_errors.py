@@ -74,3 +74,12 @@ def test_unlisted_code_keeps_binance_text():
     error = error_from_payload(-1106, "Parameter 'price' sent when not required.")
     assert type(error) is InvalidRequest
     assert "price" in error.user_message
+
+
+def test_only_codes_that_mean_refused_prove_an_order_was_not_placed():
+    from chatbot.exchange.errors import refused_order_code
+
+    for code in (-2010, -1013, -1111, -1100, -1102, -1121, -1021, -1022, -2015, -1003):
+        assert refused_order_code(code), code
+    for code in (None, -1000, -1001, -1006, -1007, -1008, -9999, "−2010", True):
+        assert not refused_order_code(code), code

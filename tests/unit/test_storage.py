@@ -136,12 +136,3 @@ async def test_each_change_of_an_order_is_news_once(database):
     assert before is not None and before.executed == Decimal("0.4") and not before.final
     assert await orders.advance(1, order_state("CANCELED", "0.4")) is None
     assert await orders.open_orders(1) == []
-
-
-def test_only_codes_that_mean_refused_prove_an_order_was_not_placed():
-    from chatbot.exchange.client import refused_order_code
-
-    for code in (-2010, -1013, -1111, -1100, -1102, -1121, -1021, -1022, -2015, -1003):
-        assert refused_order_code(code), code
-    for code in (None, -1000, -1001, -1006, -1007, -1008, -9999, "−2010", True):
-        assert not refused_order_code(code), code
