@@ -16,7 +16,7 @@ import signal
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -37,6 +37,7 @@ from telegram.request import HTTPXRequest
 from chatbot.config import Settings
 from chatbot.exchange.client import BinanceClient
 from chatbot.exchange.errors import BinanceError
+from chatbot.health import HealthBoard
 from chatbot.live_alerts import LiveAlerts
 from chatbot.live_orders import LiveOrders
 from chatbot.metrics import Metrics
@@ -75,6 +76,7 @@ class Resources:
     live: LiveOrders
     alerts: LiveAlerts
     watch: OrderWatch
+    health: HealthBoard = field(default_factory=HealthBoard)
     web: web.AppRunner | None = None
 
 
