@@ -1,10 +1,14 @@
 # A slim, non-root image running `chatbot run`; the SQLite database lives on the /data volume.
 FROM python:3.11-slim AS build
 WORKDIR /src
+# Exactly the versions in requirements.lock, each checked against its hash; then the bot itself
+# without resolving anything again.
+COPY requirements.lock ./
+RUN pip install --no-cache-dir --prefix=/install --require-hashes -r requirements.lock
 COPY pyproject.toml README.md ./
 COPY chatbot ./chatbot
 COPY handlers ./handlers
-RUN pip install --no-cache-dir --prefix=/install .
+RUN pip install --no-cache-dir --prefix=/install --no-deps .
 
 FROM python:3.11-slim
 RUN useradd --create-home --uid 10001 chatbot && mkdir /data && chown chatbot /data

@@ -1,13 +1,14 @@
 # make test  : set up .venv if needed, then ruff and the whole test suite
 # make run   : set up, then the bot (`chatbot run` with a TELEGRAM_BOT_TOKEN, else the sandbox)
 # make bench : set up with the benchmark peers, then print the benchmark table
+# make lock  : re-pin requirements.lock (what a deployment installs) from pyproject.toml
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: test run bench lint format clean
+.PHONY: test run bench lint format clean lock
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed: make PYTHON=python3.11 ...")'
@@ -37,6 +38,11 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+lock: $(STAMP)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check pip-tools
+	$(BIN)/pip-compile --quiet --generate-hashes --strip-extras --no-emit-index-url \
+		--no-emit-find-links --output-file=requirements.lock pyproject.toml
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
