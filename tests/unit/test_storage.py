@@ -136,3 +136,13 @@ async def test_each_change_of_an_order_is_news_once(database):
     assert before is not None and before.executed == Decimal("0.4") and not before.final
     assert await orders.advance(1, order_state("CANCELED", "0.4")) is None
     assert await orders.open_orders(1) == []
+
+
+async def test_a_readable_file_left_by_an_earlier_version_is_tightened(tmp_path):
+    path = tmp_path / "bot.sqlite3"
+    with sqlite3.connect(path):
+        pass
+    os.chmod(path, 0o644)
+    db = await Database.open(path)
+    await db.close()
+    assert os.stat(path).st_mode & 0o777 == 0o600
