@@ -153,6 +153,7 @@ async def open_resources(app: Application) -> Resources:
     db = await Database.open(settings.db_path)
     client = BinanceClient(settings.binance_api_url)
     vault = CredentialVault(db, settings.master_key_bytes, settings.old_master_key_bytes)
+    await vault.upgrade()  # rows sealed before the associated data covered type and permissions
     market_service = MarketService(client)
     key_service = KeyService(client, vault)
     tickets, alert_repo = TicketRepository(db), AlertRepository(db)

@@ -118,6 +118,11 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX tickets_by_user ON tickets (user_id, state);
     """,
+    # 5: which associated data sealed each credentials row: 1 = user and master key id, 2 = also
+    # the key type and the stored permissions (see vault.py; rows are re-sealed at start)
+    """
+    ALTER TABLE credentials ADD COLUMN sealing INTEGER NOT NULL DEFAULT 1;
+    """,
 ]
 
 

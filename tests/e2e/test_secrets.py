@@ -3,14 +3,19 @@ emulator and the exchange simulator, on a real SQLite file."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sqlite3
 import stat
+import sys
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
+
+import chatbot
 
 from tests.e2e.conftest import ALICE, ALICE_KEY, ALICE_SECRET, STRANGER, ask
 
@@ -160,3 +165,122 @@ async def test_database_file_and_folder_are_owner_only(
     assert {"chatbot.sqlite3", "chatbot.sqlite3-wal", "chatbot.sqlite3-shm"} <= set(modes)
     assert set(modes.values()) == {0o600}, {k: oct(v) for k, v in modes.items()}
     assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+
+
+# --- the associated data covers the key type and the permissions ---------------------------
+
+
+async def stop(app) -> None:
+    """Stop the fixture's bot, so the test can edit the file and start it again."""
+    await app.updater.stop()
+    await app.stop()
+
+
+def sql(path, statement: str, params=()) -> list:
+    with sqlite3.connect(path) as conn:
+        return conn.execute(statement, params).fetchall()
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [
+        ("permissions", '{"trade": true, "withdraw": true, "ip_restricted": true}'),
+        ("key_type", "ed25519"),
+        ("sealing", 1),
+    ],
+)
+async def test_an_edited_key_row_does_not_decrypt(
+    column, value, api, settings, alice_with_key, running_bot, tmp_path
+):
+    from chatbot.app import running_bot as run
+
+    await stop(running_bot)
+    sql(tmp_path / "chatbot.sqlite3", f"UPDATE credentials SET {column} = ?", (value,))
+    async with run(settings, poll_timeout=1):
+        alice = api.conversation(api.user(ALICE, first_name="Alice"))
+        info = (await ask(alice, "/keyinfo")).text
+        assert "Key:" not in info and "ENABLED" not in info, info
+        assert "Balances" not in (await ask(alice, "/balance")).text
+
+
+async def test_a_key_sealed_before_the_migration_still_works_and_is_resealed(
+    api, settings, alice_with_key, running_bot, tmp_path
+):
+    import json
+
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    from chatbot.app import running_bot as run
+    from chatbot.config import decode_master_key
+    from tests.e2e.conftest import MASTER_KEY
+
+    await stop(running_bot)
+    path = tmp_path / "chatbot.sqlite3"
+    [(key_id,)] = sql(path, "SELECT key_id FROM credentials")
+    nonce = os.urandom(12)
+    plaintext = json.dumps({"api_key": ALICE_KEY, "secret": ALICE_SECRET}).encode()
+    old_data = f"binance-chatbot/credentials/v1|user={ALICE}|key={key_id}".encode()
+    sealed = nonce + AESGCM(decode_master_key(MASTER_KEY)).encrypt(nonce, plaintext, old_data)
+    sql(path, "UPDATE credentials SET ciphertext = ?, sealing = 1", (sealed,))
+    async with run(settings, poll_timeout=1):
+        alice = api.conversation(api.user(ALICE, first_name="Alice"))
+        assert "Balances" in (await ask(alice, "/balance")).text
+    assert sql(path, "SELECT sealing FROM credentials") == [(2,)]
+
+
+# --- `chatbot rotate-key` refuses a database with nothing to rotate ------------------------
+
+NEW_MASTER_KEY = "bmV3LW1hc3Rlci1rZXktZm9yLXJvdGF0aW9uLXRlc3Q="
+CHECKOUT = str(Path(chatbot.__file__).resolve().parents[1])  # the code under test, not a copy
+
+
+async def rotate_key(db_path, *args: str) -> tuple[int, str, str]:
+    """`python -m chatbot rotate-key ARGS` as an operator runs it, after a master key change;
+    (exit status, stdout, stderr)."""
+    from tests.e2e.conftest import MASTER_KEY
+
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "PYTHONPATH": CHECKOUT,
+        "CHATBOT_MASTER_KEY": NEW_MASTER_KEY,
+        "CHATBOT_OLD_MASTER_KEYS": MASTER_KEY,
+        "CHATBOT_DB": str(db_path),
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "chatbot", "rotate-key", *args,
+        env=env, cwd=Path(db_path).parent,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(process.communicate(), timeout=60)
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()
+
+
+async def test_rotate_key_refuses_a_database_that_does_not_exist(tmp_path):
+    missing = tmp_path / "typo" / "chatbot.sqlite3"
+    (tmp_path / "typo").mkdir()
+    status, out, err = await rotate_key(missing)
+    assert status == 2 and "re-encrypted" not in out
+    assert err.count("\n") == 1 and "no database at" in err and "CHATBOT_DB" in err
+    assert not missing.exists()
+    status, out, _ = await rotate_key(missing, "--allow-empty")
+    assert status == 0 and "re-encrypted 0" in out and not missing.exists()
+
+
+async def test_rotate_key_refuses_a_database_without_keys_then_rotates_the_real_one(
+    api, settings_factory, alice_with_key, running_bot, tmp_path
+):
+    from chatbot.app import running_bot as run
+    from chatbot.storage.db import Database
+
+    await stop(running_bot)
+    keyless = tmp_path / "other" / "chatbot.sqlite3"
+    await (await Database.open(keyless)).close()
+    status, out, err = await rotate_key(keyless)
+    assert status == 2 and "holds no stored keys" in err and "--allow-empty" in err
+    assert (await rotate_key(keyless, "--allow-empty"))[0] == 0
+    status, out, err = await rotate_key(tmp_path / "chatbot.sqlite3")
+    assert status == 0 and "re-encrypted 1 stored key(s)" in out, err
+    async with run(settings_factory(CHATBOT_MASTER_KEY=NEW_MASTER_KEY), poll_timeout=1):
+        alice = api.conversation(api.user(ALICE, first_name="Alice"))
+        assert "Balances" in (await ask(alice, "/balance")).text
