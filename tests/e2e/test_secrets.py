@@ -16,7 +16,6 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 import chatbot
-
 from tests.e2e.conftest import ALICE, ALICE_KEY, ALICE_SECRET, STRANGER, ask
 
 SETKEY = f"/setkey {ALICE_KEY} {ALICE_SECRET}"
