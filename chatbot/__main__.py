@@ -63,18 +63,25 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     return asyncio.run(run(lines))
 
 
-def cmd_rotate_key(_: argparse.Namespace) -> int:
-    """Re-seal every stored key under CHATBOT_MASTER_KEY (old keys in CHATBOT_OLD_MASTER_KEYS)."""
-    from chatbot.storage.vault import VaultError, rotate_database
+def cmd_rotate_key(args: argparse.Namespace) -> int:
+    """Re-seal every stored key under CHATBOT_MASTER_KEY (old keys in CHATBOT_OLD_MASTER_KEYS).
+    Refuses a missing database or one without keys unless --allow-empty."""
+    from chatbot.storage.vault import NothingToRotate, VaultError, rotate_database
 
     settings = _settings()
     settings.require("CHATBOT_MASTER_KEY")
     try:
         count = asyncio.run(
             rotate_database(
-                settings.db_path, settings.master_key_bytes, settings.old_master_key_bytes
+                settings.db_path,
+                settings.master_key_bytes,
+                settings.old_master_key_bytes,
+                allow_empty=args.allow_empty,
             )
         )
+    except NothingToRotate as exc:
+        print(f"chatbot: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
     except VaultError as exc:
         print(f"chatbot: {exc}; nothing was changed for that key", file=sys.stderr)
         return 1
@@ -119,6 +126,12 @@ def build_parser() -> argparse.ArgumentParser:
                 "--script",
                 metavar="FILE",
                 help="run the chat lines in FILE and print the transcript",
+            )
+        if name == "rotate-key":
+            command.add_argument(
+                "--allow-empty",
+                action="store_true",
+                help="succeed even when CHATBOT_DB does not exist or holds no key",
             )
     return parser
 

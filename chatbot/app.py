@@ -58,7 +58,7 @@ from chatbot.storage.tickets import TicketRepository
 from chatbot.storage.tracked_orders import TrackedOrderRepository
 from chatbot.storage.vault import CredentialVault
 from chatbot.web import start_http
-from handlers import account, alerts, common, keys, market, orders, welcome
+from handlers import account, alerts, common, keys, market, orders, scrub, welcome
 from handlers.notifications import ChatNotifier
 
 log = logging.getLogger(__name__)
@@ -107,8 +107,10 @@ def build_application(settings: Settings) -> Application:
 
 
 def register_handlers(app: Application) -> None:
+    setkey = keys.setkey_conversation()
+    app.add_handler(scrub.scrub_handler(setkey), group=scrub.GROUP)  # before the guard
     app.add_handler(TypeHandler(Update, common.guard), group=-1)
-    app.add_handler(keys.setkey_conversation())
+    app.add_handler(setkey)
     for name, callback in {
         "start": welcome.start,
         "help": welcome.help_command,
@@ -151,6 +153,7 @@ async def open_resources(app: Application) -> Resources:
     db = await Database.open(settings.db_path)
     client = BinanceClient(settings.binance_api_url)
     vault = CredentialVault(db, settings.master_key_bytes, settings.old_master_key_bytes)
+    await vault.upgrade()  # rows sealed before the associated data covered type and permissions
     market_service = MarketService(client)
     key_service = KeyService(client, vault)
     tickets, alert_repo = TicketRepository(db), AlertRepository(db)

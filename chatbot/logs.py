@@ -73,6 +73,16 @@ QUIET_LOGGERS = {
     "httpcore": logging.WARNING,
     "apscheduler": logging.WARNING,
     "aiohttp.access": logging.WARNING,
+    # aiosqlite's DEBUG lines repr every statement with its parameters: alert notes, user ids,
+    # key ciphertext.
+    "aiosqlite": logging.WARNING,
+    # aiohttp's client, server and WebSocket loggers may show payloads at DEBUG.
+    "aiohttp": logging.INFO,
+    # asyncio's DEBUG lines show task and callback reprs, which can hold arguments.
+    "asyncio": logging.INFO,
+    # Not secret, but their DEBUG output (font scans) drowns the bot's own lines.
+    "matplotlib": logging.INFO,
+    "PIL": logging.INFO,
 }
 
 

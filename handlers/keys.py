@@ -1,8 +1,9 @@
 """/setkey, /keyinfo and /delkey: a user's Binance key, handled so that it never leaks.
 
-/setkey works in a private chat only, and every message that carried a secret is deleted as soon
-as it is read. Forms: `/setkey API_KEY SECRET` (HMAC key), or `/setkey` then the API key, then
-the secret or the PEM private key (Ed25519 or RSA) as text or as a file.
+/setkey works in a private chat only, and every message that carried a secret is deleted before
+anything else reads it (handlers/scrub.py; also for strangers and rate-limited users). Forms:
+`/setkey API_KEY SECRET` (HMAC key), or `/setkey` then the API key, then the secret or the PEM
+private key (Ed25519 or RSA) as text or as a file.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from chatbot.errors import UserError
 from chatbot.exchange.errors import BinanceError
 from chatbot.exchange.signing import KeyFormatError, guess_key_type
 from chatbot.services.keys import KeyReport
-from handlers.common import delete_quietly, edit, esc, reply, services, typing, user_id
+from handlers.common import edit, esc, reply, services, typing, user_id
+from handlers.scrub import secret_deleted
 
 log = logging.getLogger(__name__)
 
@@ -46,11 +48,9 @@ async def setkey(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     message = update.effective_message
     assert message is not None
     if update.effective_chat is None or update.effective_chat.type != ChatType.PRIVATE:
-        await _refuse_in_group(update, message, bool(context.args))
+        await _refuse_in_group(update, secret_deleted(context))
         return ConversationHandler.END
-    api_key, secret = _split_setkey(message.text or "")
-    if api_key:
-        await delete_quietly(message)
+    api_key, secret = _split_setkey(message.text or "")  # handlers.scrub deleted the message
     if api_key and secret:
         return await _register(update, context, SecretStr(api_key), SecretStr(secret))
     if api_key:
@@ -69,7 +69,6 @@ async def setkey(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
 async def receive_api_key(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     message = update.effective_message
     assert message is not None
-    await delete_quietly(message)
     context.user_data[PENDING] = SecretStr((message.text or "").strip())  # type: ignore[index]
     await reply(update, ASK_SECRET)
     return WAIT_SECRET
@@ -79,7 +78,6 @@ async def receive_secret(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     message = update.effective_message
     assert message is not None
     secret = await _read_secret(message)
-    await delete_quietly(message)
     api_key = context.user_data.pop(PENDING, None)  # type: ignore[union-attr]
     if api_key is None:
         await reply(update, "Let's start again: /setkey")
@@ -118,16 +116,15 @@ async def _register(
     return ConversationHandler.END
 
 
-async def _refuse_in_group(update: Update, message: Message, had_args: bool) -> None:
-    deleted = await delete_quietly(message) if had_args else False
+async def _refuse_in_group(update: Update, deleted: bool | None) -> None:
+    """`deleted` is what handlers.scrub did with a /setkey that had arguments (None: it had
+    none); a failed deletion was already reported there."""
     text = "For your safety /setkey works only in a private chat with me; nothing was stored."
-    if had_args:
+    if deleted:
         text += (
-            " I deleted your message."
-            if deleted
-            else " I could not delete your message: delete it yourself,"
+            " I deleted your message. If it held a secret, treat the key as leaked: delete it "
+            "on Binance."
         )
-        text += " If it held a secret, treat the key as leaked: delete it on Binance."
     await reply(update, text)
 
 

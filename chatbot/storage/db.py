@@ -13,6 +13,7 @@ disk's flush (safe against a killed process in WAL mode, which is the failure th
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -117,6 +118,11 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX tickets_by_user ON tickets (user_id, state);
     """,
+    # 5: which associated data sealed each credentials row: 1 = user and master key id, 2 = also
+    # the key type and the stored permissions (see vault.py; rows are re-sealed at start)
+    """
+    ALTER TABLE credentials ADD COLUMN sealing INTEGER NOT NULL DEFAULT 1;
+    """,
 ]
 
 
@@ -135,9 +141,10 @@ class Database:
 
     @classmethod
     async def open(cls, path: str | Path) -> Database:
-        """Open (creating the folder and file if needed) and migrate to the current schema."""
+        """Open (creating the folder and file if needed, owner-only) and migrate to the
+        current schema."""
         target = str(path)
-        Path(target).parent.mkdir(parents=True, exist_ok=True)
+        await asyncio.to_thread(_prepare_owner_only, Path(target))
         writer = await _connect(target)
         await _pragma(writer, "journal_mode=WAL")
         reader = await _connect(target)
@@ -203,6 +210,20 @@ class Database:
     async def fetch_all(self, sql: str, params: Iterable[Any] = ()) -> list[aiosqlite.Row]:
         async with self._reader.execute(sql, tuple(params)) as cursor:
             return list(await cursor.fetchall())
+
+
+def _prepare_owner_only(path: Path) -> None:
+    """Create the folder (0700) and the file (0600) before SQLite does, whatever the umask:
+    SQLite creates files 0644 less the umask, and gives the -wal and -shm files the mode of the
+    database file. A file or its -wal/-shm left readable by an earlier version is tightened; a
+    folder that already existed is the operator's and is left as it is."""
+    if not path.parent.exists():
+        path.parent.mkdir(parents=True, mode=0o700, exist_ok=True)
+        os.chmod(path.parent, 0o700)  # mkdir's mode is filtered by the umask
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    for file in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        if file.exists() and file.stat().st_mode & 0o077:
+            os.chmod(file, 0o600)
 
 
 async def _connect(path: str) -> aiosqlite.Connection:

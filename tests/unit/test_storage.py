@@ -78,7 +78,7 @@ async def test_row_copied_to_another_user_does_not_decrypt(database):
     await store(vault, 1)
     await database.execute(
         "INSERT INTO credentials SELECT 2, key_type, key_id, ciphertext, permissions, "
-        "created_at, updated_at FROM credentials WHERE user_id = 1"
+        "created_at, updated_at, sealing FROM credentials WHERE user_id = 1"
     )
     with pytest.raises(VaultError) as excinfo:
         await vault.load(2)
@@ -136,3 +136,79 @@ async def test_each_change_of_an_order_is_news_once(database):
     assert before is not None and before.executed == Decimal("0.4") and not before.final
     assert await orders.advance(1, order_state("CANCELED", "0.4")) is None
     assert await orders.open_orders(1) == []
+
+
+async def test_a_readable_file_left_by_an_earlier_version_is_tightened(tmp_path):
+    path = tmp_path / "bot.sqlite3"
+    with sqlite3.connect(path):
+        pass
+    os.chmod(path, 0o644)
+    db = await Database.open(path)
+    await db.close()
+    assert os.stat(path).st_mode & 0o777 == 0o600
+
+
+def seal_as_before_migration_5(master: bytes, user_id: int, kid: str) -> bytes:
+    """A ciphertext as the bot wrote it when the associated data was the user and key id."""
+    import json
+
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    nonce = os.urandom(12)
+    plaintext = json.dumps({"api_key": API_KEY, "secret": SECRET}).encode()
+    data = f"binance-chatbot/credentials/v1|user={user_id}|key={kid}".encode()
+    return nonce + AESGCM(master).encrypt(nonce, plaintext, data)
+
+
+async def test_rows_from_before_migration_5_are_read_and_resealed(tmp_path):
+    from chatbot.storage.vault import key_id
+
+    path, master = tmp_path / "bot.sqlite3", os.urandom(32)
+    with sqlite3.connect(path) as conn:  # a file as version 4 of the schema left it
+        for script in db_module.MIGRATIONS[:4]:
+            conn.executescript(script)
+        conn.execute("PRAGMA user_version=4")
+        for user_id in (1, 2):
+            blob = seal_as_before_migration_5(master, user_id, key_id(master))
+            conn.execute(
+                "INSERT INTO credentials VALUES (?, 'hmac', ?, ?, '{\"trade\": true}', 0, 0)",
+                (user_id, key_id(master), blob if user_id == 1 else b"\0" * 40),
+            )
+    db = await Database.open(path)
+    try:
+        vault = CredentialVault(db, master)
+        assert (await vault.load(1)).secret.get_secret_value() == SECRET
+        assert await vault.upgrade() == 1  # user 2's damaged row is left, the rest goes on
+        rows = await db.fetch_all("SELECT user_id, sealing FROM credentials ORDER BY user_id")
+        assert [tuple(r) for r in rows] == [(1, 2), (2, 1)]
+        await db.execute("UPDATE credentials SET permissions = '{\"trade\": false}'")
+        with pytest.raises(VaultError):
+            await vault.load(1)
+    finally:
+        await db.close()
+
+
+@pytest.mark.parametrize(
+    ("column", "value"), [("key_type", "rsa"), ("permissions", "{}"), ("sealing", 1)]
+)
+async def test_an_edited_row_does_not_decrypt(database, column, value):
+    vault = CredentialVault(database, os.urandom(32))
+    await store(vault)
+    await database.execute(f"UPDATE credentials SET {column} = ?", (value,))
+    with pytest.raises(VaultError):
+        await vault.load(1)
+
+
+async def test_rotation_also_reseals_rows_from_before_migration_5(database):
+    from chatbot.storage.vault import key_id
+
+    master = os.urandom(32)
+    blob = seal_as_before_migration_5(master, 1, key_id(master))
+    await database.execute(
+        "INSERT INTO credentials (user_id, key_type, key_id, ciphertext, permissions, "
+        "created_at, updated_at) VALUES (1, 'hmac', ?, ?, '{}', 0, 0)",
+        (key_id(master), blob),
+    )
+    vault = CredentialVault(database, master)
+    assert await vault.rotate() == 1
+    assert (await vault.load(1)).api_key.get_secret_value() == API_KEY
