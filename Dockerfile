@@ -15,6 +15,7 @@ RUN useradd --create-home --uid 10001 chatbot && mkdir /data && chown chatbot /d
 COPY --from=build /install /usr/local
 ENV CHATBOT_DB=/data/chatbot.sqlite3 \
     CHATBOT_HTTP_PORT=8080 \
+    CHATBOT_HTTP_HOST=0.0.0.0 \
     PYTHONUNBUFFERED=1
 VOLUME ["/data"]
 EXPOSE 8080

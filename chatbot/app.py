@@ -10,14 +10,12 @@ senders) starts and stops with the bot.
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import signal
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
-from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -38,6 +36,7 @@ from chatbot.config import Settings
 from chatbot.exchange.client import BinanceClient
 from chatbot.exchange.errors import BinanceError
 from chatbot.health import HealthBoard
+from chatbot.health_monitor import HealthMonitor
 from chatbot.live_alerts import LiveAlerts
 from chatbot.live_orders import LiveOrders
 from chatbot.metrics import Metrics
@@ -64,7 +63,6 @@ from handlers.notifications import ChatNotifier
 log = logging.getLogger(__name__)
 
 CONFLICT_WINDOW = 30.0  # seconds after start in which a 409 means "we are the second instance"
-OUTBOX_BACKLOG_LIMIT = 1000  # messages waiting before /healthz calls the bot unhealthy
 
 
 @dataclass
@@ -77,6 +75,7 @@ class Resources:
     alerts: LiveAlerts
     watch: OrderWatch
     health: HealthBoard = field(default_factory=HealthBoard)
+    monitor: HealthMonitor | None = None  # with the HTTP server only: it feeds /healthz
     web: web.AppRunner | None = None
 
 
@@ -163,7 +162,11 @@ async def open_resources(app: Application) -> Resources:
         client, key_service, tickets, tracker, notifier, watch_seconds=settings.order_watch
     )
     services = Services(
-        access=AccessPolicy(settings.allowed_users),
+        access=AccessPolicy(
+            settings.allowed_users,
+            limit=settings.command_limit,
+            button_limit=settings.button_limit,
+        ),
         market=market_service,
         keys=key_service,
         account=AccountService(client, key_service, market_service),
@@ -216,29 +219,9 @@ async def _reconcile(app: Application) -> None:
     await orders.report_reconciled(app.bot, outcomes)
 
 
-async def check_health(app: Application, resources: Resources) -> tuple[bool, dict[str, Any]]:
-    """/healthz: the database takes a write, Binance answers, the market stream is up, and the
-    outbox is not piling up."""
-    checks: dict[str, Any] = {}
-    try:
-        await resources.db.check_writable()
-        checks["database"] = "ok"
-    except Exception as exc:
-        checks["database"] = f"error: {type(exc).__name__}"
-    try:
-        await asyncio.wait_for(resources.client.ping(), timeout=3)
-        checks["exchange"] = "ok"
-    except (BinanceError, TimeoutError) as exc:
-        checks["exchange"] = f"error: {type(exc).__name__}"
-    stream = resources.alerts.stream
-    checks["market_stream"] = "ok" if stream.connected or not stream.symbols else "down"
-    backlog = resources.alerts.sender.backlog
-    checks["outbox_backlog"] = backlog
-    healthy = all(checks[k] == "ok" for k in ("database", "exchange", "market_stream"))
-    return healthy and backlog < OUTBOX_BACKLOG_LIMIT, checks
-
-
 async def close_resources(resources: Resources) -> None:
+    if resources.monitor is not None:
+        await resources.monitor.stop()
     await resources.watch.stop()
     await resources.live.stop()
     await resources.alerts.stop()
@@ -271,12 +254,25 @@ async def running_bot(
 
     await app.initialize()
     resources = await open_resources(app)
+    app.bot_data["health"] = resources.health  # for /healthz, and tests
     try:
         await app.bot.set_my_commands([BotCommand(c, d) for c, d in welcome.COMMANDS])
         if settings.http_port is not None:
-            health = functools.partial(check_health, app, resources)
+            resources.monitor = HealthMonitor(
+                resources.db,
+                resources.client,
+                resources.alerts,
+                resources.health,
+                interval=settings.health_interval,
+            )
+            await resources.monitor.start()
             resources.web = await start_http(
-                app, settings.http_port, health, app.bot_data["metrics"], settings.webhook_url
+                app,
+                settings.http_host,
+                settings.http_port,
+                resources.monitor.report,
+                app.bot_data["metrics"],
+                settings.webhook_url,
             )
         if not settings.webhook_url:
             assert app.updater is not None

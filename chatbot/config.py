@@ -63,7 +63,11 @@ HINTS: dict[str, str] = {
     "CHATBOT_CONFIRM_TTL": "a whole number of seconds between 5 and 600, such as 30",
     "CHATBOT_MAX_SLIPPAGE_PCT": "a percentage between 0 and 50, such as 1 or 0.5",
     "CHATBOT_MAX_ORDER_USDT": "a positive amount of USDT such as 1000, or leave it empty",
+    "CHATBOT_COMMAND_LIMIT": "a whole number of commands per user per minute, such as 20",
+    "CHATBOT_BUTTON_LIMIT": "a whole number of button presses per user per minute, such as 40",
     "CHATBOT_HTTP_PORT": "a TCP port between 1 and 65535, or leave it empty",
+    "CHATBOT_HTTP_HOST": "the address to listen on, such as 127.0.0.1 or 0.0.0.0",
+    "CHATBOT_HEALTH_INTERVAL": "seconds between background health checks, such as 15",
     "CHATBOT_WEBHOOK_URL": "the public https URL Telegram should call, or leave it empty",
     "LOG_LEVEL": "DEBUG, INFO, WARNING or ERROR",
     "LOG_FORMAT": "text or json",
@@ -143,7 +147,12 @@ class Settings(BaseSettings):
     max_slippage_pct: Decimal = Field(Decimal(1), ge=0, le=50, alias="CHATBOT_MAX_SLIPPAGE_PCT")
     max_order_usdt: Decimal | None = Field(None, gt=0, alias="CHATBOT_MAX_ORDER_USDT")
     order_watch: float = Field(600.0, ge=1, le=86400, alias="CHATBOT_ORDER_WATCH")
+    command_limit: int = Field(20, ge=1, le=10_000, alias="CHATBOT_COMMAND_LIMIT")
+    button_limit: int = Field(40, ge=1, le=10_000, alias="CHATBOT_BUTTON_LIMIT")
     http_port: int | None = Field(None, ge=1, le=65535, alias="CHATBOT_HTTP_PORT")
+    http_host: str = Field("127.0.0.1", min_length=1, alias="CHATBOT_HTTP_HOST")
+    # below 1 s only for tests, which cannot wait for a real interval
+    health_interval: float = Field(15.0, gt=0, le=3600, alias="CHATBOT_HEALTH_INTERVAL")
     webhook_url: str | None = Field(None, alias="CHATBOT_WEBHOOK_URL")
     log_level: str = Field("INFO", alias="LOG_LEVEL")
     log_format: LogFormat = Field(LogFormat.TEXT, alias="LOG_FORMAT")
@@ -178,6 +187,17 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_is_none(cls, value: Any) -> Any:
         return None if isinstance(value, str) and value.strip() == "" else value
+
+    @field_validator("http_host", mode="before")
+    @classmethod
+    def _host(cls, value: Any) -> Any:
+        """Empty means the default, loopback; an address holds no spaces or slashes."""
+        if not isinstance(value, str):
+            return value
+        text = value.strip()
+        if any(c.isspace() or c in "/?#" for c in text):
+            raise ValueError("not an address")
+        return text or "127.0.0.1"
 
     @field_validator("telegram_api_url", mode="before")
     @classmethod

@@ -14,7 +14,7 @@ import re
 import sys
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import TextIO
+from typing import Any, TextIO
 
 MASK = "[REDACTED]"
 _PATTERNS = [
@@ -44,11 +44,45 @@ class Redactor:
         return text
 
 
+# Characters that could end a line or rewrite it on a terminal: C0/C1 controls, DEL and the
+# Unicode line and paragraph separators. (JSON lines escape them already.)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def escape_controls(text: str) -> str:
+    r"""`\n` for a newline, `\r`, `\t`, and `\xNN` / `\uNNNN` for the others: user input in a
+    message can then never start a line that looks like a log entry of its own."""
+    return _CONTROL.sub(_escape_one, text)
+
+
+def _escape_one(match: re.Match[str]) -> str:
+    char = match.group()
+    named = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}.get(char)
+    if named is not None:
+        return named
+    return f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}"
+
+
 class RedactingFormatter(logging.Formatter):
+    """Text lines (`time level logger: message`) or JSON lines, redacted. In text lines the
+    message is kept on its line (control characters escaped), and every line of a traceback
+    is indented, so only the first line of an entry ever starts at the margin."""
+
     def __init__(self, redactor: Redactor, json_lines: bool = False) -> None:
         super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
         self._redact = redactor
         self._json = json_lines
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        record.message = escape_controls(record.message)
+        return super().formatMessage(record)
+
+    def formatException(self, ei: Any) -> str:
+        text = super().formatException(ei)
+        return text if self._json else _indent(text)
+
+    def formatStack(self, stack_info: str) -> str:
+        return _indent(stack_info)
 
     def format(self, record: logging.LogRecord) -> str:
         if not self._json:
@@ -62,6 +96,11 @@ class RedactingFormatter(logging.Formatter):
         if record.exc_info:
             entry["traceback"] = self.formatException(record.exc_info)
         return self._redact(json.dumps(entry, ensure_ascii=False))
+
+
+def _indent(text: str) -> str:
+    """Every line indented: an exception's message may hold user input with newlines."""
+    return "\n".join("    " + line for line in text.split("\n"))
 
 
 # Loggers held above DEBUG whatever LOG_LEVEL says, and why.

@@ -1,5 +1,9 @@
-"""The bot's own HTTP server on CHATBOT_HTTP_PORT: `/healthz`, `/metrics` (Prometheus text),
-and Telegram's webhook in webhook mode.
+"""The bot's own HTTP server on CHATBOT_HTTP_HOST:CHATBOT_HTTP_PORT: `/healthz`, `/metrics`
+(Prometheus text), and Telegram's webhook in webhook mode.
+
+It listens on the loopback address unless told otherwise: `/metrics` and `/healthz` are for the
+operator, not the internet. `/healthz` only reads state checked in the background (see
+health_monitor.py), so hitting it costs neither Binance weight nor the database's write lock.
 
 Telegram signs each webhook call with the secret token given to `setWebhook`; a call without
 it is refused, so nobody who guesses the URL can inject updates. A fresh token is made at each
@@ -11,7 +15,7 @@ from __future__ import annotations
 import hmac
 import logging
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -46,12 +50,12 @@ def webhook_routes(app: Application, path: str, secret: str) -> list[web.RouteDe
     return [web.post(path, receive)]
 
 
-Health = Callable[[], Awaitable[tuple[bool, dict[str, Any]]]]
+Health = Callable[[], tuple[bool, dict[str, Any]]]
 
 
 def ops_routes(health: Health, metrics: Metrics) -> list[web.RouteDef]:
     async def healthz(_: web.Request) -> web.Response:
-        healthy, checks = await health()
+        healthy, checks = health()
         return web.json_response(checks, status=200 if healthy else 503)
 
     async def scrape(_: web.Request) -> web.Response:
@@ -61,10 +65,15 @@ def ops_routes(health: Health, metrics: Metrics) -> list[web.RouteDef]:
 
 
 async def start_http(
-    app: Application, port: int, health: Health, metrics: Metrics, webhook_url: str | None
+    app: Application,
+    host: str,
+    port: int,
+    health: Health,
+    metrics: Metrics,
+    webhook_url: str | None,
 ) -> web.AppRunner:
-    """Serve /healthz and /metrics on `port`, and the webhook when `webhook_url` is set (then
-    tell Telegram to call it, with a fresh secret token)."""
+    """Serve /healthz and /metrics on `host`:`port`, and the webhook when `webhook_url` is set
+    (then tell Telegram to call it, with a fresh secret token)."""
     web_app = web.Application()
     web_app.add_routes(ops_routes(health, metrics))
     secret = secrets.token_urlsafe(32)
@@ -72,10 +81,10 @@ async def start_http(
         web_app.add_routes(webhook_routes(app, webhook_path(webhook_url), secret))
     runner = web.AppRunner(web_app, access_log=None)
     await runner.setup()
-    await web.TCPSite(runner, host="0.0.0.0", port=port).start()
+    await web.TCPSite(runner, host=host, port=port).start()
     if webhook_url:
         await app.bot.set_webhook(
             webhook_url, secret_token=secret, allowed_updates=Update.ALL_TYPES
         )
-    log.info("HTTP on port %s (healthz, metrics%s)", port, ", webhook" if webhook_url else "")
+    log.info("HTTP on %s:%s (healthz, metrics%s)", host, port, ", webhook" if webhook_url else "")
     return runner

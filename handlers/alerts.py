@@ -52,12 +52,14 @@ async def alert_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     query = update.callback_query
     assert query is not None and query.data is not None and isinstance(query.message, Message)
     _, action, alert_id = query.data.split(":")
-    await query.answer()
     owner, chat_id = query.from_user.id, query.message.chat_id
     if action == "again":
+        # answered after the service, so a refusal (the alert cap) reaches the press as a popup
         new = await services(context).alerts.again(owner, int(alert_id))
+        await query.answer()
         await query.message.reply_text(render_new(new), parse_mode=ParseMode.HTML)
         return
+    await query.answer()
     intent = await services(context).alerts.trade_intent(owner, int(alert_id))
     preview = await services(context).orders.preview(owner, chat_id, intent)
     await orders.show_preview(chat_id, context, preview)

@@ -144,29 +144,34 @@ async def delete_quietly(message: Message | None) -> bool:
 
 
 async def guard(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Runs before every handler (group -1): the allow-list, then the per-user rate limit."""
+    """Runs before every handler (group -1): the allow-list, then the per-user rate limits
+    (one for messages, a more generous one for button presses)."""
     user = update.effective_user
     if user is None:
         raise ApplicationHandlerStop
-    decision = services(context).access.check(user.id, counted=update.callback_query is None)
-    _count(update, context, decision.verdict.value)
+    pressed = update.callback_query is not None
+    decision = services(context).access.check(user.id, button=pressed)
+    _count(update, context, decision.verdict)
     if decision.verdict is Verdict.ALLOWED:
         return
     if decision.verdict is Verdict.DENIED:
-        log.info("refused user_id=%s", user.id)
-        await _refuse(
-            update,
-            f"Sorry, this bot is private. Your Telegram user id is {user.id}: ask the bot's "
-            "operator to add it to CHATBOT_ALLOWED_USERS.",
-        )
+        if decision.warn:  # once per window: later messages of a stranger get silence
+            log.info("refused user_id=%s", user.id)
+            await _refuse(
+                update,
+                f"Sorry, this bot is private. Your Telegram user id is {user.id}: ask the "
+                "bot's operator to add it to CHATBOT_ALLOWED_USERS.",
+            )
+    elif update.callback_query is not None:
+        # A press must be answered anyway (or the button spins): say why it did nothing.
+        text = f"Too many taps: please wait {decision.retry_in:.0f} s and try again."
+        await update.callback_query.answer(text, show_alert=decision.warn)
     elif decision.warn:
         await _refuse(
             update,
             f"You are sending commands faster than the bot can serve them. Please wait "
             f"{decision.retry_in:.0f} s and try again.",
         )
-    elif update.callback_query is not None:
-        await update.callback_query.answer()
     raise ApplicationHandlerStop
 
 
@@ -199,21 +204,28 @@ async def _send_error(update: Update, text: str) -> None:
             await update.effective_chat.send_message(text)
 
 
-def _count(update: Update, context: ContextTypes.DEFAULT_TYPE, outcome: str) -> None:
-    """Metrics by command name only: arguments may hold secrets (/setkey) and are never kept."""
+def _count(update: Update, context: ContextTypes.DEFAULT_TYPE, verdict: Verdict) -> None:
+    """Metrics and the log line by a known name only, never raw input: arguments may hold
+    secrets (/setkey), and a label per made-up command or callback data would let anyone grow
+    the metrics without bound. A stranger's update counts as "stranger", whatever it holds."""
     metrics = context.application.bot_data.get("metrics")
     if metrics is None:  # the bot is still starting
         return
-    if update.callback_query is not None:
-        name = "button:" + (update.callback_query.data or "").split(":", 1)[0]
-    else:
-        text = update.effective_message.text if update.effective_message else None
-        name = text.split()[0].split("@")[0] if text and text.startswith("/") else "text"
-    if name not in KNOWN_NAMES and not name.startswith("button:"):
-        name = "other"
-    metrics.commands.labels(command=name, outcome=outcome).inc()
+    name = "stranger" if verdict is Verdict.DENIED else metric_name(update)
+    metrics.commands.labels(command=name, outcome=verdict.value).inc()
     user = update.effective_user
-    log.info("command %s user_id=%s %s", name, user.id if user else None, outcome)
+    log.info("command %s user_id=%s %s", name, user.id if user else None, verdict.value)
+
+
+def metric_name(update: Update) -> str:
+    """The update's name for metrics: a known command, "text", "button:<known prefix>", or
+    "other" / "button:other" for anything else."""
+    if update.callback_query is not None:
+        prefix = (update.callback_query.data or "").split(":", 1)[0]
+        return "button:" + (prefix if prefix in KNOWN_BUTTONS else "other")
+    text = update.effective_message.text if update.effective_message else None
+    name = text.split()[0].split("@")[0] if text and text.startswith("/") else "text"
+    return name if name in KNOWN_NAMES else "other"
 
 
 KNOWN_NAMES = {
@@ -221,3 +233,4 @@ KNOWN_NAMES = {
     "/buy", "/sell", "/cancel", "/alert", "/alerts", "/unalert", "/setkey", "/keyinfo",
     "/delkey", "text",
 }  # fmt: skip
+KNOWN_BUTTONS = {"t", "a", "chart", "delkey"}  # the callback data prefixes handlers register

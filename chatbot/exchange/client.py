@@ -167,6 +167,7 @@ class BinanceClient:
         self._backoff = _Backoff()
         self.used_weight = 0
         self.requests_sent = 0
+        self.last_success: float | None = None  # clock time of the latest non-error answer
 
     async def __aenter__(self) -> BinanceClient:
         return self
@@ -283,6 +284,7 @@ class BinanceClient:
             self.used_weight = int(weight)
         payload = _json_or_none(body)
         if status < 400 and payload is not None:
+            self.last_success = self._clock()
             return payload
         return self._fail(status, payload, retry_after_seconds(response_headers), order_id)
 

@@ -20,7 +20,7 @@ from chatbot.errors import UserError
 from chatbot.services.alert_book import AlertBook
 from chatbot.services.market import MarketService
 from chatbot.services.order_preview import OrderIntent
-from chatbot.storage.alerts import AlertRecord, AlertRepository
+from chatbot.storage.alerts import AlertLimitReached, AlertRecord, AlertRepository
 
 log = logging.getLogger(__name__)
 
@@ -114,11 +114,8 @@ class AlertService:
 
     async def create(self, user_id: int, chat_id: int, spec: AlertSpec) -> NewAlert:
         rules = await self._market.resolve(spec.symbol)
-        if await self._repo.count_active(user_id) >= self._limit:
-            raise UserError(
-                f"You have {self._limit} active alerts, the most allowed. Remove some with "
-                "/unalert ID or /unalert all."
-            )
+        if await self._repo.count_active(user_id) >= self._limit:  # spare Binance the quote
+            raise self._limit_reached()
         price = (await self._market.quotes([rules.symbol]))[0].ticker.last_price
         direction, threshold, condition = _threshold(spec, price)
         if (direction == "above" and price >= threshold) or (
@@ -128,20 +125,30 @@ class AlertService:
                 f"That alert would fire at once: {rules.symbol} is at {price.normalize():f} now. "
                 f"Example: /alert {rules.symbol} > {(price * Decimal('1.05')).quantize(Decimal(1))}"
             )
-        record = await self._repo.create(
-            user_id=user_id,
-            chat_id=chat_id,
-            symbol=rules.symbol,
-            direction=direction,
-            threshold=threshold,
-            condition=condition,
-            note=spec.note,
-            repeat=spec.repeat,
-            cooldown=self._cooldown,
-        )
+        try:
+            record = await self._repo.create(
+                user_id=user_id,
+                chat_id=chat_id,
+                symbol=rules.symbol,
+                direction=direction,
+                threshold=threshold,
+                condition=condition,
+                note=spec.note,
+                repeat=spec.repeat,
+                cooldown=self._cooldown,
+                limit=self._limit,  # the check that counts: atomic with the insert
+            )
+        except AlertLimitReached:
+            raise self._limit_reached() from None
         self._index(record)
         await self._watch_symbol(rules.symbol)
         return NewAlert(record, price)
+
+    def _limit_reached(self) -> UserError:
+        return UserError(
+            f"You have {self._limit} active alerts, the most allowed. Remove some with "
+            "/unalert ID or /unalert all."
+        )
 
     async def list(self, user_id: int) -> list[AlertRecord]:
         return await self._repo.for_user(user_id)

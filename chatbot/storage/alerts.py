@@ -74,6 +74,14 @@ class OutboxItem:
     attempts: int
 
 
+class AlertLimitReached(Exception):
+    """The user already has the most active alerts allowed."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"{limit} active alerts")
+        self.limit = limit
+
+
 class AlertRepository:
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -90,18 +98,31 @@ class AlertRepository:
         note: str | None,
         repeat: bool,
         cooldown: float,
+        limit: int,
     ) -> AlertRecord:
+        """Insert an active alert unless the user already has `limit` active ones (raises
+        AlertLimitReached). The count and the insert share one write transaction, so concurrent
+        requests cannot all pass the check; the row comes back from the insert itself
+        (RETURNING), as the reading connection may not see it yet."""
         async with self._db.transaction() as conn:
-            cursor = await conn.execute(
+            async with conn.execute(
+                "SELECT COUNT(*) FROM alerts WHERE user_id = ? AND state = ?",
+                (user_id, AlertState.ACTIVE),
+            ) as cursor:
+                row = await cursor.fetchone()
+            if row is not None and int(row[0]) >= limit:
+                raise AlertLimitReached(limit)
+            async with conn.execute(
                 "INSERT INTO alerts (user_id, chat_id, symbol, direction, threshold, condition, "
-                "note, repeat, cooldown, state, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                "note, repeat, cooldown, state, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?) "
+                "RETURNING *",
                 (user_id, chat_id, symbol, direction, format(threshold, "f"), condition, note,
                  int(repeat), cooldown, AlertState.ACTIVE, time.time()),
-            )  # fmt: skip
-            alert_id = cursor.lastrowid
-        record = await self.get(int(alert_id or 0))
-        assert record is not None
-        return record
+            ) as cursor:  # fmt: skip
+                inserted = await cursor.fetchone()
+        if inserted is None:
+            raise RuntimeError("INSERT ... RETURNING gave no row")
+        return AlertRecord.from_row(inserted)
 
     async def get(self, alert_id: int) -> AlertRecord | None:
         row = await self._db.fetch_one("SELECT * FROM alerts WHERE id = ?", (alert_id,))

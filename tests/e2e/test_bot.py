@@ -48,12 +48,15 @@ async def test_plain_text_gets_a_hint(alice):
     assert "/help" in (await ask(alice, "/frobnicate")).text
 
 
-async def test_rate_limit_answers_politely_once(alice, running_bot):
-    running_bot.bot_data["services"].access._limit = 3
-    for _ in range(3):
-        await ask(alice, "/help")
-    reply = await ask(alice, "/help")
-    assert "faster than the bot can serve" in reply.text
+async def test_rate_limit_answers_politely_once(api, settings_factory):
+    from chatbot.app import running_bot
+
+    async with running_bot(settings_factory(CHATBOT_COMMAND_LIMIT="3"), poll_timeout=1):
+        alice = api.conversation(api.user(ALICE, first_name="Alice"))
+        for _ in range(3):
+            await ask(alice, "/help")
+        reply = await ask(alice, "/help")
+        assert "faster than the bot can serve" in reply.text
 
 
 # --- market commands ----------------------------------------------------------------------------

@@ -135,3 +135,20 @@ def test_webhook_mode_needs_a_port(monkeypatch):
         load_settings()
     monkeypatch.setenv("CHATBOT_HTTP_PORT", "8080")
     assert load_settings().webhook_url == "https://bot.example.com/telegram"
+
+
+def test_limits_and_http_address_defaults_and_overrides(monkeypatch):
+    settings = load_settings()
+    assert (settings.command_limit, settings.button_limit) == (20, 40)
+    assert settings.http_host == "127.0.0.1" and settings.health_interval == 15
+    monkeypatch.setenv("CHATBOT_HTTP_HOST", "0.0.0.0")
+    monkeypatch.setenv("CHATBOT_BUTTON_LIMIT", "100")
+    settings = load_settings()
+    assert settings.http_host == "0.0.0.0" and settings.button_limit == 100
+    monkeypatch.setenv("CHATBOT_HTTP_HOST", "http://x/")
+    with pytest.raises(ConfigError, match="CHATBOT_HTTP_HOST"):
+        load_settings()
+    monkeypatch.setenv("CHATBOT_HTTP_HOST", "")
+    monkeypatch.setenv("CHATBOT_BUTTON_LIMIT", "0")
+    with pytest.raises(ConfigError, match="CHATBOT_BUTTON_LIMIT"):
+        load_settings()

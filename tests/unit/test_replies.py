@@ -51,3 +51,22 @@ def test_formatter_redacts_tracebacks():
     except ValueError:
         record = logging.LogRecord("x", logging.ERROR, "f", 1, "failed", None, sys.exc_info())
     assert secret not in formatter.format(record)
+
+
+def test_text_lines_cannot_be_forged_by_input():
+    formatter = RedactingFormatter(Redactor())
+    forged = "x\n2099-01-01 00:00:00,000 INFO chatbot.app: approved\r\u2028\x1b[2K"
+    record = logging.LogRecord("x", logging.INFO, "f", 1, "got %s", (forged,), None)
+    line = formatter.format(record)
+    assert "\n" not in line and "\r" not in line and "\u2028" not in line and "\x1b" not in line
+    assert "x\\n2099-01-01" in line and "\\u2028" in line and "\\x1b" in line
+
+
+def test_traceback_lines_are_indented_below_their_entry():
+    formatter = RedactingFormatter(Redactor())
+    try:
+        raise ValueError("bad\n2099-01-01 00:00:00,000 INFO chatbot.app: approved")
+    except ValueError:
+        record = logging.LogRecord("x", logging.ERROR, "f", 1, "failed", None, sys.exc_info())
+    first, *rest = formatter.format(record).split("\n")
+    assert "failed" in first and rest and all(line.startswith("    ") for line in rest)
