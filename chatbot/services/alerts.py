@@ -266,7 +266,8 @@ def _refuse_unreachable(
         example = f"/alert {rules.symbol} {'+' if up else '-'}5%"
     else:
         near = to_step(mul(price, FIVE_PERCENT[up]), price_step(rules), ROUND_FLOOR)
-        example = f"/alert {rules.symbol} {spec.operator} {min(max(near, lowest), highest)}"
+        level = min(max(near, lowest), highest).normalize()
+        example = f"/alert {rules.symbol} {spec.operator} {level:f}"  # typed as the grammar takes
     raise UserError(
         f"That alert could never fire: {rules.symbol} cannot trade {bound} on Binance, and "
         f"this alert waits for a price beyond that. Pick a nearer level, like {example}"
