@@ -16,7 +16,7 @@ from chatbot.services.outbox import Delivery, SendResult
 from chatbot.storage.alerts import AlertRecord, AlertState
 from handlers import orders
 from handlers.common import esc, keyboard, num, reply, services, typing, user_id
-from handlers.parsing import parse_alert, parse_unalert
+from handlers.parsing import ALERT_BUTTON, button_fields, parse_alert, parse_unalert
 
 MAX_TEXT = 4096
 
@@ -51,7 +51,7 @@ async def alert_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     "Trade" (an order preview to confirm)."""
     query = update.callback_query
     assert query is not None and query.data is not None and isinstance(query.message, Message)
-    _, action, alert_id = query.data.split(":")
+    action, alert_id = button_fields(context.match)
     owner, chat_id = query.from_user.id, query.message.chat_id
     if action == "again":
         # answered after the service, so a refusal (the alert cap) reaches the press as a popup
@@ -66,7 +66,7 @@ async def alert_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
 
 
 def alert_button_handler() -> CallbackQueryHandler:
-    return CallbackQueryHandler(alert_button, pattern=r"^a:(again|trade):\d+$")
+    return CallbackQueryHandler(alert_button, pattern=ALERT_BUTTON)
 
 
 # -- rendering -----------------------------------------------------------------------------------

@@ -197,10 +197,14 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def _send_error(update: Update, text: str) -> None:
+    """As the press's answer; in the chat when there is no press, or when it was answered
+    already (the handler failed after answering) or is too old to answer."""
     with contextlib.suppress(TelegramError):
         if update.callback_query is not None:
-            await update.callback_query.answer(text[:200], show_alert=True)
-        elif update.effective_chat is not None:
+            with contextlib.suppress(BadRequest):
+                await update.callback_query.answer(text[:200], show_alert=True)
+                return
+        if update.effective_chat is not None:
             await update.effective_chat.send_message(text)
 
 

@@ -27,6 +27,7 @@ from chatbot.exchange.errors import BinanceError
 from chatbot.exchange.signing import KeyFormatError, guess_key_type
 from chatbot.services.keys import KeyReport
 from handlers.common import edit, esc, reply, services, typing, user_id
+from handlers.parsing import DELKEY_BUTTON, button_fields
 from handlers.scrub import secret_deleted
 
 log = logging.getLogger(__name__)
@@ -167,8 +168,8 @@ async def delkey(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def delkey_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     query = update.callback_query
-    assert query is not None and query.data is not None
-    _, choice, owner = query.data.split(":")
+    assert query is not None
+    choice, owner = button_fields(context.match)
     if int(owner) != query.from_user.id:
         await query.answer("This is not your key.", show_alert=True)
         return
@@ -226,4 +227,4 @@ def setkey_conversation() -> ConversationHandler:
 
 
 def delkey_button_handler() -> CallbackQueryHandler:
-    return CallbackQueryHandler(delkey_button, pattern=r"^delkey:")
+    return CallbackQueryHandler(delkey_button, pattern=DELKEY_BUTTON)

@@ -14,7 +14,14 @@ from chatbot.exchange.models import MarketTrade
 from chatbot.exchange.symbol_rules import SymbolRules
 from chatbot.services.market import Quote
 from handlers.common import esc, num, reply, services, typing
-from handlers.parsing import CommandError, normalize_symbol, parse_one_symbol, parse_symbols
+from handlers.parsing import (
+    CHART_BUTTON,
+    CommandError,
+    button_fields,
+    normalize_symbol,
+    parse_one_symbol,
+    parse_symbols,
+)
 
 
 async def price(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -38,13 +45,14 @@ async def chart(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def chart_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """The "Chart" button under /price."""
     query = update.callback_query
-    assert query is not None and query.data is not None
+    assert query is not None
+    (symbol,) = button_fields(context.match)
     await query.answer()
-    await _send_chart(update, context, query.data.split(":", 1)[1], "1h")
+    await _send_chart(update, context, symbol, "1h")
 
 
 def chart_button_handler() -> CallbackQueryHandler:
-    return CallbackQueryHandler(chart_button, pattern=r"^chart:[A-Z0-9]{2,20}$")
+    return CallbackQueryHandler(chart_button, pattern=CHART_BUTTON)
 
 
 async def _send_chart(

@@ -20,7 +20,13 @@ from chatbot.services.order_outcomes import Outcome, OutcomeKind
 from chatbot.services.orders import CancelAllPreview, OrderPreview
 from chatbot.storage.tickets import Ticket
 from handlers.common import edit, esc, keyboard, num, reply, services, typing, user_id
-from handlers.parsing import parse_cancel, parse_order
+from handlers.parsing import (
+    LARGEST_BUTTON,
+    TICKET_BUTTON,
+    button_fields,
+    parse_cancel,
+    parse_order,
+)
 
 CONFIRM, DISCARD, LARGEST = "c", "x", "m"
 
@@ -84,8 +90,8 @@ async def largest_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     preview of the largest order that fits. A refusal (not the owner, used, nothing fits) is
     shown as the press's answer by the error handler."""
     query = update.callback_query
-    assert query is not None and query.data is not None
-    ticket_id = query.data.split(":", 2)[2]
+    assert query is not None
+    (ticket_id,) = button_fields(context.match)
     preview = await services(context).orders.preview_largest(ticket_id, query.from_user.id)
     await query.answer()
     if isinstance(query.message, Message):
@@ -95,7 +101,7 @@ async def largest_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
 
 
 def largest_handler() -> CallbackQueryHandler:
-    return CallbackQueryHandler(largest_button, pattern=rf"^t:{LARGEST}:")
+    return CallbackQueryHandler(largest_button, pattern=LARGEST_BUTTON)
 
 
 async def cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -117,8 +123,8 @@ async def cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def ticket_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Confirm or Cancel on a preview: answer the press at once, then do the slow part."""
     query = update.callback_query
-    assert query is not None and query.data is not None
-    _, action, ticket_id = query.data.split(":", 2)
+    assert query is not None
+    action, ticket_id = button_fields(context.match)
     orders = services(context).orders
     uid = query.from_user.id
     if action == CONFIRM:
@@ -147,7 +153,7 @@ async def show_outcome(
 
 
 def ticket_handler() -> CallbackQueryHandler:
-    return CallbackQueryHandler(ticket_button, pattern=r"^t:[cx]:")
+    return CallbackQueryHandler(ticket_button, pattern=TICKET_BUTTON)
 
 
 # -- rendering -----------------------------------------------------------------------------------

@@ -11,17 +11,24 @@ import re
 from decimal import Decimal, InvalidOperation
 
 from chatbot.errors import UserError
+from chatbot.exchange.grid import FINEST, LARGEST
 from chatbot.services.alerts import AlertSpec
 from chatbot.services.order_preview import OrderIntent
 
 MAX_SYMBOLS = 10
-# Binance sends and takes numbers as 64-bit integers of 10^-8 units, so none exceeds this;
-# and no asset is counted in finer units than 10^-18. Anything past these is a typo, and
-# refusing it here keeps every number the filters see to a few dozen digits.
-MAX_NUMBER = Decimal("92233720368.54775807")
+# No price, quantity or amount on Binance exceeds LARGEST (see grid.py), and no asset is counted
+# in finer units than 10^-18. Anything past these is a typo, and refusing it here keeps every
+# number the filters see to a few dozen digits.
+MAX_NUMBER = LARGEST
 MAX_DECIMALS = 18
+# Order ids (Binance) and alert ids (SQLite) are 64-bit signed integers.
+MAX_ID = 2**63 - 1
+# No price can rise further than from the finest (10^-8) to the largest Binance number.
+MAX_MOVE = (LARGEST / FINEST - 1) * 100
 _SYMBOL_RE = re.compile(r"^[A-Z0-9]{2,20}$")
-_NUMBER_RE = re.compile(r"^\d+(\.\d+)?$|^\.\d+$")
+# [0-9], not \d: \d also matches full-width and other scripts' digits, which Decimal() reads.
+_NUMBER_RE = re.compile(r"^[0-9]+(\.[0-9]+)?$|^\.[0-9]+$")
+_ID_RE = re.compile(r"^[0-9]{1,19}$")
 
 
 class CommandError(UserError):
@@ -69,6 +76,7 @@ def parse_optional_symbol(args: list[str], command: str) -> str | None:
 def parse_amount(text: str, what: str, example: str) -> Decimal:
     """A positive decimal typed with `.` and no exponent (`0.001`, `65000`, `.5`)."""
     cleaned = text.strip()
+    _refuse_foreign_digits(text, example)
     if not _NUMBER_RE.match(cleaned):
         hint = " Use a dot for decimals and no thousands separators." if "," in cleaned else ""
         raise CommandError(f"“{_clip(text)}” is not a valid {what}.{hint} Example: {example}")
@@ -90,12 +98,36 @@ def _within_limits(value: Decimal, text: str, what: str, example: str) -> Decima
             f"“{_clip(text)}” is too large: Binance takes {article} {what} of at most {largest}. "
             f"Example: {example}"
         )
+    return _refuse_many_decimals(value, text, example)
+
+
+def _refuse_many_decimals(value: Decimal, text: str, example: str) -> Decimal:
     if -int(value.as_tuple().exponent) > MAX_DECIMALS:
         raise CommandError(
             f"“{_clip(text)}” has too many decimals: at most {MAX_DECIMALS}, and Binance "
             f"rounds to far fewer. Example: {example}"
         )
     return value
+
+
+def parse_id(text: str, what: str, example: str) -> int:
+    """An id (an order's, an alert's): digits 0-9, a leading `#` allowed, at most 2^63 - 1."""
+    cleaned = text.strip().removeprefix("#")
+    _refuse_foreign_digits(text, example)
+    if not _ID_RE.match(cleaned) or int(cleaned) > MAX_ID:
+        raise CommandError(f"“{_clip(text)}” is not {what}. Example: {example}")
+    return int(cleaned)
+
+
+def _refuse_foreign_digits(text: str, example: str) -> None:
+    """Refuse digits other than 0-9: full-width (１２), superscript (²), circled (①), other
+    scripts' (١٢). `int()` and `Decimal()` read some of them and not others, so rather than
+    guess, the bot reads none, and a number it echoes back is always the one the user typed."""
+    if any(char.isnumeric() and not char.isascii() for char in text):
+        raise CommandError(
+            f"“{_clip(text)}” has digits I cannot read: type numbers with the digits 0-9 "
+            f"(switch off full-width input). Example: {example}"
+        )
 
 
 def _clip(text: str, limit: int = 24) -> str:
@@ -123,7 +155,7 @@ def parse_order(side: str, args: list[str]) -> OrderIntent:
     unit = None
     if rest and rest[0].lower() not in _LIMIT_WORDS:
         unit = rest.pop(0).upper()
-        if in_quote or not unit.isalnum():
+        if in_quote or not _SYMBOL_RE.match(unit):
             raise CommandError(f"Type it like {example}")
     price = None
     if rest:
@@ -136,8 +168,8 @@ def parse_order(side: str, args: list[str]) -> OrderIntent:
 def parse_cancel(args: list[str]) -> tuple[int | None, str | None]:
     """`/cancel ORDER_ID` -> (id, None); `/cancel SYMBOL all` -> (None, SYMBOL)."""
     example = "/cancel 123456 (one order; /orders lists them) or /cancel BTCUSDT all"
-    if len(args) == 1 and args[0].isdigit():
-        return int(args[0]), None
+    if len(args) == 1:
+        return parse_id(args[0], "an order id", example), None
     if len(args) == 2 and args[1].lower() == "all":
         return None, normalize_symbol(args[0], "/cancel BTCUSDT all")
     raise CommandError(f"Type it like {example}")
@@ -158,11 +190,8 @@ def parse_alert(args: list[str]) -> AlertSpec:
             raise CommandError(f"Which price? Type it like {ALERT_EXAMPLE}")
         operator, value = rest[0], parse_amount(rest[1], "price", "/alert BTCUSDT > 70000")
         rest = rest[2:]
-    elif match := re.fullmatch(r"([+-])(\d+(?:\.\d+)?)%", rest[0]):
-        operator, value = "%", Decimal(match.group(1) + match.group(2))
-        value = _within_limits(value, rest[0], "move", "/alert BTC +5%")
-        if value == 0:
-            raise CommandError("A move of 0% is no alert. Example: /alert BTC +5%")
+    elif rest[0].endswith("%"):
+        operator, value = "%", _parse_move(rest[0])
         rest = rest[1:]
     else:
         raise CommandError(f"“{_clip(rest[0])}” is not a condition. Type it like {ALERT_EXAMPLE}")
@@ -173,10 +202,47 @@ def parse_alert(args: list[str]) -> AlertSpec:
     return AlertSpec(symbol, operator, value, note, repeat)
 
 
+def _parse_move(text: str) -> Decimal:
+    """`+5%`, `-2.5%`: a signed percentage, not 0, no larger than any price could move."""
+    example = "/alert BTC +5%"
+    _refuse_foreign_digits(text, example)
+    match = re.fullmatch(r"([+-])([0-9]+(?:\.[0-9]+)?)%", text)
+    if match is None:
+        raise CommandError(f"“{_clip(text)}” is not a move. Type a sign and a number: {example}")
+    value = Decimal(match.group(1) + match.group(2))
+    if abs(value) > MAX_MOVE:
+        raise CommandError(
+            f"“{_clip(text)}” is more than any price on Binance can move. Example: {example}"
+        )
+    _refuse_many_decimals(value, text, example)
+    if value == 0:
+        raise CommandError(f"A move of 0% is no alert. Example: {example}")
+    return value
+
+
 def parse_unalert(args: list[str]) -> list[int] | None:
     """`/unalert 12 13` -> [12, 13]; `/unalert all` -> None (all of them)."""
     if len(args) == 1 and args[0].lower() == "all":
         return None
-    if args and all(a.lstrip("#").isdigit() for a in args):
-        return [int(a.lstrip("#")) for a in args]
-    raise CommandError("Type it like /unalert 12 (ids from /alerts) or /unalert all")
+    example = "/unalert 12 (ids from /alerts) or /unalert all"
+    if not args:
+        raise CommandError(f"Type it like {example}")
+    return [parse_id(arg, "an alert id", example) for arg in args]
+
+
+# -- button data ---------------------------------------------------------------------------------
+# What the bot's own buttons carry. Each button handler is registered for its pattern only, so
+# data a client forged (or a button of an older version) never reaches it: it gets "This button
+# is no longer active" instead. `\Z`, not `$`, which would let a trailing newline through.
+DELKEY_BUTTON = r"^delkey:(yes|no):([0-9]{1,19})\Z"
+TICKET_BUTTON = r"^t:([cx]):([A-Za-z0-9_-]{1,36})\Z"  # a ticket id is a client order id
+LARGEST_BUTTON = r"^t:m:([A-Za-z0-9_-]{1,36})\Z"
+ALERT_BUTTON = r"^a:(again|trade):([0-9]{1,18})\Z"  # an id SQLite can hold
+CHART_BUTTON = r"^chart:([A-Z0-9]{2,20})\Z"
+
+
+def button_fields(match: re.Match[str] | None) -> tuple[str, ...]:
+    """The fields of button data, as its handler's pattern matched them."""
+    if match is None:  # the handler was registered without its pattern
+        raise UserError("This button is no longer active.")
+    return match.groups()

@@ -16,6 +16,11 @@ Side = Literal["BUY", "SELL"]
 
 _PRECISION = 60  # digits beyond what the operands themselves need
 
+# Binance sends and takes numbers as 64-bit integers of 10^-8 units, so no price, quantity or
+# amount exceeds LARGEST and no price is finer than FINEST.
+LARGEST = Decimal("92233720368.54775807")
+FINEST = Decimal("0.00000001")
+
 
 def format_decimal(value: Decimal, places: int | None = None) -> str:
     """`value` for people: thousands separators, no exponent, no trailing zeros ("65,000.5").
@@ -67,6 +72,17 @@ def price_step(rules: SymbolRules) -> Decimal:
     if rules.price_filter and rules.price_filter.tick_size > 0:
         return rules.price_filter.tick_size
     return quote_cent(rules)
+
+
+def price_range(rules: SymbolRules) -> tuple[Decimal, Decimal]:
+    """The lowest and highest price the symbol can trade at: PRICE_FILTER's minPrice and
+    maxPrice where set; never below one tick (nor 10^-8), never above LARGEST."""
+    lowest, highest = max(price_step(rules), FINEST), LARGEST
+    if rules.price_filter is not None:
+        lowest = max(lowest, rules.price_filter.min_price)
+        if rules.price_filter.max_price > 0:
+            highest = min(highest, rules.price_filter.max_price)
+    return lowest, highest
 
 
 def quote_cent(rules: SymbolRules) -> Decimal:

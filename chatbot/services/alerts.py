@@ -14,9 +14,11 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import ROUND_FLOOR, Decimal
 
 from chatbot.errors import UserError
+from chatbot.exchange.grid import format_decimal, mul, price_range, price_step, to_step
+from chatbot.exchange.symbol_rules import SymbolRules
 from chatbot.services.alert_book import AlertBook
 from chatbot.services.market import MarketService
 from chatbot.services.order_preview import OrderIntent
@@ -27,6 +29,7 @@ log = logging.getLogger(__name__)
 DEFAULT_COOLDOWN = 900.0  # seconds before a `repeat` alert may fire again
 PER_USER_LIMIT = 100
 HUNDRED = Decimal(100)
+FIVE_PERCENT = {True: Decimal("1.05"), False: Decimal("0.95")}  # an example's level, up or down
 
 Watch = Callable[[str], Awaitable[None]]
 
@@ -117,7 +120,7 @@ class AlertService:
         if await self._repo.count_active(user_id) >= self._limit:  # spare Binance the quote
             raise self._limit_reached()
         price = (await self._market.quotes([rules.symbol]))[0].ticker.last_price
-        direction, threshold, condition = _threshold(spec, price)
+        direction, threshold, condition = _threshold(spec, price, rules)
         if (direction == "above" and price >= threshold) or (
             direction == "below" and price <= threshold
         ):
@@ -233,19 +236,49 @@ class AlertService:
             await self._unwatch(symbol)
 
 
-def _threshold(spec: AlertSpec, price: Decimal) -> tuple[str, Decimal, str]:
+def _threshold(spec: AlertSpec, price: Decimal, rules: SymbolRules) -> tuple[str, Decimal, str]:
+    """The alert's direction, level and condition as shown; a UserError when no trade can ever
+    reach the level."""
     if spec.operator == ">":
+        _refuse_unreachable(rules, spec, price, "above", spec.value)
         return "above", spec.value, f"≥ {spec.value.normalize():f}"
     if spec.operator == "<":
+        _refuse_unreachable(rules, spec, price, "below", spec.value)
         return "below", spec.value, f"≤ {spec.value.normalize():f}"
     if spec.value <= -HUNDRED:
         raise UserError("A fall of 100% or more cannot happen. Example: /alert BTC -5%")
     threshold = price * (1 + spec.value / HUNDRED)
     sign = "+" if spec.value > 0 else ""
     direction = "above" if spec.value > 0 else "below"
+    _refuse_unreachable(rules, spec, price, direction, threshold)
     arrow = "≥" if spec.value > 0 else "≤"
     shown = threshold.quantize(Decimal("0.00000001")).normalize()
     return direction, threshold, f"{sign}{spec.value.normalize():f}% ({arrow} {shown:f})"
+
+
+def _refuse_unreachable(
+    rules: SymbolRules, spec: AlertSpec, price: Decimal, direction: str, threshold: Decimal
+) -> None:
+    """Refuse a level outside the prices the symbol can trade at (its PRICE_FILTER), such as
+    `< 0.001` on a 0.01 tick or `-99.9999999%`: such an alert would wait forever."""
+    lowest, highest = price_range(rules)
+    if direction == "below" and threshold < lowest:
+        bound = f"below {format_decimal(lowest)}"
+    elif direction == "above" and threshold > highest:
+        bound = f"above {format_decimal(highest)}"
+    else:
+        return
+    up = direction == "above"
+    if spec.operator == "%":
+        example = f"/alert {rules.symbol} {'+' if up else '-'}5%"
+    else:
+        near = to_step(mul(price, FIVE_PERCENT[up]), price_step(rules), ROUND_FLOOR)
+        level = min(max(near, lowest), highest).normalize()
+        example = f"/alert {rules.symbol} {spec.operator} {level:f}"  # typed as the grammar takes
+    raise UserError(
+        f"That alert could never fire: {rules.symbol} cannot trade {bound} on Binance, and "
+        f"this alert waits for a price beyond that. Pick a nearer level, like {example}"
+    )
 
 
 def _spec_of(record: AlertRecord) -> AlertSpec:

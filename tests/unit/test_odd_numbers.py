@@ -151,3 +151,11 @@ def test_whatever_the_grammar_accepts_the_filters_handle(text: str) -> None:
             references=references,
             best_price=D("65000"),
         )
+
+
+def test_the_price_range_is_the_price_filter_never_below_a_tick() -> None:
+    from chatbot.exchange.grid import FINEST, LARGEST, price_range
+
+    lowest, highest = price_range(BTCUSDT)
+    assert lowest >= BTCUSDT.price_filter.tick_size and lowest >= FINEST
+    assert highest <= LARGEST

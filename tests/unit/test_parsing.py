@@ -120,3 +120,84 @@ def test_order_grammar():
     assert parse_order("BUY", ["BTCUSDT", "100", "USDT"]).unit == "USDT"
     with pytest.raises(CommandError, match="/sell BTCUSDT"):
         parse_order("SELL", ["BTC", "1", "@"])
+
+
+# --- digits, ids and button data ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", ["１２", "²", "①", "١٢", "0.0０1", "½", "Ⅻ"])
+def test_digits_other_than_0_to_9_are_refused_everywhere(text):
+    from handlers.parsing import parse_alert, parse_cancel, parse_order, parse_unalert
+
+    for parse in (
+        lambda: parse_amount(text, "quantity", "/buy BTC 0.01"),
+        lambda: parse_order("BUY", ["BTC", text]),
+        lambda: parse_order("BUY", ["BTC", "1", "@", text]),
+        lambda: parse_alert(["BTC", ">", text]),
+        lambda: parse_alert(["BTC", f"+{text}%"]),
+        lambda: parse_cancel([text]),
+        lambda: parse_unalert([text]),
+    ):
+        with pytest.raises(CommandError, match="has digits I cannot read"):
+            parse()
+
+
+def test_ids_are_ascii_digits_within_64_bits():
+    from handlers.parsing import MAX_ID, parse_cancel, parse_unalert
+
+    assert parse_cancel([str(MAX_ID)]) == (MAX_ID, None)
+    assert parse_unalert(["#12", "13"]) == [12, 13]
+    for text in (str(MAX_ID + 1), "9" * 23, "-1", "1.0", "#", "BTCUSDT"):
+        with pytest.raises(CommandError, match="is not an order id"):
+            parse_cancel([text])
+        with pytest.raises(CommandError, match="is not an alert id"):
+            parse_unalert([text])
+
+
+def test_moves_are_signed_and_no_larger_than_any_price_can_make():
+    from handlers.parsing import MAX_MOVE, parse_alert
+
+    assert parse_alert(["BTC", "-99.9999999%"]).value == Decimal("-99.9999999")
+    assert parse_alert(["BTC", f"+{MAX_MOVE}%"]).value == MAX_MOVE
+    for text, message in [
+        (f"+{MAX_MOVE + 1}%", "more than any price on Binance can move"),
+        ("5%", "is not a move"),
+        ("+0%", "A move of 0% is no alert"),
+    ]:
+        with pytest.raises(CommandError, match=message):
+            parse_alert(["BTC", text])
+
+
+@given(st.text(max_size=70))
+def test_button_patterns_take_only_what_the_bot_sends(data):
+    import re
+
+    from handlers.parsing import (
+        ALERT_BUTTON,
+        CHART_BUTTON,
+        DELKEY_BUTTON,
+        LARGEST_BUTTON,
+        TICKET_BUTTON,
+        button_fields,
+    )
+
+    for pattern in (ALERT_BUTTON, CHART_BUTTON, DELKEY_BUTTON, LARGEST_BUTTON, TICKET_BUTTON):
+        match = re.match(pattern, data)
+        if match is None:
+            continue
+        fields = button_fields(match)
+        assert all(field.isascii() and "\n" not in field for field in fields)
+        if pattern == ALERT_BUTTON:
+            assert int(fields[-1]) < 2**63  # an id SQLite can look up
+
+
+def test_button_patterns_match_the_bot_s_own_buttons():
+    import re
+
+    from handlers.parsing import ALERT_BUTTON, DELKEY_BUTTON, TICKET_BUTTON
+
+    assert re.match(TICKET_BUTTON, "t:c:tAbC0123456789xyzQ")
+    assert re.match(ALERT_BUTTON, "a:again:42")
+    assert re.match(DELKEY_BUTTON, "delkey:yes:1001")
+    for forged in ("delkey:yes", "delkey:yes:1001\n", "a:again:" + "9" * 23, "t:c:a b"):
+        assert not any(re.match(p, forged) for p in (TICKET_BUTTON, ALERT_BUTTON, DELKEY_BUTTON))
