@@ -143,6 +143,7 @@ class Settings(BaseSettings):
     max_slippage_pct: Decimal = Field(Decimal(1), ge=0, le=50, alias="CHATBOT_MAX_SLIPPAGE_PCT")
     max_order_usdt: Decimal | None = Field(None, gt=0, alias="CHATBOT_MAX_ORDER_USDT")
     order_watch: float = Field(600.0, ge=1, le=86400, alias="CHATBOT_ORDER_WATCH")
+    alert_retention_days: float = Field(30.0, gt=0, le=3650, alias="CHATBOT_ALERT_RETENTION_DAYS")
     http_port: int | None = Field(None, ge=1, le=65535, alias="CHATBOT_HTTP_PORT")
     webhook_url: str | None = Field(None, alias="CHATBOT_WEBHOOK_URL")
     log_level: str = Field("INFO", alias="LOG_LEVEL")
