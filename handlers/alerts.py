@@ -188,7 +188,7 @@ async def send_fired(
     try:
         await bot.send_message(chat_id, text, parse_mode=ParseMode.HTML, reply_markup=buttons)
     except TelegramError as exc:
-        return _failed(exc, count)
+        return delivery_after(exc, count)
     return SendResult(Delivery.SENT, sent=count)
 
 
@@ -199,8 +199,9 @@ _CHAT_GONE = ("chat not found", "user is deactivated", "bot was kicked", "peer_i
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
-def _failed(exc: TelegramError, count: int) -> SendResult:
-    """What a failed send means for the outbox (see `chatbot/services/outbox.py`)."""
+def delivery_after(exc: TelegramError, count: int) -> SendResult:
+    """What a failed send of a message holding `count` alerts means for the outbox (see
+    `chatbot/services/outbox.py`): retried only when nothing can have arrived."""
     if isinstance(exc, RetryAfter):
         return SendResult(Delivery.RETRY, _seconds(exc.retry_after))
     if isinstance(exc, Forbidden | ChatMigrated):

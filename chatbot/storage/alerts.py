@@ -199,20 +199,25 @@ class AlertRepository:
     # -- the outbox --------------------------------------------------------------------------
 
     async def pending(self, limit: int = 1000) -> list[OutboxItem]:
+        """Messages waiting, oldest first. A row whose payload does not parse (a damaged
+        file) is dropped, not returned: it would fail every round and hold the rest back."""
         rows = await self._db.fetch_all(
             "SELECT * FROM outbox WHERE state = 'pending' ORDER BY id LIMIT ?", (limit,)
         )
-        return [
-            OutboxItem(
-                int(r["id"]),
-                int(r["chat_id"]),
-                int(r["user_id"]),
-                r["alert_id"],
-                json.loads(r["payload"]),
-                int(r["attempts"]),
-            )
-            for r in rows
-        ]
+        items, damaged = [], []
+        for r in rows:
+            try:
+                payload = json.loads(r["payload"])
+            except ValueError:
+                damaged.append(int(r["id"]))
+                continue
+            items.append(
+                OutboxItem(int(r["id"]), int(r["chat_id"]), int(r["user_id"]), r["alert_id"],
+                           payload, int(r["attempts"]))
+            )  # fmt: skip
+        if damaged:
+            await self.mark(damaged, "dropped")
+        return items
 
     async def backlog(self) -> int:
         row = await self._db.fetch_one("SELECT COUNT(*) FROM outbox WHERE state = 'pending'")
