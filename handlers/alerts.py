@@ -76,7 +76,7 @@ async def resume_paused_chat(update: Update, context: ContextTypes.DEFAULT_TYPE)
     """After any update from a chat whose alerts were paused because Telegram said the chat was
     gone (blocked, kicked, not found): the chat works again, so its alerts fire again."""
     chat = update.effective_chat
-    if chat is None or chat.id not in services(context).alerts.paused_chats:
+    if chat is None or not services(context).alerts.is_paused(chat.id):
         return
     if count := await services(context).alerts.resume_chat(chat.id):
         await chat.send_message(f"🔔 Your {count} paused alert(s) in this chat are active again.")

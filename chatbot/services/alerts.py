@@ -189,11 +189,10 @@ class AlertService:
         return OrderIntent(side, rules.symbol, max(amount, Decimal(1)), in_quote=False,
                            unit=rules.quote_asset)  # fmt: skip
 
-    @property
-    def paused_chats(self) -> frozenset[int]:
-        """Chats whose alerts are paused because the chat was gone (kept in memory, so every
-        update can ask cheaply)."""
-        return frozenset(self._paused)
+    def is_paused(self, chat_id: int) -> bool:
+        """Whether the chat's alerts are paused because the chat was gone (kept in memory:
+        every update asks)."""
+        return chat_id in self._paused
 
     async def pause_chat(self, chat_id: int) -> None:
         """The chat is gone for the bot (blocked, kicked, not found): keep its alerts, stop

@@ -136,7 +136,7 @@ async def test_chat_not_found_drops_the_message_and_pauses_the_chat_until_it_wri
     api.fail_next("sendMessage", error_code=400, description="Bad Request: chat not found")
     exchange.set_price("BTCUSDT", Decimal("61500"))
     await until(lambda: _dropped(running_bot))  # not retried every 2 s forever
-    assert running_bot.bot_data["services"].alerts.paused_chats == {alice.chat.id}
+    assert running_bot.bot_data["services"].alerts.is_paused(alice.chat.id)
     assert len(api.calls_to("sendMessage")) == sends + 1
     listing = await ask(alice, "/alerts")  # the chat writes again: its alerts resume
     assert "#2 BTCUSDT ≤ 50000 · paused — still armed" in listing.text
