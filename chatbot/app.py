@@ -136,6 +136,8 @@ def register_handlers(app: Application) -> None:
     app.add_handler(market.chart_button_handler())
     app.add_handler(CallbackQueryHandler(_stale_button))
     app.add_handler(MessageHandler(filters.ALL, welcome.unknown))
+    # after the reply (the guard has let the user in): a chat that writes again is not gone
+    app.add_handler(TypeHandler(Update, alerts.resume_paused_chat), group=1)
     app.add_error_handler(common.on_error)
 
 
@@ -150,6 +152,7 @@ async def open_resources(app: Application) -> Resources:
     settings: Settings = app.bot_data["settings"]
     assert settings.binance_api_url and settings.binance_stream_url and settings.binance_ws_api_url
     db = await Database.open(settings.db_path)
+    health = HealthBoard()
     client = BinanceClient(settings.binance_api_url)
     vault = CredentialVault(db, settings.master_key_bytes, settings.old_master_key_bytes)
     await vault.upgrade()  # rows sealed before the associated data covered type and permissions
@@ -180,20 +183,28 @@ async def open_resources(app: Application) -> Resources:
             max_order_usdt=settings.max_order_usdt,
             tracker=tracker,
             watch=watch,
+            health=health,
         ),
-        alerts=AlertService(alert_repo, market_service, AlertBook()),
+        alerts=AlertService(
+            alert_repo,
+            market_service,
+            AlertBook(),
+            health=health,
+            retention_days=settings.alert_retention_days,
+        ),
         charts=ChartService(client, market_service),
     )
     app.bot_data["services"] = services
     live = LiveOrders(settings.binance_ws_api_url, client, key_service, tracker, app.bot)
     alerts_live = LiveAlerts(
-        settings.binance_stream_url, services.alerts, alert_repo, key_service, app.bot
+        settings.binance_stream_url, services.alerts, alert_repo, key_service, app.bot, health
     )
     app.bot_data["live"], app.bot_data["live_alerts"] = live, alerts_live
+    app.bot_data["health"] = health
     app.bot_data["metrics"] = _metrics(client, services, alerts_live)
     with suppress(BinanceError):  # Binance unreachable at start is not fatal; calls retry
         await client.sync_time()
-    return Resources(db, client, live, alerts_live, watch)
+    return Resources(db, client, live, alerts_live, watch, health)
 
 
 def _metrics(client: BinanceClient, services: Services, alerts_live: LiveAlerts) -> Metrics:
@@ -213,7 +224,11 @@ async def _reconcile(app: Application) -> None:
     """Settle orders a previous run left in flight, and tell their users; keep watching
     those Binance has no record of yet."""
     services: Services = app.bot_data["services"]
-    outcomes = await services.orders.reconcile()
+    try:
+        outcomes = await services.orders.reconcile()
+    except Exception as exc:  # reconcile already settles ticket by ticket; this is a bug
+        app.bot_data["health"].failed("reconcile", exc)
+        return
     if outcomes:
         log.info("reconciled %d tickets left from before the restart", len(outcomes))
     await orders.report_reconciled(app.bot, outcomes)
@@ -254,7 +269,6 @@ async def running_bot(
 
     await app.initialize()
     resources = await open_resources(app)
-    app.bot_data["health"] = resources.health  # for /healthz, and tests
     try:
         await app.bot.set_my_commands([BotCommand(c, d) for c, d in welcome.COMMANDS])
         if settings.http_port is not None:

@@ -149,6 +149,7 @@ class Settings(BaseSettings):
     order_watch: float = Field(600.0, ge=1, le=86400, alias="CHATBOT_ORDER_WATCH")
     command_limit: int = Field(20, ge=1, le=10_000, alias="CHATBOT_COMMAND_LIMIT")
     button_limit: int = Field(40, ge=1, le=10_000, alias="CHATBOT_BUTTON_LIMIT")
+    alert_retention_days: float = Field(30.0, gt=0, le=3650, alias="CHATBOT_ALERT_RETENTION_DAYS")
     http_port: int | None = Field(None, ge=1, le=65535, alias="CHATBOT_HTTP_PORT")
     http_host: str = Field("127.0.0.1", min_length=1, alias="CHATBOT_HTTP_HOST")
     # below 1 s only for tests, which cannot wait for a real interval

@@ -7,6 +7,7 @@ service; firings land in the outbox; the outbox sender delivers them through the
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import time
@@ -16,6 +17,7 @@ from telegram import Bot
 from telegram.error import TelegramError
 
 from chatbot.exchange.streams import MarketStream
+from chatbot.health import HealthBoard
 from chatbot.services.alerts import AlertService
 from chatbot.services.keys import KeyService
 from chatbot.services.outbox import OutboxSender, SendResult
@@ -25,6 +27,7 @@ from handlers import alerts as alert_handlers
 log = logging.getLogger(__name__)
 
 DELAY_NOTICE_AFTER = 60.0  # seconds of stream outage before users are told it is back
+PRUNE_EVERY = 6 * 3600.0  # seconds between clean-ups of long-fired alerts
 
 
 class LiveAlerts:
@@ -35,8 +38,11 @@ class LiveAlerts:
         repo: AlertRepository,
         keys: KeyService,
         bot: Bot,
+        health: HealthBoard,
     ) -> None:
         self._alerts = alerts
+        self._health = health
+        self._pruning: asyncio.Task[None] | None = None
         self._keys = keys
         self.outages = 0
         self._repo = repo
@@ -44,7 +50,7 @@ class LiveAlerts:
         self.stream = MarketStream(
             stream_url, on_price=self._on_price, on_gap=alerts.on_gap, on_state=self._on_state
         )
-        self.sender = OutboxSender(repo, self._send, alerts.pause_user, alerts.fired)
+        self.sender = OutboxSender(repo, self._send, alerts.pause_chat, alerts.fired, health=health)
         alerts.follow_with(self.stream.add, self.stream.remove)
 
     async def start(self) -> None:
@@ -53,10 +59,26 @@ class LiveAlerts:
         log.info("price alerts loaded: %d active", count)
         self.sender.start()
         self._alerts.fired.set()  # send what a previous run left in the outbox
+        self._pruning = asyncio.get_running_loop().create_task(self._prune(), name="alert-prune")
 
     async def stop(self) -> None:
+        if self._pruning is not None:
+            self._pruning.cancel()
+            await asyncio.gather(self._pruning, return_exceptions=True)
         await self.sender.stop()
+        await self._alerts.stop()
         await self.stream.stop()
+
+    async def _prune(self) -> None:
+        """Forget long-fired one-shot alerts now and every `PRUNE_EVERY` seconds."""
+        while True:
+            try:
+                if count := await self._alerts.prune():
+                    log.info("forgot %d alerts fired before the retention period", count)
+                self._health.recovered("alert-prune")
+            except Exception as exc:
+                self._health.failed("alert-prune", exc)
+            await asyncio.sleep(PRUNE_EVERY)
 
     async def _send(self, chat_id: int, payloads: list[dict[str, Any]]) -> SendResult:
         owner = payloads[0].get("user_id")

@@ -19,7 +19,7 @@ from chatbot.exchange.client import ApiCredentials, BinanceClient
 from chatbot.exchange.errors import BinanceError
 from chatbot.exchange.events import ExecutionReport, UserEvent
 from chatbot.exchange.userdata import UserDataStream
-from chatbot.services.keys import KeyService
+from chatbot.services.keys import KeyService, KeyUnreadable
 from chatbot.services.order_tracker import OrderTracker
 from handlers import notifications
 
@@ -60,6 +60,9 @@ class LiveOrders:
     async def _follow_stored(self, user_id: int) -> None:
         try:
             await self._follow(user_id, await self._keys.credentials(user_id))
+        except KeyUnreadable as exc:
+            log.warning("user_id=%s not followed: stored key unreadable", user_id)
+            await notifications.send_key_unreadable(self._bot, user_id, exc.message)
         except (UserError, BinanceError) as exc:
             log.warning("user_id=%s not followed: %s", user_id, type(exc).__name__)
 

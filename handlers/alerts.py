@@ -6,9 +6,18 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+import httpx
 from telegram import Bot, Message, Update
 from telegram.constants import ParseMode
-from telegram.error import Forbidden, RetryAfter, TelegramError
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
 from telegram.ext import CallbackQueryHandler, ContextTypes
 
 from chatbot.services.alerts import NewAlert
@@ -65,6 +74,16 @@ async def alert_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     await orders.show_preview(chat_id, context, preview)
 
 
+async def resume_paused_chat(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """After any update from a chat whose alerts were paused because Telegram said the chat was
+    gone (blocked, kicked, not found): the chat works again, so its alerts fire again."""
+    chat = update.effective_chat
+    if chat is None or not services(context).alerts.is_paused(chat.id):
+        return
+    if count := await services(context).alerts.resume_chat(chat.id):
+        await chat.send_message(f"🔔 Your {count} paused alert(s) in this chat are active again.")
+
+
 def alert_button_handler() -> CallbackQueryHandler:
     return CallbackQueryHandler(alert_button, pattern=ALERT_BUTTON)
 
@@ -83,17 +102,27 @@ def render_new(new: NewAlert) -> str:
 
 
 def render_list(records: list[AlertRecord], down_since: float | None) -> str:
-    lines = []
+    """One message at most: the most recent alerts that fit, and how many older ones are not
+    shown (a user with hundreds of fired alerts gets one page, not hundreds of messages)."""
+    head = []
     if down_since is not None:
-        lines.append(f"⚠️ Live prices delayed since {_hm(down_since)} UTC.")
+        head.append(f"⚠️ Live prices delayed since {_hm(down_since)} UTC.")
     if not records:
-        lines.append("You have no alerts. Example: /alert BTCUSDT > 70000")
-        return "\n".join(lines)
-    lines.append(f"<b>Your alerts</b> ({len(records)})")
-    for r in records:
-        lines.append(f"#{r.id} {esc(r.symbol)} {esc(r.condition)} · {_state(r)}" + _note(r))
-    lines.append("Remove with /unalert ID or /unalert all")
-    return "\n".join(lines)
+        head.append("You have no alerts. Example: /alert BTCUSDT > 70000")
+        return "\n".join(head)
+    head.append(f"<b>Your alerts</b> ({len(records)})")
+    tail = "Remove with /unalert ID or /unalert all"
+    room = MAX_TEXT - len("\n".join([*head, tail])) - 80  # 80: the "older not shown" line
+    shown: list[str] = []
+    for r in reversed(records):  # the most recent first, until the page is full
+        line = f"#{r.id} {esc(r.symbol)} {esc(r.condition)} · {_state(r)}" + _note(r)
+        if len(line) + 1 > room:
+            break
+        shown.append(line)
+        room -= len(line) + 1
+    older = len(records) - len(shown)
+    more = [f"… and {older} older alert(s) not shown."] if older else []
+    return "\n".join([*head, *reversed(shown), *more, tail])
 
 
 def _state(r: AlertRecord) -> str:
@@ -160,13 +189,33 @@ async def send_fired(
         buttons = keyboard([row])
     try:
         await bot.send_message(chat_id, text, parse_mode=ParseMode.HTML, reply_markup=buttons)
-    except RetryAfter as exc:
-        return SendResult(Delivery.RETRY, _seconds(exc.retry_after))
-    except Forbidden:
-        return SendResult(Delivery.BLOCKED)
-    except TelegramError:  # network trouble or a server error: try again soon
-        return SendResult(Delivery.RETRY, 2.0)
+    except TelegramError as exc:
+        return delivery_after(exc, count)
     return SendResult(Delivery.SENT, sent=count)
+
+
+# 400s that mean the chat itself is gone for the bot, not that this one message was wrong
+_CHAT_GONE = ("chat not found", "user is deactivated", "bot was kicked", "peer_id_invalid",
+              "have no rights to send", "not enough rights", "chat_write_forbidden")  # fmt: skip
+# transport failures that prove the request never reached Telegram
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+
+def delivery_after(exc: TelegramError, count: int) -> SendResult:
+    """What a failed send of a message holding `count` alerts means for the outbox (see
+    `chatbot/services/outbox.py`): retried only when nothing can have arrived."""
+    if isinstance(exc, RetryAfter):
+        return SendResult(Delivery.RETRY, _seconds(exc.retry_after))
+    if isinstance(exc, Forbidden | ChatMigrated):
+        return SendResult(Delivery.BLOCKED)
+    if isinstance(exc, BadRequest):
+        gone = any(marker in exc.message.lower() for marker in _CHAT_GONE)
+        return SendResult(Delivery.BLOCKED if gone else Delivery.REFUSED)
+    if isinstance(exc, TimedOut | NetworkError) and isinstance(exc.__cause__, httpx.HTTPError):
+        if isinstance(exc.__cause__, _NOT_SENT):
+            return SendResult(Delivery.RETRY, 2.0)
+        return SendResult(Delivery.UNKNOWN, sent=count)  # it left; the answer did not come
+    return SendResult(Delivery.RETRY, 2.0)  # Telegram answered with an error: not delivered
 
 
 def _seconds(value: object) -> float:

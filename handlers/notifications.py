@@ -64,6 +64,13 @@ async def send_key_failed(bot: Bot, user_id: int, reason: str) -> None:
         await bot.send_message(user_id, text, parse_mode=ParseMode.HTML)
 
 
+async def send_key_unreadable(bot: Bot, user_id: int, reason: str) -> None:
+    """At start: the user's stored key does not open, so neither orders nor live updates work
+    for them until they set it again."""
+    with contextlib.suppress(TelegramError):
+        await bot.send_message(user_id, f"⚠️ {esc(reason)}", parse_mode=ParseMode.HTML)
+
+
 class ChatNotifier:
     """The order services' way into the chat (`OrderNotifier`)."""
 

@@ -254,6 +254,8 @@ def render_outcome(outcome: Outcome) -> str:
             "re-read; new preview below."
         )
     text = _OUTCOME_TEXT.get(kind, "Done.")
+    if kind is OutcomeKind.UNKNOWN and outcome.reason:  # e.g. the key must be set again
+        text = _UNKNOWN_BLOCKED
     return text.format(
         reason=esc(_sentence(outcome.reason or "Binance refused the order")),
         watched=_duration(outcome.watched_seconds),
@@ -262,6 +264,11 @@ def render_outcome(outcome: Outcome) -> str:
     )
 
 
+_UNKNOWN_BLOCKED = (
+    "⏳ <b>Not confirmed yet</b>: the order was sent once and will not be sent again, but "
+    "what became of it cannot be checked now: {reason} Once you have, I will check it and tell "
+    "you here. /orders shows what Binance has now."
+)
 _OUTCOME_TEXT = {
     OutcomeKind.REJECTED: "❌ <b>Not placed</b>: {reason}",
     OutcomeKind.NOT_SENT: "❌ <b>Not sent</b>: {reason}",

@@ -19,15 +19,18 @@ from decimal import ROUND_FLOOR, Decimal
 from chatbot.errors import UserError
 from chatbot.exchange.grid import format_decimal, mul, price_range, price_step, to_step
 from chatbot.exchange.symbol_rules import SymbolRules
+from chatbot.health import HealthBoard
 from chatbot.services.alert_book import AlertBook
 from chatbot.services.market import MarketService
 from chatbot.services.order_preview import OrderIntent
 from chatbot.storage.alerts import AlertLimitReached, AlertRecord, AlertRepository
+from chatbot.storage.retry import until_written
 
 log = logging.getLogger(__name__)
 
 DEFAULT_COOLDOWN = 900.0  # seconds before a `repeat` alert may fire again
 PER_USER_LIMIT = 100
+DEFAULT_RETENTION_DAYS = 30.0  # fired one-shot alerts are forgotten after this long
 HUNDRED = Decimal(100)
 FIVE_PERCENT = {True: Decimal("1.05"), False: Decimal("0.95")}  # an example's level, up or down
 
@@ -65,8 +68,13 @@ class AlertService:
         per_user_limit: int = PER_USER_LIMIT,
         cooldown: float = DEFAULT_COOLDOWN,
         clock: Callable[[], float] = time.time,
+        health: HealthBoard | None = None,
+        retention_days: float = DEFAULT_RETENTION_DAYS,
     ) -> None:
         self._repo = repo
+        self._retention = retention_days * 86_400
+        self._paused: set[int] = set()
+        self._health = health or HealthBoard()
         self._market = market
         self._book = book
         self._limit = per_user_limit
@@ -94,6 +102,7 @@ class AlertService:
 
     async def load(self) -> int:
         """At start: put every active alert back in the book and watch its symbol."""
+        self._paused = await self._repo.paused_chats()
         alerts = await self._repo.active()
         for alert in alerts:
             self._index(alert)
@@ -190,11 +199,39 @@ class AlertService:
         return OrderIntent(side, rules.symbol, max(amount, Decimal(1)), in_quote=False,
                            unit=rules.quote_asset)  # fmt: skip
 
-    async def pause_user(self, user_id: int) -> None:
-        """The user blocked the bot: keep their alerts, stop firing them."""
-        for alert in await self._repo.for_user(user_id):
-            self._book.remove(alert.id)
-        await self._repo.pause_user(user_id)
+    def is_paused(self, chat_id: int) -> bool:
+        """Whether the chat's alerts are paused because the chat was gone (kept in memory:
+        every update asks)."""
+        return chat_id in self._paused
+
+    async def pause_chat(self, chat_id: int) -> None:
+        """The chat is gone for the bot (blocked, kicked, not found): keep its alerts, stop
+        firing them into it until someone writes from it again."""
+        for alert_id in await self._repo.pause_chat(chat_id):
+            self._book.remove(alert_id)
+        self._paused.add(chat_id)
+
+    async def resume_chat(self, chat_id: int) -> int:
+        """Someone wrote from a paused chat: it works again, so its alerts fire again. Returns
+        how many were resumed."""
+        self._paused.discard(chat_id)
+        records = await self._repo.resume_chat(chat_id)
+        for record in records:
+            self._index(record)
+        for symbol in {r.symbol for r in records}:
+            await self._watch_symbol(symbol)
+        return len(records)
+
+    async def prune(self) -> int:
+        """Forget one-shot alerts that fired more than the retention period ago."""
+        return await self._repo.prune(self._clock() - self._retention)
+
+    async def stop(self) -> None:
+        """Cancel firings still waiting for the database: those alerts were never written as
+        fired, so they are still active in the file and the next run watches them again."""
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
 
     # -- prices --------------------------------------------------------------------------------
 
@@ -215,17 +252,36 @@ class AlertService:
                 self.on_price(symbol, prices[symbol])
 
     async def _record(self, alert_ids: list[int], symbol: str, price: Decimal) -> None:
+        """Write the firing, retrying until the database takes it: the alerts have already
+        left the book, so a failed write would lose them. A failure after the write (the
+        stream's unsubscribe) is reported, never left to "Task exception was never
+        retrieved"."""
         now = self._clock()
+        try:
+            fired = await until_written(
+                lambda: self._write_firing(alert_ids, price, now),
+                part="alert-firing",
+                health=self._health,
+            )
+            self.fired_total += len(fired)
+            self.fired.set()
+            if any(not r.repeat for r, _, _ in fired):
+                await self._unwatch_if_idle(symbol)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self._health.failed("alert-firing", exc)
+
+    async def _write_firing(
+        self, alert_ids: list[int], price: Decimal, now: float
+    ) -> list[tuple[AlertRecord, Decimal, dict[str, object]]]:
         fired = []
         for alert_id in alert_ids:
             record = await self._repo.get(alert_id)
             if record is not None:
                 fired.append((record, price, _payload(record, price, now)))
-        await self._repo.fire(fired, now)
-        self.fired_total += len(fired)
-        self.fired.set()
-        if any(not r.repeat for r, _, _ in fired):
-            await self._unwatch_if_idle(symbol)
+        await self._repo.fire(fired, now)  # type: ignore[arg-type]
+        return fired
 
     async def _watch_symbol(self, symbol: str) -> None:
         if self._watch is not None:

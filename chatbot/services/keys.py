@@ -7,6 +7,7 @@ withdraw empties an account.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,7 +18,9 @@ from chatbot.errors import UserError
 from chatbot.exchange.client import ApiCredentials, BinanceClient
 from chatbot.exchange.errors import AuthError, InvalidApiKeyFormat, InvalidSignature
 from chatbot.exchange.signing import KeyFormatError, KeyType
-from chatbot.storage.vault import CredentialVault, StoredCredentials, mask
+from chatbot.storage.vault import CredentialVault, StoredCredentials, VaultError, mask
+
+log = logging.getLogger(__name__)
 
 KeyListener = Callable[[int, ApiCredentials | None], Awaitable[None]]
 
@@ -27,6 +30,17 @@ SETKEY_HINT = "Add one in a private chat with the bot: /setkey API_KEY SECRET"
 class NoApiKey(UserError):
     def __init__(self) -> None:
         super().__init__(f"You have no Binance API key registered yet. {SETKEY_HINT}")
+
+
+class KeyUnreadable(UserError):
+    """The stored key cannot be opened (the row was damaged or edited, or sealed by a master
+    key that is not configured): the user must set it again."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Your stored Binance API key can no longer be read, so the bot cannot use it. "
+            "Set it again in a private chat with the bot: /setkey API_KEY SECRET"
+        )
 
 
 class KeyRefused(UserError):
@@ -146,7 +160,13 @@ class KeyService:
         return credentials
 
     async def _stored(self, user_id: int) -> StoredCredentials:
-        stored = await self._vault.load(user_id)
+        """Raises `NoApiKey`, or `KeyUnreadable` for a row that does not open (a `UserError`,
+        so every caller that skips a user without a key skips this one too)."""
+        try:
+            stored = await self._vault.load(user_id)
+        except VaultError as exc:
+            log.warning("user_id=%s: %s", user_id, exc)  # names no key, only the user id
+            raise KeyUnreadable() from None
         if stored is None:
             raise NoApiKey()
         return stored

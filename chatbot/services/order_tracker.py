@@ -93,6 +93,7 @@ class OrderTracker:
         self._notifier = notifier
         self._settle_wait = settle_wait
         self._cancelling: dict[int, asyncio.Event] = {}
+        self._observing: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
 
     # -- what the chat's own replies tell ------------------------------------------------------
 
@@ -149,7 +150,24 @@ class OrderTracker:
     ) -> None:
         """Binance says this of the order: settle its ticket if that was unresolved, and tell
         the user whatever they have not been told yet. `fill` is the event's own fill (a
-        stream event); `fees` the order's commissions so far, when known."""
+        stream event); `fees` the order's commissions so far, when known.
+
+        One user's observations run one at a time: the restart's reconcile and the stream's
+        re-read can see the same order at once, and the one that settles its ticket must also
+        be the one that tells it (with "now confirmed"), not lose the telling to the other."""
+        async with self._observing[user_id]:
+            await self._observe(user_id, order, ticket, fill, fees)
+
+    async def _observe(
+        self,
+        user_id: int,
+        order: Order,
+        ticket: Ticket | None,
+        fill: LastFill | None,
+        fees: dict[str, Decimal] | None,
+    ) -> None:
+        if ticket is not None:
+            ticket = await self._tickets.get(ticket.id)  # as it is now, not as the caller saw it
         if ticket is None:
             ticket = await self._tickets.get(order.client_order_id)
         if ticket is not None and ticket.user_id != user_id:

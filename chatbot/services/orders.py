@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import TypeVar
 
 from chatbot.errors import UserError
 from chatbot.exchange.client import ApiCredentials, BinanceClient, OrderRequest
@@ -27,12 +29,14 @@ from chatbot.exchange.errors import (
     RateLimited,
 )
 from chatbot.exchange.models import Order
-from chatbot.services.keys import KeyService
+from chatbot.health import HealthBoard
+from chatbot.services.keys import KeyService, KeyUnreadable
 from chatbot.services.market import MarketService
 from chatbot.services.order_outcomes import Outcome, OutcomeKind
 from chatbot.services.order_preview import OrderIntent, OrderPreview, OrderPreviewer
 from chatbot.services.order_tracker import OrderTracker
 from chatbot.services.order_watch import OrderWatch
+from chatbot.storage.retry import until_written
 from chatbot.storage.tickets import (
     UNRESOLVED_STATES,
     Ticket,
@@ -42,6 +46,7 @@ from chatbot.storage.tickets import (
 )
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 LOOKUP_DELAYS = (0.2, 0.5, 1.0, 2.0)  # seconds between the first queries after a lost answer
 HUNDRED = Decimal(100)
@@ -79,8 +84,10 @@ class OrderService:
         tracker: OrderTracker,
         watch: OrderWatch,
         lookup_delays: Sequence[float] = LOOKUP_DELAYS,
+        health: HealthBoard | None = None,
     ) -> None:
         self._client = client
+        self._health = health or HealthBoard()
         self._keys = keys
         self._market = market
         self._tickets = tickets
@@ -156,12 +163,19 @@ class OrderService:
         if ticket.order_type == "MARKET" and (repreview := await self._slipped(ticket)):
             return repreview
         # Written before sending: a ticket still CONFIRMING after a crash was never sent.
-        await self._tickets.move(ticket.id, (TicketState.CONFIRMING,), TicketState.SUBMITTED)
+        try:
+            await self._tickets.move(ticket.id, (TicketState.CONFIRMING,), TicketState.SUBMITTED)
+        except sqlite3.Error as exc:
+            self._health.failed("orders", exc)
+            reason = "the bot could not record it (its database is busy); nothing was placed"
+            return Outcome(OutcomeKind.NOT_SENT, ticket, reason=reason)
         try:
             order = await self._client.place_order(credentials, _request(ticket))
         except OrderStatusUnknown as exc:
             log.info("ticket %s: answer lost (%s); looking it up", ticket.id, exc.reason)
-            await self._tickets.move(ticket.id, (TicketState.SUBMITTED,), TicketState.UNKNOWN)
+            await self._written(
+                lambda: self._tickets.move(ticket.id, (TicketState.SUBMITTED,), TicketState.UNKNOWN)
+            )
             return await self.resolve_unknown(ticket, credentials)
         except (ExchangeUnavailable, RateLimited) as exc:  # refused before leaving the bot
             return await self._not_placed(ticket, OutcomeKind.NOT_SENT, exc.user_message)
@@ -169,7 +183,15 @@ class OrderService:
             if isinstance(exc, FilterFailure | InvalidSymbol) or exc.code in RULE_CODES:
                 return await self._rules_changed(ticket, exc)
             return await self._not_placed(ticket, OutcomeKind.REJECTED, exc.user_message)
-        return await self._tracker.settle_by_reply(ticket, order, (TicketState.SUBMITTED,))
+        # Binance has answered: the order exists whatever the database says. Its outcome is
+        # written when the database takes it, however long that is, then shown.
+        return await self._written(
+            lambda: self._tracker.settle_by_reply(ticket, order, (TicketState.SUBMITTED,))
+        )
+
+    async def _written(self, write: Callable[[], Awaitable[T]]) -> T:
+        """A write about an order already sent: retried until the database takes it."""
+        return await until_written(write, part="orders", health=self._health)
 
     async def _rules_changed(self, ticket: Ticket, error: BinanceError) -> Outcome:
         """Binance refused the order by a filter or the symbol: its rules may have changed
@@ -199,8 +221,10 @@ class OrderService:
         return Outcome(OutcomeKind.REPREVIEW, ticket, preview=fresh)
 
     async def _not_placed(self, ticket: Ticket, kind: OutcomeKind, reason: str) -> Outcome:
-        await self._tickets.move(
-            ticket.id, (TicketState.SUBMITTED,), TicketState.REJECTED, detail=reason
+        await self._written(
+            lambda: self._tickets.move(
+                ticket.id, (TicketState.SUBMITTED,), TicketState.REJECTED, detail=reason
+            )
         )
         return Outcome(kind, ticket, reason=reason)
 
@@ -246,15 +270,16 @@ class OrderService:
     async def reconcile(self) -> list[Outcome]:
         """At start-up: settle tickets a previous run left in flight, expire stale drafts.
         Returns what the chat must be told now; tickets Binance settles later (or never) are
-        handed to `OrderWatch`."""
+        handed to `OrderWatch`. Ticket by ticket: one that cannot be settled (its owner's key
+        does not open, a bug) is reported and the others are settled all the same."""
         outcomes: list[Outcome] = []
         await self._tracker.prune()
         for ticket in await self._tickets.in_states((TicketState.CONFIRMING,)):
-            outcomes += await self._reconcile_confirming(ticket)
+            outcomes += await self._settle_one(self._reconcile_confirming, ticket)
         for ticket in await self._tickets.in_states((TicketState.SUBMITTED,)):
             await self._tickets.move(ticket.id, (TicketState.SUBMITTED,), TicketState.UNKNOWN)
         for ticket in await self._tickets.in_states((TicketState.UNKNOWN,)):
-            outcomes += await self._reconcile_unknown(ticket)
+            outcomes += await self._settle_one(self._reconcile_unknown, ticket)
         stale = time.time() - self.confirm_ttl
         for ticket in await self._tickets.in_states((TicketState.DRAFT,)):
             if ticket.created_at <= stale and await self._tickets.move(
@@ -262,6 +287,15 @@ class OrderService:
             ):
                 outcomes.append(Outcome(OutcomeKind.EXPIRED, ticket))
         return outcomes
+
+    async def _settle_one(
+        self, settle: Callable[[Ticket], Awaitable[list[Outcome]]], ticket: Ticket
+    ) -> list[Outcome]:
+        try:
+            return await settle(ticket)
+        except Exception as exc:
+            self._health.failed("reconcile", exc)
+            return []
 
     async def _reconcile_confirming(self, ticket: Ticket) -> list[Outcome]:
         """CONFIRMING after a restart: the run stopped before sending (SUBMITTED is written
@@ -282,6 +316,10 @@ class OrderService:
             order = await self._client.query_order(
                 credentials, ticket.symbol, client_order_id=ticket.id
             )
+        except KeyUnreadable as exc:
+            # Nobody can ask Binance for this user until the key is set again; the user-data
+            # stream's re-read after /setkey settles the ticket then (see OrderTracker.sync).
+            return [Outcome(OutcomeKind.UNKNOWN, ticket, reason=exc.message)]
         except (BinanceError, UserError):
             self._watch.start(ticket)
             return [Outcome(OutcomeKind.UNKNOWN, ticket)]

@@ -166,40 +166,79 @@ class AlertRepository:
         async with self._db.transaction() as conn:
             for alert, price, payload in fired:
                 state = AlertState.ACTIVE if alert.repeat else AlertState.FIRED
-                await conn.execute(
+                cursor = await conn.execute(
                     "UPDATE alerts SET state = ?, fired_at = ?, fired_price = ?, "
                     "fire_count = fire_count + 1 WHERE id = ? AND state = ?",
                     (state, now, format(price, "f"), alert.id, AlertState.ACTIVE),
                 )
+                if cursor.rowcount == 0:
+                    continue  # deleted or paused meanwhile: nothing to tell
                 await conn.execute(
                     "INSERT INTO outbox (chat_id, user_id, alert_id, payload, state, created_at) "
                     "VALUES (?, ?, ?, ?, 'pending', ?)",
                     (alert.chat_id, alert.user_id, alert.id, json.dumps(payload), now),
                 )
 
-    async def pause_user(self, user_id: int) -> None:
-        await self._db.execute(
-            "UPDATE alerts SET state = ? WHERE user_id = ? AND state = ?",
-            (AlertState.PAUSED, user_id, AlertState.ACTIVE),
+    async def pause_chat(self, chat_id: int) -> list[int]:
+        """The chat is gone for the bot: its active alerts stop firing. Returns their ids."""
+        async with self._db.transaction() as conn:
+            cursor = await conn.execute(
+                "UPDATE alerts SET state = ? WHERE chat_id = ? AND state = ? RETURNING id",
+                (AlertState.PAUSED, chat_id, AlertState.ACTIVE),
+            )
+            return [int(row[0]) for row in await cursor.fetchall()]
+
+    async def resume_chat(self, chat_id: int) -> list[AlertRecord]:
+        """Someone wrote from the chat again: its paused alerts are active again."""
+        async with self._db.transaction() as conn:
+            cursor = await conn.execute(
+                "UPDATE alerts SET state = ? WHERE chat_id = ? AND state = ? RETURNING *",
+                (AlertState.ACTIVE, chat_id, AlertState.PAUSED),
+            )
+            return [AlertRecord.from_row(row) for row in await cursor.fetchall()]
+
+    async def paused_chats(self) -> set[int]:
+        rows = await self._db.fetch_all(
+            "SELECT DISTINCT chat_id FROM alerts WHERE state = ?", (AlertState.PAUSED,)
         )
+        return {int(r[0]) for r in rows}
+
+    async def prune(self, before: float) -> int:
+        """Forget one-shot alerts that fired, and alerts deleted, before `before` (a time.time()),
+        with the outbox rows that are done; returns how many alerts were forgotten."""
+        async with self._db.transaction() as conn:
+            cursor = await conn.execute(
+                "DELETE FROM alerts WHERE (state = ? AND fired_at < ?) "
+                "OR (state = ? AND COALESCE(fired_at, created_at) < ?)",
+                (AlertState.FIRED, before, AlertState.DELETED, before),
+            )
+            await conn.execute(
+                "DELETE FROM outbox WHERE state != 'pending' AND created_at < ?", (before,)
+            )
+            return cursor.rowcount
 
     # -- the outbox --------------------------------------------------------------------------
 
     async def pending(self, limit: int = 1000) -> list[OutboxItem]:
+        """Messages waiting, oldest first. A row whose payload does not parse (a damaged
+        file) is dropped, not returned: it would fail every round and hold the rest back."""
         rows = await self._db.fetch_all(
             "SELECT * FROM outbox WHERE state = 'pending' ORDER BY id LIMIT ?", (limit,)
         )
-        return [
-            OutboxItem(
-                int(r["id"]),
-                int(r["chat_id"]),
-                int(r["user_id"]),
-                r["alert_id"],
-                json.loads(r["payload"]),
-                int(r["attempts"]),
-            )
-            for r in rows
-        ]
+        items, damaged = [], []
+        for r in rows:
+            try:
+                payload = json.loads(r["payload"])
+            except ValueError:
+                damaged.append(int(r["id"]))
+                continue
+            items.append(
+                OutboxItem(int(r["id"]), int(r["chat_id"]), int(r["user_id"]), r["alert_id"],
+                           payload, int(r["attempts"]))
+            )  # fmt: skip
+        if damaged:
+            await self.mark(damaged, "dropped")
+        return items
 
     async def backlog(self) -> int:
         row = await self._db.fetch_one("SELECT COUNT(*) FROM outbox WHERE state = 'pending'")

@@ -146,8 +146,7 @@ async def test_restart_with_a_ticket_in_each_state(
         OrderRequest("BTCUSDT", "BUY", "MARKET", Decimal("0.001"), client_order_id=submitted),
     )
     await tickets.move(unknown, (TicketState.CONFIRMING,), TicketState.UNKNOWN)
-    await running_bot.updater.stop()
-    await running_bot.stop()
+    await process_dies(running_bot)  # its user-data stream too: no second process tells it
     async with run(settings, poll_timeout=1):
         alice = api.conversation(api.user(ALICE, first_name="Alice"))
         await alice.wait_for(lambda: "Filled" in alice.current(previews["submitted"]).text, 15)

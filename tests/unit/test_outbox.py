@@ -1,0 +1,127 @@
+"""The outbox sender on a real SQLite file: what each Telegram failure means, and a loop that
+no failure ends. (The wire itself is covered end to end in tests/e2e/test_lost_work.py.)"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from decimal import Decimal
+
+import httpx
+import pytest
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
+
+from chatbot.health import HealthBoard
+from chatbot.services.outbox import MAX_CRASHES, Delivery, OutboxSender, SendResult
+from chatbot.storage.alerts import AlertRepository
+from chatbot.storage.db import Database
+from handlers.alerts import delivery_after
+
+
+def caused(error, cause):
+    error.__cause__ = cause
+    return error
+
+
+REQUEST = httpx.Request("POST", "http://127.0.0.1/bot/sendMessage")
+
+
+@pytest.mark.parametrize(
+    ("error", "delivery"),
+    [
+        (Forbidden("Forbidden: bot was blocked by the user"), Delivery.BLOCKED),
+        (BadRequest("Chat not found"), Delivery.BLOCKED),
+        (BadRequest("Can't parse entities: unsupported start tag"), Delivery.REFUSED),
+        (RetryAfter(3), Delivery.RETRY),
+        (NetworkError("Bad Gateway"), Delivery.RETRY),  # Telegram answered: not delivered
+        (caused(NetworkError("x"), httpx.ConnectError("refused", request=REQUEST)), Delivery.RETRY),
+        (caused(TimedOut(), httpx.ConnectTimeout("t", request=REQUEST)), Delivery.RETRY),
+        (caused(TimedOut(), httpx.PoolTimeout("t", request=REQUEST)), Delivery.RETRY),
+        (caused(TimedOut(), httpx.ReadTimeout("t", request=REQUEST)), Delivery.UNKNOWN),
+        (caused(NetworkError("x"), httpx.ReadError("reset", request=REQUEST)), Delivery.UNKNOWN),
+    ],
+)
+def test_only_a_failure_that_proves_nothing_arrived_is_retried(error, delivery):
+    result = delivery_after(error, 3)
+    assert result.delivery is delivery
+    if delivery is Delivery.UNKNOWN:
+        assert result.sent == 3  # the alerts that message held are never sent again
+
+
+@pytest.fixture
+async def repo(tmp_path):
+    db = await Database.open(tmp_path / "bot.sqlite3")
+    yield AlertRepository(db)
+    await db.close()
+
+
+async def queue(repo: AlertRepository, chat_id: int) -> None:
+    record = await repo.create(
+        user_id=chat_id, chat_id=chat_id, symbol="BTCUSDT", direction="above",
+        threshold=Decimal(1), condition="≥ 1", note=None, repeat=False, cooldown=0.0, limit=100,
+    )  # fmt: skip
+    await repo.fire([(record, Decimal(2), {"alert_id": record.id})], time.time())
+
+
+async def states(repo: AlertRepository) -> list[str]:
+    rows = await repo._db.fetch_all("SELECT state FROM outbox ORDER BY id")
+    return [r["state"] for r in rows]
+
+
+async def test_a_message_whose_send_keeps_crashing_is_dropped(repo):
+    await queue(repo, 1)
+
+    async def crash(chat_id, payloads):
+        raise KeyError("price")  # a bug in rendering, not Telegram
+
+    sender = OutboxSender(repo, crash, _nothing, asyncio.Event(), per_chat_interval=0)
+    for _ in range(MAX_CRASHES):
+        sender._next_for_chat.clear()
+        await sender.drain()
+    assert await states(repo) == ["dropped"]
+
+
+async def test_a_damaged_payload_is_dropped_and_the_rest_still_go(repo):
+    await queue(repo, 1)
+    await queue(repo, 2)
+    await repo._db.execute("UPDATE outbox SET payload = '{cut' WHERE chat_id = 1")
+    sent = []
+
+    async def send(chat_id, payloads):
+        sent.append(chat_id)
+        return SendResult(Delivery.SENT)
+
+    await OutboxSender(repo, send, _nothing, asyncio.Event()).drain()
+    assert sent == [2] and await states(repo) == ["dropped", "sent"]
+
+
+async def test_the_loop_survives_a_failure_and_reports_it(repo):
+    await queue(repo, 1)
+    health, wake, sent = HealthBoard(), asyncio.Event(), asyncio.Event()
+
+    async def send(chat_id, payloads):
+        if chat_id == 1:
+            return SendResult(Delivery.BLOCKED)
+        sent.set()
+        return SendResult(Delivery.SENT)
+
+    async def pause_fails(chat_id):
+        raise RuntimeError("pausing failed")
+
+    sender = OutboxSender(repo, send, pause_fails, wake, health=health)
+    sender.start()
+    try:
+        for _ in range(200):
+            if "outbox" in health.failures():
+                break
+            await asyncio.sleep(0.01)
+        assert health.failures()["outbox"].error == "RuntimeError"
+        await queue(repo, 2)
+        wake.set()
+        await asyncio.wait_for(sent.wait(), 10)  # the loop still runs
+    finally:
+        await sender.stop()
+
+
+async def _nothing(chat_id: int) -> None:
+    return None
