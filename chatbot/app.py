@@ -33,6 +33,7 @@ from telegram.ext import (
 from telegram.request import HTTPXRequest
 
 from chatbot.config import Settings
+from chatbot.errors import present
 from chatbot.exchange.client import BinanceClient
 from chatbot.exchange.errors import BinanceError
 from chatbot.health import HealthBoard
@@ -82,14 +83,14 @@ class Resources:
 def build_application(settings: Settings) -> Application:
     """The Application, pointed at `TELEGRAM_API_URL`, with every handler registered."""
     settings.require("TELEGRAM_BOT_TOKEN", "CHATBOT_MASTER_KEY")
-    assert settings.telegram_bot_token is not None
+    token = present(settings.telegram_bot_token, "TELEGRAM_BOT_TOKEN")
     root = settings.telegram_api_url
     local = urlsplit(root).hostname in {"127.0.0.1", "localhost", "::1"}
     # A proxy from the environment must not capture the loopback emulator.
     httpx_kwargs = {"trust_env": not local}
     builder = (
         Application.builder()
-        .token(settings.telegram_bot_token.get_secret_value())
+        .token(token.get_secret_value())
         .base_url(f"{root}/bot")
         .base_file_url(f"{root}/file/bot")
         .request(HTTPXRequest(connection_pool_size=32, httpx_kwargs=httpx_kwargs))
@@ -150,10 +151,12 @@ async def open_resources(app: Application) -> Resources:
     """Open the database and the exchange client, build the services on them, and the live
     parts (order and market streams) that `running_bot` starts once the bot is up."""
     settings: Settings = app.bot_data["settings"]
-    assert settings.binance_api_url and settings.binance_stream_url and settings.binance_ws_api_url
+    api_url = present(settings.binance_api_url, "BINANCE_API_URL")
+    stream_url = present(settings.binance_stream_url, "BINANCE_STREAM_URL")
+    ws_api_url = present(settings.binance_ws_api_url, "BINANCE_WS_API_URL")
     db = await Database.open(settings.db_path)
     health = HealthBoard()
-    client = BinanceClient(settings.binance_api_url)
+    client = BinanceClient(api_url)
     vault = CredentialVault(db, settings.master_key_bytes, settings.old_master_key_bytes)
     await vault.upgrade()  # rows sealed before the associated data covered type and permissions
     market_service = MarketService(client)
@@ -195,10 +198,8 @@ async def open_resources(app: Application) -> Resources:
         charts=ChartService(client, market_service),
     )
     app.bot_data["services"] = services
-    live = LiveOrders(settings.binance_ws_api_url, client, key_service, tracker, app.bot)
-    alerts_live = LiveAlerts(
-        settings.binance_stream_url, services.alerts, alert_repo, key_service, app.bot, health
-    )
+    live = LiveOrders(ws_api_url, client, key_service, tracker, app.bot)
+    alerts_live = LiveAlerts(stream_url, services.alerts, alert_repo, key_service, app.bot, health)
     app.bot_data["live"], app.bot_data["live_alerts"] = live, alerts_live
     app.bot_data["health"] = health
     app.bot_data["metrics"] = _metrics(client, services, alerts_live)
@@ -289,9 +290,9 @@ async def running_bot(
                 settings.webhook_url,
             )
         if not settings.webhook_url:
-            assert app.updater is not None
+            updater = present(app.updater, "the updater (long polling)")
             await app.bot.delete_webhook()
-            await app.updater.start_polling(
+            await updater.start_polling(
                 poll_interval=0,
                 timeout=poll_timeout,
                 allowed_updates=Update.ALL_TYPES,

@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 import httpx
-from telegram import Bot, Message, Update
+from telegram import Bot, Update
 from telegram.constants import ParseMode
 from telegram.error import (
     BadRequest,
@@ -24,7 +24,18 @@ from chatbot.services.alerts import NewAlert
 from chatbot.services.outbox import Delivery, SendResult
 from chatbot.storage.alerts import AlertRecord, AlertState
 from handlers import orders
-from handlers.common import esc, keyboard, num, reply, services, typing, user_id
+from handlers.common import (
+    chat_of,
+    esc,
+    keyboard,
+    num,
+    press_of,
+    pressed_message,
+    reply,
+    services,
+    typing,
+    user_id,
+)
 from handlers.parsing import ALERT_BUTTON, button_fields, parse_alert, parse_unalert
 
 MAX_TEXT = 4096
@@ -33,9 +44,9 @@ MAX_TEXT = 4096
 async def alert(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/alert SYMBOL > PRICE | < PRICE | +5% [note] [repeat]: a price alert (no key needed)."""
     spec = parse_alert(context.args or [])
-    assert update.effective_chat is not None
+    chat_id = chat_of(update).id
     async with typing(update):
-        new = await services(context).alerts.create(user_id(update), update.effective_chat.id, spec)
+        new = await services(context).alerts.create(user_id(update), chat_id, spec)
     await reply(update, render_new(new))
 
 
@@ -58,15 +69,15 @@ async def unalert(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def alert_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Under an alert message: "Set again" (the same condition from the price now) or
     "Trade" (an order preview to confirm)."""
-    query = update.callback_query
-    assert query is not None and query.data is not None and isinstance(query.message, Message)
+    query = press_of(update)
+    message = pressed_message(query)
     action, alert_id = button_fields(context.match)
-    owner, chat_id = query.from_user.id, query.message.chat_id
+    owner, chat_id = query.from_user.id, message.chat_id
     if action == "again":
         # answered after the service, so a refusal (the alert cap) reaches the press as a popup
         new = await services(context).alerts.again(owner, int(alert_id))
         await query.answer()
-        await query.message.reply_text(render_new(new), parse_mode=ParseMode.HTML)
+        await message.reply_text(render_new(new), parse_mode=ParseMode.HTML)
         return
     await query.answer()
     intent = await services(context).alerts.trade_intent(owner, int(alert_id))

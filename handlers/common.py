@@ -10,7 +10,14 @@ import secrets
 from collections.abc import AsyncIterator, Sequence
 from decimal import Decimal
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram import (
+    CallbackQuery,
+    Chat,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    Update,
+)
 from telegram.constants import ChatAction, MessageLimit, ParseMode
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import ApplicationHandlerStop, ContextTypes
@@ -36,6 +43,35 @@ def user_id(update: Update) -> int:
     if user is None:  # channel posts and the like carry no user; the guard drops them
         raise ApplicationHandlerStop
     return user.id
+
+
+def chat_of(update: Update) -> Chat:
+    """The chat an update came from; updates without one stop here, as the guard's do."""
+    if update.effective_chat is None:
+        raise ApplicationHandlerStop
+    return update.effective_chat
+
+
+def message_of(update: Update) -> Message:
+    """The message a command or answer came in."""
+    if update.effective_message is None:
+        raise ApplicationHandlerStop
+    return update.effective_message
+
+
+def press_of(update: Update) -> CallbackQuery:
+    """The button press a callback handler was called for."""
+    if update.callback_query is None:
+        raise ApplicationHandlerStop
+    return update.callback_query
+
+
+def pressed_message(query: CallbackQuery) -> Message:
+    """The message under which a button was pressed. Telegram leaves it out when it is too
+    old (an `InaccessibleMessage`); the user is told to send the command again."""
+    if not isinstance(query.message, Message):
+        raise UserError("This message is too old for its buttons: send the command again.")
+    return query.message
 
 
 def esc(text: object) -> str:
@@ -85,20 +121,16 @@ def split_message(text: str, limit: int = MessageLimit.MAX_TEXT_LENGTH) -> list[
 async def reply(update: Update, text: str, buttons: Buttons | None = None) -> Message:
     """Send HTML text to the chat the update came from; long text goes out in several parts,
     the buttons on the last one. Returns the last message sent."""
-    chat = update.effective_chat
-    assert chat is not None
-    parts = split_message(text)
-    message: Message | None = None
-    for index, part in enumerate(parts):
-        last = index == len(parts) - 1
-        message = await chat.send_message(
-            part,
-            parse_mode=ParseMode.HTML,
-            reply_markup=keyboard(buttons) if last else None,
-            disable_web_page_preview=True,
-        )
-    assert message is not None
-    return message
+    chat = chat_of(update)
+    *first, last = split_message(text)  # never empty: at least one part
+    for part in first:
+        await chat.send_message(part, parse_mode=ParseMode.HTML, disable_web_page_preview=True)
+    return await chat.send_message(
+        last,
+        parse_mode=ParseMode.HTML,
+        reply_markup=keyboard(buttons),
+        disable_web_page_preview=True,
+    )
 
 
 async def edit(message: Message, text: str, buttons: Buttons | None = None) -> None:

@@ -26,7 +26,17 @@ from chatbot.errors import UserError
 from chatbot.exchange.errors import BinanceError
 from chatbot.exchange.signing import KeyFormatError, guess_key_type
 from chatbot.services.keys import KeyReport
-from handlers.common import edit, esc, reply, services, typing, user_id
+from handlers.common import (
+    edit,
+    esc,
+    message_of,
+    press_of,
+    pressed_message,
+    reply,
+    services,
+    typing,
+    user_id,
+)
 from handlers.parsing import DELKEY_BUTTON, button_fields
 from handlers.scrub import secret_deleted
 
@@ -46,8 +56,7 @@ ASK_SECRET = (
 
 async def setkey(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     """/setkey [API_KEY [SECRET]]: start (or complete in one message) a key registration."""
-    message = update.effective_message
-    assert message is not None
+    message = message_of(update)
     if update.effective_chat is None or update.effective_chat.type != ChatType.PRIVATE:
         await _refuse_in_group(update, secret_deleted(context))
         return ConversationHandler.END
@@ -68,16 +77,14 @@ async def setkey(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
 
 
 async def receive_api_key(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
-    message = update.effective_message
-    assert message is not None
+    message = message_of(update)
     context.user_data[PENDING] = SecretStr((message.text or "").strip())  # type: ignore[index]
     await reply(update, ASK_SECRET)
     return WAIT_SECRET
 
 
 async def receive_secret(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
-    message = update.effective_message
-    assert message is not None
+    message = message_of(update)
     secret = await _read_secret(message)
     api_key = context.user_data.pop(PENDING, None)  # type: ignore[union-attr]
     if api_key is None:
@@ -167,16 +174,15 @@ async def delkey(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def delkey_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    query = update.callback_query
-    assert query is not None
+    query = press_of(update)
     choice, owner = button_fields(context.match)
     if int(owner) != query.from_user.id:
         await query.answer("This is not your key.", show_alert=True)
         return
+    message = pressed_message(query)
     await query.answer()
-    assert isinstance(query.message, Message)
     if choice != "yes":
-        await edit(query.message, "Kept your key.")
+        await edit(message, "Kept your key.")
         return
     deleted = await services(context).keys.delete(query.from_user.id)
     text = (
@@ -184,7 +190,7 @@ async def delkey_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
         if deleted
         else "You had no key registered."
     )
-    await edit(query.message, text)
+    await edit(message, text)
 
 
 def render_report(report: KeyReport) -> str:

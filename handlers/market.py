@@ -13,7 +13,7 @@ from chatbot.exchange.grid import price_places, quantity_places
 from chatbot.exchange.models import MarketTrade
 from chatbot.exchange.symbol_rules import SymbolRules
 from chatbot.services.market import Quote
-from handlers.common import esc, num, reply, services, typing
+from handlers.common import chat_of, esc, num, press_of, reply, services, typing
 from handlers.parsing import (
     CHART_BUTTON,
     CommandError,
@@ -44,8 +44,7 @@ async def chart(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def chart_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """The "Chart" button under /price."""
-    query = update.callback_query
-    assert query is not None
+    query = press_of(update)
     (symbol,) = button_fields(context.match)
     await query.answer()
     await _send_chart(update, context, symbol, "1h")
@@ -60,9 +59,8 @@ async def _send_chart(
 ) -> None:
     async with typing(update, ChatAction.UPLOAD_PHOTO):
         picture = await services(context).charts.chart(name, interval)
-    assert update.effective_chat is not None
     sign = "+" if picture.change_pct > 0 else ""
-    await update.effective_chat.send_photo(
+    await chat_of(update).send_photo(
         picture.png,
         caption=f"{picture.symbol} {picture.interval} · last {num(picture.last_price)} · "
         f"{sign}{num(picture.change_pct, 2)}% 24h",

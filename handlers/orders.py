@@ -14,12 +14,24 @@ from telegram import Bot, Message, Update
 from telegram.error import TelegramError
 from telegram.ext import CallbackQueryHandler, ContextTypes
 
+from chatbot.errors import present
 from chatbot.exchange.grid import price_places, quantity_places
 from chatbot.exchange.models import Order
 from chatbot.services.order_outcomes import Outcome, OutcomeKind
 from chatbot.services.orders import CancelAllPreview, OrderPreview
 from chatbot.storage.tickets import Ticket
-from handlers.common import edit, esc, keyboard, num, reply, services, typing, user_id
+from handlers.common import (
+    chat_of,
+    edit,
+    esc,
+    keyboard,
+    num,
+    press_of,
+    reply,
+    services,
+    typing,
+    user_id,
+)
 from handlers.parsing import (
     LARGEST_BUTTON,
     TICKET_BUTTON,
@@ -65,12 +77,10 @@ async def sell(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def _preview(update: Update, context: ContextTypes.DEFAULT_TYPE, side: str) -> None:
     intent = parse_order(side, context.args or [])
-    assert update.effective_chat is not None
+    chat_id = chat_of(update).id
     async with typing(update):
-        preview = await services(context).orders.preview(
-            user_id(update), update.effective_chat.id, intent
-        )
-    await show_preview(update.effective_chat.id, context, preview)
+        preview = await services(context).orders.preview(user_id(update), chat_id, intent)
+    await show_preview(chat_id, context, preview)
 
 
 async def show_preview(
@@ -89,8 +99,7 @@ async def largest_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     """The "Sell 0.25 BTC instead" button of a preview the balance does not cover: a fresh
     preview of the largest order that fits. A refusal (not the owner, used, nothing fits) is
     shown as the press's answer by the error handler."""
-    query = update.callback_query
-    assert query is not None
+    query = press_of(update)
     (ticket_id,) = button_fields(context.match)
     preview = await services(context).orders.preview_largest(ticket_id, query.from_user.id)
     await query.answer()
@@ -108,22 +117,21 @@ async def cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/cancel ORDER_ID, or /cancel SYMBOL all (confirmed with a button)."""
     order_id, symbol = parse_cancel(context.args or [])
     orders = services(context).orders
-    assert update.effective_chat is not None
+    chat_id = chat_of(update).id
     async with typing(update):
         if order_id is not None:
             cancelled = await orders.cancel_order(user_id(update), order_id)
             await reply(update, render_cancelled(cancelled))
             return
-        assert symbol is not None
-        preview = await orders.preview_cancel_all(user_id(update), update.effective_chat.id, symbol)
+        symbol = present(symbol, "the symbol of /cancel SYMBOL all")
+        preview = await orders.preview_cancel_all(user_id(update), chat_id, symbol)
     message = await reply(update, render_cancel_all(preview), buttons(preview.ticket))
     await orders.attach_message(preview.ticket.id, message.message_id)
 
 
 async def ticket_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Confirm or Cancel on a preview: answer the press at once, then do the slow part."""
-    query = update.callback_query
-    assert query is not None
+    query = press_of(update)
     action, ticket_id = button_fields(context.match)
     orders = services(context).orders
     uid = query.from_user.id
@@ -200,8 +208,7 @@ def render_preview(p: OrderPreview) -> str:
 
 def _render_largest(p: OrderPreview) -> str:
     """What a preview without Confirm offers instead."""
-    fit, rules = p.largest, p.rules
-    assert fit is not None
+    fit, rules = present(p.largest, "the largest fit of a preview without Confirm"), p.rules
     unit = rules.quote_asset if fit.in_quote else rules.base_asset
     if fit.amount == 0:
         return f"No Confirm: you have no {esc(p.spend_asset)} free for this order."

@@ -43,6 +43,7 @@ from typing import Any
 
 import aiohttp
 
+from chatbot.errors import present
 from chatbot.exchange.streams_connection import PriceHandler, StreamConnection
 from chatbot.exchange.streams_socket import (
     ID_FIELDS,
@@ -229,10 +230,10 @@ class MarketStream:
     async def _open_socket(
         self, streams: list[str], sink: Sink, wake: Callable[[], None]
     ) -> StreamSocket:
-        assert self._session is not None
+        session = present(self._session, "the market stream's HTTP session (started)")
         url, carried = combined_url(self._url, streams, self._max_url_chars)
         return await StreamSocket.open(
-            self._session,
+            session,
             url,
             carried,
             event=self._channel,
@@ -258,9 +259,9 @@ class MarketStream:
             self._notes.put_nowait((self._on_state, up))
 
     async def _notify_loop(self) -> None:
-        assert self._notes is not None
+        notes = present(self._notes, "the market stream's notice queue (started)")
         while True:
-            callback, argument = await self._notes.get()
+            callback, argument = await notes.get()
             try:
                 await callback(argument)
             except Exception:

@@ -31,6 +31,7 @@ from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any
 
+from chatbot.errors import present
 from chatbot.exchange.streams_socket import (
     MAX_PARAMS,
     ControlRefused,
@@ -193,15 +194,13 @@ class StreamConnection:
 
     async def _serve(self) -> None:
         """Keep the socket's subscriptions as wanted until it is lost (renewals replace it)."""
-        socket = self.socket
-        assert socket is not None
+        socket = present(self.socket, "the connection's socket (opened)")
         await self._reconcile(socket)
         if socket.closed:
             return
         self._came_up()
         while not self._stopped.is_set():
-            socket = self.socket
-            assert socket is not None
+            socket = present(self.socket, "the connection's socket (opened)")
             if socket.shutdown_announced or time.monotonic() >= socket.renew_at:
                 await self._renew(socket)
                 continue

@@ -30,6 +30,7 @@ from typing import Any
 
 import aiohttp
 
+from chatbot.errors import present
 from chatbot.exchange.client import ApiCredentials
 from chatbot.exchange.errors import BinanceError
 from chatbot.exchange.events import UserEvent
@@ -182,9 +183,8 @@ class UserDataStream:
     async def _open_connection(
         self, on_event: EventHandler, on_closed: Callable[[], None]
     ) -> WsApiConnection:
-        assert self._session is not None
         return await WsApiConnection.open(
-            self._session,
+            present(self._session, "the user-data stream's HTTP session (started)"),
             self.ws_api_url,
             on_event,
             request_timeout=self._request_timeout,

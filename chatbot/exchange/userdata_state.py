@@ -8,6 +8,7 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
+from chatbot.errors import present
 from chatbot.exchange.client import ApiCredentials
 from chatbot.exchange.wsapi_connection import WsApiConnection
 
@@ -40,8 +41,7 @@ class Link:
 
     @property
     def socket(self) -> WsApiConnection:
-        assert self.conn is not None
-        return self.conn
+        return present(self.conn, "the group's WebSocket API connection")
 
     def bind(self, user_id: int, credentials: ApiCredentials, result: Any) -> None:
         subscription_id = int(result["subscriptionId"])

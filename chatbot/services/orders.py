@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TypeVar
 
-from chatbot.errors import UserError
+from chatbot.errors import UserError, present
 from chatbot.exchange.client import ApiCredentials, BinanceClient, OrderRequest
 from chatbot.exchange.errors import (
     BinanceError,
@@ -149,8 +149,7 @@ class OrderService:
         return await self._submit(ticket)
 
     async def _explain_lost_press(self, ticket_id: str, fresh_after: float) -> PressResult:
-        ticket = await self._tickets.get(ticket_id)
-        assert ticket is not None
+        ticket = present(await self._tickets.get(ticket_id), f"ticket {ticket_id}")
         if ticket.state is TicketState.DRAFT and ticket.created_at <= fresh_after:
             if await self._tickets.move(ticket_id, (TicketState.DRAFT,), TicketState.EXPIRED):
                 expired = Outcome(OutcomeKind.EXPIRED, ticket)

@@ -14,6 +14,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
+from chatbot.errors import present
 from chatbot.storage.db import Database
 
 _ID_ALPHABET = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
@@ -129,9 +130,7 @@ class TicketRepository:
                 str(TicketState.DRAFT), now, now,
             ),
         )  # fmt: skip
-        ticket = await self.get(ticket_id)
-        assert ticket is not None
-        return ticket
+        return present(await self.get(ticket_id), f"ticket {ticket_id}, just written")
 
     async def get(self, ticket_id: str) -> Ticket | None:
         row = await self._db.fetch_one("SELECT * FROM tickets WHERE id = ?", (ticket_id,))

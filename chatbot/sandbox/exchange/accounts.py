@@ -41,7 +41,8 @@ def key_type_of(secret: str | None, public_key_pem: str | None) -> str:
         if not secret:
             raise ValueError("an HMAC secret cannot be empty")
         return "hmac"
-    assert public_key_pem is not None
+    if public_key_pem is None:
+        raise ValueError("a key needs an HMAC secret or a public key")
     key = serialization.load_pem_public_key(public_key_pem.encode())
     if isinstance(key, ed25519.Ed25519PublicKey):
         return "ed25519"
@@ -73,7 +74,8 @@ class Account:
         """Check a signature over `payload` with this key (HMAC hex, or base64 Ed25519/RSA)."""
         if self.secret is not None:
             return verify_hmac(self.secret, payload, signature)
-        assert self.public_key_pem is not None
+        if self.public_key_pem is None:  # registration refuses a key with neither
+            return False
         return verify_public_key(self.public_key_pem, payload, signature)
 
     def balance(self, asset: str) -> Balance:

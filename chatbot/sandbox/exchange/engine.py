@@ -165,7 +165,8 @@ class Engine:
             if request.quote_qty is None:
                 takes = take_quantity(levels, request.side, quantity)
             return Plan(quantity, takes)
-        assert request.price is not None
+        if request.price is None:  # the order checks refuse a priced type without a price
+            raise ValueError(f"a {request.type} order needs a price")
         takes = take_quantity(levels, request.side, quantity, request.price)
         if takes and request.type == "LIMIT_MAKER":
             raise order_rejected(WOULD_TAKE)

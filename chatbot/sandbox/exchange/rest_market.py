@@ -66,7 +66,8 @@ class MarketRoutes:
         names = self._names(params)
         status = parse_status_param(params.get("symbolStatus"))
         if params.get("symbol") is not None:
-            assert names is not None
+            if names is None:  # _names reads `symbol` whenever it is given
+                raise ApiError(-1100, "Illegal characters found in parameter 'symbol'.")
             if status is not None and self._catalog.get(names[0]).status != status:
                 raise ApiError(-1220, _STATUS_MISMATCH)
             return json_response(render(names[0]))
