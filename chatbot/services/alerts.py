@@ -111,6 +111,11 @@ class AlertService:
         return len(alerts)
 
     def _index(self, alert: AlertRecord) -> None:
+        """Put an alert in the book, unless it is there already: `load` runs while the bot
+        already takes commands, so an alert created meanwhile can reach the book both from
+        its /alert and from the start-up read (the same row either way)."""
+        if alert.id in self._book:
+            return
         self._book.add(
             alert.id,
             alert.symbol,
@@ -167,13 +172,12 @@ class AlertService:
 
     async def delete(self, user_id: int, alert_ids: list[int] | None) -> list[int]:
         """Remove the user's alerts (all when `alert_ids` is None); returns those removed."""
-        records = {a.id: a for a in await self._repo.for_user(user_id)}
         deleted = await self._repo.delete(user_id, alert_ids)
-        for alert_id in deleted:
-            self._book.remove(alert_id)
-        for symbol in {records[i].symbol for i in deleted}:
+        for record in deleted:
+            self._book.remove(record.id)
+        for symbol in {record.symbol for record in deleted}:
             await self._unwatch_if_idle(symbol)
-        return deleted
+        return [record.id for record in deleted]
 
     async def again(self, user_id: int, alert_id: int) -> NewAlert:
         """The "Set again" button: the same condition, from the price now."""
@@ -265,7 +269,7 @@ class AlertService:
             )
             self.fired_total += len(fired)
             self.fired.set()
-            if any(not r.repeat for r, _, _ in fired):
+            if any(not r.repeat for r in fired):
                 await self._unwatch_if_idle(symbol)
         except asyncio.CancelledError:
             raise
@@ -274,14 +278,10 @@ class AlertService:
 
     async def _write_firing(
         self, alert_ids: list[int], price: Decimal, now: float
-    ) -> list[tuple[AlertRecord, Decimal, dict[str, object]]]:
-        fired = []
-        for alert_id in alert_ids:
-            record = await self._repo.get(alert_id)
-            if record is not None:
-                fired.append((record, price, _payload(record, price, now)))
-        await self._repo.fire(fired, now)  # type: ignore[arg-type]
-        return fired
+    ) -> list[AlertRecord]:
+        return await self._repo.fire(
+            alert_ids, price, now, lambda record: _payload(record, price, now)
+        )
 
     async def _watch_symbol(self, symbol: str) -> None:
         if self._watch is not None:

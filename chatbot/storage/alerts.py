@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
@@ -148,36 +148,56 @@ class AlertRepository:
         )
         return [AlertRecord.from_row(r) for r in rows]
 
-    async def delete(self, user_id: int, alert_ids: Iterable[int] | None = None) -> list[int]:
-        """Delete some (or all) of the user's alerts; returns the ids that were deleted."""
-        mine = [a.id for a in await self.for_user(user_id)]
-        wanted = mine if alert_ids is None else [i for i in alert_ids if i in set(mine)]
-        async with self._db.transaction() as conn:
-            for alert_id in wanted:
-                await conn.execute(
-                    "UPDATE alerts SET state = ? WHERE id = ?", (AlertState.DELETED, alert_id)
-                )
-        return wanted
+    async def delete(
+        self, user_id: int, alert_ids: Iterable[int] | None = None
+    ) -> list[AlertRecord]:
+        """Delete some (or all) of the user's alerts; returns those deleted (state DELETED).
+        Which ones are the user's is decided by the update itself, on the write connection, so
+        an alert created a moment ago is found and another user's id matches nothing."""
+        live = (AlertState.ACTIVE, AlertState.FIRED, AlertState.PAUSED)
+        sql = "UPDATE alerts SET state = ? WHERE user_id = ? AND state IN (?, ?, ?)"
+        params: list[Any] = [AlertState.DELETED, user_id, *live]
+        if alert_ids is not None:
+            wanted = sorted(set(alert_ids))
+            if not wanted:
+                return []
+            sql += f" AND id IN ({', '.join('?' for _ in wanted)})"
+            params += wanted
+        rows = await self._db.write_returning(sql + " RETURNING *", params)
+        return sorted((AlertRecord.from_row(r) for r in rows), key=lambda a: a.id)
 
     async def fire(
-        self, fired: list[tuple[AlertRecord, Decimal, dict[str, Any]]], now: float
-    ) -> None:
-        """Mark alerts fired and queue their messages, all in one transaction."""
+        self,
+        alert_ids: Iterable[int],
+        price: Decimal,
+        now: float,
+        message: Callable[[AlertRecord], dict[str, Any]],
+    ) -> list[AlertRecord]:
+        """Mark alerts fired at `price` and queue `message(alert)` for each, all in one
+        transaction; returns the alerts that fired, as written. An alert deleted or paused
+        meanwhile is skipped. Each alert is read by its own update (RETURNING), on the write
+        connection: one created a moment ago is there even if the read connection lags."""
+        fired: list[AlertRecord] = []
         async with self._db.transaction() as conn:
-            for alert, price, payload in fired:
-                state = AlertState.ACTIVE if alert.repeat else AlertState.FIRED
-                cursor = await conn.execute(
-                    "UPDATE alerts SET state = ?, fired_at = ?, fired_price = ?, "
-                    "fire_count = fire_count + 1 WHERE id = ? AND state = ?",
-                    (state, now, format(price, "f"), alert.id, AlertState.ACTIVE),
-                )
-                if cursor.rowcount == 0:
+            for alert_id in alert_ids:
+                async with conn.execute(
+                    "UPDATE alerts SET state = CASE WHEN repeat THEN ? ELSE ? END, fired_at = ?, "
+                    "fired_price = ?, fire_count = fire_count + 1 WHERE id = ? AND state = ? "
+                    "RETURNING *",
+                    (AlertState.ACTIVE, AlertState.FIRED, now, format(price, "f"), alert_id,
+                     AlertState.ACTIVE),
+                ) as cursor:  # fmt: skip
+                    row = await cursor.fetchone()
+                if row is None:
                     continue  # deleted or paused meanwhile: nothing to tell
+                alert = AlertRecord.from_row(row)
                 await conn.execute(
                     "INSERT INTO outbox (chat_id, user_id, alert_id, payload, state, created_at) "
                     "VALUES (?, ?, ?, ?, 'pending', ?)",
-                    (alert.chat_id, alert.user_id, alert.id, json.dumps(payload), now),
+                    (alert.chat_id, alert.user_id, alert.id, json.dumps(message(alert)), now),
                 )
+                fired.append(alert)
+        return fired
 
     async def pause_chat(self, chat_id: int) -> list[int]:
         """The chat is gone for the bot: its active alerts stop firing. Returns their ids."""

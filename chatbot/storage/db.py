@@ -6,8 +6,13 @@ the bot stops start-up (`SchemaTooNew`) instead of being written by code that do
 
 All writes go through one connection guarded by one lock, so transactions never wait on
 "database is locked"; reads go through a second connection and so only ever see committed data,
-never another coroutine's transaction in flight. `synchronous=NORMAL` keeps commits off the
-disk's flush (safe against a killed process in WAL mode, which is the failure that matters here).
+never another coroutine's transaction in flight. Reads take turns on that connection, each whole
+(run, fetch, close): SQLite keeps one read snapshot while any statement of a connection is
+unfinished, so reads left to interleave there could chain into one long snapshot that misses
+commits made meanwhile. Even so, a write that needs what it wrote takes it from the write itself
+(`RETURNING`, or a read inside the same transaction), never from the read connection.
+`synchronous=NORMAL` keeps commits off the disk's flush (safe against a killed process in WAL
+mode, which is the failure that matters here).
 """
 
 from __future__ import annotations
@@ -138,6 +143,7 @@ class Database:
         self._reader = reader
         self.path = path
         self._write_lock = asyncio.Lock()
+        self._read_lock = asyncio.Lock()
 
     @classmethod
     async def open(cls, path: str | Path) -> Database:
@@ -202,13 +208,20 @@ class Database:
             cursor = await conn.execute(sql, tuple(params))
             return cursor.rowcount
 
+    async def write_returning(self, sql: str, params: Iterable[Any] = ()) -> list[aiosqlite.Row]:
+        """Run one `... RETURNING` write statement in its own transaction; the rows it wrote,
+        as written (the read connection may not see them yet)."""
+        async with self.transaction() as conn, conn.execute(sql, tuple(params)) as cursor:
+            return list(await cursor.fetchall())
+
     async def fetch_one(self, sql: str, params: Iterable[Any] = ()) -> aiosqlite.Row | None:
-        """Read committed data; never waits for a write in flight."""
-        async with self._reader.execute(sql, tuple(params)) as cursor:
+        """Read data committed before the call; never waits for a write in flight."""
+        async with self._read_lock, self._reader.execute(sql, tuple(params)) as cursor:
             return await cursor.fetchone()
 
     async def fetch_all(self, sql: str, params: Iterable[Any] = ()) -> list[aiosqlite.Row]:
-        async with self._reader.execute(sql, tuple(params)) as cursor:
+        """Read data committed before the call; never waits for a write in flight."""
+        async with self._read_lock, self._reader.execute(sql, tuple(params)) as cursor:
             return list(await cursor.fetchall())
 
 

@@ -119,18 +119,21 @@ class TicketRepository:
         price: Decimal | None = None,
         preview_price: Decimal | None = None,
     ) -> Ticket:
+        """A new DRAFT ticket, as the insert wrote it (RETURNING): the read connection may not
+        see the row yet."""
         ticket_id, now = new_ticket_id(), time.time()
-        await self._db.execute(
+        rows = await self._db.write_returning(
             "INSERT INTO tickets (id, user_id, chat_id, kind, symbol, side, order_type, "
             "quantity, quote_quantity, price, preview_price, state, created_at, updated_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
             (
                 ticket_id, user_id, chat_id, str(kind), symbol, side, order_type,
                 _text(quantity), _text(quote_quantity), _text(price), _text(preview_price),
                 str(TicketState.DRAFT), now, now,
             ),
         )  # fmt: skip
-        return present(await self.get(ticket_id), f"ticket {ticket_id}, just written")
+        row = rows[0] if rows else None
+        return Ticket.from_row(present(row, f"ticket {ticket_id}, just inserted"))
 
     async def get(self, ticket_id: str) -> Ticket | None:
         row = await self._db.fetch_one("SELECT * FROM tickets WHERE id = ?", (ticket_id,))

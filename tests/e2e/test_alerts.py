@@ -234,7 +234,7 @@ async def test_pending_outbox_is_sent_after_a_restart(api, exchange, settings, a
         "note": record.note,
         "repeat": False,
     }
-    await repo.fire([(record, Decimal("61000.5"), payload)], 0.0)
+    await repo.fire([record.id], Decimal("61000.5"), 0.0, lambda _: payload)
     assert await repo.backlog() == 1
     async with run(settings, poll_timeout=1):
         conv = api.conversation(api.user(ALICE, first_name="Alice"))

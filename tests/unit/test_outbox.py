@@ -60,7 +60,7 @@ async def queue(repo: AlertRepository, chat_id: int) -> None:
         user_id=chat_id, chat_id=chat_id, symbol="BTCUSDT", direction="above",
         threshold=Decimal(1), condition="≥ 1", note=None, repeat=False, cooldown=0.0, limit=100,
     )  # fmt: skip
-    await repo.fire([(record, Decimal(2), {"alert_id": record.id})], time.time())
+    await repo.fire([record.id], Decimal(2), time.time(), lambda fired: {"alert_id": fired.id})
 
 
 async def states(repo: AlertRepository) -> list[str]:
