@@ -86,3 +86,28 @@ async def test_a_hundred_users_at_once(api, exchange, running_bot, caplog):
     told = [m.text for u in users for m in u.conv.messages if m.from_bot]
     assert not [t for t in told if GENERIC in t]
     assert not failures(caplog.records)
+
+
+async def test_alerts_set_while_the_bot_starts_are_each_delivered_once(
+    api, exchange, settings, caplog
+):
+    """The bot takes commands while it loads the alerts it already holds: an alert created in
+    that moment is both in the start-up read and in its own /alert, and must be kept once."""
+    from chatbot.app import running_bot as run
+
+    exchange.set_price("BTCUSDT", Decimal("60000"))
+    exchange.faults.hang_next("/stream", seconds=1.5)  # the market stream is slow to open
+    users = [User(api, i) for i in range(20)]
+    async with run(settings, poll_timeout=1) as app:
+        made = await asyncio.gather(
+            *(ask(u.conv, f"/alert BTC > {61_000 + u.index}") for u in users)
+        )
+        assert all("set: BTCUSDT" in m.text for m in made), [m.text for m in made]
+        await watching(app, "BTCUSDT")
+        exchange.set_price("BTCUSDT", Decimal("62000"))
+        async with asyncio.timeout(20):
+            await asyncio.gather(*(u.conv.wait_for(lambda u=u: fired(u.conv), 20) for u in users))
+        sender = app.bot_data["live_alerts"].sender
+        await users[0].conv.wait_for(lambda: sender.backlog == 0, 10)
+    assert [len(fired(u.conv)) for u in users] == [1] * len(users)
+    assert not failures(caplog.records)
