@@ -68,6 +68,12 @@ class Gateway:
 
     async def _rest(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         ip = request.remote or "unknown"
+        now = self._clock.now_ms()
+        if self._limits.ignores_retry_after(ip, now):  # called again too soon after a 429
+            self._faults.ban(self._limits.ban_on_ignored_429 or 0)
+            banned = self._faults.ban_error()
+            if banned is not None:
+                return banned.response()
         try:
             params, payload = await read_params(request)
             request[PARAMS] = params
@@ -78,6 +84,8 @@ class Gateway:
         except ApiError as error:
             response = error.response()
         response.headers.update(weight_headers(self._limits.used_weight(ip, self._clock.now_ms())))
+        if response.status == 429 and "Retry-After" in response.headers:
+            self._limits.note_429(ip, self._clock.now_ms(), response.headers["Retry-After"])
         return response
 
     async def _dispatch(self, request: web.Request, handler: Handler) -> web.StreamResponse:
