@@ -19,6 +19,7 @@ from chatbot.exchange.client import ApiCredentials, BinanceClient
 from chatbot.exchange.errors import BinanceError
 from chatbot.exchange.events import ExecutionReport, UserEvent
 from chatbot.exchange.userdata import UserDataStream
+from chatbot.exchange.weight_governor import background
 from chatbot.services.keys import KeyService, KeyUnreadable
 from chatbot.services.order_tracker import OrderTracker
 from handlers import notifications
@@ -46,16 +47,19 @@ class LiveOrders:
             on_event=self._on_event,
             on_resync=self._on_resync,
             on_key_failed=self._on_key_failed,
+            governor=client.governor,
         )
         keys.add_listener(self._key_changed)
 
     async def start(self) -> None:
         """Connect, then follow every user who has a key, all at once (this runs beside the
         bot's start: the bot answers meanwhile). A user whose subscription is made only later
-        is tracked when `on_resync` announces them."""
-        await self.stream.start()
-        users = await self._keys.users_with_keys()
-        await asyncio.gather(*(self._follow_stored(user_id) for user_id in users))
+        is tracked when `on_resync` announces them. All of it is background work: users'
+        own calls to Binance go first, and the re-reads are spread over the weight budget."""
+        with background():
+            await self.stream.start()
+            users = await self._keys.users_with_keys()
+            await asyncio.gather(*(self._follow_stored(user_id) for user_id in users))
 
     async def _follow_stored(self, user_id: int) -> None:
         try:
@@ -89,7 +93,8 @@ class LiveOrders:
         await self._tracker.on_event(user_id, event)
 
     async def _on_resync(self, user_ids: list[int]) -> None:
-        await asyncio.gather(*(self._tracker.sync(user_id) for user_id in user_ids))
+        with background():  # after a reconnect: nobody waits for these re-reads
+            await asyncio.gather(*(self._tracker.sync(user_id) for user_id in user_ids))
 
     async def _on_key_failed(self, user_id: int, error: BinanceError) -> None:
         log.info("user_id=%s key refused by the user-data stream", user_id)
