@@ -49,6 +49,7 @@ class LiveOrders:
             on_key_failed=self._on_key_failed,
             governor=client.governor,
         )
+        self._following: asyncio.Task[None] | None = None
         keys.add_listener(self._key_changed)
 
     async def start(self) -> None:
@@ -58,8 +59,12 @@ class LiveOrders:
         own calls to Binance go first, and the re-reads are spread over the weight budget."""
         with background():
             await self.stream.start()
-            users = await self._keys.users_with_keys()
-            await asyncio.gather(*(self._follow_stored(user_id) for user_id in users))
+            # its own task, so that stopping the bot cancels it instead of waiting for it
+            self._following = asyncio.create_task(self._follow_all(), name="follow-stored-keys")
+
+    async def _follow_all(self) -> None:
+        users = await self._keys.users_with_keys()
+        await asyncio.gather(*(self._follow_stored(user_id) for user_id in users))
 
     async def _follow_stored(self, user_id: int) -> None:
         try:
@@ -71,6 +76,9 @@ class LiveOrders:
             log.warning("user_id=%s not followed: %s", user_id, type(exc).__name__)
 
     async def stop(self) -> None:
+        if self._following is not None:
+            self._following.cancel()
+            await asyncio.gather(self._following, return_exceptions=True)
         await self.stream.stop()
 
     async def _follow(self, user_id: int, credentials: ApiCredentials) -> None:

@@ -22,6 +22,7 @@ What a caller must know:
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import time
 from collections.abc import Callable, Iterable
@@ -201,12 +202,12 @@ class BinanceClient:
         weight = _weight(method, path, pairs)
         if order_id is not None:
             await self.orders.acquire(credentials.account)
+        # Signed only once the governor lets the call go: a wait must not age the timestamp.
+        query = functools.partial(self._signed_query, credentials, pairs)
         try:
-            query = self._signed_query(credentials, pairs)
             return await self._send(method, path, query, credentials, order_id, weight=weight)
         except TimestampError:  # our clock drifted from Binance's: re-sync, retry once
             await self.sync_time()
-            query = self._signed_query(credentials, pairs)
             return await self._send(method, path, query, credentials, order_id, weight=weight)
 
     def _signed_query(self, credentials: ApiCredentials, pairs: list[tuple[str, Any]]) -> str:
@@ -219,19 +220,21 @@ class BinanceClient:
         self,
         method: str,
         path: str,
-        query: str,
+        query: str | Callable[[], str],
         credentials: ApiCredentials | None = None,
         order_id: str | None = None,
         *,
         weight: int = 1,
     ) -> Any:
-        """Send one call once the governor lets it go. A 429 on a call that may be repeated
-        (not a new order) waits out `Retry-After` in the governor and tries again."""
+        """Send one call once the governor lets it go (`query` may be built only then). A 429
+        on a call that may be repeated (not a new order) waits out `Retry-After` in the
+        governor and tries again."""
         for attempt in range(3):
             self._check_ban()
             await self.governor.acquire(weight)
+            wire_query = query if isinstance(query, str) else query()
             try:
-                return await self._exchange(method, path, query, credentials, order_id)
+                return await self._exchange(method, path, wire_query, credentials, order_id)
             except IpBanned:
                 raise
             except RateLimited as exc:
