@@ -131,6 +131,11 @@ class UserDataStream:
         return set(self._group_of)
 
     @property
+    def renewals(self) -> int:
+        """Connections renewed without a gap (no re-read follows them)."""
+        return sum(group.renewals for group in self._groups)
+
+    @property
     def connected(self) -> bool:
         """Every connection of the pool is open."""
         return bool(self._groups) and all(group.connected for group in self._groups)

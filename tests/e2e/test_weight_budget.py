@@ -114,3 +114,17 @@ async def test_a_long_pause_tells_the_user_how_long(alice, exchange):
     reply = await ask(alice, "/price ETH")  # nothing is sent meanwhile: still told, not banned
     assert "try again in" in reply.text, reply.text
     assert exchange.faults.ban_error() is None
+
+
+async def test_cancelling_an_order_the_bot_follows_asks_no_open_orders_of_every_symbol(
+    alice_with_key, exchange
+):
+    exchange.set_price("BTCUSDT", Decimal("60000"))
+    await confirm(alice_with_key, await ask(alice_with_key, "/buy BTC 0.001 @ 50000"))
+    [order] = exchange.orders_for(ALICE_KEY)
+    before = exchange.limits.spent[("GET", "/api/v3/openOrders")]
+    reply = await ask(alice_with_key, f"/cancel {order.order_id}")
+    assert f"Cancelled order #{order.order_id}" in reply.text, reply.text
+    assert exchange.limits.spent[("GET", "/api/v3/openOrders")] == before  # not 80 more
+    again = await ask(alice_with_key, f"/cancel {order.order_id}")
+    assert f"no open order #{order.order_id}" in again.text, again.text

@@ -80,6 +80,7 @@ class Gateway:
             request[PAYLOAD] = payload
             weight = rest_weight(request.method, request.path, params)
             self._limits.spend(ip, weight, self._clock.now_ms())
+            self._limits.spent[(request.method, request.path)] += weight
             response = await self._dispatch(request, handler)
         except ApiError as error:
             response = error.response()

@@ -8,6 +8,7 @@ drops to zero at the top of each minute. Limits are attributes a test may lower.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -125,6 +126,7 @@ class RateLimits:
         self.in_flight_ms = 1000
         self.rejections_429 = 0  # 429s answered (a test's proof that none happened)
         self._retry_since: dict[str, tuple[int, int]] = {}
+        self.spent: Counter[tuple[str, str]] = Counter()  # weight by (method, path), all time
         self._weight: dict[str, _Window] = {}
         self._orders_10s: dict[str, _Window] = {}
         self._orders_day: dict[str, _Window] = {}
