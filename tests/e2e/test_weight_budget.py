@@ -4,6 +4,7 @@ the Bot API emulator."""
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 
 import aiosqlite
@@ -128,3 +129,15 @@ async def test_cancelling_an_order_the_bot_follows_asks_no_open_orders_of_every_
     assert exchange.limits.spent[("GET", "/api/v3/openOrders")] == before  # not 80 more
     again = await ask(alice_with_key, f"/cancel {order.order_id}")
     assert f"no open order #{order.order_id}" in again.text, again.text
+
+
+async def test_new_orders_are_paced_under_the_accounts_order_limit(alice_with_key, exchange):
+    exchange.limits.orders_per_10s = 5  # the bot keeps to 80 %: 4 new orders per 10 s
+    exchange.set_price("BTCUSDT", Decimal("60000"))
+    previews = [await ask(alice_with_key, "/buy BTCUSDT 0.0002") for _ in range(6)]
+    results = await asyncio.gather(*(confirm(alice_with_key, p) for p in previews))
+    placed = [r for r in results if "Filled" in r.text]
+    told = [r for r in results if "try again in" in r.text]
+    assert len(placed) + len(told) == 6, [r.text for r in results]
+    assert len(placed) == len(exchange.orders_for(ALICE_KEY)) >= 4
+    assert exchange.limits.rejections_429 == 0  # Binance never had to refuse one (-1015)

@@ -85,8 +85,8 @@ class Gateway:
         except ApiError as error:
             response = error.response()
         response.headers.update(weight_headers(self._limits.used_weight(ip, self._clock.now_ms())))
-        if response.status == 429 and "Retry-After" in response.headers:
-            self._limits.note_429(ip, self._clock.now_ms(), response.headers["Retry-After"])
+        if response.status == 429:
+            self._limits.note_429(ip, self._clock.now_ms(), response.headers.get("Retry-After"))
         return response
 
     async def _dispatch(self, request: web.Request, handler: Handler) -> web.StreamResponse:

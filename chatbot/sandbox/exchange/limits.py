@@ -145,8 +145,10 @@ class RateLimits:
         return used
 
     def note_429(self, ip: str, now: int, retry_after: str | None) -> None:
-        """A 429 went out: until its Retry-After the IP must stay silent."""
+        """A 429 went out: until its Retry-After (if any) the IP must stay silent."""
         self.rejections_429 += 1
+        if retry_after is None:  # an account's order count (-1015): the IP may go on
+            return
         until = now + _int(retry_after, 60) * 1000
         since, before = self._retry_since.get(ip, (now, 0))
         self._retry_since[ip] = (since if now < before else now, max(before, until))
