@@ -131,11 +131,17 @@ async def test_cancelling_an_order_the_bot_follows_asks_no_open_orders_of_every_
     assert f"no open order #{order.order_id}" in again.text, again.text
 
 
-async def test_new_orders_are_paced_under_the_accounts_order_limit(alice_with_key, exchange):
-    exchange.limits.orders_per_10s = 5  # the bot keeps to 80 %: 4 new orders per 10 s
+async def test_new_orders_are_paced_under_the_accounts_order_limit(api, exchange, settings_factory):
+    from chatbot.app import running_bot
+
+    exchange.limits.orders_per_10s = 5  # announced in exchangeInfo; the bot keeps to 4
     exchange.set_price("BTCUSDT", Decimal("60000"))
-    previews = [await ask(alice_with_key, "/buy BTCUSDT 0.0002") for _ in range(6)]
-    results = await asyncio.gather(*(confirm(alice_with_key, p) for p in previews))
+    settings = settings_factory()
+    await store_keys(settings, exchange, [ALICE])
+    async with running_bot(settings, poll_timeout=1):
+        alice = api.conversation(api.user(ALICE, first_name="Alice"))
+        previews = [await ask(alice, "/buy BTCUSDT 0.0002") for _ in range(6)]
+        results = await asyncio.gather(*(confirm(alice, p) for p in previews))
     placed = [r for r in results if "Filled" in r.text]
     told = [r for r in results if "try again in" in r.text]
     assert len(placed) + len(told) == 6, [r.text for r in results]
