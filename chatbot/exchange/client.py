@@ -42,8 +42,7 @@ from chatbot.exchange.errors import (
     OrderStatusUnknown,
     RateLimited,
     TimestampError,
-    error_from_payload,
-    refused_order_code,
+    answer_error,
     retry_after_seconds,
 )
 from chatbot.exchange.models import (
@@ -286,29 +285,16 @@ class BinanceClient:
     def _fail(
         self, status: int, payload: Any, retry_after: float | None, order_id: str | None
     ) -> NoReturn:
-        """Raise the error an unsuccessful answer means."""
+        """Remember a ban or a pause, then raise the error the answer means."""
         code = payload.get("code") if isinstance(payload, dict) else None
         if status == 418:
-            self._ban(retry_after or 120.0)
-        if status == 429 and code != -1015:  # weight: the whole IP waits (-1015 is one account)
+            seconds = retry_after or 120.0
+            self._backoff.banned_until = datetime.fromtimestamp(self._clock() + seconds, UTC)
+            self._backoff.until = time.monotonic() + seconds
+            self.governor.pause(seconds)
+        elif status == 429 and code != -1015:  # weight: the whole IP waits (-1015: one account)
             self.governor.pause(retry_after if retry_after is not None else 60.0)
-        if order_id is not None and not refused_order_code(code):
-            raise OrderStatusUnknown(order_id, code=code, status=status, reason=f"HTTP {status}")
-        if status == 429:
-            wait = retry_after if retry_after is not None else 60.0
-            raise RateLimited(wait, code=-1015 if code == -1015 else -1003, status=status)
-        if status == 404 and code is None:
-            raise NotAvailable(status=status)
-        if status >= 500 or code is None:
-            raise ExchangeUnavailable(code=code, status=status)
-        raise error_from_payload(int(code), str(payload.get("msg", "")), status=status)
-
-    def _ban(self, seconds: float) -> NoReturn:
-        until = datetime.fromtimestamp(self._clock() + seconds, UTC)
-        self._backoff.banned_until = until
-        self._backoff.until = time.monotonic() + seconds
-        self.governor.pause(seconds)
-        raise IpBanned(until)
+        raise answer_error(status, payload, retry_after, order_id, self._backoff.banned_until)
 
     def _check_ban(self) -> None:
         if self._backoff.banned_until is not None and self._backoff.until > time.monotonic():

@@ -22,7 +22,6 @@ from chatbot.errors import UserError, present
 from chatbot.exchange.client import ApiCredentials, BinanceClient, OrderRequest
 from chatbot.exchange.errors import (
     BinanceError,
-    CancelRejected,
     ExchangeUnavailable,
     FilterFailure,
     InvalidSymbol,
@@ -348,7 +347,7 @@ class OrderService:
         async with self._tracker.cancelling([order_id]):
             try:
                 cancelled = await self._client.cancel_order(credentials, symbol, order_id=order_id)
-            except (CancelRejected, OrderNotFound):  # it ended since the bot last saw it
+            except OrderNotFound:  # gone since the bot last saw it (a refusal is told as is)
                 raise missing from None
             await self._tracker.told_by_reply(user_id, [cancelled])
         return cancelled
