@@ -43,6 +43,7 @@ from chatbot.exchange.errors import (
     BinanceError,
     ConnectionLost,
     ExchangeUnavailable,
+    RateLimited,
     error_from_payload,
 )
 from chatbot.exchange.websocket import connect
@@ -110,7 +111,10 @@ class WsApiConnection:
     ) -> WsApiConnection:
         """Connect; raises `WsApiDisconnected` (with Binance's `Retry-After`, if any)."""
         if governor is not None:
-            await governor.acquire(REQUEST_WEIGHT)  # Binance charges a connection like a request
+            try:  # Binance charges a connection like a request
+                await governor.acquire(REQUEST_WEIGHT)
+            except RateLimited as exc:  # the caller reconnects after the wait, as after a 429
+                raise WsApiDisconnected(exc.message, retry_after=exc.retry_after) from None
         ws = await connect(
             session,
             url,
