@@ -45,6 +45,7 @@ from chatbot.live_orders import LiveOrders
 from chatbot.metrics import Metrics
 from chatbot.services.access import AccessPolicy
 from chatbot.services.account import AccountService
+from chatbot.services.account_mirror import AccountMirror
 from chatbot.services.alert_book import AlertBook
 from chatbot.services.alerts import AlertService
 from chatbot.services.bundle import Services
@@ -165,6 +166,7 @@ async def open_resources(app: Application) -> Resources:
     key_service = KeyService(client, vault)
     tickets, alert_repo = TicketRepository(db), AlertRepository(db)
     notifier = ChatNotifier(app.bot)
+    mirror = AccountMirror()  # balances kept by the user-data stream
     tracker = OrderTracker(client, key_service, tickets, TrackedOrderRepository(db), notifier)
     watch = OrderWatch(
         client, key_service, tickets, tracker, notifier, watch_seconds=settings.order_watch
@@ -177,7 +179,7 @@ async def open_resources(app: Application) -> Resources:
         ),
         market=market_service,
         keys=key_service,
-        account=AccountService(client, key_service, market_service),
+        account=AccountService(client, key_service, market_service, mirror),
         orders=OrderService(
             client,
             key_service,
@@ -200,7 +202,7 @@ async def open_resources(app: Application) -> Resources:
         charts=ChartService(client, market_service),
     )
     app.bot_data["services"] = services
-    live = LiveOrders(ws_api_url, client, key_service, tracker, app.bot)
+    live = LiveOrders(ws_api_url, client, key_service, tracker, app.bot, mirror)
     alerts_live = LiveAlerts(stream_url, services.alerts, alert_repo, key_service, app.bot, health)
     app.bot_data["live"], app.bot_data["live_alerts"] = live, alerts_live
     app.bot_data["health"] = health

@@ -17,9 +17,10 @@ from telegram import Bot
 from chatbot.errors import UserError
 from chatbot.exchange.client import ApiCredentials, BinanceClient
 from chatbot.exchange.errors import BinanceError
-from chatbot.exchange.events import ExecutionReport, UserEvent
+from chatbot.exchange.events import AccountPosition, ExecutionReport, UserEvent
 from chatbot.exchange.userdata import UserDataStream
 from chatbot.exchange.weight_governor import background
+from chatbot.services.account_mirror import AccountMirror
 from chatbot.services.keys import KeyService, KeyUnreadable
 from chatbot.services.order_tracker import OrderTracker
 from handlers import notifications
@@ -37,8 +38,10 @@ class LiveOrders:
         keys: KeyService,
         tracker: OrderTracker,
         bot: Bot,
+        mirror: AccountMirror | None = None,
     ) -> None:
         self._keys = keys
+        self._mirror = mirror or AccountMirror()
         self._tracker = tracker
         self._bot = bot
         self.stream = UserDataStream(
@@ -50,6 +53,7 @@ class LiveOrders:
             governor=client.governor,
         )
         self._following: asyncio.Task[None] | None = None
+        self._mirror.attach(self.stream.epoch)
         keys.add_listener(self._key_changed)
 
     async def start(self) -> None:
@@ -83,9 +87,11 @@ class LiveOrders:
 
     async def _follow(self, user_id: int, credentials: ApiCredentials) -> None:
         if await self.stream.subscribe(user_id, credentials):
+            self._mirror.follow(user_id)
             await self._tracker.sync(user_id)
 
     async def _key_changed(self, user_id: int, credentials: ApiCredentials | None) -> None:
+        self._mirror.forget(user_id)
         if credentials is None:
             await self.stream.unsubscribe(user_id)
             await self._tracker.forget(user_id)
@@ -96,14 +102,18 @@ class LiveOrders:
             log.warning("user_id=%s not followed: %s", user_id, type(exc).__name__)
 
     async def _on_event(self, user_id: int, event: UserEvent) -> None:
-        if not isinstance(event, ExecutionReport):
-            return
-        await self._tracker.on_event(user_id, event)
+        if isinstance(event, AccountPosition):
+            self._mirror.on_position(user_id, event)
+        elif isinstance(event, ExecutionReport):
+            await self._tracker.on_event(user_id, event)
 
     async def _on_resync(self, user_ids: list[int]) -> None:
+        for user_id in user_ids:  # after a gap: balances are asked of Binance again
+            self._mirror.follow(user_id)
         with background():  # after a reconnect: nobody waits for these re-reads
             await asyncio.gather(*(self._tracker.sync(user_id) for user_id in user_ids))
 
     async def _on_key_failed(self, user_id: int, error: BinanceError) -> None:
+        self._mirror.forget(user_id)
         log.info("user_id=%s key refused by the user-data stream", user_id)
         await notifications.send_key_failed(self._bot, user_id, error.user_message)

@@ -130,6 +130,15 @@ class UserDataStream:
         """Users subscribed, or waiting to be (refused keys are not among them)."""
         return set(self._group_of)
 
+    def epoch(self, user_id: int) -> int | None:
+        """Changes whenever the user's events may have been missed (their connection lost and
+        made again); None while it is down or the user is not followed. A renewal without a
+        gap leaves it as it was."""
+        group = self._group_of.get(user_id)
+        if group is None or not group.connected:
+            return None
+        return group.connections
+
     @property
     def renewals(self) -> int:
         """Connections renewed without a gap (no re-read follows them)."""

@@ -84,6 +84,7 @@ class SubscriptionGroup:
         self._task: asyncio.Task[None] | None = None
         self._sockets: set[WsApiConnection] = set()
         self.renewals = 0  # connections renewed without a gap
+        self.connections = 0  # connections opened after none or a lost one (each a gap)
 
     # -- what callers use --------------------------------------------------------------------
 
@@ -156,6 +157,7 @@ class SubscriptionGroup:
                 attempt += 1
                 continue
             self._link, self._seen = link, None
+            self.connections += 1
             try:
                 link = await self._serve(link)
             except Exception:  # a bug here must not end everyone's stream for good
