@@ -228,7 +228,8 @@ class BinanceClient:
         """Send one call once the governor lets it go (`query` may be built only then). A 429
         on a call that may be repeated (not a new order) waits out `Retry-After` in the
         governor and tries again."""
-        for attempt in range(3):
+        attempts = 0
+        while True:
             self._check_ban()
             await self.governor.acquire(weight)
             wire_query = query if isinstance(query, str) else query()
@@ -237,9 +238,9 @@ class BinanceClient:
             except IpBanned:
                 raise
             except RateLimited as exc:
-                if order_id is not None or exc.code != -1003 or attempt == 2:
+                attempts += 1
+                if order_id is not None or exc.code != -1003 or attempts == 3:
                     raise
-        raise AssertionError("unreachable")  # pragma: no cover
 
     async def _exchange(
         self,
