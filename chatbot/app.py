@@ -10,6 +10,7 @@ senders) starts and stops with the bot.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import signal
 import time
@@ -36,6 +37,7 @@ from chatbot.config import Settings
 from chatbot.errors import present
 from chatbot.exchange.client import BinanceClient
 from chatbot.exchange.errors import BinanceError
+from chatbot.exchange.weight_governor import Priority, background
 from chatbot.health import HealthBoard
 from chatbot.health_monitor import HealthMonitor
 from chatbot.live_alerts import LiveAlerts
@@ -43,6 +45,7 @@ from chatbot.live_orders import LiveOrders
 from chatbot.metrics import Metrics
 from chatbot.services.access import AccessPolicy
 from chatbot.services.account import AccountService
+from chatbot.services.account_mirror import AccountMirror
 from chatbot.services.alert_book import AlertBook
 from chatbot.services.alerts import AlertService
 from chatbot.services.bundle import Services
@@ -156,13 +159,14 @@ async def open_resources(app: Application) -> Resources:
     ws_api_url = present(settings.binance_ws_api_url, "BINANCE_WS_API_URL")
     db = await Database.open(settings.db_path)
     health = HealthBoard()
-    client = BinanceClient(api_url)
+    client = BinanceClient(api_url, weight_share=settings.weight_share / 100)
     vault = CredentialVault(db, settings.master_key_bytes, settings.old_master_key_bytes)
     await vault.upgrade()  # rows sealed before the associated data covered type and permissions
     market_service = MarketService(client)
     key_service = KeyService(client, vault)
     tickets, alert_repo = TicketRepository(db), AlertRepository(db)
     notifier = ChatNotifier(app.bot)
+    mirror = AccountMirror()  # balances kept by the user-data stream
     tracker = OrderTracker(client, key_service, tickets, TrackedOrderRepository(db), notifier)
     watch = OrderWatch(
         client, key_service, tickets, tracker, notifier, watch_seconds=settings.order_watch
@@ -175,7 +179,7 @@ async def open_resources(app: Application) -> Resources:
         ),
         market=market_service,
         keys=key_service,
-        account=AccountService(client, key_service, market_service),
+        account=AccountService(client, key_service, market_service, mirror),
         orders=OrderService(
             client,
             key_service,
@@ -198,19 +202,32 @@ async def open_resources(app: Application) -> Resources:
         charts=ChartService(client, market_service),
     )
     app.bot_data["services"] = services
-    live = LiveOrders(ws_api_url, client, key_service, tracker, app.bot)
+    live = LiveOrders(ws_api_url, client, key_service, tracker, app.bot, mirror)
     alerts_live = LiveAlerts(stream_url, services.alerts, alert_repo, key_service, app.bot, health)
     app.bot_data["live"], app.bot_data["live_alerts"] = live, alerts_live
     app.bot_data["health"] = health
     app.bot_data["metrics"] = _metrics(client, services, alerts_live)
     with suppress(BinanceError):  # Binance unreachable at start is not fatal; calls retry
         await client.sync_time()
+        await client.exchange_info()  # the weight limits, before any start-up work spends
     return Resources(db, client, live, alerts_live, watch, health)
 
 
 def _metrics(client: BinanceClient, services: Services, alerts_live: LiveAlerts) -> Metrics:
     metrics = Metrics()
-    metrics.gauge("chatbot_binance_used_weight", "X-MBX-USED-WEIGHT-1M", lambda: client.used_weight)
+    governor = client.governor
+    metrics.gauge("chatbot_binance_used_weight", "X-MBX-USED-WEIGHT-1M", lambda: governor.used)
+    metrics.gauge(
+        "chatbot_binance_weight_share",
+        "Used weight / Binance's limit",
+        lambda: governor.used / governor.limit,
+    )
+    metrics.labelled_gauge(
+        "chatbot_binance_waiting",
+        "Binance calls waiting for the weight budget",
+        "priority",
+        {p.value: functools.partial(governor.waiting.get, p, 0) for p in Priority},
+    )
     metrics.gauge("chatbot_alerts_active", "Alerts in the book", lambda: len(services.alerts.book))
     metrics.gauge("chatbot_alerts_fired", "Alerts fired", lambda: services.alerts.fired_total)
     metrics.gauge("chatbot_outbox_backlog", "Messages waiting", lambda: alerts_live.sender.backlog)
@@ -226,7 +243,8 @@ async def _reconcile(app: Application) -> None:
     those Binance has no record of yet."""
     services: Services = app.bot_data["services"]
     try:
-        outcomes = await services.orders.reconcile()
+        with background():  # start-up work: users' own calls go first
+            outcomes = await services.orders.reconcile()
     except Exception as exc:  # reconcile already settles ticket by ticket; this is a bug
         app.bot_data["health"].failed("reconcile", exc)
         return

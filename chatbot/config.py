@@ -65,6 +65,7 @@ HINTS: dict[str, str] = {
     "CHATBOT_MAX_ORDER_USDT": "a positive amount of USDT such as 1000, or leave it empty",
     "CHATBOT_COMMAND_LIMIT": "a whole number of commands per user per minute, such as 20",
     "CHATBOT_BUTTON_LIMIT": "a whole number of button presses per user per minute, such as 40",
+    "CHATBOT_WEIGHT_SHARE": "a percentage of Binance's request-weight limit, such as 80",
     "CHATBOT_HTTP_PORT": "a TCP port between 1 and 65535, or leave it empty",
     "CHATBOT_HTTP_HOST": "the address to listen on, such as 127.0.0.1 or 0.0.0.0",
     "CHATBOT_HEALTH_INTERVAL": "seconds between background health checks, such as 15",
@@ -149,6 +150,9 @@ class Settings(BaseSettings):
     order_watch: float = Field(600.0, ge=1, le=86400, alias="CHATBOT_ORDER_WATCH")
     command_limit: int = Field(20, ge=1, le=10_000, alias="CHATBOT_COMMAND_LIMIT")
     button_limit: int = Field(40, ge=1, le=10_000, alias="CHATBOT_BUTTON_LIMIT")
+    # The share of Binance's per-IP weight limit the whole bot may spend (the rest is margin
+    # for other programs on the same IP and for clock skew at the minute's edge).
+    weight_share: float = Field(80.0, gt=0, le=100, alias="CHATBOT_WEIGHT_SHARE")
     alert_retention_days: float = Field(30.0, gt=0, le=3650, alias="CHATBOT_ALERT_RETENTION_DAYS")
     http_port: int | None = Field(None, ge=1, le=65535, alias="CHATBOT_HTTP_PORT")
     http_host: str = Field("127.0.0.1", min_length=1, alias="CHATBOT_HTTP_HOST")

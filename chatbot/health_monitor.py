@@ -23,6 +23,7 @@ from typing import Any
 
 from chatbot.exchange.client import BinanceClient
 from chatbot.exchange.errors import BinanceError
+from chatbot.exchange.weight_governor import background
 from chatbot.health import HealthBoard
 from chatbot.live_alerts import LiveAlerts
 from chatbot.storage.db import Database
@@ -71,6 +72,10 @@ class HealthMonitor:
             self._task = None
 
     async def _run(self) -> None:
+        with background():  # a periodic check waits behind users' calls to Binance
+            await self._check_forever()
+
+    async def _check_forever(self) -> None:
         while True:
             await asyncio.sleep(self._interval)
             try:

@@ -17,8 +17,10 @@ from telegram import Bot
 from chatbot.errors import UserError
 from chatbot.exchange.client import ApiCredentials, BinanceClient
 from chatbot.exchange.errors import BinanceError
-from chatbot.exchange.events import ExecutionReport, UserEvent
+from chatbot.exchange.events import AccountPosition, ExecutionReport, UserEvent
 from chatbot.exchange.userdata import UserDataStream
+from chatbot.exchange.weight_governor import background
+from chatbot.services.account_mirror import AccountMirror
 from chatbot.services.keys import KeyService, KeyUnreadable
 from chatbot.services.order_tracker import OrderTracker
 from handlers import notifications
@@ -36,8 +38,10 @@ class LiveOrders:
         keys: KeyService,
         tracker: OrderTracker,
         bot: Bot,
+        mirror: AccountMirror | None = None,
     ) -> None:
         self._keys = keys
+        self._mirror = mirror or AccountMirror()
         self._tracker = tracker
         self._bot = bot
         self.stream = UserDataStream(
@@ -46,14 +50,23 @@ class LiveOrders:
             on_event=self._on_event,
             on_resync=self._on_resync,
             on_key_failed=self._on_key_failed,
+            governor=client.governor,
         )
+        self._following: asyncio.Task[None] | None = None
+        self._mirror.attach(self.stream.epoch)
         keys.add_listener(self._key_changed)
 
     async def start(self) -> None:
         """Connect, then follow every user who has a key, all at once (this runs beside the
         bot's start: the bot answers meanwhile). A user whose subscription is made only later
-        is tracked when `on_resync` announces them."""
-        await self.stream.start()
+        is tracked when `on_resync` announces them. All of it is background work: users'
+        own calls to Binance go first, and the re-reads are spread over the weight budget."""
+        with background():
+            await self.stream.start()
+            # its own task, so that stopping the bot cancels it instead of waiting for it
+            self._following = asyncio.create_task(self._follow_all(), name="follow-stored-keys")
+
+    async def _follow_all(self) -> None:
         users = await self._keys.users_with_keys()
         await asyncio.gather(*(self._follow_stored(user_id) for user_id in users))
 
@@ -67,13 +80,18 @@ class LiveOrders:
             log.warning("user_id=%s not followed: %s", user_id, type(exc).__name__)
 
     async def stop(self) -> None:
+        if self._following is not None:
+            self._following.cancel()
+            await asyncio.gather(self._following, return_exceptions=True)
         await self.stream.stop()
 
     async def _follow(self, user_id: int, credentials: ApiCredentials) -> None:
         if await self.stream.subscribe(user_id, credentials):
+            self._mirror.follow(user_id)
             await self._tracker.sync(user_id)
 
     async def _key_changed(self, user_id: int, credentials: ApiCredentials | None) -> None:
+        self._mirror.forget(user_id)
         if credentials is None:
             await self.stream.unsubscribe(user_id)
             await self._tracker.forget(user_id)
@@ -84,13 +102,18 @@ class LiveOrders:
             log.warning("user_id=%s not followed: %s", user_id, type(exc).__name__)
 
     async def _on_event(self, user_id: int, event: UserEvent) -> None:
-        if not isinstance(event, ExecutionReport):
-            return
-        await self._tracker.on_event(user_id, event)
+        if isinstance(event, AccountPosition):
+            self._mirror.on_position(user_id, event)
+        elif isinstance(event, ExecutionReport):
+            await self._tracker.on_event(user_id, event)
 
     async def _on_resync(self, user_ids: list[int]) -> None:
-        await asyncio.gather(*(self._tracker.sync(user_id) for user_id in user_ids))
+        for user_id in user_ids:  # after a gap: balances are asked of Binance again
+            self._mirror.follow(user_id)
+        with background():  # after a reconnect: nobody waits for these re-reads
+            await asyncio.gather(*(self._tracker.sync(user_id) for user_id in user_ids))
 
     async def _on_key_failed(self, user_id: int, error: BinanceError) -> None:
+        self._mirror.forget(user_id)
         log.info("user_id=%s key refused by the user-data stream", user_id)
         await notifications.send_key_failed(self._bot, user_id, error.user_message)

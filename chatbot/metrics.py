@@ -24,5 +24,13 @@ class Metrics:
         """A value read from the bot's state at each scrape."""
         Gauge(name, help_text, registry=self.registry).set_function(read)
 
+    def labelled_gauge(
+        self, name: str, help_text: str, label: str, reads: dict[str, Callable[[], float]]
+    ) -> None:
+        """One value per label value, each read from the bot's state at each scrape."""
+        gauge = Gauge(name, help_text, [label], registry=self.registry)
+        for value, read in reads.items():
+            gauge.labels(value).set_function(read)
+
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -8,8 +8,10 @@ What a caller must know:
 - Signed requests are signed over the percent-encoded query string exactly as sent; all
   parameters travel in the query string (also for POST and DELETE), the body stays empty.
 - A rejected timestamp (-1021) triggers one clock re-sync and one retry.
-- After a 429 the client sends nothing until `Retry-After` has passed and raises `RateLimited`
-  meanwhile; after a 418 it raises `IpBanned` until the ban ends.
+- Every call passes the `WeightGovernor` (one weight budget for all users, paced by priority)
+  and every new order the `OrderPacer` of its account. After a 429 nothing is sent until
+  `Retry-After` has passed: a call waits that long when it may (see the governor), else raises
+  `RateLimited`; after a 418 every call raises `IpBanned` until the ban ends.
 - A new order's outcome is unknown unless Binance proves it: a timeout, a dropped connection,
   a 5xx, -1006/-1007/-1000/-1001/-1008 (whatever HTTP status carries them), a 200 whose body
   cannot be read and any answer without a Binance error code (a proxy's HTML page) raise
@@ -20,17 +22,16 @@ What a caller must know:
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
-import secrets
 import time
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, NoReturn
 
 import aiohttp
-from pydantic import SecretStr
 from yarl import URL
 
 from chatbot.exchange.errors import (
@@ -41,8 +42,7 @@ from chatbot.exchange.errors import (
     OrderStatusUnknown,
     RateLimited,
     TimestampError,
-    error_from_payload,
-    refused_order_code,
+    answer_error,
     retry_after_seconds,
 )
 from chatbot.exchange.models import (
@@ -60,72 +60,18 @@ from chatbot.exchange.models import (
     Ticker24h,
     TickerPrice,
 )
-from chatbot.exchange.signing import KeyType, Signer, encode_params, make_signer, signature_param
+from chatbot.exchange.order_pacer import OrderPacer
+from chatbot.exchange.request_types import ApiCredentials, OrderRequest, new_client_order_id
+from chatbot.exchange.signing import encode_params, signature_param
 from chatbot.exchange.symbol_rules import SymbolRules
+from chatbot.exchange.weight_governor import WeightGovernor
+from chatbot.exchange.weights import rest_weight
+
+__all__ = ["ApiCredentials", "BinanceClient", "OrderRequest", "new_client_order_id"]
 
 # Binance's kline intervals; case-sensitive ("1m" is a minute, "1M" a month).
 KLINE_INTERVALS = ("1s", "1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h")
 KLINE_INTERVALS += ("1d", "3d", "1w", "1M")
-_ID_ALPHABET = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
-
-
-def new_client_order_id() -> str:
-    """A random 22-character order id in Binance's own style (allowed by `^[.A-Z:/a-z0-9_-]`)."""
-    return "".join(secrets.choice(_ID_ALPHABET) for _ in range(22))
-
-
-@dataclass(frozen=True)
-class ApiCredentials:
-    """One user's API key and the signer built from its secret. The repr shows neither."""
-
-    api_key: SecretStr
-    signer: Signer
-    headers: Mapping[str, str] = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        # The header is built once: it goes with every signed request of this user.
-        object.__setattr__(self, "headers", {"X-MBX-APIKEY": self.api_key.get_secret_value()})
-
-    @classmethod
-    def create(cls, api_key: str, secret: str, key_type: KeyType | str) -> ApiCredentials:
-        """Build credentials; raises `KeyFormatError` when the secret does not fit the type."""
-        return cls(SecretStr(api_key), make_signer(key_type, SecretStr(secret)))
-
-    def __repr__(self) -> str:
-        return f"ApiCredentials(key_type={self.signer.key_type.value}, api_key=**********)"
-
-
-@dataclass(frozen=True)
-class OrderRequest:
-    """A new order as sent to `POST /api/v3/order`; decimals are sent as plain strings."""
-
-    symbol: str
-    side: str  # BUY | SELL
-    type: str  # MARKET | LIMIT | LIMIT_MAKER
-    quantity: Decimal | None = None
-    quote_order_qty: Decimal | None = None
-    price: Decimal | None = None
-    time_in_force: str | None = None
-    client_order_id: str | None = None
-
-    def params(self, client_order_id: str) -> list[tuple[str, str]]:
-        pairs: list[tuple[str, Any]] = [
-            ("symbol", self.symbol),
-            ("side", self.side),
-            ("type", self.type),
-            ("timeInForce", self.time_in_force),
-            ("quantity", _plain(self.quantity)),
-            ("quoteOrderQty", _plain(self.quote_order_qty)),
-            ("price", _plain(self.price)),
-            ("newClientOrderId", client_order_id),
-            ("newOrderRespType", "FULL"),
-        ]
-        return [(k, v) for k, v in pairs if v is not None]
-
-
-def _plain(value: Decimal | None) -> str | None:
-    """A decimal as Binance accepts it: positional notation, no exponent."""
-    return None if value is None else format(value, "f")
 
 
 @dataclass
@@ -147,6 +93,8 @@ class BinanceClient:
         time_sync_interval: float = 1800.0,
         clock: Callable[[], float] = time.time,
         session: aiohttp.ClientSession | None = None,
+        weight_share: float = 0.8,
+        user_wait: float = 5.0,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._base = URL(self.base_url)
@@ -165,7 +113,11 @@ class BinanceClient:
         self._info_at = 0.0
         self._info_lock = asyncio.Lock()
         self._backoff = _Backoff()
-        self.used_weight = 0
+        server_time = self._server_seconds
+        self.governor = WeightGovernor(
+            share=weight_share, user_wait=user_wait, server_time=server_time
+        )
+        self.orders = OrderPacer(share=weight_share, user_wait=user_wait, server_time=server_time)
         self.requests_sent = 0
         self.last_success: float | None = None  # clock time of the latest non-error answer
 
@@ -207,6 +159,14 @@ class BinanceClient:
             self._synced_at = time.monotonic()
             return self._offset_ms
 
+    @property
+    def used_weight(self) -> int:
+        """The weight spent in Binance's current minute, as last counted or reported."""
+        return self.governor.used
+
+    def _server_seconds(self) -> float:
+        return self.timestamp() / 1000
+
     def timestamp(self) -> int:
         """Milliseconds on Binance's clock, by the last measured offset."""
         return int(self._clock() * 1000) + self._offset_ms
@@ -220,7 +180,10 @@ class BinanceClient:
 
     async def public(self, method: str, path: str, params: Iterable[tuple[str, Any]] = ()) -> Any:
         """Send an unsigned request; returns the decoded JSON (floats as Decimal)."""
-        return await self._send(method, path, encode_params(params))
+        pairs = list(params)
+        return await self._send(
+            method, path, encode_params(pairs), weight=_weight(method, path, pairs)
+        )
 
     async def signed(
         self,
@@ -235,13 +198,16 @@ class BinanceClient:
         if self._time_sync_due():
             await self.sync_time()
         pairs = list(params)
-        query = self._signed_query(credentials, pairs)
+        weight = _weight(method, path, pairs)
+        if order_id is not None:
+            await self.orders.acquire(credentials.account)
+        # Signed only once the governor lets the call go: a wait must not age the timestamp.
+        query = functools.partial(self._signed_query, credentials, pairs)
         try:
-            return await self._send(method, path, query, credentials.headers, order_id)
+            return await self._send(method, path, query, credentials, order_id, weight=weight)
         except TimestampError:  # our clock drifted from Binance's: re-sync, retry once
             await self.sync_time()
-            query = self._signed_query(credentials, pairs)
-            return await self._send(method, path, query, credentials.headers, order_id)
+            return await self._send(method, path, query, credentials, order_id, weight=weight)
 
     def _signed_query(self, credentials: ApiCredentials, pairs: list[tuple[str, Any]]) -> str:
         query = encode_params(pairs)
@@ -253,11 +219,37 @@ class BinanceClient:
         self,
         method: str,
         path: str,
-        query: str,
-        headers: Mapping[str, str] | None = None,
+        query: str | Callable[[], str],
+        credentials: ApiCredentials | None = None,
         order_id: str | None = None,
+        *,
+        weight: int = 1,
     ) -> Any:
-        self._check_backoff()
+        """Send one call once the governor lets it go (`query` may be built only then). A 429
+        on a call that may be repeated (not a new order) waits out `Retry-After` in the
+        governor and tries again."""
+        attempts = 0
+        while True:
+            self._check_ban()
+            await self.governor.acquire(weight)
+            wire_query = query if isinstance(query, str) else query()
+            try:
+                return await self._exchange(method, path, wire_query, credentials, order_id)
+            except IpBanned:
+                raise
+            except RateLimited as exc:
+                attempts += 1
+                if order_id is not None or exc.code != -1003 or attempts == 3:
+                    raise
+
+    async def _exchange(
+        self,
+        method: str,
+        path: str,
+        query: str,
+        credentials: ApiCredentials | None,
+        order_id: str | None,
+    ) -> Any:
         # Built from parts with encoded=True: the query goes out byte for byte as signed.
         url = URL.build(
             scheme=self._base.scheme,
@@ -267,6 +259,7 @@ class BinanceClient:
             query_string=query,
             encoded=True,
         )
+        headers = credentials.headers if credentials is not None else None
         self.requests_sent += 1
         try:
             async with self.session.request(method, url, headers=headers) as response:
@@ -281,7 +274,9 @@ class BinanceClient:
             raise ExchangeUnavailable(status=None) from exc
         weight = response_headers.get("X-MBX-USED-WEIGHT-1M")
         if weight is not None and weight.isdigit():
-            self.used_weight = int(weight)
+            self.governor.observe(int(weight))
+        if order_id is not None and credentials is not None:
+            self.orders.observe(credentials.account, response_headers)
         payload = _json_or_none(body)
         if status < 400 and payload is not None:
             self.last_success = self._clock()
@@ -291,35 +286,20 @@ class BinanceClient:
     def _fail(
         self, status: int, payload: Any, retry_after: float | None, order_id: str | None
     ) -> NoReturn:
-        """Raise the error an unsuccessful answer means."""
+        """Remember a ban or a pause, then raise the error the answer means."""
         code = payload.get("code") if isinstance(payload, dict) else None
-        if order_id is not None and not refused_order_code(code):
-            raise OrderStatusUnknown(order_id, code=code, status=status, reason=f"HTTP {status}")
         if status == 418:
-            self._ban(retry_after or 120.0)
-        if status == 429:
-            wait = retry_after if retry_after is not None else 60.0
-            self._backoff.until = time.monotonic() + wait
-            raise RateLimited(wait, code=-1003, status=status)
-        if status == 404 and code is None:
-            raise NotAvailable(status=status)
-        if status >= 500 or code is None:
-            raise ExchangeUnavailable(code=code, status=status)
-        raise error_from_payload(int(code), str(payload.get("msg", "")), status=status)
+            seconds = retry_after or 120.0
+            self._backoff.banned_until = datetime.fromtimestamp(self._clock() + seconds, UTC)
+            self._backoff.until = time.monotonic() + seconds
+            self.governor.pause(seconds)
+        elif status == 429 and code != -1015:  # weight: the whole IP waits (-1015: one account)
+            self.governor.pause(retry_after if retry_after is not None else 60.0)
+        raise answer_error(status, payload, retry_after, order_id, self._backoff.banned_until)
 
-    def _ban(self, seconds: float) -> NoReturn:
-        until = datetime.fromtimestamp(self._clock() + seconds, UTC)
-        self._backoff.banned_until = until
-        self._backoff.until = time.monotonic() + seconds
-        raise IpBanned(until)
-
-    def _check_backoff(self) -> None:
-        remaining = self._backoff.until - time.monotonic()
-        if remaining <= 0:
-            return
-        if self._backoff.banned_until is not None:
+    def _check_ban(self) -> None:
+        if self._backoff.banned_until is not None and self._backoff.until > time.monotonic():
             raise IpBanned(self._backoff.banned_until)
-        raise RateLimited(remaining, code=-1003, status=429)
 
     # -- market data -------------------------------------------------------------------------
 
@@ -338,6 +318,8 @@ class BinanceClient:
                     await self.public("GET", "/api/v3/exchangeInfo")
                 )
                 self._info_at = time.monotonic()
+                self.governor.set_limits(self._info.rate_limits)
+                self.orders.set_limits(self._info.rate_limits)
             return self._info
 
     async def symbol_rules(self, symbol: str) -> SymbolRules:
@@ -486,6 +468,10 @@ class BinanceClient:
         """Cancel every open order on a symbol; order-list entries in the answer are skipped."""
         data = await self.signed("DELETE", "/api/v3/openOrders", credentials, [("symbol", symbol)])
         return [Order.from_json(item) for item in data if "orderId" in item]
+
+
+def _weight(method: str, path: str, pairs: list[tuple[str, Any]]) -> int:
+    return rest_weight(method, path, {k: v for k, v in pairs if v is not None})
 
 
 def _symbols_param(symbols: list[str] | None) -> list[tuple[str, Any]]:

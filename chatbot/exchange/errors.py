@@ -253,3 +253,27 @@ def refused_order_code(code: object) -> bool:
     if not isinstance(code, int) or isinstance(code, bool):
         return False
     return code in _REFUSED_CODES or -1199 <= code <= -1100
+
+
+def answer_error(
+    status: int,
+    payload: Any,
+    retry_after: float | None,
+    order_id: str | None,
+    banned_until: datetime | None,
+) -> BinanceError:
+    """The error an unsuccessful REST answer means. For a new order (`order_id`), anything
+    but a code proving refusal leaves its fate unknown."""
+    code = payload.get("code") if isinstance(payload, dict) else None
+    if order_id is not None and not refused_order_code(code):
+        return OrderStatusUnknown(order_id, code=code, status=status, reason=f"HTTP {status}")
+    if status == 418 and banned_until is not None:
+        return IpBanned(banned_until)
+    if status == 429:
+        wait = retry_after if retry_after is not None else 60.0
+        return RateLimited(wait, code=-1015 if code == -1015 else -1003, status=status)
+    if status == 404 and code is None:
+        return NotAvailable(status=status)
+    if status >= 500 or code is None:
+        return ExchangeUnavailable(code=code, status=status)
+    return error_from_payload(int(code), str(payload.get("msg", "")), status=status)

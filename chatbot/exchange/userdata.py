@@ -36,6 +36,7 @@ from chatbot.exchange.errors import BinanceError
 from chatbot.exchange.events import UserEvent
 from chatbot.exchange.userdata_delivery import UserQueues, parse_user_event
 from chatbot.exchange.userdata_group import SubscriptionGroup
+from chatbot.exchange.weight_governor import WeightGovernor
 from chatbot.exchange.wsapi_connection import EventHandler, WsApiConnection
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,7 @@ class UserDataStream:
         silence_timeout: float = 60.0,
         backoff: tuple[float, float] = (0.5, 30.0),
         request_timeout: float = 10.0,
+        governor: WeightGovernor | None = None,
     ) -> None:
         """`timestamp` gives Binance-clock milliseconds (`BinanceClient.timestamp`); a subscribe
         is signed with a fresh one each time. Durations are in seconds; `backoff` is the first
@@ -82,6 +84,7 @@ class UserDataStream:
         self._silence_timeout = silence_timeout
         self._backoff = backoff
         self._request_timeout = request_timeout
+        self._governor = governor  # the bot's one weight budget, shared with REST
         self._groups: list[SubscriptionGroup] = []
         self._group_of: dict[int, SubscriptionGroup] = {}
         self._queues = UserQueues()
@@ -126,6 +129,20 @@ class UserDataStream:
     def subscribed_users(self) -> set[int]:
         """Users subscribed, or waiting to be (refused keys are not among them)."""
         return set(self._group_of)
+
+    def epoch(self, user_id: int) -> int | None:
+        """Changes whenever the user's events may have been missed (their connection lost and
+        made again); None while it is down or the user is not followed. A renewal without a
+        gap leaves it as it was."""
+        group = self._group_of.get(user_id)
+        if group is None or not group.connected:
+            return None
+        return group.connections
+
+    @property
+    def renewals(self) -> int:
+        """Connections renewed without a gap (no re-read follows them)."""
+        return sum(group.renewals for group in self._groups)
 
     @property
     def connected(self) -> bool:
@@ -190,6 +207,7 @@ class UserDataStream:
             request_timeout=self._request_timeout,
             silence_timeout=self._silence_timeout,
             on_closed=on_closed,
+            governor=self._governor,
         )
 
     # -- from the groups to the callbacks ----------------------------------------------------

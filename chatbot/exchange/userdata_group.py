@@ -83,6 +83,8 @@ class SubscriptionGroup:
         self._in_flight = asyncio.Semaphore(_IN_FLIGHT)
         self._task: asyncio.Task[None] | None = None
         self._sockets: set[WsApiConnection] = set()
+        self.renewals = 0  # connections renewed without a gap
+        self.connections = 0  # connections opened after none or a lost one (each a gap)
 
     # -- what callers use --------------------------------------------------------------------
 
@@ -155,6 +157,7 @@ class SubscriptionGroup:
                 attempt += 1
                 continue
             self._link, self._seen = link, None
+            self.connections += 1
             try:
                 link = await self._serve(link)
             except Exception:  # a bug here must not end everyone's stream for good
@@ -311,6 +314,7 @@ class SubscriptionGroup:
             log.warning("user-data renewal postponed: %s", exc.message)
             return old
         new.held, self._seen = [], set()
+        carried = set(old.users)  # these users' events flow on without a gap
         announced = await self._reconcile(new)
         if new.socket.closed and not old.socket.closed:
             new.held, self._seen = None, None
@@ -325,7 +329,9 @@ class SubscriptionGroup:
         self._release(new)
         await old.socket.close()
         log.info("user-data connection renewed (%d users)", len(new.users))
-        self._resync_users(announced)
+        self.renewals += 1
+        # No re-read for users carried over: nothing was missed (a REST re-read costs weight).
+        self._resync_users([user for user in announced if user not in carried])
         return new
 
     def _release(self, link: Link) -> None:

@@ -17,6 +17,9 @@ What a caller must know:
   socket that closes, or that could not be opened, raises `WsApiDisconnected`; one that gets no
   answer in `request_timeout` raises `WsApiTimeout`.
 - Nothing here logs request parameters: they carry API keys and signatures.
+- With a `governor`, each request waits for its weight (2, like the user-data requests) in the
+  bot's one budget (WebSocket API calls count against the same per-IP limit as REST), and the
+  `rateLimits` of each answer report the used weight back to it.
 
 `reconnect_delay` is the backoff an owner of such sockets waits before opening the next one.
 """
@@ -40,11 +43,15 @@ from chatbot.exchange.errors import (
     BinanceError,
     ConnectionLost,
     ExchangeUnavailable,
+    RateLimited,
     error_from_payload,
 )
 from chatbot.exchange.websocket import connect
+from chatbot.exchange.weight_governor import WeightGovernor
 
 log = logging.getLogger(__name__)
+
+REQUEST_WEIGHT = 2  # userDataStream.subscribe / unsubscribe, session.logon, a connection
 
 EventHandler = Callable[[int | None, dict[str, Any]], None]
 ResultHandler = Callable[[Any], None]
@@ -76,8 +83,10 @@ class WsApiConnection:
         request_timeout: float,
         silence_timeout: float,
         on_closed: Callable[[], None] | None = None,
+        governor: WeightGovernor | None = None,
     ) -> None:
         self._ws = ws
+        self._governor = governor
         self._on_event = on_event
         self._on_closed = on_closed
         self._request_timeout = request_timeout
@@ -98,8 +107,14 @@ class WsApiConnection:
         request_timeout: float = 10.0,
         silence_timeout: float = 60.0,
         on_closed: Callable[[], None] | None = None,
+        governor: WeightGovernor | None = None,
     ) -> WsApiConnection:
         """Connect; raises `WsApiDisconnected` (with Binance's `Retry-After`, if any)."""
+        if governor is not None:
+            try:  # Binance charges a connection like a request
+                await governor.acquire(REQUEST_WEIGHT)
+            except RateLimited as exc:  # the caller reconnects after the wait, as after a 429
+                raise WsApiDisconnected(exc.message, retry_after=exc.retry_after) from None
         ws = await connect(
             session,
             url,
@@ -115,6 +130,7 @@ class WsApiConnection:
             request_timeout=request_timeout,
             silence_timeout=silence_timeout,
             on_closed=on_closed,
+            governor=governor,
         )
 
     @property
@@ -134,6 +150,8 @@ class WsApiConnection:
         """Send one request and return its `result`; see the module docstring for errors."""
         if self.closed:
             raise WsApiDisconnected()
+        if self._governor is not None:
+            await self._governor.acquire(REQUEST_WEIGHT)
         request_id = next(self._ids)
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._pending[request_id] = (future, on_result)
@@ -211,6 +229,7 @@ class WsApiConnection:
         self, entry: tuple[asyncio.Future[Any], ResultHandler | None], message: dict[str, Any]
     ) -> None:
         future, on_result = entry
+        self._observe(message.get("rateLimits"))
         if future.done():
             return
         error = message.get("error")
@@ -225,6 +244,15 @@ class WsApiConnection:
                 future.set_exception(exc)
                 return
         future.set_result(result)
+
+    def _observe(self, rate_limits: Any) -> None:
+        """Tell the governor the weight Binance reports as used (REQUEST_WEIGHT's `count`)."""
+        if self._governor is None or not isinstance(rate_limits, list):
+            return
+        for rule in rate_limits:
+            if isinstance(rule, dict) and rule.get("rateLimitType") == "REQUEST_WEIGHT":
+                with contextlib.suppress(TypeError, ValueError):
+                    self._governor.observe(int(rule["count"]))
 
     def _finish(self) -> None:
         if self._closed.is_set():

@@ -12,6 +12,7 @@ from decimal import Decimal
 from chatbot.exchange.client import BinanceClient
 from chatbot.exchange.models import AccountTrade, Order
 from chatbot.exchange.symbol_rules import SymbolRules
+from chatbot.services.account_mirror import AccountMirror
 from chatbot.services.keys import KeyService
 from chatbot.services.market import MarketService
 
@@ -50,14 +51,23 @@ class BalanceReport:
 
 
 class AccountService:
-    def __init__(self, client: BinanceClient, keys: KeyService, market: MarketService) -> None:
+    def __init__(
+        self,
+        client: BinanceClient,
+        keys: KeyService,
+        market: MarketService,
+        mirror: AccountMirror | None = None,
+    ) -> None:
         self._client = client
         self._keys = keys
         self._market = market
+        self._mirror = mirror or AccountMirror()
 
     async def balances(self, user_id: int) -> BalanceReport:
         credentials = await self._keys.credentials(user_id)
-        account = await self._client.account(credentials, omit_zero=True)
+        account = await self._mirror.account(
+            user_id, lambda: self._client.account(credentials, omit_zero=True)
+        )
         holdings = [
             Holding(b.asset, b.free, b.locked, await self._market.usdt_value(b.asset, b.total))
             for b in account.balances

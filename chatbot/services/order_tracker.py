@@ -215,6 +215,13 @@ class OrderTracker:
         """Forget orders that ended more than `keep_days` ago."""
         await self._tracked.prune(time.time() - keep_days * 86_400)
 
+    async def open_symbol(self, user_id: int, order_id: int) -> str | None:
+        """The symbol of an order the bot follows and last saw open, else None."""
+        for known in await self._tracked.open_orders(user_id):
+            if known.order_id == order_id:
+                return known.symbol
+        return None
+
     async def forget(self, user_id: int) -> None:
         await self._tracked.forget_user(user_id)
 

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from chatbot.errors import UserError
 from chatbot.exchange.client import BinanceClient
 from chatbot.exchange.errors import BinanceError, OrderNotFound
+from chatbot.exchange.weight_governor import background
 from chatbot.services.keys import KeyService
 from chatbot.services.order_outcomes import OrderNotifier, Outcome, OutcomeKind
 from chatbot.services.order_tracker import OrderTracker
@@ -78,9 +79,10 @@ class OrderWatch:
 
     async def _watch(self, ticket: Ticket) -> None:
         try:
-            if await self._look_until_found(ticket):
-                return
-            await self._give_up(ticket)
+            with background():  # nobody waits on these lookups: users' calls go first
+                if await self._look_until_found(ticket):
+                    return
+                await self._give_up(ticket)
         except Exception:
             log.exception("watch of ticket %s failed", ticket.id)
 

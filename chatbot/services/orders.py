@@ -25,6 +25,7 @@ from chatbot.exchange.errors import (
     ExchangeUnavailable,
     FilterFailure,
     InvalidSymbol,
+    OrderNotFound,
     OrderStatusUnknown,
     RateLimited,
 )
@@ -333,15 +334,23 @@ class OrderService:
     async def cancel_order(self, user_id: int, order_id: int) -> Order:
         """Cancel one of the user's open orders by Binance's id (the symbol is looked up)."""
         credentials = await self._keys.credentials(user_id)
-        for order in await self._client.open_orders(credentials):
-            if order.order_id == order_id:
-                async with self._tracker.cancelling([order_id]):
-                    cancelled = await self._client.cancel_order(
-                        credentials, order.symbol, order_id=order_id
-                    )
-                    await self._tracker.told_by_reply(user_id, [cancelled])
-                return cancelled
-        raise UserError(f"You have no open order #{order_id}. /orders lists them.")
+        missing = UserError(f"You have no open order #{order_id}. /orders lists them.")
+        # The symbol of an order the bot follows is known: no 80-weight openOrders for it.
+        symbol = await self._tracker.open_symbol(user_id, order_id)
+        if symbol is None:
+            found = [
+                o for o in await self._client.open_orders(credentials) if o.order_id == order_id
+            ]
+            if not found:
+                raise missing
+            symbol = found[0].symbol
+        async with self._tracker.cancelling([order_id]):
+            try:
+                cancelled = await self._client.cancel_order(credentials, symbol, order_id=order_id)
+            except OrderNotFound:  # gone since the bot last saw it (a refusal is told as is)
+                raise missing from None
+            await self._tracker.told_by_reply(user_id, [cancelled])
+        return cancelled
 
     async def preview_cancel_all(self, user_id: int, chat_id: int, name: str) -> CancelAllPreview:
         rules = await self._market.resolve(name)

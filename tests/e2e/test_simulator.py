@@ -788,6 +788,29 @@ async def test_rate_limit_fault_and_ban(exchange: ExchangeSimulator, trader: Bin
     assert lifted.status == 200
 
 
+async def test_calling_before_retry_after_gets_the_ip_banned(
+    exchange: ExchangeSimulator, trader: Binance
+) -> None:
+    exchange.limits.weight_per_minute = 1
+    exchange.limits.in_flight_ms = 0
+    limited = await trader.public("/api/v3/avgPrice", [("symbol", "BTCUSDT")])  # weight 2
+    too_soon = await trader.public("/api/v3/ping")
+    assert limited.status == 429 and "Retry-After" in limited.headers
+    assert too_soon.status == 418
+    assert exchange.limits.rejections_429 == 1
+
+
+async def test_exchange_info_announces_the_limits_in_force(
+    exchange: ExchangeSimulator, trader: Binance
+) -> None:
+    exchange.limits.weight_per_minute = 1200
+    exchange.limits.orders_per_10s = 5
+    info = await trader.public("/api/v3/exchangeInfo")
+    limits = {(r["rateLimitType"], r["interval"]): r["limit"] for r in info.body["rateLimits"]}
+    assert limits[("REQUEST_WEIGHT", "MINUTE")] == 1200
+    assert limits[("ORDERS", "SECOND")] == 5
+
+
 async def test_a_hanging_call_times_out_without_placing(
     exchange: ExchangeSimulator, trader: Binance
 ) -> None:

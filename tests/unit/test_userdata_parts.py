@@ -369,7 +369,8 @@ async def test_handover_keeps_order_and_drops_the_second_copy(group_on):
 
     await eventually(lambda: len(outcome.delivered) >= 3 and old.closed)
     assert [event["E"] for _, event in outcome.delivered] == [1, 2, 3]
-    assert outcome.resyncs == [[1]] and group.connected
+    assert group.renewals == 1 and group.connected
+    assert outcome.resyncs == []  # nothing was missed, so nothing is re-read
 
 
 async def test_a_refused_key_is_reported_once_and_not_retried(group_on):

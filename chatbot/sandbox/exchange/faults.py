@@ -159,13 +159,16 @@ class FaultInjector:
         self._arm(Fault("drop", path, method, count, execute=execute))
 
     def ban(self, seconds: float) -> None:
-        """Answer every call with 418 until `seconds` from now (0 lifts the ban)."""
+        """Answer every call with 418 until `seconds` from now (0 lifts the ban, and forgets
+        the 429s whose Retry-After would otherwise ban again)."""
         self._banned_until = self._clock.now_ms() + int(seconds * 1000)
+        if seconds <= 0:
+            self._limits.forget_429s()
 
     def clear(self) -> None:
         """Disarm every fault and lift the ban."""
         self._faults.clear()
-        self._banned_until = 0
+        self.ban(0)
 
     def _arm(self, fault: Fault) -> None:
         if fault.remaining < 1:

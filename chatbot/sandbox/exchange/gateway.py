@@ -68,16 +68,25 @@ class Gateway:
 
     async def _rest(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         ip = request.remote or "unknown"
+        now = self._clock.now_ms()
+        if self._limits.ignores_retry_after(ip, now):  # called again too soon after a 429
+            self._faults.ban(self._limits.ban_on_ignored_429 or 0)
+            banned = self._faults.ban_error()
+            if banned is not None:
+                return banned.response()
         try:
             params, payload = await read_params(request)
             request[PARAMS] = params
             request[PAYLOAD] = payload
             weight = rest_weight(request.method, request.path, params)
             self._limits.spend(ip, weight, self._clock.now_ms())
+            self._limits.spent[(request.method, request.path)] += weight
             response = await self._dispatch(request, handler)
         except ApiError as error:
             response = error.response()
         response.headers.update(weight_headers(self._limits.used_weight(ip, self._clock.now_ms())))
+        if response.status == 429:
+            self._limits.note_429(ip, self._clock.now_ms(), response.headers.get("Retry-After"))
         return response
 
     async def _dispatch(self, request: web.Request, handler: Handler) -> web.StreamResponse:

@@ -8,6 +8,7 @@ drops to zero at the top of each minute. Limits are attributes a test may lower.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -118,6 +119,14 @@ class RateLimits:
         self.weight_per_minute = 6000
         self.orders_per_10s = 50
         self.orders_per_day = 160_000
+        # Binance bans an IP (418) that keeps calling before a 429's Retry-After has passed;
+        # None turns that off, else the ban's length in seconds. Calls arriving within
+        # `in_flight_ms` of the 429 were already on their way and are let through.
+        self.ban_on_ignored_429: float | None = 120.0
+        self.in_flight_ms = 1000
+        self.rejections_429 = 0  # 429s answered (a test's proof that none happened)
+        self._retry_since: dict[str, tuple[int, int]] = {}
+        self.spent: Counter[tuple[str, str]] = Counter()  # weight by (method, path), all time
         self._weight: dict[str, _Window] = {}
         self._orders_10s: dict[str, _Window] = {}
         self._orders_day: dict[str, _Window] = {}
@@ -134,6 +143,34 @@ class RateLimits:
                 headers={**weight_headers(used), "Retry-After": str(retry)},
             )
         return used
+
+    def note_429(self, ip: str, now: int, retry_after: str | None) -> None:
+        """A 429 went out: until its Retry-After (if any) the IP must stay silent."""
+        self.rejections_429 += 1
+        if retry_after is None:  # an account's order count (-1015): the IP may go on
+            return
+        until = now + _int(retry_after, 60) * 1000
+        since, before = self._retry_since.get(ip, (now, 0))
+        self._retry_since[ip] = (since if now < before else now, max(before, until))
+
+    def forget_429s(self) -> None:
+        self._retry_since.clear()
+
+    def ignores_retry_after(self, ip: str, now: int) -> bool:
+        """True when the IP calls again before its last 429's Retry-After has passed."""
+        since, until = self._retry_since.get(ip, (0, 0))
+        return self.ban_on_ignored_429 is not None and since + self.in_flight_ms <= now < until
+
+    def announced(self, rate_limits: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """exchangeInfo's `rateLimits` with the limits this simulator really enforces."""
+        current = {
+            ("REQUEST_WEIGHT", "MINUTE", 1): self.weight_per_minute,
+            ("ORDERS", "SECOND", 10): self.orders_per_10s,
+            ("ORDERS", "DAY", 1): self.orders_per_day,
+        }
+        return [
+            {**rule, "limit": current.get(_rule_key(rule), rule["limit"])} for rule in rate_limits
+        ]
 
     def used_weight(self, ip: str, now: int) -> int:
         window = self._weight.get(ip)
@@ -172,6 +209,14 @@ class RateLimits:
                 "count": self.used_weight(ip, now),
             }
         ]
+
+
+def _rule_key(rule: dict[str, Any]) -> tuple[str, str, int]:
+    return (
+        rule.get("rateLimitType", ""),
+        rule.get("interval", ""),
+        int(rule.get("intervalNum", 1)),
+    )
 
 
 def weight_headers(used: int) -> dict[str, str]:

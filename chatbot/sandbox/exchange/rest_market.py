@@ -16,6 +16,7 @@ from aiohttp import web
 
 from .candles import check_interval
 from .gateway import PARAMS
+from .limits import RateLimits
 from .market import Market
 from .params import Params, reads
 from .payloads import Rolling, book_ticker, price_ticker, ticker_full, ticker_mini
@@ -30,7 +31,10 @@ _TICKER = ("symbol", "symbols", "symbolStatus")
 class MarketRoutes:
     """`/api/v3/ping`, `time`, `exchangeInfo`, tickers, `avgPrice`, `depth`, `trades`, `klines`."""
 
-    def __init__(self, catalog: Catalog, market: Market, clock: Clock) -> None:
+    def __init__(
+        self, catalog: Catalog, market: Market, clock: Clock, limits: RateLimits | None = None
+    ) -> None:
+        self._limits = limits
         self._catalog = catalog
         self._market = market
         self._clock = clock
@@ -100,6 +104,8 @@ class MarketRoutes:
             permissions=permissions,
             show_permission_sets=params.boolean("showPermissionSets", default=True),
         )
+        if self._limits is not None:
+            body["rateLimits"] = self._limits.announced(body["rateLimits"])
         return json_response(body)
 
     @reads(*_TICKER)

@@ -91,7 +91,7 @@ class ExchangeSimulator:
         """The aiohttp application (for embedding; `start` serves it on its own port)."""
         gateway = Gateway(self.limits, self.faults, self.clock)
         app = web.Application(middlewares=[gateway.middleware])
-        app.add_routes(MarketRoutes(self.catalog, self.market, self.clock).routes())
+        app.add_routes(MarketRoutes(self.catalog, self.market, self.clock, self.limits).routes())
         account_routes = AccountRoutes(
             self.engine, self.catalog, self.auth, self.limits, self.clock
         )
