@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import math
 import os
 import random
@@ -42,6 +43,7 @@ from chatbot.storage.vault import CredentialVault
 
 FIRST_USER = 100_000
 FUNDS = {"USDT": Decimal("100000"), "BTC": Decimal("10")}
+ROOT = str(Path(__file__).resolve().parents[1])  # the bot's process imports from here
 ALERT_GRACE = 30.0  # seconds after the run for alerts already due to reach their chats
 
 
@@ -122,12 +124,10 @@ async def drive(
     await asyncio.gather(mover.run(move_interval, until), *(user.run(until) for user in users))
     elapsed = time.perf_counter() - started
     cpu = cpu_seconds(bot_pid) - cpu_before
-    try:
+    with contextlib.suppress(TimeoutError):  # the table shows how many never arrived
         await api.world.signal.wait_for(
             lambda: True if tally.undelivered() == 0 else None, ALERT_GRACE, "due alerts"
         )
-    except TimeoutError:
-        pass  # the table shows how many never arrived
     rss, peak = memory_mb(bot_pid)
     return LoadResult(
         users=len(user_ids),
@@ -170,12 +170,23 @@ def percentile(values: list[float], share: float) -> float:
 def table(r: LoadResult) -> str:
     """The Markdown tables: the run as a whole, then latency per command."""
     t = r.tally
-    served = t.commands
+    lines = ["| measure | value |", "|---|---:|", *(f"| {a} | {b} |" for a, b in _rows(r))]
+    lines += ["", "| command | served | unanswered | p50 | p99 |", "|---|---:|---:|---:|---:|"]
+    for name, values in sorted(t.latencies.items()):
+        p50, p99 = ms(statistics.median(values)), ms(percentile(values, 0.99))
+        lines.append(f"| {name} | {len(values):,} | {t.unanswered[name]} | {p50} | {p99} |")
+    return "\n".join(lines)
+
+
+def _rows(r: LoadResult) -> list[tuple[str, str]]:
+    t, served = r.tally, r.tally.commands
+    mean_sends = sum(t.sends.values()) / max(r.seconds, 1e-9)
     chat_second = max(t.chat_seconds.values(), default=0)
     chat_minute = max(t.chat_minutes.values(), default=0)
-    mean_sends = sum(t.sends.values()) / max(r.seconds, 1e-9)
     alerts = t.alert_latencies
-    rows = [
+    alert_counts = [len(t.alerts), len(t.alerts_due()), t.duplicate_alerts(), t.undelivered()]
+    cpu_ms = 1000 * r.cpu_seconds / max(served, 1)
+    return [
         ("users (with a key)", f"{r.users:,} ({r.keyed:,})"),
         ("run", f"{r.seconds:.0f} s"),
         ("commands served", f"{served:,} ({served / r.seconds:.1f}/s)"),
@@ -184,22 +195,22 @@ def table(r: LoadResult) -> str:
         ("'request limit' replies", f"{t.rate_limited_replies}"),
         ("Binance weight peak / limit per minute", f"{r.weight_peak:,} / {r.weight_limit:,}"),
         ("Binance 429s / 418s (must be 0)", f"{r.refused_429} / {r.banned_418}"),
-        ("Telegram sends per second: peak / mean", f"{max(t.sends.values(), default=0)} / {mean_sends:.1f} (limit 30)"),
-        ("Telegram sends per chat: peak per second / per minute", f"{chat_second} / {chat_minute}"),
+        (
+            "Telegram sends/s: peak / mean (limit 30)",
+            f"{r.max_sends_per_second} / {mean_sends:.1f}",
+        ),
+        ("Telegram sends per chat: peak per second / minute", f"{chat_second} / {chat_minute}"),
         ("Telegram edits", f"{t.edits:,}"),
         ("Telegram 429s (flood limits)", f"{r.flood_429}"),
-        ("alerts set / due / delivered twice / never", f"{len(t.alerts)} / {len(t.alerts_due())} / {t.duplicate_alerts()} / {t.undelivered()}"),
-        ("alert tick-to-chat p50 / p99", f"{ms(percentile(alerts, 0.5))} / {ms(percentile(alerts, 0.99))}"),
+        ("alerts set / due / delivered twice / never", " / ".join(map(str, alert_counts))),
+        (
+            "alert tick-to-chat p50 / p99",
+            f"{ms(percentile(alerts, 0.5))} / {ms(percentile(alerts, 0.99))}",
+        ),
         ("Confirm presses / orders on the exchange", f"{t.confirms} / {r.orders_placed}"),
         ("bot RSS at end / peak", f"{r.rss_mb:.0f} MB / {r.peak_rss_mb:.0f} MB"),
-        ("bot CPU per command", f"{1000 * r.cpu_seconds / max(served, 1):.2f} ms ({r.cpu_seconds:.1f} s in all)"),
-    ]  # fmt: skip
-    lines = ["| measure | value |", "|---|---:|", *(f"| {a} | {b} |" for a, b in rows)]
-    lines += ["", "| command | served | unanswered | p50 | p99 |", "|---|---:|---:|---:|---:|"]
-    for name, values in sorted(t.latencies.items()):
-        p50, p99 = ms(statistics.median(values)), ms(percentile(values, 0.99))
-        lines.append(f"| {name} | {len(values):,} | {t.unanswered[name]} | {p50} | {p99} |")
-    return "\n".join(lines)
+        ("bot CPU per command", f"{cpu_ms:.2f} ms ({r.cpu_seconds:.1f} s in all)"),
+    ]
 
 
 def ms(seconds: float) -> str:
@@ -222,7 +233,7 @@ async def run(users: int, seconds: float, *, keyed_share: float = 0.5) -> LoadRe
             await seed_keys(db_path, master, sim, sorted(keyed))
             env = {
                 **os.environ,
-                "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
+                "PYTHONPATH": ROOT,
                 "TELEGRAM_BOT_TOKEN": api.token,
                 "TELEGRAM_API_URL": api.url,
                 "CHATBOT_MASTER_KEY": master,

@@ -118,9 +118,9 @@ class ChatFeed:
             alert_id = int(match.group(1))
             self._tally.alert_deliveries[alert_id] += 1
             alert = self._tally.alerts.get(alert_id)
-            if alert is not None and alert.tick is not None:
-                if self._tally.alert_deliveries[alert_id] == 1:
-                    self._tally.alert_latencies.append(now - alert.tick)
+            first = self._tally.alert_deliveries[alert_id] == 1
+            if first and alert is not None and alert.tick is not None:
+                self._tally.alert_latencies.append(now - alert.tick)
 
 
 class PriceMover:
@@ -144,9 +144,9 @@ class PriceMover:
         self._sim.set_price(symbol, new)
         now = time.perf_counter()
         for alert in self._tally.alerts.values():
-            if alert.tick is None and alert.symbol == symbol:
-                if (new >= alert.threshold) if alert.above else (new <= alert.threshold):
-                    alert.tick = now
+            crossed = new >= alert.threshold if alert.above else new <= alert.threshold
+            if alert.tick is None and alert.symbol == symbol and crossed:
+                alert.tick = now
 
 
 class User:
@@ -218,9 +218,11 @@ class User:
         self._tally.confirms += 1
         pressed = time.perf_counter()
         done = await self._next(
-            lambda e: e.kind == "edit"
-            and e.message.message_id == preview.message_id
-            and "Sending to Binance" not in e.message.text
+            lambda e: (
+                e.kind == "edit"
+                and e.message.message_id == preview.message_id
+                and "Sending to Binance" not in e.message.text
+            )
         )
         if done is None:
             self._tally.unanswered["confirm"] += 1
