@@ -62,9 +62,8 @@ class Tally:
     unanswered: Counter[str] = field(default_factory=Counter)
     internal_errors: int = 0
     rate_limited_replies: int = 0
-    sends: Counter[int] = field(default_factory=Counter)  # second -> bot messages sent
-    chat_seconds: Counter[tuple[int, int]] = field(default_factory=Counter)
-    chat_minutes: Counter[tuple[int, int]] = field(default_factory=Counter)
+    sends: list[float] = field(default_factory=list)  # when each bot message arrived
+    chat_sends: dict[int, list[float]] = field(default_factory=lambda: defaultdict(list))
     edits: int = 0
     alerts: dict[int, Alert] = field(default_factory=dict)  # by the bot's alert id
     alert_latencies: list[float] = field(default_factory=list)
@@ -86,6 +85,16 @@ class Tally:
         return sum(n - 1 for n in self.alert_deliveries.values() if n > 1)
 
 
+def busiest(times: list[float], window: float) -> int:
+    """The most of `times` (ascending) that fall in any `window` seconds (a sliding window)."""
+    most, first = 0, 0
+    for last, at in enumerate(times):
+        while at - times[first] >= window:
+            first += 1
+        most = max(most, last - first + 1)
+    return most
+
+
 class ChatFeed:
     """The bot's messages and edits in every chat, stamped on arrival, one queue per chat."""
 
@@ -102,10 +111,8 @@ class ChatFeed:
         if not message.from_bot:
             return
         if event.kind == "new":
-            second = int(now - self._tally.start)
-            self._tally.sends[second] += 1
-            self._tally.chat_seconds[chat.id, second] += 1
-            self._tally.chat_minutes[chat.id, second // 60] += 1
+            self._tally.sends.append(now)
+            self._tally.chat_sends[chat.id].append(now)
         elif event.kind == "edit":
             self._tally.edits += 1
         if event.kind == "new" and is_fired(message.text):

@@ -123,6 +123,7 @@ class RateLimits:
         self._orders_day: dict[str, _Window] = {}
         self.peak_weight = 0  # the most weight one IP spent in one minute, refused calls included
         self.refused_weight = 0  # 429/-1003 answers (REST and WebSocket API)
+        self.unheeded = 0  # of those, calls made while an earlier 429 still held: what Binance bans
         self.refused_orders = 0  # 429/-1015 answers
 
     def spend(self, ip: str, weight: int, now: int) -> int:
@@ -131,6 +132,7 @@ class RateLimits:
         self.peak_weight = max(self.peak_weight, used)
         if used > self.weight_per_minute:
             self.refused_weight += 1
+            self.unheeded += used - weight > self.weight_per_minute
             retry = max(1, -(-(MINUTE_MS - now % MINUTE_MS) // 1000))
             raise ApiError(
                 -1003,
