@@ -215,6 +215,7 @@ def _rows(r: LoadResult) -> list[tuple[str, str]]:
             f"{ms(percentile(alerts, 0.5))} / {ms(percentile(alerts, 0.99))}",
         ),
         ("Confirm presses / orders on the exchange", f"{t.confirms} / {r.orders_placed}"),
+        ("previews left at 'Sending to Binance…'", f"{t.stuck_previews}"),
         ("bot RSS at end / peak", f"{r.rss_mb:.0f} MB / {r.peak_rss_mb:.0f} MB"),
         ("bot CPU per command", f"{cpu_ms:.2f} ms ({r.cpu_seconds:.1f} s in all)"),
     ]

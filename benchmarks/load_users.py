@@ -69,6 +69,7 @@ class Tally:
     alert_latencies: list[float] = field(default_factory=list)
     alert_deliveries: Counter[int] = field(default_factory=Counter)
     confirms: int = 0  # Confirm presses sent
+    stuck_previews: int = 0  # answered by a new message, the preview left "Sending to Binance"
     start: float = field(default_factory=time.perf_counter)
 
     @property

@@ -39,4 +39,4 @@ async def test_a_hundred_users_at_once_are_all_answered_within_the_limits(
     assert result.max_sends_per_second < 30 and result.flood_429 == 0
     assert tally.alerts_due(), "the price moves made no alert due"
     assert (tally.undelivered(), tally.duplicate_alerts()) == (0, 0)
-    assert result.orders_placed == tally.confirms
+    assert result.orders_placed == tally.confirms and tally.stuck_previews == 0
