@@ -181,6 +181,9 @@ def table(r: LoadResult) -> str:
     for name, values in sorted(t.latencies.items()):
         p50, p99 = ms(statistics.median(values)), ms(percentile(values, 0.99))
         lines.append(f"| {name} | {len(values):,} | {t.unanswered[name]} | {p50} | {p99} |")
+    if t.unanswered_presses:
+        lines += ["", "Confirm presses with no outcome, by the press's answer:"]
+        lines += [f"- {count} × {text!r}" for text, count in t.unanswered_presses.most_common()]
     return "\n".join(lines)
 
 

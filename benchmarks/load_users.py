@@ -69,6 +69,7 @@ class Tally:
     alert_latencies: list[float] = field(default_factory=list)
     alert_deliveries: Counter[int] = field(default_factory=Counter)
     confirms: int = 0  # Confirm presses sent
+    unanswered_presses: Counter[str] = field(default_factory=Counter)  # by the press's answer
     stuck_previews: int = 0  # answered by a new message, the preview left "Sending to Binance"
     start: float = field(default_factory=time.perf_counter)
 
@@ -102,6 +103,7 @@ class ChatFeed:
     def __init__(self, api: BotApiEmulator, tally: Tally) -> None:
         self._tally = tally
         self._queues: dict[int, asyncio.Queue[tuple[float, ChatEvent]]] = {}
+        self.answers = api.answered_callbacks  # by callback query id
         api.listen(self._on_event)
 
     def queue(self, chat_id: int) -> asyncio.Queue[tuple[float, ChatEvent]]:
@@ -172,6 +174,7 @@ class User:
     ) -> None:
         self.conv, self._sim, self._tally, self._rng = conv, sim, tally, rng
         self._queue = feed.queue(conv.chat.id)
+        self._answers = feed.answers
         self._mix = MIX_KEYED if keyed else MIX_KEYLESS
         self._side = "buy"
 
@@ -222,19 +225,25 @@ class User:
         preview = await self._ask(side, f"/{side} BTCUSDT 0.001")
         if preview is None or not any("Confirm" in b.text for row in preview.buttons for b in row):
             return
-        await self.conv.press(preview, "Confirm")
+        query_id = await self.conv.press(preview, "Confirm")
         self._tally.confirms += 1
         pressed = time.perf_counter()
         done = await self._next(
             lambda e: (
-                e.kind == "edit"
-                and e.message.message_id == preview.message_id
-                and "Sending to Binance" not in e.message.text
+                e.kind == "new"
+                or (
+                    e.message.message_id == preview.message_id
+                    and "Sending to Binance" not in e.message.text
+                )
             )
         )
         if done is None:
             self._tally.unanswered["confirm"] += 1
+            answer = self._answers.get(query_id)
+            self._tally.unanswered_presses[str(answer.text) if answer else "(no answer)"] += 1
             return
+        if done[1].kind == "new":  # an error reply instead of the preview's outcome
+            self._tally.stuck_previews += 1
         self._tally.latencies["confirm"].append(done[0] - pressed)
         self._check(done[1].message.text)
 
