@@ -20,6 +20,8 @@ Driving it from a test::
     api.fail_next("sendMessage", count=2, error_code=429, retry_after=1)
     api.block(conv.chat)                       # 403 "Forbidden: bot was blocked by the user"
     await api.wait_for_call("answerCallbackQuery")
+    api.listen(lambda chat, event: ...)        # every message, edit, deletion in any chat, at once
+    api.enable_flood_control(); api.flood_refusals  # Telegram's limits; sends refused with 429
     await api.stop()
 
 `python -m chatbot.sandbox.botapi --port 0` runs one alone and prints its URL and token.

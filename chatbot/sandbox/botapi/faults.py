@@ -107,6 +107,7 @@ class FloodControl:
         now = clock()
         self._overall = TokenBucket(overall, overall, overall, now)
         self._chats: dict[int, TokenBucket] = {}
+        self.refused = 0
 
     def check(self, chat_id: int, is_group: bool) -> None:
         """Count one message to `chat_id`; ApiError 429 if it is over a limit."""
@@ -123,6 +124,7 @@ class FloodControl:
             limit.refill(now)
         wait = max(bucket.wait_needed(), self._overall.wait_needed())
         if wait > 0:
+            self.refused += 1
             raise too_many_requests(max(1, math.ceil(wait)))
         bucket.tokens -= 1
         self._overall.tokens -= 1

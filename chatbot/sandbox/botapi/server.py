@@ -16,7 +16,7 @@ from aiohttp import web
 from .conversation import DEFAULT_TIMEOUT, Conversation
 from .endpoints import TOKEN, Endpoints
 from .faults import FloodControl
-from .models import ApiCall, CallbackAnswer, ChatMessage, JsonDict, TgChat, TgUser
+from .models import ApiCall, CallbackAnswer, ChatEvent, ChatMessage, JsonDict, TgChat, TgUser
 from .updates import WebhookConfig, WebhookSender
 from .world import BotWorld
 
@@ -226,6 +226,16 @@ class BotApiEmulator:
 
     def disable_flood_control(self) -> None:
         self.world.flood = None
+
+    @property
+    def flood_refusals(self) -> int:
+        """Sends refused with 429 by the flood limits since they were enabled."""
+        return 0 if self.world.flood is None else self.world.flood.refused
+
+    def listen(self, callback: Callable[[TgChat, ChatEvent], None]) -> None:
+        """Call `callback(chat, event)` on every change in any chat, as it happens (no await:
+        it must be quick). For drivers following many chats at once without a waiter each."""
+        self.world.listeners.append(lambda log, event: callback(log.chat, event))
 
     # --- what the bot did ---------------------------------------------------------------------
 

@@ -45,6 +45,9 @@ Python control API (tests run it in-process on a port the OS picks)::
     sim.clock_skew_ms = 3000                    # server clock ahead (negative: behind)
     sim.spread = Decimal("0.0005")
     sim.limits.weight_per_minute = 6000         # also orders_per_10s=50, orders_per_day=160000
+    sim.limits.peak_weight, sim.limits.refused_weight, sim.limits.unheeded  # most weight one IP
+    #   spent in a minute; 429/-1003 answers; those to calls made into a standing 429 (what
+    #   Binance bans for); also refused_orders (-1015), and sim.faults.ban_answers (418s)
     sim.catalog.set_exchange_filter("EXCHANGE_MAX_NUM_ORDERS", maxNumOrders=3)  # default 1000
     sim.catalog.set_exchange_filter("EXCHANGE_MAX_NUM_ALGO_ORDERS", maxNumAlgoOrders=1)  # 200
     sim.catalog.set_status("BTCUSDT", "HALT")   # new orders: -2010 "Market is closed."

@@ -89,6 +89,7 @@ class FaultInjector:
         self._limits = limits
         self._faults: list[Fault] = []
         self._banned_until = 0
+        self.ban_answers = 0  # 418s answered (REST calls and WebSocket handshakes)
         self._late: set[asyncio.Task[None]] = set()
 
     def fail_next(
@@ -191,6 +192,7 @@ class FaultInjector:
         if now >= self._banned_until:
             return None
         retry = max(1, -(-(self._banned_until - now) // 1000))
+        self.ban_answers += 1
         return ApiError(
             -1003,
             IP_BANNED.format(until=self._banned_until),

@@ -130,11 +130,18 @@ class RateLimits:
         self._weight: dict[str, _Window] = {}
         self._orders_10s: dict[str, _Window] = {}
         self._orders_day: dict[str, _Window] = {}
+        self.peak_weight = 0  # the most weight one IP spent in one minute, refused calls included
+        self.refused_weight = 0  # 429/-1003 answers (REST and WebSocket API)
+        self.unheeded = 0  # of those, calls made while an earlier 429 still held: what Binance bans
+        self.refused_orders = 0  # 429/-1015 answers
 
     def spend(self, ip: str, weight: int, now: int) -> int:
         """Add a call's weight; raise 429/-1003 (with Retry-After) once over the limit."""
         used = self._weight.setdefault(ip, _Window()).add(now, MINUTE_MS, weight)
+        self.peak_weight = max(self.peak_weight, used)
         if used > self.weight_per_minute:
+            self.refused_weight += 1
+            self.unheeded += used - weight > self.weight_per_minute
             retry = max(1, -(-(MINUTE_MS - now % MINUTE_MS) // 1000))
             raise ApiError(
                 -1003,
@@ -185,6 +192,7 @@ class RateLimits:
             (day, self.orders_per_day, "1 DAY"),
         ):
             if count > limit:
+                self.refused_orders += 1
                 raise ApiError(
                     -1015, f"Too many new orders; current limit is {limit} orders per {label}.", 429
                 )
