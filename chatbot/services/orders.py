@@ -159,9 +159,12 @@ class OrderService:
         return PressResult(_lost_answer(ticket.state))
 
     async def _submit(self, ticket: Ticket) -> Outcome:
-        credentials = await self._keys.credentials(ticket.user_id)
-        if ticket.order_type == "MARKET" and (repreview := await self._slipped(ticket)):
-            return repreview
+        try:
+            credentials = await self._keys.credentials(ticket.user_id)
+            if ticket.order_type == "MARKET" and (repreview := await self._slipped(ticket)):
+                return repreview
+        except (BinanceError, UserError) as exc:  # before sending: nothing left the bot
+            return await self._not_placed(ticket, OutcomeKind.NOT_SENT, exc.user_message)
         # Written before sending: a ticket still CONFIRMING after a crash was never sent.
         try:
             await self._tickets.move(ticket.id, (TicketState.CONFIRMING,), TicketState.SUBMITTED)
@@ -223,7 +226,10 @@ class OrderService:
     async def _not_placed(self, ticket: Ticket, kind: OutcomeKind, reason: str) -> Outcome:
         await self._written(
             lambda: self._tickets.move(
-                ticket.id, (TicketState.SUBMITTED,), TicketState.REJECTED, detail=reason
+                ticket.id,
+                (TicketState.CONFIRMING, TicketState.SUBMITTED),
+                TicketState.REJECTED,
+                detail=reason,
             )
         )
         return Outcome(kind, ticket, reason=reason)

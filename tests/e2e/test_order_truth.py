@@ -223,3 +223,13 @@ async def test_a_filter_failure_rereads_the_rules_and_previews_again(alice_with_
     assert exchange.orders_for(ALICE_KEY) == []
     await press_confirm(alice_with_key, fresh)
     assert "Filled" in alice_with_key.current(fresh).text
+
+
+async def test_a_failure_before_sending_ends_not_sent_never_stuck_sending(alice_with_key, exchange):
+    # the slippage check's book ticker fails after Confirm: the order never leaves the bot
+    preview = await ask(alice_with_key, "/buy BTCUSDT 0.001")
+    exchange.faults.fail_next("/api/v3/ticker/bookTicker", count=5, code=-1003, status=429)
+    await press_confirm(alice_with_key, preview)
+    text = alice_with_key.current(preview).text
+    assert "Not sent" in text and "Sending" not in text, text
+    assert exchange.orders_for(ALICE_KEY) == []
