@@ -6,7 +6,7 @@ import asyncio
 import platform
 import sys
 
-from benchmarks import alert_book, signed_calls, tick_to_chat
+from benchmarks import alert_book, lean, signed_calls, tick_to_chat
 
 
 async def main() -> int:
@@ -26,6 +26,8 @@ async def main() -> int:
         f"| {result['alerts']:,.0f} | {result['rounds']:.0f} | {result['p50_ms']:.1f} ms "
         f"| {result['p99_ms']:.1f} ms | < 50 ms |"
     )
+    print("\n## Lean: /price latency and memory per alert, the bot in its own process\n")
+    print(lean.tables(await lean.measure()))
     return 0
 
 
