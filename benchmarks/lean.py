@@ -34,7 +34,7 @@ from chatbot.sandbox.botapi import BotApiEmulator, Conversation
 from chatbot.sandbox.exchange import ExchangeSimulator
 
 ROOT = Path(__file__).resolve().parent.parent
-QUOTER, PROBE = 7001, 7002
+QUOTER, PROBE, FIRST_SETTER = 7001, 7002, 8000
 PACE = 0.05  # seconds between the starts of two /price commands (20 a second)
 
 
@@ -131,6 +131,32 @@ async def held_rss(sim: ExchangeSimulator, api: BotApiEmulator, alerts: int) -> 
         return rss
 
 
+async def created_rss(sim: ExchangeSimulator, api: BotApiEmulator, alerts: int) -> tuple:
+    """The bot's RSS before and after its users set `alerts` alerts with /alert (20 users, who
+    have each set one alert before the first reading, so the growth is the alerts' own)."""
+    users = [api.conversation(api.user(FIRST_SETTER + n)) for n in range(20)]
+    with tempfile.TemporaryDirectory() as tmp:
+        async with bot_process(sim, api, Path(tmp) / "lean.sqlite3") as pid:
+            await _set_alerts(users, 1, 0)  # first use: exchangeInfo, caches, imports
+            before = rss_mb(pid)
+            await _set_alerts(users, alerts // len(users), 1)
+            return before, rss_mb(pid)
+
+
+async def _set_alerts(users: list[Conversation], each: int, skip: int) -> None:
+    """Each user sets `each` more alerts far above the price, all users at once."""
+
+    async def one(n: int, conv: Conversation) -> None:
+        for i in range(skip, skip + each):
+            symbol = SYMBOLS[i % len(SYMBOLS)]
+            await conv.send(f"/alert {symbol} +{50 + n}.{i:03d}%")
+            reply = await conv.reply(timeout=60)
+            if "set:" not in reply.text:
+                raise RuntimeError(f"/alert {symbol} got {reply.text!r}")
+
+    await asyncio.gather(*(one(n, conv) for n, conv in enumerate(users)))
+
+
 async def _fire_probe(sim: ExchangeSimulator, probe: Conversation, threshold: Decimal) -> None:
     """Trade through the probe's alert until it fires (the bot may not watch BTCUSDT yet)."""
     for attempt in range(120):
@@ -141,7 +167,9 @@ async def _fire_probe(sim: ExchangeSimulator, probe: Conversation, threshold: De
     raise TimeoutError("the probe alert never fired")
 
 
-async def measure(price_rounds: int = 1000, alerts: tuple[int, ...] = (0, 1000, 10_000)) -> dict:
+async def measure(
+    price_rounds: int = 1000, alerts: tuple[int, ...] = (0, 1000, 10_000), created_alerts=1000
+) -> dict:
     """/price latency, and the bot's RSS with each count of `alerts` held."""
     sim = ExchangeSimulator(seed=5, random_walk=False)
     api = BotApiEmulator(token="777:LEAN-TOKEN", bot_username="lean_bot")
@@ -150,6 +178,7 @@ async def measure(price_rounds: int = 1000, alerts: tuple[int, ...] = (0, 1000, 
     try:
         latencies = sorted(await price_latency(sim, api, price_rounds))
         rss = {count: await held_rss(sim, api, count) for count in alerts}
+        created = await created_rss(sim, api, created_alerts)
     finally:
         await api.stop()
         await sim.stop()
@@ -159,6 +188,7 @@ async def measure(price_rounds: int = 1000, alerts: tuple[int, ...] = (0, 1000, 
         "p99_ms": latencies[max(0, int(len(latencies) * 0.99) - 1)] * 1000,
         "max_ms": latencies[-1] * 1000,
         "rss_mb": rss,
+        "created": (created_alerts, *created),
     }
 
 
@@ -179,6 +209,11 @@ def tables(result: dict) -> str:
     for before, after in itertools.pairwise(counts):
         per_k = (rss[after] - rss[before]) / (after - before) * 1000
         lines.append(f"| {after:,} | {rss[after]:.1f} MB | {per_k:.2f} MB | ≤ 0.5 MB |")
+    count, before, after = result["created"]
+    per_k = (after - before) / count * 1000
+    lines.append(
+        f"| {count:,} more, set with /alert | {after:.1f} MB | {per_k:.2f} MB | ≤ 0.5 MB |"
+    )
     return "\n".join(lines)
 
 
