@@ -132,9 +132,9 @@ async def held_rss(sim: ExchangeSimulator, api: BotApiEmulator, alerts: int) -> 
 
 
 async def created_rss(sim: ExchangeSimulator, api: BotApiEmulator, alerts: int) -> tuple:
-    """The bot's RSS before and after its users set `alerts` alerts with /alert (20 users, who
-    have each set one alert before the first reading, so the growth is the alerts' own)."""
-    users = [api.conversation(api.user(FIRST_SETTER + n)) for n in range(20)]
+    """The bot's RSS before and after its users set `alerts` alerts with /alert, 50 each. Each
+    user has set one alert before the first reading, so the growth is the alerts' own."""
+    users = [api.conversation(api.user(FIRST_SETTER + n)) for n in range(max(1, alerts // 50))]
     with tempfile.TemporaryDirectory() as tmp:
         async with bot_process(sim, api, Path(tmp) / "lean.sqlite3") as pid:
             await _set_alerts(users, 1, 0)  # first use: exchangeInfo, caches, imports
