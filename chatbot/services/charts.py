@@ -6,7 +6,7 @@ for the same picture. Drawing takes tens of milliseconds of CPU, so it runs in a
 never on the event loop.
 
 matplotlib (with numpy) is imported on the first chart, in that worker thread, not when the bot
-starts: it is most of the process's memory (about 80 MB of 118 MB) and most users never ask for
+starts: it is a third of the process's memory (about 45 MB of 118 MB), and most users never ask for
 a chart.
 """
 
