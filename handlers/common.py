@@ -31,6 +31,8 @@ from chatbot.services.bundle import Services
 
 log = logging.getLogger(__name__)
 
+TYPING_AFTER = 1.0  # seconds a call may take before the chat shows "typing…"
+
 Buttons = Sequence[Sequence[tuple[str, str]]]  # rows of (label, callback_data)
 
 
@@ -148,11 +150,19 @@ async def edit(message: Message, text: str, buttons: Buttons | None = None) -> N
 
 
 @contextlib.asynccontextmanager
-async def typing(update: Update, action: str = ChatAction.TYPING) -> AsyncIterator[None]:
-    """Show "typing…" in the chat while a slow call runs (Telegram shows it for about 5 s)."""
+async def typing(
+    update: Update, action: str = ChatAction.TYPING, after: float | None = None
+) -> AsyncIterator[None]:
+    """Show "typing…" in the chat while a slow call runs (Telegram shows it for about 5 s).
+
+    Only once the call has taken `TYPING_AFTER`: most replies come in milliseconds, and a chat
+    action for each would spend one of the bot's 30 Telegram sends a second (PTB's rate
+    limiter counts it) on nothing a user could see, doubling the sends per command. `after`
+    overrides the wait (0 for a picture, which always takes a moment)."""
     chat = update.effective_chat
 
     async def keep_typing() -> None:
+        await asyncio.sleep(TYPING_AFTER if after is None else after)
         while chat is not None:
             with contextlib.suppress(TelegramError):
                 await chat.send_action(action)

@@ -57,7 +57,7 @@ def chart_button_handler() -> CallbackQueryHandler:
 async def _send_chart(
     update: Update, context: ContextTypes.DEFAULT_TYPE, name: str, interval: str
 ) -> None:
-    async with typing(update, ChatAction.UPLOAD_PHOTO):
+    async with typing(update, ChatAction.UPLOAD_PHOTO, after=0):
         picture = await services(context).charts.chart(name, interval)
     sign = "+" if picture.change_pct > 0 else ""
     await chat_of(update).send_photo(

@@ -90,9 +90,18 @@ async def test_trades_shows_the_last_ten(alice):
     assert reply.text.count(" × ") == 10
 
 
-async def test_a_slow_call_shows_typing(alice, api):
+async def test_a_slow_call_shows_typing(alice, api, exchange):
+    exchange.faults.hang_next("/api/v3/ticker/24hr", seconds=1.5, execute=True)
     await ask(alice, "/price BTC")
     assert any(c["action"] == "typing" for c in api.calls_to("sendChatAction"))
+
+
+async def test_a_quick_reply_spends_no_send_on_typing(alice, api):
+    """A chat action counts against the bot's 30 Telegram sends a second: a reply that comes
+    at once needs none."""
+    for _ in range(3):
+        assert "BTCUSDT" in (await ask(alice, "/price BTC")).text
+    assert api.calls_to("sendChatAction") == []
 
 
 async def test_exchange_outage_gets_a_clear_reply(alice, exchange):

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
 import struct
+import sys
+from pathlib import Path
 
-from tests.e2e.conftest import ask
+import pytest
+
+from tests.e2e.conftest import BOB, MASTER_KEY, ask
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def png_size(data: bytes) -> tuple[int, int]:
@@ -33,3 +41,39 @@ async def test_unknown_symbol_or_interval_gets_a_clear_reply(alice):
     reply = await ask(alice, "/chart BTC 7m")
     assert "Unknown interval" in reply.text and "15m, 1h, 4h, 1d" in reply.text
     assert "/chart BTCUSDT" in (await ask(alice, "/chart")).text
+
+
+def _mapped(pid: int, package: str) -> bool:
+    """Whether the process has loaded a compiled module of `package` (Linux /proc maps)."""
+    return f"/{package}/" in Path(f"/proc/{pid}/maps").read_text()
+
+
+@pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="reads /proc (Linux)")
+async def test_matplotlib_loads_on_the_first_chart_not_at_start(api, exchange, tmp_path):
+    """matplotlib and numpy are most of the bot's memory; a bot nobody asks for a chart never
+    loads them. The bot runs as `chatbot run` in its own process, watched from outside."""
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "LOG_LEVEL": "WARNING",
+        "TELEGRAM_BOT_TOKEN": api.token,
+        "TELEGRAM_API_URL": api.url,
+        "CHATBOT_MASTER_KEY": MASTER_KEY,
+        "CHATBOT_DB": str(tmp_path / "chatbot.sqlite3"),
+        "BINANCE_API_URL": exchange.rest_url,
+        "BINANCE_STREAM_URL": exchange.stream_url,
+        "BINANCE_WS_API_URL": exchange.ws_api_url,
+        "CHATBOT_ALLOWED_USERS": str(BOB),
+    }
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "chatbot", "run", env=env, cwd=tmp_path
+    )
+    try:
+        bob = api.conversation(api.user(BOB, first_name="Bob"))
+        assert "BTCUSDT" in (await ask(bob, "/price BTC")).text
+        assert not _mapped(proc.pid, "matplotlib") and not _mapped(proc.pid, "numpy")
+        assert (await ask(bob, "/chart BTC")).photo is not None
+        assert _mapped(proc.pid, "matplotlib")
+    finally:
+        proc.terminate()
+        await asyncio.wait_for(proc.wait(), 30)
