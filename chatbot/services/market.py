@@ -20,6 +20,9 @@ from chatbot.exchange.symbol_rules import ExchangeFilters, SymbolRules
 
 DEFAULT_QUOTE = "USDT"
 PRICE_CACHE_SECONDS = 5.0
+# A /price answer at most this old: every user asking about a symbol within this second is
+# served by one request, so a thousand users asking for BTC cost the weight budget one call.
+QUOTE_CACHE_SECONDS = 1.0
 
 
 class UnknownSymbol(UserError):
@@ -50,6 +53,7 @@ class MarketService:
         self._client = client
         self._prices: dict[str, Decimal] = {}
         self._prices_at = 0.0
+        self._quotes = _TickerCache(client)
 
     async def resolve(self, name: str) -> SymbolRules:
         """`BTCUSDT` as listed, else `BTC` + the default quote; raises `UnknownSymbol`."""
@@ -69,8 +73,7 @@ class MarketService:
     async def quotes(self, names: list[str]) -> list[Quote]:
         """24 h statistics for up to ten symbols in one request (weight 2)."""
         rules = await self.resolve_many(names)
-        tickers = await self._client.ticker_24hr([r.symbol for r in rules])
-        by_symbol = {t.symbol: t for t in tickers}
+        by_symbol = await self._quotes.get([r.symbol for r in rules])
         return [Quote(r, by_symbol[r.symbol]) for r in rules if r.symbol in by_symbol]
 
     async def recent_trades(
@@ -137,6 +140,48 @@ class MarketService:
         if via_btc is not None and btc is not None:
             return amount * via_btc * btc
         return None
+
+
+class _TickerCache:
+    """24 h statistics by symbol, shared by every user for `QUOTE_CACHE_SECONDS`. Symbols
+    already being fetched are waited for, not fetched again; a failed fetch fails its
+    waiters too (they asked at the same moment, the same answer is right for them)."""
+
+    def __init__(self, client: BinanceClient) -> None:
+        self._client = client
+        self._tickers: dict[str, tuple[float, Ticker24h]] = {}
+        self._fetching: dict[str, asyncio.Future[None]] = {}
+
+    async def get(self, symbols: list[str]) -> dict[str, Ticker24h]:
+        now = time.monotonic()
+        stale = [s for s in symbols if now - self._tickers.get(s, (-1e9,))[0] > QUOTE_CACHE_SECONDS]
+        waits = {self._fetching[s] for s in stale if s in self._fetching}
+        missing = [s for s in stale if s not in self._fetching]
+        if missing:
+            await self._fetch(missing)
+        for fetch in waits:
+            await asyncio.shield(fetch)
+        return {s: self._tickers[s][1] for s in symbols if s in self._tickers}
+
+    async def _fetch(self, symbols: list[str]) -> None:
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._fetching.update(dict.fromkeys(symbols, done))
+        try:
+            tickers = await self._client.ticker_24hr(symbols)
+        except BaseException as exc:
+            if isinstance(exc, asyncio.CancelledError):
+                done.cancel()
+            else:
+                done.set_exception(exc)
+                done.exception()  # retrieved here: nobody may be waiting
+            raise
+        else:
+            at = time.monotonic()
+            self._tickers.update({t.symbol: (at, t) for t in tickers})
+            done.set_result(None)
+        finally:
+            for symbol in symbols:
+                self._fetching.pop(symbol, None)
 
 
 def _suggest(name: str, symbols: list[str]) -> list[str]:

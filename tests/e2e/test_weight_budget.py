@@ -169,3 +169,19 @@ async def test_balance_is_kept_by_the_user_data_stream_once_known(
     reply = await ask(alice_with_key, "/balance")
     assert "USDT 1,501" in reply.text, reply.text
     assert exchange.limits.spent[("GET", "/api/v3/account")] > asked
+
+
+async def test_many_users_asking_one_price_at_once_cost_one_request(
+    api, exchange, settings_factory
+):
+    from chatbot.app import running_bot
+
+    settings = settings_factory(CHATBOT_ALLOWED_USERS="*")
+    async with running_bot(settings, poll_timeout=1):
+        users = [api.conversation(api.user(5000 + n, first_name=f"U{n}")) for n in range(40)]
+        await ask(users[0], "/price ETH")  # symbols known: exchangeInfo is not part of the count
+        before = exchange.limits.spent[("GET", "/api/v3/ticker/24hr")]
+        replies = await asyncio.gather(*(ask(user, "/price BTC") for user in users))
+        assert all("BTCUSDT" in reply.text for reply in replies), replies[0].text
+        # one request (weight 2) for all forty, two if the burst straddled the cache's second
+        assert exchange.limits.spent[("GET", "/api/v3/ticker/24hr")] - before <= 2 * 2
