@@ -41,7 +41,8 @@ async def test_an_unreadable_or_missing_answer_is_looked_up(alice_with_key, exch
     getattr(exchange.faults, fault)("/api/v3/order", execute=True)
     preview = await ask(alice_with_key, "/buy BTCUSDT 0.001")
     await press_confirm(alice_with_key, preview)
-    assert "Filled" in alice_with_key.current(preview).text
+    # the user-data stream's NEW may edit the preview first ("placed"), its fill follows
+    await alice_with_key.wait_for(lambda: "Filled" in alice_with_key.current(preview).text, 15)
     assert not said(alice_with_key, "Not placed")
     assert len(exchange.orders_for(ALICE_KEY)) == 1
 

@@ -222,7 +222,7 @@ async def test_a_filter_failure_rereads_the_rules_and_previews_again(alice_with_
     assert "Preview: BUY BTCUSDT" in fresh.text and fresh.buttons
     assert exchange.orders_for(ALICE_KEY) == []
     await press_confirm(alice_with_key, fresh)
-    assert "Filled" in alice_with_key.current(fresh).text
+    await alice_with_key.wait_for(lambda: "Filled" in alice_with_key.current(fresh).text, 15)
 
 
 async def test_a_failure_before_sending_ends_not_sent_never_stuck_sending(alice_with_key, exchange):
