@@ -105,23 +105,28 @@ ALICE_KEY = "AliceApiKey0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQ"
 ALICE_SECRET = "AliceSecret0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOP"
 
 
+def bot_env(api, exchange, db_path, **overrides: str) -> dict[str, str]:
+    """The environment of a bot talking to the emulator and the simulator, by env name."""
+    return {
+        "TELEGRAM_BOT_TOKEN": api.token,
+        "TELEGRAM_API_URL": api.url,
+        "CHATBOT_MASTER_KEY": MASTER_KEY,
+        "CHATBOT_DB": str(db_path),
+        "BINANCE_API_URL": exchange.rest_url,
+        "BINANCE_STREAM_URL": exchange.stream_url,
+        "BINANCE_WS_API_URL": exchange.ws_api_url,
+        "CHATBOT_ALLOWED_USERS": f"{ALICE},{BOB}",
+        **overrides,
+    }
+
+
 @pytest.fixture
 def settings_factory(api, exchange, tmp_path):
     """Settings for a bot talking to the emulator and the simulator; overrides by env name."""
     from chatbot.config import Settings
 
     def make(**overrides: object) -> Settings:
-        values = {
-            "TELEGRAM_BOT_TOKEN": api.token,
-            "TELEGRAM_API_URL": api.url,
-            "CHATBOT_MASTER_KEY": MASTER_KEY,
-            "CHATBOT_DB": str(tmp_path / "chatbot.sqlite3"),
-            "BINANCE_API_URL": exchange.rest_url,
-            "BINANCE_STREAM_URL": exchange.stream_url,
-            "BINANCE_WS_API_URL": exchange.ws_api_url,
-            "CHATBOT_ALLOWED_USERS": f"{ALICE},{BOB}",
-            **overrides,
-        }
+        values = {**bot_env(api, exchange, tmp_path / "chatbot.sqlite3"), **overrides}
         return Settings(_env_file=None, **values)
 
     return make

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import BOB, MASTER_KEY, ask
+from tests.e2e.conftest import BOB, ask, bot_env
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -54,16 +54,9 @@ async def test_matplotlib_loads_on_the_first_chart_not_at_start(api, exchange, t
     loads them. The bot runs as `chatbot run` in its own process, watched from outside."""
     env = {
         **os.environ,
+        **bot_env(api, exchange, tmp_path / "chatbot.sqlite3", CHATBOT_ALLOWED_USERS=str(BOB)),
         "PYTHONPATH": str(ROOT),
         "LOG_LEVEL": "WARNING",
-        "TELEGRAM_BOT_TOKEN": api.token,
-        "TELEGRAM_API_URL": api.url,
-        "CHATBOT_MASTER_KEY": MASTER_KEY,
-        "CHATBOT_DB": str(tmp_path / "chatbot.sqlite3"),
-        "BINANCE_API_URL": exchange.rest_url,
-        "BINANCE_STREAM_URL": exchange.stream_url,
-        "BINANCE_WS_API_URL": exchange.ws_api_url,
-        "CHATBOT_ALLOWED_USERS": str(BOB),
     }
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "chatbot", "run", env=env, cwd=tmp_path

@@ -10,7 +10,7 @@ import sys
 
 import aiohttp
 
-from tests.e2e.conftest import ALICE, MASTER_KEY
+from tests.e2e.conftest import ALICE, MASTER_KEY, bot_env
 
 
 def free_port() -> int:
@@ -42,14 +42,7 @@ async def test_webhook_mode_receives_updates_signed_with_the_secret(api, setting
 async def test_sigterm_finishes_the_reply_in_flight_and_exits_cleanly(api, exchange, tmp_path):
     env = {
         "PATH": os.environ.get("PATH", ""),
-        "TELEGRAM_BOT_TOKEN": api.token,
-        "TELEGRAM_API_URL": api.url,
-        "CHATBOT_MASTER_KEY": MASTER_KEY,
-        "CHATBOT_DB": str(tmp_path / "bot.sqlite3"),
-        "BINANCE_API_URL": exchange.rest_url,
-        "BINANCE_STREAM_URL": exchange.stream_url,
-        "BINANCE_WS_API_URL": exchange.ws_api_url,
-        "CHATBOT_ALLOWED_USERS": str(ALICE),
+        **bot_env(api, exchange, tmp_path / "bot.sqlite3", CHATBOT_ALLOWED_USERS=str(ALICE)),
     }
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "chatbot", "run",
