@@ -36,6 +36,7 @@ from telegram.request import HTTPXRequest
 from chatbot.config import Settings
 from chatbot.errors import present
 from chatbot.exchange.client import BinanceClient
+from chatbot.exchange.connection_attempts import ConnectionAttempts
 from chatbot.exchange.errors import BinanceError
 from chatbot.exchange.weight_governor import Priority, background
 from chatbot.health import HealthBoard
@@ -210,18 +211,33 @@ async def open_resources(app: Application) -> Resources:
         charts=ChartService(client, market_service),
     )
     app.bot_data["services"] = services
-    live = LiveOrders(ws_api_url, client, key_service, tracker, app.bot, mirror)
-    alerts_live = LiveAlerts(stream_url, services.alerts, alert_repo, key_service, app.bot, health)
+    # one count of WebSocket connection attempts for both streams (Binance's per-IP limit)
+    attempts = ConnectionAttempts(settings.ws_connect_limit, settings.ws_connect_window)
+    live = LiveOrders(
+        ws_api_url,
+        client,
+        key_service,
+        tracker,
+        app.bot,
+        mirror,
+        attempts=attempts,
+        subscription_ids=settings.ws_subscription_ids,
+    )
+    alerts_live = LiveAlerts(
+        stream_url, services.alerts, alert_repo, key_service, app.bot, health, attempts=attempts
+    )
     app.bot_data["live"], app.bot_data["live_alerts"] = live, alerts_live
     app.bot_data["health"] = health
-    app.bot_data["metrics"] = _metrics(client, services, alerts_live)
+    app.bot_data["metrics"] = _metrics(client, services, alerts_live, attempts)
     with suppress(BinanceError):  # Binance unreachable at start is not fatal; calls retry
         await client.sync_time()
         await client.exchange_info()  # the weight limits, before any start-up work spends
     return Resources(db, client, live, alerts_live, watch, health)
 
 
-def _metrics(client: BinanceClient, services: Services, alerts_live: LiveAlerts) -> Metrics:
+def _metrics(
+    client: BinanceClient, services: Services, alerts_live: LiveAlerts, attempts: ConnectionAttempts
+) -> Metrics:
     metrics = Metrics()
     governor = client.governor
     metrics.gauge("chatbot_binance_used_weight", "X-MBX-USED-WEIGHT-1M", lambda: governor.used)
@@ -242,6 +258,16 @@ def _metrics(client: BinanceClient, services: Services, alerts_live: LiveAlerts)
     metrics.gauge("chatbot_stream_reconnects", "Market stream outages", lambda: alerts_live.outages)
     metrics.gauge(
         "chatbot_telegram_send_errors", "Failed alert sends", lambda: alerts_live.sender.send_errors
+    )
+    metrics.gauge(
+        "chatbot_ws_connect_attempts",
+        "WebSocket connection attempts in the last window (CHATBOT_WS_CONNECT_WINDOW)",
+        lambda: attempts.used,
+    )
+    metrics.gauge(
+        "chatbot_ws_connect_waiting",
+        "WebSocket connections waiting for room to attempt",
+        lambda: attempts.waiting,
     )
     return metrics
 

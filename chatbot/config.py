@@ -66,6 +66,9 @@ HINTS: dict[str, str] = {
     "CHATBOT_COMMAND_LIMIT": "a whole number of commands per user per minute, such as 20",
     "CHATBOT_BUTTON_LIMIT": "a whole number of button presses per user per minute, such as 40",
     "CHATBOT_WEIGHT_SHARE": "a percentage of Binance's request-weight limit, such as 80",
+    "CHATBOT_WS_CONNECT_LIMIT": "a whole number of WebSocket connection attempts, such as 240",
+    "CHATBOT_WS_CONNECT_WINDOW": "seconds, such as 300 (Binance's 5 minutes)",
+    "CHATBOT_WS_SUBSCRIPTION_IDS": "a whole number of ids, such as 65535 (Binance's limit)",
     "CHATBOT_HTTP_PORT": "a TCP port between 1 and 65535, or leave it empty",
     "CHATBOT_HTTP_HOST": "the address to listen on, such as 127.0.0.1 or 0.0.0.0",
     "CHATBOT_HEALTH_INTERVAL": "seconds between background health checks, such as 15",
@@ -153,6 +156,14 @@ class Settings(BaseSettings):
     # The share of Binance's per-IP weight limit the whole bot may spend (the rest is margin
     # for other programs on the same IP and for clock skew at the minute's edge).
     weight_share: float = Field(80.0, gt=0, le=100, alias="CHATBOT_WEIGHT_SHARE")
+    # WebSocket connection attempts (market streams and WebSocket API together) per window:
+    # Binance allows 300 per 5 minutes per IP; the default leaves a fifth for other programs.
+    ws_connect_limit: int = Field(240, ge=1, le=300, alias="CHATBOT_WS_CONNECT_LIMIT")
+    ws_connect_window: float = Field(300.0, gt=0, le=3600, alias="CHATBOT_WS_CONNECT_WINDOW")
+    # Subscription ids one WebSocket API connection hands out before the bot moves its users to
+    # a fresh one (Binance: 65,535, then -2042); lower only to test the move (above 400: twice
+    # the 200 users a connection carries).
+    ws_subscription_ids: int = Field(65_535, ge=401, le=65_535, alias="CHATBOT_WS_SUBSCRIPTION_IDS")
     alert_retention_days: float = Field(30.0, gt=0, le=3650, alias="CHATBOT_ALERT_RETENTION_DAYS")
     http_port: int | None = Field(None, ge=1, le=65535, alias="CHATBOT_HTTP_PORT")
     http_host: str = Field("127.0.0.1", min_length=1, alias="CHATBOT_HTTP_HOST")

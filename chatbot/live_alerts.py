@@ -16,6 +16,7 @@ from typing import Any
 from telegram import Bot
 from telegram.error import TelegramError
 
+from chatbot.exchange.connection_attempts import ConnectionAttempts
 from chatbot.exchange.streams import MarketStream
 from chatbot.health import HealthBoard
 from chatbot.services.alerts import AlertService
@@ -39,6 +40,8 @@ class LiveAlerts:
         keys: KeyService,
         bot: Bot,
         health: HealthBoard,
+        *,
+        attempts: ConnectionAttempts | None = None,
     ) -> None:
         self._alerts = alerts
         self._health = health
@@ -48,7 +51,11 @@ class LiveAlerts:
         self._repo = repo
         self._bot = bot
         self.stream = MarketStream(
-            stream_url, on_price=self._on_price, on_gap=alerts.on_gap, on_state=self._on_state
+            stream_url,
+            on_price=self._on_price,
+            on_gap=alerts.on_gap,
+            on_state=self._on_state,
+            attempts=attempts,
         )
         self.sender = OutboxSender(repo, self._send, alerts.pause_chat, alerts.fired, health=health)
         alerts.follow_with(self.stream.add, self.stream.remove)

@@ -16,9 +16,10 @@ from telegram import Bot
 
 from chatbot.errors import UserError
 from chatbot.exchange.client import ApiCredentials, BinanceClient
+from chatbot.exchange.connection_attempts import ConnectionAttempts
 from chatbot.exchange.errors import BinanceError
 from chatbot.exchange.events import AccountPosition, ExecutionReport, UserEvent
-from chatbot.exchange.userdata import UserDataStream
+from chatbot.exchange.userdata import MAX_SUBSCRIPTION_IDS, UserDataStream
 from chatbot.exchange.weight_governor import background
 from chatbot.services.account_mirror import AccountMirror
 from chatbot.services.keys import KeyService, KeyUnreadable
@@ -39,6 +40,9 @@ class LiveOrders:
         tracker: OrderTracker,
         bot: Bot,
         mirror: AccountMirror | None = None,
+        *,
+        attempts: ConnectionAttempts | None = None,
+        subscription_ids: int = MAX_SUBSCRIPTION_IDS,
     ) -> None:
         self._keys = keys
         self._mirror = mirror or AccountMirror()
@@ -51,6 +55,8 @@ class LiveOrders:
             on_resync=self._on_resync,
             on_key_failed=self._on_key_failed,
             governor=client.governor,
+            attempts=attempts,
+            subscription_ids=subscription_ids,
         )
         self._following: asyncio.Task[None] | None = None
         self._mirror.attach(self.stream.epoch)

@@ -29,6 +29,9 @@ What the caller gets:
   `on_state(True)` when every connection is back, after the `on_gap` calls of the recovery.
 - Callbacks `on_gap` and `on_state` run one at a time, in order, in a task of their own: a slow
   one delays the next notification, never the prices.
+
+Every connection attempt (first, reconnect, renewal) waits its turn in `attempts`, the
+process's one limiter of Binance's connection attempts per IP, when one is given.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ from typing import Any
 import aiohttp
 
 from chatbot.errors import present
+from chatbot.exchange.connection_attempts import ConnectionAttempts
 from chatbot.exchange.streams_connection import PriceHandler, StreamConnection
 from chatbot.exchange.streams_socket import (
     ID_FIELDS,
@@ -83,6 +87,7 @@ class MarketStream:
         channel: str = "trade",
         request_timeout: float = 10.0,
         max_url_chars: int = MAX_URL_STREAM_CHARS,
+        attempts: ConnectionAttempts | None = None,
     ) -> None:
         if inspect.iscoroutinefunction(on_price):
             raise TypeError("on_price must be a plain function; start a task for async work")
@@ -105,6 +110,7 @@ class MarketStream:
         self._channel = channel
         self._request_timeout = request_timeout
         self._max_url_chars = max_url_chars
+        self._attempts = attempts  # Binance's per-IP limit on connection attempts, shared
         self._refs: dict[str, int] = {}
         self._home: dict[str, StreamConnection] = {}
         self._connections: list[StreamConnection] = []
@@ -242,6 +248,7 @@ class MarketStream:
             budget=ControlBudget(self._control_rate),
             silence_timeout=self._silence_timeout,
             request_timeout=self._request_timeout,
+            attempts=self._attempts,
         )
 
     def _gap(self, symbols: list[str]) -> None:

@@ -31,6 +31,7 @@ from typing import Any
 
 import aiohttp
 
+from chatbot.exchange.connection_attempts import ConnectionAttempts
 from chatbot.exchange.errors import (
     BinanceError,
     ConnectionLost,
@@ -191,8 +192,10 @@ class StreamSocket:
         budget: ControlBudget,
         silence_timeout: float,
         request_timeout: float,
+        attempts: ConnectionAttempts | None = None,
     ) -> StreamSocket:
-        """Connect to `url` (which carries `streams`); raises `StreamDisconnected`."""
+        """Connect to `url` (which carries `streams`), within the shared limit on connection
+        `attempts`; raises `StreamDisconnected`."""
         ws = await connect(
             session,
             url,
@@ -201,6 +204,7 @@ class StreamSocket:
             connect_timeout=request_timeout,
             heartbeat=None,  # Binance pings us; our own pings would eat the control budget
             max_msg_size=_MAX_MESSAGE,
+            attempts=attempts,
         )
         return cls(
             ws,

@@ -32,6 +32,7 @@ import aiohttp
 
 from chatbot.errors import present
 from chatbot.exchange.client import ApiCredentials
+from chatbot.exchange.connection_attempts import ConnectionAttempts
 from chatbot.exchange.errors import BinanceError
 from chatbot.exchange.events import UserEvent
 from chatbot.exchange.userdata_delivery import UserQueues, parse_user_event
@@ -46,6 +47,7 @@ ResyncCallback = Callable[[list[int]], Awaitable[None]]
 KeyFailedCallback = Callable[[int, BinanceError], Awaitable[None]]
 
 MAX_SUBSCRIPTIONS_PER_CONNECTION = 1000  # Binance's limit per WebSocket API session
+MAX_SUBSCRIPTION_IDS = 65_535  # ids one session hands out over its life (then -2042)
 
 
 class UserDataStream:
@@ -66,12 +68,18 @@ class UserDataStream:
         backoff: tuple[float, float] = (0.5, 30.0),
         request_timeout: float = 10.0,
         governor: WeightGovernor | None = None,
+        attempts: ConnectionAttempts | None = None,
+        subscription_ids: int = MAX_SUBSCRIPTION_IDS,
     ) -> None:
         """`timestamp` gives Binance-clock milliseconds (`BinanceClient.timestamp`); a subscribe
         is signed with a fresh one each time. Durations are in seconds; `backoff` is the first
-        reconnect delay and its cap."""
+        reconnect delay and its cap. `attempts` is the process's one limiter of connection
+        attempts; `subscription_ids` the ids one connection may hand out over its life, after
+        which its group moves to a fresh one (Binance's 65,535; lower only for tests)."""
         if not 1 <= max_per_connection <= MAX_SUBSCRIPTIONS_PER_CONNECTION:
             raise ValueError(f"max_per_connection must be 1..{MAX_SUBSCRIPTIONS_PER_CONNECTION}")
+        if subscription_ids <= 2 * max_per_connection:
+            raise ValueError("subscription_ids must be more than twice max_per_connection")
         self.ws_api_url = ws_api_url
         self._timestamp = timestamp
         self._on_event = on_event
@@ -85,6 +93,8 @@ class UserDataStream:
         self._backoff = backoff
         self._request_timeout = request_timeout
         self._governor = governor  # the bot's one weight budget, shared with REST
+        self._attempts = attempts
+        self._subscription_ids = subscription_ids
         self._groups: list[SubscriptionGroup] = []
         self._group_of: dict[int, SubscriptionGroup] = {}
         self._queues = UserQueues()
@@ -192,6 +202,7 @@ class UserDataStream:
             capacity=self._capacity,
             renew_after=self._renew_after,
             backoff=self._backoff,
+            subscription_ids=self._subscription_ids,
         )
         self._groups.append(group)
         group.start()
@@ -208,6 +219,7 @@ class UserDataStream:
             silence_timeout=self._silence_timeout,
             on_closed=on_closed,
             governor=self._governor,
+            attempts=self._attempts,
         )
 
     # -- from the groups to the callbacks ----------------------------------------------------

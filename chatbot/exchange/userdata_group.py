@@ -15,7 +15,12 @@ across the socket's life:
   then passed on, less those the old socket already delivered. Nothing is lost, nothing is
   delivered twice, and each user's events keep their order;
 - a user whose key is refused (`AuthError`: -2015, -1022, -2014) leaves the group and is
-  reported once; other refusals (-1021, -1003, ...) are retried after a backoff.
+  reported once; other refusals (-1021, -1003, ...) are retried after a backoff;
+- Binance hands out at most `subscription_ids` subscription ids over a session's life (65,535;
+  users coming and going use them up). Once fewer than `capacity` are left the socket is
+  renewed as above, so everyone fits on the next one; a -2042 ("Maximum subscription ID
+  reached") renews at once and the user is subscribed on the new socket: it is never the
+  user's failure.
 
 Whoever got subscribed without a caller waiting on it (after a reconnect, a renewal, a retry)
 is reported through `resync`: events may have been missed before the subscription.
@@ -48,6 +53,7 @@ log = logging.getLogger(__name__)
 
 Opener = Callable[[EventHandler, Callable[[], None]], Awaitable[WsApiConnection]]
 _IN_FLIGHT = 32  # subscribe requests outstanding at once on one socket
+MAX_ID_REACHED = -2042  # "Maximum subscription ID reached for this connection."
 _MIN_WAIT = 0.05  # seconds; keeps a retry deadline already due from spinning the supervisor
 
 
@@ -65,6 +71,7 @@ class SubscriptionGroup:
         capacity: int,
         renew_after: float,
         backoff: tuple[float, float],
+        subscription_ids: int = 65_535,
     ) -> None:
         self._open_connection = open_connection
         self._timestamp = timestamp
@@ -72,6 +79,7 @@ class SubscriptionGroup:
         self._refused = refused
         self._resync = resync
         self.capacity = capacity
+        self._subscription_ids = subscription_ids
         self._renew_after = renew_after
         self._backoff = backoff
         self.members: dict[int, Member] = {}
@@ -243,6 +251,7 @@ class SubscriptionGroup:
         }
         params["signature"] = credentials.signer.sign(ws_payload(params))
         bind = functools.partial(link.bind, user_id, credentials)
+        self._spend_id(link)
         try:
             async with self._in_flight:
                 await link.socket.request(
@@ -258,7 +267,11 @@ class SubscriptionGroup:
         except WsApiDisconnected:
             return False
         except BinanceError as error:
-            self._postpone(user_id, member, error)
+            if error.code == MAX_ID_REACHED:  # the socket's fault: the next one subscribes them
+                log.info("user-data connection used up its subscription ids; renewing")
+                self._renew_now = True
+            else:
+                self._postpone(user_id, member, error)
             return False
         if self.members.get(user_id) is not member:
             return False  # removed or re-keyed meanwhile: the next reconcile unsubscribes it
@@ -291,11 +304,16 @@ class SubscriptionGroup:
         delay = self._delay(member.failures, getattr(error, "retry_after", None))
         member.failures += 1
         member.retry_at = time.monotonic() + delay
-        if error.code == -2042:  # this socket used up its subscription ids
-            self._renew_now = True
         log.warning(
             "user %s: user-data subscribe failed (%s); retry in %.1f s", user_id, error.code, delay
         )
+
+    def _spend_id(self, link: Link) -> None:
+        """Count a subscribe on the link; when fewer than `capacity` ids are left, renew the
+        link now (once: a postponed renewal keeps its new deadline)."""
+        link.ids_used += 1
+        if self._subscription_ids - link.ids_used == self.capacity:
+            link.renew_at = min(link.renew_at, time.monotonic())
 
     def _resync_users(self, users: list[int]) -> None:
         wanted = [u for u in users if u in self.members]

@@ -38,6 +38,7 @@ class Link:
     users: dict[int, tuple[int, ApiCredentials]] = field(default_factory=dict)
     by_subscription: dict[int, int] = field(default_factory=dict)
     held: list[tuple[int, dict[str, Any]]] | None = None  # events kept back during a handover
+    ids_used: int = 0  # subscribe requests sent: each may take one of the session's ids
 
     @property
     def socket(self) -> WsApiConnection:

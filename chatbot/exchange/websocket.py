@@ -6,6 +6,7 @@ import asyncio
 
 import aiohttp
 
+from chatbot.exchange.connection_attempts import ConnectionAttempts
 from chatbot.exchange.errors import ConnectionLost, retry_after_seconds
 
 
@@ -18,10 +19,15 @@ async def connect(
     connect_timeout: float,
     heartbeat: float | None,
     max_msg_size: int,
+    attempts: ConnectionAttempts | None = None,
 ) -> aiohttp.ClientWebSocketResponse:
     """Connect within `connect_timeout` seconds; any failure raises `error`, with Binance's
     `Retry-After` when the handshake was refused (418/429). `service` names the endpoint in the
-    message ("market streams", "WebSocket API")."""
+    message ("market streams", "WebSocket API"). With `attempts`, the attempt first waits for
+    room under Binance's per-IP limit on connection attempts (the wait is not part of the
+    timeout)."""
+    if attempts is not None:
+        await attempts.acquire()
     try:
         async with asyncio.timeout(connect_timeout):
             return await session.ws_connect(

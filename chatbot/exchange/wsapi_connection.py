@@ -39,6 +39,7 @@ from typing import Any
 
 import aiohttp
 
+from chatbot.exchange.connection_attempts import ConnectionAttempts
 from chatbot.exchange.errors import (
     BinanceError,
     ConnectionLost,
@@ -108,8 +109,10 @@ class WsApiConnection:
         silence_timeout: float = 60.0,
         on_closed: Callable[[], None] | None = None,
         governor: WeightGovernor | None = None,
+        attempts: ConnectionAttempts | None = None,
     ) -> WsApiConnection:
-        """Connect; raises `WsApiDisconnected` (with Binance's `Retry-After`, if any)."""
+        """Connect, within the shared limit on connection `attempts`; raises
+        `WsApiDisconnected` (with Binance's `Retry-After`, if any)."""
         if governor is not None:
             try:  # Binance charges a connection like a request
                 await governor.acquire(REQUEST_WEIGHT)
@@ -123,6 +126,7 @@ class WsApiConnection:
             connect_timeout=request_timeout,
             heartbeat=silence_timeout / 2,
             max_msg_size=_MAX_MESSAGE,
+            attempts=attempts,
         )
         return cls(
             ws,

@@ -6,7 +6,8 @@ the limit); an armed fault may answer instead of the handler; a parameter the ro
 read is -1104 before the handler runs (see params.py); an `ApiError` from anywhere becomes
 Binance's JSON error; and every reply carries `X-MBX-USED-WEIGHT-1M`.
 
-`/_sandbox/` control calls bypass all of it. WebSocket handshakes only see the ban and faults.
+`/_sandbox/` control calls bypass all of it. WebSocket handshakes only see the ban, the limit
+on connection attempts (per IP, per service: see limits.py) and faults.
 """
 
 from __future__ import annotations
@@ -59,6 +60,11 @@ class Gateway:
         if banned is not None:
             return banned.response()
         if is_websocket_path(request.path):
+            service = "wsapi" if request.path == "/ws-api/v3" else "streams"
+            try:
+                self._limits.attempt_connection(request.remote or "unknown", service)
+            except ApiError as error:
+                return error.response()
             fault = self._faults.take(request.method, request.path)
             if fault is not None:
                 return await self._faults.answer(fault, lambda: handler(request), request)

@@ -3,12 +3,20 @@
 Weights are the documented ones per endpoint (some depend on parameters). Windows are fixed
 and aligned like Binance's (the minute, ten seconds, the UTC day), so `X-MBX-USED-WEIGHT-1M`
 drops to zero at the top of each minute. Limits are attributes a test may lower.
+
+WebSocket connection attempts: Binance allows 300 every 5 minutes per IP, stated separately
+for the market streams and for the WebSocket API (two hosts), so each service counts its own.
+Binance documents no answer for the 301st; the simulator refuses the handshake with HTTP 429,
+`Retry-After` (seconds until the oldest attempt leaves the window) and a -1003 body, as for
+weight. The window slides (no 5 minutes ever hold more than 300), the strictest reading, and
+a refused attempt counts too: it is an attempt.
 """
 
 from __future__ import annotations
 
 import json
-from collections import Counter
+import time
+from collections import Counter, deque
 from collections.abc import Callable
 from typing import Any
 
@@ -16,6 +24,7 @@ from .params import Params
 from .wire import TOO_MUCH_WEIGHT, ApiError
 
 MINUTE_MS = 60_000
+TOO_MANY_CONNECTIONS = "Too many connection attempts; current limit is {limit} per 5 minutes."
 
 
 def _depth_weight(params: Params) -> int:
@@ -134,6 +143,29 @@ class RateLimits:
         self.refused_weight = 0  # 429/-1003 answers (REST and WebSocket API)
         self.unheeded = 0  # of those, calls made while an earlier 429 still held: what Binance bans
         self.refused_orders = 0  # 429/-1015 answers
+        self.connection_attempts = 300  # per IP and service, per `connection_window` seconds
+        self.connection_window = 300.0
+        self.refused_connections = 0  # handshakes refused for too many attempts
+        self.subscription_ids = 65_535  # ids one WebSocket API session hands out (then -2042)
+        self.refused_subscription_ids = 0  # -2042 answers
+        self._attempts: dict[tuple[str, str], deque[float]] = {}
+
+    def attempt_connection(self, ip: str, service: str) -> None:
+        """Count a WebSocket handshake; raise 429 past `connection_attempts` in the window."""
+        now = time.monotonic()
+        made = self._attempts.setdefault((ip, service), deque())
+        while made and made[0] + self.connection_window <= now:
+            made.popleft()
+        made.append(now)
+        if len(made) > self.connection_attempts:
+            self.refused_connections += 1
+            retry = max(1, int(made[-self.connection_attempts - 1] + self.connection_window - now))
+            raise ApiError(
+                -1003,
+                TOO_MANY_CONNECTIONS.format(limit=self.connection_attempts),
+                status=429,
+                headers={"Retry-After": str(retry)},
+            )
 
     def spend(self, ip: str, weight: int, now: int) -> int:
         """Add a call's weight; raise 429/-1003 (with Retry-After) once over the limit."""

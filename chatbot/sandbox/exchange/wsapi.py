@@ -12,7 +12,8 @@ Decimal), so `1.10` is signed and read as `1.10`, not `1.1`.
 
 User-data events reach every subscription of the account, wrapped as
 `{"subscriptionId": N, "event": {...}}`; unsubscribing sends `eventStreamTerminated`. One
-subscription per account per connection (-2035); unknown subscription ids get -2036. Methods
+subscription per account per connection (-2035); unknown subscription ids get -2036; a session
+hands out `limits.subscription_ids` ids (0, 1, ...: 65,535) over its life, then -2042. Methods
 this simulator does not implement answer -1000 "Unknown method."
 """
 
@@ -32,7 +33,6 @@ from .params import Params, unread_parameters
 from .sockets import Channel, ChannelRegistry, SocketSettings, open_channel, pump
 from .wire import ApiError, Clock, dumps
 
-MAX_SUBSCRIPTION_ID = 65_535
 _WEIGHTS = {"ping": 1, "time": 1}
 _SIGNED = ("apiKey", "timestamp", "recvWindow", "signature")
 READS: dict[str, tuple[str, ...]] = {
@@ -196,7 +196,8 @@ class WsApi:
     def _subscribe(self, session: Session, account: Account) -> dict[str, int]:
         if account.api_key in session.subscriptions.values():
             raise ApiError(-2035, "User Data Stream subscription already active.")
-        if session.next_subscription_id > MAX_SUBSCRIPTION_ID:
+        if session.next_subscription_id >= self._limits.subscription_ids:
+            self._limits.refused_subscription_ids += 1
             raise ApiError(-2042, "Maximum subscription ID reached for this connection.")
         subscription_id = session.next_subscription_id
         session.next_subscription_id += 1
