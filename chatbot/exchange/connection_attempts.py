@@ -9,7 +9,9 @@ through and makes the rest wait for the oldest to leave the window, on top of th
 backoff with jitter (which keeps them from waking in step).
 
 The window slides: no `window` seconds ever hold more than `limit` attempts, however Binance
-aligns its own five minutes. A failed attempt counts like a successful one: it reached Binance.
+aligns its own five minutes, and it is stretched by `margin` seconds, because Binance counts an
+attempt when it arrives and two attempts can take different times on the way. A failed attempt
+counts like a successful one: it reached Binance.
 """
 
 from __future__ import annotations
@@ -31,12 +33,14 @@ class ConnectionAttempts:
         limit: int = ATTEMPTS,
         window: float = WINDOW,
         *,
+        margin: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if limit < 1 or window <= 0:
             raise ValueError("limit must be at least 1 and window positive")
         self.limit = limit
         self.window = window
+        self._span = window + margin  # how long an attempt is counted here
         self._clock = clock
         self._made: deque[float] = deque()
         self.waiting = 0  # openers waiting for room now
@@ -44,7 +48,7 @@ class ConnectionAttempts:
 
     @property
     def used(self) -> int:
-        """Attempts made in the last `window` seconds."""
+        """Attempts made in the last `window` seconds (and the margin)."""
         self._forget(self._clock())
         return len(self._made)
 
@@ -54,7 +58,7 @@ class ConnectionAttempts:
         self._forget(now)
         if len(self._made) < self.limit:
             return 0.0
-        return self._made[0] + self.window - now
+        return self._made[0] + self._span - now
 
     async def acquire(self) -> None:
         """Wait for room, then count one attempt (the caller connects next). Cancellable."""
@@ -71,5 +75,5 @@ class ConnectionAttempts:
         self._made.append(self._clock())
 
     def _forget(self, now: float) -> None:
-        while self._made and self._made[0] + self.window <= now:
+        while self._made and self._made[0] + self._span <= now:
             self._made.popleft()

@@ -42,6 +42,12 @@ Python control API (tests run it in-process on a port the OS picks)::
     #   sim.faults.clear() disarms all
     sim.faults.ban(seconds)                                    # 418 + Retry-After until then
     await sim.drop_websockets()                 # cut every WebSocket abruptly; sim.open_websockets
+    sim.user_data_subscriptions(api_key)        # the key's active user-data subscriptions
+    sim.limits.connection_attempts = 300        # WebSocket handshakes per IP and service (market
+    sim.limits.connection_window = 300.0        #   streams, WebSocket API) per window, then 429;
+    #   sim.limits.refused_connections counts those refused
+    sim.limits.subscription_ids = 65_535        # ids a WebSocket API session hands out, then
+    #   -2042; sim.limits.refused_subscription_ids counts those answers
     sim.clock_skew_ms = 3000                    # server clock ahead (negative: behind)
     sim.spread = Decimal("0.0005")
     sim.limits.weight_per_minute = 6000         # also orders_per_10s=50, orders_per_day=160000

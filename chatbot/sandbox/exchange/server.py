@@ -287,6 +287,10 @@ class ExchangeSimulator:
         """How many market-stream and WebSocket API connections are open."""
         return len(self._registry)
 
+    def user_data_subscriptions(self, api_key: str) -> int:
+        """How many WebSocket API user-data subscriptions the key has now (all connections)."""
+        return self.userdata.count(api_key)
+
     async def drop_websockets(self) -> None:
         """Cut every WebSocket connection abruptly (no close frame), like a network failure."""
         await self._registry.drop_all()

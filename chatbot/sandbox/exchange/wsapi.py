@@ -78,6 +78,10 @@ class UserDataHub:
     def remove(self, api_key: str, session: Session, subscription_id: int) -> None:
         self._subscribers.get(api_key, {}).pop((session, subscription_id), None)
 
+    def count(self, api_key: str) -> int:
+        """The account's active subscriptions, on every connection."""
+        return len(self._subscribers.get(api_key, {}))
+
 
 class WsApi:
     """Serves `/ws-api/v3` connections."""
