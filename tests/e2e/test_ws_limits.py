@@ -17,6 +17,9 @@ import pytest
 from chatbot.exchange.connection_attempts import ConnectionAttempts
 from chatbot.exchange.streams import MarketStream
 from tests.e2e import test_userdata
+from tests.e2e.conftest import ask
+from tests.e2e.test_alerts import watching
+from tests.e2e.test_fills import following, place_resting_buy
 from tests.e2e.test_simulator import DOC_KEY, Binance, signed_params
 from tests.e2e.test_userdata import ALICE, BOB, KEYS, account
 
@@ -216,3 +219,42 @@ async def test_a_2042_renews_the_connection_and_is_not_the_users_failure(
     await stream.subscribe(BOB, bob)
     exchange.deposit(KEYS[BOB], "USDT", Decimal(7))
     await recorder.wait_until(lambda: recorder.deposits(BOB) == [7])
+
+
+# -- the bot -------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def settings(settings_factory, exchange):
+    """A bot allowed one connection attempt per second (and the margin: one per 2 s), against
+    a simulator that refuses a second attempt to a service within 2 s."""
+    exchange.limits.connection_attempts, exchange.limits.connection_window = 1, 2.0
+    return settings_factory(CHATBOT_WS_CONNECT_LIMIT="1", CHATBOT_WS_CONNECT_WINDOW="1")
+
+
+async def test_the_bot_reconnects_both_streams_within_the_attempt_limit(
+    alice_with_key, exchange, running_bot
+):
+    live_alerts, live = running_bot.bot_data["live_alerts"], running_bot.bot_data["live"]
+    exchange.set_price("BTCUSDT", Decimal("60000"))
+    await ask(alice_with_key, "/alert BTC > 61000")
+    await watching(running_bot, "BTCUSDT")
+    await following(running_bot)
+    await place_resting_buy(alice_with_key, exchange)
+
+    for _ in range(2):  # two network blips: both streams reconnect at once
+        await exchange.drop_websockets()
+        await until(lambda: not live.stream.connected)
+        await until(lambda: live_alerts.stream.connected and live.stream.connected)
+    await following(running_bot)
+    await watching(running_bot, "BTCUSDT")
+
+    exchange.set_price("BTCUSDT", Decimal("61001"))  # the alert fires
+    exchange.set_price("BTCUSDT", Decimal("54990"))  # the resting buy at 55,000 fills
+    for told in ("🔔 BTCUSDT ≥ 61000: crossed at 61,001", "✅ Filled: BUY LIMIT BTCUSDT"):
+        await alice_with_key.wait_for(
+            lambda t=told: any(m.text.startswith(t) for m in alice_with_key.messages), WAIT
+        )
+    assert exchange.limits.refused_connections == 0
+    metrics = running_bot.bot_data["metrics"].render().decode()
+    assert "chatbot_ws_connect_attempts " in metrics and "chatbot_ws_connect_waiting " in metrics
