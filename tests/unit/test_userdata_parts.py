@@ -329,6 +329,7 @@ async def group_on(request):
             capacity=10,
             renew_after=options.get("renew_after", 3600.0),
             backoff=(0.001, 0.01),
+            subscription_ids=options.get("subscription_ids", 65_535),
         )
         group.start()
         groups.append(group)
@@ -408,3 +409,21 @@ async def test_every_subscribe_is_signed_afresh(group_on):
     for params in (first, second):
         assert set(params) == {"apiKey", "timestamp", "signature"}
         assert verify_hmac(SECRET, ws_payload(params), params["signature"])
+
+
+async def test_a_socket_is_renewed_while_ids_for_a_full_group_are_left(group_on):
+    server, outcome = FakeServer(), Outcome()
+    group = group_on(server, outcome, subscription_ids=25)  # capacity 10
+    assert await group.add(1, credentials()) is True
+    for round_ in range(30):  # another user comes and goes: an id each time
+        assert await group.add(2, credentials("B" * 64)) is True
+        server.publish(KEY, deposit(round_))
+        group.remove(2)
+        await eventually(lambda: "B" * 64 not in server.sockets[-1].subscriptions.values())
+
+    ids_handed_out = [next(socket._ids) for socket in server.sockets]
+    assert ids_handed_out[:2] == [15, 15]  # renewed with 10 ids left: room for a full group
+    assert all(n <= 15 for n in ids_handed_out) and group.renewals == len(server.sockets) - 1
+    await eventually(lambda: len(outcome.delivered) == 30)
+    assert [event["E"] for _, event in outcome.delivered] == list(range(30))
+    assert outcome.resyncs == [] and outcome.refused == []
