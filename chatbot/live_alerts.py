@@ -22,6 +22,7 @@ from chatbot.services.alerts import AlertService
 from chatbot.services.keys import KeyService
 from chatbot.services.outbox import OutboxSender, SendResult
 from chatbot.storage.alerts import AlertRepository
+from chatbot.telegram_pacing import SendPriority
 from handlers import alerts as alert_handlers
 
 log = logging.getLogger(__name__)
@@ -106,4 +107,4 @@ class LiveAlerts:
         )
         for _, chat_id in users:
             with contextlib.suppress(TelegramError):
-                await self._bot.send_message(chat_id, text)
+                await self._bot.send_message(chat_id, text, rate_limit_args=SendPriority.BULK)

@@ -10,10 +10,13 @@ from telegram.constants import ParseMode
 from telegram.error import Forbidden, TelegramError
 
 from chatbot.services.order_outcomes import FillNotice, NoticeKind, Outcome
+from chatbot.telegram_pacing import SendPriority
 from handlers.common import esc, num
 from handlers.orders import update_ticket_message
 
 log = logging.getLogger(__name__)
+
+URGENT = SendPriority.URGENT  # what the user must see before any reply waiting to go out
 
 _TITLES = {
     NoticeKind.PLACED: "📌 Placed",
@@ -48,7 +51,9 @@ def render_fill(n: FillNotice) -> str:
 async def send_fill(bot: Bot, notice: FillNotice) -> None:
     """Tell the user in their private chat with the bot (its id is the user's id)."""
     try:
-        await bot.send_message(notice.user_id, render_fill(notice), parse_mode=ParseMode.HTML)
+        await bot.send_message(
+            notice.user_id, render_fill(notice), parse_mode=ParseMode.HTML, rate_limit_args=URGENT
+        )
     except Forbidden:
         log.info("user_id=%s blocked the bot; fill notice dropped", notice.user_id)
     except TelegramError:
@@ -61,14 +66,16 @@ async def send_key_failed(bot: Bot, user_id: int, reason: str) -> None:
         f"({esc(reason)}). Register a working key with /setkey."
     )
     with contextlib.suppress(TelegramError):
-        await bot.send_message(user_id, text, parse_mode=ParseMode.HTML)
+        await bot.send_message(user_id, text, parse_mode=ParseMode.HTML, rate_limit_args=URGENT)
 
 
 async def send_key_unreadable(bot: Bot, user_id: int, reason: str) -> None:
     """At start: the user's stored key does not open, so neither orders nor live updates work
     for them until they set it again."""
     with contextlib.suppress(TelegramError):
-        await bot.send_message(user_id, f"⚠️ {esc(reason)}", parse_mode=ParseMode.HTML)
+        await bot.send_message(
+            user_id, f"⚠️ {esc(reason)}", parse_mode=ParseMode.HTML, rate_limit_args=URGENT
+        )
 
 
 class ChatNotifier:

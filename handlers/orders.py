@@ -20,6 +20,7 @@ from chatbot.exchange.models import Order
 from chatbot.services.order_outcomes import Outcome, OutcomeKind
 from chatbot.services.orders import CancelAllPreview, OrderPreview
 from chatbot.storage.tickets import Ticket
+from chatbot.telegram_pacing import SendPriority
 from handlers.common import (
     chat_of,
     edit,
@@ -144,7 +145,7 @@ async def ticket_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     outcome = result.outcome
     if result.won is not None:
         if message is not None:
-            await edit(message, render_placing(message))
+            await edit(message, render_placing(message), priority=SendPriority.URGENT)
         outcome = await orders.execute(result.won)
     if outcome is not None and message is not None:
         await show_outcome(message, context, outcome)
@@ -153,7 +154,7 @@ async def ticket_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
 async def show_outcome(
     message: Message, context: ContextTypes.DEFAULT_TYPE, outcome: Outcome
 ) -> None:
-    await edit(message, render_outcome(outcome))
+    await edit(message, render_outcome(outcome), priority=SendPriority.URGENT)
     if (metrics := context.application.bot_data.get("metrics")) is not None:
         metrics.orders.labels(outcome=outcome.kind).inc()
     if outcome.kind is OutcomeKind.REPREVIEW and outcome.preview is not None:
@@ -348,8 +349,17 @@ async def update_ticket_message(bot: Bot, outcome: Outcome, *, announce: bool) -
     if t.message_id is not None:
         with contextlib.suppress(TelegramError):
             await bot.edit_message_text(
-                text, chat_id=t.chat_id, message_id=t.message_id, parse_mode="HTML"
+                text,
+                chat_id=t.chat_id,
+                message_id=t.message_id,
+                parse_mode="HTML",
+                rate_limit_args=SendPriority.URGENT,
             )
     if announce:
         with contextlib.suppress(TelegramError):
-            await bot.send_message(t.chat_id, "Update on your order:\n" + text, parse_mode="HTML")
+            await bot.send_message(
+                t.chat_id,
+                "Update on your order:\n" + text,
+                parse_mode="HTML",
+                rate_limit_args=SendPriority.URGENT,
+            )
