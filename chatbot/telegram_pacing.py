@@ -49,11 +49,11 @@ MAX_GROUPS = 512  # group buckets kept before the full (idle) ones are forgotten
 
 
 class SendPriority(IntEnum):
-    """Lower goes first."""
+    """Lower goes first. None is 0: PTB drops a falsy `rate_limit_args` on the way."""
 
-    URGENT = 0
-    REPLY = 1
-    BULK = 2
+    URGENT = 1
+    REPLY = 2
+    BULK = 3
 
 
 @dataclass

@@ -6,8 +6,10 @@ this module shows the answer and edits the preview into the outcome.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections import defaultdict
+from collections.abc import Awaitable
 from decimal import Decimal
 
 from telegram import Bot, Message, Update
@@ -22,6 +24,7 @@ from chatbot.services.orders import CancelAllPreview, OrderPreview
 from chatbot.storage.tickets import Ticket
 from chatbot.telegram_pacing import SendPriority
 from handlers.common import (
+    TYPING_AFTER,
     chat_of,
     edit,
     esc,
@@ -42,6 +45,7 @@ from handlers.parsing import (
 )
 
 CONFIRM, DISCARD, LARGEST = "c", "x", "m"
+PLACING_AFTER = TYPING_AFTER  # seconds an order may take before its preview says "Sending"
 
 
 def buttons(ticket: Ticket) -> list[list[tuple[str, str]]]:
@@ -144,11 +148,34 @@ async def ticket_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     message = query.message if isinstance(query.message, Message) else None
     outcome = result.outcome
     if result.won is not None:
-        if message is not None:
-            await edit(message, render_placing(message), priority=SendPriority.URGENT)
-        outcome = await orders.execute(result.won)
+        outcome = await _executing(message, orders.execute(result.won))
     if outcome is not None and message is not None:
         await show_outcome(message, context, outcome)
+
+
+async def _executing(message: Message | None, work: Awaitable[Outcome]) -> Outcome:
+    """Run the order, showing "Sending to Binance…" on its preview only once it has taken
+    `PLACING_AFTER`: a market order's result comes in milliseconds, and editing the preview
+    twice in a row spent one of the bot's 28 Telegram sends a second on a state nobody saw
+    (the press's answer already says "Placing the order…"). An edit already on its way is
+    awaited, so it never lands after the result."""
+    editing = False
+
+    async def placing_later() -> None:
+        nonlocal editing
+        await asyncio.sleep(PLACING_AFTER)
+        if message is not None:
+            editing = True
+            with contextlib.suppress(TelegramError):
+                await edit(message, render_placing(message), priority=SendPriority.URGENT)
+
+    notice = asyncio.create_task(placing_later())
+    try:
+        return await work
+    finally:
+        if not editing:
+            notice.cancel()
+        await asyncio.gather(notice, return_exceptions=True)
 
 
 async def show_outcome(
