@@ -11,8 +11,10 @@ from decimal import Decimal
 import pytest
 
 from chatbot.sandbox.botapi import ApiCall, BotApiEmulator, Conversation
-from tests.e2e.conftest import ask
+from tests.e2e.conftest import POLL_TIMEOUT, ask
 from tests.e2e.test_alerts import watching
+from tests.e2e.test_ops import get
+from tests.e2e.test_run import free_port
 
 CROWD = 80  # users whose /price replies queue for about three seconds at 28 a second
 ASKED = "/price ETHUSDT"
@@ -120,3 +122,26 @@ async def test_a_slow_order_still_says_it_is_being_sent(api, alice_with_key, exc
         lambda: "Sending" not in alice_with_key.current(preview).text, timeout=30
     )
     assert done and "Filled" in alice_with_key.current(preview).text
+
+
+def waiting(metrics: str, priority: str) -> float:
+    prefix = f'chatbot_telegram_sends_waiting{{priority="{priority}"}} '
+    lines = metrics.splitlines()
+    return next(float(line[len(prefix) :]) for line in lines if line.startswith(prefix))
+
+
+async def test_metrics_show_the_sends_waiting_per_priority(api, exchange, settings_factory):
+    from chatbot.app import running_bot
+
+    port = free_port()
+    settings = settings_factory(CHATBOT_ALLOWED_USERS="*", CHATBOT_HTTP_PORT=str(port))
+    async with running_bot(settings, poll_timeout=POLL_TIMEOUT):
+        users = crowd(api)
+        await queue_replies(api, users)
+        _, queued = await get(f"http://127.0.0.1:{port}/metrics")
+        await asyncio.gather(*(user.reply(timeout=30) for user in users))
+        _, drained = await get(f"http://127.0.0.1:{port}/metrics")
+
+    assert waiting(queued, "reply") >= CROWD // 2  # scraped just after the first reply went
+    assert waiting(queued, "urgent") == waiting(queued, "bulk") == 0
+    assert waiting(drained, "reply") == 0
