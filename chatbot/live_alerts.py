@@ -13,7 +13,6 @@ import logging
 import time
 from typing import Any
 
-from telegram import Bot
 from telegram.error import TelegramError
 
 from chatbot.exchange.streams import MarketStream
@@ -22,7 +21,7 @@ from chatbot.services.alerts import AlertService
 from chatbot.services.keys import KeyService
 from chatbot.services.outbox import OutboxSender, SendResult
 from chatbot.storage.alerts import AlertRepository
-from chatbot.telegram_pacing import SendPriority
+from chatbot.telegram_pacing import PacedBot, SendPriority
 from handlers import alerts as alert_handlers
 
 log = logging.getLogger(__name__)
@@ -38,7 +37,7 @@ class LiveAlerts:
         alerts: AlertService,
         repo: AlertRepository,
         keys: KeyService,
-        bot: Bot,
+        bot: PacedBot,
         health: HealthBoard,
     ) -> None:
         self._alerts = alerts

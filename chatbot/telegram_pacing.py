@@ -39,7 +39,7 @@ from enum import IntEnum
 from typing import Any
 
 from telegram.error import RetryAfter
-from telegram.ext import BaseRateLimiter
+from telegram.ext import BaseRateLimiter, ExtBot
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +54,9 @@ class SendPriority(IntEnum):
     URGENT = 1
     REPLY = 2
     BULK = 3
+
+
+PacedBot = ExtBot[SendPriority]  # the bot whose methods take `rate_limit_args=SendPriority...`
 
 
 @dataclass

@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 import httpx
-from telegram import Bot, Update
+from telegram import Update
 from telegram.constants import ParseMode
 from telegram.error import (
     BadRequest,
@@ -23,7 +23,7 @@ from telegram.ext import CallbackQueryHandler, ContextTypes
 from chatbot.services.alerts import NewAlert
 from chatbot.services.outbox import Delivery, SendResult
 from chatbot.storage.alerts import AlertRecord, AlertState
-from chatbot.telegram_pacing import SendPriority
+from chatbot.telegram_pacing import PacedBot, SendPriority
 from handlers import orders
 from handlers.common import (
     chat_of,
@@ -188,7 +188,7 @@ def _full_line(p: dict[str, Any]) -> str:
 
 
 async def send_fired(
-    bot: Bot, chat_id: int, payloads: list[dict[str, Any]], *, can_trade: bool = False
+    bot: PacedBot, chat_id: int, payloads: list[dict[str, Any]], *, can_trade: bool = False
 ) -> SendResult:
     """The outbox's way out: one message for what is due to this chat (as much as fits). A
     single alert gets "Set again", and "Trade" when its owner has a key."""

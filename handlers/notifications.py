@@ -5,12 +5,11 @@ from __future__ import annotations
 import contextlib
 import logging
 
-from telegram import Bot
 from telegram.constants import ParseMode
 from telegram.error import Forbidden, TelegramError
 
 from chatbot.services.order_outcomes import FillNotice, NoticeKind, Outcome
-from chatbot.telegram_pacing import SendPriority
+from chatbot.telegram_pacing import PacedBot, SendPriority
 from handlers.common import esc, num
 from handlers.orders import update_ticket_message
 
@@ -48,7 +47,7 @@ def render_fill(n: FillNotice) -> str:
     return "\n".join(lines)
 
 
-async def send_fill(bot: Bot, notice: FillNotice) -> None:
+async def send_fill(bot: PacedBot, notice: FillNotice) -> None:
     """Tell the user in their private chat with the bot (its id is the user's id)."""
     try:
         await bot.send_message(
@@ -60,7 +59,7 @@ async def send_fill(bot: Bot, notice: FillNotice) -> None:
         log.warning("fill notice for user_id=%s not sent", notice.user_id, exc_info=True)
 
 
-async def send_key_failed(bot: Bot, user_id: int, reason: str) -> None:
+async def send_key_failed(bot: PacedBot, user_id: int, reason: str) -> None:
     text = (
         "⚠️ Your Binance API key no longer works for live order updates "
         f"({esc(reason)}). Register a working key with /setkey."
@@ -69,7 +68,7 @@ async def send_key_failed(bot: Bot, user_id: int, reason: str) -> None:
         await bot.send_message(user_id, text, parse_mode=ParseMode.HTML, rate_limit_args=URGENT)
 
 
-async def send_key_unreadable(bot: Bot, user_id: int, reason: str) -> None:
+async def send_key_unreadable(bot: PacedBot, user_id: int, reason: str) -> None:
     """At start: the user's stored key does not open, so neither orders nor live updates work
     for them until they set it again."""
     with contextlib.suppress(TelegramError):
@@ -81,7 +80,7 @@ async def send_key_unreadable(bot: Bot, user_id: int, reason: str) -> None:
 class ChatNotifier:
     """The order services' way into the chat (`OrderNotifier`)."""
 
-    def __init__(self, bot: Bot) -> None:
+    def __init__(self, bot: PacedBot) -> None:
         self._bot = bot
 
     async def order_update(self, notice: FillNotice) -> None:

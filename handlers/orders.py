@@ -12,7 +12,7 @@ from collections import defaultdict
 from collections.abc import Awaitable
 from decimal import Decimal
 
-from telegram import Bot, Message, Update
+from telegram import Message, Update
 from telegram.error import TelegramError
 from telegram.ext import CallbackQueryHandler, ContextTypes
 
@@ -22,7 +22,7 @@ from chatbot.exchange.models import Order
 from chatbot.services.order_outcomes import Outcome, OutcomeKind
 from chatbot.services.orders import CancelAllPreview, OrderPreview
 from chatbot.storage.tickets import Ticket
-from chatbot.telegram_pacing import SendPriority
+from chatbot.telegram_pacing import PacedBot, SendPriority
 from handlers.common import (
     TYPING_AFTER,
     chat_of,
@@ -362,13 +362,13 @@ def _render_fill(ticket: Ticket, order: Order) -> str:
     )
 
 
-async def report_reconciled(bot: Bot, outcomes: list[Outcome]) -> None:
+async def report_reconciled(bot: PacedBot, outcomes: list[Outcome]) -> None:
     """After a restart: edit each ticket's preview into what became of it, and say so."""
     for outcome in outcomes:
         await update_ticket_message(bot, outcome, announce=outcome.kind is not OutcomeKind.EXPIRED)
 
 
-async def update_ticket_message(bot: Bot, outcome: Outcome, *, announce: bool) -> None:
+async def update_ticket_message(bot: PacedBot, outcome: Outcome, *, announce: bool) -> None:
     """Edit a ticket's preview into its outcome; with `announce`, send it as a new message
     too (an edit does not notify the user)."""
     t = outcome.ticket
