@@ -92,6 +92,10 @@ def build_application(settings: Settings) -> Application:
     local = urlsplit(root).hostname in {"127.0.0.1", "localhost", "::1"}
     # A proxy from the environment must not capture the loopback emulator.
     httpx_kwargs = {"trust_env": not local}
+    # A bucket of one that refills 28 times a second: never more than 29 sends in any second
+    # (PTB's default let a busy second carry up to 60, and the Bot API answers those with flood
+    # 429s); queued sends go by priority, alerts and order results first.
+    pacer = PrioritySendPacer(per_second=TELEGRAM_SENDS_PER_SECOND, max_retries=3)
     builder = (
         Application.builder()
         .token(token.get_secret_value())
@@ -99,18 +103,14 @@ def build_application(settings: Settings) -> Application:
         .base_file_url(f"{root}/file/bot")
         .request(HTTPXRequest(connection_pool_size=32, httpx_kwargs=httpx_kwargs))
         .get_updates_request(HTTPXRequest(httpx_kwargs=httpx_kwargs))
-        .rate_limiter(
-            # A bucket of one that refills 28 times a second: never more than 29 sends in any
-            # second (PTB's default let a busy second carry up to 60, and the Bot API answers
-            # those with flood 429s); queued sends go by priority, alerts and fills first.
-            PrioritySendPacer(per_second=TELEGRAM_SENDS_PER_SECOND, max_retries=3)
-        )
+        .rate_limiter(pacer)
         .concurrent_updates(True)
     )
     if settings.webhook_url:
         builder = builder.updater(None)  # updates arrive at chatbot/web.py instead
     app = builder.build()
     app.bot_data["settings"] = settings
+    app.bot_data["telegram_pacer"] = pacer
     register_handlers(app)
     return app
 
@@ -213,7 +213,7 @@ async def open_resources(app: Application) -> Resources:
     app.bot_data["live"], app.bot_data["live_alerts"] = live, alerts_live
     app.bot_data["health"] = health
     app.bot_data["metrics"] = _metrics(client, services, alerts_live)
-    _telegram_metrics(app.bot_data["metrics"], app.bot.rate_limiter)
+    _telegram_metrics(app.bot_data["metrics"], app.bot_data["telegram_pacer"])
     with suppress(BinanceError):  # Binance unreachable at start is not fatal; calls retry
         await client.sync_time()
         await client.exchange_info()  # the weight limits, before any start-up work spends
@@ -245,14 +245,13 @@ def _metrics(client: BinanceClient, services: Services, alerts_live: LiveAlerts)
     return metrics
 
 
-def _telegram_metrics(metrics: Metrics, pacer: object) -> None:
-    if isinstance(pacer, PrioritySendPacer):
-        metrics.labelled_gauge(
-            "chatbot_telegram_sends_waiting",
-            "Requests to Telegram queued for a send slot",
-            "priority",
-            {p.name.lower(): functools.partial(pacer.waiting.get, p, 0) for p in SendPriority},
-        )
+def _telegram_metrics(metrics: Metrics, pacer: PrioritySendPacer) -> None:
+    metrics.labelled_gauge(
+        "chatbot_telegram_sends_waiting",
+        "Requests to Telegram queued for a send slot",
+        "priority",
+        {p.name.lower(): functools.partial(pacer.waiting.get, p, 0) for p in SendPriority},
+    )
 
 
 async def _reconcile(app: Application) -> None:
