@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
 
-from telegram.error import RetryAfter
+from telegram.error import NetworkError, RetryAfter
 from telegram.ext import BaseRateLimiter, ExtBot
 
 log = logging.getLogger(__name__)
@@ -110,10 +110,16 @@ class PrioritySendPacer(BaseRateLimiter[SendPriority]):
         """Nothing to open: the queue is built as requests come."""
 
     async def shutdown(self) -> None:
+        """Stop the dispatcher; a request still waiting fails with NetworkError (it was not
+        sent, so a caller that retries, like the outbox, sends it after the next start)."""
         if self._dispatcher is not None:
             self._dispatcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._dispatcher
+        for *_, future in self._queue:
+            if not future.done():
+                future.set_exception(NetworkError("the bot stopped before this was sent"))
+        self._queue.clear()
 
     async def process_request(
         self,

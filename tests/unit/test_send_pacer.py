@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from telegram.error import RetryAfter
+from telegram.error import NetworkError, RetryAfter
 
 from chatbot.telegram_pacing import PrioritySendPacer, SendPriority
 
@@ -174,3 +174,24 @@ async def test_a_cancelled_send_gives_up_its_place_and_the_waiting_counts_follow
 
     assert [label for label, _ in telegram.sent] == ["first"]
     assert p.waiting == {URGENT: 0, REPLY: 0, BULK: 0}
+
+
+async def test_a_send_still_queued_at_shutdown_fails_as_not_sent_instead_of_hanging(clock):
+    p, telegram = pacer(clock), Telegram(clock)
+    sends = [asyncio.create_task(send(p, telegram, f"m{n}")) for n in range(3)]
+    await sends[0]
+
+    await p.shutdown()
+
+    results = await asyncio.gather(*sends[1:], return_exceptions=True)
+    assert [type(r) for r in results] == [NetworkError, NetworkError]
+    assert [label for label, _ in telegram.sent] == ["m0"]
+
+
+async def test_a_channel_named_by_username_gets_a_groups_limit(clock):
+    p, telegram = pacer(clock), Telegram(clock)
+
+    await asyncio.gather(*(send(p, telegram, f"c{n}", chat_id="@news") for n in range(21)))
+
+    times = [at for _, at in telegram.sent]
+    assert times[20] - times[0] >= 3.0 - 1e-9
