@@ -23,7 +23,6 @@ from aiohttp import web
 from telegram import BotCommand, Update
 from telegram.error import Conflict, TelegramError
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     CallbackQueryHandler,
     CommandHandler,
@@ -61,6 +60,7 @@ from chatbot.storage.db import Database
 from chatbot.storage.tickets import TicketRepository
 from chatbot.storage.tracked_orders import TrackedOrderRepository
 from chatbot.storage.vault import CredentialVault
+from chatbot.telegram_pacing import PrioritySendPacer, SendPriority
 from chatbot.web import start_http
 from handlers import account, alerts, common, keys, market, orders, scrub, welcome
 from handlers.notifications import ChatNotifier
@@ -93,6 +93,10 @@ def build_application(settings: Settings) -> Application:
     local = urlsplit(root).hostname in {"127.0.0.1", "localhost", "::1"}
     # A proxy from the environment must not capture the loopback emulator.
     httpx_kwargs = {"trust_env": not local}
+    # A bucket of one that refills 28 times a second: never more than 29 sends in any second
+    # (PTB's default let a busy second carry up to 60, and the Bot API answers those with flood
+    # 429s); queued sends go by priority, alerts and order results first.
+    pacer = PrioritySendPacer(per_second=TELEGRAM_SENDS_PER_SECOND, max_retries=3)
     builder = (
         Application.builder()
         .token(token.get_secret_value())
@@ -100,20 +104,14 @@ def build_application(settings: Settings) -> Application:
         .base_file_url(f"{root}/file/bot")
         .request(HTTPXRequest(connection_pool_size=32, httpx_kwargs=httpx_kwargs))
         .get_updates_request(HTTPXRequest(httpx_kwargs=httpx_kwargs))
-        .rate_limiter(
-            # A bucket of one that refills 28 times a second: never more than 29 sends in any
-            # second. PTB's default (a bucket of 30 refilled at 30/s) lets a busy second carry
-            # up to 60, past Telegram's 30, and the Bot API answers those with flood 429s.
-            AIORateLimiter(
-                overall_max_rate=1, overall_time_period=1 / TELEGRAM_SENDS_PER_SECOND, max_retries=3
-            )
-        )
+        .rate_limiter(pacer)
         .concurrent_updates(True)
     )
     if settings.webhook_url:
         builder = builder.updater(None)  # updates arrive at chatbot/web.py instead
     app = builder.build()
     app.bot_data["settings"] = settings
+    app.bot_data["telegram_pacer"] = pacer
     register_handlers(app)
     return app
 
@@ -229,6 +227,7 @@ async def open_resources(app: Application) -> Resources:
     app.bot_data["live"], app.bot_data["live_alerts"] = live, alerts_live
     app.bot_data["health"] = health
     app.bot_data["metrics"] = _metrics(client, services, alerts_live, attempts)
+    _telegram_metrics(app.bot_data["metrics"], app.bot_data["telegram_pacer"])
     with suppress(BinanceError):  # Binance unreachable at start is not fatal; calls retry
         await client.sync_time()
         await client.exchange_info()  # the weight limits, before any start-up work spends
@@ -270,6 +269,15 @@ def _metrics(
         lambda: attempts.waiting,
     )
     return metrics
+
+
+def _telegram_metrics(metrics: Metrics, pacer: PrioritySendPacer) -> None:
+    metrics.labelled_gauge(
+        "chatbot_telegram_sends_waiting",
+        "Requests to Telegram queued for a send slot",
+        "priority",
+        {p.name.lower(): functools.partial(pacer.waiting.get, p, 0) for p in SendPriority},
+    )
 
 
 async def _reconcile(app: Application) -> None:

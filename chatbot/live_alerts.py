@@ -13,7 +13,6 @@ import logging
 import time
 from typing import Any
 
-from telegram import Bot
 from telegram.error import TelegramError
 
 from chatbot.exchange.connection_attempts import ConnectionAttempts
@@ -23,6 +22,7 @@ from chatbot.services.alerts import AlertService
 from chatbot.services.keys import KeyService
 from chatbot.services.outbox import OutboxSender, SendResult
 from chatbot.storage.alerts import AlertRepository
+from chatbot.telegram_pacing import PacedBot, SendPriority
 from handlers import alerts as alert_handlers
 
 log = logging.getLogger(__name__)
@@ -38,7 +38,7 @@ class LiveAlerts:
         alerts: AlertService,
         repo: AlertRepository,
         keys: KeyService,
-        bot: Bot,
+        bot: PacedBot,
         health: HealthBoard,
         *,
         attempts: ConnectionAttempts | None = None,
@@ -113,4 +113,4 @@ class LiveAlerts:
         )
         for _, chat_id in users:
             with contextlib.suppress(TelegramError):
-                await self._bot.send_message(chat_id, text)
+                await self._bot.send_message(chat_id, text, rate_limit_args=SendPriority.BULK)

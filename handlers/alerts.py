@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 import httpx
-from telegram import Bot, Update
+from telegram import Update
 from telegram.constants import ParseMode
 from telegram.error import (
     BadRequest,
@@ -23,6 +23,7 @@ from telegram.ext import CallbackQueryHandler, ContextTypes
 from chatbot.services.alerts import NewAlert
 from chatbot.services.outbox import Delivery, SendResult
 from chatbot.storage.alerts import AlertRecord, AlertState
+from chatbot.telegram_pacing import PacedBot, SendPriority
 from handlers import orders
 from handlers.common import (
     chat_of,
@@ -92,7 +93,8 @@ async def resume_paused_chat(update: Update, context: ContextTypes.DEFAULT_TYPE)
     if chat is None or not services(context).alerts.is_paused(chat.id):
         return
     if count := await services(context).alerts.resume_chat(chat.id):
-        await chat.send_message(f"🔔 Your {count} paused alert(s) in this chat are active again.")
+        text = f"🔔 Your {count} paused alert(s) in this chat are active again."
+        await context.bot.send_message(chat.id, text, rate_limit_args=SendPriority.BULK)
 
 
 def alert_button_handler() -> CallbackQueryHandler:
@@ -186,7 +188,7 @@ def _full_line(p: dict[str, Any]) -> str:
 
 
 async def send_fired(
-    bot: Bot, chat_id: int, payloads: list[dict[str, Any]], *, can_trade: bool = False
+    bot: PacedBot, chat_id: int, payloads: list[dict[str, Any]], *, can_trade: bool = False
 ) -> SendResult:
     """The outbox's way out: one message for what is due to this chat (as much as fits). A
     single alert gets "Set again", and "Trade" when its owner has a key."""
@@ -199,7 +201,13 @@ async def send_fired(
             row.append(("💱 Trade", f"a:trade:{alert_id}"))
         buttons = keyboard([row])
     try:
-        await bot.send_message(chat_id, text, parse_mode=ParseMode.HTML, reply_markup=buttons)
+        await bot.send_message(
+            chat_id,
+            text,
+            parse_mode=ParseMode.HTML,
+            reply_markup=buttons,
+            rate_limit_args=SendPriority.URGENT,
+        )
     except TelegramError as exc:
         return delivery_after(exc, count)
     return SendResult(Delivery.SENT, sent=count)

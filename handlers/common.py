@@ -28,6 +28,7 @@ from chatbot.exchange.filters import OrderRuleViolation
 from chatbot.exchange.grid import format_decimal
 from chatbot.services.access import Verdict
 from chatbot.services.bundle import Services
+from chatbot.telegram_pacing import SendPriority
 
 log = logging.getLogger(__name__)
 
@@ -135,14 +136,24 @@ async def reply(update: Update, text: str, buttons: Buttons | None = None) -> Me
     )
 
 
-async def edit(message: Message, text: str, buttons: Buttons | None = None) -> None:
-    """Edit a bot message in place; editing to the same content is not an error here."""
+async def edit(
+    message: Message,
+    text: str,
+    buttons: Buttons | None = None,
+    *,
+    priority: SendPriority = SendPriority.REPLY,
+) -> None:
+    """Edit a bot message in place; editing to the same content is not an error here.
+    `priority`: its place among queued sends (URGENT for an order's result)."""
     try:
-        await message.edit_text(
+        await message.get_bot().edit_message_text(
             text[: MessageLimit.MAX_TEXT_LENGTH],
+            chat_id=message.chat_id,
+            message_id=message.message_id,
             parse_mode=ParseMode.HTML,
             reply_markup=keyboard(buttons),
             disable_web_page_preview=True,
+            rate_limit_args=priority,
         )
     except BadRequest as exc:
         if "not modified" not in str(exc).lower():
@@ -164,8 +175,10 @@ async def typing(
     async def keep_typing() -> None:
         await asyncio.sleep(TYPING_AFTER if after is None else after)
         while chat is not None:
-            with contextlib.suppress(TelegramError):
-                await chat.send_action(action)
+            with contextlib.suppress(TelegramError):  # BULK: dropped if the reply goes first
+                await chat.get_bot().send_chat_action(
+                    chat.id, action, rate_limit_args=SendPriority.BULK
+                )
             await asyncio.sleep(4.5)
 
     task = asyncio.create_task(keep_typing())

@@ -5,15 +5,17 @@ from __future__ import annotations
 import contextlib
 import logging
 
-from telegram import Bot
 from telegram.constants import ParseMode
 from telegram.error import Forbidden, TelegramError
 
 from chatbot.services.order_outcomes import FillNotice, NoticeKind, Outcome
+from chatbot.telegram_pacing import PacedBot, SendPriority
 from handlers.common import esc, num
 from handlers.orders import update_ticket_message
 
 log = logging.getLogger(__name__)
+
+URGENT = SendPriority.URGENT  # what the user must see before any reply waiting to go out
 
 _TITLES = {
     NoticeKind.PLACED: "📌 Placed",
@@ -45,36 +47,40 @@ def render_fill(n: FillNotice) -> str:
     return "\n".join(lines)
 
 
-async def send_fill(bot: Bot, notice: FillNotice) -> None:
+async def send_fill(bot: PacedBot, notice: FillNotice) -> None:
     """Tell the user in their private chat with the bot (its id is the user's id)."""
     try:
-        await bot.send_message(notice.user_id, render_fill(notice), parse_mode=ParseMode.HTML)
+        await bot.send_message(
+            notice.user_id, render_fill(notice), parse_mode=ParseMode.HTML, rate_limit_args=URGENT
+        )
     except Forbidden:
         log.info("user_id=%s blocked the bot; fill notice dropped", notice.user_id)
     except TelegramError:
         log.warning("fill notice for user_id=%s not sent", notice.user_id, exc_info=True)
 
 
-async def send_key_failed(bot: Bot, user_id: int, reason: str) -> None:
+async def send_key_failed(bot: PacedBot, user_id: int, reason: str) -> None:
     text = (
         "⚠️ Your Binance API key no longer works for live order updates "
         f"({esc(reason)}). Register a working key with /setkey."
     )
     with contextlib.suppress(TelegramError):
-        await bot.send_message(user_id, text, parse_mode=ParseMode.HTML)
+        await bot.send_message(user_id, text, parse_mode=ParseMode.HTML, rate_limit_args=URGENT)
 
 
-async def send_key_unreadable(bot: Bot, user_id: int, reason: str) -> None:
+async def send_key_unreadable(bot: PacedBot, user_id: int, reason: str) -> None:
     """At start: the user's stored key does not open, so neither orders nor live updates work
     for them until they set it again."""
     with contextlib.suppress(TelegramError):
-        await bot.send_message(user_id, f"⚠️ {esc(reason)}", parse_mode=ParseMode.HTML)
+        await bot.send_message(
+            user_id, f"⚠️ {esc(reason)}", parse_mode=ParseMode.HTML, rate_limit_args=URGENT
+        )
 
 
 class ChatNotifier:
     """The order services' way into the chat (`OrderNotifier`)."""
 
-    def __init__(self, bot: Bot) -> None:
+    def __init__(self, bot: PacedBot) -> None:
         self._bot = bot
 
     async def order_update(self, notice: FillNotice) -> None:

@@ -6,11 +6,13 @@ this module shows the answer and edits the preview into the outcome.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections import defaultdict
+from collections.abc import Awaitable
 from decimal import Decimal
 
-from telegram import Bot, Message, Update
+from telegram import Message, Update
 from telegram.error import TelegramError
 from telegram.ext import CallbackQueryHandler, ContextTypes
 
@@ -20,7 +22,9 @@ from chatbot.exchange.models import Order
 from chatbot.services.order_outcomes import Outcome, OutcomeKind
 from chatbot.services.orders import CancelAllPreview, OrderPreview
 from chatbot.storage.tickets import Ticket
+from chatbot.telegram_pacing import PacedBot, SendPriority
 from handlers.common import (
+    TYPING_AFTER,
     chat_of,
     edit,
     esc,
@@ -41,6 +45,7 @@ from handlers.parsing import (
 )
 
 CONFIRM, DISCARD, LARGEST = "c", "x", "m"
+PLACING_AFTER = TYPING_AFTER  # seconds an order may take before its preview says "Sending"
 
 
 def buttons(ticket: Ticket) -> list[list[tuple[str, str]]]:
@@ -143,17 +148,40 @@ async def ticket_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     message = query.message if isinstance(query.message, Message) else None
     outcome = result.outcome
     if result.won is not None:
-        if message is not None:
-            await edit(message, render_placing(message))
-        outcome = await orders.execute(result.won)
+        outcome = await _executing(message, orders.execute(result.won))
     if outcome is not None and message is not None:
         await show_outcome(message, context, outcome)
+
+
+async def _executing(message: Message | None, work: Awaitable[Outcome]) -> Outcome:
+    """Run the order, showing "Sending to Binance…" on its preview only once it has taken
+    `PLACING_AFTER`: a market order's result comes in milliseconds, and editing the preview
+    twice in a row spent one of the bot's 28 Telegram sends a second on a state nobody saw
+    (the press's answer already says "Placing the order…"). An edit already on its way is
+    awaited, so it never lands after the result."""
+    editing = False
+
+    async def placing_later() -> None:
+        nonlocal editing
+        await asyncio.sleep(PLACING_AFTER)
+        if message is not None:
+            editing = True
+            with contextlib.suppress(TelegramError):
+                await edit(message, render_placing(message), priority=SendPriority.URGENT)
+
+    notice = asyncio.create_task(placing_later())
+    try:
+        return await work
+    finally:
+        if not editing:
+            notice.cancel()
+        await asyncio.gather(notice, return_exceptions=True)
 
 
 async def show_outcome(
     message: Message, context: ContextTypes.DEFAULT_TYPE, outcome: Outcome
 ) -> None:
-    await edit(message, render_outcome(outcome))
+    await edit(message, render_outcome(outcome), priority=SendPriority.URGENT)
     if (metrics := context.application.bot_data.get("metrics")) is not None:
         metrics.orders.labels(outcome=outcome.kind).inc()
     if outcome.kind is OutcomeKind.REPREVIEW and outcome.preview is not None:
@@ -334,13 +362,13 @@ def _render_fill(ticket: Ticket, order: Order) -> str:
     )
 
 
-async def report_reconciled(bot: Bot, outcomes: list[Outcome]) -> None:
+async def report_reconciled(bot: PacedBot, outcomes: list[Outcome]) -> None:
     """After a restart: edit each ticket's preview into what became of it, and say so."""
     for outcome in outcomes:
         await update_ticket_message(bot, outcome, announce=outcome.kind is not OutcomeKind.EXPIRED)
 
 
-async def update_ticket_message(bot: Bot, outcome: Outcome, *, announce: bool) -> None:
+async def update_ticket_message(bot: PacedBot, outcome: Outcome, *, announce: bool) -> None:
     """Edit a ticket's preview into its outcome; with `announce`, send it as a new message
     too (an edit does not notify the user)."""
     t = outcome.ticket
@@ -348,8 +376,17 @@ async def update_ticket_message(bot: Bot, outcome: Outcome, *, announce: bool) -
     if t.message_id is not None:
         with contextlib.suppress(TelegramError):
             await bot.edit_message_text(
-                text, chat_id=t.chat_id, message_id=t.message_id, parse_mode="HTML"
+                text,
+                chat_id=t.chat_id,
+                message_id=t.message_id,
+                parse_mode="HTML",
+                rate_limit_args=SendPriority.URGENT,
             )
     if announce:
         with contextlib.suppress(TelegramError):
-            await bot.send_message(t.chat_id, "Update on your order:\n" + text, parse_mode="HTML")
+            await bot.send_message(
+                t.chat_id,
+                "Update on your order:\n" + text,
+                parse_mode="HTML",
+                rate_limit_args=SendPriority.URGENT,
+            )
