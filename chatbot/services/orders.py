@@ -30,6 +30,7 @@ from chatbot.exchange.errors import (
     RateLimited,
 )
 from chatbot.exchange.models import Order
+from chatbot.exchange.weight_governor import trading
 from chatbot.health import HealthBoard
 from chatbot.services.keys import KeyService, KeyUnreadable
 from chatbot.services.market import MarketService
@@ -144,10 +145,12 @@ class OrderService:
         return PressResult("Placing the order…", won=ticket)
 
     async def execute(self, ticket: Ticket) -> Outcome:
-        """Carry out a ticket that `confirm` handed to this caller (and to no other)."""
-        if ticket.kind is TicketKind.CANCEL_ALL:
-            return await self._cancel_all(ticket)
-        return await self._submit(ticket)
+        """Carry out a ticket that `confirm` handed to this caller (and to no other). Its calls
+        to Binance (the slippage check's quote included) go ahead of users' reads."""
+        with trading():
+            if ticket.kind is TicketKind.CANCEL_ALL:
+                return await self._cancel_all(ticket)
+            return await self._submit(ticket)
 
     async def _explain_lost_press(self, ticket_id: str, fresh_after: float) -> PressResult:
         ticket = present(await self._tickets.get(ticket_id), f"ticket {ticket_id}")
@@ -339,6 +342,10 @@ class OrderService:
 
     async def cancel_order(self, user_id: int, order_id: int) -> Order:
         """Cancel one of the user's open orders by Binance's id (the symbol is looked up)."""
+        with trading():  # ahead of users' reads
+            return await self._cancel_order(user_id, order_id)
+
+    async def _cancel_order(self, user_id: int, order_id: int) -> Order:
         credentials = await self._keys.credentials(user_id)
         missing = UserError(f"You have no open order #{order_id}. /orders lists them.")
         # The symbol of an order the bot follows is known: no 80-weight openOrders for it.
