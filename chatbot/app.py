@@ -52,6 +52,7 @@ from chatbot.services.bundle import Services
 from chatbot.services.charts import ChartService
 from chatbot.services.keys import KeyService
 from chatbot.services.market import MarketService
+from chatbot.services.open_orders import OpenOrderMirror
 from chatbot.services.order_tracker import OrderTracker
 from chatbot.services.order_watch import OrderWatch
 from chatbot.services.orders import OrderService
@@ -175,7 +176,9 @@ async def open_resources(app: Application) -> Resources:
     tickets, alert_repo = TicketRepository(db), AlertRepository(db)
     notifier = ChatNotifier(app.bot)
     mirror = AccountMirror()  # balances kept by the user-data stream
-    tracker = OrderTracker(client, key_service, tickets, TrackedOrderRepository(db), notifier)
+    tracked = TrackedOrderRepository(db)
+    tracker = OrderTracker(client, key_service, tickets, tracked, notifier, balances=mirror)
+    open_orders = OpenOrderMirror(client, tracker, tracked)  # open orders kept by the stream
     watch = OrderWatch(
         client, key_service, tickets, tracker, notifier, watch_seconds=settings.order_watch
     )
@@ -187,7 +190,7 @@ async def open_resources(app: Application) -> Resources:
         ),
         market=market_service,
         keys=key_service,
-        account=AccountService(client, key_service, market_service, mirror),
+        account=AccountService(client, key_service, market_service, mirror, open_orders),
         orders=OrderService(
             client,
             key_service,
@@ -198,6 +201,8 @@ async def open_resources(app: Application) -> Resources:
             max_order_usdt=settings.max_order_usdt,
             tracker=tracker,
             watch=watch,
+            balances=mirror,
+            open_orders=open_orders,
             health=health,
         ),
         alerts=AlertService(
@@ -210,7 +215,7 @@ async def open_resources(app: Application) -> Resources:
         charts=ChartService(client, market_service),
     )
     app.bot_data["services"] = services
-    live = LiveOrders(ws_api_url, client, key_service, tracker, app.bot, mirror)
+    live = LiveOrders(ws_api_url, client, key_service, tracker, app.bot, mirror, open_orders)
     alerts_live = LiveAlerts(stream_url, services.alerts, alert_repo, key_service, app.bot, health)
     app.bot_data["live"], app.bot_data["live_alerts"] = live, alerts_live
     app.bot_data["health"] = health

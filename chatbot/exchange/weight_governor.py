@@ -10,9 +10,11 @@ Priorities: a call is `USER` unless the code that runs it said otherwise with `t
 started there, without threading a parameter through the services). Trading calls (a confirmed
 order, a cancel, the lookup of an order whose answer was lost) may spend the whole budget and
 go before any waiting read: a user's order must not queue behind a thousand users' /orders.
-User reads may spend the budget less the `trade_reserve` kept for trading; background work (start-up and reconnect resync, reconcile, the order watch, health checks) may
-spend only the budget less the `reserve` kept for users, is spread over the minute rather than
-sent in a burst, and always lets a waiting user call go first.
+User reads may spend the budget less the `trade_reserve` kept for trading. Background work
+(start-up and reconnect resync, reconcile, the order watch, health checks) may spend only the
+budget less the `reserve` kept for users, is spread over the minute rather than sent in a
+burst, and always lets a waiting user call go first. A block's priority is a `Lane`, which may
+be raised while its calls wait (a user now waits for that background re-read).
 
 A 429 pauses every call until its `Retry-After` has passed: nothing goes out meanwhile, so
 Binance never sees the calls that turn a 429 into a 418 ban. A user call waits silently for up

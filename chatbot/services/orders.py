@@ -32,8 +32,10 @@ from chatbot.exchange.errors import (
 from chatbot.exchange.models import Order
 from chatbot.exchange.weight_governor import trading
 from chatbot.health import HealthBoard
+from chatbot.services.account_mirror import AccountMirror
 from chatbot.services.keys import KeyService, KeyUnreadable
 from chatbot.services.market import MarketService
+from chatbot.services.open_orders import OpenOrderMirror
 from chatbot.services.order_outcomes import Outcome, OutcomeKind
 from chatbot.services.order_preview import OrderIntent, OrderPreview, OrderPreviewer
 from chatbot.services.order_tracker import OrderTracker
@@ -85,6 +87,8 @@ class OrderService:
         max_order_usdt: Decimal | None = None,
         tracker: OrderTracker,
         watch: OrderWatch,
+        balances: AccountMirror,
+        open_orders: OpenOrderMirror,
         lookup_delays: Sequence[float] = LOOKUP_DELAYS,
         health: HealthBoard | None = None,
     ) -> None:
@@ -98,8 +102,15 @@ class OrderService:
         self._lookup_delays = tuple(lookup_delays)
         self._tracker = tracker
         self._watch = watch
+        self._open_orders = open_orders
         self._previewer = OrderPreviewer(
-            client, keys, market, tickets, max_order_usdt=max_order_usdt
+            client,
+            keys,
+            market,
+            tickets,
+            balances=balances,
+            open_orders=open_orders,
+            max_order_usdt=max_order_usdt,
         )
 
     # -- preview (built by `OrderPreviewer`) ---------------------------------------------------
@@ -351,9 +362,8 @@ class OrderService:
         # The symbol of an order the bot follows is known: no 80-weight openOrders for it.
         symbol = await self._tracker.open_symbol(user_id, order_id)
         if symbol is None:
-            found = [
-                o for o in await self._client.open_orders(credentials) if o.order_id == order_id
-            ]
+            listed = await self._open_orders.open_orders(user_id, credentials)
+            found = [o for o in listed if o.order_id == order_id]
             if not found:
                 raise missing
             symbol = found[0].symbol
@@ -368,7 +378,7 @@ class OrderService:
     async def preview_cancel_all(self, user_id: int, chat_id: int, name: str) -> CancelAllPreview:
         rules = await self._market.resolve(name)
         credentials = await self._keys.credentials(user_id)
-        orders = await self._client.open_orders(credentials, rules.symbol)
+        orders = await self._open_orders.open_orders(user_id, credentials, rules.symbol)
         if not orders:
             raise UserError(f"You have no open orders on {rules.symbol}.")
         ticket = await self._tickets.create(
@@ -378,7 +388,7 @@ class OrderService:
 
     async def _cancel_all(self, ticket: Ticket) -> Outcome:
         credentials = await self._keys.credentials(ticket.user_id)
-        open_now = await self._client.open_orders(credentials, ticket.symbol)
+        open_now = await self._open_orders.open_orders(ticket.user_id, credentials, ticket.symbol)
         async with self._tracker.cancelling(o.order_id for o in open_now):
             try:
                 cancelled = await self._client.cancel_open_orders(credentials, ticket.symbol)
