@@ -151,7 +151,7 @@ async def test_an_order_confirmed_while_reads_use_up_the_budget_is_placed_at_onc
     exchange.set_price("BTCUSDT", Decimal("60000"))
     settings = settings_factory()
     await store_keys(settings, exchange, [ALICE])
-    await until_async(_in_first_half, within=31)  # the test within one of Binance's minutes
+    await until_async(_early_in_a_minute, within=40)  # the test within one of Binance's minutes
     async with running_bot(settings, poll_timeout=1):
         alice = api.conversation(api.user(ALICE, first_name="Alice"))
         bob = api.conversation(api.user(BOB, first_name="Bob"))
@@ -175,5 +175,6 @@ async def _read_until_refused(conv, commands: list[str]) -> None:
     raise AssertionError(f"never refused: {reply.text}")
 
 
-async def _in_first_half() -> bool:
-    return time.time() % 60 < 30
+async def _early_in_a_minute() -> bool:
+    """Clear of the minute's turn, which the bot waits a second longer for than Binance."""
+    return 5 < time.time() % 60 < 30
