@@ -44,24 +44,12 @@ from chatbot.services.account_mirror import AccountMirror
 from chatbot.services.keys import KeyService
 from chatbot.services.market import MarketService
 from chatbot.services.open_orders import OpenOrderMirror
+from chatbot.services.order_intent import OrderIntent, amount_in_quote
 from chatbot.storage.tickets import Ticket, TicketKind, TicketRepository, TicketState
 
 P = ParamSpec("P")
 R = TypeVar("R")
 NO_CONFIRM = "no Confirm: the free balance does not cover it"
-USD_QUOTES = frozenset({"USDT", "USDC", "FDUSD", "BUSD", "TUSD"})
-
-
-@dataclass(frozen=True)
-class OrderIntent:
-    """What the user typed: `/buy BTCUSDT 0.01 @ 65000`, `/sell BTC 100 USDT`, `/buy ETH $50`."""
-
-    side: str  # BUY | SELL
-    symbol: str
-    amount: Decimal
-    unit: str | None = None  # the asset named after the amount, if any
-    in_quote: bool = False  # "$100": an amount of the quote asset
-    price: Decimal | None = None  # a limit price; None for a market order
 
 
 @dataclass(frozen=True)
@@ -189,7 +177,7 @@ class OrderPreviewer:
         rules = await self._market.resolve(intent.symbol)
         _refused(check_status, rules)
         credentials = await self._keys.credentials(user_id)
-        return rules, credentials, _amount_in_quote(intent, rules)
+        return rules, credentials, amount_in_quote(intent, rules)
 
     async def _fetch(
         self,
@@ -348,36 +336,6 @@ def _why_not(fit: LargestFit) -> str:
     if fit.refused is not None:
         return fit.refused.message
     return "you have none of it free"
-
-
-def _amount_in_quote(intent: OrderIntent, rules: SymbolRules) -> bool:
-    """`100 USDT` or `$100` is an amount of the quote asset; `0.01 BTC` or `0.01` is base."""
-    if intent.in_quote:
-        if rules.quote_asset not in USD_QUOTES:
-            raise UserError(
-                f"$ amounts work on USD pairs; {rules.symbol} is quoted in "
-                f"{rules.quote_asset}. Example: /buy {rules.base_asset} 0.01"
-            )
-        return _quote_allowed(intent, rules)
-    if intent.unit is None or intent.unit == rules.base_asset:
-        return False
-    if intent.unit == rules.quote_asset:
-        return _quote_allowed(intent, rules)
-    raise UserError(
-        f"{rules.symbol} trades {rules.base_asset} for {rules.quote_asset}, not {intent.unit}. "
-        f"Example: /buy {rules.symbol} 100 {rules.quote_asset}"
-    )
-
-
-def _quote_allowed(intent: OrderIntent, rules: SymbolRules) -> bool:
-    if intent.price is not None:
-        raise UserError(
-            f"A limit order takes a quantity of {rules.base_asset}, not an amount of "
-            f"{rules.quote_asset}. Example: /buy {rules.symbol} 0.01 @ 65000"
-        )
-    if not rules.quote_order_qty_market_allowed:
-        raise UserError(f"{rules.symbol} does not accept orders by {rules.quote_asset} amount.")
-    return True
 
 
 def _priced(

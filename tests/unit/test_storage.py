@@ -138,6 +138,32 @@ async def test_each_change_of_an_order_is_news_once(database):
     assert await orders.open_orders(1) == []
 
 
+async def test_an_open_order_is_kept_as_binance_lists_it_and_an_older_answer_rolls_nothing_back(
+    database,
+):
+    import dataclasses
+    from decimal import Decimal
+
+    from chatbot.storage.tracked_orders import TrackedOrderRepository
+
+    orders = TrackedOrderRepository(database)
+    placed = dataclasses.replace(
+        order_state("NEW", "0"), price=Decimal("55000"), time_in_force="GTC", created_ms=1_000
+    )
+    await orders.advance(1, placed)
+    partly = dataclasses.replace(placed, status="PARTIALLY_FILLED", executed=Decimal("0.4"))
+    await orders.advance(1, dataclasses.replace(partly, quote=Decimal("22000"), created_ms=2_000))
+    await orders.advance(1, placed)  # a re-read sent before the fill, answered after it
+    [known] = await orders.open_orders(1)
+    assert (known.status, known.executed, known.quote) == (
+        "PARTIALLY_FILLED",
+        Decimal("0.4"),
+        22000,
+    )
+    assert (known.price, known.time_in_force, known.created_ms) == (55000, "GTC", 1_000)
+    assert (known.side, known.order_type, known.quantity) == ("BUY", "LIMIT", Decimal("1"))
+
+
 async def test_a_readable_file_left_by_an_earlier_version_is_tightened(tmp_path):
     path = tmp_path / "bot.sqlite3"
     with sqlite3.connect(path):
