@@ -13,8 +13,10 @@ go before any waiting read: a user's order must not queue behind a thousand user
 User reads may spend the budget less the `trade_reserve` kept for trading. Background work
 (start-up and reconnect resync, reconcile, the order watch, health checks) may spend only the
 budget less the `reserve` kept for users, is spread over the minute rather than sent in a
-burst, and always lets a waiting user call go first. A block's priority is a `Lane`, which may
-be raised while its calls wait (a user now waits for that background re-read).
+burst, always lets a waiting user call go first, and leaves what users asked for in the
+previous minute (spent or refused) to them: a busy minute is followed by a slower background.
+A block's priority is a `Lane`, which may be raised while its calls wait (a user now waits for
+that background re-read).
 
 A 429 pauses every call until its `Retry-After` has passed: nothing goes out meanwhile, so
 Binance never sees the calls that turn a 429 into a 418 ban. A user call waits silently for up
@@ -42,6 +44,7 @@ EDGE = 1.0  # seconds after Binance's minute turns before the new window is trus
 BURST = 10.0  # seconds' worth of background budget that may go out at once
 USER_WAIT = 5.0  # seconds a user's call waits silently before the user is told
 _RECHECK = 0.5  # seconds between checks while waiting (the budget frees in steps)
+BACKGROUND_FLOOR = 0.1  # of the budget, background work may spend however busy users are
 
 
 class Priority(Enum):
@@ -122,6 +125,8 @@ class WeightGovernor:
         self._server_time = server_time  # seconds on Binance's clock
         self._window = self._window_now()
         self._paused_until = 0.0  # monotonic
+        self._asked = 0  # weight users' calls asked for this window (sent or refused)
+        self._asked_before = 0  # ... and in the window before
 
     # -- what Binance tells us -----------------------------------------------------------------
 
@@ -166,6 +171,7 @@ class WeightGovernor:
                     priority is not Priority.BACKGROUND
                     and time.monotonic() + delay > started + self.user_wait
                 ):
+                    self._asked += weight
                     raise RateLimited(max(1.0, delay), code=-1003, status=429)
                 await asyncio.sleep(min(delay, _RECHECK))
                 if fixed is None and (now := current_priority()) is not priority:
@@ -175,6 +181,8 @@ class WeightGovernor:
         finally:
             self.waiting[priority] -= 1
         self.used += weight
+        if priority is not Priority.BACKGROUND:
+            self._asked += weight
 
     def _delay(self, weight: int, priority: Priority) -> float:
         """Seconds before `weight` may go out now; 0 when it may go at once."""
@@ -190,13 +198,20 @@ class WeightGovernor:
             return self._fits(weight, self.budget * (1 - self.trade_reserve))
         if self.waiting[Priority.USER]:
             return _RECHECK  # a user goes first
-        cap = self.budget * (1 - self.reserve)
+        cap = self._background_cap()
         if self.used + weight > cap and self.used > 0:
             return self._to_next_window()
         # spread over the minute: by second t of the window, (t + BURST) / 60 of the cap
         elapsed = self._server_time() - self._window * MINUTE - EDGE
         due = (self.used + weight) / cap * MINUTE - BURST
         return max(0.0, due - elapsed) if self.used > 0 else 0.0
+
+    def _background_cap(self) -> float:
+        """Background work's part of this window: the budget less the users' reserve, and
+        less what users asked for in the previous window, but never below the floor."""
+        left_by_users = self.budget * (1 - self.trade_reserve) - self._asked_before
+        cap = min(self.budget * (1 - self.reserve), left_by_users)
+        return max(self.budget * BACKGROUND_FLOOR, cap)
 
     def _fits(self, weight: int, cap: float) -> float:
         """0 when `weight` fits under `cap` this window (or the window is fresh), else the
@@ -209,7 +224,8 @@ class WeightGovernor:
     def _roll(self) -> None:
         window = self._window_now()
         if window != self._window:
-            self._window, self.used = window, 0
+            self._asked_before = self._asked if window == self._window + 1 else 0
+            self._window, self.used, self._asked = window, 0, 0
 
     def _to_next_window(self) -> float:
         return max(0.05, (self._window + 1) * MINUTE + EDGE - self._server_time())

@@ -207,6 +207,23 @@ async def test_a_raised_lane_stops_waiting_as_background():
     assert gov.used == 680 and gov.waiting[BACKGROUND] == 0
 
 
+async def test_background_leaves_what_users_asked_for_last_minute_to_them():
+    gov, clock = governor(limit=1000)  # budget 800: user reads 720, background 600
+    await gov.acquire(400, USER)
+    with pytest.raises(RateLimited):
+        await gov.acquire(400, USER)  # refused, but asked for: 800 in all
+    clock.now += 60
+    await gov.acquire(70, BACKGROUND)  # the floor (80) is all background gets this minute
+    waiting = asyncio.create_task(gov.acquire(20, BACKGROUND))
+    await asyncio.sleep(0.05)
+    assert not waiting.done()
+    clock.now += 60  # a quiet minute before: background gets its whole part again
+    await asyncio.wait_for(waiting, 2)
+    clock.now += 60
+    await gov.acquire(90, BACKGROUND)
+    assert gov.used == 90
+
+
 async def test_binance_count_wins_when_higher():
     gov, _ = governor(limit=1000)
     await gov.acquire(10, USER)
