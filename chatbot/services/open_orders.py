@@ -56,10 +56,17 @@ class OpenOrderMirror:
         """Run the user's sync (at the caller's priority, which a waiting user may raise) and
         trust the record from its end if no gap came meanwhile."""
         epoch = self._epoch(user_id)
+        queued = current_priority() is Priority.BACKGROUND
         with lane(current_priority()) as this:
             entry = self._syncs[user_id] = _Sync(this, asyncio.Event())
             try:
                 complete = await self._tracker.sync(user_id)
+                if not complete and queued and this.priority is not Priority.BACKGROUND:
+                    # Raised by a user whom the budget then refused: they are told so, and
+                    # the re-read (it may have fills to tell) goes on in the background.
+                    entry.done.set()
+                    this.priority = Priority.BACKGROUND
+                    complete = await self._tracker.sync(user_id)
             finally:
                 if self._syncs.get(user_id) is entry:
                     del self._syncs[user_id]
