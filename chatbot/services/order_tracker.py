@@ -267,15 +267,16 @@ class OrderTracker:
     ) -> None:
         """Orders placed on the web or the app during the gap: on the symbols the bot knows
         for this user, every order since the gap (also those already filled); elsewhere, the
-        ones still open."""
+        ones still open (none when the account has nothing locked)."""
         for symbol in sorted(await self._tracked.symbols(user_id)):
             known = await self._tracked.known_ids(user_id, symbol)
             for order in await self._client.all_orders(credentials, symbol, start_time=start_ms):
                 if order.order_id not in known:
                     fees = await self._fees(credentials, order) if order.executed_qty > 0 else {}
                     await self.observe(user_id, order, fees=fees)
-        for order in await self._client.open_orders(credentials):
-            await self.observe(user_id, order)
+        if await self._may_hold_orders(user_id, credentials):
+            for order in await self._client.open_orders(credentials):
+                await self.observe(user_id, order)
 
     async def _fees(self, credentials: ApiCredentials, order: Order) -> dict[str, Decimal]:
         """The commissions of the order's fills so far, by asset (`myTrades` by order id)."""
