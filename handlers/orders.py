@@ -6,7 +6,6 @@ this module shows the answer and edits the preview into the outcome.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections import defaultdict
 from decimal import Decimal
@@ -140,20 +139,13 @@ async def ticket_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
         result = await orders.confirm(ticket_id, uid)
     else:
         result = await orders.cancel_ticket(ticket_id, uid)
+    await query.answer(result.answer)
     message = query.message if isinstance(query.message, Message) else None
     outcome = result.outcome
-    if result.won is None:
-        await query.answer(result.answer)
-    else:
-        # The order goes to Binance now, not after the press's answer and the "Sending" edit
-        # have had their turn in the send queue (seconds, when many chats are busy).
-        placing = asyncio.create_task(orders.execute(result.won))
-        try:
-            await query.answer(result.answer)
-            if message is not None:
-                await edit(message, render_placing(message))
-        finally:
-            outcome = await placing
+    if result.won is not None:
+        if message is not None:
+            await edit(message, render_placing(message))
+        outcome = await orders.execute(result.won)
     if outcome is not None and message is not None:
         await show_outcome(message, context, outcome)
 

@@ -178,23 +178,3 @@ async def _read_until_refused(conv, commands: list[str]) -> None:
 async def _early_in_a_minute() -> bool:
     """Clear of the minute's turn, which the bot waits a second longer for than Binance."""
     return 5 < time.time() % 60 < 30
-
-
-async def test_a_confirmed_order_does_not_wait_for_the_chats_send_queue(
-    api, alice_with_key, exchange
-):
-    exchange.set_price("BTCUSDT", Decimal("60000"))
-    preview = await ask(alice_with_key, "/buy BTCUSDT 0.001")
-    # a busy bot: the press's answer and the "Sending" edit each wait their turn for seconds
-    api.delay_next("answerCallbackQuery", 4.0)
-    api.delay_next("editMessageText", 4.0, chat=alice_with_key.chat)
-    await alice_with_key.press(preview, "Confirm")
-    await until_async(lambda: _placed(exchange), within=3)  # before the first send is done
-    await alice_with_key.wait_for(
-        lambda: "Filled" in alice_with_key.current(preview).text, timeout=20
-    )  # and the outcome is shown after the "Sending" edit, not overwritten by it
-    assert len(exchange.orders_for(ALICE_KEY)) == 1
-
-
-async def _placed(exchange) -> bool:
-    return len(exchange.orders_for(ALICE_KEY)) == 1
