@@ -267,16 +267,22 @@ class OrderTracker:
     ) -> None:
         """Orders placed on the web or the app during the gap: on the symbols the bot knows
         for this user, every order since the gap (also those already filled); elsewhere, the
-        ones still open (none when the account has nothing locked)."""
+        ones still open (none when the account has nothing locked). An order the bot last
+        saw open that is not among them has ended unseen (Binance no longer finds it): it is
+        no longer listed as open, and its fill is told if an event still brings one."""
         for symbol in sorted(await self._tracked.symbols(user_id)):
             known = await self._tracked.known_ids(user_id, symbol)
             for order in await self._client.all_orders(credentials, symbol, start_time=start_ms):
                 if order.order_id not in known:
                     fees = await self._fees(credentials, order) if order.executed_qty > 0 else {}
                     await self.observe(user_id, order, fees=fees)
+        read_at = time.time()
+        listed: list[Order] = []
         if await self._may_hold_orders(user_id, credentials):
-            for order in await self._client.open_orders(credentials):
-                await self.observe(user_id, order)
+            listed = await self._client.open_orders(credentials)
+        for order in listed:
+            await self.observe(user_id, order)
+        await self._tracked.close_unlisted(user_id, {o.order_id for o in listed}, read_at)
 
     async def _fees(self, credentials: ApiCredentials, order: Order) -> dict[str, Decimal]:
         """The commissions of the order's fills so far, by asset (`myTrades` by order id)."""

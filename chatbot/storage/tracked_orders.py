@@ -131,6 +131,25 @@ class TrackedOrderRepository:
         )
         return [_tracked(r) for r in rows]
 
+    async def close_unlisted(self, user_id: int, listed: set[int], read_at: float) -> int:
+        """A read of every open order (started at `read_at`, epoch seconds) did not list
+        these: those last recorded open before the read are open no longer. What the user was
+        told is left as it was, so a late event still tells how the order ended."""
+        rows = await self._db.fetch_all(
+            "SELECT symbol, order_id FROM tracked_orders "
+            "WHERE user_id = ? AND is_open = 1 AND updated_at < ?",
+            (user_id, read_at),
+        )
+        gone = [(r["symbol"], int(r["order_id"])) for r in rows if int(r["order_id"]) not in listed]
+        async with self._db.transaction() as conn:
+            for symbol, order_id in gone:
+                await conn.execute(
+                    "UPDATE tracked_orders SET is_open = 0 WHERE user_id = ? AND symbol = ? "
+                    "AND order_id = ? AND is_open = 1 AND updated_at < ?",
+                    (user_id, symbol, order_id, read_at),
+                )
+        return len(gone)
+
     async def known_ids(self, user_id: int, symbol: str) -> set[int]:
         rows = await self._db.fetch_all(
             "SELECT order_id FROM tracked_orders WHERE user_id = ? AND symbol = ?",

@@ -164,6 +164,25 @@ async def test_an_open_order_is_kept_as_binance_lists_it_and_an_older_answer_rol
     assert (known.side, known.order_type, known.quantity) == ("BUY", "LIMIT", Decimal("1"))
 
 
+async def test_an_order_a_full_read_no_longer_lists_is_open_no_longer_but_still_told(database):
+    import dataclasses
+    import time
+
+    from chatbot.storage.tracked_orders import TrackedOrderRepository
+
+    orders = TrackedOrderRepository(database)
+    gone, kept = order_state("NEW", "0"), dataclasses.replace(order_state("NEW", "0"), order_id=8)
+    await orders.advance(1, gone)
+    await orders.advance(1, kept)
+    read_at = time.time()
+    placed_since = dataclasses.replace(order_state("NEW", "0"), order_id=9)
+    await orders.advance(1, placed_since)  # its event came after the read began
+    assert await orders.close_unlisted(1, {8}, read_at) == 1
+    assert sorted(o.order_id for o in await orders.open_orders(1)) == [8, 9]
+    told = await orders.advance(1, order_state("FILLED", "1"))  # its fill, told late
+    assert told is not None and not told.final
+
+
 async def test_a_readable_file_left_by_an_earlier_version_is_tightened(tmp_path):
     path = tmp_path / "bot.sqlite3"
     with sqlite3.connect(path):
