@@ -52,6 +52,7 @@ from chatbot.services.bundle import Services
 from chatbot.services.charts import ChartService
 from chatbot.services.keys import KeyService
 from chatbot.services.market import MarketService
+from chatbot.services.open_orders import OpenOrderMirror
 from chatbot.services.order_tracker import OrderTracker
 from chatbot.services.order_watch import OrderWatch
 from chatbot.services.orders import OrderService
@@ -174,7 +175,9 @@ async def open_resources(app: Application) -> Resources:
     tickets, alert_repo = TicketRepository(db), AlertRepository(db)
     notifier = ChatNotifier(app.bot)
     mirror = AccountMirror()  # balances kept by the user-data stream
-    tracker = OrderTracker(client, key_service, tickets, TrackedOrderRepository(db), notifier)
+    tracked = TrackedOrderRepository(db)
+    tracker = OrderTracker(client, key_service, tickets, tracked, notifier, balances=mirror)
+    open_orders = OpenOrderMirror(client, tracker, tracked)  # open orders kept by the stream
     watch = OrderWatch(
         client, key_service, tickets, tracker, notifier, watch_seconds=settings.order_watch
     )
@@ -186,7 +189,7 @@ async def open_resources(app: Application) -> Resources:
         ),
         market=market_service,
         keys=key_service,
-        account=AccountService(client, key_service, market_service, mirror),
+        account=AccountService(client, key_service, market_service, mirror, open_orders),
         orders=OrderService(
             client,
             key_service,
@@ -197,6 +200,8 @@ async def open_resources(app: Application) -> Resources:
             max_order_usdt=settings.max_order_usdt,
             tracker=tracker,
             watch=watch,
+            balances=mirror,
+            open_orders=open_orders,
             health=health,
         ),
         alerts=AlertService(
@@ -218,6 +223,7 @@ async def open_resources(app: Application) -> Resources:
         tracker,
         app.bot,
         mirror,
+        open_orders,
         attempts=attempts,
         subscription_ids=settings.ws_subscription_ids,
     )

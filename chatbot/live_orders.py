@@ -23,6 +23,7 @@ from chatbot.exchange.userdata import MAX_SUBSCRIPTION_IDS, UserDataStream
 from chatbot.exchange.weight_governor import background
 from chatbot.services.account_mirror import AccountMirror
 from chatbot.services.keys import KeyService, KeyUnreadable
+from chatbot.services.open_orders import OpenOrderMirror
 from chatbot.services.order_tracker import OrderTracker
 from handlers import notifications
 
@@ -39,13 +40,15 @@ class LiveOrders:
         keys: KeyService,
         tracker: OrderTracker,
         bot: Bot,
-        mirror: AccountMirror | None = None,
+        mirror: AccountMirror,
+        open_orders: OpenOrderMirror,
         *,
         attempts: ConnectionAttempts | None = None,
         subscription_ids: int = MAX_SUBSCRIPTION_IDS,
     ) -> None:
         self._keys = keys
-        self._mirror = mirror or AccountMirror()
+        self._mirror = mirror
+        self._open_orders = open_orders
         self._tracker = tracker
         self._bot = bot
         self.stream = UserDataStream(
@@ -60,6 +63,7 @@ class LiveOrders:
         )
         self._following: asyncio.Task[None] | None = None
         self._mirror.attach(self.stream.epoch)
+        self._open_orders.attach(self.stream.epoch)
         keys.add_listener(self._key_changed)
 
     async def start(self) -> None:
@@ -94,10 +98,11 @@ class LiveOrders:
     async def _follow(self, user_id: int, credentials: ApiCredentials) -> None:
         if await self.stream.subscribe(user_id, credentials):
             self._mirror.follow(user_id)
-            await self._tracker.sync(user_id)
+            await self._open_orders.sync(user_id)
 
     async def _key_changed(self, user_id: int, credentials: ApiCredentials | None) -> None:
         self._mirror.forget(user_id)
+        self._open_orders.forget(user_id)
         if credentials is None:
             await self.stream.unsubscribe(user_id)
             await self._tracker.forget(user_id)
@@ -117,7 +122,7 @@ class LiveOrders:
         for user_id in user_ids:  # after a gap: balances are asked of Binance again
             self._mirror.follow(user_id)
         with background():  # after a reconnect: nobody waits for these re-reads
-            await asyncio.gather(*(self._tracker.sync(user_id) for user_id in user_ids))
+            await asyncio.gather(*(self._open_orders.sync(user_id) for user_id in user_ids))
 
     async def _on_key_failed(self, user_id: int, error: BinanceError) -> None:
         self._mirror.forget(user_id)

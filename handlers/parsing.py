@@ -13,7 +13,7 @@ from decimal import Decimal, InvalidOperation
 from chatbot.errors import UserError
 from chatbot.exchange.grid import FINEST, LARGEST
 from chatbot.services.alerts import AlertSpec
-from chatbot.services.order_preview import OrderIntent
+from chatbot.services.order_intent import OrderIntent
 
 MAX_SYMBOLS = 10
 # No price, quantity or amount on Binance exceeds LARGEST (see grid.py), and no asset is counted

@@ -48,6 +48,7 @@ class ExecutionReport:
     is_maker: bool
     cumulative_quote: Decimal
     event_time: int
+    order_time: int | None = None  # when the order was placed ("O")
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ExecutionReport:
@@ -75,6 +76,7 @@ class ExecutionReport:
             is_maker=data.get("m") is True,
             cumulative_quote=Decimal(data["Z"]),
             event_time=int(data["E"]),
+            order_time=_int_or_none(data.get("O")),
         )
 
     @property

@@ -15,6 +15,7 @@ from chatbot.exchange.symbol_rules import SymbolRules
 from chatbot.services.account_mirror import AccountMirror
 from chatbot.services.keys import KeyService
 from chatbot.services.market import MarketService
+from chatbot.services.open_orders import OpenOrderMirror
 
 DUST_USDT = Decimal(1)
 
@@ -56,12 +57,14 @@ class AccountService:
         client: BinanceClient,
         keys: KeyService,
         market: MarketService,
-        mirror: AccountMirror | None = None,
+        mirror: AccountMirror,
+        open_orders: OpenOrderMirror,
     ) -> None:
         self._client = client
         self._keys = keys
         self._market = market
-        self._mirror = mirror or AccountMirror()
+        self._mirror = mirror
+        self._open_orders = open_orders
 
     async def balances(self, user_id: int) -> BalanceReport:
         credentials = await self._keys.credentials(user_id)
@@ -90,9 +93,10 @@ class AccountService:
     async def open_orders(
         self, user_id: int, name: str | None = None
     ) -> tuple[str | None, list[Order]]:
-        """The resolved symbol (None: all) and its open orders, newest first (Binance charges
-        80 weight for all symbols, 6 for one)."""
+        """The resolved symbol (None: all) and its open orders, newest first: as the user-data
+        stream keeps them once they are known (see `OpenOrderMirror`), not asked of Binance
+        (80 weight for all symbols, 6 for one) each time."""
         symbol = (await self._market.resolve(name)).symbol if name else None
         credentials = await self._keys.credentials(user_id)
-        orders = await self._client.open_orders(credentials, symbol)
+        orders = await self._open_orders.open_orders(user_id, credentials, symbol)
         return symbol, sorted(orders, key=lambda o: o.time or 0, reverse=True)

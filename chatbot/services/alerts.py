@@ -22,7 +22,7 @@ from chatbot.exchange.symbol_rules import SymbolRules
 from chatbot.health import HealthBoard
 from chatbot.services.alert_book import AlertBook
 from chatbot.services.market import MarketService
-from chatbot.services.order_preview import OrderIntent
+from chatbot.services.order_intent import OrderIntent
 from chatbot.storage.alerts import AlertLimitReached, AlertRecord, AlertRepository
 from chatbot.storage.retry import until_written
 

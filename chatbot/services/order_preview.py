@@ -40,26 +40,16 @@ from chatbot.exchange.order_limits import (
 )
 from chatbot.exchange.reference_prices import ReferencePrices
 from chatbot.exchange.symbol_rules import ExchangeFilters, SymbolRules
+from chatbot.services.account_mirror import AccountMirror
 from chatbot.services.keys import KeyService
 from chatbot.services.market import MarketService
+from chatbot.services.open_orders import OpenOrderMirror
+from chatbot.services.order_intent import OrderIntent, amount_in_quote
 from chatbot.storage.tickets import Ticket, TicketKind, TicketRepository, TicketState
 
 P = ParamSpec("P")
 R = TypeVar("R")
 NO_CONFIRM = "no Confirm: the free balance does not cover it"
-USD_QUOTES = frozenset({"USDT", "USDC", "FDUSD", "BUSD", "TUSD"})
-
-
-@dataclass(frozen=True)
-class OrderIntent:
-    """What the user typed: `/buy BTCUSDT 0.01 @ 65000`, `/sell BTC 100 USDT`, `/buy ETH $50`."""
-
-    side: str  # BUY | SELL
-    symbol: str
-    amount: Decimal
-    unit: str | None = None  # the asset named after the amount, if any
-    in_quote: bool = False  # "$100": an amount of the quote asset
-    price: Decimal | None = None  # a limit price; None for a market order
 
 
 @dataclass(frozen=True)
@@ -130,12 +120,16 @@ class OrderPreviewer:
         market: MarketService,
         tickets: TicketRepository,
         *,
+        balances: AccountMirror,
+        open_orders: OpenOrderMirror,
         max_order_usdt: Decimal | None = None,
     ) -> None:
         self._client = client
         self._keys = keys
         self._market = market
         self._tickets = tickets
+        self._balances = balances
+        self._open_orders = open_orders
         self._max_usdt = max_order_usdt
 
     async def preview(
@@ -145,7 +139,7 @@ class OrderPreviewer:
         closed with `largest` set when the balance does not cover it. Raises UserError when a
         rule is broken."""
         rules, credentials, in_quote = await self._start(user_id, intent)
-        market = await self._fetch(rules, credentials, intent)
+        market = await self._fetch(rules, credentials, intent, user_id)
         return await self._build(user_id, chat_id, intent, in_quote, market, ttl)
 
     async def preview_largest(self, ticket_id: str, user_id: int, ttl: int) -> OrderPreview:
@@ -166,7 +160,7 @@ class OrderPreviewer:
         unit = rules.quote_asset if ticket.quote_quantity is not None else None
         intent = OrderIntent(ticket.side or "BUY", rules.symbol, amount, unit, price=ticket.price)
         rules, credentials, in_quote = await self._start(user_id, intent)
-        market = await self._fetch(rules, credentials, intent)
+        market = await self._fetch(rules, credentials, intent, user_id)
         fit = _largest_fit(market, intent, in_quote)
         if not fit.offered:
             raise UserError(f"No smaller order fits now: {_why_not(fit)}.")
@@ -183,32 +177,44 @@ class OrderPreviewer:
         rules = await self._market.resolve(intent.symbol)
         _refused(check_status, rules)
         credentials = await self._keys.credentials(user_id)
-        return rules, credentials, _amount_in_quote(intent, rules)
+        return rules, credentials, amount_in_quote(intent, rules)
 
     async def _fetch(
-        self, rules: SymbolRules, credentials: ApiCredentials, intent: OrderIntent
+        self,
+        rules: SymbolRules,
+        credentials: ApiCredentials,
+        intent: OrderIntent,
+        user_id: int,
     ) -> _Market:
+        """The balances and open orders come from the user-data stream's record once known
+        (`AccountMirror`, `OpenOrderMirror`): a preview asks Binance only for prices."""
         order_type = "LIMIT" if intent.price is not None else "MARKET"
         exchange = await self._market.exchange_filters()
         book, references, account, (orders, counts) = await asyncio.gather(
             self._client.book_ticker(rules.symbol),
             self._market.reference_prices(rules, order_type),
-            self._client.account(credentials),
-            self._open_orders(credentials, rules, exchange),
+            self._balances.account(
+                user_id, lambda: self._client.account(credentials, omit_zero=True)
+            ),
+            self._limited_orders(user_id, credentials, rules, exchange),
         )
         best = book.ask_price if intent.side == "BUY" else book.bid_price
         return _Market(rules, best, references, account, orders, counts, exchange)
 
-    async def _open_orders(
-        self, credentials: ApiCredentials, rules: SymbolRules, exchange: ExchangeFilters
+    async def _limited_orders(
+        self,
+        user_id: int,
+        credentials: ApiCredentials,
+        rules: SymbolRules,
+        exchange: ExchangeFilters,
     ) -> tuple[list[OpenOrder], OpenOrderCounts]:
-        """Only what the limits need: every symbol's open orders (weight 80) when an exchange
-        filter exists, else the symbol's (weight 6) when it has a count or position filter."""
+        """Only what the limits need: every symbol's open orders when an exchange filter
+        exists, else the symbol's when it has a count or position filter."""
         every = exchange.any
         if not (every or rules.max_num_orders or rules.max_num_algo_orders or rules.max_position):
             return [], OpenOrderCounts(0, 0)
         symbol = None if every else rules.symbol
-        found = await self._client.open_orders(credentials, symbol)
+        found = await self._open_orders.open_orders(user_id, credentials, symbol)
         orders = [
             OpenOrder(o.symbol, o.side, o.type, max(o.orig_qty - o.executed_qty, Decimal(0)))
             for o in found
@@ -330,36 +336,6 @@ def _why_not(fit: LargestFit) -> str:
     if fit.refused is not None:
         return fit.refused.message
     return "you have none of it free"
-
-
-def _amount_in_quote(intent: OrderIntent, rules: SymbolRules) -> bool:
-    """`100 USDT` or `$100` is an amount of the quote asset; `0.01 BTC` or `0.01` is base."""
-    if intent.in_quote:
-        if rules.quote_asset not in USD_QUOTES:
-            raise UserError(
-                f"$ amounts work on USD pairs; {rules.symbol} is quoted in "
-                f"{rules.quote_asset}. Example: /buy {rules.base_asset} 0.01"
-            )
-        return _quote_allowed(intent, rules)
-    if intent.unit is None or intent.unit == rules.base_asset:
-        return False
-    if intent.unit == rules.quote_asset:
-        return _quote_allowed(intent, rules)
-    raise UserError(
-        f"{rules.symbol} trades {rules.base_asset} for {rules.quote_asset}, not {intent.unit}. "
-        f"Example: /buy {rules.symbol} 100 {rules.quote_asset}"
-    )
-
-
-def _quote_allowed(intent: OrderIntent, rules: SymbolRules) -> bool:
-    if intent.price is not None:
-        raise UserError(
-            f"A limit order takes a quantity of {rules.base_asset}, not an amount of "
-            f"{rules.quote_asset}. Example: /buy {rules.symbol} 0.01 @ 65000"
-        )
-    if not rules.quote_order_qty_market_allowed:
-        raise UserError(f"{rules.symbol} does not accept orders by {rules.quote_asset} amount.")
-    return True
 
 
 def _priced(

@@ -32,6 +32,7 @@ from chatbot.exchange.client import ApiCredentials, BinanceClient
 from chatbot.exchange.errors import BinanceError, OrderNotFound
 from chatbot.exchange.events import ExecutionReport
 from chatbot.exchange.models import Order
+from chatbot.services.account_mirror import AccountMirror
 from chatbot.services.keys import KeyService
 from chatbot.services.order_outcomes import (
     FillNotice,
@@ -85,8 +86,10 @@ class OrderTracker:
         notifier: OrderNotifier,
         *,
         settle_wait: float = SETTLE_WAIT,
+        balances: AccountMirror | None = None,
     ) -> None:
         self._client = client
+        self._balances = balances
         self._keys = keys
         self._tickets = tickets
         self._tracked = tracked
@@ -191,25 +194,40 @@ class OrderTracker:
 
     # -- gaps and restarts ---------------------------------------------------------------------
 
-    async def sync(self, user_id: int) -> None:
+    async def sync(self, user_id: int) -> bool:
         """The user's subscription is live (again): find out what happened since the orders
-        were last known in full, and tell it. The first time, just remember the open orders."""
+        were last known in full, and tell it. The first time, just remember the open orders.
+        True when the user's open orders are now known in full."""
         try:
             credentials = await self._keys.credentials(user_id)
         except UserError:
-            return  # the key is gone
+            return False  # the key is gone
         started = self._client.timestamp()
         try:
             since = await self._tracked.synced_at(user_id)
             if since is None:
-                for order in await self._client.open_orders(credentials):
-                    await self._tracked.advance(user_id, order_state(order))
+                if await self._may_hold_orders(user_id, credentials):
+                    for order in await self._client.open_orders(credentials):
+                        await self._tracked.advance(user_id, order_state(order))
             else:
                 await self._catch_up(user_id, credentials, since)
         except BinanceError as exc:  # Binance unreachable: the next gap asks again
             log.warning("user_id=%s orders not re-read: %s", user_id, type(exc).__name__)
-            return
+            return False
         await self._tracked.mark_synced(user_id, started)
+        return True
+
+    async def _may_hold_orders(self, user_id: int, credentials: ApiCredentials) -> bool:
+        """False when the account has nothing locked: every open order holds part of a
+        balance, so there is none to remember. The account (weight 20, and it seeds the
+        balances /balance and the previews answer from) is cheaper than every symbol's open
+        orders (80), and most users have no open order."""
+        if self._balances is None:
+            return True
+        account = await self._balances.account(
+            user_id, lambda: self._client.account(credentials, omit_zero=True)
+        )
+        return any(balance.locked > 0 for balance in account.balances)
 
     async def prune(self, keep_days: float = 30.0) -> None:
         """Forget orders that ended more than `keep_days` ago."""
@@ -249,15 +267,22 @@ class OrderTracker:
     ) -> None:
         """Orders placed on the web or the app during the gap: on the symbols the bot knows
         for this user, every order since the gap (also those already filled); elsewhere, the
-        ones still open."""
+        ones still open (none when the account has nothing locked). An order the bot last
+        saw open that is not among them has ended unseen (Binance no longer finds it): it is
+        no longer listed as open, and its fill is told if an event still brings one."""
         for symbol in sorted(await self._tracked.symbols(user_id)):
             known = await self._tracked.known_ids(user_id, symbol)
             for order in await self._client.all_orders(credentials, symbol, start_time=start_ms):
                 if order.order_id not in known:
                     fees = await self._fees(credentials, order) if order.executed_qty > 0 else {}
                     await self.observe(user_id, order, fees=fees)
-        for order in await self._client.open_orders(credentials):
+        read_at = time.time()
+        listed: list[Order] = []
+        if await self._may_hold_orders(user_id, credentials):
+            listed = await self._client.open_orders(credentials)
+        for order in listed:
             await self.observe(user_id, order)
+        await self._tracked.close_unlisted(user_id, {o.order_id for o in listed}, read_at)
 
     async def _fees(self, credentials: ApiCredentials, order: Order) -> dict[str, Decimal]:
         """The commissions of the order's fills so far, by asset (`myTrades` by order id)."""
@@ -322,6 +347,10 @@ def order_state(order: Order) -> OrderState:
         quantity=order.orig_qty,
         status=order.status,
         executed=order.executed_qty,
+        price=order.price,
+        time_in_force=order.time_in_force,
+        created_ms=order.time,
+        quote=order.cumulative_quote_qty,
     )
 
 
@@ -339,7 +368,7 @@ def order_from_report(r: ExecutionReport) -> Order:
         executed_qty=r.cumulative_qty,
         cumulative_quote_qty=r.cumulative_quote,
         time_in_force=r.time_in_force,
-        time=r.transaction_time,
+        time=r.order_time or r.transaction_time,
         update_time=r.event_time,
     )
 

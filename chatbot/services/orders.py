@@ -30,9 +30,12 @@ from chatbot.exchange.errors import (
     RateLimited,
 )
 from chatbot.exchange.models import Order
+from chatbot.exchange.weight_governor import trading
 from chatbot.health import HealthBoard
+from chatbot.services.account_mirror import AccountMirror
 from chatbot.services.keys import KeyService, KeyUnreadable
 from chatbot.services.market import MarketService
+from chatbot.services.open_orders import OpenOrderMirror
 from chatbot.services.order_outcomes import Outcome, OutcomeKind
 from chatbot.services.order_preview import OrderIntent, OrderPreview, OrderPreviewer
 from chatbot.services.order_tracker import OrderTracker
@@ -84,6 +87,8 @@ class OrderService:
         max_order_usdt: Decimal | None = None,
         tracker: OrderTracker,
         watch: OrderWatch,
+        balances: AccountMirror,
+        open_orders: OpenOrderMirror,
         lookup_delays: Sequence[float] = LOOKUP_DELAYS,
         health: HealthBoard | None = None,
     ) -> None:
@@ -97,8 +102,15 @@ class OrderService:
         self._lookup_delays = tuple(lookup_delays)
         self._tracker = tracker
         self._watch = watch
+        self._open_orders = open_orders
         self._previewer = OrderPreviewer(
-            client, keys, market, tickets, max_order_usdt=max_order_usdt
+            client,
+            keys,
+            market,
+            tickets,
+            balances=balances,
+            open_orders=open_orders,
+            max_order_usdt=max_order_usdt,
         )
 
     # -- preview (built by `OrderPreviewer`) ---------------------------------------------------
@@ -144,10 +156,12 @@ class OrderService:
         return PressResult("Placing the order…", won=ticket)
 
     async def execute(self, ticket: Ticket) -> Outcome:
-        """Carry out a ticket that `confirm` handed to this caller (and to no other)."""
-        if ticket.kind is TicketKind.CANCEL_ALL:
-            return await self._cancel_all(ticket)
-        return await self._submit(ticket)
+        """Carry out a ticket that `confirm` handed to this caller (and to no other). Its calls
+        to Binance (the slippage check's quote included) go ahead of users' reads."""
+        with trading():
+            if ticket.kind is TicketKind.CANCEL_ALL:
+                return await self._cancel_all(ticket)
+            return await self._submit(ticket)
 
     async def _explain_lost_press(self, ticket_id: str, fresh_after: float) -> PressResult:
         ticket = present(await self._tickets.get(ticket_id), f"ticket {ticket_id}")
@@ -339,14 +353,17 @@ class OrderService:
 
     async def cancel_order(self, user_id: int, order_id: int) -> Order:
         """Cancel one of the user's open orders by Binance's id (the symbol is looked up)."""
+        with trading():  # ahead of users' reads
+            return await self._cancel_order(user_id, order_id)
+
+    async def _cancel_order(self, user_id: int, order_id: int) -> Order:
         credentials = await self._keys.credentials(user_id)
         missing = UserError(f"You have no open order #{order_id}. /orders lists them.")
         # The symbol of an order the bot follows is known: no 80-weight openOrders for it.
         symbol = await self._tracker.open_symbol(user_id, order_id)
         if symbol is None:
-            found = [
-                o for o in await self._client.open_orders(credentials) if o.order_id == order_id
-            ]
+            listed = await self._open_orders.open_orders(user_id, credentials)
+            found = [o for o in listed if o.order_id == order_id]
             if not found:
                 raise missing
             symbol = found[0].symbol
@@ -361,7 +378,7 @@ class OrderService:
     async def preview_cancel_all(self, user_id: int, chat_id: int, name: str) -> CancelAllPreview:
         rules = await self._market.resolve(name)
         credentials = await self._keys.credentials(user_id)
-        orders = await self._client.open_orders(credentials, rules.symbol)
+        orders = await self._open_orders.open_orders(user_id, credentials, rules.symbol)
         if not orders:
             raise UserError(f"You have no open orders on {rules.symbol}.")
         ticket = await self._tickets.create(
@@ -371,7 +388,7 @@ class OrderService:
 
     async def _cancel_all(self, ticket: Ticket) -> Outcome:
         credentials = await self._keys.credentials(ticket.user_id)
-        open_now = await self._client.open_orders(credentials, ticket.symbol)
+        open_now = await self._open_orders.open_orders(ticket.user_id, credentials, ticket.symbol)
         async with self._tracker.cancelling(o.order_id for o in open_now):
             try:
                 cancelled = await self._client.cancel_open_orders(credentials, ticket.symbol)

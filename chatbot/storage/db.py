@@ -128,6 +128,14 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE credentials ADD COLUMN sealing INTEGER NOT NULL DEFAULT 1;
     """,
+    # 6: what /orders shows of a followed order, so its open orders can be answered from here
+    # (services/open_orders.py): limit price, time in force, creation time, quote filled
+    """
+    ALTER TABLE tracked_orders ADD COLUMN price TEXT;
+    ALTER TABLE tracked_orders ADD COLUMN time_in_force TEXT;
+    ALTER TABLE tracked_orders ADD COLUMN created_ms INTEGER;
+    ALTER TABLE tracked_orders ADD COLUMN quote TEXT;
+    """,
 ]
 
 

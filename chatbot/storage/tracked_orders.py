@@ -10,7 +10,7 @@ same fill, and none is lost: what was told is on disk before anyone is told.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
@@ -31,6 +31,10 @@ class OrderState:
     quantity: Decimal
     status: str
     executed: Decimal
+    price: Decimal = Decimal(0)
+    time_in_force: str | None = None
+    created_ms: int | None = None  # when the order was placed (Binance time)
+    quote: Decimal = Decimal(0)  # quote asset filled so far
 
     @property
     def is_final(self) -> bool:
@@ -55,6 +59,14 @@ class TrackedOrder:
     ticket_id: str | None
     status: str
     executed: Decimal
+    side: str = ""
+    order_type: str = ""
+    quantity: Decimal = Decimal(0)
+    price: Decimal = Decimal(0)
+    time_in_force: str | None = None
+    created_ms: int | None = None
+    quote: Decimal = Decimal(0)
+    updated_ms: int | None = None  # when the bot last recorded it (epoch ms, its own clock)
 
 
 class TrackedOrderRepository:
@@ -65,14 +77,21 @@ class TrackedOrderRepository:
         self, user_id: int, state: OrderState, *, ticket_id: str | None = None
     ) -> Told | None:
         """Record `state` and mark it told. Returns what had been told before when `state`
-        is news (more filled, or the order ended), None when the user already knows it."""
+        is news (more filled, or the order ended), None when the user already knows it.
+
+        An answer older than what is recorded (less filled: a re-read that crossed a stream
+        event) does not roll the recorded fill back."""
         async with self._db.transaction() as conn:
             cursor = await conn.execute(
-                "SELECT told_qty, told_final FROM tracked_orders "
+                "SELECT told_qty, told_final, status, executed, quote FROM tracked_orders "
                 "WHERE user_id = ? AND symbol = ? AND order_id = ?",
                 (user_id, state.symbol, state.order_id),
             )
             row = await cursor.fetchone()
+            if row and Decimal(row[3]) > state.executed:
+                state = replace(
+                    state, status=row[2], executed=Decimal(row[3]), quote=Decimal(row[4] or 0)
+                )
             before = (
                 Told(Decimal(row[0]), bool(row[1]))
                 if row
@@ -84,17 +103,23 @@ class TrackedOrderRepository:
             await conn.execute(
                 "INSERT INTO tracked_orders (user_id, symbol, order_id, client_id, ticket_id, "
                 "side, order_type, quantity, status, is_open, executed, told_qty, told_final, "
-                "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "updated_at, price, time_in_force, created_ms, quote) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (user_id, symbol, order_id) DO UPDATE SET "
                 "status = excluded.status, is_open = excluded.is_open, "
                 "executed = excluded.executed, told_qty = excluded.told_qty, "
                 "told_final = excluded.told_final, updated_at = excluded.updated_at, "
+                "quantity = excluded.quantity, quote = excluded.quote, "
+                "price = COALESCE(excluded.price, tracked_orders.price), "
+                "time_in_force = COALESCE(tracked_orders.time_in_force, excluded.time_in_force), "
+                "created_ms = COALESCE(tracked_orders.created_ms, excluded.created_ms), "
                 "ticket_id = COALESCE(tracked_orders.ticket_id, excluded.ticket_id)",
                 (
                     user_id, state.symbol, state.order_id, state.client_id, ticket_id,
                     state.side, state.order_type, _text(state.quantity), state.status,
                     int(not told_final), _text(state.executed), _text(told_qty),
-                    int(told_final), time.time(),
+                    int(told_final), time.time(), _text(state.price), state.time_in_force,
+                    state.created_ms, _text(state.quote),
                 ),
             )  # fmt: skip
         return before if news else None
@@ -105,6 +130,25 @@ class TrackedOrderRepository:
             "SELECT * FROM tracked_orders WHERE user_id = ? AND is_open = 1", (user_id,)
         )
         return [_tracked(r) for r in rows]
+
+    async def close_unlisted(self, user_id: int, listed: set[int], read_at: float) -> int:
+        """A read of every open order (started at `read_at`, epoch seconds) did not list
+        these: those last recorded open before the read are open no longer. What the user was
+        told is left as it was, so a late event still tells how the order ended."""
+        rows = await self._db.fetch_all(
+            "SELECT symbol, order_id FROM tracked_orders "
+            "WHERE user_id = ? AND is_open = 1 AND updated_at < ?",
+            (user_id, read_at),
+        )
+        gone = [(r["symbol"], int(r["order_id"])) for r in rows if int(r["order_id"]) not in listed]
+        async with self._db.transaction() as conn:
+            for symbol, order_id in gone:
+                await conn.execute(
+                    "UPDATE tracked_orders SET is_open = 0 WHERE user_id = ? AND symbol = ? "
+                    "AND order_id = ? AND is_open = 1 AND updated_at < ?",
+                    (user_id, symbol, order_id, read_at),
+                )
+        return len(gone)
 
     async def known_ids(self, user_id: int, symbol: str) -> set[int]:
         rows = await self._db.fetch_all(
@@ -154,6 +198,7 @@ def _text(value: Decimal) -> str:
 
 
 def _tracked(row: Any) -> TrackedOrder:
+    created = row["created_ms"]
     return TrackedOrder(
         user_id=int(row["user_id"]),
         symbol=row["symbol"],
@@ -162,4 +207,12 @@ def _tracked(row: Any) -> TrackedOrder:
         ticket_id=row["ticket_id"],
         status=row["status"],
         executed=Decimal(row["executed"]),
+        side=row["side"],
+        order_type=row["order_type"],
+        quantity=Decimal(row["quantity"]),
+        price=Decimal(row["price"] or 0),
+        time_in_force=row["time_in_force"],
+        created_ms=None if created is None else int(created),
+        quote=Decimal(row["quote"] or 0),
+        updated_ms=int(float(row["updated_at"]) * 1000),
     )

@@ -146,8 +146,9 @@ async def test_price_moved_gives_a_fresh_preview_instead(alice_with_key, exchang
 async def test_lost_answer_ends_with_exactly_one_order_and_the_truth(alice_with_key, exchange):
     exchange.faults.fail_next("/api/v3/order", count=1, status=503, execute=True)
     preview = await ask(alice_with_key, "/buy BTCUSDT 0.001")
-    result = await confirm(alice_with_key, preview)
-    assert "Filled" in result.text
+    await confirm(alice_with_key, preview)
+    # the user-data stream's NEW may edit the preview first ("placed"), its fill follows
+    await alice_with_key.wait_for(lambda: "Filled" in alice_with_key.current(preview).text, 15)
     assert len(orders_at_exchange(exchange)) == 1
 
 

@@ -138,6 +138,51 @@ async def test_each_change_of_an_order_is_news_once(database):
     assert await orders.open_orders(1) == []
 
 
+async def test_an_open_order_is_kept_as_binance_lists_it_and_an_older_answer_rolls_nothing_back(
+    database,
+):
+    import dataclasses
+    from decimal import Decimal
+
+    from chatbot.storage.tracked_orders import TrackedOrderRepository
+
+    orders = TrackedOrderRepository(database)
+    placed = dataclasses.replace(
+        order_state("NEW", "0"), price=Decimal("55000"), time_in_force="GTC", created_ms=1_000
+    )
+    await orders.advance(1, placed)
+    partly = dataclasses.replace(placed, status="PARTIALLY_FILLED", executed=Decimal("0.4"))
+    await orders.advance(1, dataclasses.replace(partly, quote=Decimal("22000"), created_ms=2_000))
+    await orders.advance(1, placed)  # a re-read sent before the fill, answered after it
+    [known] = await orders.open_orders(1)
+    assert (known.status, known.executed, known.quote) == (
+        "PARTIALLY_FILLED",
+        Decimal("0.4"),
+        22000,
+    )
+    assert (known.price, known.time_in_force, known.created_ms) == (55000, "GTC", 1_000)
+    assert (known.side, known.order_type, known.quantity) == ("BUY", "LIMIT", Decimal("1"))
+
+
+async def test_an_order_a_full_read_no_longer_lists_is_open_no_longer_but_still_told(database):
+    import dataclasses
+    import time
+
+    from chatbot.storage.tracked_orders import TrackedOrderRepository
+
+    orders = TrackedOrderRepository(database)
+    gone, kept = order_state("NEW", "0"), dataclasses.replace(order_state("NEW", "0"), order_id=8)
+    await orders.advance(1, gone)
+    await orders.advance(1, kept)
+    read_at = time.time()
+    placed_since = dataclasses.replace(order_state("NEW", "0"), order_id=9)
+    await orders.advance(1, placed_since)  # its event came after the read began
+    assert await orders.close_unlisted(1, {8}, read_at) == 1
+    assert sorted(o.order_id for o in await orders.open_orders(1)) == [8, 9]
+    told = await orders.advance(1, order_state("FILLED", "1"))  # its fill, told late
+    assert told is not None and not told.final
+
+
 async def test_a_readable_file_left_by_an_earlier_version_is_tightened(tmp_path):
     path = tmp_path / "bot.sqlite3"
     with sqlite3.connect(path):

@@ -16,12 +16,13 @@ from chatbot.exchange.weight_governor import (
     background,
     current_priority,
     minute_limit,
+    trading,
 )
 from chatbot.exchange.weights import rest_weight
 from chatbot.sandbox.exchange.limits import rest_weight as simulator_weight
 from chatbot.sandbox.exchange.params import Params
 
-USER, BACKGROUND = Priority.USER, Priority.BACKGROUND
+TRADE, USER, BACKGROUND = Priority.TRADE, Priority.USER, Priority.BACKGROUND
 
 
 class ServerClock:
@@ -106,10 +107,10 @@ def test_limits_come_from_exchange_info():
 
 
 async def test_a_user_call_may_spend_the_reserve_background_may_not():
-    gov, _ = governor(limit=1000)  # budget 800, background 600
-    gov.used = 590
+    gov, _ = governor(limit=1000)  # budget 800, user reads 720, background 600
+    gov.used = 510
     await gov.acquire(200, USER)
-    assert gov.used == 790
+    assert gov.used == 710
     waiting = asyncio.create_task(gov.acquire(80, BACKGROUND))
     await asyncio.sleep(0.05)
     assert not waiting.done() and gov.waiting[BACKGROUND] == 1
@@ -159,6 +160,68 @@ async def test_background_lets_a_waiting_user_go_first():
 
     await asyncio.wait_for(asyncio.gather(call(BACKGROUND), call(USER)), 3)  # background first
     assert done == [USER, BACKGROUND]
+
+
+async def test_trading_may_spend_the_headroom_user_reads_may_not():
+    gov, _ = governor(limit=1000)  # budget 800, of which user reads may spend 720
+    gov.used = 715
+    with pytest.raises(RateLimited):
+        await gov.acquire(6, USER)
+    await gov.acquire(1, TRADE)  # a confirmed order goes at once
+    await gov.acquire(4, TRADE)
+    assert gov.used == 720
+
+
+async def test_a_waiting_order_goes_before_waiting_reads():
+    gov, _ = governor(limit=1000)
+    gov.pause(0.3)
+    done: list[Priority] = []
+
+    async def call(priority: Priority) -> None:
+        await gov.acquire(1, priority)
+        done.append(priority)
+
+    calls = (call(BACKGROUND), call(USER), call(USER), call(TRADE))
+    await asyncio.wait_for(asyncio.gather(*calls), 3)
+    assert done[0] is TRADE and done[-1] is BACKGROUND, done
+
+
+def test_trading_marks_the_calls_made_inside():
+    assert current_priority() is USER
+    with trading():
+        assert current_priority() is TRADE
+        with background():
+            assert current_priority() is BACKGROUND
+    assert current_priority() is USER
+
+
+async def test_a_raised_lane_stops_waiting_as_background():
+    gov, _ = governor(limit=1000)
+    gov.used = 600  # background's part of this minute is spent; users' is not
+    with background() as waiting_lane:
+        call = asyncio.create_task(gov.acquire(80))
+    await asyncio.sleep(0.05)
+    assert not call.done() and gov.waiting[BACKGROUND] == 1
+    waiting_lane.priority = USER  # a user now waits for this re-read
+    await asyncio.wait_for(call, 2)
+    assert gov.used == 680 and gov.waiting[BACKGROUND] == 0
+
+
+async def test_background_leaves_what_users_asked_for_last_minute_to_them():
+    gov, clock = governor(limit=1000)  # budget 800: user reads 720, background 600
+    await gov.acquire(400, USER)
+    with pytest.raises(RateLimited):
+        await gov.acquire(400, USER)  # refused, but asked for: 800 in all
+    clock.now += 60
+    await gov.acquire(70, BACKGROUND)  # the floor (80) is all background gets this minute
+    waiting = asyncio.create_task(gov.acquire(20, BACKGROUND))
+    await asyncio.sleep(0.05)
+    assert not waiting.done()
+    clock.now += 60  # a quiet minute before: background gets its whole part again
+    await asyncio.wait_for(waiting, 2)
+    clock.now += 60
+    await gov.acquire(90, BACKGROUND)
+    assert gov.used == 90
 
 
 async def test_binance_count_wins_when_higher():
