@@ -55,8 +55,11 @@ def rss_mb(pid: int) -> float:
 
 
 @contextlib.asynccontextmanager
-async def bot_process(sim: ExchangeSimulator, api: BotApiEmulator, db: Path) -> AsyncIterator[int]:
-    """`chatbot run` in a child process against the simulator and the emulator; its pid."""
+async def bot_process(
+    sim: ExchangeSimulator, api: BotApiEmulator, db: Path, *, loaded: bool = False
+) -> AsyncIterator[int]:
+    """`chatbot run` in a child process against the simulator and the emulator; its pid. With
+    `loaded`, once the bot has logged that its alerts are all in its book."""
     env = {
         **os.environ,
         "PYTHONPATH": str(ROOT),
@@ -69,12 +72,29 @@ async def bot_process(sim: ExchangeSimulator, api: BotApiEmulator, db: Path) -> 
         "BINANCE_WS_API_URL": sim.ws_api_url,
         "CHATBOT_ALLOWED_USERS": "*",
         "CHATBOT_COMMAND_LIMIT": "10000",  # one user sends a thousand commands a minute
-        "LOG_LEVEL": "WARNING",
+        "LOG_LEVEL": "INFO" if loaded else "WARNING",
     }
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "chatbot", "run", env=env, cwd=db.parent
+        sys.executable,
+        "-m",
+        "chatbot",
+        "run",
+        env=env,
+        cwd=db.parent,
+        stderr=asyncio.subprocess.PIPE if loaded else None,
     )
+    book_loaded = asyncio.Event()
+
+    async def read_log() -> None:  # and keep draining it, so the bot never blocks on the pipe
+        if proc.stderr is not None:
+            async for line in proc.stderr:
+                if b"price alerts loaded" in line:
+                    book_loaded.set()
+
+    reader = asyncio.create_task(read_log())
     try:
+        if loaded:
+            await asyncio.wait_for(book_loaded.wait(), 120)
         yield proc.pid
     finally:
         if proc.returncode is None:
@@ -84,6 +104,7 @@ async def bot_process(sim: ExchangeSimulator, api: BotApiEmulator, db: Path) -> 
         except TimeoutError:
             proc.kill()
             await proc.wait()
+        await reader
 
 
 async def ask(conv: Conversation, text: str) -> float:
@@ -115,8 +136,9 @@ async def price_latency(sim: ExchangeSimulator, api: BotApiEmulator, rounds: int
 
 async def held_rss(sim: ExchangeSimulator, api: BotApiEmulator, alerts: int) -> float:
     """The bot's RSS once it holds `alerts` alerts: a fresh process started on a database that
-    has them. The probe user's own alert, near the price, is made to fire: the bot indexes
-    every alert before it watches their symbols, so that message says the book is loaded."""
+    has them, read once the bot has logged that its book is loaded (the probe's alert firing
+    alone did not say so: it could fire before the last page was read) and the probe user's
+    own alert, near the price, has fired."""
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "lean.sqlite3"
         price = sim.price("BTCUSDT")
@@ -130,7 +152,7 @@ async def held_rss(sim: ExchangeSimulator, api: BotApiEmulator, alerts: int) -> 
                 (PROBE, PROBE, str(threshold), f"≥ {threshold}", time.time()),
             )
         conn.close()
-        async with bot_process(sim, api, db) as pid:
+        async with bot_process(sim, api, db, loaded=True) as pid:
             probe = api.conversation(api.user(PROBE, first_name="probe"))
             await ask(probe, "/start")
             await _fire_probe(sim, probe, threshold)
