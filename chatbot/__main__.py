@@ -30,10 +30,12 @@ def cmd_keygen(_: argparse.Namespace) -> int:
 def cmd_run(_: argparse.Namespace) -> int:
     """Run the bot until SIGINT or SIGTERM."""
     from chatbot.app import AnotherInstance, serve
+    from chatbot.memory import fix_malloc_thresholds
     from chatbot.storage.db import SchemaTooNew
 
     settings = _settings()
     settings.require("TELEGRAM_BOT_TOKEN", "CHATBOT_MASTER_KEY")
+    fix_malloc_thresholds(settings.malloc_threshold)
     _logging(settings)
     try:
         asyncio.run(serve(settings))

@@ -165,6 +165,11 @@ class Settings(BaseSettings):
     # the 200 users a connection carries).
     ws_subscription_ids: int = Field(65_535, ge=401, le=65_535, alias="CHATBOT_WS_SUBSCRIPTION_IDS")
     alert_retention_days: float = Field(30.0, gt=0, le=3650, alias="CHATBOT_ALERT_RETENTION_DAYS")
+    # bytes; glibc's mmap and trim thresholds held fixed (0: glibc's own, raised as it goes);
+    # see chatbot/memory.py
+    malloc_threshold: int = Field(
+        128 * 1024, ge=0, le=32 * 1024 * 1024, alias="CHATBOT_MALLOC_THRESHOLD"
+    )
     http_port: int | None = Field(None, ge=1, le=65535, alias="CHATBOT_HTTP_PORT")
     http_host: str = Field("127.0.0.1", min_length=1, alias="CHATBOT_HTTP_HOST")
     # below 1 s only for tests, which cannot wait for a real interval

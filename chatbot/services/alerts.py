@@ -103,12 +103,15 @@ class AlertService:
     async def load(self) -> int:
         """At start: put every active alert back in the book and watch its symbol."""
         self._paused = await self._repo.paused_chats()
-        alerts = await self._repo.active()
-        for alert in alerts:
-            self._index(alert)
-        for symbol in {a.symbol for a in alerts}:
+        count, symbols = 0, set()
+        async for page in self._repo.active_pages():
+            for alert in page:
+                self._index(alert)
+                symbols.add(alert.symbol)
+            count += len(page)
+        for symbol in symbols:
             await self._watch_symbol(symbol)
-        return len(alerts)
+        return count
 
     def _index(self, alert: AlertRecord) -> None:
         """Put an alert in the book, unless it is there already: `load` runs while the bot

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
@@ -147,6 +147,24 @@ class AlertRepository:
             "SELECT * FROM alerts WHERE state = ? ORDER BY id", (AlertState.ACTIVE,)
         )
         return [AlertRecord.from_row(r) for r in rows]
+
+    async def active_pages(self, size: int = 500) -> AsyncIterator[list[AlertRecord]]:
+        """Every active alert, `size` at a time in id order. Start-up reads the book this way:
+        all 10,000 rows and their records at once took 9 MB of Python's arenas that stayed
+        held after they were freed, each arena pinned by a few of the book's own objects made
+        between them (benchmarks/lean.py); a page at a time reuses the same few arenas."""
+        after = 0
+        while True:
+            rows = await self._db.fetch_all(
+                "SELECT * FROM alerts WHERE state = ? AND id > ? ORDER BY id LIMIT ?",
+                (AlertState.ACTIVE, after, size),
+            )
+            if not rows:
+                return
+            page = [AlertRecord.from_row(r) for r in rows]
+            del rows
+            after = page[-1].id
+            yield page
 
     async def delete(
         self, user_id: int, alert_ids: Iterable[int] | None = None

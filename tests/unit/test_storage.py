@@ -257,3 +257,32 @@ async def test_rotation_also_reseals_rows_from_before_migration_5(database):
     vault = CredentialVault(database, master)
     assert await vault.rotate() == 1
     assert (await vault.load(1)).api_key.get_secret_value() == API_KEY
+
+
+async def test_active_alerts_come_a_page_at_a_time_every_one_once(database):
+    """Start-up reads the book in pages (all rows at once kept Python's arenas held); every
+    active alert comes exactly once, in id order, and deleted ones not at all."""
+    from decimal import Decimal
+
+    from chatbot.storage.alerts import AlertRepository
+
+    repo = AlertRepository(database)
+    ids = []
+    for n in range(7):
+        alert = await repo.create(
+            user_id=n % 3 + 1,
+            chat_id=n % 3 + 1,
+            symbol="BTCUSDT",
+            direction="above",
+            threshold=Decimal(70_000 + n),
+            condition=f"≥ {70_000 + n}",
+            note=None,
+            repeat=False,
+            cooldown=900.0,
+            limit=100,
+        )
+        ids.append(alert.id)
+    await repo.delete(2, [ids[1]])
+    pages = [[a.id for a in page] async for page in repo.active_pages(size=3)]
+    assert [len(page) for page in pages] == [3, 3]
+    assert [i for page in pages for i in page] == [i for i in ids if i != ids[1]]
