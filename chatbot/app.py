@@ -69,6 +69,11 @@ from handlers.notifications import ChatNotifier
 log = logging.getLogger(__name__)
 
 TELEGRAM_SENDS_PER_SECOND = 28  # the whole bot's pace, under Telegram's 30 a second
+# Updates handled at once. A handler spends most of its life waiting for its reply's turn in the
+# send pacer; with PTB's default of 256, a busy bot's 256 slots were all held by replies waiting
+# there and a Confirm press waited seconds for a slot before its order could go first. Each
+# user's commands are rate-limited (CHATBOT_COMMAND_LIMIT), so this bounds only a burst.
+UPDATES_IN_FLIGHT = 4096
 CONFLICT_WINDOW = 30.0  # seconds after start in which a 409 means "we are the second instance"
 
 
@@ -106,7 +111,7 @@ def build_application(settings: Settings) -> Application:
         .request(HTTPXRequest(connection_pool_size=32, httpx_kwargs=httpx_kwargs))
         .get_updates_request(HTTPXRequest(httpx_kwargs=httpx_kwargs))
         .rate_limiter(pacer)
-        .concurrent_updates(True)
+        .concurrent_updates(UPDATES_IN_FLIGHT)
     )
     if settings.webhook_url:
         builder = builder.updater(None)  # updates arrive at chatbot/web.py instead

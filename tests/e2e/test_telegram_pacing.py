@@ -91,6 +91,31 @@ async def test_a_confirmed_orders_result_overtakes_the_replies_queued_for_many_u
     assert api.flood_refusals == 0
 
 
+async def test_a_confirm_is_not_held_behind_more_waiting_replies_than_ptbs_default_slots(
+    api, alice_with_key, exchange
+):
+    """300 handlers wait for their replies' turn, more than python-telegram-bot's default of
+    256 updates at once: the press must still be handled at once, not when 45 slots free."""
+    exchange.set_price("BTCUSDT", Decimal("60000"))
+    preview = await ask(alice_with_key, "/buy BTCUSDT 0.001")
+    users = [api.conversation(api.user(7000 + n, first_name=f"U{n}")) for n in range(300)]
+    api.enable_flood_control()
+
+    mark = await queue_replies(api, users)
+    await alice_with_key.press(preview, "Confirm")
+    result = await api.wait_for_call(
+        "editMessageText",
+        lambda p: p.get("message_id") == preview.message_id and "Filled" in str(p.get("text")),
+        since=mark,
+        timeout=60,
+    )
+
+    before = sum(1 for call in api.calls[mark : api.calls.index(result)] if is_price_reply(call))
+    assert before < 20, f"{before} replies went out before the order's result"
+    await asyncio.gather(*(user.reply(timeout=60) for user in users))
+    assert api.flood_refusals == 0
+
+
 async def test_a_quick_order_edits_its_preview_once_into_its_result(api, alice_with_key, exchange):
     exchange.set_price("BTCUSDT", Decimal("60000"))
     preview = await ask(alice_with_key, "/buy BTCUSDT 0.001")
