@@ -49,7 +49,7 @@ class SortedKeys(SortedList):
     """Sorted ints with O(log n) insert and remove, and "pop every key >= bound".
 
     `sortedcontainers.SortedList` does the work (the chunked lists the book once built by hand);
-    this adds the two moves the book makes.
+    this adds the three moves the book makes on it.
     """
 
     def __new__(cls, load: int = LOAD) -> SortedKeys:  # SortedList.__new__ would refuse `load`
