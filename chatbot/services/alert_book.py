@@ -34,9 +34,12 @@ re-arms is always the keys >= a bound (a suffix):
     ready_above          re-armable `above`   (+K << 32)|s   price <  K  (re-arms)
     ready_below          re-armable `below`   (-K << 32)|s   price >  K  (re-arms)
 
-Each list is a `SortedKeys` (chunked sorted Python lists). `_keys` maps alert id -> the alert's
-current key, the very int object the list holds, so the map costs a dict entry and no object of its
-own. A fired repeat alert waits its cooldown in the symbol's `cooling` heap, entries
+Each list is a `SortedKeys`, a `sortedcontainers.SortedList` of ints (the library's chunked
+lists keep insert and remove O(log n) however many alerts one symbol holds, where a flat list
+would memmove O(n)). `_keys` maps alert id -> the alert's current key, the very int object the
+list holds, so the map costs a dict entry and no object of its own.
+
+A fired repeat alert waits its cooldown in the symbol's `cooling` heap, entries
 `(time_key(ready_at) << 32) | slot`; its key meanwhile is its ready form. Removing a cooling alert
 leaves a tombstone (state DEAD) in the heap whose slot is freed when it surfaces, or when
 tombstones pass half the heap and the heap is rebuilt without them.
@@ -51,7 +54,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from chatbot.services.alert_keys import (
+from chatbot.services.level_keys import (
     ARMED,
     BELOW,
     COOLING,

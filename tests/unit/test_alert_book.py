@@ -4,17 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from unittest.mock import patch
 
 import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, invariant, rule
 
-from chatbot.services import sorted_keys
 from chatbot.services.alert_book import AlertBook, AlertView
-from chatbot.services.alert_keys import from_time_key, time_key
-from chatbot.services.sorted_keys import LOAD, SortedKeys
+from chatbot.services.level_keys import LOAD, SortedKeys, from_time_key, time_key
 
 D = Decimal
 
@@ -272,7 +269,7 @@ def test_many_cooling_removals_are_compacted():
 
 def test_many_alerts_at_the_same_threshold():
     book = AlertBook()
-    n = 5 * LOAD
+    n = 5 * LOAD  # several sublists of one sorted list
     for i in range(n):
         book.add(i, "X", "above", D("3.5"), repeat=i % 2 == 0, cooldown=0.0)
     for i in range(0, n, 7):
@@ -354,12 +351,7 @@ def test_time_key_orders_like_floats(a, b):
 )
 @settings(max_examples=200)
 def test_sorted_keys_behave_like_a_sorted_list(ops):
-    with patch.object(sorted_keys, "LOAD", 4):  # small chunks: splits and merges happen
-        _replay(ops)
-
-
-def _replay(ops):
-    keys, model = SortedKeys(), []
+    keys, model = SortedKeys(load=4), []  # small sublists: splits and merges happen
     for op, value in ops:
         if op == "add":
             keys.add(value)
@@ -370,7 +362,7 @@ def _replay(ops):
                 keys.remove(value)
                 model.remove(value)
             else:
-                with pytest.raises(KeyError):
+                with pytest.raises(ValueError):
                     keys.remove(value)
         else:
             taken = [v for v in model if v >= value]
@@ -381,15 +373,18 @@ def _replay(ops):
         assert keys.last() == (model[-1] if model else None)
 
 
-def test_sorted_keys_split_and_merge_chunks():
-    keys = SortedKeys()
-    for i in range(10 * LOAD):
-        keys.add(i * 7919 % (10 * LOAD))
-    assert list(keys) == list(range(10 * LOAD))
-    assert max(len(c) for c in keys._chunks) <= 2 * LOAD
-    for i in range(0, 10 * LOAD, 3):
+def test_sorted_keys_across_many_sublists():
+    load = 16
+    n = 10 * load
+    keys = SortedKeys(load=load)
+    for i in range(n):
+        keys.add(i * 7919 % n)
+    assert list(keys) == list(range(n))
+    for i in range(0, n, 3):
         keys.remove(i)
-    keys.update(list(range(0, 10 * LOAD, 3)))
-    assert list(keys) == list(range(10 * LOAD))
-    assert keys.pop_from(5 * LOAD) == list(range(5 * LOAD, 10 * LOAD))
-    assert len(keys) == 5 * LOAD
+    keys.update(list(range(0, n, 3)))
+    assert list(keys) == list(range(n))
+    assert keys.pop_from(n // 2) == list(range(n // 2, n))
+    assert len(keys) == n // 2
+    keys.replace(range(0, n, 2))
+    assert list(keys) == list(range(0, n, 2))

@@ -1,17 +1,19 @@
-"""What the alert book stores per symbol, and how an alert becomes one int.
+"""What the alert book stores per symbol, and how an alert's price level becomes one int key.
 
 See `chatbot.services.alert_book` for the layout these pieces make up. Everything here is an
-implementation detail of that module.
+implementation detail of that module ("keys" are sort keys of price levels, nothing to do with
+API keys).
 """
 
 from __future__ import annotations
 
 import decimal
 import struct
+from collections.abc import Iterable
 from decimal import Decimal
 from typing import Literal
 
-from chatbot.services.sorted_keys import SortedKeys
+from sortedcontainers import SortedList
 
 Direction = Literal["above", "below"]
 
@@ -38,6 +40,40 @@ EXACT = decimal.Context(
 _DOUBLE = struct.Struct("<d")
 _INT64 = struct.Struct("<q")
 _LOW63 = (1 << 63) - 1
+
+
+LOAD = 1000  # SortedList's default sublist size: sublists hold LOAD to 2 * LOAD keys
+
+
+class SortedKeys(SortedList):
+    """Sorted ints with O(log n) insert and remove, and "pop every key >= bound".
+
+    `sortedcontainers.SortedList` does the work (the chunked lists the book once built by hand);
+    this adds the three moves the book makes on it.
+    """
+
+    def __new__(cls, load: int = LOAD) -> SortedKeys:  # SortedList.__new__ would refuse `load`
+        return object.__new__(cls)
+
+    def __init__(self, load: int = LOAD) -> None:
+        super().__init__()
+        self._reset(load)  # SortedList's documented knob for the sublist size
+
+    def last(self) -> int | None:
+        """The largest key, or None when empty."""
+        return self[-1] if self else None
+
+    def pop_from(self, bound: int) -> list[int]:
+        """Remove and return every key >= `bound`, in ascending order."""
+        pop = self.pop  # from the end: no positional index to walk
+        taken = [pop() for _ in range(len(self) - self.bisect_left(bound))]
+        taken.reverse()
+        return taken
+
+    def replace(self, keys: Iterable[int]) -> None:
+        """Hold exactly `keys`."""
+        self.clear()
+        self.update(keys)
 
 
 def time_key(t: float) -> int:
