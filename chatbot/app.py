@@ -37,19 +37,21 @@ from chatbot.errors import present
 from chatbot.exchange.client import BinanceClient
 from chatbot.exchange.connection_attempts import ConnectionAttempts
 from chatbot.exchange.errors import BinanceError
+from chatbot.exchange.streams import MarketStream
+from chatbot.exchange.userdata import UserDataStream
 from chatbot.exchange.weight_governor import Priority, background
 from chatbot.health import HealthBoard
 from chatbot.health_monitor import HealthMonitor
-from chatbot.live_alerts import LiveAlerts
-from chatbot.live_orders import LiveOrders
 from chatbot.metrics import Metrics
 from chatbot.services.access import AccessPolicy
 from chatbot.services.account import AccountService
 from chatbot.services.account_mirror import AccountMirror
 from chatbot.services.alert_book import AlertBook
+from chatbot.services.alert_feed import AlertFeed
 from chatbot.services.alerts import AlertService
 from chatbot.services.bundle import Services
 from chatbot.services.charts import ChartService
+from chatbot.services.fill_feed import FillFeed
 from chatbot.services.keys import KeyService
 from chatbot.services.market import MarketService
 from chatbot.services.open_orders import OpenOrderMirror
@@ -83,8 +85,8 @@ class Resources:
 
     db: Database
     client: BinanceClient
-    live: LiveOrders
-    alerts: LiveAlerts
+    live: FillFeed
+    alerts: AlertFeed
     watch: OrderWatch
     health: HealthBoard = field(default_factory=HealthBoard)
     monitor: HealthMonitor | None = None  # with the HTTP server only: it feeds /healthz
@@ -221,19 +223,18 @@ async def open_resources(app: Application) -> Resources:
     app.bot_data["services"] = services
     # one count of WebSocket connection attempts for both streams (Binance's per-IP limit)
     attempts = ConnectionAttempts(settings.ws_connect_limit, settings.ws_connect_window)
-    live = LiveOrders(
+    open_user_stream = functools.partial(
+        UserDataStream,
         ws_api_url,
-        client,
-        key_service,
-        tracker,
-        app.bot,
-        mirror,
-        open_orders,
+        timestamp=client.timestamp,
+        governor=client.governor,
         attempts=attempts,
         subscription_ids=settings.ws_subscription_ids,
     )
-    alerts_live = LiveAlerts(
-        stream_url, services.alerts, alert_repo, key_service, app.bot, health, attempts=attempts
+    live = FillFeed(open_user_stream, key_service, tracker, notifier, mirror, open_orders)
+    open_market_stream = functools.partial(MarketStream, stream_url, attempts=attempts)
+    alerts_live = AlertFeed(
+        open_market_stream, services.alerts, alert_repo, key_service, notifier, health
     )
     app.bot_data["live"], app.bot_data["live_alerts"] = live, alerts_live
     app.bot_data["health"] = health
@@ -246,7 +247,7 @@ async def open_resources(app: Application) -> Resources:
 
 
 def _metrics(
-    client: BinanceClient, services: Services, alerts_live: LiveAlerts, attempts: ConnectionAttempts
+    client: BinanceClient, services: Services, alerts_live: AlertFeed, attempts: ConnectionAttempts
 ) -> Metrics:
     metrics = Metrics()
     governor = client.governor
