@@ -66,6 +66,7 @@ from chatbot.storage.vault import CredentialVault
 from chatbot.telegram_pacing import PrioritySendPacer, SendPriority
 from chatbot.web import start_http
 from handlers import account, alerts, common, keys, market, orders, scrub, welcome
+from handlers.context import CONTEXT_TYPES, provide
 from handlers.notifications import ChatNotifier
 
 log = logging.getLogger(__name__)
@@ -114,6 +115,7 @@ def build_application(settings: Settings) -> Application:
         .get_updates_request(HTTPXRequest(httpx_kwargs=httpx_kwargs))
         .rate_limiter(pacer)
         .concurrent_updates(UPDATES_IN_FLIGHT)
+        .context_types(CONTEXT_TYPES)
     )
     if settings.webhook_url:
         builder = builder.updater(None)  # updates arrive at chatbot/web.py instead
@@ -220,7 +222,6 @@ async def open_resources(app: Application) -> Resources:
         ),
         charts=ChartService(client, market_service),
     )
-    app.bot_data["services"] = services
     # one count of WebSocket connection attempts for both streams (Binance's per-IP limit)
     attempts = ConnectionAttempts(settings.ws_connect_limit, settings.ws_connect_window)
     open_user_stream = functools.partial(
@@ -238,8 +239,9 @@ async def open_resources(app: Application) -> Resources:
     )
     app.bot_data["live"], app.bot_data["live_alerts"] = live, alerts_live
     app.bot_data["health"] = health
-    app.bot_data["metrics"] = _metrics(client, services, alerts_live, attempts)
-    _telegram_metrics(app.bot_data["metrics"], app.bot_data["telegram_pacer"])
+    metrics = _metrics(client, services, alerts_live, attempts)
+    _telegram_metrics(metrics, app.bot_data["telegram_pacer"])
+    provide(app, services, metrics)
     with suppress(BinanceError):  # Binance unreachable at start is not fatal; calls retry
         await client.sync_time()
         await client.exchange_info()  # the weight limits, before any start-up work spends

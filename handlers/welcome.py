@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from telegram import Update
-from telegram.ext import ContextTypes
 
 from handlers.common import reply
+from handlers.context import BotContext
 
 # (command, one-line description for the phone's command menu)
 COMMANDS: list[tuple[str, str]] = [
@@ -67,16 +67,16 @@ On Binance: Account → API Management.
 • Your key is stored encrypted, and every message that carried it is deleted at once."""
 
 
-async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def start(update: Update, context: BotContext) -> None:
     """/start: the welcome, which is the help."""
     await reply(update, HELP)
 
 
-async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def help_command(update: Update, context: BotContext) -> None:
     """/help: what the bot does and every command with an example."""
     await reply(update, HELP)
 
 
-async def unknown(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def unknown(update: Update, context: BotContext) -> None:
     """Anything else: a short hint."""
     await reply(update, "I did not understand that. /help lists what I can do, with examples.")

@@ -43,3 +43,16 @@ def test_services_know_nothing_of_telegram() -> None:
 def test_the_walk_sees_the_composition_root_import_handlers() -> None:
     """The check above would pass vacuously if the walk saw no imports at all."""
     assert any(name.startswith("handlers") for name in imported_modules(COMPOSITION_ROOT))
+
+
+def test_handlers_read_services_through_the_typed_context() -> None:
+    """`context.services` (handlers/context.py), not string keys of `bot_data` in each handler."""
+    typed_context = ROOT / "handlers" / "context.py"
+    found = [
+        f"{path.relative_to(ROOT)}:{node.lineno}"
+        for path in sorted((ROOT / "handlers").rglob("*.py"))
+        if path != typed_context
+        for node in ast.walk(ast.parse(path.read_text(), str(path)))
+        if isinstance(node, ast.Attribute) and node.attr == "bot_data"
+    ]
+    assert not found, f"bot_data read outside handlers/context.py: {found}"
