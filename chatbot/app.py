@@ -20,12 +20,11 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from aiohttp import web
-from telegram import BotCommand, Update
+from telegram import Update
 from telegram.error import Conflict, TelegramError
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
-    CommandHandler,
     MessageHandler,
     TypeHandler,
     filters,
@@ -65,7 +64,7 @@ from chatbot.storage.tracked_orders import TrackedOrderRepository
 from chatbot.storage.vault import CredentialVault
 from chatbot.telegram_pacing import PrioritySendPacer, SendPriority
 from chatbot.web import start_http
-from handlers import account, alerts, common, keys, market, orders, scrub, welcome
+from handlers import alerts, commands, common, keys, market, orders, scrub, welcome
 from handlers.context import CONTEXT_TYPES, provide
 from handlers.notifications import ChatNotifier
 
@@ -129,27 +128,10 @@ def build_application(settings: Settings) -> Application:
 def register_handlers(app: Application) -> None:
     setkey = keys.setkey_conversation()
     app.add_handler(scrub.scrub_handler(setkey), group=scrub.GROUP)  # before the guard
-    app.add_handler(TypeHandler(Update, common.guard), group=-1)
+    guard = functools.partial(common.guard, command_names=commands.metric_names())
+    app.add_handler(TypeHandler(Update, guard), group=-1)
     app.add_handler(setkey)
-    for name, callback in {
-        "start": welcome.start,
-        "help": welcome.help_command,
-        "price": market.price,
-        "trades": market.trades,
-        "chart": market.chart,
-        "balance": account.balance,
-        "history": account.history,
-        "orders": account.orders,
-        "buy": orders.buy,
-        "sell": orders.sell,
-        "cancel": orders.cancel,
-        "alert": alerts.alert,
-        "alerts": alerts.alerts,
-        "unalert": alerts.unalert,
-        "keyinfo": keys.keyinfo,
-        "delkey": keys.delkey,
-    }.items():
-        app.add_handler(CommandHandler(name, callback))
+    commands.register(app)
     app.add_handler(keys.delkey_button_handler())
     app.add_handler(orders.ticket_handler())
     app.add_handler(orders.largest_handler())
@@ -345,7 +327,7 @@ async def running_bot(
     await app.initialize()
     resources = await open_resources(app)
     try:
-        await app.bot.set_my_commands([BotCommand(c, d) for c, d in welcome.COMMANDS])
+        await app.bot.set_my_commands(commands.menu())
         if settings.http_port is not None:
             resources.monitor = HealthMonitor(
                 resources.db,

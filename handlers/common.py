@@ -194,15 +194,16 @@ async def delete_quietly(message: Message | None) -> bool:
         return False
 
 
-async def guard(update: Update, context: BotContext) -> None:
+async def guard(update: Update, context: BotContext, *, command_names: frozenset[str]) -> None:
     """Runs before every handler (group -1): the allow-list, then the per-user rate limits
-    (one for messages, a more generous one for button presses)."""
+    (one for messages, a more generous one for button presses). Updates are counted by
+    `command_names` (handlers/commands.py); app.py binds them."""
     user = update.effective_user
     if user is None:
         raise ApplicationHandlerStop
     pressed = update.callback_query is not None
     decision = context.services.access.check(user.id, button=pressed)
-    _count(update, context, decision.verdict)
+    _count(update, context, decision.verdict, command_names)
     if decision.verdict is Verdict.ALLOWED:
         return
     if decision.verdict is Verdict.DENIED:
@@ -259,33 +260,30 @@ async def _send_error(update: Update, text: str) -> None:
             await update.effective_chat.send_message(text)
 
 
-def _count(update: Update, context: BotContext, verdict: Verdict) -> None:
+def _count(
+    update: Update, context: BotContext, verdict: Verdict, command_names: frozenset[str]
+) -> None:
     """Metrics and the log line by a known name only, never raw input: arguments may hold
     secrets (/setkey), and a label per made-up command or callback data would let anyone grow
     the metrics without bound. A stranger's update counts as "stranger", whatever it holds."""
     metrics = context.metrics
     if metrics is None:  # the bot is still starting
         return
-    name = "stranger" if verdict is Verdict.DENIED else metric_name(update)
+    name = "stranger" if verdict is Verdict.DENIED else metric_name(update, command_names)
     metrics.commands.labels(command=name, outcome=verdict.value).inc()
     user = update.effective_user
     log.info("command %s user_id=%s %s", name, user.id if user else None, verdict.value)
 
 
-def metric_name(update: Update) -> str:
-    """The update's name for metrics: a known command, "text", "button:<known prefix>", or
-    "other" / "button:other" for anything else."""
+def metric_name(update: Update, command_names: frozenset[str]) -> str:
+    """The update's name for metrics: one of `command_names` (the commands and "text"),
+    "button:<known prefix>", or "other" / "button:other" for anything else."""
     if update.callback_query is not None:
         prefix = (update.callback_query.data or "").split(":", 1)[0]
         return "button:" + (prefix if prefix in KNOWN_BUTTONS else "other")
     text = update.effective_message.text if update.effective_message else None
     name = text.split()[0].split("@")[0] if text and text.startswith("/") else "text"
-    return name if name in KNOWN_NAMES else "other"
+    return name if name in command_names else "other"
 
 
-KNOWN_NAMES = {
-    "/start", "/help", "/price", "/trades", "/chart", "/balance", "/history", "/orders",
-    "/buy", "/sell", "/cancel", "/alert", "/alerts", "/unalert", "/setkey", "/keyinfo",
-    "/delkey", "text",
-}  # fmt: skip
 KNOWN_BUTTONS = {"t", "a", "chart", "delkey"}  # the callback data prefixes handlers register
