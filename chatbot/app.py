@@ -20,12 +20,11 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from aiohttp import web
-from telegram import BotCommand, Update
+from telegram import Update
 from telegram.error import Conflict, TelegramError
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
-    CommandHandler,
     MessageHandler,
     TypeHandler,
     filters,
@@ -37,19 +36,21 @@ from chatbot.errors import present
 from chatbot.exchange.client import BinanceClient
 from chatbot.exchange.connection_attempts import ConnectionAttempts
 from chatbot.exchange.errors import BinanceError
+from chatbot.exchange.streams import MarketStream
+from chatbot.exchange.userdata import UserDataStream
 from chatbot.exchange.weight_governor import Priority, background
 from chatbot.health import HealthBoard
 from chatbot.health_monitor import HealthMonitor
-from chatbot.live_alerts import LiveAlerts
-from chatbot.live_orders import LiveOrders
 from chatbot.metrics import Metrics
 from chatbot.services.access import AccessPolicy
 from chatbot.services.account import AccountService
 from chatbot.services.account_mirror import AccountMirror
 from chatbot.services.alert_book import AlertBook
+from chatbot.services.alert_feed import AlertFeed
 from chatbot.services.alerts import AlertService
 from chatbot.services.bundle import Services
 from chatbot.services.charts import ChartService
+from chatbot.services.fill_feed import FillFeed
 from chatbot.services.keys import KeyService
 from chatbot.services.market import MarketService
 from chatbot.services.open_orders import OpenOrderMirror
@@ -63,7 +64,8 @@ from chatbot.storage.tracked_orders import TrackedOrderRepository
 from chatbot.storage.vault import CredentialVault
 from chatbot.telegram_pacing import PrioritySendPacer, SendPriority
 from chatbot.web import start_http
-from handlers import account, alerts, common, keys, market, orders, scrub, welcome
+from handlers import alerts, commands, common, keys, market, orders, scrub, welcome
+from handlers.context import CONTEXT_TYPES, provide
 from handlers.notifications import ChatNotifier
 
 log = logging.getLogger(__name__)
@@ -83,8 +85,8 @@ class Resources:
 
     db: Database
     client: BinanceClient
-    live: LiveOrders
-    alerts: LiveAlerts
+    live: FillFeed
+    alerts: AlertFeed
     watch: OrderWatch
     health: HealthBoard = field(default_factory=HealthBoard)
     monitor: HealthMonitor | None = None  # with the HTTP server only: it feeds /healthz
@@ -112,6 +114,7 @@ def build_application(settings: Settings) -> Application:
         .get_updates_request(HTTPXRequest(httpx_kwargs=httpx_kwargs))
         .rate_limiter(pacer)
         .concurrent_updates(UPDATES_IN_FLIGHT)
+        .context_types(CONTEXT_TYPES)
     )
     if settings.webhook_url:
         builder = builder.updater(None)  # updates arrive at chatbot/web.py instead
@@ -125,27 +128,10 @@ def build_application(settings: Settings) -> Application:
 def register_handlers(app: Application) -> None:
     setkey = keys.setkey_conversation()
     app.add_handler(scrub.scrub_handler(setkey), group=scrub.GROUP)  # before the guard
-    app.add_handler(TypeHandler(Update, common.guard), group=-1)
+    guard = functools.partial(common.guard, command_names=commands.metric_names())
+    app.add_handler(TypeHandler(Update, guard), group=-1)
     app.add_handler(setkey)
-    for name, callback in {
-        "start": welcome.start,
-        "help": welcome.help_command,
-        "price": market.price,
-        "trades": market.trades,
-        "chart": market.chart,
-        "balance": account.balance,
-        "history": account.history,
-        "orders": account.orders,
-        "buy": orders.buy,
-        "sell": orders.sell,
-        "cancel": orders.cancel,
-        "alert": alerts.alert,
-        "alerts": alerts.alerts,
-        "unalert": alerts.unalert,
-        "keyinfo": keys.keyinfo,
-        "delkey": keys.delkey,
-    }.items():
-        app.add_handler(CommandHandler(name, callback))
+    commands.register(app)
     app.add_handler(keys.delkey_button_handler())
     app.add_handler(orders.ticket_handler())
     app.add_handler(orders.largest_handler())
@@ -218,27 +204,26 @@ async def open_resources(app: Application) -> Resources:
         ),
         charts=ChartService(client, market_service),
     )
-    app.bot_data["services"] = services
     # one count of WebSocket connection attempts for both streams (Binance's per-IP limit)
     attempts = ConnectionAttempts(settings.ws_connect_limit, settings.ws_connect_window)
-    live = LiveOrders(
+    open_user_stream = functools.partial(
+        UserDataStream,
         ws_api_url,
-        client,
-        key_service,
-        tracker,
-        app.bot,
-        mirror,
-        open_orders,
+        timestamp=client.timestamp,
+        governor=client.governor,
         attempts=attempts,
         subscription_ids=settings.ws_subscription_ids,
     )
-    alerts_live = LiveAlerts(
-        stream_url, services.alerts, alert_repo, key_service, app.bot, health, attempts=attempts
+    live = FillFeed(open_user_stream, key_service, tracker, notifier, mirror, open_orders)
+    open_market_stream = functools.partial(MarketStream, stream_url, attempts=attempts)
+    alerts_live = AlertFeed(
+        open_market_stream, services.alerts, alert_repo, key_service, notifier, health
     )
     app.bot_data["live"], app.bot_data["live_alerts"] = live, alerts_live
     app.bot_data["health"] = health
-    app.bot_data["metrics"] = _metrics(client, services, alerts_live, attempts)
-    _telegram_metrics(app.bot_data["metrics"], app.bot_data["telegram_pacer"])
+    metrics = _metrics(client, services, alerts_live, attempts)
+    _telegram_metrics(metrics, app.bot_data["telegram_pacer"])
+    provide(app, services, metrics)
     with suppress(BinanceError):  # Binance unreachable at start is not fatal; calls retry
         await client.sync_time()
         await client.exchange_info()  # the weight limits, before any start-up work spends
@@ -246,7 +231,7 @@ async def open_resources(app: Application) -> Resources:
 
 
 def _metrics(
-    client: BinanceClient, services: Services, alerts_live: LiveAlerts, attempts: ConnectionAttempts
+    client: BinanceClient, services: Services, alerts_live: AlertFeed, attempts: ConnectionAttempts
 ) -> Metrics:
     metrics = Metrics()
     governor = client.governor
@@ -342,7 +327,7 @@ async def running_bot(
     await app.initialize()
     resources = await open_resources(app)
     try:
-        await app.bot.set_my_commands([BotCommand(c, d) for c, d in welcome.COMMANDS])
+        await app.bot.set_my_commands(commands.menu())
         if settings.http_port is not None:
             resources.monitor = HealthMonitor(
                 resources.db,

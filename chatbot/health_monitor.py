@@ -25,7 +25,7 @@ from chatbot.exchange.client import BinanceClient
 from chatbot.exchange.errors import BinanceError
 from chatbot.exchange.weight_governor import background
 from chatbot.health import HealthBoard
-from chatbot.live_alerts import LiveAlerts
+from chatbot.services.alert_feed import AlertFeed
 from chatbot.storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -42,7 +42,7 @@ class HealthMonitor:
         self,
         db: Database,
         client: BinanceClient,
-        alerts: LiveAlerts,
+        alerts: AlertFeed,
         board: HealthBoard,
         *,
         interval: float,

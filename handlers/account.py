@@ -6,35 +6,35 @@ import time
 from datetime import UTC, datetime
 
 from telegram import Update
-from telegram.ext import ContextTypes
 
 from chatbot.exchange.models import AccountTrade, Order
 from chatbot.exchange.symbol_rules import SymbolRules
 from chatbot.services.account import BalanceReport, Holding
-from handlers.common import esc, num, reply, services, typing, user_id
+from handlers.common import esc, num, reply, typing, user_id
+from handlers.context import BotContext
 from handlers.parsing import parse_one_symbol, parse_optional_symbol
 
 
-async def balance(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def balance(update: Update, context: BotContext) -> None:
     """/balance: non-zero assets, free and locked, valued in USDT, with the total."""
     async with typing(update):
-        report = await services(context).account.balances(user_id(update))
+        report = await context.services.account.balances(user_id(update))
     await reply(update, render_balances(report))
 
 
-async def history(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def history(update: Update, context: BotContext) -> None:
     """/history BTCUSDT: the user's own last ten fills on a symbol."""
     name = parse_one_symbol(context.args or [], "/history")
     async with typing(update):
-        rules, fills = await services(context).account.history(user_id(update), name)
+        rules, fills = await context.services.account.history(user_id(update), name)
     await reply(update, render_history(rules, fills))
 
 
-async def orders(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def orders(update: Update, context: BotContext) -> None:
     """/orders [SYMBOL]: the user's open orders."""
     name = parse_optional_symbol(context.args or [], "/orders")
     async with typing(update):
-        symbol, open_orders = await services(context).account.open_orders(user_id(update), name)
+        symbol, open_orders = await context.services.account.open_orders(user_id(update), name)
     await reply(update, render_orders(open_orders, symbol))
 
 

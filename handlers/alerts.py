@@ -18,7 +18,7 @@ from telegram.error import (
     TelegramError,
     TimedOut,
 )
-from telegram.ext import CallbackQueryHandler, ContextTypes
+from telegram.ext import CallbackQueryHandler
 
 from chatbot.services.alerts import NewAlert
 from chatbot.services.outbox import Delivery, SendResult
@@ -33,41 +33,41 @@ from handlers.common import (
     press_of,
     pressed_message,
     reply,
-    services,
     typing,
     user_id,
 )
+from handlers.context import BotContext
 from handlers.parsing import ALERT_BUTTON, button_fields, parse_alert, parse_unalert
 
 MAX_TEXT = 4096
 
 
-async def alert(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def alert(update: Update, context: BotContext) -> None:
     """/alert SYMBOL > PRICE | < PRICE | +5% [note] [repeat]: a price alert (no key needed)."""
     spec = parse_alert(context.args or [])
     chat_id = chat_of(update).id
     async with typing(update):
-        new = await services(context).alerts.create(user_id(update), chat_id, spec)
+        new = await context.services.alerts.create(user_id(update), chat_id, spec)
     await reply(update, render_new(new))
 
 
-async def alerts(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def alerts(update: Update, context: BotContext) -> None:
     """/alerts: the user's alerts and their state."""
-    records = await services(context).alerts.list(user_id(update))
-    await reply(update, render_list(records, services(context).alerts.delayed_since()))
+    records = await context.services.alerts.list(user_id(update))
+    await reply(update, render_list(records, context.services.alerts.delayed_since()))
 
 
-async def unalert(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def unalert(update: Update, context: BotContext) -> None:
     """/unalert ID [ID ...] | /unalert all."""
     ids = parse_unalert(context.args or [])
-    deleted = await services(context).alerts.delete(user_id(update), ids)
+    deleted = await context.services.alerts.delete(user_id(update), ids)
     if not deleted:
         await reply(update, "No such alert of yours. /alerts lists them.")
         return
     await reply(update, f"Removed {len(deleted)} alert(s): " + ", ".join(f"#{i}" for i in deleted))
 
 
-async def alert_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def alert_button(update: Update, context: BotContext) -> None:
     """Under an alert message: "Set again" (the same condition from the price now) or
     "Trade" (an order preview to confirm)."""
     query = press_of(update)
@@ -76,23 +76,23 @@ async def alert_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     owner, chat_id = query.from_user.id, message.chat_id
     if action == "again":
         # answered after the service, so a refusal (the alert cap) reaches the press as a popup
-        new = await services(context).alerts.again(owner, int(alert_id))
+        new = await context.services.alerts.again(owner, int(alert_id))
         await query.answer()
         await message.reply_text(render_new(new), parse_mode=ParseMode.HTML)
         return
     await query.answer()
-    intent = await services(context).alerts.trade_intent(owner, int(alert_id))
-    preview = await services(context).orders.preview(owner, chat_id, intent)
+    intent = await context.services.alerts.trade_intent(owner, int(alert_id))
+    preview = await context.services.orders.preview(owner, chat_id, intent)
     await orders.show_preview(chat_id, context, preview)
 
 
-async def resume_paused_chat(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def resume_paused_chat(update: Update, context: BotContext) -> None:
     """After any update from a chat whose alerts were paused because Telegram said the chat was
     gone (blocked, kicked, not found): the chat works again, so its alerts fire again."""
     chat = update.effective_chat
-    if chat is None or not services(context).alerts.is_paused(chat.id):
+    if chat is None or not context.services.alerts.is_paused(chat.id):
         return
-    if count := await services(context).alerts.resume_chat(chat.id):
+    if count := await context.services.alerts.resume_chat(chat.id):
         text = f"🔔 Your {count} paused alert(s) in this chat are active again."
         await context.bot.send_message(chat.id, text, rate_limit_args=SendPriority.BULK)
 

@@ -20,25 +20,21 @@ from telegram import (
 )
 from telegram.constants import ChatAction, MessageLimit, ParseMode
 from telegram.error import BadRequest, TelegramError
-from telegram.ext import ApplicationHandlerStop, ContextTypes
+from telegram.ext import ApplicationHandlerStop
 
 from chatbot.errors import UserError
 from chatbot.exchange.errors import BinanceError
 from chatbot.exchange.filters import OrderRuleViolation
 from chatbot.exchange.grid import format_decimal
 from chatbot.services.access import Verdict
-from chatbot.services.bundle import Services
 from chatbot.telegram_pacing import SendPriority
+from handlers.context import BotContext
 
 log = logging.getLogger(__name__)
 
 TYPING_AFTER = 1.0  # seconds a call may take before the chat shows "typing…"
 
 Buttons = Sequence[Sequence[tuple[str, str]]]  # rows of (label, callback_data)
-
-
-def services(context: ContextTypes.DEFAULT_TYPE) -> Services:
-    return context.application.bot_data["services"]
 
 
 def user_id(update: Update) -> int:
@@ -198,15 +194,16 @@ async def delete_quietly(message: Message | None) -> bool:
         return False
 
 
-async def guard(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def guard(update: Update, context: BotContext, *, command_names: frozenset[str]) -> None:
     """Runs before every handler (group -1): the allow-list, then the per-user rate limits
-    (one for messages, a more generous one for button presses)."""
+    (one for messages, a more generous one for button presses). Updates are counted by
+    `command_names` (handlers/commands.py); app.py binds them."""
     user = update.effective_user
     if user is None:
         raise ApplicationHandlerStop
     pressed = update.callback_query is not None
-    decision = services(context).access.check(user.id, button=pressed)
-    _count(update, context, decision.verdict)
+    decision = context.services.access.check(user.id, button=pressed)
+    _count(update, context, decision.verdict, command_names)
     if decision.verdict is Verdict.ALLOWED:
         return
     if decision.verdict is Verdict.DENIED:
@@ -237,7 +234,7 @@ async def _refuse(update: Update, text: str) -> None:
         await update.effective_chat.send_message(text)
 
 
-async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def on_error(update: object, context: BotContext) -> None:
     """The one place errors become replies: a user's mistake is shown as it is; anything else
     is a bug, logged with a reference id the user can quote."""
     error = context.error
@@ -263,33 +260,30 @@ async def _send_error(update: Update, text: str) -> None:
             await update.effective_chat.send_message(text)
 
 
-def _count(update: Update, context: ContextTypes.DEFAULT_TYPE, verdict: Verdict) -> None:
+def _count(
+    update: Update, context: BotContext, verdict: Verdict, command_names: frozenset[str]
+) -> None:
     """Metrics and the log line by a known name only, never raw input: arguments may hold
     secrets (/setkey), and a label per made-up command or callback data would let anyone grow
     the metrics without bound. A stranger's update counts as "stranger", whatever it holds."""
-    metrics = context.application.bot_data.get("metrics")
+    metrics = context.metrics
     if metrics is None:  # the bot is still starting
         return
-    name = "stranger" if verdict is Verdict.DENIED else metric_name(update)
+    name = "stranger" if verdict is Verdict.DENIED else metric_name(update, command_names)
     metrics.commands.labels(command=name, outcome=verdict.value).inc()
     user = update.effective_user
     log.info("command %s user_id=%s %s", name, user.id if user else None, verdict.value)
 
 
-def metric_name(update: Update) -> str:
-    """The update's name for metrics: a known command, "text", "button:<known prefix>", or
-    "other" / "button:other" for anything else."""
+def metric_name(update: Update, command_names: frozenset[str]) -> str:
+    """The update's name for metrics: one of `command_names` (the commands and "text"),
+    "button:<known prefix>", or "other" / "button:other" for anything else."""
     if update.callback_query is not None:
         prefix = (update.callback_query.data or "").split(":", 1)[0]
         return "button:" + (prefix if prefix in KNOWN_BUTTONS else "other")
     text = update.effective_message.text if update.effective_message else None
     name = text.split()[0].split("@")[0] if text and text.startswith("/") else "text"
-    return name if name in KNOWN_NAMES else "other"
+    return name if name in command_names else "other"
 
 
-KNOWN_NAMES = {
-    "/start", "/help", "/price", "/trades", "/chart", "/balance", "/history", "/orders",
-    "/buy", "/sell", "/cancel", "/alert", "/alerts", "/unalert", "/setkey", "/keyinfo",
-    "/delkey", "text",
-}  # fmt: skip
 KNOWN_BUTTONS = {"t", "a", "chart", "delkey"}  # the callback data prefixes handlers register

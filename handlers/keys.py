@@ -16,7 +16,6 @@ from telegram.constants import ChatType
 from telegram.ext import (
     CallbackQueryHandler,
     CommandHandler,
-    ContextTypes,
     ConversationHandler,
     MessageHandler,
     filters,
@@ -33,10 +32,10 @@ from handlers.common import (
     press_of,
     pressed_message,
     reply,
-    services,
     typing,
     user_id,
 )
+from handlers.context import BotContext
 from handlers.parsing import DELKEY_BUTTON, button_fields
 from handlers.scrub import secret_deleted
 
@@ -54,7 +53,7 @@ ASK_SECRET = (
 )
 
 
-async def setkey(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+async def setkey(update: Update, context: BotContext) -> int:
     """/setkey [API_KEY [SECRET]]: start (or complete in one message) a key registration."""
     message = message_of(update)
     if update.effective_chat is None or update.effective_chat.type != ChatType.PRIVATE:
@@ -76,14 +75,14 @@ async def setkey(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     return WAIT_API_KEY
 
 
-async def receive_api_key(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+async def receive_api_key(update: Update, context: BotContext) -> int:
     message = message_of(update)
     context.user_data[PENDING] = SecretStr((message.text or "").strip())  # type: ignore[index]
     await reply(update, ASK_SECRET)
     return WAIT_SECRET
 
 
-async def receive_secret(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+async def receive_secret(update: Update, context: BotContext) -> int:
     message = message_of(update)
     secret = await _read_secret(message)
     api_key = context.user_data.pop(PENDING, None)  # type: ignore[union-attr]
@@ -93,24 +92,24 @@ async def receive_secret(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     return await _register(update, context, api_key, secret)
 
 
-async def cancel_setkey(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+async def cancel_setkey(update: Update, context: BotContext) -> int:
     context.user_data.pop(PENDING, None)  # type: ignore[union-attr]
     await reply(update, "Cancelled; no key was stored.")
     return ConversationHandler.END
 
 
-async def setkey_timeout(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def setkey_timeout(update: Update, context: BotContext) -> None:
     context.user_data.pop(PENDING, None)  # type: ignore[union-attr]
 
 
 async def _register(
-    update: Update, context: ContextTypes.DEFAULT_TYPE, api_key: SecretStr, secret: SecretStr
+    update: Update, context: BotContext, api_key: SecretStr, secret: SecretStr
 ) -> int:
     """Verify and store; a refusal ends the conversation with the reason, nothing stored."""
     try:
         key_type = guess_key_type(secret)
         async with typing(update):
-            report = await services(context).keys.register(
+            report = await context.services.keys.register(
                 user_id(update), key_type, api_key, secret
             )
     except KeyFormatError as exc:
@@ -154,16 +153,16 @@ async def _read_secret(message: Message) -> SecretStr:
     return SecretStr(bytes(data).decode("utf-8", errors="replace").strip())
 
 
-async def keyinfo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def keyinfo(update: Update, context: BotContext) -> None:
     """/keyinfo: the key's type, masked id, permissions and when it was added."""
-    report = await services(context).keys.describe(user_id(update))
+    report = await context.services.keys.describe(user_id(update))
     await reply(update, render_report(report))
 
 
-async def delkey(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def delkey(update: Update, context: BotContext) -> None:
     """/delkey: asks for confirmation with a button, then forgets the key."""
     uid = user_id(update)
-    if not await services(context).keys.has_key(uid):
+    if not await context.services.keys.has_key(uid):
         await reply(update, "You have no key registered.")
         return
     await reply(
@@ -173,7 +172,7 @@ async def delkey(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     )
 
 
-async def delkey_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def delkey_button(update: Update, context: BotContext) -> None:
     query = press_of(update)
     choice, owner = button_fields(context.match)
     if int(owner) != query.from_user.id:
@@ -184,7 +183,7 @@ async def delkey_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     if choice != "yes":
         await edit(message, "Kept your key.")
         return
-    deleted = await services(context).keys.delete(query.from_user.id)
+    deleted = await context.services.keys.delete(query.from_user.id)
     text = (
         "Your key was deleted from this bot. To be thorough, delete it on Binance too."
         if deleted

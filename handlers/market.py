@@ -7,13 +7,14 @@ from decimal import Decimal
 
 from telegram import Update
 from telegram.constants import ChatAction
-from telegram.ext import CallbackQueryHandler, ContextTypes
+from telegram.ext import CallbackQueryHandler
 
 from chatbot.exchange.grid import price_places, quantity_places
 from chatbot.exchange.models import MarketTrade
 from chatbot.exchange.symbol_rules import SymbolRules
 from chatbot.services.market import Quote
-from handlers.common import chat_of, esc, num, press_of, reply, services, typing
+from handlers.common import chat_of, esc, num, press_of, reply, typing
+from handlers.context import BotContext
 from handlers.parsing import (
     CHART_BUTTON,
     CommandError,
@@ -24,16 +25,16 @@ from handlers.parsing import (
 )
 
 
-async def price(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def price(update: Update, context: BotContext) -> None:
     """/price BTCUSDT [ETHUSDT ...]: last price and 24 h statistics of up to ten symbols."""
     names = parse_symbols(context.args or [], "/price")
     async with typing(update):
-        quotes = await services(context).market.quotes(names)
+        quotes = await context.services.market.quotes(names)
     buttons = [[(f"📈 Chart {q.rules.symbol}", f"chart:{q.rules.symbol}") for q in quotes[:3]]]
     await reply(update, "\n\n".join(render_quote(q) for q in quotes), buttons)
 
 
-async def chart(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def chart(update: Update, context: BotContext) -> None:
     """/chart SYMBOL [15m|1h|4h|1d]: the last 100 candles with volume, as a picture."""
     args = context.args or []
     if not 1 <= len(args) <= 2:
@@ -42,7 +43,7 @@ async def chart(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await _send_chart(update, context, name, args[1] if len(args) == 2 else "1h")
 
 
-async def chart_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def chart_button(update: Update, context: BotContext) -> None:
     """The "Chart" button under /price."""
     query = press_of(update)
     (symbol,) = button_fields(context.match)
@@ -54,11 +55,9 @@ def chart_button_handler() -> CallbackQueryHandler:
     return CallbackQueryHandler(chart_button, pattern=CHART_BUTTON)
 
 
-async def _send_chart(
-    update: Update, context: ContextTypes.DEFAULT_TYPE, name: str, interval: str
-) -> None:
+async def _send_chart(update: Update, context: BotContext, name: str, interval: str) -> None:
     async with typing(update, ChatAction.UPLOAD_PHOTO, after=0):
-        picture = await services(context).charts.chart(name, interval)
+        picture = await context.services.charts.chart(name, interval)
     sign = "+" if picture.change_pct > 0 else ""
     await chat_of(update).send_photo(
         picture.png,
@@ -67,11 +66,11 @@ async def _send_chart(
     )
 
 
-async def trades(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def trades(update: Update, context: BotContext) -> None:
     """/trades BTCUSDT: the last ten market trades."""
     name = parse_one_symbol(context.args or [], "/trades")
     async with typing(update):
-        rules, recent = await services(context).market.recent_trades(name)
+        rules, recent = await context.services.market.recent_trades(name)
     await reply(update, render_trades(rules, recent))
 
 

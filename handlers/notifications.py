@@ -1,15 +1,20 @@
-"""Messages the bot sends on its own: fills and other changes to a user's orders."""
+"""Messages the bot sends on its own: fills and other changes to a user's orders, keys that
+stopped working, fired alerts and the end of a price outage. `ChatNotifier` is how the services
+reach the chat (it implements their `OrderNotifier`, `KeyNotifier` and `AlertNotifier`)."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
+from typing import Any
 
 from telegram.constants import ParseMode
 from telegram.error import Forbidden, TelegramError
 
 from chatbot.services.order_outcomes import FillNotice, NoticeKind, Outcome
+from chatbot.services.outbox import SendResult
 from chatbot.telegram_pacing import PacedBot, SendPriority
+from handlers.alerts import send_fired
 from handlers.common import esc, num
 from handlers.orders import update_ticket_message
 
@@ -77,8 +82,19 @@ async def send_key_unreadable(bot: PacedBot, user_id: int, reason: str) -> None:
         )
 
 
+async def send_prices_back(bot: PacedBot, chat_ids: list[int], delayed_for: float) -> None:
+    """After a market stream outage of `delayed_for` seconds: alerts were checked again."""
+    text = (
+        f"✅ Live prices are back (they were delayed for {delayed_for / 60:.0f} min); your "
+        "alerts were checked against the prices now."
+    )
+    for chat_id in chat_ids:
+        with contextlib.suppress(TelegramError):
+            await bot.send_message(chat_id, text, rate_limit_args=SendPriority.BULK)
+
+
 class ChatNotifier:
-    """The order services' way into the chat (`OrderNotifier`)."""
+    """The services' way into the chat (`OrderNotifier`, `KeyNotifier`, `AlertNotifier`)."""
 
     def __init__(self, bot: PacedBot) -> None:
         self._bot = bot
@@ -88,3 +104,17 @@ class ChatNotifier:
 
     async def ticket_update(self, outcome: Outcome, *, announce: bool) -> None:
         await update_ticket_message(self._bot, outcome, announce=announce)
+
+    async def key_failed(self, user_id: int, reason: str) -> None:
+        await send_key_failed(self._bot, user_id, reason)
+
+    async def key_unreadable(self, user_id: int, reason: str) -> None:
+        await send_key_unreadable(self._bot, user_id, reason)
+
+    async def alerts_fired(
+        self, chat_id: int, payloads: list[dict[str, Any]], *, can_trade: bool
+    ) -> SendResult:
+        return await send_fired(self._bot, chat_id, payloads, can_trade=can_trade)
+
+    async def prices_back(self, chat_ids: list[int], delayed_for: float) -> None:
+        await send_prices_back(self._bot, chat_ids, delayed_for)

@@ -14,7 +14,7 @@ from decimal import Decimal
 
 from telegram import Message, Update
 from telegram.error import TelegramError
-from telegram.ext import CallbackQueryHandler, ContextTypes
+from telegram.ext import CallbackQueryHandler
 
 from chatbot.errors import present
 from chatbot.exchange.grid import price_places, quantity_places
@@ -32,10 +32,10 @@ from handlers.common import (
     num,
     press_of,
     reply,
-    services,
     typing,
     user_id,
 )
+from handlers.context import BotContext
 from handlers.parsing import (
     LARGEST_BUTTON,
     TICKET_BUTTON,
@@ -70,43 +70,41 @@ def preview_buttons(p: OrderPreview) -> list[list[tuple[str, str]]]:
     return [[(label, f"t:{LARGEST}:{p.ticket.id}")]]
 
 
-async def buy(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def buy(update: Update, context: BotContext) -> None:
     """/buy SYMBOL QTY [@ PRICE] | /buy SYMBOL 100 USDT: preview a buy order."""
     await _preview(update, context, "BUY")
 
 
-async def sell(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def sell(update: Update, context: BotContext) -> None:
     """/sell SYMBOL QTY [@ PRICE] | /sell SYMBOL 100 USDT: preview a sell order."""
     await _preview(update, context, "SELL")
 
 
-async def _preview(update: Update, context: ContextTypes.DEFAULT_TYPE, side: str) -> None:
+async def _preview(update: Update, context: BotContext, side: str) -> None:
     intent = parse_order(side, context.args or [])
     chat_id = chat_of(update).id
     async with typing(update):
-        preview = await services(context).orders.preview(user_id(update), chat_id, intent)
+        preview = await context.services.orders.preview(user_id(update), chat_id, intent)
     await show_preview(chat_id, context, preview)
 
 
-async def show_preview(
-    chat_id: int, context: ContextTypes.DEFAULT_TYPE, preview: OrderPreview
-) -> None:
+async def show_preview(chat_id: int, context: BotContext, preview: OrderPreview) -> None:
     message = await context.bot.send_message(
         chat_id,
         render_preview(preview),
         parse_mode="HTML",
         reply_markup=keyboard(preview_buttons(preview)),
     )
-    await services(context).orders.attach_message(preview.ticket.id, message.message_id)
+    await context.services.orders.attach_message(preview.ticket.id, message.message_id)
 
 
-async def largest_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def largest_button(update: Update, context: BotContext) -> None:
     """The "Sell 0.25 BTC instead" button of a preview the balance does not cover: a fresh
     preview of the largest order that fits. A refusal (not the owner, used, nothing fits) is
     shown as the press's answer by the error handler."""
     query = press_of(update)
     (ticket_id,) = button_fields(context.match)
-    preview = await services(context).orders.preview_largest(ticket_id, query.from_user.id)
+    preview = await context.services.orders.preview_largest(ticket_id, query.from_user.id)
     await query.answer()
     if isinstance(query.message, Message):
         with contextlib.suppress(TelegramError):
@@ -118,10 +116,10 @@ def largest_handler() -> CallbackQueryHandler:
     return CallbackQueryHandler(largest_button, pattern=LARGEST_BUTTON)
 
 
-async def cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def cancel(update: Update, context: BotContext) -> None:
     """/cancel ORDER_ID, or /cancel SYMBOL all (confirmed with a button)."""
     order_id, symbol = parse_cancel(context.args or [])
-    orders = services(context).orders
+    orders = context.services.orders
     chat_id = chat_of(update).id
     async with typing(update):
         if order_id is not None:
@@ -134,11 +132,11 @@ async def cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await orders.attach_message(preview.ticket.id, message.message_id)
 
 
-async def ticket_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def ticket_button(update: Update, context: BotContext) -> None:
     """Confirm or Cancel on a preview: answer the press at once, then do the slow part."""
     query = press_of(update)
     action, ticket_id = button_fields(context.match)
-    orders = services(context).orders
+    orders = context.services.orders
     uid = query.from_user.id
     if action == CONFIRM:
         result = await orders.confirm(ticket_id, uid)
@@ -178,11 +176,9 @@ async def _executing(message: Message | None, work: Awaitable[Outcome]) -> Outco
         await asyncio.gather(notice, return_exceptions=True)
 
 
-async def show_outcome(
-    message: Message, context: ContextTypes.DEFAULT_TYPE, outcome: Outcome
-) -> None:
+async def show_outcome(message: Message, context: BotContext, outcome: Outcome) -> None:
     await edit(message, render_outcome(outcome), priority=SendPriority.URGENT)
-    if (metrics := context.application.bot_data.get("metrics")) is not None:
+    if (metrics := context.metrics) is not None:
         metrics.orders.labels(outcome=outcome.kind).inc()
     if outcome.kind is OutcomeKind.REPREVIEW and outcome.preview is not None:
         await show_preview(message.chat_id, context, outcome.preview)

@@ -27,9 +27,10 @@ import re
 
 from telegram import Message, Update
 from telegram.constants import ChatType
-from telegram.ext import ContextTypes, ConversationHandler, TypeHandler
+from telegram.ext import ConversationHandler, TypeHandler
 
 from handlers.common import delete_quietly
+from handlers.context import BotContext
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ def scrub_handler(setkey: ConversationHandler) -> TypeHandler:
     """The group -2 handler; `setkey` is the registered /setkey conversation, asked whether
     an update is one of its answers."""
 
-    async def scrub(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def scrub(update: Update, context: BotContext) -> None:
         message = update.message or update.edited_message  # never a button's (bot) message
         if message is None or not carries_secret(update, message, setkey):
             return
@@ -64,7 +65,7 @@ def scrub_handler(setkey: ConversationHandler) -> TypeHandler:
     return TypeHandler(Update, scrub)
 
 
-def secret_deleted(context: ContextTypes.DEFAULT_TYPE) -> bool | None:
+def secret_deleted(context: BotContext) -> bool | None:
     """Whether the scrub handler deleted this update's message: None when it carried no
     secret, False when the deletion failed (the user was told)."""
     return getattr(context, CONTEXT_FLAG, None)

@@ -17,7 +17,7 @@ from telegram import Update
 from telegram.ext import TypeHandler
 
 from chatbot.sandbox.botapi.models import Button
-from handlers.welcome import COMMANDS
+from handlers.commands import COMMANDS
 from tests.e2e.conftest import ask
 
 GENERIC = "Something went wrong"
@@ -38,7 +38,9 @@ NUMBERS = st.one_of(
 )
 ANY_TEXT = st.text(st.characters(exclude_categories=["Cs"]), min_size=1, max_size=24)
 TOKENS = st.one_of(WORDS, NUMBERS, ANY_TEXT)
-COMMAND_NAMES = sorted({f"/{name}" for name, _ in COMMANDS} | {"/start", "/cancel", "/setkey"})
+COMMAND_NAMES = sorted(
+    {f"/{c.name}" for c in COMMANDS if c.menu} | {"/start", "/cancel", "/setkey"}
+)
 
 SYMBOLS = st.sampled_from(["BTC", "ETHUSDT", "BNBBTC", "XRPUSDT", "btc/usdt"])
 ORDERS = st.builds(

@@ -1,65 +1,81 @@
-"""Wiring of the live order stream: Binance's user-data events in, chat messages out.
+"""Users' orders kept live: Binance's user-data events in, the order tracker's news out.
 
-Like `app.py`, this module knows every layer: it connects the exchange layer's
-`UserDataStream` to the order tracker (which decides what is news and tells it through the
-chat notifier). Users with a key are followed from start-up; `/setkey` and `/delkey` start and
-stop following them. Each subscription that goes live (at start, after a reconnect, after a
-restart) is followed by a re-read of what the user's orders did meanwhile.
+The user-data stream feeds execution reports to the order tracker (which decides what is news
+and tells it through its `OrderNotifier`) and balance changes to the account mirror. Users with
+a key are followed from start-up; `/setkey` and `/delkey` start and stop following them. Each
+subscription that goes live (at start, after a reconnect, after a restart) is followed by a
+re-read of what the user's orders did meanwhile. A key that stops working is told through a
+`KeyNotifier` (implemented by the handlers). `chatbot/app.py` builds it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-
-from telegram import Bot
+from typing import Protocol
 
 from chatbot.errors import UserError
-from chatbot.exchange.client import ApiCredentials, BinanceClient
-from chatbot.exchange.connection_attempts import ConnectionAttempts
+from chatbot.exchange.client import ApiCredentials
 from chatbot.exchange.errors import BinanceError
 from chatbot.exchange.events import AccountPosition, ExecutionReport, UserEvent
-from chatbot.exchange.userdata import MAX_SUBSCRIPTION_IDS, UserDataStream
+from chatbot.exchange.userdata import (
+    EventCallback,
+    KeyFailedCallback,
+    ResyncCallback,
+    UserDataStream,
+)
 from chatbot.exchange.weight_governor import background
 from chatbot.services.account_mirror import AccountMirror
 from chatbot.services.keys import KeyService, KeyUnreadable
 from chatbot.services.open_orders import OpenOrderMirror
 from chatbot.services.order_tracker import OrderTracker
-from handlers import notifications
 
 log = logging.getLogger(__name__)
 
 
-class LiveOrders:
+class KeyNotifier(Protocol):
+    """How the fill feed tells a user their key no longer serves (implemented by handlers)."""
+
+    async def key_failed(self, user_id: int, reason: str) -> None:
+        """Binance refused the key on the user-data stream: live updates stopped."""
+
+    async def key_unreadable(self, user_id: int, reason: str) -> None:
+        """At start, the stored key does not open: neither orders nor updates work."""
+
+
+class OpenUserStream(Protocol):
+    """Builds the user-data stream with the feed's handlers (the URL and limits are the app's)."""
+
+    def __call__(
+        self,
+        *,
+        on_event: EventCallback,
+        on_resync: ResyncCallback,
+        on_key_failed: KeyFailedCallback,
+    ) -> UserDataStream: ...
+
+
+class FillFeed:
     """Follows every user's orders and tells them what changed."""
 
     def __init__(
         self,
-        ws_api_url: str,
-        client: BinanceClient,
+        open_stream: OpenUserStream,
         keys: KeyService,
         tracker: OrderTracker,
-        bot: Bot,
+        notifier: KeyNotifier,
         mirror: AccountMirror,
         open_orders: OpenOrderMirror,
-        *,
-        attempts: ConnectionAttempts | None = None,
-        subscription_ids: int = MAX_SUBSCRIPTION_IDS,
     ) -> None:
         self._keys = keys
         self._mirror = mirror
         self._open_orders = open_orders
         self._tracker = tracker
-        self._bot = bot
-        self.stream = UserDataStream(
-            ws_api_url,
-            timestamp=client.timestamp,
+        self._notifier = notifier
+        self.stream = open_stream(
             on_event=self._on_event,
             on_resync=self._on_resync,
             on_key_failed=self._on_key_failed,
-            governor=client.governor,
-            attempts=attempts,
-            subscription_ids=subscription_ids,
         )
         self._following: asyncio.Task[None] | None = None
         self._mirror.attach(self.stream.epoch)
@@ -85,7 +101,7 @@ class LiveOrders:
             await self._follow(user_id, await self._keys.credentials(user_id))
         except KeyUnreadable as exc:
             log.warning("user_id=%s not followed: stored key unreadable", user_id)
-            await notifications.send_key_unreadable(self._bot, user_id, exc.message)
+            await self._notifier.key_unreadable(user_id, exc.message)
         except (UserError, BinanceError) as exc:
             log.warning("user_id=%s not followed: %s", user_id, type(exc).__name__)
 
@@ -127,4 +143,4 @@ class LiveOrders:
     async def _on_key_failed(self, user_id: int, error: BinanceError) -> None:
         self._mirror.forget(user_id)
         log.info("user_id=%s key refused by the user-data stream", user_id)
-        await notifications.send_key_failed(self._bot, user_id, error.user_message)
+        await self._notifier.key_failed(user_id, error.user_message)

@@ -1,29 +1,26 @@
-"""Wiring of price alerts: the market stream in, the outbox out.
+"""Price alerts kept live: the market stream in, the outbox out.
 
-Like `app.py`, this module knows every layer. The market stream feeds every trade to the alert
-service; firings land in the outbox; the outbox sender delivers them through the handlers'
-`send_fired`.
+The market stream feeds every trade to the alert service; firings land in the outbox; the
+outbox sender delivers them through an `AlertNotifier` (implemented by the handlers). The feed
+also counts stream outages and, after a long one, asks the notifier to tell the users with
+alerts that prices are live again. `chatbot/app.py` builds it and gives it what it needs.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Protocol
 
-from telegram.error import TelegramError
-
-from chatbot.exchange.connection_attempts import ConnectionAttempts
-from chatbot.exchange.streams import MarketStream
+from chatbot.exchange.streams import GapHandler, MarketStream, StateHandler
+from chatbot.exchange.streams_connection import PriceHandler
 from chatbot.health import HealthBoard
 from chatbot.services.alerts import AlertService
 from chatbot.services.keys import KeyService
 from chatbot.services.outbox import OutboxSender, SendResult
 from chatbot.storage.alerts import AlertRepository
-from chatbot.telegram_pacing import PacedBot, SendPriority
-from handlers import alerts as alert_handlers
 
 log = logging.getLogger(__name__)
 
@@ -31,31 +28,53 @@ DELAY_NOTICE_AFTER = 60.0  # seconds of stream outage before users are told it i
 PRUNE_EVERY = 6 * 3600.0  # seconds between clean-ups of long-fired alerts
 
 
-class LiveAlerts:
+class AlertNotifier(Protocol):
+    """How the alert feed reaches the chat (implemented by the handlers)."""
+
+    async def alerts_fired(
+        self, chat_id: int, payloads: list[dict[str, Any]], *, can_trade: bool
+    ) -> SendResult:
+        """Send one message for what the outbox holds for `chat_id` (as much as fits), and
+        say what became of it; `can_trade` when a single alert's owner has a key."""
+        ...
+
+    async def prices_back(self, chat_ids: list[int], delayed_for: float) -> None:
+        """Tell these chats that live prices are back after `delayed_for` seconds (a chat
+        is listed once per user with active alerts in it)."""
+
+
+class OpenMarketStream(Protocol):
+    """Builds the market stream with the feed's handlers (the URL and limits are the app's)."""
+
+    def __call__(
+        self, *, on_price: PriceHandler, on_gap: GapHandler, on_state: StateHandler
+    ) -> MarketStream: ...
+
+
+class AlertFeed:
+    """Keeps the alert book fed with live prices and the outbox sending."""
+
     def __init__(
         self,
-        stream_url: str,
+        open_stream: OpenMarketStream,
         alerts: AlertService,
         repo: AlertRepository,
         keys: KeyService,
-        bot: PacedBot,
+        notifier: AlertNotifier,
         health: HealthBoard,
         *,
-        attempts: ConnectionAttempts | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._alerts = alerts
         self._health = health
         self._pruning: asyncio.Task[None] | None = None
         self._keys = keys
+        self._clock = clock
         self.outages = 0
         self._repo = repo
-        self._bot = bot
-        self.stream = MarketStream(
-            stream_url,
-            on_price=self._on_price,
-            on_gap=alerts.on_gap,
-            on_state=self._on_state,
-            attempts=attempts,
+        self._notifier = notifier
+        self.stream = open_stream(
+            on_price=self._on_price, on_gap=alerts.on_gap, on_state=self._on_state
         )
         self.sender = OutboxSender(repo, self._send, alerts.pause_chat, alerts.fired, health=health)
         alerts.follow_with(self.stream.add, self.stream.remove)
@@ -90,7 +109,7 @@ class LiveAlerts:
     async def _send(self, chat_id: int, payloads: list[dict[str, Any]]) -> SendResult:
         owner = payloads[0].get("user_id")
         can_trade = len(payloads) == 1 and owner is not None and await self._keys.has_key(owner)
-        return await alert_handlers.send_fired(self._bot, chat_id, payloads, can_trade=can_trade)
+        return await self._notifier.alerts_fired(chat_id, payloads, can_trade=can_trade)
 
     def _on_price(self, symbol: str, price: object, event_time_ms: int) -> None:
         self._alerts.on_price(symbol, price)  # type: ignore[arg-type]
@@ -98,19 +117,9 @@ class LiveAlerts:
     async def _on_state(self, up: bool) -> None:
         if not up:
             self.outages += 1
-            self._alerts.down_since = self._alerts.down_since or time.time()
+            self._alerts.down_since = self._alerts.down_since or self._clock()
             return
         since, self._alerts.down_since = self._alerts.down_since, None
-        if since is not None and time.time() - since > DELAY_NOTICE_AFTER:
-            await self._tell_back(since)
-
-    async def _tell_back(self, since: float) -> None:
-        users = {(a.user_id, a.chat_id) for a in await self._repo.active()}
-        text = (
-            "✅ Live prices are back (they were delayed for "
-            f"{(time.time() - since) / 60:.0f} min); your alerts were checked against the "
-            "prices now."
-        )
-        for _, chat_id in users:
-            with contextlib.suppress(TelegramError):
-                await self._bot.send_message(chat_id, text, rate_limit_args=SendPriority.BULK)
+        if since is not None and self._clock() - since > DELAY_NOTICE_AFTER:
+            pairs = {(a.user_id, a.chat_id) for a in await self._repo.active()}
+            await self._notifier.prices_back([chat for _, chat in pairs], self._clock() - since)

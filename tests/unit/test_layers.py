@@ -1,0 +1,58 @@
+"""The layer rule: handlers -> services -> exchange/storage, and only `chatbot/app.py` (the
+composition root) reaches back up into `handlers`. Read from the source, so that a new module
+breaking the rule fails here instead of in a circular import at start-up."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSITION_ROOT = ROOT / "chatbot" / "app.py"
+
+
+def imported_modules(path: Path) -> set[str]:
+    """Every module `path` imports, at any depth (imports inside functions count too)."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+    return found
+
+
+def modules_importing(package: str, target: str, *, skip: Path | None = None) -> list[str]:
+    return [
+        f"{path.relative_to(ROOT)} imports {name}"
+        for path in sorted((ROOT / package).rglob("*.py"))
+        if path != skip
+        for name in sorted(imported_modules(path))
+        if name == target or name.startswith(f"{target}.")
+    ]
+
+
+def test_only_the_composition_root_imports_handlers() -> None:
+    assert not modules_importing("chatbot", "handlers", skip=COMPOSITION_ROOT)
+
+
+def test_services_know_nothing_of_telegram() -> None:
+    assert not modules_importing("chatbot/services", "telegram")
+
+
+def test_the_walk_sees_the_composition_root_import_handlers() -> None:
+    """The check above would pass vacuously if the walk saw no imports at all."""
+    assert any(name.startswith("handlers") for name in imported_modules(COMPOSITION_ROOT))
+
+
+def test_handlers_read_services_through_the_typed_context() -> None:
+    """`context.services` (handlers/context.py), not string keys of `bot_data` in each handler."""
+    typed_context = ROOT / "handlers" / "context.py"
+    found = [
+        f"{path.relative_to(ROOT)}:{node.lineno}"
+        for path in sorted((ROOT / "handlers").rglob("*.py"))
+        if path != typed_context
+        for node in ast.walk(ast.parse(path.read_text(), str(path)))
+        if isinstance(node, ast.Attribute) and node.attr == "bot_data"
+    ]
+    assert not found, f"bot_data read outside handlers/context.py: {found}"
