@@ -277,8 +277,10 @@ async def test_renewal_loses_and_duplicates_nothing(stream_factory, client, exch
             orders.append(await rest_limit_buy(client, exchange, creds))
             fill(exchange, orders[-1])
         await asyncio.sleep(0.001)  # events all along, some while both sockets deliver
-    await recorder.wait_until(lambda: recorder.deposits(ALICE) == amounts)
-    await recorder.wait_until(lambda: len(recorder.reports(ALICE)) == 2 * len(orders))
+    exchange.deposit(KEYS[ALICE], "USDT", Decimal(1000))  # last: a duplicate arrives before
+    await recorder.wait_until(lambda: Decimal(1000) in recorder.deposits(ALICE))
+    assert recorder.deposits(ALICE) == [*amounts, Decimal(1000)]
+    assert len(recorder.reports(ALICE)) == 2 * len(orders)
 
     assert stream.renewals >= 2  # renewals did happen meanwhile
     assert recorder.resyncs == []  # and nothing was re-read after them: there was no gap
