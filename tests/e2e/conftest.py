@@ -16,6 +16,7 @@ from telegram import Bot
 from telegram.ext import Application, ApplicationBuilder
 from telegram.request import HTTPXRequest
 
+from chatbot.config import Settings
 from chatbot.sandbox.botapi import BotApiEmulator, Conversation
 from chatbot.sandbox.botapi.models import ChatMessage
 
@@ -123,7 +124,6 @@ def bot_env(api, exchange, db_path, **overrides: str) -> dict[str, str]:
 @pytest.fixture
 def settings_factory(api, exchange, tmp_path):
     """Settings for a bot talking to the emulator and the simulator; overrides by env name."""
-    from chatbot.config import Settings
 
     def make(**overrides: object) -> Settings:
         values = {**bot_env(api, exchange, tmp_path / "chatbot.sqlite3"), **overrides}
@@ -133,8 +133,16 @@ def settings_factory(api, exchange, tmp_path):
 
 
 @pytest.fixture
-def settings(settings_factory):
-    return settings_factory()
+def overrides() -> dict[str, str]:
+    """This test's settings by env name; a test sets its own with
+    `@pytest.mark.parametrize("overrides", [{"CHATBOT_ALERT_LIMIT": "2"}])`."""
+    return {}
+
+
+@pytest.fixture
+def settings(settings_factory, overrides: dict[str, str]) -> Settings:
+    """The running bot's settings: `bot_env` with this test's `overrides`."""
+    return settings_factory(**overrides)
 
 
 @pytest.fixture

@@ -7,6 +7,8 @@ import asyncio
 import re
 from decimal import Decimal
 
+import pytest
+
 from chatbot.services.alerts import AlertSpec
 from tests.e2e.conftest import ALICE, ask
 
@@ -86,8 +88,8 @@ async def test_bad_conditions_get_an_example(alice):
         assert "/alert" in reply.text, (command, reply.text)
 
 
+@pytest.mark.parametrize("overrides", [{"CHATBOT_ALERT_COOLDOWN": "0.5"}])
 async def test_repeat_rearms_after_recross_and_cooldown(alice, exchange, running_bot):
-    running_bot.bot_data["services"].alerts._cooldown = 0.5
     exchange.set_price("BTCUSDT", Decimal("60000"))
     await ask(alice, "/alert BTC > 61000 repeat")
     await watching(running_bot, "BTCUSDT")
@@ -114,8 +116,8 @@ async def test_unalert_one_and_all(alice, exchange):
     assert "no alerts" in (await ask(alice, "/alerts")).text
 
 
+@pytest.mark.parametrize("overrides", [{"CHATBOT_ALERT_LIMIT": "2"}])
 async def test_per_user_limit(alice, exchange, running_bot):
-    running_bot.bot_data["services"].alerts._limit = 2
     exchange.set_price("BTCUSDT", Decimal("60000"))
     await ask(alice, "/alert BTC > 61000")
     await ask(alice, "/alert BTC > 62000")
@@ -165,9 +167,9 @@ async def test_telegram_429_on_the_first_sends_still_delivers_once(
     assert told(alice) == [1, 2]
 
 
+@pytest.mark.parametrize("overrides", [{"CHATBOT_ALERT_LIMIT": "1000"}])
 async def test_500_alerts_on_one_tick_arrive_merged(alice, api, exchange, running_bot):
     service = running_bot.bot_data["services"].alerts
-    service._limit = 1000
     exchange.set_price("BTCUSDT", Decimal("60000"))
     for i in range(500):
         spec = AlertSpec("BTCUSDT", ">", Decimal(60100 + i))

@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 from decimal import Decimal
 
+import pytest
+
 from tests.e2e.conftest import ALICE, ALICE_KEY, BOB, ask
 
 
@@ -120,10 +122,10 @@ async def test_another_users_press_is_refused(api, alice_with_key, exchange):
     assert orders_at_exchange(exchange) == []
 
 
-async def test_expired_preview_is_not_placed(alice_with_key, exchange, running_bot):
-    running_bot.bot_data["services"].orders.confirm_ttl = 0.3
+@pytest.mark.parametrize("overrides", [{"CHATBOT_CONFIRM_TTL": "5"}])  # the least allowed
+async def test_expired_preview_is_not_placed(alice_with_key, exchange):
     preview = await ask(alice_with_key, "/buy BTCUSDT 0.001")
-    await asyncio.sleep(0.5)
+    await asyncio.sleep(5.2)  # the time to confirm is what is tested: let it run out
     query = await alice_with_key.press(preview, "Confirm")
     assert "Expired" in (await alice_with_key.answer(query)).text
     assert "expired" in (await alice_with_key.edit(preview)).text
