@@ -11,40 +11,7 @@ import pytest
 
 from chatbot.services.alerts import AlertSpec
 from tests.e2e.conftest import ALICE, ask
-
-
-def fired(conv):
-    return [
-        m for m in conv.messages if m.from_bot and m.text.startswith("🔔") and "set" not in m.text
-    ]
-
-
-def told(conv) -> list[int]:
-    """The alert ids the bot has told fired, in order (single and merged messages alike)."""
-    return [int(t) for m in fired(conv) for t in re.findall(r"#(\d+)", m.text)]
-
-
-async def sentinel_fires(conv, exchange, symbol: str, level: str) -> None:
-    """A later fact to wait for: a fresh alert `symbol > level` is set, the price moves past
-    it, and its message arrives. Trades reach the book in order and the outbox sends in order,
-    so every message an earlier trade could cause has arrived by then: a late duplicate is
-    counted instead of slipping past the test."""
-    reply = await ask(conv, f"/alert {symbol} > {level} sentinel")
-    set_as = re.search(r"Alert #(\d+) set", reply.text)
-    assert set_as is not None, reply.text  # a late message came before the reply
-    sentinel = int(set_as.group(1))
-    exchange.set_price(symbol, Decimal(level) + 1)
-    await conv.wait_for(lambda: sentinel in told(conv), timeout=15)
-
-
-async def watching(running_bot, symbol):
-    live = running_bot.bot_data["live_alerts"]
-    for _ in range(500):
-        if symbol in live.stream.symbols and live.stream.connected:
-            await asyncio.wait_for(live.stream.settle(), 10)  # Binance confirmed it
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"{symbol} never watched")
+from tests.e2e.helpers import fired, sentinel_fires, told, watching
 
 
 async def test_above_alert_fires_once(alice, exchange, running_bot):

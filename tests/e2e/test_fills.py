@@ -2,66 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
 from decimal import Decimal
 
 from chatbot.exchange.client import OrderRequest
 from tests.e2e.conftest import ALICE, ALICE_KEY, ask
-from tests.e2e.test_orders import confirm
-
-
-async def following(running_bot, subscribed: bool = True) -> None:
-    """Wait until the live stream (started in the background) follows Alice, or, with
-    `subscribed=False`, has dropped her."""
-    for _ in range(500):
-        live = running_bot.bot_data.get("live")
-        ready = live is not None and live.stream.connected
-        if ready and (ALICE in live.stream.subscribed_users) == subscribed:
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("the user-data stream never reached the expected state")
-
-
-async def place_resting_buy(alice, exchange, price="55000"):
-    exchange.set_price("BTCUSDT", Decimal("60000"))
-    preview = await ask(alice, f"/buy BTCUSDT 0.001 @ {price}")
-    result = await confirm(alice, preview)
-    assert "is open" in result.text
-    return result
-
-
-async def process_dies(running_bot) -> None:
-    """The bot stops answering and following orders, as if its process were killed (its
-    tickets and tracked orders stay in the database for the next start)."""
-    await running_bot.updater.stop()
-    await running_bot.stop()
-    await running_bot.bot_data["live"].stop()
-
-
-def notices(conv):
-    """Messages the bot sent on its own about an order (not previews edited into outcomes)."""
-    return [
-        m
-        for m in conv.messages
-        if m.from_bot and not m.edited and m.text.startswith(("✅", "🔸", "✖", "⌛"))
-    ]
-
-
-async def sentinel_filled(alice, exchange, price: str = "54000") -> None:
-    """A later fact to wait for: a second resting buy fills and its notice arrives. The
-    user-data stream delivers one user's events in order, so every notice an earlier event
-    could cause has arrived by then: a late duplicate is counted instead of slipping past."""
-    await place_resting_buy(alice, exchange, price)
-    exchange.set_price("BTCUSDT", Decimal(price) - 10)
-    await alice.wait_for(lambda: any(price_of(m) == price for m in notices(alice)), timeout=15)
-
-
-def price_of(message) -> str | None:
-    """The average price a fill notice names, as typed (55,000 -> "55000")."""
-    marker = "Average price "
-    if marker not in message.text:
-        return None
-    return message.text.split(marker, 1)[1].split()[0].replace(",", "")
+from tests.e2e.helpers import (
+    confirm,
+    following,
+    notices,
+    place_resting_buy,
+    price_of,
+    process_dies,
+    sentinel_filled,
+)
 
 
 async def test_resting_order_fill_is_told(alice_with_key, exchange, running_bot):

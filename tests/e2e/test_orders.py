@@ -9,23 +9,7 @@ from decimal import Decimal
 import pytest
 
 from tests.e2e.conftest import ALICE, ALICE_KEY, BOB, ask
-
-
-def orders_at_exchange(exchange):
-    return exchange.orders_for(ALICE_KEY)
-
-
-async def confirm(conv, preview):
-    await conv.press(preview, "Confirm")
-    done = await conv.wait_for(
-        lambda: (
-            "Sending" not in conv.current(preview).text
-            and conv.current(preview).text != preview.text
-        ),
-        timeout=15,
-    )
-    del done
-    return conv.current(preview)
+from tests.e2e.helpers import confirm, orders_at_exchange
 
 
 async def test_market_buy_is_previewed_then_filled_once(alice_with_key, exchange):
