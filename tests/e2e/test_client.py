@@ -333,7 +333,7 @@ async def test_whatever_the_rules_accept_the_exchange_accepts(
             references=ReferencePrices.same(reference),
         )
     except OrderRuleViolation as refused:
-        event(f"refused by the rules: {type(refused).__name__}")
+        event(f"refused by the rules: {refused.filter_name}")
         return  # the rules refused it; whether every refusal is right is tests/unit/test_filters.py
     event("reached the exchange")
     request = OrderRequest(
