@@ -201,6 +201,8 @@ async def open_resources(app: Application) -> Resources:
             AlertBook(),
             health=health,
             retention_days=settings.alert_retention_days,
+            per_user_limit=settings.alert_limit,
+            cooldown=settings.alert_cooldown,
         ),
         charts=ChartService(client, market_service),
     )

@@ -69,6 +69,8 @@ HINTS: dict[str, str] = {
     "CHATBOT_WS_CONNECT_LIMIT": "a whole number of WebSocket connection attempts, such as 240",
     "CHATBOT_WS_CONNECT_WINDOW": "seconds, such as 300 (Binance's 5 minutes)",
     "CHATBOT_WS_SUBSCRIPTION_IDS": "a whole number of ids, such as 65535 (Binance's limit)",
+    "CHATBOT_ALERT_LIMIT": "a whole number of active alerts per user, such as 100",
+    "CHATBOT_ALERT_COOLDOWN": "seconds before a repeat alert may fire again, such as 900",
     "CHATBOT_HTTP_PORT": "a TCP port between 1 and 65535, or leave it empty",
     "CHATBOT_HTTP_HOST": "the address to listen on, such as 127.0.0.1 or 0.0.0.0",
     "CHATBOT_HEALTH_INTERVAL": "seconds between background health checks, such as 15",
@@ -165,6 +167,9 @@ class Settings(BaseSettings):
     # the 200 users a connection carries).
     ws_subscription_ids: int = Field(65_535, ge=401, le=65_535, alias="CHATBOT_WS_SUBSCRIPTION_IDS")
     alert_retention_days: float = Field(30.0, gt=0, le=3650, alias="CHATBOT_ALERT_RETENTION_DAYS")
+    alert_limit: int = Field(100, ge=1, le=10_000, alias="CHATBOT_ALERT_LIMIT")
+    # seconds before a `repeat` alert may fire again; below 1 s only for tests
+    alert_cooldown: float = Field(900.0, gt=0, le=86_400, alias="CHATBOT_ALERT_COOLDOWN")
     # bytes; glibc's mmap and trim thresholds held fixed (0: glibc's own, raised as it goes);
     # see chatbot/memory.py
     malloc_threshold: int = Field(

@@ -8,16 +8,22 @@ the connection closes, so the hold time (`POLL_TIMEOUT`) never delays a test.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+import io
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from pathlib import Path
 
+import aiohttp
 import pytest
 from telegram import Bot
 from telegram.ext import Application, ApplicationBuilder
 from telegram.request import HTTPXRequest
 
+from chatbot.config import Settings
 from chatbot.sandbox.botapi import BotApiEmulator, Conversation
 from chatbot.sandbox.botapi.models import ChatMessage
+from chatbot.sandbox.exchange import ExchangeSimulator
+from tests.e2e.binance_wire import DOC_KEY, DOC_SECRET, FUNDS, Binance
 
 POLL_TIMEOUT = 10  # seconds a getUpdates call may be held open by the emulator
 
@@ -105,7 +111,9 @@ ALICE_KEY = "AliceApiKey0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQ"
 ALICE_SECRET = "AliceSecret0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOP"
 
 
-def bot_env(api, exchange, db_path, **overrides: str) -> dict[str, str]:
+def bot_env(
+    api: BotApiEmulator, exchange: ExchangeSimulator, db_path: Path, **overrides: str
+) -> dict[str, str]:
     """The environment of a bot talking to the emulator and the simulator, by env name."""
     return {
         "TELEGRAM_BOT_TOKEN": api.token,
@@ -121,9 +129,10 @@ def bot_env(api, exchange, db_path, **overrides: str) -> dict[str, str]:
 
 
 @pytest.fixture
-def settings_factory(api, exchange, tmp_path):
+def settings_factory(
+    api: BotApiEmulator, exchange: ExchangeSimulator, tmp_path: Path
+) -> Callable[..., Settings]:
     """Settings for a bot talking to the emulator and the simulator; overrides by env name."""
-    from chatbot.config import Settings
 
     def make(**overrides: object) -> Settings:
         values = {**bot_env(api, exchange, tmp_path / "chatbot.sqlite3"), **overrides}
@@ -133,12 +142,20 @@ def settings_factory(api, exchange, tmp_path):
 
 
 @pytest.fixture
-def settings(settings_factory):
-    return settings_factory()
+def overrides() -> dict[str, str]:
+    """This test's settings by env name; a test sets its own with
+    `@pytest.mark.parametrize("overrides", [{"CHATBOT_ALERT_LIMIT": "2"}])`."""
+    return {}
 
 
 @pytest.fixture
-async def running_bot(settings) -> AsyncIterator[Application]:
+def settings(settings_factory, overrides: dict[str, str]) -> Settings:
+    """The running bot's settings: `bot_env` with this test's `overrides`."""
+    return settings_factory(**overrides)
+
+
+@pytest.fixture
+async def running_bot(settings: Settings) -> AsyncIterator[Application]:
     """The bot, started with long polling against the emulator; stopped after the test."""
     from chatbot.app import running_bot as run
 
@@ -147,13 +164,13 @@ async def running_bot(settings) -> AsyncIterator[Application]:
 
 
 @pytest.fixture
-def alice(api, running_bot) -> Conversation:
+def alice(api: BotApiEmulator, running_bot: Application) -> Conversation:
     """Alice in her private chat with the running bot."""
     return api.conversation(api.user(ALICE, first_name="Alice"))
 
 
 @pytest.fixture
-async def alice_with_key(alice, exchange) -> Conversation:
+async def alice_with_key(alice: Conversation, exchange: ExchangeSimulator) -> Conversation:
     """Alice after registering an HMAC key of a funded simulator account."""
     from decimal import Decimal
 
@@ -169,9 +186,8 @@ async def alice_with_key(alice, exchange) -> Conversation:
 
 
 @pytest.fixture
-def bot_log(settings):
+def bot_log(settings: Settings) -> Iterator[io.StringIO]:
     """Everything logged at LOG_LEVEL=DEBUG, set up and formatted as `chatbot run` does."""
-    import io
     import logging
 
     from chatbot.logs import QUIET_LOGGERS, configure_logging
@@ -194,20 +210,18 @@ def bot_log(settings):
 
 
 @pytest.fixture
-async def session():
-    import aiohttp
-
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    """A plain aiohttp session, closed after the test."""
     async with aiohttp.ClientSession() as client:
         yield client
 
 
 @pytest.fixture
-def trader(exchange, session):
+def trader(exchange: ExchangeSimulator, session: aiohttp.ClientSession) -> Binance:
     """The documentation's HMAC key, with 10 000 USDT, 1 BTC and 10 ETH."""
     from pydantic import SecretStr
 
     from chatbot.exchange.signing import HmacSigner
-    from tests.e2e.test_simulator import DOC_KEY, DOC_SECRET, FUNDS, Binance
 
     exchange.add_account(DOC_KEY, secret=DOC_SECRET, balances=FUNDS)
     return Binance(session, exchange.rest_url, DOC_KEY, HmacSigner(SecretStr(DOC_SECRET)))

@@ -7,24 +7,11 @@ import asyncio
 import re
 from decimal import Decimal
 
+import pytest
+
 from chatbot.services.alerts import AlertSpec
 from tests.e2e.conftest import ALICE, ask
-
-
-def fired(conv):
-    return [
-        m for m in conv.messages if m.from_bot and m.text.startswith("🔔") and "set" not in m.text
-    ]
-
-
-async def watching(running_bot, symbol):
-    live = running_bot.bot_data["live_alerts"]
-    for _ in range(500):
-        if symbol in live.stream.symbols and live.stream.connected:
-            await asyncio.wait_for(live.stream.settle(), 10)  # Binance confirmed it
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"{symbol} never watched")
+from tests.e2e.helpers import fired, sentinel_fires, told, watching
 
 
 async def test_above_alert_fires_once(alice, exchange, running_bot):
@@ -38,8 +25,8 @@ async def test_above_alert_fires_once(alice, exchange, running_bot):
     assert "take profit" in message.text and message.buttons[0][0].text == "🔁 Set again"
     exchange.set_price("BTCUSDT", Decimal("60000"))
     exchange.set_price("BTCUSDT", Decimal("62000"))  # recross and cross again: one-shot is done
-    await asyncio.sleep(0.5)
-    assert len(fired(alice)) == 1
+    await sentinel_fires(alice, exchange, "BTCUSDT", "63000")
+    assert told(alice) == [1, 2]
     listing = (await ask(alice, "/alerts")).text
     assert "#1 BTCUSDT ≥ 61000 · fired at 61,000.01" in listing
 
@@ -68,8 +55,8 @@ async def test_bad_conditions_get_an_example(alice):
         assert "/alert" in reply.text, (command, reply.text)
 
 
+@pytest.mark.parametrize("overrides", [{"CHATBOT_ALERT_COOLDOWN": "0.5"}])
 async def test_repeat_rearms_after_recross_and_cooldown(alice, exchange, running_bot):
-    running_bot.bot_data["services"].alerts._cooldown = 0.5
     exchange.set_price("BTCUSDT", Decimal("60000"))
     await ask(alice, "/alert BTC > 61000 repeat")
     await watching(running_bot, "BTCUSDT")
@@ -77,12 +64,13 @@ async def test_repeat_rearms_after_recross_and_cooldown(alice, exchange, running
     await alice.reply(timeout=10)
     exchange.set_price("BTCUSDT", Decimal("60500"))  # back below, but within the cooldown
     exchange.set_price("BTCUSDT", Decimal("61600"))
-    await asyncio.sleep(0.6)
-    assert len(fired(alice)) == 1
+    await sentinel_fires(alice, exchange, "BTCUSDT", "61650")
+    assert told(alice) == [1, 2]
+    await asyncio.sleep(0.5)  # the cooldown itself is what is tested: let it pass
     exchange.set_price("BTCUSDT", Decimal("60500"))  # below again, cooldown over: re-armed
     exchange.set_price("BTCUSDT", Decimal("61700"))
-    await alice.reply(timeout=10)
-    assert len(fired(alice)) == 2
+    await alice.wait_for(lambda: len(told(alice)) == 3, timeout=10)
+    assert told(alice) == [1, 2, 1]
 
 
 async def test_unalert_one_and_all(alice, exchange):
@@ -95,8 +83,8 @@ async def test_unalert_one_and_all(alice, exchange):
     assert "no alerts" in (await ask(alice, "/alerts")).text
 
 
+@pytest.mark.parametrize("overrides", [{"CHATBOT_ALERT_LIMIT": "2"}])
 async def test_per_user_limit(alice, exchange, running_bot):
-    running_bot.bot_data["services"].alerts._limit = 2
     exchange.set_price("BTCUSDT", Decimal("60000"))
     await ask(alice, "/alert BTC > 61000")
     await ask(alice, "/alert BTC > 62000")
@@ -129,8 +117,8 @@ async def test_crossing_while_the_stream_is_down_fires_after_reconnect(
     exchange.set_price("BTCUSDT", Decimal("61200"))
     message = await alice.reply(timeout=15)
     assert "crossed at" in message.text
-    await asyncio.sleep(0.5)
-    assert len(fired(alice)) == 1
+    await sentinel_fires(alice, exchange, "BTCUSDT", "62000")
+    assert told(alice) == [1, 2]
 
 
 async def test_telegram_429_on_the_first_sends_still_delivers_once(
@@ -142,13 +130,13 @@ async def test_telegram_429_on_the_first_sends_still_delivers_once(
     api.fail_next("sendMessage", count=2, error_code=429, retry_after=1)
     exchange.set_price("BTCUSDT", Decimal("61500"))
     await alice.reply(timeout=20)
-    await asyncio.sleep(0.5)
-    assert len(fired(alice)) == 1
+    await sentinel_fires(alice, exchange, "BTCUSDT", "62000")
+    assert told(alice) == [1, 2]
 
 
+@pytest.mark.parametrize("overrides", [{"CHATBOT_ALERT_LIMIT": "1000"}])
 async def test_500_alerts_on_one_tick_arrive_merged(alice, api, exchange, running_bot):
     service = running_bot.bot_data["services"].alerts
-    service._limit = 1000
     exchange.set_price("BTCUSDT", Decimal("60000"))
     for i in range(500):
         spec = AlertSpec("BTCUSDT", ">", Decimal(60100 + i))

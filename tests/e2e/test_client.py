@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from chatbot.exchange.client import ApiCredentials, BinanceClient, OrderRequest
@@ -25,6 +25,7 @@ from chatbot.exchange.errors import (
 from chatbot.exchange.filters import OrderRuleViolation, prepare_order
 from chatbot.exchange.reference_prices import ReferencePrices
 from chatbot.exchange.signing import KeyType
+from chatbot.exchange.symbol_rules import SymbolRules
 from tests.keys import public_key_pem
 
 API_KEY = "A" * 64
@@ -331,8 +332,58 @@ async def test_whatever_the_rules_accept_the_exchange_accepts(
             price=price,
             references=ReferencePrices.same(reference),
         )
-    except OrderRuleViolation:
-        return
+    except OrderRuleViolation as refused:
+        event(f"refused by the rules: {refused.filter_name}")
+        return  # the rules refused it; whether every refusal is right is tests/unit/test_filters.py
+    event("reached the exchange")
+    request = OrderRequest(
+        symbol,
+        side,
+        order_type,
+        quantity=prepared.quantity,
+        price=prepared.price,
+        time_in_force="GTC" if order_type == "LIMIT" else None,
+    )
+    await client.test_order(creds, request)  # raises if the exchange refuses a filter
+
+
+def least_notional(rules: SymbolRules) -> Decimal:
+    """The smallest order value the symbol's NOTIONAL or MIN_NOTIONAL filter allows."""
+    floors = [f.min_notional for f in (rules.notional, rules.min_notional) if f is not None]
+    return max(floors, default=Decimal(0))
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    symbol=st.sampled_from(SYMBOLS),
+    side=st.sampled_from(["BUY", "SELL"]),
+    order_type=st.sampled_from(["MARKET", "LIMIT"]),
+    price_factor=st.decimals(min_value=Decimal("0.9"), max_value=Decimal("1.1"), places=4),
+    notional_factor=st.decimals(min_value=Decimal(2), max_value=Decimal(20), places=3),
+)
+async def test_orders_well_inside_the_rules_all_reach_the_exchange_and_are_accepted(
+    client, creds, exchange, symbol, side, order_type, price_factor, notional_factor
+):
+    """The property above returns early on a refusal; here every example is an order the
+    rules must accept (2 to 20 times the least value, within 10% of the market), so every one
+    is rounded by the rules and sent: a refusal on either side fails the test."""
+    rules = await client.symbol_rules(symbol)
+    reference = (await client.avg_price(symbol)).price
+    price = reference * price_factor if order_type == "LIMIT" else None
+    floor = least_notional(rules) or Decimal(10)
+    quantity = floor * notional_factor / (price or reference)
+    prepared = prepare_order(
+        rules,
+        side=side,
+        order_type=order_type,
+        quantity=quantity,
+        price=price,
+        references=ReferencePrices.same(reference),
+    )
     request = OrderRequest(
         symbol,
         side,

@@ -12,8 +12,8 @@ from decimal import Decimal
 import pytest
 
 from tests.e2e.conftest import ask
-from tests.e2e.test_alerts import fired, watching
-from tests.e2e.test_input_fuzz import GENERIC, failures
+from tests.e2e.fuzz_harness import GENERIC, failures
+from tests.e2e.helpers import fired, watching
 
 USERS = 100
 # Every eighth user has a key and trades (13 of them): the whole test then spends about half

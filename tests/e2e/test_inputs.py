@@ -9,7 +9,7 @@ import pytest
 
 from chatbot.sandbox.botapi.models import Button
 from tests.e2e.conftest import ALICE_KEY, ask
-from tests.e2e.test_orders import orders_at_exchange
+from tests.e2e.helpers import orders_at_exchange
 
 GENERIC = "Something went wrong"
 STALE = "This button is no longer active."

@@ -11,7 +11,7 @@ import pytest
 
 from chatbot.sandbox.botapi.models import Button
 from tests.e2e.conftest import ALICE, ALICE_KEY, ALICE_SECRET, STRANGER, ask
-from tests.e2e.test_alerts import watching
+from tests.e2e.helpers import until, watching
 
 
 @pytest.fixture
@@ -28,16 +28,6 @@ def counted(app, command: str, outcome: str) -> float:
         "chatbot_commands_total", {"command": command, "outcome": outcome}
     )
     return value or 0.0
-
-
-async def until(fact, seconds: float = 10.0):
-    """Wait for a fact the Bot API emulator does not signal (a counter in the bot)."""
-    deadline = asyncio.get_running_loop().time() + seconds
-    while not (result := fact()):
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("the fact never held")
-        await asyncio.sleep(0.02)
-    return result
 
 
 def forge_press(api, conv, message, data: str) -> str:

@@ -14,9 +14,7 @@ import pytest
 
 from chatbot.sandbox.exchange.engine import OrderRequest as SimOrder
 from tests.e2e.conftest import ALICE, ALICE_KEY, BOB, ask
-from tests.e2e.test_alerts import fired, watching
-from tests.e2e.test_fills import process_dies
-from tests.e2e.test_order_truth import said, ticket_of
+from tests.e2e.helpers import fired, process_dies, said, ticket_of, until_async, watching
 
 BOB_KEY = "BobApiKey0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTU"[:64]
 BOB_SECRET = "BobSecret0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTU"[:64]
@@ -66,14 +64,6 @@ async def outbox_states(app) -> list[str]:
     return [r["state"] for r in rows]
 
 
-async def until(condition, within: float = 15.0) -> None:
-    deadline = time.monotonic() + within
-    while not await condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("the condition never held")
-        await asyncio.sleep(0.05)
-
-
 # -- alerts ------------------------------------------------------------------------------------
 
 
@@ -89,7 +79,7 @@ async def test_alert_fired_while_the_database_is_locked_is_sent_once_it_is_writt
     await write_lock.release()
     message = await alice.reply(timeout=15)
     assert "crossed at 61,500" in message.text and "locked out" in message.text
-    await until(lambda: _all_sent(running_bot))
+    await until_async(lambda: _all_sent(running_bot))
     assert len(fired(alice)) == 1
     assert "alert-firing" not in running_bot.bot_data["health"].failures()  # recovered
     assert "Task exception was never retrieved" not in bot_log.getvalue()
@@ -109,14 +99,14 @@ async def test_outbox_survives_a_locked_database_and_sends_each_alert_once(
     await watching(running_bot, "ETHUSDT")
     api.delay_next("sendMessage", 1.0, chat=alice.chat)  # the lock is taken meanwhile
     exchange.set_price("ETHUSDT", Decimal("3150"))
-    await until(lambda: _pending(running_bot))
+    await until_async(lambda: _pending(running_bot))
     await write_lock.take()  # Telegram takes the message; writing "sent" waits, then fails
     await failure_reported(running_bot, "outbox")
     await write_lock.release()
     assert "first" in (await alice.reply(timeout=15)).text
     exchange.set_price("ETHUSDT", Decimal("3250"))  # the sender still runs
     assert "second" in (await alice.reply(timeout=15)).text
-    await until(lambda: _all_sent(running_bot))
+    await until_async(lambda: _all_sent(running_bot))
     assert [m.text.count("first") for m in fired(alice)] == [1, 0]
     assert "Task exception was never retrieved" not in bot_log.getvalue()
 
@@ -135,7 +125,7 @@ async def test_chat_not_found_drops_the_message_and_pauses_the_chat_until_it_wri
     sends = len(api.calls_to("sendMessage"))
     api.fail_next("sendMessage", error_code=400, description="Bad Request: chat not found")
     exchange.set_price("BTCUSDT", Decimal("61500"))
-    await until(lambda: _dropped(running_bot))  # not retried every 2 s forever
+    await until_async(lambda: _dropped(running_bot))  # not retried every 2 s forever
     assert running_bot.bot_data["services"].alerts.is_paused(alice.chat.id)
     assert len(api.calls_to("sendMessage")) == sends + 1
     listing = await ask(alice, "/alerts")  # the chat writes again: its alerts resume
@@ -157,7 +147,7 @@ async def test_slow_send_message_is_not_sent_again(alice, api, exchange, running
     await watching(running_bot, "BTCUSDT")
     api.delay_next("sendMessage", 7.0, chat=alice.chat)  # longer than the bot waits (5 s)
     exchange.set_price("BTCUSDT", Decimal("61500"))
-    await until(lambda: _unknown(running_bot))  # the bot gave up waiting: fate unknown
+    await until_async(lambda: _unknown(running_bot))  # the bot gave up waiting: fate unknown
     assert "slow" in (await alice.reply(timeout=15)).text  # Telegram delivered it anyway
     exchange.set_price("BTCUSDT", Decimal("62500"))
     assert "after" in (await alice.reply(timeout=15)).text
@@ -214,7 +204,7 @@ async def test_fired_alerts_are_forgotten_after_the_retention_period(
         async def forgotten() -> bool:
             return len(await alerts.list(ALICE)) == 1
 
-        await until(forgotten)
+        await until_async(forgotten)
         conv = api.conversation(api.user(ALICE, first_name="Alice"))
         listing = await ask(conv, "/alerts")
         assert "Your alerts (1)" in listing.text and "#4 BTCUSDT" in listing.text

@@ -13,12 +13,7 @@ import pytest
 
 from chatbot.health import HealthBoard
 from tests.e2e.conftest import ALICE
-from tests.e2e.test_run import free_port
-
-
-async def get(url):
-    async with aiohttp.ClientSession() as session, session.get(url) as response:
-        return response.status, await response.text()
+from tests.e2e.helpers import free_port, get
 
 
 async def healthz_until(base, check, seconds=10.0):

@@ -8,8 +8,7 @@ from decimal import Decimal
 import pytest
 
 from tests.e2e.conftest import ALICE_KEY, ask
-from tests.e2e.test_fills import following, place_resting_buy
-from tests.e2e.test_order_truth import WATCH, notices, press_confirm, said
+from tests.e2e.helpers import WATCH, following, notice_texts, place_resting_buy, press_confirm, said
 
 LATE = 6.0  # seconds after its "-1007" answer that the simulator matches the order
 
@@ -29,7 +28,7 @@ async def test_late_matching_is_never_not_placed_and_its_fill_is_told(
     assert "Not confirmed yet" in alice_with_key.current(preview).text
     await alice_with_key.wait_for(lambda: "Filled" in alice_with_key.current(preview).text, 20)
     notice = await alice_with_key.wait_for(
-        lambda: next((n for n in notices(alice_with_key) if n.startswith("✅")), None), 15
+        lambda: next((n for n in notice_texts(alice_with_key) if n.startswith("✅")), None), 15
     )
     assert "Filled 0.001 of 0.001" in notice
     assert not said(alice_with_key, "Not placed") and not said(alice_with_key, "try again")
@@ -69,13 +68,13 @@ async def test_partial_fill_then_cancel_tells_both(alice_with_key, exchange, run
     await place_resting_buy(alice_with_key, exchange)
     exchange.set_price("BTCUSDT", Decimal("55000"), qty=Decimal("0.0004"))
     partial = await alice_with_key.wait_for(
-        lambda: next((n for n in notices(alice_with_key) if n.startswith("🔸")), None), 15
+        lambda: next((n for n in notice_texts(alice_with_key) if n.startswith("🔸")), None), 15
     )
     assert "Filled 0.0004 of 0.001" in partial
     [order] = exchange.orders_for(ALICE_KEY)
     reply = await ask(alice_with_key, f"/cancel {order.order_id}")
     assert "Cancelled order" in reply.text and "0.0004 of 0.001 had filled" in reply.text
     exchange.set_price("BTCUSDT", Decimal("54000"))  # nothing more can fill
-    assert [n for n in notices(alice_with_key) if n.startswith("✖")] == []
+    assert [n for n in notice_texts(alice_with_key) if n.startswith("✖")] == []
     [order] = exchange.orders_for(ALICE_KEY)
     assert order.status == "CANCELED" and order.executed_qty == Decimal("0.0004")

@@ -14,10 +14,10 @@ import pytest
 from hypothesis import HealthCheck, given
 from hypothesis import strategies as st
 
-from tests.e2e import test_input_fuzz as input_fuzz
-from tests.e2e.test_input_fuzz import GENERIC, MESSAGES, ORDERS, TRADERS, failures, press
+from tests.e2e import fuzz_harness as harness
+from tests.e2e.fuzz_harness import GENERIC, MESSAGES, ORDERS, TRADERS, failures, press
 
-traders, handled = input_fuzz.traders, input_fuzz.handled  # its fixtures: the same players
+traders, handled = harness.traders, harness.handled  # its fixtures, by name for pytest
 
 PLAYERS = 4  # few enough that their buttons are often pressed by one another
 ORDER_TEXTS = st.sampled_from(

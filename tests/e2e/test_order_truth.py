@@ -12,44 +12,21 @@ import pytest
 
 from chatbot.sandbox.exchange.engine import OrderRequest as SimOrder
 from tests.e2e.conftest import ALICE, ALICE_KEY, ask
-from tests.e2e.test_fills import following, place_resting_buy, process_dies
-
-WATCH = 3  # seconds the bot keeps asking about an order whose answer was lost
+from tests.e2e.helpers import (
+    WATCH,
+    following,
+    notice_texts,
+    place_resting_buy,
+    press_confirm,
+    process_dies,
+    said,
+    ticket_of,
+)
 
 
 @pytest.fixture
 def settings(settings_factory):
     return settings_factory(CHATBOT_ORDER_WATCH=str(WATCH))
-
-
-def said(conv, text: str) -> bool:
-    """Whether the bot ever showed `text`, in a message or in any version of one."""
-    return any(text in event.message.text for event in conv.history if event.message.from_bot)
-
-
-def notices(conv) -> list[str]:
-    """The bot's own new messages about orders (not edited previews)."""
-    return [
-        m.text
-        for m in conv.messages
-        if m.from_bot and not m.edited and m.text.startswith(("✅", "🔸", "✖", "⌛", "📌", "❌"))
-    ]
-
-
-async def press_confirm(conv, preview) -> None:
-    """Press Confirm and wait until the preview shows more than "Sending…"."""
-    await conv.press(preview, "Confirm")
-    await conv.wait_for(
-        lambda: (
-            conv.current(preview).text != preview.text
-            and "Sending" not in conv.current(preview).text
-        ),
-        timeout=15,
-    )
-
-
-def ticket_of(preview) -> str:
-    return preview.buttons[0][0].callback_data.split(":")[2]
 
 
 def match_late(exchange, ticket_id: str, symbol="BTCUSDT", side="BUY", qty="0.001") -> None:
@@ -85,10 +62,10 @@ async def test_order_appearing_after_the_watch_is_still_reported(
     match_late(exchange, ticket_of(preview))
     await alice_with_key.wait_for(lambda: "Filled" in alice_with_key.current(preview).text, 15)
     notice = await alice_with_key.wait_for(
-        lambda: next((n for n in notices(alice_with_key) if n.startswith("✅")), None), 15
+        lambda: next((n for n in notice_texts(alice_with_key) if n.startswith("✅")), None), 15
     )
     assert "BUY MARKET BTCUSDT" in notice and "Filled 0.001 of 0.001" in notice
-    assert any("now confirmed" in n for n in notices(alice_with_key))
+    assert any("now confirmed" in n for n in notice_texts(alice_with_key))
     assert len(exchange.orders_for(ALICE_KEY)) == 1
 
 
@@ -151,14 +128,16 @@ async def test_restart_with_a_ticket_in_each_state(
         alice = api.conversation(api.user(ALICE, first_name="Alice"))
         await alice.wait_for(lambda: "Filled" in alice.current(previews["submitted"]).text, 15)
         # told once: by the old process when the stream's fill beat the stop, else after the restart
-        await alice.wait_for(lambda: [n for n in notices(alice) if n.startswith("✅ Filled")], 15)
+        await alice.wait_for(
+            lambda: [n for n in notice_texts(alice) if n.startswith("✅ Filled")], 15
+        )
         await alice.wait_for(lambda: "Not sent" in alice.current(previews["confirming"]).text, 15)
         assert "nothing was placed" in alice.current(previews["confirming"]).text
         await alice.wait_for(
             lambda: "Still no record" in alice.current(previews["unknown"]).text, WATCH + 15
         )
         assert not said(alice, "Not placed")
-        assert len([n for n in notices(alice) if n.startswith("✅ Filled")]) == 1
+        assert len([n for n in notice_texts(alice) if n.startswith("✅ Filled")]) == 1
     assert [o.client_order_id for o in exchange.orders_for(ALICE_KEY)] == [submitted]
 
 
@@ -174,7 +153,7 @@ async def test_fill_while_the_bot_was_down_is_told_after_the_restart(
     async with run(settings, poll_timeout=1):
         alice = api.conversation(api.user(ALICE, first_name="Alice"))
         notice = await alice.wait_for(
-            lambda: next((n for n in notices(alice) if n.startswith("✅ Filled")), None), 15
+            lambda: next((n for n in notice_texts(alice) if n.startswith("✅ Filled")), None), 15
         )
         assert "BUY LIMIT BTCUSDT" in notice and "Fee:" in notice
 
@@ -193,7 +172,7 @@ async def test_order_placed_and_filled_elsewhere_during_a_restart_is_told(
     async with run(settings, poll_timeout=1):
         alice = api.conversation(api.user(ALICE, first_name="Alice"))
         notice = await alice.wait_for(
-            lambda: next((n for n in notices(alice) if "SELL MARKET" in n), None), 15
+            lambda: next((n for n in notice_texts(alice) if "SELL MARKET" in n), None), 15
         )
         assert notice.startswith("✅ Filled") and "Filled 0.002 of 0.002" in notice
 
@@ -207,7 +186,7 @@ async def test_a_refused_cancel_does_not_hide_a_later_cancel(alice_with_key, exc
     assert "could not cancel" in reply.text
     exchange.engine.cancel(exchange.account(ALICE_KEY), order, None)  # cancelled on the web
     notice = await alice_with_key.wait_for(
-        lambda: next((n for n in notices(alice_with_key) if n.startswith("✖")), None), 15
+        lambda: next((n for n in notice_texts(alice_with_key) if n.startswith("✖")), None), 15
     )
     assert f"#{order.order_id}" in notice
 

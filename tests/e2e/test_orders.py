@@ -6,24 +6,10 @@ from __future__ import annotations
 import asyncio
 from decimal import Decimal
 
+import pytest
+
 from tests.e2e.conftest import ALICE, ALICE_KEY, BOB, ask
-
-
-def orders_at_exchange(exchange):
-    return exchange.orders_for(ALICE_KEY)
-
-
-async def confirm(conv, preview):
-    await conv.press(preview, "Confirm")
-    done = await conv.wait_for(
-        lambda: (
-            "Sending" not in conv.current(preview).text
-            and conv.current(preview).text != preview.text
-        ),
-        timeout=15,
-    )
-    del done
-    return conv.current(preview)
+from tests.e2e.helpers import confirm, orders_at_exchange
 
 
 async def test_market_buy_is_previewed_then_filled_once(alice_with_key, exchange):
@@ -120,10 +106,10 @@ async def test_another_users_press_is_refused(api, alice_with_key, exchange):
     assert orders_at_exchange(exchange) == []
 
 
-async def test_expired_preview_is_not_placed(alice_with_key, exchange, running_bot):
-    running_bot.bot_data["services"].orders.confirm_ttl = 0.3
+@pytest.mark.parametrize("overrides", [{"CHATBOT_CONFIRM_TTL": "5"}])  # the least allowed
+async def test_expired_preview_is_not_placed(alice_with_key, exchange):
     preview = await ask(alice_with_key, "/buy BTCUSDT 0.001")
-    await asyncio.sleep(0.5)
+    await asyncio.sleep(5.2)  # the time to confirm is what is tested: let it run out
     query = await alice_with_key.press(preview, "Confirm")
     assert "Expired" in (await alice_with_key.answer(query)).text
     assert "expired" in (await alice_with_key.edit(preview)).text

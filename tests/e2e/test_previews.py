@@ -11,7 +11,7 @@ from chatbot.exchange.client import BinanceClient
 from chatbot.exchange.symbol_rules import SymbolRules
 from chatbot.services.market import MarketService
 from tests.e2e.conftest import ALICE, BOB, ask
-from tests.e2e.test_orders import confirm, orders_at_exchange
+from tests.e2e.helpers import confirm, orders_at_exchange
 
 SEVENTY_DIGITS = "1" + "0" * 69
 

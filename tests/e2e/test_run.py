@@ -5,18 +5,12 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import sys
 
 import aiohttp
 
 from tests.e2e.conftest import ALICE, MASTER_KEY, bot_env
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.e2e.helpers import free_port
 
 
 async def test_webhook_mode_receives_updates_signed_with_the_secret(api, settings_factory):

@@ -14,7 +14,7 @@ import aiohttp
 import pytest
 
 from chatbot.sandbox.exchange import ExchangeSimulator
-from tests.e2e.test_simulator import (
+from tests.e2e.binance_wire import (
     DOC_KEY,
     Binance,
     call,

@@ -16,7 +16,7 @@ from pydantic import SecretStr
 
 from chatbot.exchange.signing import HmacSigner
 from chatbot.sandbox.exchange import ExchangeSimulator
-from tests.e2e.test_simulator import (
+from tests.e2e.binance_wire import (
     DOC_KEY,
     DOC_SECRET,
     FUNDS,

@@ -3,7 +3,7 @@
 A parameter the endpoint or WebSocket API method does not read is -1104, before anything
 happens; every parameter Binance documents that the simulator implements is read, including
 `symbolStatus`, `permissions`, `showPermissionSets` and `cancelRestrictions`. Requests are
-built by hand (tests/e2e/test_simulator.py's `Binance` caller), not with the client.
+built by hand (tests/e2e/binance_wire.py's `Binance` caller), not with the client.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from chatbot.exchange.signing import ws_payload
 from chatbot.sandbox.exchange import ExchangeSimulator
 from chatbot.sandbox.exchange.params import declared_reads
 from chatbot.sandbox.exchange.wsapi import READS
-from tests.e2e.test_simulator import (
+from tests.e2e.binance_wire import (
     DOC_KEY,
     Binance,
     Reply,

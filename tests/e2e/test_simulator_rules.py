@@ -2,7 +2,7 @@
 
 The edge-case symbols (BNBIDR, XRPTRY, LUNAUSDT, FETUSDT), exchange filters lowered on a
 running simulator, and the quote-amount MARKET order whose rounded quantity falls under the
-minimum notional. Requests are built by hand (tests/e2e/test_simulator.py's `Binance` caller),
+minimum notional. Requests are built by hand (tests/e2e/binance_wire.py's `Binance` caller),
 not with the client.
 """
 
@@ -17,7 +17,7 @@ from pydantic import SecretStr
 
 from chatbot.exchange.signing import HmacSigner
 from chatbot.sandbox.exchange import ExchangeSimulator
-from tests.e2e.test_simulator import (
+from tests.e2e.binance_wire import (
     DOC_KEY,
     DOC_SECRET,
     FUNDS,

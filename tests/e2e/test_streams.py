@@ -134,8 +134,8 @@ async def test_subscriptions_are_counted_by_reference(stream, exchange, recorder
     assert stream.symbols == {"BNBUSDT"}
     for symbol, price in (("BTCUSDT", "1000"), ("ETHUSDT", "2000"), ("BNBUSDT", "300")):
         exchange.set_price(symbol, Decimal(price))
-    await recorder.wait_until(lambda: recorder.prices)
-    await asyncio.sleep(0.05)
+    # BNBUSDT's trade was published last on the one connection: anything else arrives first
+    await recorder.wait_until(lambda: recorder.prices_of("BNBUSDT"))
     assert [(s, p) for s, p, _ in recorder.prices] == [("BNBUSDT", Decimal("300"))]
 
 
@@ -239,11 +239,15 @@ async def test_renewal_loses_and_duplicates_nothing(stream_factory, exchange, re
         if i % 2:
             exchange.set_price("ETHUSDT", Decimal(3000) + i)
         await asyncio.sleep(0.002)  # ~0.6 s of trades across several renewals
-    await recorder.wait_until(lambda: len(recorder.prices_of("BTCUSDT")) >= len(sent))
-    await asyncio.sleep(0.05)  # anything duplicated would arrive by now
+    # a last trade on each symbol: once it arrives, a duplicate of an earlier one has too
+    exchange.set_price("BTCUSDT", Decimal(59000))
+    exchange.set_price("ETHUSDT", Decimal(2000))
+    await recorder.wait_until(lambda: Decimal(59000) in recorder.prices_of("BTCUSDT"))
+    await recorder.wait_until(lambda: Decimal(2000) in recorder.prices_of("ETHUSDT"))
     assert len(recorder.gaps) >= 3  # renewals happened (each one reports its symbols)
-    assert recorder.prices_of("BTCUSDT") == sent
-    assert recorder.prices_of("ETHUSDT") == [Decimal(3000) + i for i in range(1, 300, 2)]
+    assert recorder.prices_of("BTCUSDT") == [*sent, Decimal(59000)]
+    eth = [Decimal(3000) + i for i in range(1, 300, 2)]
+    assert recorder.prices_of("ETHUSDT") == [*eth, Decimal(2000)]
     assert recorder.states == []  # a renewal is not an outage
 
 

@@ -12,9 +12,7 @@ import pytest
 
 from chatbot.sandbox.botapi import ApiCall, BotApiEmulator, Conversation
 from tests.e2e.conftest import POLL_TIMEOUT, ask
-from tests.e2e.test_alerts import watching
-from tests.e2e.test_ops import get
-from tests.e2e.test_run import free_port
+from tests.e2e.helpers import free_port, get, watching
 
 CROWD = 120  # users whose /price replies queue for about four seconds at 28 a second
 ASKED = "/price ETHUSDT"

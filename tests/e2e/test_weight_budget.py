@@ -7,46 +7,18 @@ from __future__ import annotations
 import asyncio
 from decimal import Decimal
 
-import aiosqlite
-from pydantic import SecretStr
-
-from chatbot.exchange.signing import KeyType
-from chatbot.storage.db import Database
-from chatbot.storage.vault import CredentialVault
-from tests.e2e.conftest import ALICE, ALICE_KEY, ALICE_SECRET, BOB, ask
-from tests.e2e.test_fills import following
-from tests.e2e.test_limits import until
-from tests.e2e.test_lost_work import until as until_async
-from tests.e2e.test_ops import get
-from tests.e2e.test_orders import confirm
-from tests.e2e.test_run import free_port
-
-OTHERS = range(3000, 3034)  # with Alice, 35 users whose keys were stored before a restart
-
-
-async def store_keys(settings, exchange, user_ids) -> None:
-    """Keys stored by an earlier run (sealed in the bot's database), of funded accounts."""
-    db = await Database.open(settings.db_path)
-    try:
-        vault = CredentialVault(db, settings.master_key_bytes)
-        for user_id in user_ids:
-            key, secret = (
-                (ALICE_KEY, ALICE_SECRET)
-                if user_id == ALICE
-                else (f"Key{user_id}".ljust(64, "k"), f"Secret{user_id}".ljust(64, "s"))
-            )
-            exchange.add_account(key, secret=secret, balances={"USDT": Decimal("1000")})
-            permissions = {"trade": True, "withdraw": False, "ip_restricted": False}
-            await vault.store(user_id, KeyType.HMAC, SecretStr(key), SecretStr(secret), permissions)
-    finally:
-        await db.close()
-
-
-async def users_synced(path: str) -> int:
-    """How many users' start-up re-read of their open orders is done."""
-    async with aiosqlite.connect(path) as db, db.execute("SELECT COUNT(*) FROM order_sync") as cur:
-        row = await cur.fetchone()
-    return int(row[0]) if row else 0
+from tests.e2e.conftest import ALICE, ALICE_KEY, BOB, ask
+from tests.e2e.helpers import (
+    OTHERS,
+    confirm,
+    following,
+    free_port,
+    get,
+    store_keys,
+    until,
+    until_async,
+    users_synced,
+)
 
 
 async def test_start_up_with_many_keys_stays_under_the_limit_and_an_order_goes_first(

@@ -10,12 +10,18 @@ from decimal import Decimal
 from pydantic import SecretStr
 
 from chatbot.exchange.signing import HmacSigner
+from tests.e2e.binance_wire import Binance
 from tests.e2e.conftest import ALICE, ALICE_KEY, ALICE_SECRET, BOB, ask
-from tests.e2e.test_fills import following, notices, place_resting_buy
-from tests.e2e.test_lost_work import until as until_async
-from tests.e2e.test_orders import confirm
-from tests.e2e.test_simulator import Binance
-from tests.e2e.test_weight_budget import OTHERS, store_keys, users_synced
+from tests.e2e.helpers import (
+    OTHERS,
+    confirm,
+    following,
+    notices,
+    place_resting_buy,
+    store_keys,
+    until_async,
+    users_synced,
+)
 
 OPEN_ORDERS, ACCOUNT = ("GET", "/api/v3/openOrders"), ("GET", "/api/v3/account")
 

@@ -16,14 +16,21 @@ import pytest
 
 from chatbot.exchange.connection_attempts import ConnectionAttempts
 from chatbot.exchange.streams import MarketStream
-from tests.e2e import test_userdata
+from tests.e2e import user_stream_harness as harness
+from tests.e2e.binance_wire import DOC_KEY, Binance, signed_params
 from tests.e2e.conftest import ask
-from tests.e2e.test_alerts import watching
-from tests.e2e.test_fills import following, place_resting_buy
-from tests.e2e.test_simulator import DOC_KEY, Binance, signed_params
-from tests.e2e.test_userdata import ALICE, BOB, KEYS, account
+from tests.e2e.helpers import following, place_resting_buy, watching
+from tests.e2e.user_stream_harness import ALICE, BOB, KEYS, account
 
 WAIT = 20.0  # seconds: generous, for a loaded machine; a passing test never waits this long
+
+
+# the harness's fixtures, by name for pytest: a REST client, a recorder of callbacks, streams
+client, recorder, stream_factory = (
+    harness.client,
+    harness.recorder,
+    harness.stream_factory,
+)
 
 
 async def until(condition: Callable[[], bool]) -> None:
@@ -41,14 +48,6 @@ async def answer(ws: aiohttp.ClientWebSocketResponse, method: str, params: Any =
         message = await ws.receive_json(timeout=WAIT)
         if message.get("id") == request_id:
             return message
-
-
-# the user-data tests' harness: a REST client, a recorder of callbacks, streams on the simulator
-client, recorder, stream_factory = (
-    test_userdata.client,
-    test_userdata.recorder,
-    test_userdata.stream_factory,
-)
 
 
 # -- the simulator -------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ def test_defaults_are_mainnet_and_deny_everyone():
     assert settings.binance_stream_url == "wss://stream.binance.com:9443"
     assert settings.binance_ws_api_url == "wss://ws-api.binance.com:443/ws-api/v3"
     assert settings.confirm_ttl == 30
+    assert settings.alert_limit == 100 and settings.alert_cooldown == 900
     assert not settings.allowed_users.allows(1)
 
 
@@ -78,6 +79,8 @@ def test_env_file_is_read(tmp_path):
         ("CHATBOT_CONFIRM_TTL", "soon"),
         ("CHATBOT_CONFIRM_TTL", "0"),
         ("CHATBOT_MAX_SLIPPAGE_PCT", "-1"),
+        ("CHATBOT_ALERT_LIMIT", "0"),
+        ("CHATBOT_ALERT_COOLDOWN", "-5"),
         ("CHATBOT_MAX_ORDER_USDT", "0"),
         ("CHATBOT_HTTP_PORT", "70000"),
         ("CHATBOT_WEBHOOK_URL", "http://insecure.example"),

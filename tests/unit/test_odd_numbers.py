@@ -14,7 +14,7 @@ from chatbot.exchange.grid import format_decimal, round_price, round_quantity
 from chatbot.exchange.reference_prices import ReferencePrices
 from chatbot.exchange.symbol_rules import SymbolRules
 from handlers.parsing import MAX_DECIMALS, MAX_NUMBER, CommandError, parse_amount, parse_order
-from tests.unit.test_filters import BNBBTC, BTCUSDT, symbols
+from tests.unit.symbol_rules import BNBBTC, BTCUSDT, symbols
 
 D = Decimal
 SEVENTY = "1" + "0" * 69

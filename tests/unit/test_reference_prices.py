@@ -19,7 +19,7 @@ from chatbot.exchange.filters import (
 )
 from chatbot.exchange.reference_prices import ReferencePrices, reference_minutes
 from chatbot.exchange.symbol_rules import SymbolRules
-from tests.unit.test_filters import BTCUSDT, lot, price_filter, rules_of
+from tests.unit.symbol_rules import BTCUSDT, lot, price_filter, rules_of
 
 D = Decimal
 
