@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import pytest
 
-from chatbot.sandbox.botapi import ApiCall, BotApiEmulator, Conversation
+from chatbot.sandbox.botapi import ApiCall, BotApiEmulator, ChatMessage, Conversation
 from tests.e2e.conftest import POLL_TIMEOUT, ask
 from tests.e2e.helpers import free_port, get, watching
 
@@ -47,6 +47,19 @@ async def replies_after(api: BotApiEmulator, users: list[Conversation], found: A
     return sum(1 for call in calls[calls.index(found) :] if is_price_reply(call))
 
 
+async def confirmed(
+    api: BotApiEmulator, user: Conversation, preview: ChatMessage, since: int
+) -> ApiCall:
+    """Press Confirm on `preview`; the edit that tells the order filled."""
+    await user.press(preview, "Confirm")
+    return await api.wait_for_call(
+        "editMessageText",
+        lambda p: p.get("message_id") == preview.message_id and "Filled" in str(p.get("text")),
+        since=since,
+        timeout=60,
+    )
+
+
 async def test_a_fired_alert_overtakes_the_replies_queued_for_many_users(
     api, alice, exchange, running_bot
 ):
@@ -77,13 +90,7 @@ async def test_a_confirmed_orders_result_overtakes_the_replies_queued_for_many_u
     api.enable_flood_control()
 
     mark = await queue_replies(api, users)
-    await alice_with_key.press(preview, "Confirm")
-    result = await api.wait_for_call(
-        "editMessageText",
-        lambda p: p.get("message_id") == preview.message_id and "Filled" in str(p.get("text")),
-        since=mark,
-        timeout=30,
-    )
+    result = await confirmed(api, alice_with_key, preview, since=mark)
 
     assert await replies_after(api, users, result) >= CROWD // 4
     assert api.flood_refusals == 0
@@ -100,13 +107,7 @@ async def test_a_confirm_is_not_held_behind_more_waiting_replies_than_ptbs_defau
     api.enable_flood_control()
 
     mark = await queue_replies(api, users)
-    await alice_with_key.press(preview, "Confirm")
-    result = await api.wait_for_call(
-        "editMessageText",
-        lambda p: p.get("message_id") == preview.message_id and "Filled" in str(p.get("text")),
-        since=mark,
-        timeout=60,
-    )
+    result = await confirmed(api, alice_with_key, preview, since=mark)
 
     before = sum(1 for call in api.calls[mark : api.calls.index(result)] if is_price_reply(call))
     assert before < 20, f"{before} replies went out before the order's result"
