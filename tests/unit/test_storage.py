@@ -286,3 +286,34 @@ async def test_active_alerts_come_a_page_at_a_time_every_one_once(database):
     pages = [[a.id for a in page] async for page in repo.active_pages(size=3)]
     assert [len(page) for page in pages] == [3, 3]
     assert [i for page in pages for i in page] == [i for i in ids if i != ids[1]]
+
+
+async def test_an_alert_deleted_between_the_tick_and_the_record_queues_no_message(database):
+    """The book saw the crossing, but the user deleted the alert before `fire` wrote it: the
+    conditional update changes nothing, so no outbox row is written and nothing is told."""
+    from decimal import Decimal
+
+    from chatbot.storage.alerts import AlertRepository
+
+    repo = AlertRepository(database)
+    kept, deleted = [
+        await repo.create(
+            user_id=1,
+            chat_id=1,
+            symbol="BTCUSDT",
+            direction="above",
+            threshold=Decimal(threshold),
+            condition=f"≥ {threshold}",
+            note=None,
+            repeat=False,
+            cooldown=900.0,
+            limit=100,
+        )
+        for threshold in (70_000, 70_001)
+    ]
+    await repo.delete(1, [deleted.id])
+
+    fired = await repo.fire([kept.id, deleted.id], Decimal(70_002), 1.0, lambda a: {"id": a.id})
+
+    assert [a.id for a in fired] == [kept.id]
+    assert [item.alert_id for item in await repo.pending()] == [kept.id]
