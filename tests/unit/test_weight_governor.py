@@ -149,7 +149,9 @@ async def test_background_is_spread_over_the_minute():
     await asyncio.wait_for(second, 2)
 
 
-async def test_background_lets_a_waiting_user_go_first():
+async def served_in_order(*priorities: Priority) -> list[Priority]:
+    """Calls of these priorities, started in this order while the governor is paused: the
+    order in which it lets them go."""
     gov, _ = governor(limit=1000)
     gov.pause(0.3)
     done: list[Priority] = []
@@ -158,8 +160,12 @@ async def test_background_lets_a_waiting_user_go_first():
         await gov.acquire(1, priority)
         done.append(priority)
 
-    await asyncio.wait_for(asyncio.gather(call(BACKGROUND), call(USER)), 3)  # background first
-    assert done == [USER, BACKGROUND]
+    await asyncio.wait_for(asyncio.gather(*(call(p) for p in priorities)), 3)
+    return done
+
+
+async def test_background_lets_a_waiting_user_go_first():
+    assert await served_in_order(BACKGROUND, USER) == [USER, BACKGROUND]
 
 
 async def test_trading_may_spend_the_headroom_user_reads_may_not():
@@ -173,16 +179,7 @@ async def test_trading_may_spend_the_headroom_user_reads_may_not():
 
 
 async def test_a_waiting_order_goes_before_waiting_reads():
-    gov, _ = governor(limit=1000)
-    gov.pause(0.3)
-    done: list[Priority] = []
-
-    async def call(priority: Priority) -> None:
-        await gov.acquire(1, priority)
-        done.append(priority)
-
-    calls = (call(BACKGROUND), call(USER), call(USER), call(TRADE))
-    await asyncio.wait_for(asyncio.gather(*calls), 3)
+    done = await served_in_order(BACKGROUND, USER, USER, TRADE)
     assert done[0] is TRADE and done[-1] is BACKGROUND, done
 
 
