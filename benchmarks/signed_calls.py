@@ -29,7 +29,8 @@ from pydantic import SecretStr
 from yarl import URL
 
 from benchmarks.simulator import SimulatorProcess, pin_this_process
-from chatbot.exchange.client import ApiCredentials, BinanceClient
+from chatbot.exchange.client import BinanceClient
+from chatbot.exchange.credentials import ApiCredentials
 from chatbot.exchange.signing import HmacSigner, KeyType, encode_params, signature_param
 
 API_KEY = "benchK3y" * 8

@@ -31,8 +31,8 @@ from typing import Any
 import aiohttp
 
 from chatbot.errors import present
-from chatbot.exchange.client import ApiCredentials
 from chatbot.exchange.connection_attempts import ConnectionAttempts
+from chatbot.exchange.credentials import ApiCredentials
 from chatbot.exchange.errors import BinanceError
 from chatbot.exchange.events import UserEvent
 from chatbot.exchange.userdata_delivery import UserQueues, parse_user_event

@@ -36,7 +36,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from chatbot.exchange.client import ApiCredentials
+from chatbot.exchange.credentials import ApiCredentials
 from chatbot.exchange.errors import AuthError, BinanceError
 from chatbot.exchange.signing import ws_payload
 from chatbot.exchange.userdata_delivery import event_key

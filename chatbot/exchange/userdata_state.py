@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chatbot.errors import present
-from chatbot.exchange.client import ApiCredentials
+from chatbot.exchange.credentials import ApiCredentials
 from chatbot.exchange.wsapi_connection import WsApiConnection
 
 

@@ -15,7 +15,7 @@ import logging
 from typing import Protocol
 
 from chatbot.errors import UserError
-from chatbot.exchange.client import ApiCredentials
+from chatbot.exchange.credentials import ApiCredentials
 from chatbot.exchange.errors import BinanceError
 from chatbot.exchange.events import AccountPosition, ExecutionReport, UserEvent
 from chatbot.exchange.userdata import (

@@ -15,7 +15,8 @@ from datetime import UTC, datetime
 from pydantic import SecretStr
 
 from chatbot.errors import UserError
-from chatbot.exchange.client import ApiCredentials, BinanceClient
+from chatbot.exchange.client import BinanceClient
+from chatbot.exchange.credentials import ApiCredentials
 from chatbot.exchange.errors import AuthError, InvalidApiKeyFormat, InvalidSignature
 from chatbot.exchange.signing import KeyFormatError, KeyType
 from chatbot.storage.vault import CredentialVault, StoredCredentials, VaultError, mask

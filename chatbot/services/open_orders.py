@@ -19,7 +19,8 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from chatbot.exchange.client import ApiCredentials, BinanceClient
+from chatbot.exchange.client import BinanceClient
+from chatbot.exchange.credentials import ApiCredentials
 from chatbot.exchange.models import Order
 from chatbot.exchange.weight_governor import Lane, Priority, current_priority, lane
 from chatbot.services.order_tracker import OrderTracker

@@ -10,7 +10,8 @@ from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from chatbot.exchange.client import ApiCredentials, BinanceClient, OrderRequest
+from chatbot.exchange.client import BinanceClient, OrderRequest
+from chatbot.exchange.credentials import ApiCredentials
 from chatbot.exchange.errors import (
     FilterFailure,
     InsufficientBalance,

@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from aiohttp import WSMsgType, web
 
-from chatbot.exchange.client import ApiCredentials
+from chatbot.exchange.credentials import ApiCredentials
 from chatbot.exchange.errors import AuthError, InvalidSignature
 from chatbot.exchange.models import Order
 from chatbot.exchange.signing import KeyType

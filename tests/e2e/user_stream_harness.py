@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from chatbot.exchange.client import ApiCredentials, BinanceClient, OrderRequest
+from chatbot.exchange.client import BinanceClient, OrderRequest
+from chatbot.exchange.credentials import ApiCredentials
 from chatbot.exchange.errors import BinanceError
 from chatbot.exchange.events import BalanceChange, ExecutionReport, UserEvent
 from chatbot.exchange.models import Order

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from chatbot.exchange.client import ApiCredentials
+from chatbot.exchange.credentials import ApiCredentials
 from chatbot.exchange.errors import AuthError, BinanceError, InvalidSignature, RateLimited
 from chatbot.exchange.events import AccountPosition, BalanceChange, ExecutionReport
 from chatbot.exchange.signing import KeyType
