@@ -17,7 +17,7 @@ import sys
 import time
 from decimal import Decimal
 
-from chatbot.exchange.streams import MarketStream
+from chatbot.exchange.market_stream.stream import MarketStream
 from chatbot.sandbox.exchange import ExchangeSimulator
 
 SYMBOL = "BTCUSDT"

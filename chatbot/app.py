@@ -34,11 +34,11 @@ from telegram.request import HTTPXRequest
 from chatbot.config import Settings
 from chatbot.errors import present
 from chatbot.exchange.client import BinanceClient
-from chatbot.exchange.connection_attempts import ConnectionAttempts
 from chatbot.exchange.errors import BinanceError
-from chatbot.exchange.streams import MarketStream
-from chatbot.exchange.userdata import UserDataStream
+from chatbot.exchange.market_stream.stream import MarketStream
+from chatbot.exchange.user_stream.stream import UserDataStream
 from chatbot.exchange.weight_governor import Priority, background
+from chatbot.exchange.ws.attempts import ConnectionAttempts
 from chatbot.health import HealthBoard
 from chatbot.health_monitor import HealthMonitor
 from chatbot.metrics import Metrics

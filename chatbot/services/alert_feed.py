@@ -14,8 +14,8 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from chatbot.exchange.streams import GapHandler, MarketStream, StateHandler
-from chatbot.exchange.streams_connection import PriceHandler
+from chatbot.exchange.market_stream.group import PriceHandler
+from chatbot.exchange.market_stream.stream import GapHandler, MarketStream, StateHandler
 from chatbot.health import HealthBoard
 from chatbot.services.alerts import AlertService
 from chatbot.services.keys import KeyService

@@ -18,7 +18,7 @@ from chatbot.errors import UserError
 from chatbot.exchange.credentials import ApiCredentials
 from chatbot.exchange.errors import BinanceError
 from chatbot.exchange.events import AccountPosition, ExecutionReport, UserEvent
-from chatbot.exchange.userdata import (
+from chatbot.exchange.user_stream.stream import (
     EventCallback,
     KeyFailedCallback,
     ResyncCallback,

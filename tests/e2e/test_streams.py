@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from chatbot.exchange.streams import MarketStream
+from chatbot.exchange.market_stream.stream import MarketStream
 
 WAIT = 5.0  # seconds: generous, for a loaded machine; a passing test never waits this long
 FAST = {"backoff": (0.05, 0.3), "request_timeout": 3.0}

@@ -14,8 +14,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from chatbot.exchange.connection_attempts import ConnectionAttempts
-from chatbot.exchange.streams import MarketStream
+from chatbot.exchange.market_stream.stream import MarketStream
+from chatbot.exchange.ws.attempts import ConnectionAttempts
 from tests.e2e import user_stream_harness as harness
 from tests.e2e.binance_wire import DOC_KEY, Binance, signed_params
 from tests.e2e.conftest import ask

@@ -17,7 +17,7 @@ from chatbot.exchange.errors import BinanceError
 from chatbot.exchange.events import BalanceChange, ExecutionReport, UserEvent
 from chatbot.exchange.models import Order
 from chatbot.exchange.signing import KeyType
-from chatbot.exchange.userdata import UserDataStream
+from chatbot.exchange.user_stream.stream import UserDataStream
 from chatbot.sandbox.exchange import ExchangeSimulator
 
 ALICE, BOB, CAROL = 1, 2, 3

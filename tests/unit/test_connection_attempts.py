@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from chatbot.exchange.connection_attempts import ConnectionAttempts
+from chatbot.exchange.ws.attempts import ConnectionAttempts
 
 
 class FakeClock:

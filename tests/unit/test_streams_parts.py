@@ -13,17 +13,17 @@ from aiohttp import WSMsgType
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chatbot.exchange.streams import MarketStream
-from chatbot.exchange.streams_connection import StreamConnection
-from chatbot.exchange.streams_socket import (
+from chatbot.exchange.market_stream.group import StreamGroup
+from chatbot.exchange.market_stream.socket import (
     ControlBudget,
     ControlRefused,
-    StreamSocket,
+    MarketSocket,
     batches,
     combined_url,
     normalize_symbol,
     stream_name,
 )
+from chatbot.exchange.market_stream.stream import MarketStream
 
 # -- names and URLs ----------------------------------------------------------------------------
 
@@ -106,16 +106,16 @@ async def test_symbols_fill_connections_in_order_and_an_emptied_extra_one_goes()
     for i in range(7):
         await stream.add(f"SYM{i}USDT")
     await stream.add("sym0usdt")  # counted, not subscribed twice
-    assert [len(c.wanted) for c in stream._connections] == [3, 3, 1]
+    assert [len(c.wanted) for c in stream._groups] == [3, 3, 1]
 
     await stream.remove("SYM6USDT")
-    assert [len(c.wanted) for c in stream._connections] == [3, 3]
+    assert [len(c.wanted) for c in stream._groups] == [3, 3]
     await stream.remove("SYM0USDT")
     assert "SYM0USDT" in stream.symbols  # one reference left
     await stream.remove("SYM0USDT")
     await stream.remove("SYM0USDT")  # more removes than adds: nothing happens
     await stream.add("NEWUSDT")
-    assert list(stream._connections[0].wanted) == [
+    assert list(stream._groups[0].wanted) == [
         "sym1usdt@trade",
         "sym2usdt@trade",
         "newusdt@trade",
@@ -169,7 +169,7 @@ def trade(symbol: str, trade_id: int, price: str) -> dict[str, Any]:
 
 
 def scripted_socket(ws: ScriptedWs, sink: Any, wakes: list[int], silence: float = 5.0):
-    return StreamSocket(
+    return MarketSocket(
         ws,  # type: ignore[arg-type]
         ["btcusdt@trade"],
         event="trade",
@@ -252,7 +252,7 @@ async def test_a_renewal_hands_over_without_losing_or_repeating_a_trade():
                 sockets[1].sink(trade("BTCUSDT", i, str(i)))
         return sockets[-1]
 
-    connection = StreamConnection(
+    connection = StreamGroup(
         open_socket=open_socket,  # type: ignore[arg-type]
         on_price=lambda s, p, t: delivered.append((s, p)),
         id_field="t",

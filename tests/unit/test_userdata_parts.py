@@ -16,9 +16,10 @@ from chatbot.exchange.credentials import ApiCredentials
 from chatbot.exchange.errors import AuthError, BinanceError, InvalidSignature, RateLimited
 from chatbot.exchange.events import AccountPosition, BalanceChange, ExecutionReport
 from chatbot.exchange.signing import KeyType
-from chatbot.exchange.userdata_delivery import UserQueues, event_key, parse_user_event
-from chatbot.exchange.userdata_group import SubscriptionGroup
-from chatbot.exchange.wsapi_connection import reconnect_delay, wsapi_error
+from chatbot.exchange.user_stream.delivery import UserQueues, event_key, parse_user_event
+from chatbot.exchange.user_stream.group import SubscriptionGroup
+from chatbot.exchange.user_stream.socket import wsapi_error
+from chatbot.exchange.ws.backoff import reconnect_delay
 from chatbot.sandbox.exchange.signatures import verify_hmac, ws_payload
 
 # The documented executionReport sample (user-data-stream.md), a NEW limit order.
@@ -238,7 +239,7 @@ class FakeSocket:
     async def request(self, method, params=None, *, on_result=None):
         await asyncio.sleep(0)
         if self.closed:
-            from chatbot.exchange.wsapi_connection import WsApiDisconnected
+            from chatbot.exchange.user_stream.socket import WsApiDisconnected
 
             raise WsApiDisconnected()
         for subscription_id, event in self.backlog:  # the answer comes after them
@@ -321,7 +322,7 @@ async def group_on(request):
 
     def build(server: FakeServer, outcome: Outcome, **options: Any) -> SubscriptionGroup:
         group = SubscriptionGroup(
-            open_connection=server.open,
+            open_socket=server.open,
             timestamp=options.get("timestamp", lambda: 1_700_000_000_000),
             deliver=lambda user, event: outcome.delivered.append((user, event)),
             refused=lambda user, error: outcome.refused.append((user, error)),

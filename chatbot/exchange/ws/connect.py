@@ -6,8 +6,8 @@ import asyncio
 
 import aiohttp
 
-from chatbot.exchange.connection_attempts import ConnectionAttempts
 from chatbot.exchange.errors import ConnectionLost, retry_after_seconds
+from chatbot.exchange.ws.attempts import ConnectionAttempts
 
 
 async def connect(

@@ -1,6 +1,6 @@
 """Up to 1024 streams on one socket that is kept open: reconnected, renewed, reconciled.
 
-One supervisor task per connection owns the socket; `want` and `drop` only change the wanted
+One supervisor task per group owns the socket; `want` and `drop` only change the wanted
 streams and wake it. The supervisor then reconciles, UNSUBSCRIBE first (so the socket never
 holds more than its capacity), each control message carrying up to `MAX_PARAMS` streams and
 sent only when the socket's `ControlBudget` allows: adds and removes that arrive while it waits
@@ -32,25 +32,25 @@ from decimal import Decimal
 from typing import Any
 
 from chatbot.errors import present
-from chatbot.exchange.streams_socket import (
+from chatbot.exchange.market_stream.socket import (
     MAX_PARAMS,
     ControlRefused,
+    MarketSocket,
     Sink,
     StreamDisconnected,
-    StreamSocket,
     StreamTimeout,
     ignore,
 )
-from chatbot.exchange.wsapi_connection import reconnect_delay
+from chatbot.exchange.ws.backoff import reconnect_delay
 
 log = logging.getLogger(__name__)
 
 PriceHandler = Callable[[str, Decimal, int], None]
-SocketOpener = Callable[[list[str], Sink, Callable[[], None]], Awaitable[StreamSocket]]
+SocketOpener = Callable[[list[str], Sink, Callable[[], None]], Awaitable[MarketSocket]]
 _MIN_WAIT = 0.05  # seconds; keeps a deadline already due from spinning the supervisor
 
 
-class StreamConnection:
+class StreamGroup:
     """Up to `capacity` streams on one (reconnected, renewed) socket."""
 
     def __init__(
@@ -76,14 +76,14 @@ class StreamConnection:
         self.wanted: dict[str, str] = {}  # stream -> symbol, in the order they were wanted
         self.symbols: set[str] = set()  # the symbols whose trades are delivered
         self.rejected: set[str] = set()  # streams Binance refused; not asked for again
-        self.socket: StreamSocket | None = None
+        self.socket: MarketSocket | None = None
         self.down = False
         self.settled = asyncio.Event()  # Binance holds exactly the wanted streams
         self.first_attempt = asyncio.Event()
         self._wake = asyncio.Event()
         self._stopped = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._sockets: set[StreamSocket] = set()
+        self._sockets: set[MarketSocket] = set()
 
     # -- what the owner uses -----------------------------------------------------------------
 
@@ -114,7 +114,7 @@ class StreamConnection:
 
     def start(self) -> None:
         if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="market-stream-connection")
+            self._task = asyncio.create_task(self._run(), name="market-stream-group")
 
     async def stop(self) -> None:
         self._stopped.set()
@@ -127,7 +127,7 @@ class StreamConnection:
         self.first_attempt.set()
 
     async def listed(self) -> set[str]:
-        """The streams Binance says this connection's socket holds (LIST_SUBSCRIPTIONS)."""
+        """The streams Binance says this group's socket holds (LIST_SUBSCRIPTIONS)."""
         socket = self.socket
         if socket is None or socket.closed:
             raise StreamDisconnected()
@@ -181,7 +181,7 @@ class StreamConnection:
     def _delay(self, attempt: int, retry_after: float | None = None) -> float:
         return reconnect_delay(attempt, *self._backoff, retry_after=retry_after)
 
-    async def _open(self, sink: Sink) -> StreamSocket:
+    async def _open(self, sink: Sink) -> MarketSocket:
         streams = [s for s in self.wanted if s not in self.rejected]
         socket = await self._open_socket(streams, sink, self._wake.set)
         socket.renew_at = socket.opened_at + self._renew_after
@@ -194,13 +194,13 @@ class StreamConnection:
 
     async def _serve(self) -> None:
         """Keep the socket's subscriptions as wanted until it is lost (renewals replace it)."""
-        socket = present(self.socket, "the connection's socket (opened)")
+        socket = present(self.socket, "the group's socket (opened)")
         await self._reconcile(socket)
         if socket.closed:
             return
         self._came_up()
         while not self._stopped.is_set():
-            socket = present(self.socket, "the connection's socket (opened)")
+            socket = present(self.socket, "the group's socket (opened)")
             if socket.shutdown_announced or time.monotonic() >= socket.renew_at:
                 await self._renew(socket)
                 continue
@@ -224,7 +224,7 @@ class StreamConnection:
 
     # -- reconciling -------------------------------------------------------------------------
 
-    async def _reconcile(self, socket: StreamSocket) -> None:
+    async def _reconcile(self, socket: MarketSocket) -> None:
         """Send control messages until Binance holds exactly the wanted streams (or the socket
         is lost); UNSUBSCRIBE goes first, so the socket never holds more than its capacity."""
         while not socket.closed:
@@ -240,13 +240,13 @@ class StreamConnection:
             elif fresh:
                 await self._send(socket, "SUBSCRIBE", fresh[:MAX_PARAMS])
 
-    def _pending_changes(self, socket: StreamSocket) -> tuple[list[str], list[str]]:
+    def _pending_changes(self, socket: MarketSocket) -> tuple[list[str], list[str]]:
         told, wanted, rejected = socket.told, self.wanted, self.rejected
         stale = [s for s in told if s not in wanted]
         fresh = [s for s in wanted if s not in told and s not in rejected]
         return stale, fresh
 
-    async def _send(self, socket: StreamSocket, method: str, streams: list[str]) -> None:
+    async def _send(self, socket: MarketSocket, method: str, streams: list[str]) -> None:
         subscribe = method == "SUBSCRIBE"
         if subscribe:
             socket.told.update(streams)  # at once: Binance applies messages in order
@@ -267,7 +267,7 @@ class StreamConnection:
 
     # -- renewing ----------------------------------------------------------------------------
 
-    async def _renew(self, old: StreamSocket) -> None:
+    async def _renew(self, old: MarketSocket) -> None:
         """Move every stream to a new socket without a gap; see the module docstring."""
         held: list[dict[str, Any]] = []
         seen: dict[str, int] = {}
@@ -278,7 +278,7 @@ class StreamConnection:
             deliver(data)
 
         old.sink = record
-        new: StreamSocket | None = None
+        new: MarketSocket | None = None
         try:
             new = await self._open(held.append)
             await self._reconcile(new)
@@ -302,8 +302,8 @@ class StreamConnection:
 
     def _hand_over(
         self,
-        old: StreamSocket,
-        new: StreamSocket,
+        old: MarketSocket,
+        new: MarketSocket,
         held: list[dict[str, Any]],
         seen: dict[str, int],
     ) -> None:

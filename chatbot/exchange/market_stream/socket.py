@@ -31,13 +31,13 @@ from typing import Any
 
 import aiohttp
 
-from chatbot.exchange.connection_attempts import ConnectionAttempts
 from chatbot.exchange.errors import (
     BinanceError,
     ConnectionLost,
     ExchangeUnavailable,
 )
-from chatbot.exchange.websocket import connect
+from chatbot.exchange.ws.attempts import ConnectionAttempts
+from chatbot.exchange.ws.connect import connect
 
 log = logging.getLogger(__name__)
 
@@ -148,8 +148,8 @@ class ControlBudget:
 # -- the socket ------------------------------------------------------------------------------
 
 
-class StreamSocket:
-    """One open combined-stream socket. Build it with `await StreamSocket.open(...)`."""
+class MarketSocket:
+    """One open combined-stream socket. Build it with `await MarketSocket.open(...)`."""
 
     def __init__(
         self,
@@ -193,7 +193,7 @@ class StreamSocket:
         silence_timeout: float,
         request_timeout: float,
         attempts: ConnectionAttempts | None = None,
-    ) -> StreamSocket:
+    ) -> MarketSocket:
         """Connect to `url` (which carries `streams`), within the shared limit on connection
         `attempts`; raises `StreamDisconnected`."""
         ws = await connect(

@@ -20,8 +20,6 @@ What a caller must know:
 - With a `governor`, each request waits for its weight (2, like the user-data requests) in the
   bot's one budget (WebSocket API calls count against the same per-IP limit as REST), and the
   `rateLimits` of each answer report the used weight back to it.
-
-`reconnect_delay` is the backoff an owner of such sockets waits before opening the next one.
 """
 
 from __future__ import annotations
@@ -31,7 +29,6 @@ import contextlib
 import itertools
 import json
 import logging
-import random
 import time
 from collections.abc import Callable, Mapping
 from decimal import Decimal
@@ -39,7 +36,6 @@ from typing import Any
 
 import aiohttp
 
-from chatbot.exchange.connection_attempts import ConnectionAttempts
 from chatbot.exchange.errors import (
     BinanceError,
     ConnectionLost,
@@ -47,8 +43,9 @@ from chatbot.exchange.errors import (
     RateLimited,
     error_from_payload,
 )
-from chatbot.exchange.websocket import connect
 from chatbot.exchange.weight_governor import WeightGovernor
+from chatbot.exchange.ws.attempts import ConnectionAttempts
+from chatbot.exchange.ws.connect import connect
 
 log = logging.getLogger(__name__)
 
@@ -73,8 +70,8 @@ class WsApiTimeout(ExchangeUnavailable):
     default_message = "Binance's WebSocket API did not answer in time."
 
 
-class WsApiConnection:
-    """One open WebSocket API socket. Build it with `await WsApiConnection.open(...)`."""
+class WsApiSocket:
+    """One open WebSocket API socket. Build it with `await WsApiSocket.open(...)`."""
 
     def __init__(
         self,
@@ -110,7 +107,7 @@ class WsApiConnection:
         on_closed: Callable[[], None] | None = None,
         governor: WeightGovernor | None = None,
         attempts: ConnectionAttempts | None = None,
-    ) -> WsApiConnection:
+    ) -> WsApiSocket:
         """Connect, within the shared limit on connection `attempts`; raises
         `WsApiDisconnected` (with Binance's `Retry-After`, if any)."""
         if governor is not None:
@@ -281,17 +278,3 @@ def wsapi_error(error: dict[str, Any], status: Any = None) -> BinanceError:
     return error_from_payload(
         code, msg, status=status if isinstance(status, int) else None, retry_after=retry_after
     )
-
-
-def reconnect_delay(
-    attempt: int,
-    base: float,
-    cap: float,
-    retry_after: float | None = None,
-    rng: Callable[[float, float], float] = random.uniform,
-) -> float:
-    """Seconds to wait before retry number `attempt` (0-based): between half and all of
-    `min(cap, base * 2**attempt)`, the jitter keeping many clients from retrying in step; never
-    less than Binance's `retry_after`."""
-    ceiling = min(cap, base * 2 ** min(attempt, 32))
-    return max(rng(ceiling / 2, ceiling), retry_after or 0.0)

@@ -31,14 +31,14 @@ from typing import Any
 import aiohttp
 
 from chatbot.errors import present
-from chatbot.exchange.connection_attempts import ConnectionAttempts
 from chatbot.exchange.credentials import ApiCredentials
 from chatbot.exchange.errors import BinanceError
 from chatbot.exchange.events import UserEvent
-from chatbot.exchange.userdata_delivery import UserQueues, parse_user_event
-from chatbot.exchange.userdata_group import SubscriptionGroup
+from chatbot.exchange.user_stream.delivery import UserQueues, parse_user_event
+from chatbot.exchange.user_stream.group import SubscriptionGroup
+from chatbot.exchange.user_stream.socket import EventHandler, WsApiSocket
 from chatbot.exchange.weight_governor import WeightGovernor
-from chatbot.exchange.wsapi_connection import EventHandler, WsApiConnection
+from chatbot.exchange.ws.attempts import ConnectionAttempts
 
 log = logging.getLogger(__name__)
 
@@ -147,7 +147,7 @@ class UserDataStream:
         group = self._group_of.get(user_id)
         if group is None or not group.connected:
             return None
-        return group.connections
+        return group.gaps
 
     @property
     def renewals(self) -> int:
@@ -194,7 +194,7 @@ class UserDataStream:
 
     def _new_group(self) -> SubscriptionGroup:
         group = SubscriptionGroup(
-            open_connection=self._open_connection,
+            open_socket=self._open_socket,
             timestamp=self._timestamp,
             deliver=self._deliver,
             refused=self._refused,
@@ -208,10 +208,10 @@ class UserDataStream:
         group.start()
         return group
 
-    async def _open_connection(
+    async def _open_socket(
         self, on_event: EventHandler, on_closed: Callable[[], None]
-    ) -> WsApiConnection:
-        return await WsApiConnection.open(
+    ) -> WsApiSocket:
+        return await WsApiSocket.open(
             present(self._session, "the user-data stream's HTTP session (started)"),
             self.ws_api_url,
             on_event,

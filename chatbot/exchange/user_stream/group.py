@@ -39,19 +39,19 @@ from typing import Any
 from chatbot.exchange.credentials import ApiCredentials
 from chatbot.exchange.errors import AuthError, BinanceError
 from chatbot.exchange.signing import ws_payload
-from chatbot.exchange.userdata_delivery import event_key
-from chatbot.exchange.userdata_state import Link, Member
-from chatbot.exchange.wsapi_connection import (
+from chatbot.exchange.user_stream.delivery import event_key
+from chatbot.exchange.user_stream.group_state import Link, Member
+from chatbot.exchange.user_stream.socket import (
     EventHandler,
-    WsApiConnection,
     WsApiDisconnected,
+    WsApiSocket,
     WsApiTimeout,
-    reconnect_delay,
 )
+from chatbot.exchange.ws.backoff import reconnect_delay
 
 log = logging.getLogger(__name__)
 
-Opener = Callable[[EventHandler, Callable[[], None]], Awaitable[WsApiConnection]]
+Opener = Callable[[EventHandler, Callable[[], None]], Awaitable[WsApiSocket]]
 _IN_FLIGHT = 32  # subscribe requests outstanding at once on one socket
 MAX_ID_REACHED = -2042  # "Maximum subscription ID reached for this connection."
 _MIN_WAIT = 0.05  # seconds; keeps a retry deadline already due from spinning the supervisor
@@ -63,7 +63,7 @@ class SubscriptionGroup:
     def __init__(
         self,
         *,
-        open_connection: Opener,
+        open_socket: Opener,
         timestamp: Callable[[], int],
         deliver: Callable[[int, dict[str, Any]], None],
         refused: Callable[[int, BinanceError], None],
@@ -73,7 +73,7 @@ class SubscriptionGroup:
         backoff: tuple[float, float],
         subscription_ids: int = 65_535,
     ) -> None:
-        self._open_connection = open_connection
+        self._open_socket = open_socket
         self._timestamp = timestamp
         self._deliver = deliver
         self._refused = refused
@@ -90,9 +90,9 @@ class SubscriptionGroup:
         self._stopped = asyncio.Event()
         self._in_flight = asyncio.Semaphore(_IN_FLIGHT)
         self._task: asyncio.Task[None] | None = None
-        self._sockets: set[WsApiConnection] = set()
+        self._sockets: set[WsApiSocket] = set()
         self.renewals = 0  # connections renewed without a gap
-        self.connections = 0  # connections opened after none or a lost one (each a gap)
+        self.gaps = 0  # sockets opened after none or a lost one (each a gap in the events)
 
     # -- what callers use --------------------------------------------------------------------
 
@@ -165,7 +165,7 @@ class SubscriptionGroup:
                 attempt += 1
                 continue
             self._link, self._seen = link, None
-            self.connections += 1
+            self.gaps += 1
             try:
                 link = await self._serve(link)
             except Exception:  # a bug here must not end everyone's stream for good
@@ -207,9 +207,7 @@ class SubscriptionGroup:
 
     async def _open_link(self) -> Link:
         link = Link()
-        link.conn = await self._open_connection(
-            functools.partial(self._on_event, link), self._wake.set
-        )
+        link.conn = await self._open_socket(functools.partial(self._on_event, link), self._wake.set)
         link.renew_at = link.socket.opened_at + self._renew_after
         self._sockets = {s for s in self._sockets if not s.closed}
         self._sockets.add(link.conn)

@@ -10,7 +10,7 @@ from typing import Any
 
 from chatbot.errors import present
 from chatbot.exchange.credentials import ApiCredentials
-from chatbot.exchange.wsapi_connection import WsApiConnection
+from chatbot.exchange.user_stream.socket import WsApiSocket
 
 
 @dataclass(eq=False)
@@ -33,7 +33,7 @@ class Member:
 class Link:
     """One socket of the group and the subscriptions made on it."""
 
-    conn: WsApiConnection | None = None
+    conn: WsApiSocket | None = None
     renew_at: float = 0.0
     users: dict[int, tuple[int, ApiCredentials]] = field(default_factory=dict)
     by_subscription: dict[int, int] = field(default_factory=dict)
@@ -41,7 +41,7 @@ class Link:
     ids_used: int = 0  # subscribe requests sent: each may take one of the session's ids
 
     @property
-    def socket(self) -> WsApiConnection:
+    def socket(self) -> WsApiSocket:
         return present(self.conn, "the group's WebSocket API connection")
 
     def bind(self, user_id: int, credentials: ApiCredentials, result: Any) -> None:

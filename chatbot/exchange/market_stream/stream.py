@@ -6,10 +6,10 @@
     await stream.remove("BTCUSDT")   # the last remove unsubscribes
     await stream.stop()
 
-Symbols are spread over combined-stream connections (`/stream?streams=`) of at most
-`max_streams_per_connection` streams each; a connection is opened when the others are full and
-closed when its last symbol goes (the first one stays). Each connection is supervised on its own
-(see streams_connection.py): paced, coalesced SUBSCRIBE/UNSUBSCRIBE, reconnection with backoff
+Symbols are spread over groups, each holding at most `max_streams_per_connection` streams on
+one combined-stream socket (`/stream?streams=`) at a time; a group is opened when the others
+are full and closed when its last symbol goes (the first one stays). Each group is supervised on
+its own (see group.py): paced, coalesced SUBSCRIBE/UNSUBSCRIBE, reconnection with backoff
 and jitter, a gap-free renewal before Binance's 24 h cut, replacement of a silent socket.
 
 What the caller gets:
@@ -21,12 +21,12 @@ What the caller gets:
 - `add()` and `remove()` return at once (they never wait for Binance, so adding thousands of
   symbols one by one costs a few SUBSCRIBE messages). A new symbol's trades flow from when
   Binance confirms the subscription, which `await settle()` waits for.
-- `on_gap(symbols)` is awaited after a connection comes up and is subscribed (first connect,
+- `on_gap(symbols)` is awaited after a group's socket comes up and is subscribed (first connect,
   reconnect, renewal), listing the symbols it carries: trades may have been missed before, so
   the caller reads the current prices once (over REST) and evaluates them.
-- `on_state(False)` is awaited when the stream as a whole goes down (any connection lost or
+- `on_state(False)` is awaited when the stream as a whole goes down (any group lost or
   failing to connect; `down_since` is then the `time.time()` of that moment) and
-  `on_state(True)` when every connection is back, after the `on_gap` calls of the recovery.
+  `on_state(True)` when every group is back, after the `on_gap` calls of the recovery.
 - Callbacks `on_gap` and `on_state` run one at a time, in order, in a task of their own: a slow
   one delays the next notification, never the prices.
 
@@ -47,18 +47,18 @@ from typing import Any
 import aiohttp
 
 from chatbot.errors import present
-from chatbot.exchange.connection_attempts import ConnectionAttempts
-from chatbot.exchange.streams_connection import PriceHandler, StreamConnection
-from chatbot.exchange.streams_socket import (
+from chatbot.exchange.market_stream.group import PriceHandler, StreamGroup
+from chatbot.exchange.market_stream.socket import (
     ID_FIELDS,
     MAX_URL_STREAM_CHARS,
     ControlBudget,
+    MarketSocket,
     Sink,
-    StreamSocket,
     combined_url,
     normalize_symbol,
     stream_name,
 )
+from chatbot.exchange.ws.attempts import ConnectionAttempts
 
 log = logging.getLogger(__name__)
 
@@ -112,8 +112,8 @@ class MarketStream:
         self._max_url_chars = max_url_chars
         self._attempts = attempts  # Binance's per-IP limit on connection attempts, shared
         self._refs: dict[str, int] = {}
-        self._home: dict[str, StreamConnection] = {}
-        self._connections: list[StreamConnection] = []
+        self._home: dict[str, StreamGroup] = {}
+        self._groups: list[StreamGroup] = []
         self._retiring: set[asyncio.Task[None]] = set()
         self._notes: asyncio.Queue[tuple[Callable[[Any], Awaitable[None]], Any]] | None = None
         self._notifier: asyncio.Task[None] | None = None
@@ -131,13 +131,13 @@ class MarketStream:
 
     @property
     def connected(self) -> bool:
-        """Every connection is open (subscriptions may still be on their way)."""
-        return self._started and all(c.connected for c in self._connections)
+        """Every group's socket is open (subscriptions may still be on their way)."""
+        return self._started and all(c.connected for c in self._groups)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Open the first connection; returns once it is open or its first attempt failed
+        """Open the first group's socket; returns once it is open or its first attempt failed
         (it is then retried in the background, and `on_state(False)` is called)."""
         if self._stopped:
             raise RuntimeError("a stopped MarketStream cannot be started again")
@@ -148,19 +148,19 @@ class MarketStream:
             self._session = aiohttp.ClientSession()
         self._notes = asyncio.Queue()
         self._notifier = asyncio.create_task(self._notify_loop(), name="market-stream-notes")
-        if not self._connections:
-            self._connections.append(self._new_connection())
-        for connection in self._connections:
-            connection.start()
+        if not self._groups:
+            self._groups.append(self._new_group())
+        for group in self._groups:
+            group.start()
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(self._request_timeout + 1):
-                await self._connections[0].first_attempt.wait()
+                await self._groups[0].first_attempt.wait()
 
     async def stop(self) -> None:
-        """Close every connection (each close handshake takes at most 1 s, all at once) and
+        """Close every group's sockets (each close handshake takes at most 1 s, all at once) and
         drop pending notifications. A stopped stream is not started again."""
         self._started, self._stopped = False, True
-        await asyncio.gather(*(c.stop() for c in self._connections), *self._retiring)
+        await asyncio.gather(*(c.stop() for c in self._groups), *self._retiring)
         if self._notifier is not None:
             self._notifier.cancel()
             await asyncio.wait({self._notifier})
@@ -170,16 +170,16 @@ class MarketStream:
             self._session = None
 
     async def settle(self) -> None:
-        """Wait until Binance holds exactly the wanted streams on every connection (which
-        includes waiting for a lost connection to come back: use a timeout)."""
-        while unsettled := [c for c in self._connections if not c.settled.is_set()]:
+        """Wait until Binance holds exactly the wanted streams on every group (which
+        includes waiting for a lost group to come back: use a timeout)."""
+        while unsettled := [c for c in self._groups if not c.settled.is_set()]:
             await unsettled[0].settled.wait()
 
     async def subscriptions(self) -> list[set[str]]:
-        """What Binance says each connection holds (LIST_SUBSCRIPTIONS: one paced control
-        message per connection), for diagnostics and tests. Raises `StreamDisconnected` when a
-        connection is not open."""
-        return [await c.listed() for c in list(self._connections)]
+        """What Binance says each group holds (LIST_SUBSCRIPTIONS: one paced control
+        message per group), for diagnostics and tests. Raises `StreamDisconnected` when a
+        group's socket is not open."""
+        return [await c.listed() for c in list(self._groups)]
 
     # -- subscriptions -----------------------------------------------------------------------
 
@@ -191,14 +191,14 @@ class MarketStream:
         self._refs[name] = count + 1
         if count:
             return
-        connection = next((c for c in self._connections if c.has_room), None)
-        if connection is None:
-            connection = self._new_connection()
-            self._connections.append(connection)
+        group = next((c for c in self._groups if c.has_room), None)
+        if group is None:
+            group = self._new_group()
+            self._groups.append(group)
             if self._started:
-                connection.start()
-        connection.want(stream_name(name, self._channel), name)
-        self._home[name] = connection
+                group.start()
+        group.want(stream_name(name, self._channel), name)
+        self._home[name] = group
 
     async def remove(self, symbol: str) -> None:
         """Drop one reference; the last one unsubscribes (removing more than added: no-op)."""
@@ -210,19 +210,19 @@ class MarketStream:
         if not count:
             return
         del self._refs[name]
-        connection = self._home.pop(name)
-        connection.drop(stream_name(name, self._channel))
-        if not connection.wanted and connection is not self._connections[0]:
-            self._connections.remove(connection)
-            task = asyncio.create_task(connection.stop())
+        group = self._home.pop(name)
+        group.drop(stream_name(name, self._channel))
+        if not group.wanted and group is not self._groups[0]:
+            self._groups.remove(group)
+            task = asyncio.create_task(group.stop())
             self._retiring.add(task)
             task.add_done_callback(self._retiring.discard)
             self._state_changed()
 
     # -- wiring ------------------------------------------------------------------------------
 
-    def _new_connection(self) -> StreamConnection:
-        return StreamConnection(
+    def _new_group(self) -> StreamGroup:
+        return StreamGroup(
             open_socket=self._open_socket,
             on_price=self._on_price,
             id_field=ID_FIELDS[self._channel],
@@ -235,10 +235,10 @@ class MarketStream:
 
     async def _open_socket(
         self, streams: list[str], sink: Sink, wake: Callable[[], None]
-    ) -> StreamSocket:
+    ) -> MarketSocket:
         session = present(self._session, "the market stream's HTTP session (started)")
         url, carried = combined_url(self._url, streams, self._max_url_chars)
-        return await StreamSocket.open(
+        return await MarketSocket.open(
             session,
             url,
             carried,
@@ -256,7 +256,7 @@ class MarketStream:
             self._notes.put_nowait((self._on_gap, symbols))
 
     def _state_changed(self) -> None:
-        up = not any(c.down for c in self._connections)
+        up = not any(c.down for c in self._groups)
         if up == self._up:
             return
         self._up = up
