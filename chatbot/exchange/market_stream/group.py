@@ -32,6 +32,7 @@ from decimal import Decimal
 from typing import Any
 
 from chatbot.errors import present
+from chatbot.exchange.errors import ConnectionLost
 from chatbot.exchange.market_stream.socket import (
     MAX_PARAMS,
     ControlRefused,
@@ -41,17 +42,18 @@ from chatbot.exchange.market_stream.socket import (
     StreamTimeout,
     ignore,
 )
-from chatbot.exchange.ws.backoff import reconnect_delay
+from chatbot.exchange.ws.supervisor import Supervisor
 
 log = logging.getLogger(__name__)
 
 PriceHandler = Callable[[str, Decimal, int], None]
 SocketOpener = Callable[[list[str], Sink, Callable[[], None]], Awaitable[MarketSocket]]
-_MIN_WAIT = 0.05  # seconds; keeps a deadline already due from spinning the supervisor
 
 
-class StreamGroup:
+class StreamGroup(Supervisor[MarketSocket]):
     """Up to `capacity` streams on one (reconnected, renewed) socket."""
+
+    task_name = "market-stream-group"
 
     def __init__(
         self,
@@ -65,14 +67,13 @@ class StreamGroup:
         renew_after: float,
         backoff: tuple[float, float],
     ) -> None:
+        super().__init__(renew_after=renew_after, backoff=backoff)
         self._open_socket = open_socket
         self._on_price = on_price
         self._id_field = id_field
         self._notify_gap = notify_gap
         self._state_changed = state_changed
         self.capacity = capacity
-        self._renew_after = renew_after
-        self._backoff = backoff
         self.wanted: dict[str, str] = {}  # stream -> symbol, in the order they were wanted
         self.symbols: set[str] = set()  # the symbols whose trades are delivered
         self.rejected: set[str] = set()  # streams Binance refused; not asked for again
@@ -80,10 +81,6 @@ class StreamGroup:
         self.down = False
         self.settled = asyncio.Event()  # Binance holds exactly the wanted streams
         self.first_attempt = asyncio.Event()
-        self._wake = asyncio.Event()
-        self._stopped = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self._sockets: set[MarketSocket] = set()
 
     # -- what the owner uses -----------------------------------------------------------------
 
@@ -112,17 +109,9 @@ class StreamGroup:
         self.settled.clear()
         self._wake.set()
 
-    def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="market-stream-group")
-
     async def stop(self) -> None:
-        self._stopped.set()
         self.symbols = set()
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.wait({self._task})
-        await asyncio.gather(*(s.close() for s in self._sockets))
+        await super().stop()
         self.settled.set()  # nothing more will change: nobody should wait on it
         self.first_attempt.set()
 
@@ -145,51 +134,25 @@ class StreamGroup:
 
     # -- the supervisor ----------------------------------------------------------------------
 
-    async def _run(self) -> None:
-        attempt = 0
-        while not self._stopped.is_set():
-            try:
-                socket = await self._open(self.deliver)
-            except StreamDisconnected as exc:
-                log.warning("market stream connection failed: %s", exc.message)
-                self.first_attempt.set()
-                self._set_down(True)
-                await self._pause(self._delay(attempt, exc.retry_after))
-                attempt += 1
-                continue
-            self.first_attempt.set()
-            self.socket = socket
-            up_since = time.monotonic()
-            try:
-                await self._serve()
-            except Exception:  # a bug here must not end the stream for good
-                log.exception("market stream supervisor failed; reconnecting")
-                await asyncio.gather(*(s.close() for s in self._sockets))
-            self.settled.clear()
-            attempt = 0 if time.monotonic() - up_since > self._backoff[1] else attempt + 1
-            if not self._stopped.is_set():
-                self._set_down(True)
-                log.warning("market stream lost; reconnecting (%d streams)", len(self.wanted))
-                await self._pause(self._delay(attempt))
+    async def _connect(self) -> None:
+        socket = await self._open(self.deliver)
+        self.first_attempt.set()
+        self.socket = socket
 
-    async def _pause(self, seconds: float) -> None:
-        """Sleep, but wake for `stop()` (aiohttp can swallow a cancellation that arrives while
-        a connection attempt fails, so the loop also watches this flag)."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stopped.wait(), seconds)
+    def _connect_failed(self, error: ConnectionLost) -> None:
+        log.warning("market stream connection failed: %s", error.message)
+        self.first_attempt.set()
+        self._set_down(True)
 
-    def _delay(self, attempt: int, retry_after: float | None = None) -> float:
-        return reconnect_delay(attempt, *self._backoff, retry_after=retry_after)
+    def _lost(self) -> None:
+        self.settled.clear()
+        self._set_down(True)
+        log.warning("market stream lost; reconnecting (%d streams)", len(self.wanted))
 
     async def _open(self, sink: Sink) -> MarketSocket:
         streams = [s for s in self.wanted if s not in self.rejected]
         socket = await self._open_socket(streams, sink, self._wake.set)
-        socket.renew_at = socket.opened_at + self._renew_after
-        if self._stopped.is_set():
-            await socket.close()
-            raise StreamDisconnected("stopped")
-        self._sockets = {s for s in self._sockets if not s.closed}
-        self._sockets.add(socket)
+        socket.renew_at = await self._adopt(socket)
         return socket
 
     async def _serve(self) -> None:
@@ -204,9 +167,7 @@ class StreamGroup:
             if socket.shutdown_announced or time.monotonic() >= socket.renew_at:
                 await self._renew(socket)
                 continue
-            with contextlib.suppress(TimeoutError):
-                wait = max(_MIN_WAIT, socket.renew_at - time.monotonic())
-                await asyncio.wait_for(self._wake.wait(), wait)
+            await self._wait_for_wake(socket.renew_at)
             self._wake.clear()
             await self._reconcile(socket)
             if socket.closed:
@@ -284,10 +245,10 @@ class StreamGroup:
             await self._reconcile(new)
             await new.budget.acquire()
             await new.request("LIST_SUBSCRIPTIONS")  # answered: Binance serves the new socket
-        except (StreamDisconnected, StreamTimeout, ControlRefused) as exc:
+        except (ConnectionLost, StreamTimeout, ControlRefused) as exc:
             old.sink = deliver  # the old socket delivered everything meanwhile
             old.shutdown_announced = False
-            old.renew_at = time.monotonic() + self._delay(1, getattr(exc, "retry_after", None))
+            old.renew_at = self._postponed(getattr(exc, "retry_after", None))
             log.warning("market stream renewal postponed: %s", exc.message)
             if new is not None:
                 await new.close()

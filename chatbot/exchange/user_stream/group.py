@@ -36,8 +36,9 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from chatbot.errors import present
 from chatbot.exchange.credentials import ApiCredentials
-from chatbot.exchange.errors import AuthError, BinanceError
+from chatbot.exchange.errors import AuthError, BinanceError, ConnectionLost
 from chatbot.exchange.signing import ws_payload
 from chatbot.exchange.user_stream.delivery import event_key
 from chatbot.exchange.user_stream.group_state import Link, Member
@@ -47,18 +48,19 @@ from chatbot.exchange.user_stream.socket import (
     WsApiSocket,
     WsApiTimeout,
 )
-from chatbot.exchange.ws.backoff import reconnect_delay
+from chatbot.exchange.ws.supervisor import Supervisor
 
 log = logging.getLogger(__name__)
 
 Opener = Callable[[EventHandler, Callable[[], None]], Awaitable[WsApiSocket]]
 _IN_FLIGHT = 32  # subscribe requests outstanding at once on one socket
 MAX_ID_REACHED = -2042  # "Maximum subscription ID reached for this connection."
-_MIN_WAIT = 0.05  # seconds; keeps a retry deadline already due from spinning the supervisor
 
 
-class SubscriptionGroup:
+class SubscriptionGroup(Supervisor[WsApiSocket]):
     """Up to `capacity` users' subscriptions on one (reconnected, renewed) socket."""
+
+    task_name = "userdata-group"
 
     def __init__(
         self,
@@ -73,6 +75,7 @@ class SubscriptionGroup:
         backoff: tuple[float, float],
         subscription_ids: int = 65_535,
     ) -> None:
+        super().__init__(renew_after=renew_after, backoff=backoff)
         self._open_socket = open_socket
         self._timestamp = timestamp
         self._deliver = deliver
@@ -80,17 +83,11 @@ class SubscriptionGroup:
         self._resync = resync
         self.capacity = capacity
         self._subscription_ids = subscription_ids
-        self._renew_after = renew_after
-        self._backoff = backoff
         self.members: dict[int, Member] = {}
         self._link: Link | None = None
         self._seen: set[Any] | None = None  # events the old socket delivered during a renewal
         self._renew_now = False
-        self._wake = asyncio.Event()
-        self._stopped = asyncio.Event()
         self._in_flight = asyncio.Semaphore(_IN_FLIGHT)
-        self._task: asyncio.Task[None] | None = None
-        self._sockets: set[WsApiSocket] = set()
         self.renewals = 0  # connections renewed without a gap
         self.gaps = 0  # sockets opened after none or a lost one (each a gap in the events)
 
@@ -103,9 +100,6 @@ class SubscriptionGroup:
     @property
     def has_room(self) -> bool:
         return len(self.members) < self.capacity
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="userdata-group")
 
     def add(self, user_id: int, credentials: ApiCredentials) -> asyncio.Future[bool]:
         """Want a subscription for the user; the future says whether it is live (False: refused,
@@ -138,11 +132,7 @@ class SubscriptionGroup:
             self._wake.set()
 
     async def stop(self) -> None:
-        self._stopped.set()
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.wait({self._task})
-        await self._close_sockets()
+        await super().stop()
         for member in self.members.values():
             member.settle(False)
 
@@ -154,70 +144,43 @@ class SubscriptionGroup:
 
     # -- the supervisor ----------------------------------------------------------------------
 
-    async def _run(self) -> None:
-        attempt = 0
-        while not self._stopped.is_set():
-            try:
-                link = await self._open_link()
-            except WsApiDisconnected as exc:
-                log.warning("user-data connection failed: %s", exc.message)
-                await self._pause(self._delay(attempt, exc.retry_after))
-                attempt += 1
-                continue
-            self._link, self._seen = link, None
-            self.gaps += 1
-            try:
-                link = await self._serve(link)
-            except Exception:  # a bug here must not end everyone's stream for good
-                log.exception("user-data connection supervisor failed; reconnecting")
-                await self._close_sockets()
-            lived = time.monotonic() - link.socket.opened_at
-            attempt = 0 if lived > self._backoff[1] else attempt + 1
-            if not self._stopped.is_set():
-                log.warning("user-data connection lost; reconnecting (%d users)", len(self.members))
-                await self._pause(self._delay(attempt))
+    async def _connect(self) -> None:
+        self._link, self._seen = await self._open_link(), None
+        self.gaps += 1
 
-    async def _pause(self, seconds: float) -> None:
-        """Sleep, but wake for `stop()` (aiohttp can swallow a cancellation that arrives while
-        a connection attempt fails, so the loop also watches this flag)."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stopped.wait(), seconds)
+    def _connect_failed(self, error: ConnectionLost) -> None:
+        log.warning("user-data connection failed: %s", error.message)
 
-    async def _serve(self, link: Link) -> Link:
-        """Keep the link's subscriptions as wanted until the socket is lost; returns the last
-        link (a renewal replaces it)."""
+    def _lost(self) -> None:
+        log.warning("user-data connection lost; reconnecting (%d users)", len(self.members))
+
+    async def _serve(self) -> None:
+        """Keep the link's subscriptions as wanted until the socket is lost (a renewal
+        replaces the link)."""
+        link = present(self._link, "the group's link (opened)")
         while not self._stopped.is_set():
             self._wake.clear()
             self._resync_users(await self._reconcile(link))
             if link.socket.closed:
-                return link
+                return
             if self._renew_now or time.monotonic() >= link.renew_at:
                 link = await self._renew(link)
                 continue
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._until_next_deadline(link))
+            await self._wait_for_wake(self._next_deadline(link))
             if link.socket.closed:
-                return link
-        return link
+                return
 
-    def _until_next_deadline(self, link: Link) -> float:
+    def _next_deadline(self, link: Link) -> float:
+        """The renewal, or the earliest retry of a user not subscribed."""
         deadlines = [link.renew_at]
         deadlines += [m.retry_at for u, m in self.members.items() if u not in link.users]
-        return max(_MIN_WAIT, min(deadlines) - time.monotonic())
+        return min(deadlines)
 
     async def _open_link(self) -> Link:
         link = Link()
         link.conn = await self._open_socket(functools.partial(self._on_event, link), self._wake.set)
-        link.renew_at = link.socket.opened_at + self._renew_after
-        self._sockets = {s for s in self._sockets if not s.closed}
-        self._sockets.add(link.conn)
+        link.renew_at = await self._adopt(link.conn)
         return link
-
-    async def _close_sockets(self) -> None:
-        await asyncio.gather(*(s.close() for s in self._sockets))
-
-    def _delay(self, attempt: int, retry_after: float | None = None) -> float:
-        return reconnect_delay(attempt, *self._backoff, retry_after=retry_after)
 
     # -- reconciling -------------------------------------------------------------------------
 
@@ -325,8 +288,8 @@ class SubscriptionGroup:
         self._renew_now = False
         try:
             new = await self._open_link()
-        except WsApiDisconnected as exc:
-            old.renew_at = time.monotonic() + self._delay(1, exc.retry_after)
+        except ConnectionLost as exc:
+            old.renew_at = self._postponed(exc.retry_after)
             log.warning("user-data renewal postponed: %s", exc.message)
             return old
         new.held, self._seen = [], set()
@@ -334,7 +297,7 @@ class SubscriptionGroup:
         announced = await self._reconcile(new)
         if new.socket.closed and not old.socket.closed:
             new.held, self._seen = None, None
-            old.renew_at = time.monotonic() + self._delay(1)
+            old.renew_at = self._postponed()
             log.warning("user-data renewal failed; keeping the current connection")
             return old
         with contextlib.suppress(BinanceError):
