@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -168,13 +169,15 @@ def trade(symbol: str, trade_id: int, price: str) -> dict[str, Any]:
     return {"e": "trade", "E": 1, "s": symbol, "t": trade_id, "p": price, "T": 2}
 
 
-def scripted_socket(ws: ScriptedWs, sink: Any, wakes: list[int], silence: float = 5.0):
+def scripted_socket(
+    ws: ScriptedWs, sink: Any, wake: Callable[[], None], silence: float = 5.0
+) -> MarketSocket:
     return MarketSocket(
         ws,  # type: ignore[arg-type]
         ["btcusdt@trade"],
         event="trade",
         sink=sink,
-        wake=lambda: wakes.append(1),
+        wake=wake,
         budget=ControlBudget(5.0),
         silence_timeout=silence,
         request_timeout=1.0,
@@ -183,7 +186,7 @@ def scripted_socket(ws: ScriptedWs, sink: Any, wakes: list[int], silence: float 
 
 async def test_the_reader_routes_trades_answers_and_a_shutdown_notice():
     ws, seen, wakes = ScriptedWs(), [], []
-    socket = scripted_socket(ws, seen.append, wakes)
+    socket = scripted_socket(ws, seen.append, lambda: wakes.append(1))
     ws.push({"stream": "btcusdt@trade", "data": trade("BTCUSDT", 7, "1.5")})
     ws.push({"stream": "btcusdt@aggTrade", "data": {"e": "aggTrade", "s": "BTCUSDT"}})
     answer = asyncio.create_task(socket.request("SUBSCRIBE", ["ethusdt@trade"]))
@@ -209,8 +212,7 @@ async def test_the_reader_routes_trades_answers_and_a_shutdown_notice():
 async def test_a_silent_socket_closes_itself():
     ws = ScriptedWs()
     closed = asyncio.Event()
-    socket = scripted_socket(ws, lambda data: None, [], silence=0.05)
-    socket._wake = closed.set
+    socket = scripted_socket(ws, lambda data: None, closed.set, silence=0.05)
     async with asyncio.timeout(2):
         await closed.wait()
     assert socket.closed and ws.closed

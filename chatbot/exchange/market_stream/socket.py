@@ -2,9 +2,10 @@
 
 Frames are `{"stream": "<name>", "data": <payload>}` for events and `{"result", "id"}` (or an
 error, `{"error": {"code", "msg"}, "id"}` / `{"code", "msg", "id"}`) for control answers, all
-read in order by one reader task. The reader is the hot path: it parses a frame, and a payload
-whose `e` is the subscribed event goes straight to `sink` (one attribute call, no copy). The
-owner swaps `sink` to hold or record events while it moves streams to a new socket.
+read in order by one reader task (`JsonSocket`, ws/socket.py). `_on_text` is the hot path: it
+parses a frame, and a payload whose `e` is the subscribed event goes straight to `sink` (one
+attribute call, no copy). The owner swaps `sink` to hold or record events while it moves
+streams to a new socket.
 
 What an owner must know:
 - Binance counts every incoming frame, pings and pongs included, against 5 a second and cuts
@@ -19,8 +20,6 @@ What an owner must know:
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import itertools
 import json
 import logging
 import math
@@ -38,6 +37,7 @@ from chatbot.exchange.errors import (
 )
 from chatbot.exchange.ws.attempts import ConnectionAttempts
 from chatbot.exchange.ws.connect import connect
+from chatbot.exchange.ws.socket import JsonSocket
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +47,7 @@ ID_FIELDS = {"trade": "t", "aggTrade": "a"}  # channel -> the payload's per-symb
 MAX_PARAMS = 200  # streams per SUBSCRIBE: Binance silently ignores much larger messages
 MAX_URL_STREAM_CHARS = 4000  # stream names carried in the connect URL; the rest are SUBSCRIBEd
 _MAX_MESSAGE = 1 << 20
+_loads = json.loads
 
 
 class StreamDisconnected(ConnectionLost):
@@ -148,8 +149,13 @@ class ControlBudget:
 # -- the socket ------------------------------------------------------------------------------
 
 
-class MarketSocket:
+class MarketSocket(JsonSocket):
     """One open combined-stream socket. Build it with `await MarketSocket.open(...)`."""
+
+    label = "market stream"
+    reader_name = "market-stream-reader"
+    disconnected = StreamDisconnected
+    timed_out = StreamTimeout
 
     def __init__(
         self,
@@ -163,21 +169,16 @@ class MarketSocket:
         silence_timeout: float,
         request_timeout: float,
     ) -> None:
-        self._ws = ws
         self.event = event
         self.sink = sink
         self._wake = wake
         self.budget = budget
         self.told: set[str] = set(streams)  # what we asked Binance for, in the order it reads
-        self.opened_at = time.monotonic()
         self.renew_at = math.inf
         self.shutdown_announced = False
-        self.closed = False
-        self._silence_timeout = silence_timeout
-        self._request_timeout = request_timeout
-        self._ids = itertools.count(1)
-        self._pending: dict[int, asyncio.Future[Any]] = {}
-        self._reader = asyncio.create_task(self._read_loop(), name="market-stream-reader")
+        super().__init__(
+            ws, request_timeout=request_timeout, silence_timeout=silence_timeout, on_closed=wake
+        )
 
     @classmethod
     async def open(
@@ -220,63 +221,26 @@ class MarketSocket:
     async def request(self, method: str, params: list[Any] | None = None) -> Any:
         """Send one control message and return its `result`. Raises `ControlRefused`,
         `StreamTimeout` or `StreamDisconnected`. Pace calls with `budget.acquire()`."""
-        if self.closed:
-            raise StreamDisconnected()
-        request_id = next(self._ids)
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._pending[request_id] = future
-        message: dict[str, Any] = {"method": method, "id": request_id}
+        message: dict[str, Any] = {"method": method}
         if params is not None:
             message["params"] = params
-        try:
-            await self._ws.send_str(json.dumps(message, separators=(",", ":")))
-            async with asyncio.timeout(self._request_timeout):
-                return await future
-        except TimeoutError:
-            raise StreamTimeout() from None
-        except (ConnectionError, RuntimeError, aiohttp.ClientError):
-            raise StreamDisconnected() from None
-        finally:
-            self._pending.pop(request_id, None)
+        return await self._request(message, None)
 
     async def close(self) -> None:
         """Close the socket (a close handshake of at most 1 s) and stop the reader."""
         self.sink = ignore
-        with contextlib.suppress(Exception):
-            await self._ws.close()
-        self._reader.cancel()
-        await asyncio.wait({self._reader})  # unlike `await`, keeps our own cancellation
-        self._finish()
+        await super().close()
 
     # -- reading -----------------------------------------------------------------------------
 
-    async def _read_loop(self) -> None:
-        receive, loads, event = self._ws.receive, json.loads, self.event
-        text_type = aiohttp.WSMsgType.TEXT
-        try:
-            while True:
-                try:
-                    msg = await receive(self._silence_timeout)
-                except TimeoutError:
-                    log.warning("market stream silent for %.1f s; replacing", self._silence_timeout)
-                    return
-                if msg.type is text_type:
-                    try:
-                        frame = loads(msg.data)
-                        data = frame.get("data")
-                        if data is not None and data.get("e") == event:
-                            self.sink(data)
-                        else:
-                            self._on_other(frame)
-                    except Exception:  # one odd frame must not end everyone's stream
-                        log.exception("market stream: could not handle a frame")
-                elif msg.type in (aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR):
-                    return
-                # CLOSE / CLOSING: aiohttp completes the close handshake; CLOSED follows
-        finally:
-            self._finish()  # first: the owner learns of the loss without waiting for the close
-            if not self._ws.closed:
-                await self._ws.close()  # bounded by the 1 s close timeout
+    def _on_text(self, text: str) -> None:
+        """The hot path: a payload of the subscribed event goes straight to `sink`."""
+        frame = _loads(text)
+        data = frame.get("data")
+        if data is not None and data.get("e") == self.event:
+            self.sink(data)
+        else:
+            self._on_other(frame)
 
     def _on_other(self, frame: dict[str, Any]) -> None:
         data = frame.get("data", frame)
@@ -285,26 +249,14 @@ class MarketSocket:
             self.shutdown_announced = True
             self._wake()
             return
-        if "data" in frame:
-            return  # an event of another kind: not ours
-        future = self._pending.get(frame.get("id"))  # type: ignore[arg-type]
-        if future is None or future.done():
-            return
+        if "data" in frame or not self._awaits(frame.get("id")):
+            return  # an event of another kind (not ours), or an answer nobody waits for
         error = frame.get("error") if isinstance(frame.get("error"), dict) else frame
         if "code" in error:
-            future.set_exception(ControlRefused(str(error.get("msg", "")), code=error["code"]))
+            refused = ControlRefused(str(error.get("msg", "")), code=error["code"])
+            self._settle(frame["id"], error=refused)
         else:
-            future.set_result(frame.get("result"))
-
-    def _finish(self) -> None:
-        if self.closed:
-            return
-        self.closed = True
-        for future in self._pending.values():
-            if not future.done():
-                future.set_exception(StreamDisconnected())
-        self._pending.clear()
-        self._wake()
+            self._settle(frame["id"], frame.get("result"))
 
 
 def ignore(data: dict[str, Any]) -> None:

@@ -6,9 +6,10 @@ that carries the user-data events of its subscriptions (`{"subscriptionId", "eve
 connection events (`{"event": {"e": "serverShutdown"}}`, no subscription id).
 
 What a caller must know:
-- One reader task reads every frame in order. A request's `on_result` runs inside that reader,
-  before any later frame is looked at: a subscription id learnt there is known before the first
-  event of that subscription is passed on. `on_event` runs there too, so it must not block.
+- One reader task (`JsonSocket`, ws/socket.py) reads every frame in order. A request's
+  `on_result` runs inside that reader, before any later frame is looked at: a subscription id
+  learnt there is known before the first event of that subscription is passed on. `on_event`
+  runs there too, so it must not block.
 - Binance pings every 20 s and aiohttp answers with a pong (`autoping`, the default); aiohttp
   also pings when the socket has been idle for half of `silence_timeout`. A socket on which no
   frame at all (data, ping or pong) arrived for `silence_timeout` seconds is taken for dead and
@@ -24,9 +25,7 @@ What a caller must know:
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import itertools
 import json
 import logging
 import time
@@ -46,13 +45,13 @@ from chatbot.exchange.errors import (
 from chatbot.exchange.weight_governor import WeightGovernor
 from chatbot.exchange.ws.attempts import ConnectionAttempts
 from chatbot.exchange.ws.connect import connect
+from chatbot.exchange.ws.socket import JsonSocket, ResultHandler
 
 log = logging.getLogger(__name__)
 
 REQUEST_WEIGHT = 2  # userDataStream.subscribe / unsubscribe, session.logon, a connection
 
 EventHandler = Callable[[int | None, dict[str, Any]], None]
-ResultHandler = Callable[[Any], None]
 
 _JSON = json.JSONDecoder(parse_float=Decimal)
 _MAX_MESSAGE = 4 << 20
@@ -70,8 +69,13 @@ class WsApiTimeout(ExchangeUnavailable):
     default_message = "Binance's WebSocket API did not answer in time."
 
 
-class WsApiSocket:
+class WsApiSocket(JsonSocket):
     """One open WebSocket API socket. Build it with `await WsApiSocket.open(...)`."""
+
+    label = "WebSocket API"
+    reader_name = "wsapi-reader"
+    disconnected = WsApiDisconnected
+    timed_out = WsApiTimeout
 
     def __init__(
         self,
@@ -83,17 +87,14 @@ class WsApiSocket:
         on_closed: Callable[[], None] | None = None,
         governor: WeightGovernor | None = None,
     ) -> None:
-        self._ws = ws
         self._governor = governor
         self._on_event = on_event
-        self._on_closed = on_closed
-        self._request_timeout = request_timeout
-        self._silence_timeout = silence_timeout
-        self._ids = itertools.count(1)
-        self._pending: dict[int, tuple[asyncio.Future[Any], ResultHandler | None]] = {}
-        self._closed = asyncio.Event()
-        self.opened_at = time.monotonic()
-        self._reader = asyncio.create_task(self._read_loop(), name="wsapi-reader")
+        super().__init__(
+            ws,
+            request_timeout=request_timeout,
+            silence_timeout=silence_timeout,
+            on_closed=on_closed,
+        )
 
     @classmethod
     async def open(
@@ -134,13 +135,6 @@ class WsApiSocket:
             governor=governor,
         )
 
-    @property
-    def closed(self) -> bool:
-        return self._closed.is_set()
-
-    async def wait_closed(self) -> None:
-        await self._closed.wait()
-
     async def request(
         self,
         method: str,
@@ -153,53 +147,14 @@ class WsApiSocket:
             raise WsApiDisconnected()
         if self._governor is not None:
             await self._governor.acquire(REQUEST_WEIGHT)
-        request_id = next(self._ids)
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._pending[request_id] = (future, on_result)
-        message: dict[str, Any] = {"id": request_id, "method": method}
+        message: dict[str, Any] = {"method": method}
         if params:
             message["params"] = dict(params)
-        try:
-            await self._ws.send_str(json.dumps(message, separators=(",", ":")))
-            async with asyncio.timeout(self._request_timeout):
-                return await future
-        except TimeoutError:
-            raise WsApiTimeout() from None
-        except (ConnectionError, RuntimeError, aiohttp.ClientError):
-            raise WsApiDisconnected() from None
-        finally:
-            self._pending.pop(request_id, None)
-
-    async def close(self) -> None:
-        """Close the socket (a close handshake of at most 1 s) and stop the reader."""
-        with contextlib.suppress(Exception):
-            await self._ws.close()
-        self._reader.cancel()
-        await asyncio.wait({self._reader})  # unlike `await`, keeps our own cancellation
-        self._finish()
+        return await self._request(message, on_result)
 
     # -- reading -----------------------------------------------------------------------------
 
-    async def _read_loop(self) -> None:
-        try:
-            while True:
-                try:
-                    msg = await self._ws.receive(timeout=self._silence_timeout)
-                except TimeoutError:
-                    log.warning("WebSocket API silent for %.1f s; closing", self._silence_timeout)
-                    return
-                if msg.type is aiohttp.WSMsgType.TEXT:
-                    self._dispatch(msg.data)
-                elif msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSING):
-                    continue  # aiohttp completes the close handshake; CLOSED follows
-                elif msg.type in (aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR):
-                    return
-        finally:
-            self._finish()  # first: the owner learns of the loss without waiting for the close
-            if not self._ws.closed:
-                await self._ws.close()  # bounded by the 1 s close timeout
-
-    def _dispatch(self, text: str) -> None:
+    def _on_text(self, text: str) -> None:
         try:
             message = _JSON.decode(text)
         except ValueError:
@@ -210,11 +165,16 @@ class WsApiSocket:
         if "event" in message and "id" not in message:
             self._deliver_event(message)
             return
-        entry = self._pending.get(message.get("id"))
-        if entry is None:
-            log.debug("WebSocket API answer to an unknown request id %r", message.get("id"))
+        request_id = message.get("id")
+        if not self._awaits(request_id):
+            log.debug("WebSocket API answer to an unknown request id %r", request_id)
             return
-        self._settle(entry, message)
+        self._observe(message.get("rateLimits"))
+        error = message.get("error")
+        if isinstance(error, dict):
+            self._settle(request_id, error=wsapi_error(error, message.get("status")))
+        else:
+            self._settle(request_id, message.get("result"))
 
     def _deliver_event(self, message: dict[str, Any]) -> None:
         subscription_id = message.get("subscriptionId")
@@ -226,26 +186,6 @@ class WsApiSocket:
         except Exception:  # one bad event must not end the connection for everyone on it
             log.exception("failed to handle a WebSocket API event %r", event.get("e"))
 
-    def _settle(
-        self, entry: tuple[asyncio.Future[Any], ResultHandler | None], message: dict[str, Any]
-    ) -> None:
-        future, on_result = entry
-        self._observe(message.get("rateLimits"))
-        if future.done():
-            return
-        error = message.get("error")
-        if isinstance(error, dict):
-            future.set_exception(wsapi_error(error, message.get("status")))
-            return
-        result = message.get("result")
-        if on_result is not None:
-            try:
-                on_result(result)
-            except Exception as exc:
-                future.set_exception(exc)
-                return
-        future.set_result(result)
-
     def _observe(self, rate_limits: Any) -> None:
         """Tell the governor the weight Binance reports as used (REQUEST_WEIGHT's `count`)."""
         if self._governor is None or not isinstance(rate_limits, list):
@@ -254,17 +194,6 @@ class WsApiSocket:
             if isinstance(rule, dict) and rule.get("rateLimitType") == "REQUEST_WEIGHT":
                 with contextlib.suppress(TypeError, ValueError):
                     self._governor.observe(int(rule["count"]))
-
-    def _finish(self) -> None:
-        if self._closed.is_set():
-            return
-        self._closed.set()
-        for future, _ in self._pending.values():
-            if not future.done():
-                future.set_exception(WsApiDisconnected())
-        self._pending.clear()
-        if self._on_closed is not None:
-            self._on_closed()
 
 
 def wsapi_error(error: dict[str, Any], status: Any = None) -> BinanceError:
