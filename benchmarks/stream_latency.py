@@ -17,6 +17,7 @@ import sys
 import time
 from decimal import Decimal
 
+from chatbot.exchange.market_stream.settings import MarketStreamSettings
 from chatbot.exchange.market_stream.stream import MarketStream
 from chatbot.sandbox.exchange import ExchangeSimulator
 
@@ -36,7 +37,7 @@ async def measure(n: int) -> dict[str, float]:
         received_at = time.perf_counter()
         arrived.set()
 
-    stream = MarketStream(sim.stream_url, on_price=on_price)
+    stream = MarketStream(MarketStreamSettings(url=sim.stream_url), on_price=on_price)
     try:
         await stream.start()
         await stream.add(SYMBOL)

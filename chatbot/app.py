@@ -35,7 +35,9 @@ from chatbot.config import Settings
 from chatbot.errors import present
 from chatbot.exchange.client import BinanceClient
 from chatbot.exchange.errors import BinanceError
+from chatbot.exchange.market_stream.settings import MarketStreamSettings
 from chatbot.exchange.market_stream.stream import MarketStream
+from chatbot.exchange.user_stream.settings import UserStreamSettings
 from chatbot.exchange.user_stream.stream import UserDataStream
 from chatbot.exchange.weight_governor import Priority, background
 from chatbot.exchange.ws.attempts import ConnectionAttempts
@@ -208,16 +210,17 @@ async def open_resources(app: Application) -> Resources:
     )
     # one count of WebSocket connection attempts for both streams (Binance's per-IP limit)
     attempts = ConnectionAttempts(settings.ws_connect_limit, settings.ws_connect_window)
+    user_stream = UserStreamSettings(url=ws_api_url, subscription_ids=settings.ws_subscription_ids)
     open_user_stream = functools.partial(
         UserDataStream,
-        ws_api_url,
+        user_stream,
         timestamp=client.timestamp,
         governor=client.governor,
         attempts=attempts,
-        subscription_ids=settings.ws_subscription_ids,
     )
     live = FillFeed(open_user_stream, key_service, tracker, notifier, mirror, open_orders)
-    open_market_stream = functools.partial(MarketStream, stream_url, attempts=attempts)
+    market_stream = MarketStreamSettings(url=stream_url)
+    open_market_stream = functools.partial(MarketStream, market_stream, attempts=attempts)
     alerts_live = AlertFeed(
         open_market_stream, services.alerts, alert_repo, key_service, notifier, health
     )

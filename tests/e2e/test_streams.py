@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from chatbot.exchange.market_stream.group import PriceHandler
+from chatbot.exchange.market_stream.settings import MarketStreamSettings
 from chatbot.exchange.market_stream.stream import MarketStream
 
 WAIT = 5.0  # seconds: generous, for a loaded machine; a passing test never waits this long
@@ -57,13 +59,12 @@ async def stream_factory(exchange, recorder) -> AsyncIterator[Callable[..., Any]
     """Start market streams on the simulator (fast backoff); all are stopped afterwards."""
     streams: list[MarketStream] = []
 
-    async def start(**options: Any) -> MarketStream:
+    async def start(*, on_price: PriceHandler | None = None, **settings: Any) -> MarketStream:
         stream = MarketStream(
-            options.pop("url", exchange.stream_url),
-            on_price=options.pop("on_price", recorder.on_price),
+            MarketStreamSettings(**{"url": exchange.stream_url, **FAST, **settings}),
+            on_price=on_price or recorder.on_price,
             on_gap=recorder.on_gap,
             on_state=recorder.on_state,
-            **{**FAST, **options},
         )
         streams.append(stream)
         await stream.start()
@@ -168,7 +169,7 @@ async def test_more_than_1024_streams_open_a_second_connection(stream, exchange,
 
 
 async def test_an_emptied_extra_connection_is_closed(stream_factory, exchange):
-    stream = await stream_factory(max_streams_per_connection=2)
+    stream = await stream_factory(streams_per_socket=2)
     for symbol in ("BTCUSDT", "ETHUSDT", "BNBUSDT"):
         await stream.add(symbol)
     await settled(stream)
@@ -262,12 +263,10 @@ async def test_a_silent_connection_is_replaced(stream_factory, exchange, recorde
 async def test_pings_keep_a_quiet_connection_alive(exchange_factory, recorder):
     exchange = await exchange_factory(ping_interval=0.3)
     stream = MarketStream(
-        exchange.stream_url,
+        MarketStreamSettings(url=exchange.stream_url, silence_timeout=0.9, **FAST),
         on_price=recorder.on_price,
         on_gap=recorder.on_gap,
         on_state=recorder.on_state,
-        silence_timeout=0.9,
-        **FAST,
     )
     await stream.start()
     try:

@@ -236,7 +236,7 @@ async def test_a_silent_connection_is_replaced(stream_factory, recorder):
 
 
 async def test_stop_closes_everything_quickly(stream_factory, exchange, recorder):
-    stream = await stream_factory(max_per_connection=1)
+    stream = await stream_factory(users_per_socket=1)
     await stream.subscribe(ALICE, account(exchange, ALICE))
     await stream.subscribe(BOB, account(exchange, BOB))
     await stream.subscribe(CAROL, account(exchange, CAROL))

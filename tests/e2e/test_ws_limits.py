@@ -14,6 +14,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from chatbot.exchange.market_stream.settings import MarketStreamSettings
 from chatbot.exchange.market_stream.stream import MarketStream
 from chatbot.exchange.ws.attempts import ConnectionAttempts
 from tests.e2e import user_stream_harness as harness
@@ -136,16 +137,15 @@ async def test_a_burst_of_reconnects_stays_under_the_attempt_limit(
     exchange.limits.connection_attempts, exchange.limits.connection_window = 3, 1.0
     attempts = ConnectionAttempts(3, 1.0, margin=0.3)
     users = [ALICE, BOB]
-    user_data = await stream_factory(max_per_connection=1, attempts=attempts)  # a group each
+    user_data = await stream_factory(users_per_socket=1, attempts=attempts)  # a group each
     for user in users:
         await user_data.subscribe(user, account(exchange, user))
     prices = Prices()
+    one_per_socket = {"streams_per_socket": 1, "backoff": (0.05, 0.3)}  # a socket per symbol
     market = MarketStream(
-        exchange.stream_url,
+        MarketStreamSettings(url=exchange.stream_url, **one_per_socket),
         on_price=prices.on_price,
         on_gap=prices.on_gap,
-        max_streams_per_connection=1,  # a connection per symbol
-        backoff=(0.05, 0.3),
         attempts=attempts,
     )
     symbols = ["BTCUSDT", "ETHUSDT", "BNBUSDT", "XRPUSDT"]
@@ -178,7 +178,7 @@ async def test_a_group_moves_to_a_fresh_connection_before_its_ids_run_out(
     exchange, client, stream_factory, recorder
 ):
     exchange.limits.subscription_ids = 12
-    stream = await stream_factory(max_per_connection=2, subscription_ids=12)
+    stream = await stream_factory(users_per_socket=2, subscription_ids=12)
     await stream.subscribe(ALICE, account(exchange, ALICE))
     bob = account(exchange, BOB)
 
@@ -202,7 +202,7 @@ async def test_a_2042_renews_the_connection_and_is_not_the_users_failure(
 ):
     exchange.limits.subscription_ids = 6  # fewer than the client expects: Binance says -2042
     # a user's failure would wait out a backoff longer than subscribe() waits (2 s)
-    stream = await stream_factory(max_per_connection=2, backoff=(5.0, 30.0))
+    stream = await stream_factory(users_per_socket=2, backoff=(5.0, 30.0))
     await stream.subscribe(ALICE, account(exchange, ALICE))
     bob = account(exchange, BOB)
 

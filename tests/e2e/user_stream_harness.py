@@ -17,7 +17,9 @@ from chatbot.exchange.errors import BinanceError
 from chatbot.exchange.events import BalanceChange, ExecutionReport, UserEvent
 from chatbot.exchange.models import Order
 from chatbot.exchange.signing import KeyType
+from chatbot.exchange.user_stream.settings import UserStreamSettings
 from chatbot.exchange.user_stream.stream import UserDataStream
+from chatbot.exchange.ws.attempts import ConnectionAttempts
 from chatbot.sandbox.exchange import ExchangeSimulator
 
 ALICE, BOB, CAROL = 1, 2, 3
@@ -100,14 +102,17 @@ async def stream_factory(
     """Start user-data streams on the simulator (fast backoff); all are stopped afterwards."""
     streams: list[UserDataStream] = []
 
-    async def start(**options: Any) -> UserDataStream:
+    async def start(
+        *, attempts: ConnectionAttempts | None = None, **settings: Any
+    ) -> UserDataStream:
+        fast = {"url": exchange.ws_api_url, "backoff": (0.05, 0.3), "request_timeout": 2.0}
         stream = UserDataStream(
-            options.pop("url", exchange.ws_api_url),
+            UserStreamSettings(**{**fast, **settings}),
             timestamp=client.timestamp,
             on_event=recorder.on_event,
             on_resync=recorder.on_resync,
             on_key_failed=recorder.on_key_failed,
-            **{"backoff": (0.05, 0.3), "request_timeout": 2.0, **options},
+            attempts=attempts,
         )
         await stream.start()
         streams.append(stream)

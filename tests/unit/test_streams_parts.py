@@ -15,6 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from chatbot.exchange.market_stream.group import StreamGroup
+from chatbot.exchange.market_stream.settings import MarketStreamSettings
 from chatbot.exchange.market_stream.socket import (
     ControlBudget,
     ControlRefused,
@@ -103,7 +104,8 @@ def ignore_price(symbol: str, price: Decimal, trade_time_ms: int) -> None:
 
 
 async def test_symbols_fill_connections_in_order_and_an_emptied_extra_one_goes():
-    stream = MarketStream("ws://unused", on_price=ignore_price, max_streams_per_connection=3)
+    settings = MarketStreamSettings(url="ws://unused", streams_per_socket=3)
+    stream = MarketStream(settings, on_price=ignore_price)
     for i in range(7):
         await stream.add(f"SYM{i}USDT")
     await stream.add("sym0usdt")  # counted, not subscribed twice
@@ -129,9 +131,11 @@ def test_on_price_must_be_a_plain_function_and_the_channel_known():
         pass
 
     with pytest.raises(TypeError):
-        MarketStream("ws://unused", on_price=on_price)  # type: ignore[arg-type]
+        MarketStream(MarketStreamSettings(url="ws://unused"), on_price=on_price)  # type: ignore[arg-type]
     with pytest.raises(ValueError):
-        MarketStream("ws://unused", on_price=ignore_price, channel="depth")
+        MarketStreamSettings(url="ws://unused", channel="depth")
+    with pytest.raises(ValueError):
+        MarketStreamSettings(url="ws://unused", streams_per_socket=1025)
 
 
 # -- one socket's reader, on a scripted WebSocket ----------------------------------------------
@@ -257,12 +261,9 @@ async def test_a_renewal_hands_over_without_losing_or_repeating_a_trade():
     connection = StreamGroup(
         open_socket=open_socket,  # type: ignore[arg-type]
         on_price=lambda s, p, t: delivered.append((s, p)),
-        id_field="t",
         notify_gap=lambda symbols: None,
         state_changed=lambda: None,
-        capacity=1024,
-        renew_after=3600.0,
-        backoff=(0.1, 1.0),
+        settings=MarketStreamSettings(url="ws://unused", renew_after=3600.0, backoff=(0.1, 1.0)),
     )
     connection.want("btcusdt@trade", "BTCUSDT")
     old = await connection._open(connection.deliver)

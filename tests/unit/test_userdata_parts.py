@@ -18,6 +18,7 @@ from chatbot.exchange.events import AccountPosition, BalanceChange, ExecutionRep
 from chatbot.exchange.signing import KeyType
 from chatbot.exchange.user_stream.delivery import UserQueues, event_key, parse_user_event
 from chatbot.exchange.user_stream.group import SubscriptionGroup
+from chatbot.exchange.user_stream.settings import UserStreamSettings
 from chatbot.exchange.user_stream.socket import wsapi_error
 from chatbot.exchange.ws.backoff import reconnect_delay
 from chatbot.sandbox.exchange.signatures import verify_hmac, ws_payload
@@ -327,10 +328,13 @@ async def group_on(request):
             deliver=lambda user, event: outcome.delivered.append((user, event)),
             refused=lambda user, error: outcome.refused.append((user, error)),
             resync=outcome.resyncs.append,
-            capacity=10,
-            renew_after=options.get("renew_after", 3600.0),
-            backoff=(0.001, 0.01),
-            subscription_ids=options.get("subscription_ids", 65_535),
+            settings=UserStreamSettings(
+                url="ws://unused",
+                users_per_socket=10,
+                renew_after=options.get("renew_after", 3600.0),
+                backoff=(0.001, 0.01),
+                subscription_ids=options.get("subscription_ids", 65_535),
+            ),
         )
         group.start()
         groups.append(group)

@@ -9,6 +9,7 @@ import time
 import pytest
 
 from chatbot.exchange.errors import ConnectionLost
+from chatbot.exchange.ws.settings import StreamSettings
 from chatbot.exchange.ws.supervisor import Supervisor
 
 
@@ -25,7 +26,9 @@ class ScriptedGroup(Supervisor[FakeSocket]):
     """Fails its first `failures` connects, then serves one socket until it is closed."""
 
     def __init__(self, failures: int) -> None:
-        super().__init__(renew_after=3600.0, backoff=(0.001, 0.002))
+        super().__init__(
+            StreamSettings(url="ws://unused", renew_after=3600.0, backoff=(0.001, 0.002))
+        )
         self.failures = failures
         self.attempts: list[int] = []  # the attempt number of each backoff waited
         self.socket: FakeSocket | None = None

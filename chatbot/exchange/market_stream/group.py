@@ -33,6 +33,7 @@ from typing import Any
 
 from chatbot.errors import present
 from chatbot.exchange.errors import ConnectionLost
+from chatbot.exchange.market_stream.settings import MarketStreamSettings
 from chatbot.exchange.market_stream.socket import (
     MAX_PARAMS,
     ControlRefused,
@@ -60,20 +61,17 @@ class StreamGroup(Supervisor[MarketSocket]):
         *,
         open_socket: SocketOpener,
         on_price: PriceHandler,
-        id_field: str,
         notify_gap: Callable[[list[str]], None],
         state_changed: Callable[[], None],
-        capacity: int,
-        renew_after: float,
-        backoff: tuple[float, float],
+        settings: MarketStreamSettings,
     ) -> None:
-        super().__init__(renew_after=renew_after, backoff=backoff)
+        super().__init__(settings)
         self._open_socket = open_socket
         self._on_price = on_price
-        self._id_field = id_field
+        self._id_field = settings.id_field
         self._notify_gap = notify_gap
         self._state_changed = state_changed
-        self.capacity = capacity
+        self.capacity = settings.streams_per_socket
         self.wanted: dict[str, str] = {}  # stream -> symbol, in the order they were wanted
         self.symbols: set[str] = set()  # the symbols whose trades are delivered
         self.rejected: set[str] = set()  # streams Binance refused; not asked for again

@@ -1,12 +1,13 @@
 """One market-stream manager for the whole bot: every watched symbol's trades, one callback.
 
-    stream = MarketStream(stream_url, on_price=on_price, on_gap=on_gap, on_state=on_state)
+    settings = MarketStreamSettings(url="wss://stream.binance.com:9443")
+    stream = MarketStream(settings, on_price=on_price, on_gap=on_gap, on_state=on_state)
     await stream.start()
     await stream.add("BTCUSDT")      # counted: the first add subscribes btcusdt@trade
     await stream.remove("BTCUSDT")   # the last remove unsubscribes
     await stream.stop()
 
-Symbols are spread over groups, each holding at most `max_streams_per_connection` streams on
+Symbols are spread over groups, each holding at most `streams_per_socket` streams on
 one combined-stream socket (`/stream?streams=`) at a time; a group is opened when the others
 are full and closed when its last symbol goes (the first one stays). Each group is supervised on
 its own (see group.py): paced, coalesced SUBSCRIBE/UNSUBSCRIBE, reconnection with backoff
@@ -48,9 +49,8 @@ import aiohttp
 
 from chatbot.errors import present
 from chatbot.exchange.market_stream.group import PriceHandler, StreamGroup
+from chatbot.exchange.market_stream.settings import MarketStreamSettings
 from chatbot.exchange.market_stream.socket import (
-    ID_FIELDS,
-    MAX_URL_STREAM_CHARS,
     ControlBudget,
     MarketSocket,
     Sink,
@@ -64,8 +64,6 @@ log = logging.getLogger(__name__)
 
 GapHandler = Callable[[list[str]], Awaitable[None]]
 StateHandler = Callable[[bool], Awaitable[None]]
-MAX_STREAMS_PER_CONNECTION = 1024  # Binance's limit
-RENEW_AFTER = 23 * 3600.0  # seconds; Binance cuts a connection at 24 h
 
 
 class MarketStream:
@@ -73,43 +71,22 @@ class MarketStream:
 
     def __init__(
         self,
-        stream_url: str,
+        settings: MarketStreamSettings,
         *,
         on_price: PriceHandler,
         on_gap: GapHandler | None = None,
         on_state: StateHandler | None = None,
         session: aiohttp.ClientSession | None = None,
-        max_streams_per_connection: int = MAX_STREAMS_PER_CONNECTION,
-        control_rate: float = 5.0,
-        renew_after: float = RENEW_AFTER,
-        silence_timeout: float = 30.0,
-        backoff: tuple[float, float] = (0.5, 30.0),
-        channel: str = "trade",
-        request_timeout: float = 10.0,
-        max_url_chars: int = MAX_URL_STREAM_CHARS,
         attempts: ConnectionAttempts | None = None,
     ) -> None:
         if inspect.iscoroutinefunction(on_price):
             raise TypeError("on_price must be a plain function; start a task for async work")
-        if channel not in ID_FIELDS:
-            raise ValueError(f"channel must be one of {sorted(ID_FIELDS)}, not {channel!r}")
-        if not 1 <= max_streams_per_connection <= MAX_STREAMS_PER_CONNECTION:
-            raise ValueError("max_streams_per_connection must be between 1 and 1024")
-        ControlBudget(control_rate)  # validates the rate
-        self._url = stream_url
+        self.settings = settings
         self._on_price = on_price
         self._on_gap = on_gap
         self._on_state = on_state
         self._session = session
         self._own_session = session is None
-        self._capacity = max_streams_per_connection
-        self._control_rate = control_rate
-        self._renew_after = renew_after
-        self._silence_timeout = silence_timeout
-        self._backoff = backoff
-        self._channel = channel
-        self._request_timeout = request_timeout
-        self._max_url_chars = max_url_chars
         self._attempts = attempts  # Binance's per-IP limit on connection attempts, shared
         self._refs: dict[str, int] = {}
         self._home: dict[str, StreamGroup] = {}
@@ -153,7 +130,7 @@ class MarketStream:
         for group in self._groups:
             group.start()
         with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(self._request_timeout + 1):
+            async with asyncio.timeout(self.settings.request_timeout + 1):
                 await self._groups[0].first_attempt.wait()
 
     async def stop(self) -> None:
@@ -197,7 +174,7 @@ class MarketStream:
             self._groups.append(group)
             if self._started:
                 group.start()
-        group.want(stream_name(name, self._channel), name)
+        group.want(stream_name(name, self.settings.channel), name)
         self._home[name] = group
 
     async def remove(self, symbol: str) -> None:
@@ -211,7 +188,7 @@ class MarketStream:
             return
         del self._refs[name]
         group = self._home.pop(name)
-        group.drop(stream_name(name, self._channel))
+        group.drop(stream_name(name, self.settings.channel))
         if not group.wanted and group is not self._groups[0]:
             self._groups.remove(group)
             task = asyncio.create_task(group.stop())
@@ -225,29 +202,27 @@ class MarketStream:
         return StreamGroup(
             open_socket=self._open_socket,
             on_price=self._on_price,
-            id_field=ID_FIELDS[self._channel],
             notify_gap=self._gap,
             state_changed=self._state_changed,
-            capacity=self._capacity,
-            renew_after=self._renew_after,
-            backoff=self._backoff,
+            settings=self.settings,
         )
 
     async def _open_socket(
         self, streams: list[str], sink: Sink, wake: Callable[[], None]
     ) -> MarketSocket:
         session = present(self._session, "the market stream's HTTP session (started)")
-        url, carried = combined_url(self._url, streams, self._max_url_chars)
+        settings = self.settings
+        url, carried = combined_url(settings.url, streams, settings.max_url_chars)
         return await MarketSocket.open(
             session,
             url,
             carried,
-            event=self._channel,
+            event=settings.channel,
             sink=sink,
             wake=wake,
-            budget=ControlBudget(self._control_rate),
-            silence_timeout=self._silence_timeout,
-            request_timeout=self._request_timeout,
+            budget=ControlBudget(settings.control_rate),
+            silence_timeout=settings.silence_timeout,
+            request_timeout=settings.request_timeout,
             attempts=self._attempts,
         )
 

@@ -42,6 +42,7 @@ from chatbot.exchange.errors import AuthError, BinanceError, ConnectionLost
 from chatbot.exchange.signing import ws_payload
 from chatbot.exchange.user_stream.delivery import event_key
 from chatbot.exchange.user_stream.group_state import Link, Member
+from chatbot.exchange.user_stream.settings import UserStreamSettings
 from chatbot.exchange.user_stream.socket import (
     EventHandler,
     WsApiDisconnected,
@@ -70,19 +71,16 @@ class SubscriptionGroup(Supervisor[WsApiSocket]):
         deliver: Callable[[int, dict[str, Any]], None],
         refused: Callable[[int, BinanceError], None],
         resync: Callable[[list[int]], None],
-        capacity: int,
-        renew_after: float,
-        backoff: tuple[float, float],
-        subscription_ids: int = 65_535,
+        settings: UserStreamSettings,
     ) -> None:
-        super().__init__(renew_after=renew_after, backoff=backoff)
+        super().__init__(settings)
         self._open_socket = open_socket
         self._timestamp = timestamp
         self._deliver = deliver
         self._refused = refused
         self._resync = resync
-        self.capacity = capacity
-        self._subscription_ids = subscription_ids
+        self.capacity = settings.users_per_socket
+        self._subscription_ids = settings.subscription_ids
         self.members: dict[int, Member] = {}
         self._link: Link | None = None
         self._seen: set[Any] | None = None  # events the old socket delivered during a renewal

@@ -3,7 +3,7 @@
 Binance retired the REST listenKey stream: a signed `userDataStream.subscribe.signature`
 request on a WebSocket API connection now starts a user's event stream, and one connection
 carries many users' subscriptions (one per account, at most 1000). `UserDataStream` keeps a
-small pool of such connections, `max_per_connection` users on each, and hides their lives
+small pool of such connections, `users_per_socket` users on each, and hides their lives
 (reconnects, the 24 h renewal) behind three callbacks:
 
 - `on_event(user_id, event)`: an `ExecutionReport`, `AccountPosition` or `BalanceChange`,
@@ -36,6 +36,7 @@ from chatbot.exchange.errors import BinanceError
 from chatbot.exchange.events import UserEvent
 from chatbot.exchange.user_stream.delivery import UserQueues, parse_user_event
 from chatbot.exchange.user_stream.group import SubscriptionGroup
+from chatbot.exchange.user_stream.settings import UserStreamSettings
 from chatbot.exchange.user_stream.socket import EventHandler, WsApiSocket
 from chatbot.exchange.weight_governor import WeightGovernor
 from chatbot.exchange.ws.attempts import ConnectionAttempts
@@ -46,55 +47,34 @@ EventCallback = Callable[[int, UserEvent], Awaitable[None]]
 ResyncCallback = Callable[[list[int]], Awaitable[None]]
 KeyFailedCallback = Callable[[int, BinanceError], Awaitable[None]]
 
-MAX_SUBSCRIPTIONS_PER_CONNECTION = 1000  # Binance's limit per WebSocket API session
-MAX_SUBSCRIPTION_IDS = 65_535  # ids one session hands out over its life (then -2042)
-
 
 class UserDataStream:
     """Every user's user-data subscription over a pool of WebSocket API connections."""
 
     def __init__(
         self,
-        ws_api_url: str,
+        settings: UserStreamSettings,
         *,
         timestamp: Callable[[], int],
         on_event: EventCallback,
         on_resync: ResyncCallback,
         on_key_failed: KeyFailedCallback,
         session: aiohttp.ClientSession | None = None,
-        max_per_connection: int = 200,
-        renew_after: float = 23 * 3600,
-        silence_timeout: float = 60.0,
-        backoff: tuple[float, float] = (0.5, 30.0),
-        request_timeout: float = 10.0,
         governor: WeightGovernor | None = None,
         attempts: ConnectionAttempts | None = None,
-        subscription_ids: int = MAX_SUBSCRIPTION_IDS,
     ) -> None:
         """`timestamp` gives Binance-clock milliseconds (`BinanceClient.timestamp`); a subscribe
-        is signed with a fresh one each time. Durations are in seconds; `backoff` is the first
-        reconnect delay and its cap. `attempts` is the process's one limiter of connection
-        attempts; `subscription_ids` the ids one connection may hand out over its life, after
-        which its group moves to a fresh one (Binance's 65,535; lower only for tests)."""
-        if not 1 <= max_per_connection <= MAX_SUBSCRIPTIONS_PER_CONNECTION:
-            raise ValueError(f"max_per_connection must be 1..{MAX_SUBSCRIPTIONS_PER_CONNECTION}")
-        if subscription_ids <= 2 * max_per_connection:
-            raise ValueError("subscription_ids must be more than twice max_per_connection")
-        self.ws_api_url = ws_api_url
+        is signed with a fresh one each time. `attempts` is the process's one limiter of
+        connection attempts."""
+        self.settings = settings
         self._timestamp = timestamp
         self._on_event = on_event
         self._on_resync = on_resync
         self._on_key_failed = on_key_failed
         self._session = session
         self._owns_session = session is None
-        self._capacity = max_per_connection
-        self._renew_after = renew_after
-        self._silence_timeout = silence_timeout
-        self._backoff = backoff
-        self._request_timeout = request_timeout
         self._governor = governor  # the bot's one weight budget, shared with REST
         self._attempts = attempts
-        self._subscription_ids = subscription_ids
         self._groups: list[SubscriptionGroup] = []
         self._group_of: dict[int, SubscriptionGroup] = {}
         self._queues = UserQueues()
@@ -173,7 +153,7 @@ class UserDataStream:
         self._group_of[user_id] = group
         future = group.add(user_id, credentials)
         try:
-            done, _ = await asyncio.wait({future}, timeout=self._request_timeout)
+            done, _ = await asyncio.wait({future}, timeout=self.settings.request_timeout)
         finally:
             if not future.done():
                 group.forget_waiter(user_id, future)
@@ -199,10 +179,7 @@ class UserDataStream:
             deliver=self._deliver,
             refused=self._refused,
             resync=self._resync,
-            capacity=self._capacity,
-            renew_after=self._renew_after,
-            backoff=self._backoff,
-            subscription_ids=self._subscription_ids,
+            settings=self.settings,
         )
         self._groups.append(group)
         group.start()
@@ -213,10 +190,10 @@ class UserDataStream:
     ) -> WsApiSocket:
         return await WsApiSocket.open(
             present(self._session, "the user-data stream's HTTP session (started)"),
-            self.ws_api_url,
+            self.settings.url,
             on_event,
-            request_timeout=self._request_timeout,
-            silence_timeout=self._silence_timeout,
+            request_timeout=self.settings.request_timeout,
+            silence_timeout=self.settings.silence_timeout,
             on_closed=on_closed,
             governor=self._governor,
             attempts=self._attempts,

@@ -30,6 +30,7 @@ from typing import Generic, Protocol, TypeVar
 
 from chatbot.exchange.errors import ConnectionLost
 from chatbot.exchange.ws.backoff import reconnect_delay
+from chatbot.exchange.ws.settings import StreamSettings
 
 log = logging.getLogger(__name__)
 
@@ -51,14 +52,14 @@ S = TypeVar("S", bound=Socket)
 
 
 class Supervisor(ABC, Generic[S]):
-    """The loop that keeps one socket of type `S` open; see the module docstring. Durations
-    are in seconds; `backoff` is the first reconnect delay and its cap."""
+    """The loop that keeps one socket of type `S` open; see the module docstring. It reads
+    `renew_after` and `backoff` (the first reconnect delay and its cap) of `settings`."""
 
     task_name = "websocket-group"
 
-    def __init__(self, *, renew_after: float, backoff: tuple[float, float]) -> None:
-        self._renew_after = renew_after
-        self._backoff = backoff
+    def __init__(self, settings: StreamSettings) -> None:
+        self._renew_after = settings.renew_after
+        self._backoff = settings.backoff
         self._wake = asyncio.Event()
         self._stopped = asyncio.Event()
         self._task: asyncio.Task[None] | None = None

@@ -59,7 +59,7 @@ class ControlError(Exception):
         self.msg = msg
 
 
-class StreamGroup:
+class StreamConnection:
     """One market-stream connection: its channel, its streams in order, its format."""
 
     def __init__(self, channel: Channel, combined: bool) -> None:
@@ -78,7 +78,7 @@ class StreamHub:
         self._clock = clock
         self._registry = registry
         self.settings = settings
-        self._subscribers: dict[str, set[StreamGroup]] = {}
+        self._subscribers: dict[str, set[StreamConnection]] = {}
         self._kline_open: dict[str, int] = {}
         market.add_listener(self.on_trade)
 
@@ -130,7 +130,7 @@ class StreamHub:
 
     # -- subscriptions ----------------------------------------------------------------------
 
-    def subscribe(self, connection: StreamGroup, streams: list[str]) -> None:
+    def subscribe(self, connection: StreamConnection, streams: list[str]) -> None:
         fresh = [s for s in dict.fromkeys(streams) if s not in connection.streams]
         if len(connection.streams) + len(fresh) > MAX_STREAMS:
             raise ControlError(2, f"Invalid request: too many streams (at most {MAX_STREAMS})")
@@ -138,7 +138,7 @@ class StreamHub:
             connection.streams[stream] = None
             self._subscribers.setdefault(stream, set()).add(connection)
 
-    def unsubscribe(self, connection: StreamGroup, streams: list[str]) -> None:
+    def unsubscribe(self, connection: StreamConnection, streams: list[str]) -> None:
         for stream in streams:
             connection.streams.pop(stream, None)
             listeners = self._subscribers.get(stream)
@@ -166,7 +166,7 @@ class StreamHub:
         if not all(valid_stream(s) for s in streams) or len(set(streams)) > MAX_STREAMS:
             return web.Response(status=400, text="Invalid request: invalid stream")
         channel = await open_channel(request, self.settings, self._registry)
-        connection = StreamGroup(channel, combined)
+        connection = StreamConnection(channel, combined)
         self.subscribe(connection, streams)
         try:
             await pump(
@@ -180,7 +180,7 @@ class StreamHub:
             await channel.stop()
         return channel.ws
 
-    async def _control(self, connection: StreamGroup, text: str) -> bool:
+    async def _control(self, connection: StreamConnection, text: str) -> bool:
         request_id: Any = None
         try:
             message = _parse(text)
@@ -192,7 +192,7 @@ class StreamHub:
         connection.channel.send(dumps(reply))
         return True
 
-    def _apply(self, connection: StreamGroup, message: dict[str, Any]) -> Any:
+    def _apply(self, connection: StreamConnection, message: dict[str, Any]) -> Any:
         method, params = message["method"], message.get("params", [])
         if method in ("SUBSCRIBE", "UNSUBSCRIBE"):
             if not isinstance(params, list) or not all(valid_stream(p) for p in params):
@@ -229,7 +229,7 @@ def _parse(text: str) -> dict[str, Any]:
     return message
 
 
-def _property(connection: StreamGroup, method: str, params: Any) -> Any:
+def _property(connection: StreamConnection, method: str, params: Any) -> Any:
     if not isinstance(params, list) or not params or params[0] != "combined":
         raise ControlError(0, "Unknown property")
     if method == "GET_PROPERTY":
