@@ -7,7 +7,8 @@ sent only when the socket's `ControlBudget` allows: adds and removes that arrive
 are coalesced into the next message. Beyond that:
 
 - a lost or silent socket is reopened after an exponential backoff with jitter (at least
-  Binance's `Retry-After` after a 418/429 handshake), its streams in the URL where they fit;
+  Binance's `Retry-After` after a 418/429 handshake: the `Supervisor` of ws/supervisor.py,
+  which this group is), its streams in the URL where they fit;
 - before Binance's 24 h cut (`renew_after`), or at once on `serverShutdown`, a new socket is
   opened and subscribed while the old one still delivers. The new socket's trades are held
   back, the old one's recorded, until the old socket answers a LIST_SUBSCRIPTIONS sent after

@@ -6,8 +6,8 @@ subscribes wanted users who are not subscribed, unsubscribes the others, and kee
 across the socket's life:
 
 - a lost socket is reopened after an exponential backoff with jitter (at least Binance's
-  `Retry-After` after a 418/429 handshake), and everyone is subscribed again with a freshly
-  signed request;
+  `Retry-After` after a 418/429 handshake: the `Supervisor` of ws/supervisor.py, which this
+  group is), and everyone is subscribed again with a freshly signed request;
 - before Binance's 24 h cut (`renew_after`), or at once on `serverShutdown`, a new socket is
   opened and everyone subscribed on it while the old one still delivers. Events arriving on the
   new socket are held back until the old socket has answered `userDataStream.unsubscribe` (by
