@@ -56,3 +56,18 @@ def test_handlers_read_services_through_the_typed_context() -> None:
         if isinstance(node, ast.Attribute) and node.attr == "bot_data"
     ]
     assert not found, f"bot_data read outside handlers/context.py: {found}"
+
+
+def test_the_streams_do_not_import_the_rest_client() -> None:
+    """Credentials come from exchange/credentials.py: a stream needs no REST transport."""
+    packages = ("ws", "market_stream", "user_stream")
+    found = [
+        line
+        for package in packages
+        for line in modules_importing(f"chatbot/exchange/{package}", "chatbot.exchange.client")
+    ]
+    assert not found
+    assert any(  # the walk sees the streams' imports at all
+        "chatbot.exchange.credentials" in imported_modules(path)
+        for path in (ROOT / "chatbot/exchange/user_stream").rglob("*.py")
+    )
