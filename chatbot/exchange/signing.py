@@ -13,7 +13,6 @@ import base64
 import hashlib
 import hmac
 from collections.abc import Iterable, Mapping
-from enum import StrEnum
 from typing import Any, Protocol
 from urllib.parse import quote
 
@@ -21,13 +20,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
 from pydantic import SecretStr
 
-
-class KeyType(StrEnum):
-    """The three kinds of API key Binance issues."""
-
-    HMAC = "hmac"
-    ED25519 = "ed25519"
-    RSA = "rsa"
+from chatbot.key_types import KeyType
 
 
 class KeyFormatError(ValueError):

@@ -17,7 +17,8 @@ from pydantic import SecretStr
 from chatbot.errors import UserError
 from chatbot.exchange.client import ApiCredentials, BinanceClient
 from chatbot.exchange.errors import AuthError, InvalidApiKeyFormat, InvalidSignature
-from chatbot.exchange.signing import KeyFormatError, KeyType
+from chatbot.exchange.signing import KeyFormatError
+from chatbot.key_types import KeyType
 from chatbot.storage.vault import CredentialVault, StoredCredentials, VaultError, mask
 
 log = logging.getLogger(__name__)

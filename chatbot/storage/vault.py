@@ -29,7 +29,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from pydantic import SecretStr
 
-from chatbot.exchange.signing import KeyType
+from chatbot.key_types import KeyType
 from chatbot.storage.db import Database
 
 log = logging.getLogger(__name__)

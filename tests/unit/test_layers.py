@@ -56,3 +56,9 @@ def test_handlers_read_services_through_the_typed_context() -> None:
         if isinstance(node, ast.Attribute) and node.attr == "bot_data"
     ]
     assert not found, f"bot_data read outside handlers/context.py: {found}"
+
+
+def test_storage_does_not_import_the_exchange() -> None:
+    """Storage and the exchange are side by side under the services: the vault names a key type
+    through `chatbot/key_types.py`, not through the signing code."""
+    assert not modules_importing("chatbot/storage", "chatbot.exchange")

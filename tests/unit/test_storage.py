@@ -6,7 +6,7 @@ import sqlite3
 import pytest
 from pydantic import SecretStr
 
-from chatbot.exchange.signing import KeyType
+from chatbot.key_types import KeyType
 from chatbot.storage import db as db_module
 from chatbot.storage.db import Database, SchemaTooNew
 from chatbot.storage.vault import CredentialVault, VaultError
