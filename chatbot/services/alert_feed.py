@@ -12,7 +12,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Protocol
 
 from chatbot.exchange.streams import GapHandler, MarketStream, StateHandler
 from chatbot.exchange.streams_connection import PriceHandler
@@ -21,6 +21,7 @@ from chatbot.services.alerts import AlertService
 from chatbot.services.keys import KeyService
 from chatbot.services.outbox import OutboxSender, SendResult
 from chatbot.storage.alerts import AlertRepository
+from chatbot.storage.outbox import FiredAlert
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +33,7 @@ class AlertNotifier(Protocol):
     """How the alert feed reaches the chat (implemented by the handlers)."""
 
     async def alerts_fired(
-        self, chat_id: int, payloads: list[dict[str, Any]], *, can_trade: bool
+        self, chat_id: int, alerts: list[FiredAlert], *, can_trade: bool
     ) -> SendResult:
         """Send one message for what the outbox holds for `chat_id` (as much as fits), and
         say what became of it; `can_trade` when a single alert's owner has a key."""
@@ -76,7 +77,9 @@ class AlertFeed:
         self.stream = open_stream(
             on_price=self._on_price, on_gap=alerts.on_gap, on_state=self._on_state
         )
-        self.sender = OutboxSender(repo, self._send, alerts.pause_chat, alerts.fired, health=health)
+        self.sender = OutboxSender(
+            repo.outbox, self._send, alerts.pause_chat, alerts.fired, health=health
+        )
         alerts.follow_with(self.stream.add, self.stream.remove)
 
     async def start(self) -> None:
@@ -106,10 +109,9 @@ class AlertFeed:
                 self._health.failed("alert-prune", exc)
             await asyncio.sleep(PRUNE_EVERY)
 
-    async def _send(self, chat_id: int, payloads: list[dict[str, Any]]) -> SendResult:
-        owner = payloads[0].get("user_id")
-        can_trade = len(payloads) == 1 and owner is not None and await self._keys.has_key(owner)
-        return await self._notifier.alerts_fired(chat_id, payloads, can_trade=can_trade)
+    async def _send(self, chat_id: int, alerts: list[FiredAlert]) -> SendResult:
+        can_trade = len(alerts) == 1 and await self._keys.has_key(alerts[0].user_id)
+        return await self._notifier.alerts_fired(chat_id, alerts, can_trade=can_trade)
 
     def _on_price(self, symbol: str, price: object, event_time_ms: int) -> None:
         self._alerts.on_price(symbol, price)  # type: ignore[arg-type]

@@ -13,7 +13,6 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from decimal import ROUND_FLOOR, Decimal
 
 from chatbot.errors import UserError
@@ -282,9 +281,7 @@ class AlertService:
     async def _write_firing(
         self, alert_ids: list[int], price: Decimal, now: float
     ) -> list[AlertRecord]:
-        return await self._repo.fire(
-            alert_ids, price, now, lambda record: _payload(record, price, now)
-        )
+        return await self._repo.fire(alert_ids, price, now)
 
     async def _watch_symbol(self, symbol: str) -> None:
         if self._watch is not None:
@@ -343,16 +340,3 @@ def _refuse_unreachable(
 def _spec_of(record: AlertRecord) -> AlertSpec:
     operator = ">" if record.direction == "above" else "<"
     return AlertSpec(record.symbol, operator, record.threshold, record.note, record.repeat)
-
-
-def _payload(record: AlertRecord, price: Decimal, now: float) -> dict[str, object]:
-    return {
-        "alert_id": record.id,
-        "user_id": record.user_id,
-        "symbol": record.symbol,
-        "condition": record.condition,
-        "price": format(price, "f"),
-        "time": datetime.fromtimestamp(now, UTC).strftime("%H:%M:%S UTC"),
-        "note": record.note,
-        "repeat": record.repeat,
-    }

@@ -190,7 +190,7 @@ async def test_a_user_who_blocked_the_bot_has_alerts_paused(alice, api, exchange
         await asyncio.sleep(0.05)
     api.unblock(alice.chat)
     assert "· paused" in (await ask(alice, "/alerts")).text
-    assert await repo.backlog() == 0  # dropped, not retried forever
+    assert await repo.outbox.backlog() == 0  # dropped, not retried forever
 
 
 async def test_alerts_say_when_live_prices_are_delayed(alice, running_bot):
@@ -212,18 +212,8 @@ async def test_pending_outbox_is_sent_after_a_restart(api, exchange, settings, a
     # The process fired the alert and died before Telegram took the message:
     repo = services.alerts._repo
     [record] = await repo.for_user(ALICE)
-    payload = {
-        "alert_id": record.id,
-        "user_id": ALICE,
-        "symbol": "BTCUSDT",
-        "condition": record.condition,
-        "price": "61000.5",
-        "time": "12:00:00 UTC",
-        "note": record.note,
-        "repeat": False,
-    }
-    await repo.fire([record.id], Decimal("61000.5"), 0.0, lambda _: payload)
-    assert await repo.backlog() == 1
+    await repo.fire([record.id], Decimal("61000.5"), 0.0)
+    assert await repo.outbox.backlog() == 1
     async with run(settings, poll_timeout=1):
         conv = api.conversation(api.user(ALICE, first_name="Alice"))
         message = await conv.reply(timeout=10)

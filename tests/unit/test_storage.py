@@ -313,7 +313,7 @@ async def test_an_alert_deleted_between_the_tick_and_the_record_queues_no_messag
     ]
     await repo.delete(1, [deleted.id])
 
-    fired = await repo.fire([kept.id, deleted.id], Decimal(70_002), 1.0, lambda a: {"id": a.id})
+    fired = await repo.fire([kept.id, deleted.id], Decimal(70_002), 1.0)
 
     assert [a.id for a in fired] == [kept.id]
-    assert [item.alert_id for item in await repo.pending()] == [kept.id]
+    assert [item.alert_id for item in await repo.outbox.pending()] == [kept.id]
