@@ -12,6 +12,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Protocol
 
 from chatbot.exchange.streams import GapHandler, MarketStream, StateHandler
@@ -113,8 +114,8 @@ class AlertFeed:
         can_trade = len(alerts) == 1 and await self._keys.has_key(alerts[0].user_id)
         return await self._notifier.alerts_fired(chat_id, alerts, can_trade=can_trade)
 
-    def _on_price(self, symbol: str, price: object, event_time_ms: int) -> None:
-        self._alerts.on_price(symbol, price)  # type: ignore[arg-type]
+    def _on_price(self, symbol: str, price: Decimal, event_time_ms: int) -> None:
+        self._alerts.on_price(symbol, price)
 
     async def _on_state(self, up: bool) -> None:
         if not up:

@@ -22,7 +22,12 @@ from chatbot.health import HealthBoard
 from chatbot.services.alert_book import AlertBook
 from chatbot.services.market import MarketService
 from chatbot.services.order_intent import OrderIntent
-from chatbot.storage.alerts import AlertLimitReached, AlertRecord, AlertRepository
+from chatbot.storage.alerts import (
+    AlertDirection,
+    AlertLimitReached,
+    AlertRecord,
+    AlertRepository,
+)
 from chatbot.storage.retry import until_written
 
 log = logging.getLogger(__name__)
@@ -121,7 +126,7 @@ class AlertService:
         self._book.add(
             alert.id,
             alert.symbol,
-            alert.direction,  # type: ignore[arg-type]
+            alert.direction,
             alert.threshold,
             repeat=alert.repeat,
             cooldown=alert.cooldown,
@@ -137,8 +142,8 @@ class AlertService:
             raise self._limit_reached()
         price = (await self._market.quotes([rules.symbol]))[0].ticker.last_price
         direction, threshold, condition = _threshold(spec, price, rules)
-        if (direction == "above" and price >= threshold) or (
-            direction == "below" and price <= threshold
+        if (direction is AlertDirection.ABOVE and price >= threshold) or (
+            direction is AlertDirection.BELOW and price <= threshold
         ):
             raise UserError(
                 f"That alert would fire at once: {rules.symbol} is at {price.normalize():f} now. "
@@ -201,7 +206,7 @@ class AlertService:
             default=Decimal(5),
         )
         amount = (minimum * 2).to_integral_value(rounding="ROUND_CEILING")
-        side = "BUY" if record.direction == "below" else "SELL"
+        side = "BUY" if record.direction is AlertDirection.BELOW else "SELL"
         return OrderIntent(side, rules.symbol, max(amount, Decimal(1)), in_quote=False,
                            unit=rules.quote_asset)  # fmt: skip
 
@@ -292,20 +297,22 @@ class AlertService:
             await self._unwatch(symbol)
 
 
-def _threshold(spec: AlertSpec, price: Decimal, rules: SymbolRules) -> tuple[str, Decimal, str]:
+def _threshold(
+    spec: AlertSpec, price: Decimal, rules: SymbolRules
+) -> tuple[AlertDirection, Decimal, str]:
     """The alert's direction, level and condition as shown; a UserError when no trade can ever
     reach the level."""
     if spec.operator == ">":
-        _refuse_unreachable(rules, spec, price, "above", spec.value)
-        return "above", spec.value, f"≥ {spec.value.normalize():f}"
+        _refuse_unreachable(rules, spec, price, AlertDirection.ABOVE, spec.value)
+        return AlertDirection.ABOVE, spec.value, f"≥ {spec.value.normalize():f}"
     if spec.operator == "<":
-        _refuse_unreachable(rules, spec, price, "below", spec.value)
-        return "below", spec.value, f"≤ {spec.value.normalize():f}"
+        _refuse_unreachable(rules, spec, price, AlertDirection.BELOW, spec.value)
+        return AlertDirection.BELOW, spec.value, f"≤ {spec.value.normalize():f}"
     if spec.value <= -HUNDRED:
         raise UserError("A fall of 100% or more cannot happen. Example: /alert BTC -5%")
     threshold = price * (1 + spec.value / HUNDRED)
     sign = "+" if spec.value > 0 else ""
-    direction = "above" if spec.value > 0 else "below"
+    direction = AlertDirection.ABOVE if spec.value > 0 else AlertDirection.BELOW
     _refuse_unreachable(rules, spec, price, direction, threshold)
     arrow = "≥" if spec.value > 0 else "≤"
     shown = threshold.quantize(Decimal("0.00000001")).normalize()
@@ -313,18 +320,22 @@ def _threshold(spec: AlertSpec, price: Decimal, rules: SymbolRules) -> tuple[str
 
 
 def _refuse_unreachable(
-    rules: SymbolRules, spec: AlertSpec, price: Decimal, direction: str, threshold: Decimal
+    rules: SymbolRules,
+    spec: AlertSpec,
+    price: Decimal,
+    direction: AlertDirection,
+    threshold: Decimal,
 ) -> None:
     """Refuse a level outside the prices the symbol can trade at (its PRICE_FILTER), such as
     `< 0.001` on a 0.01 tick or `-99.9999999%`: such an alert would wait forever."""
     lowest, highest = price_range(rules)
-    if direction == "below" and threshold < lowest:
+    if direction is AlertDirection.BELOW and threshold < lowest:
         bound = f"below {format_decimal(lowest)}"
-    elif direction == "above" and threshold > highest:
+    elif direction is AlertDirection.ABOVE and threshold > highest:
         bound = f"above {format_decimal(highest)}"
     else:
         return
-    up = direction == "above"
+    up = direction is AlertDirection.ABOVE
     if spec.operator == "%":
         example = f"/alert {rules.symbol} {'+' if up else '-'}5%"
     else:
@@ -338,5 +349,5 @@ def _refuse_unreachable(
 
 
 def _spec_of(record: AlertRecord) -> AlertSpec:
-    operator = ">" if record.direction == "above" else "<"
+    operator = ">" if record.direction is AlertDirection.ABOVE else "<"
     return AlertSpec(record.symbol, operator, record.threshold, record.note, record.repeat)

@@ -19,6 +19,13 @@ from chatbot.storage.db import Database
 from chatbot.storage.outbox import FiredAlert, OutboxRepository, forget_done, queue
 
 
+class AlertDirection(StrEnum):
+    """Which way the price must cross an alert's threshold (the `direction` column's values)."""
+
+    ABOVE = "above"  # fires at or above the threshold
+    BELOW = "below"  # fires at or below it
+
+
 class AlertState(StrEnum):
     ACTIVE = "active"
     FIRED = "fired"  # a one-shot alert that fired
@@ -32,7 +39,7 @@ class AlertRecord:
     user_id: int
     chat_id: int
     symbol: str
-    direction: str  # above | below
+    direction: AlertDirection
     threshold: Decimal
     condition: str  # as the user typed it: "> 70000", "+5%"
     note: str | None
@@ -51,7 +58,7 @@ class AlertRecord:
             user_id=int(row["user_id"]),
             chat_id=int(row["chat_id"]),
             symbol=row["symbol"],
-            direction=row["direction"],
+            direction=AlertDirection(row["direction"]),
             threshold=Decimal(row["threshold"]),
             condition=row["condition"],
             note=row["note"],
@@ -97,7 +104,7 @@ class AlertRepository:
         user_id: int,
         chat_id: int,
         symbol: str,
-        direction: str,
+        direction: AlertDirection,
         threshold: Decimal,
         condition: str,
         note: str | None,

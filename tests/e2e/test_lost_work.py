@@ -13,6 +13,7 @@ import aiosqlite
 import pytest
 
 from chatbot.sandbox.exchange.engine import OrderRequest as SimOrder
+from chatbot.storage.alerts import AlertDirection
 from tests.e2e.conftest import ALICE, ALICE_KEY, BOB, ask
 from tests.e2e.helpers import fired, process_dies, said, ticket_of, until_async, watching
 
@@ -166,7 +167,7 @@ async def _fire_many(app, count: int, fired_at: float) -> None:
     repo = app.bot_data["services"].alerts._repo
     for index in range(count):
         record = await repo.create(
-            user_id=ALICE, chat_id=ALICE, symbol="BTCUSDT", direction="above",
+            user_id=ALICE, chat_id=ALICE, symbol="BTCUSDT", direction=AlertDirection.ABOVE,
             threshold=Decimal(70000 + index), condition=f"≥ {70000 + index}", note=None,
             repeat=False, cooldown=900.0, limit=100,
         )  # fmt: skip

@@ -14,7 +14,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Time
 
 from chatbot.health import HealthBoard
 from chatbot.services.outbox import MAX_CRASHES, Delivery, OutboxSender, SendResult
-from chatbot.storage.alerts import AlertRepository
+from chatbot.storage.alerts import AlertDirection, AlertRepository
 from chatbot.storage.db import Database
 from chatbot.storage.outbox import FiredAlert
 from handlers.alerts import delivery_after, render_fired
@@ -59,7 +59,7 @@ async def repo(tmp_path):
 
 async def queue(repo: AlertRepository, chat_id: int) -> None:
     record = await repo.create(
-        user_id=chat_id, chat_id=chat_id, symbol="BTCUSDT", direction="above",
+        user_id=chat_id, chat_id=chat_id, symbol="BTCUSDT", direction=AlertDirection.ABOVE,
         threshold=Decimal(1), condition="≥ 1", note=None, repeat=False, cooldown=0.0, limit=100,
     )  # fmt: skip
     await repo.fire([record.id], Decimal(2), time.time())
@@ -144,8 +144,9 @@ async def test_a_row_written_before_fired_alerts_were_typed_is_still_sent(repo):
     """A restart in the middle of a delivery, across the upgrade: the row the previous code
     queued is read back as a `FiredAlert`, its time from the row's own `created_at`."""
     record = await repo.create(
-        user_id=7, chat_id=-100, symbol="BTCUSDT", direction="above", threshold=Decimal(61000),
-        condition="≥ 61000", note="left behind", repeat=False, cooldown=0.0, limit=100,
+        user_id=7, chat_id=-100, symbol="BTCUSDT", direction=AlertDirection.ABOVE,
+        threshold=Decimal(61000), condition="≥ 61000", note="left behind", repeat=False,
+        cooldown=0.0, limit=100,
     )  # fmt: skip
     fired_at = 1_700_000_000.0  # 2023-11-14 22:13:20 UTC
     payload = json.dumps({"alert_id": record.id, "user_id": 7, **LEGACY_PAYLOAD})
@@ -173,8 +174,9 @@ async def test_a_row_written_before_fired_alerts_were_typed_is_still_sent(repo):
 
 async def test_a_fired_alert_comes_back_from_the_outbox_as_it_was_queued(repo):
     record = await repo.create(
-        user_id=7, chat_id=7, symbol="ETHUSDT", direction="below", threshold=Decimal("2500.5"),
-        condition="-5% (≤ 2500.5)", note=None, repeat=True, cooldown=0.0, limit=100,
+        user_id=7, chat_id=7, symbol="ETHUSDT", direction=AlertDirection.BELOW,
+        threshold=Decimal("2500.5"), condition="-5% (≤ 2500.5)", note=None, repeat=True,
+        cooldown=0.0, limit=100,
     )  # fmt: skip
     [written] = await repo.fire([record.id], Decimal("2500.25"), 1_700_000_000.5)
     [item] = await repo.outbox.pending()
