@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
+from chatbot.errors import UserFacingError
 from chatbot.exchange.grid import (
     Side,
     ceil_div,
@@ -46,7 +47,7 @@ _STATUS_TEXT = {
 }
 
 
-class OrderRuleViolation(ValueError):
+class OrderRuleViolation(UserFacingError, ValueError):
     """The order breaks one of the symbol's rules; `message` is meant for the user.
 
     `filter_name` is Binance's filter ("LOT_SIZE", "NOTIONAL", ...), or "SYMBOL_STATUS" /
@@ -55,7 +56,6 @@ class OrderRuleViolation(ValueError):
 
     def __init__(self, filter_name: str, message: str) -> None:
         self.filter_name = filter_name
-        self.message = message
         super().__init__(message)
 
 

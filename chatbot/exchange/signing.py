@@ -20,11 +20,18 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
 from pydantic import SecretStr
 
+from chatbot.errors import UserFacingError
 from chatbot.key_types import KeyType
 
 
-class KeyFormatError(ValueError):
-    """The secret does not fit the key type (not a PEM key, wrong algorithm, too short)."""
+class KeyFormatError(UserFacingError, ValueError):
+    """The secret does not fit the key type (not a PEM key, wrong algorithm, too short).
+    `message` is a clause ("this PEM key is not an RSA private key") that callers build into
+    their own sentence; `user_message` is a whole one."""
+
+    @property
+    def user_message(self) -> str:
+        return f"That secret is not usable: {self.message}."
 
 
 class Signer(Protocol):
