@@ -24,7 +24,7 @@ from chatbot.exchange.errors import (
     TimestampError,
     error_from_payload,
 )
-from chatbot.exchange.filters import OrderRuleViolation
+from chatbot.exchange.rule_checks import OrderRuleViolation
 from chatbot.exchange.signing import KeyFormatError
 from chatbot.storage.vault import VaultError
 from handlers.parsing import CommandError
