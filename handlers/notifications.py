@@ -82,12 +82,17 @@ async def send_key_unreadable(bot: PacedBot, user_id: int, reason: str) -> None:
         )
 
 
-async def send_prices_back(bot: PacedBot, chat_ids: list[int], delayed_for: float) -> None:
+def render_prices_back(delayed_for: float) -> str:
     """After a market stream outage of `delayed_for` seconds: alerts were checked again."""
-    text = (
+    return (
         f"✅ Live prices are back (they were delayed for {delayed_for / 60:.0f} min); your "
         "alerts were checked against the prices now."
     )
+
+
+async def send_prices_back(bot: PacedBot, chat_ids: list[int], delayed_for: float) -> None:
+    """One message to each chat (the feed lists a chat once)."""
+    text = render_prices_back(delayed_for)
     for chat_id in chat_ids:
         with contextlib.suppress(TelegramError):
             await bot.send_message(chat_id, text, rate_limit_args=SendPriority.BULK)

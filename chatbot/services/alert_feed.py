@@ -2,16 +2,15 @@
 
 The market stream feeds every trade to the alert service; firings land in the outbox; the
 outbox sender delivers them through an `AlertNotifier` (implemented by the handlers). The feed
-also counts stream outages and, after a long one, asks the notifier to tell the users with
-alerts that prices are live again. `chatbot/app.py` builds it and gives it what it needs.
+also counts stream outages and, after a long one (the alert service decides how long), asks the
+notifier to tell each chat with alerts, once, that prices are live again. `chatbot/app.py`
+builds it and gives it what it needs.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
-from collections.abc import Callable
 from decimal import Decimal
 from typing import Protocol
 
@@ -26,7 +25,6 @@ from chatbot.storage.outbox import FiredAlert
 
 log = logging.getLogger(__name__)
 
-DELAY_NOTICE_AFTER = 60.0  # seconds of stream outage before users are told it is back
 PRUNE_EVERY = 6 * 3600.0  # seconds between clean-ups of long-fired alerts
 
 
@@ -41,8 +39,8 @@ class AlertNotifier(Protocol):
         ...
 
     async def prices_back(self, chat_ids: list[int], delayed_for: float) -> None:
-        """Tell these chats that live prices are back after `delayed_for` seconds (a chat
-        is listed once per user with active alerts in it)."""
+        """Tell these chats (each listed once, however many users have alerts in it) that
+        live prices are back after `delayed_for` seconds."""
 
 
 class OpenMarketStream(Protocol):
@@ -64,14 +62,11 @@ class AlertFeed:
         keys: KeyService,
         notifier: AlertNotifier,
         health: HealthBoard,
-        *,
-        clock: Callable[[], float] = time.time,
     ) -> None:
         self._alerts = alerts
         self._health = health
         self._pruning: asyncio.Task[None] | None = None
         self._keys = keys
-        self._clock = clock
         self.outages = 0
         self._repo = repo
         self._notifier = notifier
@@ -120,9 +115,9 @@ class AlertFeed:
     async def _on_state(self, up: bool) -> None:
         if not up:
             self.outages += 1
-            self._alerts.down_since = self._alerts.down_since or self._clock()
+            self._alerts.prices_stopped()
             return
-        since, self._alerts.down_since = self._alerts.down_since, None
-        if since is not None and self._clock() - since > DELAY_NOTICE_AFTER:
-            pairs = {(a.user_id, a.chat_id) for a in await self._repo.active()}
-            await self._notifier.prices_back([chat for _, chat in pairs], self._clock() - since)
+        delayed_for = self._alerts.prices_resumed()
+        if delayed_for is not None:
+            chats = sorted({alert.chat_id for alert in await self._repo.active()})
+            await self._notifier.prices_back(chats, delayed_for)

@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 DEFAULT_COOLDOWN = 900.0  # seconds before a `repeat` alert may fire again
 PER_USER_LIMIT = 100
 DEFAULT_RETENTION_DAYS = 30.0  # fired one-shot alerts are forgotten after this long
+DELAY_NOTICE_AFTER = 60.0  # seconds of market stream outage before users hear of it
 HUNDRED = Decimal(100)
 FIVE_PERCENT = {True: Decimal("1.05"), False: Decimal("0.95")}  # an example's level, up or down
 
@@ -74,6 +75,7 @@ class AlertService:
         clock: Callable[[], float] = time.time,
         health: HealthBoard | None = None,
         retention_days: float = DEFAULT_RETENTION_DAYS,
+        delay_notice_after: float = DELAY_NOTICE_AFTER,
     ) -> None:
         self._repo = repo
         self._retention = retention_days * 86_400
@@ -88,17 +90,39 @@ class AlertService:
         self._unwatch: Watch | None = None
         self.fired = asyncio.Event()  # set when the outbox has something new
         self._tasks: set[asyncio.Task[None]] = set()
-        self.down_since: float | None = None
+        self._delay_after = delay_notice_after
+        self._down_since: float | None = None
         self.fired_total = 0
 
     @property
     def book(self) -> AlertBook:
         return self._book
 
-    def delayed_since(self, after: float = 60.0) -> float | None:
-        """When live prices stopped, if they have been down longer than `after` seconds."""
-        since = self.down_since
-        return since if since is not None and self._clock() - since > after else None
+    @property
+    def repository(self) -> AlertRepository:
+        """Where the alerts and, through `repository.outbox`, their messages are kept."""
+        return self._repo
+
+    # -- live prices ---------------------------------------------------------------------------
+
+    def delayed_since(self) -> float | None:
+        """When live prices stopped, if they have been down longer than the delay notice."""
+        since = self._down_since
+        return since if since is not None and self._clock() - since > self._delay_after else None
+
+    def prices_stopped(self) -> None:
+        """The market stream is down; an outage counts from its first drop until it is back."""
+        if self._down_since is None:
+            self._down_since = self._clock()
+
+    def prices_resumed(self) -> float | None:
+        """The market stream is back: how many seconds prices were delayed, when that was
+        longer than the delay notice (users are then told); None for a short outage."""
+        since, self._down_since = self._down_since, None
+        if since is None:
+            return None
+        delayed_for = self._clock() - since
+        return delayed_for if delayed_for > self._delay_after else None
 
     def follow_with(self, watch: Watch, unwatch: Watch) -> None:
         """How symbols get (un)subscribed on the market stream."""

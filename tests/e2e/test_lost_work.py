@@ -60,7 +60,7 @@ async def failure_reported(app, part: str) -> None:
 
 
 async def outbox_states(app) -> list[str]:
-    repo = app.bot_data["services"].alerts._repo
+    repo = app.bot_data["services"].alerts.repository
     rows = await repo._db.fetch_all("SELECT state FROM outbox ORDER BY id")
     return [r["state"] for r in rows]
 
@@ -164,7 +164,7 @@ async def _unknown(app) -> bool:
 
 async def _fire_many(app, count: int, fired_at: float) -> None:
     """`count` one-shot alerts of Alice's that fired at `fired_at` (their messages long sent)."""
-    repo = app.bot_data["services"].alerts._repo
+    repo = app.bot_data["services"].alerts.repository
     for index in range(count):
         record = await repo.create(
             user_id=ALICE, chat_id=ALICE, symbol="BTCUSDT", direction=AlertDirection.ABOVE,
