@@ -36,7 +36,7 @@ from pathlib import Path
 from pydantic import SecretStr
 
 from benchmarks.load_users import PriceMover, Tally, User, busiest
-from chatbot.exchange.signing import KeyType
+from chatbot.key_types import KeyType
 from chatbot.sandbox.botapi import BotApiEmulator
 from chatbot.sandbox.exchange import ExchangeSimulator
 from chatbot.storage.db import Database

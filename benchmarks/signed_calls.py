@@ -31,7 +31,8 @@ from yarl import URL
 from benchmarks.simulator import SimulatorProcess, pin_this_process
 from chatbot.exchange.client import BinanceClient
 from chatbot.exchange.credentials import ApiCredentials
-from chatbot.exchange.signing import HmacSigner, KeyType, encode_params, signature_param
+from chatbot.exchange.signing import HmacSigner, encode_params, signature_param
+from chatbot.key_types import KeyType
 
 API_KEY = "benchK3y" * 8
 SECRET = "benchS3cret" * 5

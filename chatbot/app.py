@@ -205,6 +205,7 @@ async def open_resources(app: Application) -> Resources:
             retention_days=settings.alert_retention_days,
             per_user_limit=settings.alert_limit,
             cooldown=settings.alert_cooldown,
+            delay_notice_after=settings.price_delay_notice,
         ),
         charts=ChartService(client, market_service),
     )

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from decimal import Decimal
-from typing import Any
 
 import httpx
 from telegram import Update
@@ -23,6 +21,7 @@ from telegram.ext import CallbackQueryHandler
 from chatbot.services.alerts import NewAlert
 from chatbot.services.outbox import Delivery, SendResult
 from chatbot.storage.alerts import AlertRecord, AlertState
+from chatbot.storage.outbox import FiredAlert
 from chatbot.telegram_pacing import PacedBot, SendPriority
 from handlers import orders
 from handlers.common import (
@@ -158,20 +157,17 @@ def _hm(timestamp: float) -> str:
     return datetime.fromtimestamp(timestamp, UTC).strftime("%H:%M")
 
 
-def render_fired(payloads: list[dict[str, Any]]) -> tuple[str, int]:
+def render_fired(alerts: list[FiredAlert]) -> tuple[str, int]:
     """The message for alerts due to one chat, and how many of them it holds: one alert in
     full; a burst one short line each, as many as fit in Telegram's 4096 characters (the
     outbox sends the rest next)."""
-    if len(payloads) <= 3:
-        return "\n".join(_full_line(p) for p in payloads), len(payloads)
-    head = f"🔔 <b>{{count}} alerts fired</b> ({esc(payloads[0]['time'])})"
+    if len(alerts) <= 3:
+        return "\n".join(_full_line(a) for a in alerts), len(alerts)
+    head = f"🔔 <b>{{count}} alerts fired</b> ({_hms(alerts[0].fired_at)})"
     lines: list[str] = []
     size = len(head) + 10
-    for p in payloads:
-        line = (
-            f"#{p['alert_id']} <b>{esc(p['symbol'])}</b> {esc(p['condition'])} "
-            f"@ {num(Decimal(p['price']))}"
-        )
+    for a in alerts:
+        line = f"#{a.alert_id} <b>{esc(a.symbol)}</b> {esc(a.condition)} @ {num(a.price)}"
         if size + len(line) + 1 > MAX_TEXT:
             break
         lines.append(line)
@@ -179,23 +175,27 @@ def render_fired(payloads: list[dict[str, Any]]) -> tuple[str, int]:
     return "\n".join([head.format(count=len(lines)), *lines]), len(lines)
 
 
-def _full_line(p: dict[str, Any]) -> str:
-    note = f" — {esc(p['note'])}" if p.get("note") else ""
+def _full_line(a: FiredAlert) -> str:
+    note = f" — {esc(a.note)}" if a.note else ""
     return (
-        f"🔔 <b>{esc(p['symbol'])}</b> {esc(p['condition'])}: crossed at "
-        f"{num(Decimal(p['price']))} ({esc(p['time'])}) · alert #{p['alert_id']}{note}"
+        f"🔔 <b>{esc(a.symbol)}</b> {esc(a.condition)}: crossed at "
+        f"{num(a.price)} ({_hms(a.fired_at)}) · alert #{a.alert_id}{note}"
     )
 
 
+def _hms(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%H:%M:%S UTC")
+
+
 async def send_fired(
-    bot: PacedBot, chat_id: int, payloads: list[dict[str, Any]], *, can_trade: bool = False
+    bot: PacedBot, chat_id: int, alerts: list[FiredAlert], *, can_trade: bool = False
 ) -> SendResult:
     """The outbox's way out: one message for what is due to this chat (as much as fits). A
     single alert gets "Set again", and "Trade" when its owner has a key."""
-    text, count = render_fired(payloads)
+    text, count = render_fired(alerts)
     buttons = None
     if count == 1:
-        alert_id = payloads[0]["alert_id"]
+        alert_id = alerts[0].alert_id
         row = [("🔁 Set again", f"a:again:{alert_id}")]
         if can_trade:
             row.append(("💱 Trade", f"a:trade:{alert_id}"))

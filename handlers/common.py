@@ -22,9 +22,7 @@ from telegram.constants import ChatAction, MessageLimit, ParseMode
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import ApplicationHandlerStop
 
-from chatbot.errors import UserError
-from chatbot.exchange.errors import BinanceError
-from chatbot.exchange.filters import OrderRuleViolation
+from chatbot.errors import UserError, UserFacingError
 from chatbot.exchange.grid import format_decimal
 from chatbot.services.access import Verdict
 from chatbot.telegram_pacing import SendPriority
@@ -238,8 +236,8 @@ async def on_error(update: object, context: BotContext) -> None:
     """The one place errors become replies: a user's mistake is shown as it is; anything else
     is a bug, logged with a reference id the user can quote."""
     error = context.error
-    if isinstance(error, UserError | BinanceError | OrderRuleViolation):
-        text = error.user_message if hasattr(error, "user_message") else str(error)
+    if isinstance(error, UserFacingError):
+        text = error.user_message
     else:
         ref = secrets.token_hex(4)
         log.error("unhandled error ref=%s", ref, exc_info=error)

@@ -113,7 +113,7 @@ async def _register(
                 user_id(update), key_type, api_key, secret
             )
     except KeyFormatError as exc:
-        await reply(update, f"That secret is not usable: {esc(exc)}. Nothing was stored.")
+        await reply(update, f"{esc(exc.user_message)} Nothing was stored.")
         return ConversationHandler.END
     except (UserError, BinanceError) as exc:
         await reply(update, esc(exc.user_message))

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from typing import Any
 
 from telegram.constants import ParseMode
 from telegram.error import Forbidden, TelegramError
 
 from chatbot.services.order_outcomes import FillNotice, NoticeKind, Outcome
 from chatbot.services.outbox import SendResult
+from chatbot.storage.outbox import FiredAlert
 from chatbot.telegram_pacing import PacedBot, SendPriority
 from handlers.alerts import send_fired
 from handlers.common import esc, num
@@ -82,12 +82,17 @@ async def send_key_unreadable(bot: PacedBot, user_id: int, reason: str) -> None:
         )
 
 
-async def send_prices_back(bot: PacedBot, chat_ids: list[int], delayed_for: float) -> None:
+def render_prices_back(delayed_for: float) -> str:
     """After a market stream outage of `delayed_for` seconds: alerts were checked again."""
-    text = (
+    return (
         f"✅ Live prices are back (they were delayed for {delayed_for / 60:.0f} min); your "
         "alerts were checked against the prices now."
     )
+
+
+async def send_prices_back(bot: PacedBot, chat_ids: list[int], delayed_for: float) -> None:
+    """One message to each chat (the feed lists a chat once)."""
+    text = render_prices_back(delayed_for)
     for chat_id in chat_ids:
         with contextlib.suppress(TelegramError):
             await bot.send_message(chat_id, text, rate_limit_args=SendPriority.BULK)
@@ -112,9 +117,9 @@ class ChatNotifier:
         await send_key_unreadable(self._bot, user_id, reason)
 
     async def alerts_fired(
-        self, chat_id: int, payloads: list[dict[str, Any]], *, can_trade: bool
+        self, chat_id: int, alerts: list[FiredAlert], *, can_trade: bool
     ) -> SendResult:
-        return await send_fired(self._bot, chat_id, payloads, can_trade=can_trade)
+        return await send_fired(self._bot, chat_id, alerts, can_trade=can_trade)
 
     async def prices_back(self, chat_ids: list[int], delayed_for: float) -> None:
         await send_prices_back(self._bot, chat_ids, delayed_for)

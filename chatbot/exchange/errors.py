@@ -10,8 +10,10 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
+from chatbot.errors import UserFacingError
 
-class BinanceError(Exception):
+
+class BinanceError(UserFacingError):
     """Any failure talking to Binance. `code` is Binance's error code, or None."""
 
     default_message = "Binance could not process the request."
@@ -19,15 +21,9 @@ class BinanceError(Exception):
     def __init__(
         self, message: str | None = None, *, code: int | None = None, status: int | None = None
     ) -> None:
-        self.message = message or self.default_message
         self.code = code
         self.status = status
-        super().__init__(self.message)
-
-    @property
-    def user_message(self) -> str:
-        """The text to show a user."""
-        return self.message
+        super().__init__(message or self.default_message)
 
 
 class ExchangeUnavailable(BinanceError):

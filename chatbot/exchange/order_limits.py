@@ -11,8 +11,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal, localcontext
 
-from chatbot.exchange.filters import OrderRuleViolation
 from chatbot.exchange.grid import digits, format_decimal, round_quantity
+from chatbot.exchange.rule_checks import OrderRuleViolation
 from chatbot.exchange.symbol_rules import ExchangeFilters, SymbolRules
 
 # The order types MAX_NUM_ALGO_ORDERS counts ("algo" orders wait for a trigger).

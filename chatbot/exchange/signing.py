@@ -13,7 +13,6 @@ import base64
 import hashlib
 import hmac
 from collections.abc import Iterable, Mapping
-from enum import StrEnum
 from typing import Any, Protocol
 from urllib.parse import quote
 
@@ -21,17 +20,18 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
 from pydantic import SecretStr
 
-
-class KeyType(StrEnum):
-    """The three kinds of API key Binance issues."""
-
-    HMAC = "hmac"
-    ED25519 = "ed25519"
-    RSA = "rsa"
+from chatbot.errors import UserFacingError
+from chatbot.key_types import KeyType
 
 
-class KeyFormatError(ValueError):
-    """The secret does not fit the key type (not a PEM key, wrong algorithm, too short)."""
+class KeyFormatError(UserFacingError, ValueError):
+    """The secret does not fit the key type (not a PEM key, wrong algorithm, too short).
+    `message` is a clause ("this PEM key is not an RSA private key") that callers build into
+    their own sentence; `user_message` is a whole one."""
+
+    @property
+    def user_message(self) -> str:
+        return f"That secret is not usable: {self.message}."
 
 
 class Signer(Protocol):

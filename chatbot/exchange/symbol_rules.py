@@ -1,7 +1,7 @@
 """A symbol's trading rules as Binance's exchangeInfo states them, parsed into typed records.
 
 Everything is `Decimal` parsed from Binance's strings. A limit of 0 disables that one rule, as
-Binance documents; `filters.py` applies the rules to orders.
+Binance documents; `filters.py` and `rule_checks.py` apply the rules to orders.
 """
 
 from __future__ import annotations

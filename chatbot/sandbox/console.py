@@ -26,7 +26,7 @@ from pydantic import SecretStr
 
 from chatbot.app import running_bot
 from chatbot.config import Settings
-from chatbot.exchange.signing import KeyType
+from chatbot.key_types import KeyType
 from chatbot.sandbox.botapi import BotApiEmulator, Conversation
 from chatbot.sandbox.botapi.models import ChatMessage
 from chatbot.sandbox.exchange import ExchangeSimulator

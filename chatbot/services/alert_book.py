@@ -73,6 +73,9 @@ from chatbot.services.level_keys import (
     flip,
     time_key,
 )
+from chatbot.storage.alerts import AlertDirection
+
+_DIRECTIONS = frozenset(AlertDirection)  # a plain "above" is found too (a StrEnum hashes as str)
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,7 +133,7 @@ class AlertBook:
         return AlertView(
             alert_id,
             book.name,
-            "below" if below else "above",
+            AlertDirection.BELOW if below else AlertDirection.ABOVE,
             book.unscaled(k if below == armed else -k),
             bool(flags & REPEAT),
             self._cooldown[slot],
@@ -286,7 +289,7 @@ class AlertBook:
     ) -> SymbolAlerts:
         if alert_id in self._keys:
             raise ValueError(f"alert {alert_id} is already in the book")
-        if direction not in ("above", "below"):
+        if direction not in _DIRECTIONS:
             raise ValueError(f"direction must be 'above' or 'below', not {direction!r}")
         if not isinstance(threshold, Decimal) or not threshold.is_finite():
             raise ValueError(f"threshold must be a finite Decimal, not {threshold!r}")
@@ -298,7 +301,7 @@ class AlertBook:
         if book is None:
             book = self._books[symbol] = SymbolAlerts(symbol, len(self._by_index))
             self._by_index.append(book)
-        below = direction == "below"
+        below = direction == AlertDirection.BELOW
         scaled = threshold.scaleb(book.scale, EXACT)
         k = math.floor(scaled)
         if scaled != k:  # more decimals than the symbol's scale

@@ -2,17 +2,17 @@
 
 The market stream feeds every trade to the alert service; firings land in the outbox; the
 outbox sender delivers them through an `AlertNotifier` (implemented by the handlers). The feed
-also counts stream outages and, after a long one, asks the notifier to tell the users with
-alerts that prices are live again. `chatbot/app.py` builds it and gives it what it needs.
+also counts stream outages and, after a long one (the alert service decides how long), asks the
+notifier to tell each chat with alerts, once, that prices are live again. `chatbot/app.py`
+builds it and gives it what it needs.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
-from collections.abc import Callable
-from typing import Any, Protocol
+from decimal import Decimal
+from typing import Protocol
 
 from chatbot.exchange.market_stream.group import PriceHandler
 from chatbot.exchange.market_stream.stream import GapHandler, MarketStream, StateHandler
@@ -21,10 +21,10 @@ from chatbot.services.alerts import AlertService
 from chatbot.services.keys import KeyService
 from chatbot.services.outbox import OutboxSender, SendResult
 from chatbot.storage.alerts import AlertRepository
+from chatbot.storage.outbox import FiredAlert
 
 log = logging.getLogger(__name__)
 
-DELAY_NOTICE_AFTER = 60.0  # seconds of stream outage before users are told it is back
 PRUNE_EVERY = 6 * 3600.0  # seconds between clean-ups of long-fired alerts
 
 
@@ -32,15 +32,15 @@ class AlertNotifier(Protocol):
     """How the alert feed reaches the chat (implemented by the handlers)."""
 
     async def alerts_fired(
-        self, chat_id: int, payloads: list[dict[str, Any]], *, can_trade: bool
+        self, chat_id: int, alerts: list[FiredAlert], *, can_trade: bool
     ) -> SendResult:
         """Send one message for what the outbox holds for `chat_id` (as much as fits), and
         say what became of it; `can_trade` when a single alert's owner has a key."""
         ...
 
     async def prices_back(self, chat_ids: list[int], delayed_for: float) -> None:
-        """Tell these chats that live prices are back after `delayed_for` seconds (a chat
-        is listed once per user with active alerts in it)."""
+        """Tell these chats (each listed once, however many users have alerts in it) that
+        live prices are back after `delayed_for` seconds."""
 
 
 class OpenMarketStream(Protocol):
@@ -62,21 +62,20 @@ class AlertFeed:
         keys: KeyService,
         notifier: AlertNotifier,
         health: HealthBoard,
-        *,
-        clock: Callable[[], float] = time.time,
     ) -> None:
         self._alerts = alerts
         self._health = health
         self._pruning: asyncio.Task[None] | None = None
         self._keys = keys
-        self._clock = clock
         self.outages = 0
         self._repo = repo
         self._notifier = notifier
         self.stream = open_stream(
             on_price=self._on_price, on_gap=alerts.on_gap, on_state=self._on_state
         )
-        self.sender = OutboxSender(repo, self._send, alerts.pause_chat, alerts.fired, health=health)
+        self.sender = OutboxSender(
+            repo.outbox, self._send, alerts.pause_chat, alerts.fired, health=health
+        )
         alerts.follow_with(self.stream.add, self.stream.remove)
 
     async def start(self) -> None:
@@ -106,20 +105,19 @@ class AlertFeed:
                 self._health.failed("alert-prune", exc)
             await asyncio.sleep(PRUNE_EVERY)
 
-    async def _send(self, chat_id: int, payloads: list[dict[str, Any]]) -> SendResult:
-        owner = payloads[0].get("user_id")
-        can_trade = len(payloads) == 1 and owner is not None and await self._keys.has_key(owner)
-        return await self._notifier.alerts_fired(chat_id, payloads, can_trade=can_trade)
+    async def _send(self, chat_id: int, alerts: list[FiredAlert]) -> SendResult:
+        can_trade = len(alerts) == 1 and await self._keys.has_key(alerts[0].user_id)
+        return await self._notifier.alerts_fired(chat_id, alerts, can_trade=can_trade)
 
-    def _on_price(self, symbol: str, price: object, event_time_ms: int) -> None:
-        self._alerts.on_price(symbol, price)  # type: ignore[arg-type]
+    def _on_price(self, symbol: str, price: Decimal, event_time_ms: int) -> None:
+        self._alerts.on_price(symbol, price)
 
     async def _on_state(self, up: bool) -> None:
         if not up:
             self.outages += 1
-            self._alerts.down_since = self._alerts.down_since or self._clock()
+            self._alerts.prices_stopped()
             return
-        since, self._alerts.down_since = self._alerts.down_since, None
-        if since is not None and self._clock() - since > DELAY_NOTICE_AFTER:
-            pairs = {(a.user_id, a.chat_id) for a in await self._repo.active()}
-            await self._notifier.prices_back([chat for _, chat in pairs], self._clock() - since)
+        delayed_for = self._alerts.prices_resumed()
+        if delayed_for is not None:
+            chats = sorted({alert.chat_id for alert in await self._repo.active()})
+            await self._notifier.prices_back(chats, delayed_for)

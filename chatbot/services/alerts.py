@@ -13,7 +13,6 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from decimal import ROUND_FLOOR, Decimal
 
 from chatbot.errors import UserError
@@ -23,7 +22,12 @@ from chatbot.health import HealthBoard
 from chatbot.services.alert_book import AlertBook
 from chatbot.services.market import MarketService
 from chatbot.services.order_intent import OrderIntent
-from chatbot.storage.alerts import AlertLimitReached, AlertRecord, AlertRepository
+from chatbot.storage.alerts import (
+    AlertDirection,
+    AlertLimitReached,
+    AlertRecord,
+    AlertRepository,
+)
 from chatbot.storage.retry import until_written
 
 log = logging.getLogger(__name__)
@@ -31,6 +35,7 @@ log = logging.getLogger(__name__)
 DEFAULT_COOLDOWN = 900.0  # seconds before a `repeat` alert may fire again
 PER_USER_LIMIT = 100
 DEFAULT_RETENTION_DAYS = 30.0  # fired one-shot alerts are forgotten after this long
+DELAY_NOTICE_AFTER = 60.0  # seconds of market stream outage before users hear of it
 HUNDRED = Decimal(100)
 FIVE_PERCENT = {True: Decimal("1.05"), False: Decimal("0.95")}  # an example's level, up or down
 
@@ -70,6 +75,7 @@ class AlertService:
         clock: Callable[[], float] = time.time,
         health: HealthBoard | None = None,
         retention_days: float = DEFAULT_RETENTION_DAYS,
+        delay_notice_after: float = DELAY_NOTICE_AFTER,
     ) -> None:
         self._repo = repo
         self._retention = retention_days * 86_400
@@ -84,17 +90,39 @@ class AlertService:
         self._unwatch: Watch | None = None
         self.fired = asyncio.Event()  # set when the outbox has something new
         self._tasks: set[asyncio.Task[None]] = set()
-        self.down_since: float | None = None
+        self._delay_after = delay_notice_after
+        self._down_since: float | None = None
         self.fired_total = 0
 
     @property
     def book(self) -> AlertBook:
         return self._book
 
-    def delayed_since(self, after: float = 60.0) -> float | None:
-        """When live prices stopped, if they have been down longer than `after` seconds."""
-        since = self.down_since
-        return since if since is not None and self._clock() - since > after else None
+    @property
+    def repository(self) -> AlertRepository:
+        """Where the alerts and, through `repository.outbox`, their messages are kept."""
+        return self._repo
+
+    # -- live prices ---------------------------------------------------------------------------
+
+    def delayed_since(self) -> float | None:
+        """When live prices stopped, if they have been down longer than the delay notice."""
+        since = self._down_since
+        return since if since is not None and self._clock() - since > self._delay_after else None
+
+    def prices_stopped(self) -> None:
+        """The market stream is down; an outage counts from its first drop until it is back."""
+        if self._down_since is None:
+            self._down_since = self._clock()
+
+    def prices_resumed(self) -> float | None:
+        """The market stream is back: how many seconds prices were delayed, when that was
+        longer than the delay notice (users are then told); None for a short outage."""
+        since, self._down_since = self._down_since, None
+        if since is None:
+            return None
+        delayed_for = self._clock() - since
+        return delayed_for if delayed_for > self._delay_after else None
 
     def follow_with(self, watch: Watch, unwatch: Watch) -> None:
         """How symbols get (un)subscribed on the market stream."""
@@ -122,7 +150,7 @@ class AlertService:
         self._book.add(
             alert.id,
             alert.symbol,
-            alert.direction,  # type: ignore[arg-type]
+            alert.direction,
             alert.threshold,
             repeat=alert.repeat,
             cooldown=alert.cooldown,
@@ -138,8 +166,8 @@ class AlertService:
             raise self._limit_reached()
         price = (await self._market.quotes([rules.symbol]))[0].ticker.last_price
         direction, threshold, condition = _threshold(spec, price, rules)
-        if (direction == "above" and price >= threshold) or (
-            direction == "below" and price <= threshold
+        if (direction is AlertDirection.ABOVE and price >= threshold) or (
+            direction is AlertDirection.BELOW and price <= threshold
         ):
             raise UserError(
                 f"That alert would fire at once: {rules.symbol} is at {price.normalize():f} now. "
@@ -202,7 +230,7 @@ class AlertService:
             default=Decimal(5),
         )
         amount = (minimum * 2).to_integral_value(rounding="ROUND_CEILING")
-        side = "BUY" if record.direction == "below" else "SELL"
+        side = "BUY" if record.direction is AlertDirection.BELOW else "SELL"
         return OrderIntent(side, rules.symbol, max(amount, Decimal(1)), in_quote=False,
                            unit=rules.quote_asset)  # fmt: skip
 
@@ -282,9 +310,7 @@ class AlertService:
     async def _write_firing(
         self, alert_ids: list[int], price: Decimal, now: float
     ) -> list[AlertRecord]:
-        return await self._repo.fire(
-            alert_ids, price, now, lambda record: _payload(record, price, now)
-        )
+        return await self._repo.fire(alert_ids, price, now)
 
     async def _watch_symbol(self, symbol: str) -> None:
         if self._watch is not None:
@@ -295,20 +321,22 @@ class AlertService:
             await self._unwatch(symbol)
 
 
-def _threshold(spec: AlertSpec, price: Decimal, rules: SymbolRules) -> tuple[str, Decimal, str]:
+def _threshold(
+    spec: AlertSpec, price: Decimal, rules: SymbolRules
+) -> tuple[AlertDirection, Decimal, str]:
     """The alert's direction, level and condition as shown; a UserError when no trade can ever
     reach the level."""
     if spec.operator == ">":
-        _refuse_unreachable(rules, spec, price, "above", spec.value)
-        return "above", spec.value, f"≥ {spec.value.normalize():f}"
+        _refuse_unreachable(rules, spec, price, AlertDirection.ABOVE, spec.value)
+        return AlertDirection.ABOVE, spec.value, f"≥ {spec.value.normalize():f}"
     if spec.operator == "<":
-        _refuse_unreachable(rules, spec, price, "below", spec.value)
-        return "below", spec.value, f"≤ {spec.value.normalize():f}"
+        _refuse_unreachable(rules, spec, price, AlertDirection.BELOW, spec.value)
+        return AlertDirection.BELOW, spec.value, f"≤ {spec.value.normalize():f}"
     if spec.value <= -HUNDRED:
         raise UserError("A fall of 100% or more cannot happen. Example: /alert BTC -5%")
     threshold = price * (1 + spec.value / HUNDRED)
     sign = "+" if spec.value > 0 else ""
-    direction = "above" if spec.value > 0 else "below"
+    direction = AlertDirection.ABOVE if spec.value > 0 else AlertDirection.BELOW
     _refuse_unreachable(rules, spec, price, direction, threshold)
     arrow = "≥" if spec.value > 0 else "≤"
     shown = threshold.quantize(Decimal("0.00000001")).normalize()
@@ -316,18 +344,22 @@ def _threshold(spec: AlertSpec, price: Decimal, rules: SymbolRules) -> tuple[str
 
 
 def _refuse_unreachable(
-    rules: SymbolRules, spec: AlertSpec, price: Decimal, direction: str, threshold: Decimal
+    rules: SymbolRules,
+    spec: AlertSpec,
+    price: Decimal,
+    direction: AlertDirection,
+    threshold: Decimal,
 ) -> None:
     """Refuse a level outside the prices the symbol can trade at (its PRICE_FILTER), such as
     `< 0.001` on a 0.01 tick or `-99.9999999%`: such an alert would wait forever."""
     lowest, highest = price_range(rules)
-    if direction == "below" and threshold < lowest:
+    if direction is AlertDirection.BELOW and threshold < lowest:
         bound = f"below {format_decimal(lowest)}"
-    elif direction == "above" and threshold > highest:
+    elif direction is AlertDirection.ABOVE and threshold > highest:
         bound = f"above {format_decimal(highest)}"
     else:
         return
-    up = direction == "above"
+    up = direction is AlertDirection.ABOVE
     if spec.operator == "%":
         example = f"/alert {rules.symbol} {'+' if up else '-'}5%"
     else:
@@ -341,18 +373,5 @@ def _refuse_unreachable(
 
 
 def _spec_of(record: AlertRecord) -> AlertSpec:
-    operator = ">" if record.direction == "above" else "<"
+    operator = ">" if record.direction is AlertDirection.ABOVE else "<"
     return AlertSpec(record.symbol, operator, record.threshold, record.note, record.repeat)
-
-
-def _payload(record: AlertRecord, price: Decimal, now: float) -> dict[str, object]:
-    return {
-        "alert_id": record.id,
-        "user_id": record.user_id,
-        "symbol": record.symbol,
-        "condition": record.condition,
-        "price": format(price, "f"),
-        "time": datetime.fromtimestamp(now, UTC).strftime("%H:%M:%S UTC"),
-        "note": record.note,
-        "repeat": record.repeat,
-    }

@@ -18,8 +18,15 @@ from chatbot.errors import UserError
 from chatbot.exchange.client import BinanceClient
 from chatbot.exchange.credentials import ApiCredentials
 from chatbot.exchange.errors import AuthError, InvalidApiKeyFormat, InvalidSignature
-from chatbot.exchange.signing import KeyFormatError, KeyType
-from chatbot.storage.vault import CredentialVault, StoredCredentials, VaultError, mask
+from chatbot.exchange.signing import KeyFormatError
+from chatbot.key_types import KeyType
+from chatbot.storage.vault import (
+    UNREADABLE,
+    CredentialVault,
+    StoredCredentials,
+    VaultError,
+    mask,
+)
 
 log = logging.getLogger(__name__)
 
@@ -38,10 +45,7 @@ class KeyUnreadable(UserError):
     key that is not configured): the user must set it again."""
 
     def __init__(self) -> None:
-        super().__init__(
-            "Your stored Binance API key can no longer be read, so the bot cannot use it. "
-            "Set it again in a private chat with the bot: /setkey API_KEY SECRET"
-        )
+        super().__init__(UNREADABLE)
 
 
 class KeyRefused(UserError):

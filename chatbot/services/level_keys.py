@@ -11,11 +11,12 @@ import decimal
 import struct
 from collections.abc import Iterable
 from decimal import Decimal
-from typing import Literal
 
 from sortedcontainers import SortedList
 
-Direction = Literal["above", "below"]
+from chatbot.storage.alerts import AlertDirection
+
+Direction = AlertDirection  # the name the book's signatures use
 
 BASE_SCALE = 8
 MAX_SCALE = 40

@@ -20,7 +20,7 @@ from typing import ParamSpec, TypeVar
 
 from chatbot.errors import UserError
 from chatbot.exchange.client import ApiCredentials, BinanceClient
-from chatbot.exchange.filters import OrderRuleViolation, PreparedOrder, check_status, prepare_order
+from chatbot.exchange.filters import PreparedOrder, prepare_order
 from chatbot.exchange.grid import (
     floor_div,
     format_decimal,
@@ -39,6 +39,7 @@ from chatbot.exchange.order_limits import (
     position,
 )
 from chatbot.exchange.reference_prices import ReferencePrices
+from chatbot.exchange.rule_checks import OrderRuleViolation, check_status
 from chatbot.exchange.symbol_rules import ExchangeFilters, SymbolRules
 from chatbot.services.account_mirror import AccountMirror
 from chatbot.services.keys import KeyService

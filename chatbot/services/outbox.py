@@ -27,10 +27,9 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any
 
 from chatbot.health import HealthBoard
-from chatbot.storage.alerts import AlertRepository, OutboxItem
+from chatbot.storage.outbox import FiredAlert, OutboxItem, OutboxRepository
 from chatbot.storage.retry import until_written
 
 log = logging.getLogger(__name__)
@@ -55,14 +54,14 @@ class SendResult:
     sent: int | None = None  # how many of the items the message held (None: all)
 
 
-Send = Callable[[int, list[dict[str, Any]]], Awaitable[SendResult]]
+Send = Callable[[int, list[FiredAlert]], Awaitable[SendResult]]
 Blocked = Callable[[int], Awaitable[None]]  # called with the chat id
 
 
 class OutboxSender:
     def __init__(
         self,
-        repo: AlertRepository,
+        repo: OutboxRepository,
         send: Send,
         on_blocked: Blocked,
         wake: asyncio.Event,
@@ -135,7 +134,7 @@ class OutboxSender:
     async def _deliver(self, chat_id: int, items: list[OutboxItem]) -> None:
         ids = [item.id for item in items]
         try:
-            result = await self._send(chat_id, [item.payload for item in items])
+            result = await self._send(chat_id, [item.alert for item in items])
         except Exception:
             log.warning("alert message to chat %s failed; will retry", chat_id, exc_info=True)
             crashed = [item.id for item in items if item.attempts + 1 >= MAX_CRASHES]

@@ -1,21 +1,29 @@
-"""Price alerts and their outbox in SQLite.
+"""Price alerts in SQLite.
 
-Firing an alert and queuing its message happen in one transaction (`fire`), so after a crash
-an alert is either still armed or its message is waiting in the outbox: never fired and lost.
-A message leaves the outbox only once Telegram has accepted it.
+Firing an alert and queuing its message in the outbox (`chatbot/storage/outbox.py`) happen in
+one transaction (`fire`), so after a crash an alert is either still armed or its message is
+waiting in the outbox: never fired and lost. A message leaves the outbox only once Telegram has
+accepted it.
 """
 
 from __future__ import annotations
 
-import json
 import time
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
 from chatbot.storage.db import Database
+from chatbot.storage.outbox import FiredAlert, OutboxRepository, forget_done, queue
+
+
+class AlertDirection(StrEnum):
+    """Which way the price must cross an alert's threshold (the `direction` column's values)."""
+
+    ABOVE = "above"  # fires at or above the threshold
+    BELOW = "below"  # fires at or below it
 
 
 class AlertState(StrEnum):
@@ -31,7 +39,7 @@ class AlertRecord:
     user_id: int
     chat_id: int
     symbol: str
-    direction: str  # above | below
+    direction: AlertDirection
     threshold: Decimal
     condition: str  # as the user typed it: "> 70000", "+5%"
     note: str | None
@@ -50,7 +58,7 @@ class AlertRecord:
             user_id=int(row["user_id"]),
             chat_id=int(row["chat_id"]),
             symbol=row["symbol"],
-            direction=row["direction"],
+            direction=AlertDirection(row["direction"]),
             threshold=Decimal(row["threshold"]),
             condition=row["condition"],
             note=row["note"],
@@ -63,15 +71,18 @@ class AlertRecord:
             fire_count=int(row["fire_count"]),
         )
 
-
-@dataclass(frozen=True)
-class OutboxItem:
-    id: int
-    chat_id: int
-    user_id: int
-    alert_id: int | None
-    payload: dict[str, Any]
-    attempts: int
+    def fired(self, price: Decimal, now: float) -> FiredAlert:
+        """What the chat is told when this alert fires at `price`."""
+        return FiredAlert(
+            alert_id=self.id,
+            user_id=self.user_id,
+            symbol=self.symbol,
+            condition=self.condition,
+            price=price,
+            fired_at=now,
+            note=self.note,
+            repeat=self.repeat,
+        )
 
 
 class AlertLimitReached(Exception):
@@ -85,6 +96,7 @@ class AlertLimitReached(Exception):
 class AlertRepository:
     def __init__(self, db: Database) -> None:
         self._db = db
+        self.outbox = OutboxRepository(db)  # where `fire` queues each alert's message
 
     async def create(
         self,
@@ -92,7 +104,7 @@ class AlertRepository:
         user_id: int,
         chat_id: int,
         symbol: str,
-        direction: str,
+        direction: AlertDirection,
         threshold: Decimal,
         condition: str,
         note: str | None,
@@ -189,9 +201,8 @@ class AlertRepository:
         alert_ids: Iterable[int],
         price: Decimal,
         now: float,
-        message: Callable[[AlertRecord], dict[str, Any]],
     ) -> list[AlertRecord]:
-        """Mark alerts fired at `price` and queue `message(alert)` for each, all in one
+        """Mark alerts fired at `price` and queue a `FiredAlert` for each, all in one
         transaction; returns the alerts that fired, as written. An alert deleted or paused
         meanwhile is skipped. Each alert is read by its own update (RETURNING), on the write
         connection: one created a moment ago is there even if the read connection lags."""
@@ -209,11 +220,7 @@ class AlertRepository:
                 if row is None:
                     continue  # deleted or paused meanwhile: nothing to tell
                 alert = AlertRecord.from_row(row)
-                await conn.execute(
-                    "INSERT INTO outbox (chat_id, user_id, alert_id, payload, state, created_at) "
-                    "VALUES (?, ?, ?, ?, 'pending', ?)",
-                    (alert.chat_id, alert.user_id, alert.id, json.dumps(message(alert)), now),
-                )
+                await queue(conn, alert.chat_id, alert.fired(price, now))
                 fired.append(alert)
         return fired
 
@@ -250,50 +257,5 @@ class AlertRepository:
                 "OR (state = ? AND COALESCE(fired_at, created_at) < ?)",
                 (AlertState.FIRED, before, AlertState.DELETED, before),
             )
-            await conn.execute(
-                "DELETE FROM outbox WHERE state != 'pending' AND created_at < ?", (before,)
-            )
+            await forget_done(conn, before)
             return cursor.rowcount
-
-    # -- the outbox --------------------------------------------------------------------------
-
-    async def pending(self, limit: int = 1000) -> list[OutboxItem]:
-        """Messages waiting, oldest first. A row whose payload does not parse (a damaged
-        file) is dropped, not returned: it would fail every round and hold the rest back."""
-        rows = await self._db.fetch_all(
-            "SELECT * FROM outbox WHERE state = 'pending' ORDER BY id LIMIT ?", (limit,)
-        )
-        items, damaged = [], []
-        for r in rows:
-            try:
-                payload = json.loads(r["payload"])
-            except ValueError:
-                damaged.append(int(r["id"]))
-                continue
-            items.append(
-                OutboxItem(int(r["id"]), int(r["chat_id"]), int(r["user_id"]), r["alert_id"],
-                           payload, int(r["attempts"]))
-            )  # fmt: skip
-        if damaged:
-            await self.mark(damaged, "dropped")
-        return items
-
-    async def backlog(self) -> int:
-        row = await self._db.fetch_one("SELECT COUNT(*) FROM outbox WHERE state = 'pending'")
-        return int(row[0]) if row else 0
-
-    async def mark(self, ids: list[int], state: str) -> None:
-        async with self._db.transaction() as conn:
-            for item_id in ids:
-                await conn.execute(
-                    "UPDATE outbox SET state = ?, sent_at = ?, attempts = attempts + 1 "
-                    "WHERE id = ?",
-                    (state, time.time(), item_id),
-                )
-
-    async def count_attempt(self, ids: list[int]) -> None:
-        async with self._db.transaction() as conn:
-            for item_id in ids:
-                await conn.execute(
-                    "UPDATE outbox SET attempts = attempts + 1 WHERE id = ?", (item_id,)
-                )

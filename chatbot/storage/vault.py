@@ -29,7 +29,8 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from pydantic import SecretStr
 
-from chatbot.exchange.signing import KeyType
+from chatbot.errors import UserFacingError
+from chatbot.key_types import KeyType
 from chatbot.storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -38,8 +39,20 @@ NONCE_BYTES = 12  # 96-bit nonce, fresh for every encryption
 SEALING = 2  # the associated data new rows are sealed with; see the module docstring
 
 
-class VaultError(Exception):
-    """A stored credential cannot be opened (unknown master key, or the row was tampered with)."""
+UNREADABLE = (
+    "Your stored Binance API key can no longer be read, so the bot cannot use it. "
+    "Set it again in a private chat with the bot: /setkey API_KEY SECRET"
+)
+
+
+class VaultError(UserFacingError):
+    """A stored credential cannot be opened (unknown master key, or the row was tampered with).
+    The message is for the operator (which user, which setting); the user is told only that
+    their key must be set again."""
+
+    @property
+    def user_message(self) -> str:
+        return UNREADABLE
 
 
 @dataclass(frozen=True)

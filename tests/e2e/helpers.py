@@ -22,7 +22,7 @@ from pydantic import SecretStr
 from telegram.ext import Application
 
 from chatbot.config import Settings
-from chatbot.exchange.signing import KeyType
+from chatbot.key_types import KeyType
 from chatbot.sandbox.botapi import Conversation
 from chatbot.sandbox.botapi.models import ChatMessage
 from chatbot.sandbox.exchange import ExchangeSimulator

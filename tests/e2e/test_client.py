@@ -23,10 +23,11 @@ from chatbot.exchange.errors import (
     OrderStatusUnknown,
     RateLimited,
 )
-from chatbot.exchange.filters import OrderRuleViolation, prepare_order
+from chatbot.exchange.filters import prepare_order
 from chatbot.exchange.reference_prices import ReferencePrices
-from chatbot.exchange.signing import KeyType
+from chatbot.exchange.rule_checks import OrderRuleViolation
 from chatbot.exchange.symbol_rules import SymbolRules
+from chatbot.key_types import KeyType
 from tests.keys import public_key_pem
 
 API_KEY = "A" * 64

@@ -13,6 +13,7 @@ import aiosqlite
 import pytest
 
 from chatbot.sandbox.exchange.engine import OrderRequest as SimOrder
+from chatbot.storage.alerts import AlertDirection
 from tests.e2e.conftest import ALICE, ALICE_KEY, BOB, ask
 from tests.e2e.helpers import fired, process_dies, said, ticket_of, until_async, watching
 
@@ -59,7 +60,7 @@ async def failure_reported(app, part: str) -> None:
 
 
 async def outbox_states(app) -> list[str]:
-    repo = app.bot_data["services"].alerts._repo
+    repo = app.bot_data["services"].alerts.repository
     rows = await repo._db.fetch_all("SELECT state FROM outbox ORDER BY id")
     return [r["state"] for r in rows]
 
@@ -163,10 +164,10 @@ async def _unknown(app) -> bool:
 
 async def _fire_many(app, count: int, fired_at: float) -> None:
     """`count` one-shot alerts of Alice's that fired at `fired_at` (their messages long sent)."""
-    repo = app.bot_data["services"].alerts._repo
+    repo = app.bot_data["services"].alerts.repository
     for index in range(count):
         record = await repo.create(
-            user_id=ALICE, chat_id=ALICE, symbol="BTCUSDT", direction="above",
+            user_id=ALICE, chat_id=ALICE, symbol="BTCUSDT", direction=AlertDirection.ABOVE,
             threshold=Decimal(70000 + index), condition=f"≥ {70000 + index}", note=None,
             repeat=False, cooldown=900.0, limit=100,
         )  # fmt: skip

@@ -1,7 +1,11 @@
-"""Binance error codes map to exceptions a caller can match on, with messages fit for a user."""
+"""Binance error codes map to exceptions a caller can match on, with messages fit for a user;
+every error a user may see derives from one base."""
+
+from pathlib import Path
 
 import pytest
 
+from chatbot.errors import UserError, UserFacingError
 from chatbot.exchange.errors import (
     AuthError,
     CancelRejected,
@@ -20,6 +24,10 @@ from chatbot.exchange.errors import (
     TimestampError,
     error_from_payload,
 )
+from chatbot.exchange.rule_checks import OrderRuleViolation
+from chatbot.exchange.signing import KeyFormatError
+from chatbot.storage.vault import VaultError
+from handlers.parsing import CommandError
 
 
 @pytest.mark.parametrize(
@@ -83,3 +91,34 @@ def test_only_codes_that_mean_refused_prove_an_order_was_not_placed():
         assert refused_order_code(code), code
     for code in (None, -1000, -1001, -1006, -1007, -1008, -9999, "−2010", True):
         assert not refused_order_code(code), code
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        UserError("No such alert of yours."),
+        CommandError("Type it like BTCUSDT: /price BTCUSDT"),
+        InvalidSymbol(),
+        OrderRuleViolation("LOT_SIZE", "The quantity is below the minimum of 0.001 BTCUSDT."),
+        KeyFormatError("this PEM key is not an RSA private key"),
+        VaultError("the stored key of user 1001 does not decrypt"),
+    ],
+    ids=type,
+)
+def test_every_error_a_user_may_see_shares_one_base_with_a_sentence_for_the_chat(error):
+    """The error handler (handlers/common.py) replies with `user_message` for any of them."""
+    assert isinstance(error, UserFacingError)
+    assert error.user_message[0].isupper()  # a sentence, not a clause
+
+
+def test_a_vault_error_tells_the_user_to_set_the_key_again_not_the_operator_detail():
+    error = VaultError("the stored key of user 1001 was sealed with a master key that is not "
+                       "configured (set it in CHATBOT_OLD_MASTER_KEYS)")  # fmt: skip
+    assert "CHATBOT_OLD_MASTER_KEYS" in str(error)  # the log and `chatbot rotate-key` say why
+    assert "CHATBOT_OLD_MASTER_KEYS" not in error.user_message and "1001" not in error.user_message
+    assert "/setkey" in error.user_message
+
+
+def test_the_error_handler_matches_the_base_not_each_root():
+    source = (Path(__file__).resolve().parents[2] / "handlers" / "common.py").read_text()
+    assert "hasattr(error" not in source and "isinstance(error, UserFacingError)" in source

@@ -10,13 +10,7 @@ import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from chatbot.exchange.filters import (
-    OrderRuleViolation,
-    PreparedOrder,
-    check_order,
-    estimate_quantity,
-    prepare_order,
-)
+from chatbot.exchange.filters import PreparedOrder, estimate_quantity, prepare_order
 from chatbot.exchange.grid import (
     format_decimal,
     price_places,
@@ -25,6 +19,7 @@ from chatbot.exchange.grid import (
     round_quantity,
 )
 from chatbot.exchange.reference_prices import ReferencePrices
+from chatbot.exchange.rule_checks import OrderRuleViolation, check_order
 from chatbot.exchange.symbol_rules import LotSize, MaxNumOrders, SymbolRules
 from tests.unit.symbol_rules import (
     BNBBTC,

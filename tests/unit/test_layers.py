@@ -71,3 +71,9 @@ def test_the_streams_do_not_import_the_rest_client() -> None:
         "chatbot.exchange.credentials" in imported_modules(path)
         for path in (ROOT / "chatbot/exchange/user_stream").rglob("*.py")
     )
+
+
+def test_storage_does_not_import_the_exchange() -> None:
+    """Storage and the exchange are side by side under the services: the vault names a key type
+    through `chatbot/key_types.py`, not through the signing code."""
+    assert not modules_importing("chatbot/storage", "chatbot.exchange")

@@ -9,9 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chatbot.exchange.filters import OrderRuleViolation, prepare_order
+from chatbot.exchange.filters import prepare_order
 from chatbot.exchange.grid import format_decimal, round_price, round_quantity
 from chatbot.exchange.reference_prices import ReferencePrices
+from chatbot.exchange.rule_checks import OrderRuleViolation
 from chatbot.exchange.symbol_rules import SymbolRules
 from handlers.parsing import MAX_DECIMALS, MAX_NUMBER, CommandError, parse_amount, parse_order
 from tests.unit.symbol_rules import BNBBTC, BTCUSDT, symbols

@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 
-from chatbot.exchange.filters import OrderRuleViolation, check_status
 from chatbot.exchange.models import ExchangeInfo
 from chatbot.exchange.order_limits import (
     OpenOrder,
@@ -17,6 +16,7 @@ from chatbot.exchange.order_limits import (
     check_position,
     position,
 )
+from chatbot.exchange.rule_checks import OrderRuleViolation, check_status
 from chatbot.exchange.symbol_rules import (
     ExchangeFilters,
     MaxNumAlgoOrders,

@@ -4,6 +4,7 @@ no failure ends. (The wire itself is covered end to end in tests/e2e/test_lost_w
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from decimal import Decimal
 
@@ -13,9 +14,10 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Time
 
 from chatbot.health import HealthBoard
 from chatbot.services.outbox import MAX_CRASHES, Delivery, OutboxSender, SendResult
-from chatbot.storage.alerts import AlertRepository
+from chatbot.storage.alerts import AlertDirection, AlertRepository
 from chatbot.storage.db import Database
-from handlers.alerts import delivery_after
+from chatbot.storage.outbox import FiredAlert
+from handlers.alerts import delivery_after, render_fired
 
 
 def caused(error, cause):
@@ -57,10 +59,10 @@ async def repo(tmp_path):
 
 async def queue(repo: AlertRepository, chat_id: int) -> None:
     record = await repo.create(
-        user_id=chat_id, chat_id=chat_id, symbol="BTCUSDT", direction="above",
+        user_id=chat_id, chat_id=chat_id, symbol="BTCUSDT", direction=AlertDirection.ABOVE,
         threshold=Decimal(1), condition="≥ 1", note=None, repeat=False, cooldown=0.0, limit=100,
     )  # fmt: skip
-    await repo.fire([record.id], Decimal(2), time.time(), lambda fired: {"alert_id": fired.id})
+    await repo.fire([record.id], Decimal(2), time.time())
 
 
 async def states(repo: AlertRepository) -> list[str]:
@@ -74,7 +76,7 @@ async def test_a_message_whose_send_keeps_crashing_is_dropped(repo):
     async def crash(chat_id, payloads):
         raise KeyError("price")  # a bug in rendering, not Telegram
 
-    sender = OutboxSender(repo, crash, _nothing, asyncio.Event(), per_chat_interval=0)
+    sender = OutboxSender(repo.outbox, crash, _nothing, asyncio.Event(), per_chat_interval=0)
     for _ in range(MAX_CRASHES):
         sender._next_for_chat.clear()
         await sender.drain()
@@ -91,7 +93,7 @@ async def test_a_damaged_payload_is_dropped_and_the_rest_still_go(repo):
         sent.append(chat_id)
         return SendResult(Delivery.SENT)
 
-    await OutboxSender(repo, send, _nothing, asyncio.Event()).drain()
+    await OutboxSender(repo.outbox, send, _nothing, asyncio.Event()).drain()
     assert sent == [2] and await states(repo) == ["dropped", "sent"]
 
 
@@ -108,7 +110,7 @@ async def test_the_loop_survives_a_failure_and_reports_it(repo):
     async def pause_fails(chat_id):
         raise RuntimeError("pausing failed")
 
-    sender = OutboxSender(repo, send, pause_fails, wake, health=health)
+    sender = OutboxSender(repo.outbox, send, pause_fails, wake, health=health)
     sender.start()
     try:
         for _ in range(200):
@@ -125,3 +127,58 @@ async def test_the_loop_survives_a_failure_and_reports_it(repo):
 
 async def _nothing(chat_id: int) -> None:
     return None
+
+
+# What the outbox held before `FiredAlert`: a dict with the time already worded for the chat.
+LEGACY_PAYLOAD = {
+    "symbol": "BTCUSDT",
+    "condition": "≥ 61000",
+    "price": "61000.5",
+    "time": "12:00:00 UTC",
+    "note": "left behind",
+    "repeat": False,
+}
+
+
+async def test_a_row_written_before_fired_alerts_were_typed_is_still_sent(repo):
+    """A restart in the middle of a delivery, across the upgrade: the row the previous code
+    queued is read back as a `FiredAlert`, its time from the row's own `created_at`."""
+    record = await repo.create(
+        user_id=7, chat_id=-100, symbol="BTCUSDT", direction=AlertDirection.ABOVE,
+        threshold=Decimal(61000), condition="≥ 61000", note="left behind", repeat=False,
+        cooldown=0.0, limit=100,
+    )  # fmt: skip
+    fired_at = 1_700_000_000.0  # 2023-11-14 22:13:20 UTC
+    payload = json.dumps({"alert_id": record.id, "user_id": 7, **LEGACY_PAYLOAD})
+    await repo._db.execute(
+        "INSERT INTO outbox (chat_id, user_id, alert_id, payload, state, created_at) "
+        "VALUES (?, ?, ?, ?, 'pending', ?)",
+        (-100, 7, record.id, payload, fired_at),
+    )
+    sent: list[list[FiredAlert]] = []
+
+    async def send(chat_id, alerts):
+        sent.append(alerts)
+        return SendResult(Delivery.SENT)
+
+    await OutboxSender(repo.outbox, send, _nothing, asyncio.Event()).drain()
+
+    expected = FiredAlert(
+        alert_id=record.id, user_id=7, symbol="BTCUSDT", condition="≥ 61000",
+        price=Decimal("61000.5"), fired_at=fired_at, note="left behind", repeat=False,
+    )  # fmt: skip
+    assert sent == [[expected]] and await states(repo) == ["sent"]
+    text, count = render_fired(sent[0])
+    assert count == 1 and "crossed at 61,000.5 (22:13:20 UTC)" in text and "left behind" in text
+
+
+async def test_a_fired_alert_comes_back_from_the_outbox_as_it_was_queued(repo):
+    record = await repo.create(
+        user_id=7, chat_id=7, symbol="ETHUSDT", direction=AlertDirection.BELOW,
+        threshold=Decimal("2500.5"), condition="-5% (≤ 2500.5)", note=None, repeat=True,
+        cooldown=0.0, limit=100,
+    )  # fmt: skip
+    [written] = await repo.fire([record.id], Decimal("2500.25"), 1_700_000_000.5)
+    [item] = await repo.outbox.pending()
+    assert item.alert == written.fired(Decimal("2500.25"), 1_700_000_000.5)
+    assert item.alert.repeat and item.alert.price == Decimal("2500.25")

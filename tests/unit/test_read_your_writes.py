@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import pytest
 
-from chatbot.storage.alerts import AlertRepository, AlertState
+from chatbot.storage.alerts import AlertDirection, AlertRepository, AlertState
 from chatbot.storage.db import Database
 from chatbot.storage.tickets import TicketKind, TicketRepository, TicketState
 
@@ -74,7 +74,7 @@ async def test_a_new_ticket_comes_back_from_its_insert(database):
 
 async def alert(alerts: AlertRepository, user_id: int, symbol: str = "BTCUSDT"):
     return await alerts.create(
-        user_id=user_id, chat_id=user_id, symbol=symbol, direction="above",
+        user_id=user_id, chat_id=user_id, symbol=symbol, direction=AlertDirection.ABOVE,
         threshold=Decimal("70000"), condition="> 70000", note=None, repeat=False,
         cooldown=0.0, limit=50,
     )  # fmt: skip

@@ -10,14 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chatbot.exchange.filters import (
-    OrderRuleViolation,
-    check_order,
-    estimate_quantity,
-    prepare_order,
-    smallest_quote_amount,
-)
+from chatbot.exchange.filters import estimate_quantity, prepare_order, smallest_quote_amount
 from chatbot.exchange.reference_prices import ReferencePrices, reference_minutes
+from chatbot.exchange.rule_checks import OrderRuleViolation, check_order
 from chatbot.exchange.symbol_rules import SymbolRules
 from tests.unit.symbol_rules import BTCUSDT, lot, price_filter, rules_of
 

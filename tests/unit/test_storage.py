@@ -6,7 +6,7 @@ import sqlite3
 import pytest
 from pydantic import SecretStr
 
-from chatbot.exchange.signing import KeyType
+from chatbot.key_types import KeyType
 from chatbot.storage import db as db_module
 from chatbot.storage.db import Database, SchemaTooNew
 from chatbot.storage.vault import CredentialVault, VaultError
@@ -264,7 +264,7 @@ async def test_active_alerts_come_a_page_at_a_time_every_one_once(database):
     active alert comes exactly once, in id order, and deleted ones not at all."""
     from decimal import Decimal
 
-    from chatbot.storage.alerts import AlertRepository
+    from chatbot.storage.alerts import AlertDirection, AlertRepository
 
     repo = AlertRepository(database)
     ids = []
@@ -273,7 +273,7 @@ async def test_active_alerts_come_a_page_at_a_time_every_one_once(database):
             user_id=n % 3 + 1,
             chat_id=n % 3 + 1,
             symbol="BTCUSDT",
-            direction="above",
+            direction=AlertDirection.ABOVE,
             threshold=Decimal(70_000 + n),
             condition=f"≥ {70_000 + n}",
             note=None,
@@ -293,7 +293,7 @@ async def test_an_alert_deleted_between_the_tick_and_the_record_queues_no_messag
     conditional update changes nothing, so no outbox row is written and nothing is told."""
     from decimal import Decimal
 
-    from chatbot.storage.alerts import AlertRepository
+    from chatbot.storage.alerts import AlertDirection, AlertRepository
 
     repo = AlertRepository(database)
     kept, deleted = [
@@ -301,7 +301,7 @@ async def test_an_alert_deleted_between_the_tick_and_the_record_queues_no_messag
             user_id=1,
             chat_id=1,
             symbol="BTCUSDT",
-            direction="above",
+            direction=AlertDirection.ABOVE,
             threshold=Decimal(threshold),
             condition=f"≥ {threshold}",
             note=None,
@@ -313,7 +313,7 @@ async def test_an_alert_deleted_between_the_tick_and_the_record_queues_no_messag
     ]
     await repo.delete(1, [deleted.id])
 
-    fired = await repo.fire([kept.id, deleted.id], Decimal(70_002), 1.0, lambda a: {"id": a.id})
+    fired = await repo.fire([kept.id, deleted.id], Decimal(70_002), 1.0)
 
     assert [a.id for a in fired] == [kept.id]
-    assert [item.alert_id for item in await repo.pending()] == [kept.id]
+    assert [item.alert_id for item in await repo.outbox.pending()] == [kept.id]
