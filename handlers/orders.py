@@ -19,6 +19,7 @@ from telegram.ext import CallbackQueryHandler
 from chatbot.errors import present
 from chatbot.exchange.grid import price_places, quantity_places
 from chatbot.exchange.models import Order
+from chatbot.exchange.side import Side
 from chatbot.services.order_outcomes import Outcome, OutcomeKind
 from chatbot.services.orders import CancelAllPreview, OrderPreview
 from chatbot.storage.tickets import Ticket
@@ -62,25 +63,25 @@ def preview_buttons(p: OrderPreview) -> list[list[tuple[str, str]]]:
         return []
     rules = p.rules
     if fit.in_quote:
-        verb = "Spend" if p.ticket.side == "BUY" else "Receive"
+        verb = "Spend" if p.ticket.side is Side.BUY else "Receive"
         label = f"{verb} {num(fit.amount)} {rules.quote_asset} instead"
     else:
-        verb = "Buy" if p.ticket.side == "BUY" else "Sell"
+        verb = "Buy" if p.ticket.side is Side.BUY else "Sell"
         label = f"{verb} {num(fit.amount)} {rules.base_asset} instead"
     return [[(label, f"t:{LARGEST}:{p.ticket.id}")]]
 
 
 async def buy(update: Update, context: BotContext) -> None:
     """/buy SYMBOL QTY [@ PRICE] | /buy SYMBOL 100 USDT: preview a buy order."""
-    await _preview(update, context, "BUY")
+    await _preview(update, context, Side.BUY)
 
 
 async def sell(update: Update, context: BotContext) -> None:
     """/sell SYMBOL QTY [@ PRICE] | /sell SYMBOL 100 USDT: preview a sell order."""
-    await _preview(update, context, "SELL")
+    await _preview(update, context, Side.SELL)
 
 
-async def _preview(update: Update, context: BotContext, side: str) -> None:
+async def _preview(update: Update, context: BotContext, side: Side) -> None:
     intent = parse_order(side, context.args or [])
     chat_id = chat_of(update).id
     async with typing(update):
@@ -198,7 +199,7 @@ def render_preview(p: OrderPreview) -> str:
     kind = "limit order (GTC)" if order.price is not None else "market order"
     lines = [f"<b>Preview: {p.ticket.side} {esc(rules.symbol)}, {kind}</b>"]
     if order.quote_quantity is not None:
-        verb = "Spend" if p.ticket.side == "BUY" else "Receive"
+        verb = "Spend" if p.ticket.side is Side.BUY else "Receive"
         lines.append(f"{verb}: {num(order.quote_quantity)} {quote}")
         lines.append(f"Quantity: ≈ {num(p.quantity, qp)} {base}")
     else:
@@ -212,9 +213,9 @@ def render_preview(p: OrderPreview) -> str:
             + _rounded(order.price_rounded, p.typed_price)
         )
     else:
-        side = "best ask" if p.ticket.side == "BUY" else "best bid"
+        side = "best ask" if p.ticket.side is Side.BUY else "best bid"
         lines.append(f"Price: ≈ {num(p.price, pp)} {quote} ({side} now)")
-    money = "Cost" if p.ticket.side == "BUY" else "Proceeds"
+    money = "Cost" if p.ticket.side is Side.BUY else "Proceeds"
     approx = "" if order.price is not None or order.quote_quantity is not None else "≈ "
     lines.append(f"{money}: {approx}{num(p.cost, pp)} {quote}")
     lines.append(f"Fee: ≈ {num(p.fee, 8)} {esc(p.fee_asset)} ({num(p.fee_rate * 100)}%)")
@@ -347,8 +348,8 @@ def _render_fill(ticket: Ticket, order: Order) -> str:
     for fill in order.fills:
         fees[fill.commission_asset] += fill.commission
     fee_text = ", ".join(f"{num(v)} {esc(k)}" for k, v in fees.items()) or "see /history"
-    verb = "Bought" if ticket.side == "BUY" else "Sold"
-    money = "Cost" if ticket.side == "BUY" else "Proceeds"
+    verb = "Bought" if ticket.side is Side.BUY else "Sold"
+    money = "Cost" if ticket.side is Side.BUY else "Proceeds"
     average = order.average_price or Decimal(0)
     return (
         f"✅ <b>Filled</b>: {verb} {num(order.executed_qty)} {esc(order.symbol)} "

@@ -30,6 +30,7 @@ from chatbot.exchange.errors import (
     RateLimited,
 )
 from chatbot.exchange.models import Order
+from chatbot.exchange.side import Side
 from chatbot.exchange.weight_governor import trading
 from chatbot.health import HealthBoard
 from chatbot.services.account_mirror import AccountMirror
@@ -227,7 +228,7 @@ class OrderService:
         book = await self._client.book_ticker(ticket.symbol)
         before = ticket.preview_price or Decimal(0)
         limit = self._slippage / HUNDRED
-        if ticket.side == "BUY":
+        if ticket.side is Side.BUY:
             moved = book.ask_price > before * (1 + limit)
         else:
             moved = book.bid_price < before * (1 - limit)
@@ -418,7 +419,7 @@ def _request(ticket: Ticket) -> OrderRequest:
 def _intent(ticket: Ticket) -> OrderIntent:
     """The order a ticket holds, as the user could have typed it (for a fresh preview)."""
     return OrderIntent(
-        side=ticket.side or "BUY",
+        side=ticket.side or Side.BUY,
         symbol=ticket.symbol,
         amount=ticket.quote_quantity or ticket.quantity or Decimal(0),
         in_quote=ticket.quote_quantity is not None,

@@ -15,6 +15,7 @@ from enum import StrEnum
 from typing import Any
 
 from chatbot.errors import present
+from chatbot.exchange.side import Side
 from chatbot.storage.db import Database
 
 _ID_ALPHABET = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
@@ -58,7 +59,7 @@ class Ticket:
     message_id: int | None
     kind: TicketKind
     symbol: str
-    side: str | None
+    side: Side | None  # None for a cancel-all ticket
     order_type: str | None
     quantity: Decimal | None
     quote_quantity: Decimal | None
@@ -79,7 +80,7 @@ class Ticket:
             message_id=row["message_id"],
             kind=TicketKind(row["kind"]),
             symbol=row["symbol"],
-            side=row["side"],
+            side=Side(row["side"]) if row["side"] else None,
             order_type=row["order_type"],
             quantity=_dec(row["quantity"]),
             quote_quantity=_dec(row["quote_quantity"]),
@@ -112,7 +113,7 @@ class TicketRepository:
         chat_id: int,
         kind: TicketKind,
         symbol: str,
-        side: str | None = None,
+        side: Side | None = None,
         order_type: str | None = None,
         quantity: Decimal | None = None,
         quote_quantity: Decimal | None = None,
