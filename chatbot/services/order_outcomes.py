@@ -1,9 +1,10 @@
 """What the order services tell the chat, as types: the handlers choose the words.
 
-An `Outcome` is what became of a confirmed ticket (the preview message is edited into it); a
-`FillNotice` is a change to an order that the user hears about as a new message. Services
-that learn something on their own (the user-data stream, a lookup after a lost answer) pass
-both up through an `OrderNotifier`, which the handlers implement.
+A `PressResult` is what a press on a preview's Confirm or Cancel comes to (its short answer is
+shown on the phone); an `Outcome` is what became of a confirmed ticket (the preview message is
+edited into it); a `FillNotice` is a change to an order that the user hears about as a new
+message. Services that learn something on their own (the user-data stream, a lookup after a
+lost answer) pass both up through an `OrderNotifier`, which the handlers implement.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Protocol
 
 from chatbot.exchange.models import Order
-from chatbot.storage.tickets import Ticket
+from chatbot.storage.tickets import Ticket, TicketState
 
 if TYPE_CHECKING:
     from chatbot.services.orders import OrderPreview
@@ -45,6 +46,27 @@ class Outcome:
     preview: OrderPreview | None = None
     cancelled: list[Order] = field(default_factory=list)
     watched_seconds: float = 0.0  # MISSING: how long Binance was asked
+
+
+class PressKind(StrEnum):
+    GONE = "gone"  # no such preview (any more)
+    NOT_OWNER = "not_owner"  # another user's preview
+    WON = "won"  # this press took the ticket: carry it out with `OrderService.execute`
+    CANCELLED = "cancelled"  # Cancel took the preview: nothing will be sent
+    EXPIRED = "expired"  # the press came too late and expired the preview
+    LOST = "lost"  # the ticket had already moved on: its `state` says where
+
+
+@dataclass(frozen=True)
+class PressResult:
+    """A press's result. `won` is the ticket when this press took it (carry it out with
+    `execute`); `outcome` is set when the press settled it at once; `state` is the ticket's
+    state when the press LOST."""
+
+    kind: PressKind
+    outcome: Outcome | None = None
+    won: Ticket | None = None
+    state: TicketState | None = None
 
 
 class NoticeKind(StrEnum):

@@ -37,7 +37,7 @@ from chatbot.services.account_mirror import AccountMirror
 from chatbot.services.keys import KeyService, KeyUnreadable
 from chatbot.services.market import MarketService
 from chatbot.services.open_orders import OpenOrderMirror
-from chatbot.services.order_outcomes import Outcome, OutcomeKind
+from chatbot.services.order_outcomes import Outcome, OutcomeKind, PressKind, PressResult
 from chatbot.services.order_preview import OrderIntent, OrderPreview, OrderPreviewer
 from chatbot.services.order_tracker import OrderTracker
 from chatbot.services.order_watch import OrderWatch
@@ -63,16 +63,6 @@ class CancelAllPreview:
     ticket: Ticket
     orders: list[Order]
     ttl: int
-
-
-@dataclass(frozen=True)
-class PressResult:
-    """A press's short answer (shown on the phone). `won` is the ticket when this press took
-    it (carry it out with `execute`); `outcome` is set when the press settled it at once."""
-
-    answer: str
-    outcome: Outcome | None = None
-    won: Ticket | None = None
 
 
 class OrderService:
@@ -135,26 +125,24 @@ class OrderService:
     async def cancel_ticket(self, ticket_id: str, user_id: int) -> PressResult:
         ticket = await self._tickets.get(ticket_id)
         if ticket is None:
-            return PressResult("This preview no longer exists.")
+            return PressResult(PressKind.GONE)
         if ticket.user_id != user_id:
-            return PressResult("This is not your order.")
+            return PressResult(PressKind.NOT_OWNER)
         if await self._tickets.move(ticket_id, (TicketState.DRAFT,), TicketState.CANCELLED):
-            return PressResult("Cancelled.", Outcome(OutcomeKind.CANCELLED, ticket))
-        return PressResult(_lost_answer(ticket.state))
+            return PressResult(PressKind.CANCELLED, Outcome(OutcomeKind.CANCELLED, ticket))
+        return PressResult(PressKind.LOST, state=ticket.state)
 
     async def confirm(self, ticket_id: str, user_id: int) -> PressResult:
         """The Confirm button: at most one press per ticket gets past the compare-and-set."""
         ticket = await self._tickets.get(ticket_id)
         if ticket is None:
-            return PressResult("This preview no longer exists: send the command again.")
+            return PressResult(PressKind.GONE)
         if ticket.user_id != user_id:
-            return PressResult("This is not your order.")
+            return PressResult(PressKind.NOT_OWNER)
         fresh_after = time.time() - self.confirm_ttl
         if not await self._tickets.claim(ticket_id, user_id, fresh_after):
             return await self._explain_lost_press(ticket_id, fresh_after)
-        if ticket.kind is TicketKind.CANCEL_ALL:
-            return PressResult("Cancelling…", won=ticket)
-        return PressResult("Placing the order…", won=ticket)
+        return PressResult(PressKind.WON, won=ticket)
 
     async def execute(self, ticket: Ticket) -> Outcome:
         """Carry out a ticket that `confirm` handed to this caller (and to no other). Its calls
@@ -168,10 +156,9 @@ class OrderService:
         ticket = present(await self._tickets.get(ticket_id), f"ticket {ticket_id}")
         if ticket.state is TicketState.DRAFT and ticket.created_at <= fresh_after:
             if await self._tickets.move(ticket_id, (TicketState.DRAFT,), TicketState.EXPIRED):
-                expired = Outcome(OutcomeKind.EXPIRED, ticket)
-                return PressResult("Expired: send the command again.", expired)
+                return PressResult(PressKind.EXPIRED, Outcome(OutcomeKind.EXPIRED, ticket))
             ticket = await self._tickets.get(ticket_id) or ticket
-        return PressResult(_lost_answer(ticket.state))
+        return PressResult(PressKind.LOST, state=ticket.state)
 
     async def _submit(self, ticket: Ticket) -> Outcome:
         try:
@@ -425,18 +412,3 @@ def _intent(ticket: Ticket) -> OrderIntent:
         in_quote=ticket.quote_quantity is not None,
         price=ticket.price,
     )
-
-
-def _lost_answer(state: TicketState) -> str:
-    """The short answer for a press that did not win the ticket."""
-    return {
-        TicketState.CONFIRMING: "Already being placed.",
-        TicketState.SUBMITTED: "Already placed.",
-        TicketState.FILLED: "Already placed (filled).",
-        TicketState.OPEN: "Already placed (open).",
-        TicketState.UNKNOWN: "Already sent; its status is being checked.",
-        TicketState.REJECTED: "This order was rejected; send the command again.",
-        TicketState.CANCELLED: "This preview was cancelled; send the command again.",
-        TicketState.EXPIRED: "Expired: send the command again.",
-        TicketState.DONE: "Already done.",
-    }.get(state, "This preview is no longer active.")
