@@ -12,7 +12,7 @@ from chatbot.errors import present
 from chatbot.exchange.grid import price_places, quantity_places
 from chatbot.exchange.models import Order
 from chatbot.exchange.side import Side
-from chatbot.services.order_outcomes import Outcome, OutcomeKind, PressKind, PressResult
+from chatbot.services.order_outcomes import Cause, Outcome, OutcomeKind, PressKind, PressResult
 from chatbot.services.orders import CancelAllPreview, OrderPreview
 from chatbot.storage.tickets import Ticket, TicketKind, TicketState
 from handlers.common import esc, num
@@ -147,14 +147,24 @@ def render_outcome(outcome: Outcome) -> str:
     text = _OUTCOME_TEXT.get(kind, "Done.")
     if kind is OutcomeKind.UNKNOWN and outcome.reason:  # e.g. the key must be set again
         text = _UNKNOWN_BLOCKED
+    reason = outcome.reason or "Binance refused the order"
+    if outcome.cause is not None:
+        reason = _CAUSES[outcome.cause]
+    elif kind is OutcomeKind.ENDED and order is not None:
+        reason = f"the order ended {order.status.lower()} without a fill"
     return text.format(
-        reason=esc(_sentence(outcome.reason or "Binance refused the order")),
+        reason=esc(_sentence(reason)),
         watched=_duration(outcome.watched_seconds),
         count=len(outcome.cancelled),
         symbol=esc(t.symbol),
     )
 
 
+_CAUSES = {
+    Cause.DATABASE_BUSY: "the bot could not record it (its database is busy); nothing was placed",
+    Cause.RESTARTED_BEFORE_SENDING: "the bot restarted before sending it; nothing was placed",
+    Cause.RESTARTED_BEFORE_CANCELLING: "the bot restarted before cancelling; check /orders",
+}
 _UNKNOWN_BLOCKED = (
     "⏳ <b>Not confirmed yet</b>: the order was sent once and will not be sent again, but "
     "what became of it cannot be checked now: {reason} Once you have, I will check it and tell "

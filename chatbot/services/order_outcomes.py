@@ -35,14 +35,26 @@ class OutcomeKind(StrEnum):
     CANCELLED_ALL = "cancelled_all"  # a cancel-all ticket carried out
 
 
+class Cause(StrEnum):
+    """Why the bot itself did not send or carry out a ticket (a refusal by Binance is told by
+    its error's own message, `Outcome.reason`). Its value is the ticket's `detail` record."""
+
+    DATABASE_BUSY = "database_busy"  # SUBMITTED could not be written: nothing was sent
+    RESTARTED_BEFORE_SENDING = "restarted_before_sending"
+    RESTARTED_BEFORE_CANCELLING = "restarted_before_cancelling"
+
+
 @dataclass(frozen=True)
 class Outcome:
-    """What became of a confirmed ticket; `kind` picks the message the chat shows."""
+    """What became of a confirmed ticket; `kind` picks the message the chat shows. `reason` is
+    a message meant for the user from an error (Binance's refusal, a key that must be set
+    again); `cause` is the bot's own reason, put in words by the handler."""
 
     kind: OutcomeKind
     ticket: Ticket
     order: Order | None = None
     reason: str | None = None
+    cause: Cause | None = None
     preview: OrderPreview | None = None
     cancelled: list[Order] = field(default_factory=list)
     watched_seconds: float = 0.0  # MISSING: how long Binance was asked

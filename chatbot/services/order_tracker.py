@@ -320,21 +320,22 @@ class OrderTracker:
         self, ticket: Ticket, order: Order, from_states: tuple[TicketState, ...]
     ) -> tuple[Outcome, bool]:
         """Move the ticket to what the order says; True when this call made the change."""
-        kind, state, reason = ticket_result(order)
+        kind, state = ticket_result(order)
+        detail = None if kind is OutcomeKind.OPEN or kind is OutcomeKind.FILLED else order.status
         won = await self._tickets.move(
-            ticket.id, from_states, state, order_id=order.order_id, detail=reason
+            ticket.id, from_states, state, order_id=order.order_id, detail=detail
         )
-        return Outcome(kind, ticket, order=order, reason=reason), won
+        return Outcome(kind, ticket, order=order), won
 
 
-def ticket_result(order: Order) -> tuple[OutcomeKind, TicketState, str | None]:
-    """What an order's state means for the ticket it was placed from."""
+def ticket_result(order: Order) -> tuple[OutcomeKind, TicketState]:
+    """What an order's state means for the ticket it was placed from (ENDED: without a fill,
+    its status says how)."""
     if order.is_open:
-        return OutcomeKind.OPEN, TicketState.OPEN, None
+        return OutcomeKind.OPEN, TicketState.OPEN
     if order.executed_qty > 0:
-        return OutcomeKind.FILLED, TicketState.FILLED, None
-    reason = f"the order ended {order.status.lower()} without a fill"
-    return OutcomeKind.ENDED, TicketState.ENDED, reason
+        return OutcomeKind.FILLED, TicketState.FILLED
+    return OutcomeKind.ENDED, TicketState.ENDED
 
 
 def order_state(order: Order) -> OrderState:

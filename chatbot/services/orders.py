@@ -37,7 +37,7 @@ from chatbot.services.account_mirror import AccountMirror
 from chatbot.services.keys import KeyService, KeyUnreadable
 from chatbot.services.market import MarketService
 from chatbot.services.open_orders import OpenOrderMirror
-from chatbot.services.order_outcomes import Outcome, OutcomeKind, PressKind, PressResult
+from chatbot.services.order_outcomes import Cause, Outcome, OutcomeKind, PressKind, PressResult
 from chatbot.services.order_preview import OrderIntent, OrderPreview, OrderPreviewer
 from chatbot.services.order_tracker import OrderTracker
 from chatbot.services.order_watch import OrderWatch
@@ -172,8 +172,7 @@ class OrderService:
             await self._tickets.move(ticket.id, (TicketState.CONFIRMING,), TicketState.SUBMITTED)
         except sqlite3.Error as exc:
             self._health.failed("orders", exc)
-            reason = "the bot could not record it (its database is busy); nothing was placed"
-            return Outcome(OutcomeKind.NOT_SENT, ticket, reason=reason)
+            return Outcome(OutcomeKind.NOT_SENT, ticket, cause=Cause.DATABASE_BUSY)
         try:
             order = await self._client.place_order(credentials, _request(ticket))
         except OrderStatusUnknown as exc:
@@ -273,7 +272,7 @@ class OrderService:
             TicketState.OPEN: OutcomeKind.OPEN,
             TicketState.FILLED: OutcomeKind.FILLED,
         }.get(ticket.state, OutcomeKind.ENDED)
-        return Outcome(kind, ticket, order=order, reason=ticket.detail)
+        return Outcome(kind, ticket, order=order)
 
     async def reconcile(self) -> list[Outcome]:
         """At start-up: settle tickets a previous run left in flight, expire stale drafts.
@@ -308,14 +307,14 @@ class OrderService:
     async def _reconcile_confirming(self, ticket: Ticket) -> list[Outcome]:
         """CONFIRMING after a restart: the run stopped before sending (SUBMITTED is written
         first), so nothing was placed."""
-        reason = "the bot restarted before sending it; nothing was placed"
+        cause = Cause.RESTARTED_BEFORE_SENDING
         if ticket.kind is TicketKind.CANCEL_ALL:
-            reason = "the bot restarted before cancelling; check /orders"
+            cause = Cause.RESTARTED_BEFORE_CANCELLING
         if not await self._tickets.move(
-            ticket.id, (TicketState.CONFIRMING,), TicketState.REJECTED, detail=reason
+            ticket.id, (TicketState.CONFIRMING,), TicketState.REJECTED, detail=cause
         ):
             return []
-        return [Outcome(OutcomeKind.NOT_SENT, ticket, reason=reason)]
+        return [Outcome(OutcomeKind.NOT_SENT, ticket, cause=cause)]
 
     async def _reconcile_unknown(self, ticket: Ticket) -> list[Outcome]:
         """Sent by a previous run, fate unknown: ask once now; the watch asks on."""

@@ -3,10 +3,11 @@
 
 from __future__ import annotations
 
+from chatbot.exchange.models import Order
 from chatbot.exchange.side import Side
-from chatbot.services.order_outcomes import PressKind, PressResult
+from chatbot.services.order_outcomes import Cause, Outcome, OutcomeKind, PressKind, PressResult
 from chatbot.storage.tickets import Ticket, TicketKind, TicketState
-from handlers.order_texts import press_answer
+from handlers.order_texts import press_answer, render_outcome
 
 
 def ticket(kind: TicketKind) -> Ticket:
@@ -54,3 +55,21 @@ def test_a_lost_press_is_told_what_became_of_the_ticket() -> None:
     assert lost(TicketState.CONFIRMING) == "Already being placed."
     assert lost(TicketState.CANCELLED) == "This preview was cancelled; send the command again."
     assert lost(TicketState.MISSING) == "This preview is no longer active."
+
+
+def test_the_bots_own_reasons_and_an_ended_order_are_put_in_words_here() -> None:
+    restarted = Outcome(
+        OutcomeKind.NOT_SENT, ticket(TicketKind.ORDER), cause=Cause.RESTARTED_BEFORE_SENDING
+    )
+    assert render_outcome(restarted) == (
+        "❌ <b>Not sent</b>: the bot restarted before sending it; nothing was placed."
+    )
+    busy = Outcome(OutcomeKind.NOT_SENT, ticket(TicketKind.ORDER), cause=Cause.DATABASE_BUSY)
+    assert "its database is busy" in render_outcome(busy)
+    order = Order.from_json(
+        {"symbol": "BTCUSDT", "orderId": 7, "clientOrderId": "t1", "status": "EXPIRED"}
+    )
+    ended = Outcome(OutcomeKind.ENDED, ticket(TicketKind.ORDER), order=order)
+    assert render_outcome(ended) == (
+        "⌛ <b>Placed, then ended</b>: the order ended expired without a fill."
+    )
