@@ -24,7 +24,6 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import AsyncIterator, Iterable
-from dataclasses import dataclass
 from decimal import Decimal
 
 from chatbot.errors import UserError
@@ -34,9 +33,14 @@ from chatbot.exchange.events import ExecutionReport
 from chatbot.exchange.models import Order
 from chatbot.services.account_mirror import AccountMirror
 from chatbot.services.keys import KeyService
+from chatbot.services.order_changes import (
+    LastFill,
+    notice_for,
+    order_from_report,
+    order_state,
+    ticket_result,
+)
 from chatbot.services.order_outcomes import (
-    FillNotice,
-    NoticeKind,
     OrderNotifier,
     Outcome,
     OutcomeKind,
@@ -47,7 +51,7 @@ from chatbot.storage.tickets import (
     TicketRepository,
     TicketState,
 )
-from chatbot.storage.tracked_orders import OrderState, Told, TrackedOrderRepository
+from chatbot.storage.tracked_orders import TrackedOrderRepository
 
 log = logging.getLogger(__name__)
 
@@ -55,23 +59,6 @@ SETTLE_WAIT = 15.0  # seconds an event waits for the chat's own answer about the
 SYNC_MARGIN_MS = 60_000  # orders placed elsewhere are looked for from this long before a gap
 UNRESOLVED_LOOKBACK = 86_400.0  # seconds an unresolved ticket is still asked about after a gap
 _POLL = 0.05
-
-_NOTICE_KINDS = {
-    "FILLED": NoticeKind.FILLED,
-    "CANCELED": NoticeKind.CANCELLED,
-    "EXPIRED": NoticeKind.EXPIRED,
-    "EXPIRED_IN_MATCH": NoticeKind.EXPIRED,
-    "REJECTED": NoticeKind.REJECTED,
-}
-
-
-@dataclass(frozen=True, slots=True)
-class LastFill:
-    """The fill a stream event reports: its quantity, price and commission."""
-
-    qty: Decimal
-    price: Decimal
-    fees: dict[str, Decimal]
 
 
 class OrderTracker:
@@ -188,7 +175,7 @@ class OrderTracker:
             # The preview keeps showing the order as it is now (an edit does not notify).
             outcome, _ = await self._settle_ticket(ticket, order, (TicketState.OPEN,))
             await self._notifier.ticket_update(outcome, announce=False)
-        notice = _notice(user_id, order, before, resolved, fill, fees or {})
+        notice = notice_for(user_id, order, before, resolved, fill, fees or {})
         if notice is not None:
             await self._notifier.order_update(notice)
 
@@ -326,89 +313,3 @@ class OrderTracker:
             ticket.id, from_states, state, order_id=order.order_id, detail=detail
         )
         return Outcome(kind, ticket, order=order), won
-
-
-def ticket_result(order: Order) -> tuple[OutcomeKind, TicketState]:
-    """What an order's state means for the ticket it was placed from (ENDED: without a fill,
-    its status says how)."""
-    if order.is_open:
-        return OutcomeKind.OPEN, TicketState.OPEN
-    if order.executed_qty > 0:
-        return OutcomeKind.FILLED, TicketState.FILLED
-    return OutcomeKind.ENDED, TicketState.ENDED
-
-
-def order_state(order: Order) -> OrderState:
-    return OrderState(
-        symbol=order.symbol,
-        order_id=order.order_id,
-        client_id=order.orig_client_order_id or order.client_order_id,
-        side=order.side,
-        order_type=order.type,
-        quantity=order.orig_qty,
-        status=order.status,
-        executed=order.executed_qty,
-        price=order.price,
-        time_in_force=order.time_in_force,
-        created_ms=order.time,
-        quote=order.cumulative_quote_qty,
-    )
-
-
-def order_from_report(r: ExecutionReport) -> Order:
-    """The order as an `executionReport` shows it (a cancel's own id is not the order's)."""
-    return Order(
-        symbol=r.symbol,
-        order_id=r.order_id,
-        client_order_id=r.orig_client_order_id or r.client_order_id,
-        side=r.side,
-        type=r.order_type,
-        status=r.status,
-        price=r.price,
-        orig_qty=r.quantity,
-        executed_qty=r.cumulative_qty,
-        cumulative_quote_qty=r.cumulative_quote,
-        time_in_force=r.time_in_force,
-        time=r.order_time or r.transaction_time,
-        update_time=r.event_time,
-    )
-
-
-def _notice(
-    user_id: int,
-    order: Order,
-    before: Told | None,
-    resolved: bool,
-    fill: LastFill | None,
-    fees: dict[str, Decimal],
-) -> FillNotice | None:
-    """The message for what is new in `order` since `before` (None: nothing new)."""
-    if before is None:
-        if not (resolved and order.is_open):
-            return None
-        kind, before = NoticeKind.PLACED, Told(order.executed_qty, False)
-    elif order.status in _NOTICE_KINDS:
-        kind = _NOTICE_KINDS[order.status]
-    else:
-        kind = NoticeKind.PARTIAL
-    last_qty = order.executed_qty - before.executed
-    this_fill = fill if fill is not None and fill.qty == last_qty else None
-    if this_fill is not None and not fees:
-        fees = this_fill.fees
-    return FillNotice(
-        user_id=user_id,
-        kind=kind,
-        symbol=order.symbol,
-        side=order.side,
-        order_type=order.type,
-        order_id=order.order_id,
-        quantity=order.orig_qty,
-        filled=order.executed_qty,
-        price=order.price,
-        average_price=order.average_price,
-        quote=order.cumulative_quote_qty,
-        last_qty=last_qty,
-        last_price=this_fill.price if this_fill is not None else None,
-        fees={asset: fee for asset, fee in fees.items() if fee},
-        was_unknown=resolved,
-    )
