@@ -12,8 +12,9 @@ from chatbot.errors import present
 from chatbot.exchange.grid import price_places, quantity_places
 from chatbot.exchange.models import Order
 from chatbot.exchange.side import Side
+from chatbot.services.order_cancels import CancelAllPreview
 from chatbot.services.order_outcomes import Cause, Outcome, OutcomeKind, PressKind, PressResult
-from chatbot.services.orders import CancelAllPreview, OrderPreview
+from chatbot.services.order_preview import OrderPreview
 from chatbot.storage.tickets import Ticket, TicketKind, TicketState
 from handlers.common import esc, num
 

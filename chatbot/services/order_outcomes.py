@@ -18,7 +18,7 @@ from chatbot.exchange.models import Order
 from chatbot.storage.tickets import Ticket, TicketState
 
 if TYPE_CHECKING:
-    from chatbot.services.orders import OrderPreview
+    from chatbot.services.order_preview import OrderPreview
 
 
 class OutcomeKind(StrEnum):
