@@ -45,6 +45,7 @@ class OrderRecovery:
         health: HealthBoard,
         confirm_ttl: int,
         lookup_delays: Sequence[float] = LOOKUP_DELAYS,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._client = client
         self._keys = keys
@@ -54,6 +55,7 @@ class OrderRecovery:
         self._health = health
         self._confirm_ttl = confirm_ttl
         self._lookup_delays = tuple(lookup_delays)
+        self._clock = clock
 
     async def resolve_unknown(self, ticket: Ticket, credentials: ApiCredentials) -> Outcome:
         """Find out what became of an order whose answer was lost: query it by the ticket id a
@@ -105,7 +107,7 @@ class OrderRecovery:
             await self._tickets.move(ticket.id, (TicketState.SUBMITTED,), TicketState.UNKNOWN)
         for ticket in await self._tickets.in_states((TicketState.UNKNOWN,)):
             outcomes += await self._settle_one(self._reconcile_unknown, ticket)
-        stale = time.time() - self._confirm_ttl
+        stale = self._clock() - self._confirm_ttl
         for ticket in await self._tickets.in_states((TicketState.DRAFT,)):
             if ticket.created_at <= stale and await self._tickets.move(
                 ticket.id, (TicketState.DRAFT,), TicketState.EXPIRED

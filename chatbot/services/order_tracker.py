@@ -23,7 +23,7 @@ import contextlib
 import logging
 import time
 from collections import defaultdict
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from decimal import Decimal
 
 from chatbot.errors import UserError
@@ -74,6 +74,7 @@ class OrderTracker:
         *,
         settle_wait: float = SETTLE_WAIT,
         balances: AccountMirror | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._client = client
         self._balances = balances
@@ -82,6 +83,7 @@ class OrderTracker:
         self._tracked = tracked
         self._notifier = notifier
         self._settle_wait = settle_wait
+        self._clock = clock  # the tickets' clock (an unresolved ticket's age is read on it)
         self._cancelling: dict[int, asyncio.Event] = {}
         self._observing: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
 
@@ -238,7 +240,7 @@ class OrderTracker:
                 )
                 fees = await self._fees(credentials, order) if order.executed_qty > 0 else {}
                 await self.observe(user_id, order, fees=fees)
-        recent = time.time() - UNRESOLVED_LOOKBACK
+        recent = self._clock() - UNRESOLVED_LOOKBACK
         for ticket in await self._tickets.in_states(
             UNRESOLVED_STATES, user_id=user_id, updated_after=recent
         ):

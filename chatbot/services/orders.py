@@ -76,6 +76,7 @@ class OrderService:
         open_orders: OpenOrderMirror,
         lookup_delays: Sequence[float] = LOOKUP_DELAYS,
         health: HealthBoard | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._client = client
         self._health = health or HealthBoard()
@@ -84,6 +85,7 @@ class OrderService:
         self._tickets = tickets
         self._confirm_ttl = confirm_ttl
         self._slippage = max_slippage_pct
+        self._clock = clock  # the tickets' clock: a ticket's age is read against it
         self._tracker = tracker
         self._recovery = OrderRecovery(
             client,
@@ -94,6 +96,7 @@ class OrderService:
             health=self._health,
             confirm_ttl=confirm_ttl,
             lookup_delays=lookup_delays,
+            clock=clock,
         )
         self._cancels = OrderCancels(
             client,
@@ -149,7 +152,7 @@ class OrderService:
             return PressResult(PressKind.GONE)
         if ticket.user_id != user_id:
             return PressResult(PressKind.NOT_OWNER)
-        fresh_after = time.time() - self._confirm_ttl
+        fresh_after = self._clock() - self._confirm_ttl
         if not await self._tickets.claim(ticket_id, user_id, fresh_after):
             return await self._explain_lost_press(ticket_id, fresh_after)
         return PressResult(PressKind.WON, won=ticket)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
@@ -103,8 +104,12 @@ def _text(value: Decimal | None) -> str | None:
 
 
 class TicketRepository:
-    def __init__(self, db: Database) -> None:
+    """Tickets, timed by `clock` (seconds since the epoch): `created_at` and `updated_at` are
+    its readings, so a service that asks how old a ticket is must read the same clock."""
+
+    def __init__(self, db: Database, *, clock: Callable[[], float] = time.time) -> None:
         self._db = db
+        self._clock = clock
 
     async def create(
         self,
@@ -122,7 +127,7 @@ class TicketRepository:
     ) -> Ticket:
         """A new DRAFT ticket, as the insert wrote it (RETURNING): the read connection may not
         see the row yet."""
-        ticket_id, now = new_ticket_id(), time.time()
+        ticket_id, now = new_ticket_id(), self._clock()
         rows = await self._db.write_returning(
             "INSERT INTO tickets (id, user_id, chat_id, kind, symbol, side, order_type, "
             "quantity, quote_quantity, price, preview_price, state, created_at, updated_at) "
@@ -151,7 +156,7 @@ class TicketRepository:
         changed = await self._db.execute(
             "UPDATE tickets SET state = ?, updated_at = ? "
             "WHERE id = ? AND user_id = ? AND state = ? AND created_at > ?",
-            (TicketState.CONFIRMING, time.time(), ticket_id, user_id, TicketState.DRAFT,
+            (TicketState.CONFIRMING, self._clock(), ticket_id, user_id, TicketState.DRAFT,
              created_after),
         )  # fmt: skip
         return changed == 1
@@ -171,7 +176,7 @@ class TicketRepository:
             f"UPDATE tickets SET state = ?, updated_at = ?, "
             f"order_id = COALESCE(?, order_id), detail = COALESCE(?, detail) "
             f"WHERE id = ? AND state IN ({marks})",
-            (to_state, time.time(), order_id, detail, ticket_id, *from_states),
+            (to_state, self._clock(), order_id, detail, ticket_id, *from_states),
         )
         return changed == 1
 

@@ -32,3 +32,15 @@ async def test_a_side_is_written_and_sent_as_binances_own_string(database: Datab
     assert read is not None and read.side is Side.SELL
     assert encode_params([("side", Side.BUY)]) == "side=BUY"
     assert f"{Side.BUY}" == str(Side.BUY) == "BUY"
+
+
+async def test_a_ticket_is_timed_and_claimed_by_the_repositorys_clock(database: Database) -> None:
+    now = [1_000.0]
+    tickets = TicketRepository(database, clock=lambda: now[0])
+    ticket = await tickets.create(user_id=1, chat_id=1, kind=TicketKind.ORDER, symbol="BTCUSDT")
+    assert ticket.created_at == ticket.updated_at == 1_000.0
+    now[0] = 1_030.0  # a claim needs the ticket created after `created_after`
+    assert not await tickets.claim(ticket.id, 1, created_after=1_000.0)
+    assert await tickets.claim(ticket.id, 1, created_after=999.0)
+    claimed = await tickets.get(ticket.id)
+    assert claimed is not None and claimed.updated_at == 1_030.0
