@@ -130,6 +130,12 @@ class OrderService:
         order like it that fits (see `OrderPreviewer.preview_largest`)."""
         return await self._previewer.preview_largest(ticket_id, user_id, self._confirm_ttl)
 
+    @property
+    def ticket_repository(self) -> TicketRepository:
+        """The tickets this service moves. Public for the tests that leave a ticket where a
+        crash would (CONFIRMING, SUBMITTED, UNKNOWN) and read a ticket's state afterwards."""
+        return self._tickets
+
     async def attach_message(self, ticket_id: str, message_id: int) -> None:
         await self._tickets.attach_message(ticket_id, message_id)
 
