@@ -5,6 +5,7 @@ breaking the rule fails here instead of in a circular import at start-up."""
 from __future__ import annotations
 
 import ast
+from dataclasses import fields
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -56,3 +57,14 @@ def test_handlers_read_services_through_the_typed_context() -> None:
         if isinstance(node, ast.Attribute) and node.attr == "bot_data"
     ]
     assert not found, f"bot_data read outside handlers/context.py: {found}"
+
+
+def test_order_services_return_kinds_not_sentences() -> None:
+    """A press's result and an order's outcome carry a kind and the data its words need; the
+    words are handlers/order_texts.py's. The one text is `reason`: an error's message meant
+    for the user (Binance's refusal, a key to set again)."""
+    from chatbot.services.order_outcomes import Outcome, PressResult
+
+    for record in (PressResult, Outcome):
+        texts = {f.name for f in fields(record) if "str" in str(f.type).split(" | ")}
+        assert texts <= {"reason"}, f"{record.__name__} carries text: {texts}"
