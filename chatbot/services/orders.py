@@ -60,6 +60,8 @@ RULE_CODES = (-1013, -1121)  # a filter failed, or the symbol is unknown: re-rea
 
 
 class OrderService:
+    """What the order handlers call: the preview, the buttons, and what follows a Confirm."""
+
     def __init__(
         self,
         client: BinanceClient,
