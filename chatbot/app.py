@@ -14,7 +14,7 @@ import functools
 import logging
 import signal
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -151,9 +151,10 @@ async def _stale_button(update: Update, _: object) -> None:
         await update.callback_query.answer("This button is no longer active.")
 
 
-async def open_resources(app: Application) -> Resources:
+async def open_resources(app: Application, clock: Callable[[], float] = time.time) -> Resources:
     """Open the database and the exchange client, build the services on them, and the live
-    parts (order and market streams) that `running_bot` starts once the bot is up."""
+    parts (order and market streams) that `running_bot` starts once the bot is up. `clock`
+    times the order tickets (their expiry included)."""
     settings: Settings = app.bot_data["settings"]
     api_url = present(settings.binance_api_url, "BINANCE_API_URL")
     stream_url = present(settings.binance_stream_url, "BINANCE_STREAM_URL")
@@ -165,14 +166,22 @@ async def open_resources(app: Application) -> Resources:
     await vault.upgrade()  # rows sealed before the associated data covered type and permissions
     market_service = MarketService(client)
     key_service = KeyService(client, vault)
-    tickets, alert_repo = TicketRepository(db), AlertRepository(db)
+    tickets, alert_repo = TicketRepository(db, clock=clock), AlertRepository(db)
     notifier = ChatNotifier(app.bot)
     mirror = AccountMirror()  # balances kept by the user-data stream
     tracked = TrackedOrderRepository(db)
-    tracker = OrderTracker(client, key_service, tickets, tracked, notifier, balances=mirror)
+    tracker = OrderTracker(
+        client, key_service, tickets, tracked, notifier, balances=mirror, clock=clock
+    )
     open_orders = OpenOrderMirror(client, tracker, tracked)  # open orders kept by the stream
     watch = OrderWatch(
-        client, key_service, tickets, tracker, notifier, watch_seconds=settings.order_watch
+        client,
+        key_service,
+        tickets,
+        tracker,
+        notifier,
+        watch_seconds=settings.order_watch,
+        clock=clock,
     )
     services = Services(
         access=AccessPolicy(
@@ -196,6 +205,7 @@ async def open_resources(app: Application) -> Resources:
             balances=mirror,
             open_orders=open_orders,
             health=health,
+            clock=clock,
         ),
         alerts=AlertService(
             alert_repo,
@@ -309,14 +319,19 @@ async def close_resources(resources: Resources) -> None:
 
 @asynccontextmanager
 async def running_bot(
-    settings: Settings, *, poll_timeout: int = 10, conflict_window: float = CONFLICT_WINDOW
+    settings: Settings,
+    *,
+    poll_timeout: int = 10,
+    conflict_window: float = CONFLICT_WINDOW,
+    clock: Callable[[], float] = time.time,
 ) -> AsyncIterator[Application]:
     """Start the bot (long polling, or the webhook when CHATBOT_WEBHOOK_URL is set); on exit
     finish in-flight updates and close everything.
 
     Telegram answers 409 Conflict to a poll that another process's poll displaced. Within
     `conflict_window` seconds of start this process is the newcomer: `bot_data["conflict"]` is
-    set so `serve` can exit. Later, it keeps polling, which displaces the newcomer instead."""
+    set so `serve` can exit. Later, it keeps polling, which displaces the newcomer instead.
+    `clock` times the order tickets (tests move it on instead of waiting out an expiry)."""
     app = build_application(settings)
     conflict = asyncio.Event()
     app.bot_data["conflict"] = conflict
@@ -331,7 +346,7 @@ async def running_bot(
             log.warning("polling failed: %s", type(error).__name__)
 
     await app.initialize()
-    resources = await open_resources(app)
+    resources = await open_resources(app, clock)
     try:
         await app.bot.set_my_commands(commands.menu())
         if settings.http_port is not None:

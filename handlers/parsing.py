@@ -14,6 +14,7 @@ from chatbot.errors import UserError
 from chatbot.exchange.grid import FINEST, LARGEST
 from chatbot.services.alerts import AlertSpec
 from chatbot.services.order_intent import OrderIntent
+from chatbot.side import Side
 
 MAX_SYMBOLS = 10
 # No price, quantity or amount on Binance exceeds LARGEST (see grid.py), and no asset is counted
@@ -138,7 +139,7 @@ def _clip(text: str, limit: int = 24) -> str:
 _LIMIT_WORDS = {"@", "at", "limit"}
 
 
-def parse_order(side: str, args: list[str]) -> OrderIntent:
+def parse_order(side: Side, args: list[str]) -> OrderIntent:
     """`SYMBOL QTY`, `SYMBOL QTY @ PRICE` (or `at`/`limit`), `SYMBOL 100 USDT`, `SYMBOL $100`."""
     command = f"/{side.lower()}"
     example = (

@@ -33,7 +33,7 @@ from chatbot.exchange.request_types import OrderRequest, new_client_order_id
 from chatbot.exchange.rest import RestTransport
 from chatbot.exchange.symbol_rules import SymbolRules
 
-__all__ = ["ApiCredentials", "BinanceClient", "OrderRequest", "new_client_order_id"]
+__all__ = ["BinanceClient", "OrderRequest", "new_client_order_id"]
 
 # Binance's kline intervals; case-sensitive ("1m" is a minute, "1M" a month).
 KLINE_INTERVALS = ("1s", "1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h")

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 
 from pydantic import SecretStr
 
-from chatbot.exchange.signing import KeyType, Signer, make_signer
+from chatbot.exchange.signing import Signer, make_signer
+from chatbot.key_types import KeyType
 
 
 @dataclass(frozen=True)

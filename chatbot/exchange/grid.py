@@ -8,11 +8,9 @@ raises TypeError, a NaN or infinity ValueError.
 from __future__ import annotations
 
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal, localcontext
-from typing import Literal
 
 from chatbot.exchange.symbol_rules import SymbolRules
-
-Side = Literal["BUY", "SELL"]
+from chatbot.side import Side
 
 _PRECISION = 60  # digits beyond what the operands themselves need
 
@@ -63,7 +61,7 @@ def round_price(rules: SymbolRules, price: Decimal, side: Side) -> Decimal:
     So the user never pays more, nor receives less, than the price they typed. A SELL rounded up
     may then exceed maxPrice; `check_order` reports that.
     """
-    rounding = ROUND_FLOOR if require_side(side) == "BUY" else ROUND_CEILING
+    rounding = ROUND_FLOOR if require_side(side) is Side.BUY else ROUND_CEILING
     return to_step(require_decimal("price", price), price_step(rules), rounding)
 
 
@@ -119,15 +117,16 @@ def require_decimal(name: str, value: object) -> Decimal:
 
 
 def require_positive(name: str, value: object) -> Decimal:
-    if require_decimal(name, value) <= 0:
+    number = require_decimal(name, value)
+    if number <= 0:
         raise ValueError(f"{name} must be positive")
-    return value  # type: ignore[return-value]
+    return number
 
 
 def require_side(side: str) -> Side:
     if side not in ("BUY", "SELL"):
         raise ValueError(f"side must be BUY or SELL, not {side!r}")
-    return side  # type: ignore[return-value]
+    return Side(side)
 
 
 def digits(*values: Decimal) -> int:

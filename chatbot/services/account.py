@@ -66,6 +66,12 @@ class AccountService:
         self._mirror = mirror
         self._open_orders = open_orders
 
+    @property
+    def client(self) -> BinanceClient:
+        """The exchange client the account is read with. Public for the tests (and a console)
+        that place an order "elsewhere": on the user's account, but not through the chat."""
+        return self._client
+
     async def balances(self, user_id: int) -> BalanceReport:
         credentials = await self._keys.credentials(user_id)
         account = await self._mirror.account(

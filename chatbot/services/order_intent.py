@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from chatbot.errors import UserError
 from chatbot.exchange.symbol_rules import SymbolRules
+from chatbot.side import Side
 
 USD_QUOTES = frozenset({"USDT", "USDC", "FDUSD", "BUSD", "TUSD"})
 
@@ -16,12 +17,16 @@ USD_QUOTES = frozenset({"USDT", "USDC", "FDUSD", "BUSD", "TUSD"})
 class OrderIntent:
     """What the user typed: `/buy BTCUSDT 0.01 @ 65000`, `/sell BTC 100 USDT`, `/buy ETH $50`."""
 
-    side: str  # BUY | SELL
+    side: Side
     symbol: str
     amount: Decimal
     unit: str | None = None  # the asset named after the amount, if any
     in_quote: bool = False  # "$100": an amount of the quote asset
     price: Decimal | None = None  # a limit price; None for a market order
+
+    def __post_init__(self) -> None:
+        # "BUY" typed by a caller becomes Side.BUY, so `side is Side.BUY` holds; a typo raises.
+        object.__setattr__(self, "side", Side(self.side))
 
 
 def amount_in_quote(intent: OrderIntent, rules: SymbolRules) -> bool:

@@ -1,9 +1,10 @@
 """What the order services tell the chat, as types: the handlers choose the words.
 
-An `Outcome` is what became of a confirmed ticket (the preview message is edited into it); a
-`FillNotice` is a change to an order that the user hears about as a new message. Services
-that learn something on their own (the user-data stream, a lookup after a lost answer) pass
-both up through an `OrderNotifier`, which the handlers implement.
+A `PressResult` is what a press on a preview's Confirm or Cancel comes to (its short answer is
+shown on the phone); an `Outcome` is what became of a confirmed ticket (the preview message is
+edited into it); a `FillNotice` is a change to an order that the user hears about as a new
+message. Services that learn something on their own (the user-data stream, a lookup after a
+lost answer) pass both up through an `OrderNotifier`, which the handlers implement.
 """
 
 from __future__ import annotations
@@ -14,10 +15,10 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Protocol
 
 from chatbot.exchange.models import Order
-from chatbot.storage.tickets import Ticket
+from chatbot.storage.tickets import Ticket, TicketState
 
 if TYPE_CHECKING:
-    from chatbot.services.orders import OrderPreview
+    from chatbot.services.order_preview import OrderPreview
 
 
 class OutcomeKind(StrEnum):
@@ -34,17 +35,50 @@ class OutcomeKind(StrEnum):
     CANCELLED_ALL = "cancelled_all"  # a cancel-all ticket carried out
 
 
+class Cause(StrEnum):
+    """Why the bot itself did not send or carry out a ticket (a refusal by Binance is told by
+    its error's own message, `Outcome.reason`). Its value is the ticket's `detail` record."""
+
+    DATABASE_BUSY = "database_busy"  # SUBMITTED could not be written: nothing was sent
+    RESTARTED_BEFORE_SENDING = "restarted_before_sending"
+    RESTARTED_BEFORE_CANCELLING = "restarted_before_cancelling"
+
+
 @dataclass(frozen=True)
 class Outcome:
-    """What became of a confirmed ticket; `kind` picks the message the chat shows."""
+    """What became of a confirmed ticket; `kind` picks the message the chat shows. `reason` is
+    a message meant for the user from an error (Binance's refusal, a key that must be set
+    again); `cause` is the bot's own reason, put in words by the handler."""
 
     kind: OutcomeKind
     ticket: Ticket
     order: Order | None = None
     reason: str | None = None
+    cause: Cause | None = None
     preview: OrderPreview | None = None
     cancelled: list[Order] = field(default_factory=list)
     watched_seconds: float = 0.0  # MISSING: how long Binance was asked
+
+
+class PressKind(StrEnum):
+    GONE = "gone"  # no such preview (any more)
+    NOT_OWNER = "not_owner"  # another user's preview
+    WON = "won"  # this press took the ticket: carry it out with `OrderService.execute`
+    CANCELLED = "cancelled"  # Cancel took the preview: nothing will be sent
+    EXPIRED = "expired"  # the press came too late and expired the preview
+    LOST = "lost"  # the ticket had already moved on: its `state` says where
+
+
+@dataclass(frozen=True)
+class PressResult:
+    """A press's result. `won` is the ticket when this press took it (carry it out with
+    `execute`); `outcome` is set when the press settled it at once; `state` is the ticket's
+    state when the press LOST."""
+
+    kind: PressKind
+    outcome: Outcome | None = None
+    won: Ticket | None = None
+    state: TicketState | None = None
 
 
 class NoticeKind(StrEnum):

@@ -19,7 +19,8 @@ from decimal import ROUND_FLOOR, Decimal
 from typing import ParamSpec, TypeVar
 
 from chatbot.errors import UserError
-from chatbot.exchange.client import ApiCredentials, BinanceClient
+from chatbot.exchange.client import BinanceClient
+from chatbot.exchange.credentials import ApiCredentials
 from chatbot.exchange.filters import PreparedOrder, prepare_order
 from chatbot.exchange.grid import (
     floor_div,
@@ -46,6 +47,7 @@ from chatbot.services.keys import KeyService
 from chatbot.services.market import MarketService
 from chatbot.services.open_orders import OpenOrderMirror
 from chatbot.services.order_intent import OrderIntent, amount_in_quote
+from chatbot.side import Side
 from chatbot.storage.tickets import Ticket, TicketKind, TicketRepository, TicketState
 
 P = ParamSpec("P")
@@ -159,7 +161,8 @@ class OrderPreviewer:
         rules = await self._market.resolve(ticket.symbol)
         amount = ticket.quote_quantity or ticket.quantity or Decimal(0)
         unit = rules.quote_asset if ticket.quote_quantity is not None else None
-        intent = OrderIntent(ticket.side or "BUY", rules.symbol, amount, unit, price=ticket.price)
+        side = ticket.side or Side.BUY
+        intent = OrderIntent(side, rules.symbol, amount, unit, price=ticket.price)
         rules, credentials, in_quote = await self._start(user_id, intent)
         market = await self._fetch(rules, credentials, intent, user_id)
         fit = _largest_fit(market, intent, in_quote)
@@ -199,7 +202,7 @@ class OrderPreviewer:
             ),
             self._limited_orders(user_id, credentials, rules, exchange),
         )
-        best = book.ask_price if intent.side == "BUY" else book.bid_price
+        best = book.ask_price if intent.side is Side.BUY else book.bid_price
         return _Market(rules, best, references, account, orders, counts, exchange)
 
     async def _limited_orders(
@@ -300,7 +303,7 @@ def _largest_fit(market: _Market, intent: OrderIntent, in_quote: bool) -> Larges
     the free base asset; rounded down to the step, or for an amount of quote asset to the tick.
     """
     rules, side, best = market.rules, intent.side, market.best
-    buying = side == "BUY"
+    buying = side is Side.BUY
     free_quote = market.account.balance(rules.quote_asset).free
     free_base = market.account.balance(rules.base_asset).free
     order_type = "LIMIT" if intent.price is not None else "MARKET"
@@ -310,7 +313,7 @@ def _largest_fit(market: _Market, intent: OrderIntent, in_quote: bool) -> Larges
     else:
         step, _ = quantity_step(rules, market=intent.price is None)
         limit = intent.price
-        price = best if limit is None else round_price(rules, limit, side)  # type: ignore[arg-type]
+        price = best if limit is None else round_price(rules, limit, side)
         if buying:
             amount = floor_div(free_quote, price, step)
         else:
@@ -320,7 +323,7 @@ def _largest_fit(market: _Market, intent: OrderIntent, in_quote: bool) -> Larges
     try:
         prepare_order(
             rules,
-            side=side,  # type: ignore[arg-type]
+            side=side,
             order_type=order_type,
             quantity=None if in_quote else amount,
             quote_quantity=amount if in_quote else None,
@@ -353,7 +356,7 @@ def _priced(
     quote amount needs that amount (a buy) or the base quantity it sells."""
     rules, account = market.rules, market.account
     cost = order.quote_quantity if order.quote_quantity is not None else mul(quantity, price)
-    buying = intent.side == "BUY"
+    buying = intent.side is Side.BUY
     rates = account.commission
     maker, taker = (rates.maker, rates.taker) if rates else (Decimal("0.001"), Decimal("0.001"))
     crosses = order.price is not None and (

@@ -23,20 +23,25 @@ import contextlib
 import logging
 import time
 from collections import defaultdict
-from collections.abc import AsyncIterator, Iterable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable, Iterable
 from decimal import Decimal
 
 from chatbot.errors import UserError
-from chatbot.exchange.client import ApiCredentials, BinanceClient
+from chatbot.exchange.client import BinanceClient
+from chatbot.exchange.credentials import ApiCredentials
 from chatbot.exchange.errors import BinanceError, OrderNotFound
 from chatbot.exchange.events import ExecutionReport
 from chatbot.exchange.models import Order
 from chatbot.services.account_mirror import AccountMirror
 from chatbot.services.keys import KeyService
+from chatbot.services.order_changes import (
+    LastFill,
+    notice_for,
+    order_from_report,
+    order_state,
+    ticket_result,
+)
 from chatbot.services.order_outcomes import (
-    FillNotice,
-    NoticeKind,
     OrderNotifier,
     Outcome,
     OutcomeKind,
@@ -47,7 +52,7 @@ from chatbot.storage.tickets import (
     TicketRepository,
     TicketState,
 )
-from chatbot.storage.tracked_orders import OrderState, Told, TrackedOrderRepository
+from chatbot.storage.tracked_orders import TrackedOrderRepository
 
 log = logging.getLogger(__name__)
 
@@ -55,23 +60,6 @@ SETTLE_WAIT = 15.0  # seconds an event waits for the chat's own answer about the
 SYNC_MARGIN_MS = 60_000  # orders placed elsewhere are looked for from this long before a gap
 UNRESOLVED_LOOKBACK = 86_400.0  # seconds an unresolved ticket is still asked about after a gap
 _POLL = 0.05
-
-_NOTICE_KINDS = {
-    "FILLED": NoticeKind.FILLED,
-    "CANCELED": NoticeKind.CANCELLED,
-    "EXPIRED": NoticeKind.EXPIRED,
-    "EXPIRED_IN_MATCH": NoticeKind.EXPIRED,
-    "REJECTED": NoticeKind.REJECTED,
-}
-
-
-@dataclass(frozen=True, slots=True)
-class LastFill:
-    """The fill a stream event reports: its quantity, price and commission."""
-
-    qty: Decimal
-    price: Decimal
-    fees: dict[str, Decimal]
 
 
 class OrderTracker:
@@ -87,6 +75,7 @@ class OrderTracker:
         *,
         settle_wait: float = SETTLE_WAIT,
         balances: AccountMirror | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._client = client
         self._balances = balances
@@ -95,6 +84,7 @@ class OrderTracker:
         self._tracked = tracked
         self._notifier = notifier
         self._settle_wait = settle_wait
+        self._clock = clock  # the tickets' clock (an unresolved ticket's age is read on it)
         self._cancelling: dict[int, asyncio.Event] = {}
         self._observing: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
 
@@ -188,7 +178,7 @@ class OrderTracker:
             # The preview keeps showing the order as it is now (an edit does not notify).
             outcome, _ = await self._settle_ticket(ticket, order, (TicketState.OPEN,))
             await self._notifier.ticket_update(outcome, announce=False)
-        notice = _notice(user_id, order, before, resolved, fill, fees or {})
+        notice = notice_for(user_id, order, before, resolved, fill, fees or {})
         if notice is not None:
             await self._notifier.order_update(notice)
 
@@ -251,7 +241,7 @@ class OrderTracker:
                 )
                 fees = await self._fees(credentials, order) if order.executed_qty > 0 else {}
                 await self.observe(user_id, order, fees=fees)
-        recent = time.time() - UNRESOLVED_LOOKBACK
+        recent = self._clock() - UNRESOLVED_LOOKBACK
         for ticket in await self._tickets.in_states(
             UNRESOLVED_STATES, user_id=user_id, updated_after=recent
         ):
@@ -320,94 +310,9 @@ class OrderTracker:
         self, ticket: Ticket, order: Order, from_states: tuple[TicketState, ...]
     ) -> tuple[Outcome, bool]:
         """Move the ticket to what the order says; True when this call made the change."""
-        kind, state, reason = ticket_result(order)
+        kind, state = ticket_result(order)
+        detail = None if kind is OutcomeKind.OPEN or kind is OutcomeKind.FILLED else order.status
         won = await self._tickets.move(
-            ticket.id, from_states, state, order_id=order.order_id, detail=reason
+            ticket.id, from_states, state, order_id=order.order_id, detail=detail
         )
-        return Outcome(kind, ticket, order=order, reason=reason), won
-
-
-def ticket_result(order: Order) -> tuple[OutcomeKind, TicketState, str | None]:
-    """What an order's state means for the ticket it was placed from."""
-    if order.is_open:
-        return OutcomeKind.OPEN, TicketState.OPEN, None
-    if order.executed_qty > 0:
-        return OutcomeKind.FILLED, TicketState.FILLED, None
-    reason = f"the order ended {order.status.lower()} without a fill"
-    return OutcomeKind.ENDED, TicketState.ENDED, reason
-
-
-def order_state(order: Order) -> OrderState:
-    return OrderState(
-        symbol=order.symbol,
-        order_id=order.order_id,
-        client_id=order.orig_client_order_id or order.client_order_id,
-        side=order.side,
-        order_type=order.type,
-        quantity=order.orig_qty,
-        status=order.status,
-        executed=order.executed_qty,
-        price=order.price,
-        time_in_force=order.time_in_force,
-        created_ms=order.time,
-        quote=order.cumulative_quote_qty,
-    )
-
-
-def order_from_report(r: ExecutionReport) -> Order:
-    """The order as an `executionReport` shows it (a cancel's own id is not the order's)."""
-    return Order(
-        symbol=r.symbol,
-        order_id=r.order_id,
-        client_order_id=r.orig_client_order_id or r.client_order_id,
-        side=r.side,
-        type=r.order_type,
-        status=r.status,
-        price=r.price,
-        orig_qty=r.quantity,
-        executed_qty=r.cumulative_qty,
-        cumulative_quote_qty=r.cumulative_quote,
-        time_in_force=r.time_in_force,
-        time=r.order_time or r.transaction_time,
-        update_time=r.event_time,
-    )
-
-
-def _notice(
-    user_id: int,
-    order: Order,
-    before: Told | None,
-    resolved: bool,
-    fill: LastFill | None,
-    fees: dict[str, Decimal],
-) -> FillNotice | None:
-    """The message for what is new in `order` since `before` (None: nothing new)."""
-    if before is None:
-        if not (resolved and order.is_open):
-            return None
-        kind, before = NoticeKind.PLACED, Told(order.executed_qty, False)
-    elif order.status in _NOTICE_KINDS:
-        kind = _NOTICE_KINDS[order.status]
-    else:
-        kind = NoticeKind.PARTIAL
-    last_qty = order.executed_qty - before.executed
-    this_fill = fill if fill is not None and fill.qty == last_qty else None
-    if this_fill is not None and not fees:
-        fees = this_fill.fees
-    return FillNotice(
-        user_id=user_id,
-        kind=kind,
-        symbol=order.symbol,
-        side=order.side,
-        order_type=order.type,
-        order_id=order.order_id,
-        quantity=order.orig_qty,
-        filled=order.executed_qty,
-        price=order.price,
-        average_price=order.average_price,
-        quote=order.cumulative_quote_qty,
-        last_qty=last_qty,
-        last_price=this_fill.price if this_fill is not None else None,
-        fees={asset: fee for asset, fee in fees.items() if fee},
-        was_unknown=resolved,
-    )
+        return Outcome(kind, ticket, order=order), won

@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from chatbot.errors import UserError
 from chatbot.exchange.client import BinanceClient
@@ -44,6 +44,7 @@ class OrderWatch:
         *,
         watch_seconds: float = WATCH_SECONDS,
         delays: Sequence[float] = WATCH_DELAYS,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._client = client
         self._keys = keys
@@ -52,6 +53,7 @@ class OrderWatch:
         self._notifier = notifier
         self.watch_seconds = watch_seconds
         self._delays = tuple(delays)
+        self._clock = clock  # the tickets' clock: the watch ends `watch_seconds` after update
         self._tasks: dict[str, asyncio.Task[None]] = {}
 
     def start(self, ticket: Ticket) -> None:
@@ -92,14 +94,14 @@ class OrderWatch:
         attempt = 0
         while True:
             delay = self._delays[min(attempt, len(self._delays) - 1)]
-            await asyncio.sleep(max(0.0, min(delay, deadline - time.time())))
+            await asyncio.sleep(max(0.0, min(delay, deadline - self._clock())))
             attempt += 1
             current = await self._tickets.get(ticket.id)
             if current is None or current.state is not TicketState.UNKNOWN:
                 return True  # the stream, or a re-read after a gap, settled it
             if await self._look_up(current):
                 return True
-            if time.time() >= deadline:
+            if self._clock() >= deadline:
                 return False
 
     async def _look_up(self, ticket: Ticket) -> bool:

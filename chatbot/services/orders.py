@@ -1,31 +1,32 @@
-"""Orders confirmed in chat: preview, one-tap confirmation, submission, and the truth afterwards.
+"""Orders confirmed in chat: one-tap confirmation and submission of a previewed ticket.
 
 Nothing reaches Binance before the user confirms a preview, and a preview (a ticket) places at
 most one order: the DRAFT -> CONFIRMING step is a single compare-and-set in SQLite, and the order
 is sent with the ticket id as `newClientOrderId`. When the answer is lost (timeout, 5xx, -1007,
 a proxy's page) the order is looked up by that id, never sent again; "not placed" is said only
 when Binance's error code proves it, or when the request provably never left the bot.
+
+`OrderService` is what the handlers call; the preview is built by `OrderPreviewer` (pricing,
+rounding, caps), the truth after a lost answer or a restart by `OrderRecovery`, and cancels of
+open orders by `OrderCancels`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import sqlite3
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import TypeVar
 
 from chatbot.errors import UserError, present
-from chatbot.exchange.client import ApiCredentials, BinanceClient, OrderRequest
+from chatbot.exchange.client import BinanceClient, OrderRequest
 from chatbot.exchange.errors import (
     BinanceError,
     ExchangeUnavailable,
     FilterFailure,
     InvalidSymbol,
-    OrderNotFound,
     OrderStatusUnknown,
     RateLimited,
 )
@@ -33,16 +34,18 @@ from chatbot.exchange.models import Order
 from chatbot.exchange.weight_governor import trading
 from chatbot.health import HealthBoard
 from chatbot.services.account_mirror import AccountMirror
-from chatbot.services.keys import KeyService, KeyUnreadable
+from chatbot.services.keys import KeyService
 from chatbot.services.market import MarketService
 from chatbot.services.open_orders import OpenOrderMirror
-from chatbot.services.order_outcomes import Outcome, OutcomeKind
+from chatbot.services.order_cancels import CancelAllPreview, OrderCancels
+from chatbot.services.order_outcomes import Cause, Outcome, OutcomeKind, PressKind, PressResult
 from chatbot.services.order_preview import OrderIntent, OrderPreview, OrderPreviewer
+from chatbot.services.order_recovery import LOOKUP_DELAYS, OrderRecovery
 from chatbot.services.order_tracker import OrderTracker
 from chatbot.services.order_watch import OrderWatch
+from chatbot.side import Side
 from chatbot.storage.retry import until_written
 from chatbot.storage.tickets import (
-    UNRESOLVED_STATES,
     Ticket,
     TicketKind,
     TicketRepository,
@@ -52,29 +55,13 @@ from chatbot.storage.tickets import (
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-LOOKUP_DELAYS = (0.2, 0.5, 1.0, 2.0)  # seconds between the first queries after a lost answer
 HUNDRED = Decimal(100)
 RULE_CODES = (-1013, -1121)  # a filter failed, or the symbol is unknown: re-read the rules
 
 
-@dataclass(frozen=True)
-class CancelAllPreview:
-    ticket: Ticket
-    orders: list[Order]
-    ttl: int
-
-
-@dataclass(frozen=True)
-class PressResult:
-    """A press's short answer (shown on the phone). `won` is the ticket when this press took
-    it (carry it out with `execute`); `outcome` is set when the press settled it at once."""
-
-    answer: str
-    outcome: Outcome | None = None
-    won: Ticket | None = None
-
-
 class OrderService:
+    """What the order handlers call: the preview, the buttons, and what follows a Confirm."""
+
     def __init__(
         self,
         client: BinanceClient,
@@ -91,18 +78,37 @@ class OrderService:
         open_orders: OpenOrderMirror,
         lookup_delays: Sequence[float] = LOOKUP_DELAYS,
         health: HealthBoard | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._client = client
         self._health = health or HealthBoard()
         self._keys = keys
         self._market = market
         self._tickets = tickets
-        self.confirm_ttl = confirm_ttl
+        self._confirm_ttl = confirm_ttl
         self._slippage = max_slippage_pct
-        self._lookup_delays = tuple(lookup_delays)
+        self._clock = clock  # the tickets' clock: a ticket's age is read against it
         self._tracker = tracker
-        self._watch = watch
-        self._open_orders = open_orders
+        self._recovery = OrderRecovery(
+            client,
+            keys,
+            tickets,
+            tracker=tracker,
+            watch=watch,
+            health=self._health,
+            confirm_ttl=confirm_ttl,
+            lookup_delays=lookup_delays,
+            clock=clock,
+        )
+        self._cancels = OrderCancels(
+            client,
+            keys,
+            market,
+            tickets,
+            tracker=tracker,
+            open_orders=open_orders,
+            confirm_ttl=confirm_ttl,
+        )
         self._previewer = OrderPreviewer(
             client,
             keys,
@@ -119,12 +125,18 @@ class OrderService:
         """Round and check the order against Binance's rules, price it, and save it as a ticket
         (see `OrderPreviewer.preview`). Nothing is sent to Binance. Raises UserError when a
         rule is broken."""
-        return await self._previewer.preview(user_id, chat_id, intent, self.confirm_ttl)
+        return await self._previewer.preview(user_id, chat_id, intent, self._confirm_ttl)
 
     async def preview_largest(self, ticket_id: str, user_id: int) -> OrderPreview:
         """The button of a preview the balance does not cover: a fresh preview of the largest
         order like it that fits (see `OrderPreviewer.preview_largest`)."""
-        return await self._previewer.preview_largest(ticket_id, user_id, self.confirm_ttl)
+        return await self._previewer.preview_largest(ticket_id, user_id, self._confirm_ttl)
+
+    @property
+    def ticket_repository(self) -> TicketRepository:
+        """The tickets this service moves. Public for the tests that leave a ticket where a
+        crash would (CONFIRMING, SUBMITTED, UNKNOWN) and read a ticket's state afterwards."""
+        return self._tickets
 
     async def attach_message(self, ticket_id: str, message_id: int) -> None:
         await self._tickets.attach_message(ticket_id, message_id)
@@ -134,43 +146,40 @@ class OrderService:
     async def cancel_ticket(self, ticket_id: str, user_id: int) -> PressResult:
         ticket = await self._tickets.get(ticket_id)
         if ticket is None:
-            return PressResult("This preview no longer exists.")
+            return PressResult(PressKind.GONE)
         if ticket.user_id != user_id:
-            return PressResult("This is not your order.")
+            return PressResult(PressKind.NOT_OWNER)
         if await self._tickets.move(ticket_id, (TicketState.DRAFT,), TicketState.CANCELLED):
-            return PressResult("Cancelled.", Outcome(OutcomeKind.CANCELLED, ticket))
-        return PressResult(_lost_answer(ticket.state))
+            return PressResult(PressKind.CANCELLED, Outcome(OutcomeKind.CANCELLED, ticket))
+        return PressResult(PressKind.LOST, state=ticket.state)
 
     async def confirm(self, ticket_id: str, user_id: int) -> PressResult:
         """The Confirm button: at most one press per ticket gets past the compare-and-set."""
         ticket = await self._tickets.get(ticket_id)
         if ticket is None:
-            return PressResult("This preview no longer exists: send the command again.")
+            return PressResult(PressKind.GONE)
         if ticket.user_id != user_id:
-            return PressResult("This is not your order.")
-        fresh_after = time.time() - self.confirm_ttl
+            return PressResult(PressKind.NOT_OWNER)
+        fresh_after = self._clock() - self._confirm_ttl
         if not await self._tickets.claim(ticket_id, user_id, fresh_after):
             return await self._explain_lost_press(ticket_id, fresh_after)
-        if ticket.kind is TicketKind.CANCEL_ALL:
-            return PressResult("Cancelling…", won=ticket)
-        return PressResult("Placing the order…", won=ticket)
+        return PressResult(PressKind.WON, won=ticket)
 
     async def execute(self, ticket: Ticket) -> Outcome:
         """Carry out a ticket that `confirm` handed to this caller (and to no other). Its calls
         to Binance (the slippage check's quote included) go ahead of users' reads."""
         with trading():
             if ticket.kind is TicketKind.CANCEL_ALL:
-                return await self._cancel_all(ticket)
+                return await self._cancels.cancel_all(ticket)
             return await self._submit(ticket)
 
     async def _explain_lost_press(self, ticket_id: str, fresh_after: float) -> PressResult:
         ticket = present(await self._tickets.get(ticket_id), f"ticket {ticket_id}")
         if ticket.state is TicketState.DRAFT and ticket.created_at <= fresh_after:
             if await self._tickets.move(ticket_id, (TicketState.DRAFT,), TicketState.EXPIRED):
-                expired = Outcome(OutcomeKind.EXPIRED, ticket)
-                return PressResult("Expired: send the command again.", expired)
+                return PressResult(PressKind.EXPIRED, Outcome(OutcomeKind.EXPIRED, ticket))
             ticket = await self._tickets.get(ticket_id) or ticket
-        return PressResult(_lost_answer(ticket.state))
+        return PressResult(PressKind.LOST, state=ticket.state)
 
     async def _submit(self, ticket: Ticket) -> Outcome:
         try:
@@ -184,8 +193,7 @@ class OrderService:
             await self._tickets.move(ticket.id, (TicketState.CONFIRMING,), TicketState.SUBMITTED)
         except sqlite3.Error as exc:
             self._health.failed("orders", exc)
-            reason = "the bot could not record it (its database is busy); nothing was placed"
-            return Outcome(OutcomeKind.NOT_SENT, ticket, reason=reason)
+            return Outcome(OutcomeKind.NOT_SENT, ticket, cause=Cause.DATABASE_BUSY)
         try:
             order = await self._client.place_order(credentials, _request(ticket))
         except OrderStatusUnknown as exc:
@@ -193,7 +201,7 @@ class OrderService:
             await self._written(
                 lambda: self._tickets.move(ticket.id, (TicketState.SUBMITTED,), TicketState.UNKNOWN)
             )
-            return await self.resolve_unknown(ticket, credentials)
+            return await self._recovery.resolve_unknown(ticket, credentials)
         except (ExchangeUnavailable, RateLimited) as exc:  # refused before leaving the bot
             return await self._not_placed(ticket, OutcomeKind.NOT_SENT, exc.user_message)
         except BinanceError as exc:  # an error code that proves the order was refused
@@ -227,7 +235,7 @@ class OrderService:
         book = await self._client.book_ticker(ticket.symbol)
         before = ticket.preview_price or Decimal(0)
         limit = self._slippage / HUNDRED
-        if ticket.side == "BUY":
+        if ticket.side is Side.BUY:
             moved = book.ask_price > before * (1 + limit)
         else:
             moved = book.bid_price < before * (1 - limit)
@@ -248,158 +256,23 @@ class OrderService:
         )
         return Outcome(kind, ticket, reason=reason)
 
-    # -- unknown outcomes and restarts -------------------------------------------------------
-
-    async def resolve_unknown(self, ticket: Ticket, credentials: ApiCredentials) -> Outcome:
-        """Find out what became of an order whose answer was lost: query it by the ticket id a
-        few times with back-off, never send it again. When Binance has no record yet, the
-        ticket stays UNKNOWN and `OrderWatch` keeps asking (a "no such order" proves nothing:
-        Binance may match it later)."""
-        for delay in (0.0, *self._lookup_delays):
-            await asyncio.sleep(delay)
-            current = await self._tickets.get(ticket.id)
-            if current is not None and current.state not in UNRESOLVED_STATES:
-                return await self._settled_elsewhere(current, credentials)
-            try:
-                order = await self._client.query_order(
-                    credentials, ticket.symbol, client_order_id=ticket.id
-                )
-            except BinanceError:  # -2013 included: not there *yet*
-                continue
-            return await self._tracker.settle_by_reply(ticket, order, UNRESOLVED_STATES)
-        current = await self._tickets.get(ticket.id)
-        if current is not None and current.state not in UNRESOLVED_STATES:
-            return await self._settled_elsewhere(current, credentials)
-        self._watch.start(ticket)
-        return Outcome(OutcomeKind.UNKNOWN, ticket)
-
-    async def _settled_elsewhere(self, ticket: Ticket, credentials: ApiCredentials) -> Outcome:
-        """The stream settled the ticket while the lookups ran: show the order as it is."""
-        try:
-            order = await self._client.query_order(
-                credentials, ticket.symbol, client_order_id=ticket.id
-            )
-        except BinanceError:
-            return Outcome(OutcomeKind.UNKNOWN, ticket)
-        kind = {
-            TicketState.OPEN: OutcomeKind.OPEN,
-            TicketState.FILLED: OutcomeKind.FILLED,
-        }.get(ticket.state, OutcomeKind.ENDED)
-        return Outcome(kind, ticket, order=order, reason=ticket.detail)
+    # -- the truth afterwards, and cancels (see `OrderRecovery`, `OrderCancels`) --------------
 
     async def reconcile(self) -> list[Outcome]:
-        """At start-up: settle tickets a previous run left in flight, expire stale drafts.
-        Returns what the chat must be told now; tickets Binance settles later (or never) are
-        handed to `OrderWatch`. Ticket by ticket: one that cannot be settled (its owner's key
-        does not open, a bug) is reported and the others are settled all the same."""
-        outcomes: list[Outcome] = []
-        await self._tracker.prune()
-        for ticket in await self._tickets.in_states((TicketState.CONFIRMING,)):
-            outcomes += await self._settle_one(self._reconcile_confirming, ticket)
-        for ticket in await self._tickets.in_states((TicketState.SUBMITTED,)):
-            await self._tickets.move(ticket.id, (TicketState.SUBMITTED,), TicketState.UNKNOWN)
-        for ticket in await self._tickets.in_states((TicketState.UNKNOWN,)):
-            outcomes += await self._settle_one(self._reconcile_unknown, ticket)
-        stale = time.time() - self.confirm_ttl
-        for ticket in await self._tickets.in_states((TicketState.DRAFT,)):
-            if ticket.created_at <= stale and await self._tickets.move(
-                ticket.id, (TicketState.DRAFT,), TicketState.EXPIRED
-            ):
-                outcomes.append(Outcome(OutcomeKind.EXPIRED, ticket))
-        return outcomes
+        """At start-up: settle tickets a previous run left in flight, expire stale drafts;
+        returns what the chat must be told now (see `OrderRecovery.reconcile`)."""
+        return await self._recovery.reconcile()
 
-    async def _settle_one(
-        self, settle: Callable[[Ticket], Awaitable[list[Outcome]]], ticket: Ticket
-    ) -> list[Outcome]:
-        try:
-            return await settle(ticket)
-        except Exception as exc:
-            self._health.failed("reconcile", exc)
-            return []
+    async def cancel_order(self, user_id: int, order_id: int) -> Order:
+        """Cancel one of the user's open orders by Binance's id (see `OrderCancels`)."""
+        return await self._cancels.cancel_order(user_id, order_id)
 
-    async def _reconcile_confirming(self, ticket: Ticket) -> list[Outcome]:
-        """CONFIRMING after a restart: the run stopped before sending (SUBMITTED is written
-        first), so nothing was placed."""
-        reason = "the bot restarted before sending it; nothing was placed"
-        if ticket.kind is TicketKind.CANCEL_ALL:
-            reason = "the bot restarted before cancelling; check /orders"
-        if not await self._tickets.move(
-            ticket.id, (TicketState.CONFIRMING,), TicketState.REJECTED, detail=reason
-        ):
-            return []
-        return [Outcome(OutcomeKind.NOT_SENT, ticket, reason=reason)]
-
-    async def _reconcile_unknown(self, ticket: Ticket) -> list[Outcome]:
-        """Sent by a previous run, fate unknown: ask once now; the watch asks on."""
-        try:
-            credentials = await self._keys.credentials(ticket.user_id)
-            order = await self._client.query_order(
-                credentials, ticket.symbol, client_order_id=ticket.id
-            )
-        except KeyUnreadable as exc:
-            # Nobody can ask Binance for this user until the key is set again; the user-data
-            # stream's re-read after /setkey settles the ticket then (see OrderTracker.sync).
-            return [Outcome(OutcomeKind.UNKNOWN, ticket, reason=exc.message)]
-        except (BinanceError, UserError):
-            self._watch.start(ticket)
-            return [Outcome(OutcomeKind.UNKNOWN, ticket)]
-        await self._tracker.observe(ticket.user_id, order, ticket=ticket)
-        return []
+    async def preview_cancel_all(self, user_id: int, chat_id: int, name: str) -> CancelAllPreview:
+        """A ticket to cancel all the user's open orders on a symbol, once confirmed."""
+        return await self._cancels.preview_cancel_all(user_id, chat_id, name)
 
     async def tickets(self, ticket_ids: list[str]) -> dict[str, Ticket]:
         return await self._tickets.find_by_id(ticket_ids)
-
-    # -- cancelling orders -------------------------------------------------------------------
-
-    async def cancel_order(self, user_id: int, order_id: int) -> Order:
-        """Cancel one of the user's open orders by Binance's id (the symbol is looked up)."""
-        with trading():  # ahead of users' reads
-            return await self._cancel_order(user_id, order_id)
-
-    async def _cancel_order(self, user_id: int, order_id: int) -> Order:
-        credentials = await self._keys.credentials(user_id)
-        missing = UserError(f"You have no open order #{order_id}. /orders lists them.")
-        # The symbol of an order the bot follows is known: no 80-weight openOrders for it.
-        symbol = await self._tracker.open_symbol(user_id, order_id)
-        if symbol is None:
-            listed = await self._open_orders.open_orders(user_id, credentials)
-            found = [o for o in listed if o.order_id == order_id]
-            if not found:
-                raise missing
-            symbol = found[0].symbol
-        async with self._tracker.cancelling([order_id]):
-            try:
-                cancelled = await self._client.cancel_order(credentials, symbol, order_id=order_id)
-            except OrderNotFound:  # gone since the bot last saw it (a refusal is told as is)
-                raise missing from None
-            await self._tracker.told_by_reply(user_id, [cancelled])
-        return cancelled
-
-    async def preview_cancel_all(self, user_id: int, chat_id: int, name: str) -> CancelAllPreview:
-        rules = await self._market.resolve(name)
-        credentials = await self._keys.credentials(user_id)
-        orders = await self._open_orders.open_orders(user_id, credentials, rules.symbol)
-        if not orders:
-            raise UserError(f"You have no open orders on {rules.symbol}.")
-        ticket = await self._tickets.create(
-            user_id=user_id, chat_id=chat_id, kind=TicketKind.CANCEL_ALL, symbol=rules.symbol
-        )
-        return CancelAllPreview(ticket, orders, self.confirm_ttl)
-
-    async def _cancel_all(self, ticket: Ticket) -> Outcome:
-        credentials = await self._keys.credentials(ticket.user_id)
-        open_now = await self._open_orders.open_orders(ticket.user_id, credentials, ticket.symbol)
-        async with self._tracker.cancelling(o.order_id for o in open_now):
-            try:
-                cancelled = await self._client.cancel_open_orders(credentials, ticket.symbol)
-            except BinanceError as exc:
-                await self._tickets.move(
-                    ticket.id, (TicketState.CONFIRMING,), TicketState.REJECTED, detail=str(exc)
-                )
-                return Outcome(OutcomeKind.REJECTED, ticket, reason=exc.user_message)
-            await self._tracker.told_by_reply(ticket.user_id, cancelled)
-        await self._tickets.move(ticket.id, (TicketState.CONFIRMING,), TicketState.DONE)
-        return Outcome(OutcomeKind.CANCELLED_ALL, ticket, cancelled=cancelled)
 
 
 def _request(ticket: Ticket) -> OrderRequest:
@@ -418,24 +291,9 @@ def _request(ticket: Ticket) -> OrderRequest:
 def _intent(ticket: Ticket) -> OrderIntent:
     """The order a ticket holds, as the user could have typed it (for a fresh preview)."""
     return OrderIntent(
-        side=ticket.side or "BUY",
+        side=ticket.side or Side.BUY,
         symbol=ticket.symbol,
         amount=ticket.quote_quantity or ticket.quantity or Decimal(0),
         in_quote=ticket.quote_quantity is not None,
         price=ticket.price,
     )
-
-
-def _lost_answer(state: TicketState) -> str:
-    """The short answer for a press that did not win the ticket."""
-    return {
-        TicketState.CONFIRMING: "Already being placed.",
-        TicketState.SUBMITTED: "Already placed.",
-        TicketState.FILLED: "Already placed (filled).",
-        TicketState.OPEN: "Already placed (open).",
-        TicketState.UNKNOWN: "Already sent; its status is being checked.",
-        TicketState.REJECTED: "This order was rejected; send the command again.",
-        TicketState.CANCELLED: "This preview was cancelled; send the command again.",
-        TicketState.EXPIRED: "Expired: send the command again.",
-        TicketState.DONE: "Already done.",
-    }.get(state, "This preview is no longer active.")

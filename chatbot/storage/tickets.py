@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
 from chatbot.errors import present
+from chatbot.side import Side
 from chatbot.storage.db import Database
 
 _ID_ALPHABET = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
@@ -58,7 +60,7 @@ class Ticket:
     message_id: int | None
     kind: TicketKind
     symbol: str
-    side: str | None
+    side: Side | None  # None for a cancel-all ticket
     order_type: str | None
     quantity: Decimal | None
     quote_quantity: Decimal | None
@@ -79,7 +81,7 @@ class Ticket:
             message_id=row["message_id"],
             kind=TicketKind(row["kind"]),
             symbol=row["symbol"],
-            side=row["side"],
+            side=Side(row["side"]) if row["side"] else None,
             order_type=row["order_type"],
             quantity=_dec(row["quantity"]),
             quote_quantity=_dec(row["quote_quantity"]),
@@ -102,8 +104,12 @@ def _text(value: Decimal | None) -> str | None:
 
 
 class TicketRepository:
-    def __init__(self, db: Database) -> None:
+    """Tickets, timed by `clock` (seconds since the epoch): `created_at` and `updated_at` are
+    its readings, so a service that asks how old a ticket is must read the same clock."""
+
+    def __init__(self, db: Database, *, clock: Callable[[], float] = time.time) -> None:
         self._db = db
+        self._clock = clock
 
     async def create(
         self,
@@ -112,7 +118,7 @@ class TicketRepository:
         chat_id: int,
         kind: TicketKind,
         symbol: str,
-        side: str | None = None,
+        side: Side | None = None,
         order_type: str | None = None,
         quantity: Decimal | None = None,
         quote_quantity: Decimal | None = None,
@@ -121,7 +127,7 @@ class TicketRepository:
     ) -> Ticket:
         """A new DRAFT ticket, as the insert wrote it (RETURNING): the read connection may not
         see the row yet."""
-        ticket_id, now = new_ticket_id(), time.time()
+        ticket_id, now = new_ticket_id(), self._clock()
         rows = await self._db.write_returning(
             "INSERT INTO tickets (id, user_id, chat_id, kind, symbol, side, order_type, "
             "quantity, quote_quantity, price, preview_price, state, created_at, updated_at) "
@@ -150,7 +156,7 @@ class TicketRepository:
         changed = await self._db.execute(
             "UPDATE tickets SET state = ?, updated_at = ? "
             "WHERE id = ? AND user_id = ? AND state = ? AND created_at > ?",
-            (TicketState.CONFIRMING, time.time(), ticket_id, user_id, TicketState.DRAFT,
+            (TicketState.CONFIRMING, self._clock(), ticket_id, user_id, TicketState.DRAFT,
              created_after),
         )  # fmt: skip
         return changed == 1
@@ -170,7 +176,7 @@ class TicketRepository:
             f"UPDATE tickets SET state = ?, updated_at = ?, "
             f"order_id = COALESCE(?, order_id), detail = COALESCE(?, detail) "
             f"WHERE id = ? AND state IN ({marks})",
-            (to_state, time.time(), order_id, detail, ticket_id, *from_states),
+            (to_state, self._clock(), order_id, detail, ticket_id, *from_states),
         )
         return changed == 1
 

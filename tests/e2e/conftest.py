@@ -24,6 +24,7 @@ from chatbot.sandbox.botapi import BotApiEmulator, Conversation
 from chatbot.sandbox.botapi.models import ChatMessage
 from chatbot.sandbox.exchange import ExchangeSimulator
 from tests.e2e.binance_wire import DOC_KEY, DOC_SECRET, FUNDS, Binance
+from tests.e2e.clock import ShiftedClock
 
 POLL_TIMEOUT = 10  # seconds a getUpdates call may be held open by the emulator
 
@@ -155,11 +156,17 @@ def settings(settings_factory, overrides: dict[str, str]) -> Settings:
 
 
 @pytest.fixture
-async def running_bot(settings: Settings) -> AsyncIterator[Application]:
+def ticket_clock() -> ShiftedClock:
+    """The clock of the running bot's order tickets: real time until the test moves it on."""
+    return ShiftedClock()
+
+
+@pytest.fixture
+async def running_bot(settings: Settings, ticket_clock: ShiftedClock) -> AsyncIterator[Application]:
     """The bot, started with long polling against the emulator; stopped after the test."""
     from chatbot.app import running_bot as run
 
-    async with run(settings, poll_timeout=POLL_TIMEOUT) as app:
+    async with run(settings, poll_timeout=POLL_TIMEOUT, clock=ticket_clock) as app:
         yield app
 
 

@@ -222,7 +222,7 @@ async def test_history_and_orders_show_the_users_own(alice_with_key, exchange, r
     creds = await client.credentials(ALICE)
     from chatbot.exchange.client import OrderRequest
 
-    exchange_client = running_bot.bot_data["services"].account._client
+    exchange_client = running_bot.bot_data["services"].account.client
     await exchange_client.place_order(
         creds, OrderRequest("BTCUSDT", "BUY", "MARKET", quantity=Decimal("0.001"))
     )

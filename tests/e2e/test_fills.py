@@ -61,7 +61,7 @@ async def test_orders_from_elsewhere_are_told(alice_with_key, exchange, running_
     await following(running_bot)
     services = running_bot.bot_data["services"]
     creds = await services.keys.credentials(ALICE)
-    client = services.account._client
+    client = services.account.client
     order = await client.place_order(
         creds,
         OrderRequest(

@@ -229,7 +229,7 @@ async def test_order_answered_while_the_database_is_locked_still_shows_its_outco
     await failure_reported(running_bot, "orders")
     await write_lock.release()
     await alice_with_key.wait_for(lambda: "Filled" in alice_with_key.current(preview).text, 20)
-    tickets = running_bot.bot_data["services"].orders._tickets
+    tickets = running_bot.bot_data["services"].orders.ticket_repository
     assert (await tickets.get(ticket_of(preview))).state == "FILLED"
     assert len(exchange.orders_for(ALICE_KEY)) == 1
 
@@ -244,7 +244,7 @@ async def test_restart_settles_everyone_when_one_key_does_not_decrypt(
     bob = api.conversation(api.user(BOB, first_name="Bob"))
     assert "stored" in (await ask(bob, f"/setkey {BOB_KEY} {BOB_SECRET}")).text
     services = running_bot.bot_data["services"]
-    tickets = services.orders._tickets
+    tickets = services.orders.ticket_repository
     alices = await ask(alice_with_key, "/buy BTCUSDT 0.001")  # sent; its answer was lost
     assert await tickets.claim(ticket_of(alices), ALICE, 0)
     await tickets.move(ticket_of(alices), (TicketState.CONFIRMING,), TicketState.UNKNOWN)

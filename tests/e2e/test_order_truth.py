@@ -108,7 +108,7 @@ async def test_restart_with_a_ticket_in_each_state(
     from chatbot.storage.tickets import TicketState
 
     services = running_bot.bot_data["services"]
-    tickets = services.orders._tickets
+    tickets = services.orders.ticket_repository
     creds = await services.keys.credentials(ALICE)
     previews = {}
     for state in ("confirming", "submitted", "unknown"):
@@ -118,7 +118,7 @@ async def test_restart_with_a_ticket_in_each_state(
     # one whose answer was lost and that Binance never got
     submitted, unknown = ticket_of(previews["submitted"]), ticket_of(previews["unknown"])
     await tickets.move(submitted, (TicketState.CONFIRMING,), TicketState.SUBMITTED)
-    await services.account._client.place_order(
+    await services.account.client.place_order(
         creds,
         OrderRequest("BTCUSDT", "BUY", "MARKET", Decimal("0.001"), client_order_id=submitted),
     )

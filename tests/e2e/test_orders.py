@@ -6,8 +6,6 @@ from __future__ import annotations
 import asyncio
 from decimal import Decimal
 
-import pytest
-
 from tests.e2e.conftest import ALICE, ALICE_KEY, BOB, ask
 from tests.e2e.helpers import confirm, orders_at_exchange
 
@@ -106,10 +104,9 @@ async def test_another_users_press_is_refused(api, alice_with_key, exchange):
     assert orders_at_exchange(exchange) == []
 
 
-@pytest.mark.parametrize("overrides", [{"CHATBOT_CONFIRM_TTL": "5"}])  # the least allowed
-async def test_expired_preview_is_not_placed(alice_with_key, exchange):
+async def test_expired_preview_is_not_placed(alice_with_key, exchange, settings, ticket_clock):
     preview = await ask(alice_with_key, "/buy BTCUSDT 0.001")
-    await asyncio.sleep(5.2)  # the time to confirm is what is tested: let it run out
+    ticket_clock.advance(settings.confirm_ttl + 0.1)  # the time to confirm runs out
     query = await alice_with_key.press(preview, "Confirm")
     assert "Expired" in (await alice_with_key.answer(query)).text
     assert "expired" in (await alice_with_key.edit(preview)).text

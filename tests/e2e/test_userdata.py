@@ -12,7 +12,7 @@ from aiohttp import WSMsgType, web
 from chatbot.exchange.credentials import ApiCredentials
 from chatbot.exchange.errors import AuthError, InvalidSignature
 from chatbot.exchange.models import Order
-from chatbot.exchange.signing import KeyType
+from chatbot.key_types import KeyType
 from tests.e2e import user_stream_harness as harness
 from tests.e2e.user_stream_harness import (
     ALICE,

@@ -16,10 +16,10 @@ from chatbot.exchange.credentials import ApiCredentials
 from chatbot.exchange.errors import BinanceError
 from chatbot.exchange.events import BalanceChange, ExecutionReport, UserEvent
 from chatbot.exchange.models import Order
-from chatbot.exchange.signing import KeyType
 from chatbot.exchange.user_stream.settings import UserStreamSettings
 from chatbot.exchange.user_stream.stream import UserDataStream
 from chatbot.exchange.ws.attempts import ConnectionAttempts
+from chatbot.key_types import KeyType
 from chatbot.sandbox.exchange import ExchangeSimulator
 
 ALICE, BOB, CAROL = 1, 2, 3

@@ -5,6 +5,7 @@ breaking the rule fails here instead of in a circular import at start-up."""
 from __future__ import annotations
 
 import ast
+from dataclasses import fields
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -77,3 +78,14 @@ def test_storage_does_not_import_the_exchange() -> None:
     """Storage and the exchange are side by side under the services: the vault names a key type
     through `chatbot/key_types.py`, not through the signing code."""
     assert not modules_importing("chatbot/storage", "chatbot.exchange")
+
+
+def test_order_services_return_kinds_not_sentences() -> None:
+    """A press's result and an order's outcome carry a kind and the data its words need; the
+    words are handlers/order_texts.py's. The one text is `reason`: an error's message meant
+    for the user (Binance's refusal, a key to set again)."""
+    from chatbot.services.order_outcomes import Outcome, PressResult
+
+    for record in (PressResult, Outcome):
+        texts = {f.name for f in fields(record) if "str" in str(f.type).split(" | ")}
+        assert texts <= {"reason"}, f"{record.__name__} carries text: {texts}"

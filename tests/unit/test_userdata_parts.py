@@ -15,12 +15,12 @@ import pytest
 from chatbot.exchange.credentials import ApiCredentials
 from chatbot.exchange.errors import AuthError, BinanceError, InvalidSignature, RateLimited
 from chatbot.exchange.events import AccountPosition, BalanceChange, ExecutionReport
-from chatbot.exchange.signing import KeyType
 from chatbot.exchange.user_stream.delivery import UserQueues, event_key, parse_user_event
 from chatbot.exchange.user_stream.group import SubscriptionGroup
 from chatbot.exchange.user_stream.settings import UserStreamSettings
 from chatbot.exchange.user_stream.socket import wsapi_error
 from chatbot.exchange.ws.backoff import reconnect_delay
+from chatbot.key_types import KeyType
 from chatbot.sandbox.exchange.signatures import verify_hmac, ws_payload
 
 # The documented executionReport sample (user-data-stream.md), a NEW limit order.

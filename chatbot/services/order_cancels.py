@@ -1,0 +1,101 @@
+"""Cancelling orders on Binance: one by its id (/cancel 123), or all on a symbol after a
+confirmed preview (/cancel BTCUSDT all). While a cancel is in flight, the stream's CANCELED
+events wait for its reply (`OrderTracker.cancelling`), so the chat tells each cancel once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from chatbot.errors import UserError
+from chatbot.exchange.client import BinanceClient
+from chatbot.exchange.errors import BinanceError, OrderNotFound
+from chatbot.exchange.models import Order
+from chatbot.exchange.weight_governor import trading
+from chatbot.services.keys import KeyService
+from chatbot.services.market import MarketService
+from chatbot.services.open_orders import OpenOrderMirror
+from chatbot.services.order_outcomes import Outcome, OutcomeKind
+from chatbot.services.order_tracker import OrderTracker
+from chatbot.storage.tickets import Ticket, TicketKind, TicketRepository, TicketState
+
+
+@dataclass(frozen=True)
+class CancelAllPreview:
+    ticket: Ticket
+    orders: list[Order]
+    ttl: int
+
+
+class OrderCancels:
+    """Cancels users' open orders (built by `OrderService`)."""
+
+    def __init__(
+        self,
+        client: BinanceClient,
+        keys: KeyService,
+        market: MarketService,
+        tickets: TicketRepository,
+        *,
+        tracker: OrderTracker,
+        open_orders: OpenOrderMirror,
+        confirm_ttl: int,
+    ) -> None:
+        self._client = client
+        self._keys = keys
+        self._market = market
+        self._tickets = tickets
+        self._tracker = tracker
+        self._open_orders = open_orders
+        self._confirm_ttl = confirm_ttl
+
+    async def cancel_order(self, user_id: int, order_id: int) -> Order:
+        """Cancel one of the user's open orders by Binance's id (the symbol is looked up)."""
+        with trading():  # ahead of users' reads
+            return await self._cancel_order(user_id, order_id)
+
+    async def _cancel_order(self, user_id: int, order_id: int) -> Order:
+        credentials = await self._keys.credentials(user_id)
+        missing = UserError(f"You have no open order #{order_id}. /orders lists them.")
+        # The symbol of an order the bot follows is known: no 80-weight openOrders for it.
+        symbol = await self._tracker.open_symbol(user_id, order_id)
+        if symbol is None:
+            listed = await self._open_orders.open_orders(user_id, credentials)
+            found = [o for o in listed if o.order_id == order_id]
+            if not found:
+                raise missing
+            symbol = found[0].symbol
+        async with self._tracker.cancelling([order_id]):
+            try:
+                cancelled = await self._client.cancel_order(credentials, symbol, order_id=order_id)
+            except OrderNotFound:  # gone since the bot last saw it (a refusal is told as is)
+                raise missing from None
+            await self._tracker.told_by_reply(user_id, [cancelled])
+        return cancelled
+
+    async def preview_cancel_all(self, user_id: int, chat_id: int, name: str) -> CancelAllPreview:
+        rules = await self._market.resolve(name)
+        credentials = await self._keys.credentials(user_id)
+        orders = await self._open_orders.open_orders(user_id, credentials, rules.symbol)
+        if not orders:
+            raise UserError(f"You have no open orders on {rules.symbol}.")
+        ticket = await self._tickets.create(
+            user_id=user_id, chat_id=chat_id, kind=TicketKind.CANCEL_ALL, symbol=rules.symbol
+        )
+        return CancelAllPreview(ticket, orders, self._confirm_ttl)
+
+    async def cancel_all(self, ticket: Ticket) -> Outcome:
+        """Carry out a confirmed cancel-all ticket (its CONFIRMING step was won by the caller)."""
+        credentials = await self._keys.credentials(ticket.user_id)
+        open_now = await self._open_orders.open_orders(ticket.user_id, credentials, ticket.symbol)
+        async with self._tracker.cancelling(o.order_id for o in open_now):
+            try:
+                cancelled = await self._client.cancel_open_orders(credentials, ticket.symbol)
+            except BinanceError as exc:
+                await self._tickets.move(
+                    ticket.id, (TicketState.CONFIRMING,), TicketState.REJECTED, detail=str(exc)
+                )
+                return Outcome(OutcomeKind.REJECTED, ticket, reason=exc.user_message)
+            await self._tracker.told_by_reply(ticket.user_id, cancelled)
+        await self._tickets.move(ticket.id, (TicketState.CONFIRMING,), TicketState.DONE)
+        return Outcome(OutcomeKind.CANCELLED_ALL, ticket, cancelled=cancelled)

@@ -1,0 +1,46 @@
+"""Order tickets in a real SQLite file: the strings they keep, and the clock they keep time by."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from chatbot.exchange.signing import encode_params
+from chatbot.side import Side
+from chatbot.storage.db import Database
+from chatbot.storage.tickets import TicketKind, TicketRepository
+
+
+@pytest.fixture
+async def database(tmp_path: Path) -> AsyncIterator[Database]:
+    db = await Database.open(tmp_path / "bot.sqlite3")
+    yield db
+    await db.close()
+
+
+async def test_a_side_is_written_and_sent_as_binances_own_string(database: Database) -> None:
+    tickets = TicketRepository(database)
+    ticket = await tickets.create(
+        user_id=1, chat_id=1, kind=TicketKind.ORDER, symbol="BTCUSDT", side=Side.SELL
+    )
+    sql = "SELECT side, typeof(side) AS t FROM tickets WHERE id = ?"
+    row = await database.fetch_one(sql, (ticket.id,))
+    assert row is not None and (row["side"], row["t"]) == ("SELL", "text")
+    read = await tickets.get(ticket.id)
+    assert read is not None and read.side is Side.SELL
+    assert encode_params([("side", Side.BUY)]) == "side=BUY"
+    assert f"{Side.BUY}" == str(Side.BUY) == "BUY"
+
+
+async def test_a_ticket_is_timed_and_claimed_by_the_repositorys_clock(database: Database) -> None:
+    now = [1_000.0]
+    tickets = TicketRepository(database, clock=lambda: now[0])
+    ticket = await tickets.create(user_id=1, chat_id=1, kind=TicketKind.ORDER, symbol="BTCUSDT")
+    assert ticket.created_at == ticket.updated_at == 1_000.0
+    now[0] = 1_030.0  # a claim needs the ticket created after `created_after`
+    assert not await tickets.claim(ticket.id, 1, created_after=1_000.0)
+    assert await tickets.claim(ticket.id, 1, created_after=999.0)
+    claimed = await tickets.get(ticket.id)
+    assert claimed is not None and claimed.updated_at == 1_030.0
