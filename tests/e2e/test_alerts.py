@@ -66,7 +66,9 @@ async def test_repeat_rearms_after_recross_and_cooldown(alice, exchange, running
     exchange.set_price("BTCUSDT", Decimal("61600"))
     await sentinel_fires(alice, exchange, "BTCUSDT", "61650")
     assert told(alice) == [1, 2]
-    await asyncio.sleep(0.5)  # the cooldown itself is what is tested: let it pass
+    # The cooldown itself is what is tested: let CHATBOT_ALERT_COOLDOWN (0.5 s) pass on the
+    # running bot's real clock (app.py gives AlertService no other), then re-cross.
+    await asyncio.sleep(0.5)
     exchange.set_price("BTCUSDT", Decimal("60500"))  # below again, cooldown over: re-armed
     exchange.set_price("BTCUSDT", Decimal("61700"))
     await alice.wait_for(lambda: len(told(alice)) == 3, timeout=10)

@@ -4,7 +4,6 @@ what reached the exchange."""
 
 from __future__ import annotations
 
-import asyncio
 from decimal import Decimal
 
 import pytest
@@ -12,6 +11,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
 from tests.e2e.conftest import ALICE, ALICE_KEY, ALICE_SECRET, STRANGER, ask
+from tests.e2e.helpers import following, until_async, users_synced
 from tests.keys import public_key_pem
 
 # --- start, help, menu, access ---------------------------------------------------------------
@@ -278,13 +278,16 @@ async def test_rotate_key_reencrypts_and_the_bot_still_reads_keys(
         assert "Balances" in (await ask(again, "/balance")).text
 
 
-async def test_secrets_never_leak(alice, exchange, api, tmp_path, bot_log):
+async def test_secrets_never_leak(alice, exchange, api, tmp_path, bot_log, running_bot):
     exchange.add_account(ALICE_KEY, secret=ALICE_SECRET, balances={"USDT": Decimal(10)})
     await ask(alice, f"/setkey {ALICE_KEY} {ALICE_SECRET}")
     await ask(alice, f"/setkey {ALICE_KEY} {'y' * 64}")  # a refused one too
     for command in ("/balance", "/keyinfo", "/orders"):
         await ask(alice, command)
-    await asyncio.sleep(0.1)
+    # The work a stored key starts in the background has been done, logged and written: the
+    # user-data stream logged on with it, then her open orders were read and their sync noted.
+    await following(running_bot)
+    await until_async(lambda: users_synced(str(tmp_path / "chatbot.sqlite3")))
     raw = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.is_file())
     assert ALICE_SECRET.encode() not in raw and ALICE_KEY.encode() not in raw
     logged = bot_log.getvalue()
