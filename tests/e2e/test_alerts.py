@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import pytest
 
+from chatbot.runtime import runtime
 from chatbot.services.alerts import AlertSpec
 from tests.e2e.conftest import ALICE, ask
 from tests.e2e.helpers import fired, sentinel_fires, told, watching
@@ -100,7 +101,7 @@ async def test_alerts_survive_a_restart(api, exchange, settings, alice, running_
     await ask(alice, "/alert BTC > 61000")
     await running_bot.updater.stop()
     await running_bot.stop()
-    await running_bot.bot_data["live_alerts"].stop()
+    await runtime(running_bot).alert_feed.stop()
     async with run(settings, poll_timeout=1) as again:
         await watching(again, "BTCUSDT")
         conv = api.conversation(api.user(ALICE, first_name="Alice"))
@@ -138,7 +139,7 @@ async def test_telegram_429_on_the_first_sends_still_delivers_once(
 
 @pytest.mark.parametrize("overrides", [{"CHATBOT_ALERT_LIMIT": "1000"}])
 async def test_500_alerts_on_one_tick_arrive_merged(alice, api, exchange, running_bot):
-    service = running_bot.bot_data["services"].alerts
+    service = runtime(running_bot).services.alerts
     exchange.set_price("BTCUSDT", Decimal("60000"))
     for i in range(500):
         spec = AlertSpec("BTCUSDT", ">", Decimal(60100 + i))
@@ -185,7 +186,7 @@ async def test_a_user_who_blocked_the_bot_has_alerts_paused(alice, api, exchange
     await watching(running_bot, "BTCUSDT")
     api.block(alice.chat)
     exchange.set_price("BTCUSDT", Decimal("61500"))
-    repo = running_bot.bot_data["services"].alerts._repo
+    repo = runtime(running_bot).services.alerts._repo
     for _ in range(200):
         if (await repo.for_user(ALICE))[0].state == "paused":
             break
@@ -196,7 +197,7 @@ async def test_a_user_who_blocked_the_bot_has_alerts_paused(alice, api, exchange
 
 
 async def test_alerts_say_when_live_prices_are_delayed(alice, running_bot):
-    service = running_bot.bot_data["services"].alerts
+    service = runtime(running_bot).services.alerts
     service.down_since = service._clock() - 120
     listing = (await ask(alice, "/alerts")).text
     assert "Live prices delayed since" in listing
@@ -207,10 +208,10 @@ async def test_pending_outbox_is_sent_after_a_restart(api, exchange, settings, a
 
     exchange.set_price("BTCUSDT", Decimal("60000"))
     await ask(alice, "/alert BTC > 61000 left behind")
-    services = running_bot.bot_data["services"]
+    services = runtime(running_bot).services
     await running_bot.updater.stop()
     await running_bot.stop()
-    await running_bot.bot_data["live_alerts"].stop()
+    await runtime(running_bot).alert_feed.stop()
     # The process fired the alert and died before Telegram took the message:
     repo = services.alerts._repo
     [record] = await repo.for_user(ALICE)

@@ -10,6 +10,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
+from chatbot.runtime import runtime
 from tests.e2e.conftest import ALICE, ALICE_KEY, ALICE_SECRET, STRANGER, ask
 from tests.e2e.helpers import following, until_async, users_synced
 from tests.keys import public_key_pem
@@ -114,7 +115,7 @@ async def test_unexpected_error_gets_a_reference(alice, running_bot, caplog):
     async def broken(names):
         raise RuntimeError("bug")
 
-    running_bot.bot_data["services"].market.quotes = broken
+    runtime(running_bot).services.market.quotes = broken
     reply = await ask(alice, "/price BTC")
     assert "Something went wrong" in reply.text and "reference" in reply.text
     ref = reply.text.rsplit(" ", 1)[-1].rstrip(")")
@@ -218,11 +219,11 @@ async def test_balance_without_a_key_says_how_to_add_one(alice):
 
 
 async def test_history_and_orders_show_the_users_own(alice_with_key, exchange, running_bot):
-    client = running_bot.bot_data["services"].keys
+    client = runtime(running_bot).services.keys
     creds = await client.credentials(ALICE)
     from chatbot.exchange.client import OrderRequest
 
-    exchange_client = running_bot.bot_data["services"].account._client
+    exchange_client = runtime(running_bot).services.account._client
     await exchange_client.place_order(
         creds, OrderRequest("BTCUSDT", "BUY", "MARKET", quantity=Decimal("0.001"))
     )

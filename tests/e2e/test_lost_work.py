@@ -12,6 +12,7 @@ from decimal import Decimal
 import aiosqlite
 import pytest
 
+from chatbot.runtime import runtime
 from chatbot.sandbox.exchange.engine import OrderRequest as SimOrder
 from tests.e2e.conftest import ALICE, ALICE_KEY, BOB, ask
 from tests.e2e.helpers import fired, process_dies, said, ticket_of, until_async, watching
@@ -50,7 +51,7 @@ async def write_lock(settings):
 
 async def failure_reported(app, part: str) -> None:
     """Wait until the bot has recorded a background failure of `part` (for /healthz)."""
-    health = app.bot_data["health"]
+    health = runtime(app).health
     for _ in range(400):
         if part in health.failures():
             return
@@ -59,7 +60,7 @@ async def failure_reported(app, part: str) -> None:
 
 
 async def outbox_states(app) -> list[str]:
-    repo = app.bot_data["services"].alerts._repo
+    repo = runtime(app).services.alerts._repo
     rows = await repo._db.fetch_all("SELECT state FROM outbox ORDER BY id")
     return [r["state"] for r in rows]
 
@@ -81,7 +82,7 @@ async def test_alert_fired_while_the_database_is_locked_is_sent_once_it_is_writt
     assert "crossed at 61,500" in message.text and "locked out" in message.text
     await until_async(lambda: _all_sent(running_bot))
     assert len(fired(alice)) == 1
-    assert "alert-firing" not in running_bot.bot_data["health"].failures()  # recovered
+    assert "alert-firing" not in runtime(running_bot).health.failures()  # recovered
     assert "Task exception was never retrieved" not in bot_log.getvalue()
 
 
@@ -126,7 +127,7 @@ async def test_chat_not_found_drops_the_message_and_pauses_the_chat_until_it_wri
     api.fail_next("sendMessage", error_code=400, description="Bad Request: chat not found")
     exchange.set_price("BTCUSDT", Decimal("61500"))
     await until_async(lambda: _dropped(running_bot))  # not retried every 2 s forever
-    assert running_bot.bot_data["services"].alerts.is_paused(alice.chat.id)
+    assert runtime(running_bot).services.alerts.is_paused(alice.chat.id)
     assert len(api.calls_to("sendMessage")) == sends + 1
     listing = await ask(alice, "/alerts")  # the chat writes again: its alerts resume
     assert "#2 BTCUSDT ≤ 50000 · paused — still armed" in listing.text
@@ -163,7 +164,7 @@ async def _unknown(app) -> bool:
 
 async def _fire_many(app, count: int, fired_at: float) -> None:
     """`count` one-shot alerts of Alice's that fired at `fired_at` (their messages long sent)."""
-    repo = app.bot_data["services"].alerts._repo
+    repo = runtime(app).services.alerts._repo
     for index in range(count):
         record = await repo.create(
             user_id=ALICE, chat_id=ALICE, symbol="BTCUSDT", direction="above",
@@ -197,9 +198,9 @@ async def test_fired_alerts_are_forgotten_after_the_retention_period(
     await _fire_many(running_bot, 1, time.time())
     await running_bot.updater.stop()
     await running_bot.stop()
-    await running_bot.bot_data["live_alerts"].stop()
+    await runtime(running_bot).alert_feed.stop()
     async with run(settings, poll_timeout=1) as app:
-        alerts = app.bot_data["services"].alerts
+        alerts = runtime(app).services.alerts
 
         async def forgotten() -> bool:
             return len(await alerts.list(ALICE)) == 1
@@ -228,7 +229,7 @@ async def test_order_answered_while_the_database_is_locked_still_shows_its_outco
     await failure_reported(running_bot, "orders")
     await write_lock.release()
     await alice_with_key.wait_for(lambda: "Filled" in alice_with_key.current(preview).text, 20)
-    tickets = running_bot.bot_data["services"].orders._tickets
+    tickets = runtime(running_bot).services.orders._tickets
     assert (await tickets.get(ticket_of(preview))).state == "FILLED"
     assert len(exchange.orders_for(ALICE_KEY)) == 1
 
@@ -242,7 +243,7 @@ async def test_restart_settles_everyone_when_one_key_does_not_decrypt(
     exchange.add_account(BOB_KEY, secret=BOB_SECRET, balances={"USDT": Decimal("1000")})
     bob = api.conversation(api.user(BOB, first_name="Bob"))
     assert "stored" in (await ask(bob, f"/setkey {BOB_KEY} {BOB_SECRET}")).text
-    services = running_bot.bot_data["services"]
+    services = runtime(running_bot).services
     tickets = services.orders._tickets
     alices = await ask(alice_with_key, "/buy BTCUSDT 0.001")  # sent; its answer was lost
     assert await tickets.claim(ticket_of(alices), ALICE, 0)

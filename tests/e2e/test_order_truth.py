@@ -10,6 +10,7 @@ from decimal import Decimal
 
 import pytest
 
+from chatbot.runtime import runtime
 from chatbot.sandbox.exchange.engine import OrderRequest as SimOrder
 from tests.e2e.conftest import ALICE, ALICE_KEY, ask
 from tests.e2e.helpers import (
@@ -107,7 +108,7 @@ async def test_restart_with_a_ticket_in_each_state(
     from chatbot.exchange.client import OrderRequest
     from chatbot.storage.tickets import TicketState
 
-    services = running_bot.bot_data["services"]
+    services = runtime(running_bot).services
     tickets = services.orders._tickets
     creds = await services.keys.credentials(ALICE)
     previews = {}

@@ -7,13 +7,14 @@ from __future__ import annotations
 import time
 from decimal import Decimal
 
+from chatbot.runtime import runtime
 from tests.e2e.conftest import ask
 
 
 async def test_users_with_alerts_hear_when_live_prices_are_back(alice, exchange, running_bot):
     exchange.set_price("BTCUSDT", Decimal("60000"))
     await ask(alice, "/alert BTC > 61000")
-    running_bot.bot_data["services"].alerts.down_since = time.time() - 120  # down for 2 min
+    runtime(running_bot).services.alerts.down_since = time.time() - 120  # down for 2 min
     await exchange.drop_websockets()  # the stream comes back up on its own
     back = await alice.wait_for(
         lambda: next((m for m in alice.messages if "Live prices are back" in m.text), None),

@@ -16,6 +16,7 @@ import pytest
 
 from chatbot.exchange.connection_attempts import ConnectionAttempts
 from chatbot.exchange.streams import MarketStream
+from chatbot.runtime import runtime
 from tests.e2e import user_stream_harness as harness
 from tests.e2e.binance_wire import DOC_KEY, Binance, signed_params
 from tests.e2e.conftest import ask
@@ -234,7 +235,7 @@ def settings(settings_factory, exchange):
 async def test_the_bot_reconnects_both_streams_within_the_attempt_limit(
     alice_with_key, exchange, running_bot
 ):
-    live_alerts, live = running_bot.bot_data["live_alerts"], running_bot.bot_data["live"]
+    live_alerts, live = runtime(running_bot).alert_feed, runtime(running_bot).fill_feed
     exchange.set_price("BTCUSDT", Decimal("60000"))
     await ask(alice_with_key, "/alert BTC > 61000")
     await watching(running_bot, "BTCUSDT")
@@ -255,5 +256,5 @@ async def test_the_bot_reconnects_both_streams_within_the_attempt_limit(
             lambda t=told: any(m.text.startswith(t) for m in alice_with_key.messages), WAIT
         )
     assert exchange.limits.refused_connections == 0
-    metrics = running_bot.bot_data["metrics"].render().decode()
+    metrics = runtime(running_bot).metrics.render().decode()
     assert "chatbot_ws_connect_attempts " in metrics and "chatbot_ws_connect_waiting " in metrics
