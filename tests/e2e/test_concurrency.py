@@ -11,8 +11,9 @@ from decimal import Decimal
 
 import pytest
 
+from chatbot.config import Settings
 from chatbot.runtime import runtime
-from tests.e2e.conftest import ask
+from tests.e2e.conftest import SettingsFactory, ask
 from tests.e2e.fuzz_harness import GENERIC, failures
 from tests.e2e.helpers import fired, watching
 
@@ -24,7 +25,7 @@ FIRST_USER = 5000
 
 
 @pytest.fixture
-def settings(settings_factory):
+def settings(settings_factory: SettingsFactory) -> Settings:
     return settings_factory(CHATBOT_ALLOWED_USERS="*")
 
 

@@ -5,18 +5,23 @@ becomes a metrics label or a log line of its own."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from decimal import Decimal
 
 import pytest
+from telegram.ext import Application
 
 from chatbot.runtime import runtime
 from chatbot.sandbox.botapi.models import Button
-from tests.e2e.conftest import ALICE, ALICE_KEY, ALICE_SECRET, STRANGER, ask
+from tests.e2e.conftest import ALICE, ALICE_KEY, ALICE_SECRET, STRANGER, SettingsFactory, ask
 from tests.e2e.helpers import until, watching
 
 
 @pytest.fixture
-async def bot_with(settings_factory):
+async def bot_with(
+    settings_factory: SettingsFactory,
+) -> Callable[..., AbstractAsyncContextManager[Application]]:
     """`async with bot_with(CHATBOT_X="..."):` runs the real bot with those settings."""
     from chatbot.app import running_bot
 

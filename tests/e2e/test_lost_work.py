@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator
 from decimal import Decimal
 
 import aiosqlite
 import pytest
 
+from chatbot.config import Settings
 from chatbot.runtime import runtime
 from chatbot.sandbox.exchange.engine import OrderRequest as SimOrder
 from tests.e2e.conftest import ALICE, ALICE_KEY, BOB, ask
@@ -41,7 +43,7 @@ class WriteLock:
 
 
 @pytest.fixture
-async def write_lock(settings):
+async def write_lock(settings: Settings) -> AsyncIterator[WriteLock]:
     lock = WriteLock(settings.db_path)
     try:
         yield lock
