@@ -5,7 +5,6 @@ and the exchange simulator, on a real SQLite file held by a second connection.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncIterator
 from decimal import Decimal
@@ -17,7 +16,7 @@ from chatbot.config import Settings
 from chatbot.runtime import runtime
 from chatbot.sandbox.exchange.engine import OrderRequest as SimOrder
 from tests.e2e.conftest import ALICE, ALICE_KEY, BOB, ask
-from tests.e2e.helpers import fired, process_dies, said, ticket_of, until_async, watching
+from tests.e2e.helpers import fired, process_dies, said, ticket_of, until, until_async, watching
 
 BOB_KEY = "BobApiKey0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTU"[:64]
 BOB_SECRET = "BobSecret0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTU"[:64]
@@ -54,11 +53,7 @@ async def write_lock(settings: Settings) -> AsyncIterator[WriteLock]:
 async def failure_reported(app, part: str) -> None:
     """Wait until the bot has recorded a background failure of `part` (for /healthz)."""
     health = runtime(app).health
-    for _ in range(400):
-        if part in health.failures():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"no failure of {part} was reported")
+    await until(lambda: part in health.failures(), seconds=20)
 
 
 async def outbox_states(app) -> list[str]:
@@ -223,10 +218,7 @@ async def test_order_answered_while_the_database_is_locked_still_shows_its_outco
     preview = await ask(alice_with_key, "/buy BTCUSDT 0.001")
     exchange.faults.hang_next("/api/v3/order", seconds=1.0, execute=True)  # placed; slow answer
     await alice_with_key.press(preview, "Confirm")
-    for _ in range(200):
-        if exchange.orders_for(ALICE_KEY):
-            break
-        await asyncio.sleep(0.01)
+    await until(lambda: exchange.orders_for(ALICE_KEY))  # placed; its answer is still on the way
     await write_lock.take()  # the answer arrives while the database is locked
     await failure_reported(running_bot, "orders")
     await write_lock.release()
