@@ -22,6 +22,7 @@ from pathlib import Path
 
 from chatbot.app import running_bot
 from chatbot.config import Settings
+from chatbot.runtime import runtime
 from chatbot.sandbox.botapi import BotApiEmulator
 from chatbot.sandbox.exchange import ExchangeSimulator
 from chatbot.storage.db import Database
@@ -90,8 +91,8 @@ async def measure(rounds: int = 200, background: int = 100_000) -> dict[str, flo
 async def _rounds(app, sim, api, rounds: int, loaded_at: float) -> list[float]:  # type: ignore[no-untyped-def]
     from chatbot.services.alerts import AlertSpec
 
-    service = app.bot_data["services"].alerts
-    live = app.bot_data["live_alerts"]
+    service = runtime(app).services.alerts
+    live = runtime(app).alert_feed
     while len(service._book) < 100 or "BTCUSDT" not in live.stream.symbols:  # noqa: ASYNC110
         await asyncio.sleep(0.05)  # the bot loads the alerts in the background
     await asyncio.wait_for(live.stream.settle(), 10)

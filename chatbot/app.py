@@ -44,6 +44,7 @@ from chatbot.exchange.ws.attempts import ConnectionAttempts
 from chatbot.health import HealthBoard
 from chatbot.health_monitor import HealthMonitor
 from chatbot.metrics import Metrics
+from chatbot.runtime import Opened, runtime
 from chatbot.services.access import AccessPolicy
 from chatbot.services.account import AccountService
 from chatbot.services.account_mirror import AccountMirror
@@ -67,7 +68,7 @@ from chatbot.storage.vault import CredentialVault
 from chatbot.telegram_pacing import PrioritySendPacer, SendPriority
 from chatbot.web import start_http
 from handlers import alerts, commands, common, keys, market, orders, scrub, welcome
-from handlers.context import CONTEXT_TYPES, provide
+from handlers.context import CONTEXT_TYPES
 from handlers.notifications import ChatNotifier
 
 log = logging.getLogger(__name__)
@@ -121,8 +122,7 @@ def build_application(settings: Settings) -> Application:
     if settings.webhook_url:
         builder = builder.updater(None)  # updates arrive at chatbot/web.py instead
     app = builder.build()
-    app.bot_data["settings"] = settings
-    app.bot_data["telegram_pacer"] = pacer
+    runtime(app).configure(settings, pacer)
     register_handlers(app)
     return app
 
@@ -155,7 +155,8 @@ async def open_resources(app: Application, clock: Callable[[], float] = time.tim
     """Open the database and the exchange client, build the services on them, and the live
     parts (order and market streams) that `running_bot` starts once the bot is up. `clock`
     times the order tickets (their expiry included)."""
-    settings: Settings = app.bot_data["settings"]
+    state = runtime(app)
+    settings = state.settings
     api_url = present(settings.binance_api_url, "BINANCE_API_URL")
     stream_url = present(settings.binance_stream_url, "BINANCE_STREAM_URL")
     ws_api_url = present(settings.binance_ws_api_url, "BINANCE_WS_API_URL")
@@ -235,11 +236,9 @@ async def open_resources(app: Application, clock: Callable[[], float] = time.tim
     alerts_live = AlertFeed(
         open_market_stream, services.alerts, alert_repo, key_service, notifier, health
     )
-    app.bot_data["live"], app.bot_data["live_alerts"] = live, alerts_live
-    app.bot_data["health"] = health
     metrics = _metrics(client, services, alerts_live, attempts)
-    _telegram_metrics(metrics, app.bot_data["telegram_pacer"])
-    provide(app, services, metrics)
+    _telegram_metrics(metrics, state.pacer)
+    state.open(Opened(services, metrics, health, live, alerts_live))
     with suppress(BinanceError):  # Binance unreachable at start is not fatal; calls retry
         await client.sync_time()
         await client.exchange_info()  # the weight limits, before any start-up work spends
@@ -295,12 +294,12 @@ def _telegram_metrics(metrics: Metrics, pacer: PrioritySendPacer) -> None:
 async def _reconcile(app: Application) -> None:
     """Settle orders a previous run left in flight, and tell their users; keep watching
     those Binance has no record of yet."""
-    services: Services = app.bot_data["services"]
+    state = runtime(app)
     try:
         with background():  # start-up work: users' own calls go first
-            outcomes = await services.orders.reconcile()
+            outcomes = await state.services.orders.reconcile()
     except Exception as exc:  # reconcile already settles ticket by ticket; this is a bug
-        app.bot_data["health"].failed("reconcile", exc)
+        state.health.failed("reconcile", exc)
         return
     if outcomes:
         log.info("reconciled %d tickets left from before the restart", len(outcomes))
@@ -329,12 +328,11 @@ async def running_bot(
     finish in-flight updates and close everything.
 
     Telegram answers 409 Conflict to a poll that another process's poll displaced. Within
-    `conflict_window` seconds of start this process is the newcomer: `bot_data["conflict"]` is
-    set so `serve` can exit. Later, it keeps polling, which displaces the newcomer instead.
+    `conflict_window` seconds of start this process is the newcomer: `runtime(app).conflict`
+    is set so `serve` can exit. Later, it keeps polling, which displaces the newcomer instead.
     `clock` times the order tickets (tests move it on instead of waiting out an expiry)."""
     app = build_application(settings)
-    conflict = asyncio.Event()
-    app.bot_data["conflict"] = conflict
+    conflict = runtime(app).conflict
     started = time.monotonic()
 
     def polling_error(error: TelegramError) -> None:
@@ -363,7 +361,7 @@ async def running_bot(
                 settings.http_host,
                 settings.http_port,
                 resources.monitor.report,
-                app.bot_data["metrics"],
+                runtime(app).opened.metrics,
                 settings.webhook_url,
             )
         if not settings.webhook_url:
@@ -405,7 +403,7 @@ async def serve(settings: Settings) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     async with running_bot(settings) as app:
-        conflict: asyncio.Event = app.bot_data["conflict"]
+        conflict = runtime(app).conflict
         waits = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(conflict.wait())]
         await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
         for waiter in waits:

@@ -27,6 +27,7 @@ from pydantic import SecretStr
 from chatbot.app import running_bot
 from chatbot.config import Settings
 from chatbot.key_types import KeyType
+from chatbot.runtime import runtime
 from chatbot.sandbox.botapi import BotApiEmulator, Conversation
 from chatbot.sandbox.botapi.models import ChatMessage
 from chatbot.sandbox.exchange import ExchangeSimulator
@@ -108,7 +109,7 @@ async def sandbox(
     )
     try:
         async with running_bot(settings, poll_timeout=5) as app:
-            keys = app.bot_data["services"].keys
+            keys = runtime(app).services.keys
             await keys.register(USER_ID, KeyType.HMAC, SecretStr(DEMO_KEY), SecretStr(DEMO_SECRET))
             yield sim, api
     finally:

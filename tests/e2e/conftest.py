@@ -28,6 +28,9 @@ from tests.e2e.clock import ShiftedClock
 
 POLL_TIMEOUT = 10  # seconds a getUpdates call may be held open by the emulator
 
+SettingsFactory = Callable[..., Settings]  # settings by env name over `bot_env`'s
+Polling = Callable[[Application], AbstractAsyncContextManager[Application]]
+
 
 def local_request() -> HTTPXRequest:
     """An HTTPX request layer that ignores proxy settings (everything is on 127.0.0.1)."""
@@ -92,7 +95,7 @@ async def polling_app(app: Application) -> AsyncIterator[Application]:
 
 
 @pytest.fixture
-def polling() -> Callable[[Application], AbstractAsyncContextManager[Application]]:
+def polling() -> Polling:
     """`async with polling(app):` runs a built Application against the emulator."""
     return polling_app
 
@@ -132,7 +135,7 @@ def bot_env(
 @pytest.fixture
 def settings_factory(
     api: BotApiEmulator, exchange: ExchangeSimulator, tmp_path: Path
-) -> Callable[..., Settings]:
+) -> SettingsFactory:
     """Settings for a bot talking to the emulator and the simulator; overrides by env name."""
 
     def make(**overrides: object) -> Settings:
@@ -150,7 +153,7 @@ def overrides() -> dict[str, str]:
 
 
 @pytest.fixture
-def settings(settings_factory, overrides: dict[str, str]) -> Settings:
+def settings(settings_factory: SettingsFactory, overrides: dict[str, str]) -> Settings:
     """The running bot's settings: `bot_env` with this test's `overrides`."""
     return settings_factory(**overrides)
 

@@ -23,6 +23,7 @@ from telegram.ext import Application
 
 from chatbot.config import Settings
 from chatbot.key_types import KeyType
+from chatbot.runtime import runtime
 from chatbot.sandbox.botapi import Conversation
 from chatbot.sandbox.botapi.models import ChatMessage
 from chatbot.sandbox.exchange import ExchangeSimulator
@@ -148,9 +149,8 @@ async def following(running_bot: Application, subscribed: bool = True) -> None:
     """Wait until the live stream (started in the background) follows Alice, or, with
     `subscribed=False`, has dropped her."""
     for _ in range(500):
-        live = running_bot.bot_data.get("live")
-        ready = live is not None and live.stream.connected
-        if ready and (ALICE in live.stream.subscribed_users) == subscribed:
+        stream = runtime(running_bot).fill_feed.stream
+        if stream.connected and (ALICE in stream.subscribed_users) == subscribed:
             return
         await asyncio.sleep(0.02)
     raise AssertionError("the user-data stream never reached the expected state")
@@ -161,7 +161,7 @@ async def process_dies(running_bot: Application) -> None:
     tickets and tracked orders stay in the database for the next start)."""
     await running_bot.updater.stop()
     await running_bot.stop()
-    await running_bot.bot_data["live"].stop()
+    await runtime(running_bot).fill_feed.stop()
 
 
 # -- alerts -----------------------------------------------------------------------------------
@@ -196,7 +196,7 @@ async def sentinel_fires(
 
 async def watching(running_bot: Application, symbol: str) -> None:
     """Wait until the market stream follows `symbol` and Binance confirmed the subscription."""
-    live = running_bot.bot_data["live_alerts"]
+    live = runtime(running_bot).alert_feed
     for _ in range(500):
         if symbol in live.stream.symbols and live.stream.connected:
             await asyncio.wait_for(live.stream.settle(), 10)  # Binance confirmed it

@@ -4,14 +4,15 @@ what reached the exchange."""
 
 from __future__ import annotations
 
-import asyncio
 from decimal import Decimal
 
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
+from chatbot.runtime import runtime
 from tests.e2e.conftest import ALICE, ALICE_KEY, ALICE_SECRET, STRANGER, ask
+from tests.e2e.helpers import following, until_async, users_synced
 from tests.keys import public_key_pem
 
 # --- start, help, menu, access ---------------------------------------------------------------
@@ -114,7 +115,7 @@ async def test_unexpected_error_gets_a_reference(alice, running_bot, caplog):
     async def broken(names):
         raise RuntimeError("bug")
 
-    running_bot.bot_data["services"].market.quotes = broken
+    runtime(running_bot).services.market.quotes = broken
     reply = await ask(alice, "/price BTC")
     assert "Something went wrong" in reply.text and "reference" in reply.text
     ref = reply.text.rsplit(" ", 1)[-1].rstrip(")")
@@ -218,11 +219,11 @@ async def test_balance_without_a_key_says_how_to_add_one(alice):
 
 
 async def test_history_and_orders_show_the_users_own(alice_with_key, exchange, running_bot):
-    client = running_bot.bot_data["services"].keys
+    client = runtime(running_bot).services.keys
     creds = await client.credentials(ALICE)
     from chatbot.exchange.client import OrderRequest
 
-    exchange_client = running_bot.bot_data["services"].account.client
+    exchange_client = runtime(running_bot).services.account.client
     await exchange_client.place_order(
         creds, OrderRequest("BTCUSDT", "BUY", "MARKET", quantity=Decimal("0.001"))
     )
@@ -278,13 +279,16 @@ async def test_rotate_key_reencrypts_and_the_bot_still_reads_keys(
         assert "Balances" in (await ask(again, "/balance")).text
 
 
-async def test_secrets_never_leak(alice, exchange, api, tmp_path, bot_log):
+async def test_secrets_never_leak(alice, exchange, api, tmp_path, bot_log, running_bot):
     exchange.add_account(ALICE_KEY, secret=ALICE_SECRET, balances={"USDT": Decimal(10)})
     await ask(alice, f"/setkey {ALICE_KEY} {ALICE_SECRET}")
     await ask(alice, f"/setkey {ALICE_KEY} {'y' * 64}")  # a refused one too
     for command in ("/balance", "/keyinfo", "/orders"):
         await ask(alice, command)
-    await asyncio.sleep(0.1)
+    # The work a stored key starts in the background has been done, logged and written: the
+    # user-data stream logged on with it, then her open orders were read and their sync noted.
+    await following(running_bot)
+    await until_async(lambda: users_synced(str(tmp_path / "chatbot.sqlite3")))
     raw = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.is_file())
     assert ALICE_SECRET.encode() not in raw and ALICE_KEY.encode() not in raw
     logged = bot_log.getvalue()

@@ -29,6 +29,7 @@ from telegram.error import (
     TimedOut,
 )
 from telegram.ext import (
+    Application,
     ApplicationBuilder,
     CallbackQueryHandler,
     CommandHandler,
@@ -39,6 +40,7 @@ from telegram.ext import (
 from telegram.request import HTTPXRequest
 
 from chatbot.sandbox.botapi import BotApiEmulator, Conversation
+from tests.e2e.conftest import Polling
 
 
 def png(width: int, height: int) -> bytes:
@@ -111,7 +113,7 @@ async def collect_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> N
 
 
 @pytest.fixture
-def echo_app(app_builder: ApplicationBuilder):
+def echo_app(app_builder: ApplicationBuilder) -> Application:
     app = app_builder.build()
     app.add_handler(CommandHandler("echo", echo))
     app.add_handler(CommandHandler("ask", ask))
@@ -125,7 +127,7 @@ def echo_app(app_builder: ApplicationBuilder):
 
 
 @pytest.fixture
-async def running(echo_app, polling) -> AsyncIterator[None]:
+async def running(echo_app: Application, polling: Polling) -> AsyncIterator[None]:
     async with polling(echo_app):
         yield
 

@@ -2,6 +2,7 @@
 
 import asyncio
 import time
+from collections.abc import AsyncIterator
 from decimal import Decimal
 
 import pytest
@@ -28,6 +29,7 @@ from chatbot.exchange.reference_prices import ReferencePrices
 from chatbot.exchange.rule_checks import OrderRuleViolation
 from chatbot.exchange.symbol_rules import SymbolRules
 from chatbot.key_types import KeyType
+from chatbot.sandbox.exchange import ExchangeSimulator
 from tests.keys import public_key_pem
 
 API_KEY = "A" * 64
@@ -35,13 +37,13 @@ SECRET = "s3cr3t" * 10
 
 
 @pytest.fixture
-async def client(exchange):
+async def client(exchange: ExchangeSimulator) -> AsyncIterator[BinanceClient]:
     async with BinanceClient(exchange.rest_url, timeout=2.0) as c:
         yield c
 
 
 @pytest.fixture
-def creds(exchange):
+def creds(exchange: ExchangeSimulator) -> ApiCredentials:
     exchange.add_account(
         API_KEY, secret=SECRET, balances={"USDT": Decimal(100000), "BTC": Decimal(2)}
     )

@@ -11,7 +11,9 @@ from decimal import Decimal
 
 import pytest
 
-from tests.e2e.conftest import ask
+from chatbot.config import Settings
+from chatbot.runtime import runtime
+from tests.e2e.conftest import SettingsFactory, ask
 from tests.e2e.fuzz_harness import GENERIC, failures
 from tests.e2e.helpers import fired, watching
 
@@ -23,7 +25,7 @@ FIRST_USER = 5000
 
 
 @pytest.fixture
-def settings(settings_factory):
+def settings(settings_factory: SettingsFactory) -> Settings:
     return settings_factory(CHATBOT_ALLOWED_USERS="*")
 
 
@@ -79,7 +81,7 @@ async def test_a_hundred_users_at_once(api, exchange, running_bot, caplog):
     exchange.set_price("BTCUSDT", Decimal("62000"))
     async with asyncio.timeout(30):
         await asyncio.gather(*(u.conv.wait_for(lambda u=u: fired(u.conv), 30) for u in users))
-    sender = running_bot.bot_data["live_alerts"].sender
+    sender = runtime(running_bot).alert_feed.sender
     await users[0].conv.wait_for(lambda: sender.backlog == 0, 10)  # nothing more to send
     assert [len(fired(u.conv)) for u in users] == [1] * USERS
 
@@ -107,7 +109,7 @@ async def test_alerts_set_while_the_bot_starts_are_each_delivered_once(
         exchange.set_price("BTCUSDT", Decimal("62000"))
         async with asyncio.timeout(20):
             await asyncio.gather(*(u.conv.wait_for(lambda u=u: fired(u.conv), 20) for u in users))
-        sender = app.bot_data["live_alerts"].sender
+        sender = runtime(app).alert_feed.sender
         await users[0].conv.wait_for(lambda: sender.backlog == 0, 10)
     assert [len(fired(u.conv)) for u in users] == [1] * len(users)
     assert not failures(caplog.records)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from chatbot.exchange.client import OrderRequest
+from chatbot.runtime import runtime
 from tests.e2e.conftest import ALICE, ALICE_KEY, ask
 from tests.e2e.helpers import (
     confirm,
@@ -59,7 +60,7 @@ async def test_fill_during_the_gap_is_told_once(alice_with_key, exchange, runnin
 
 async def test_orders_from_elsewhere_are_told(alice_with_key, exchange, running_bot):
     await following(running_bot)
-    services = running_bot.bot_data["services"]
+    services = runtime(running_bot).services
     creds = await services.keys.credentials(ALICE)
     client = services.account.client
     order = await client.place_order(

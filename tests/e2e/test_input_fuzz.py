@@ -11,7 +11,9 @@ import pytest
 from hypothesis import HealthCheck, given
 from hypothesis import strategies as st
 
+from chatbot.config import Settings
 from tests.e2e import fuzz_harness as harness
+from tests.e2e.conftest import SettingsFactory
 from tests.e2e.fuzz_harness import (
     GENERIC,
     MESSAGES,
@@ -41,12 +43,12 @@ traders, handled = harness.traders, harness.handled  # its fixtures, by name for
 
 
 @pytest.fixture
-def settings(settings_factory):
+def settings(settings_factory: SettingsFactory) -> Settings:
     return settings_factory(CHATBOT_ALLOWED_USERS="*")
 
 
 @pytest.fixture
-def turns():
+def turns() -> itertools.count[int]:
     return itertools.count()
 
 

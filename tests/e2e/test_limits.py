@@ -5,17 +5,23 @@ becomes a metrics label or a log line of its own."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from decimal import Decimal
 
 import pytest
+from telegram.ext import Application
 
+from chatbot.runtime import runtime
 from chatbot.sandbox.botapi.models import Button
-from tests.e2e.conftest import ALICE, ALICE_KEY, ALICE_SECRET, STRANGER, ask
+from tests.e2e.conftest import ALICE, ALICE_KEY, ALICE_SECRET, STRANGER, SettingsFactory, ask
 from tests.e2e.helpers import until, watching
 
 
 @pytest.fixture
-async def bot_with(settings_factory):
+async def bot_with(
+    settings_factory: SettingsFactory,
+) -> Callable[..., AbstractAsyncContextManager[Application]]:
     """`async with bot_with(CHATBOT_X="..."):` runs the real bot with those settings."""
     from chatbot.app import running_bot
 
@@ -23,7 +29,7 @@ async def bot_with(settings_factory):
 
 
 def counted(app, command: str, outcome: str) -> float:
-    registry = app.bot_data["metrics"].registry
+    registry = runtime(app).metrics.registry
     value = registry.get_sample_value(
         "chatbot_commands_total", {"command": command, "outcome": outcome}
     )
@@ -105,7 +111,7 @@ async def test_alert_cap_holds_for_concurrent_commands(api, exchange, bot_with):
         texts = [m.text for m in bot_said(alice)]
         assert sum("the most allowed" in t for t in texts) == 30
         assert len(set_replies(alice)) == 100
-        assert len(active(await app.bot_data["services"].alerts.list(ALICE))) == 100
+        assert len(active(await runtime(app).services.alerts.list(ALICE))) == 100
 
 
 async def test_alert_cap_holds_for_concurrent_set_again_presses(api, exchange, bot_with):
@@ -126,7 +132,7 @@ async def test_alert_cap_holds_for_concurrent_set_again_presses(api, exchange, b
         answers = await asyncio.gather(*(alice.answer(q, timeout=30) for q in presses))
         assert sum("the most allowed" in (a.text or "") for a in answers) == 25
         await alice.wait_for(lambda: len(set_replies(alice)) >= 96 + 5, timeout=30)
-        assert len(active(await app.bot_data["services"].alerts.list(ALICE))) == 100
+        assert len(active(await runtime(app).services.alerts.list(ALICE))) == 100
 
 
 async def test_concurrent_alerts_and_listings_never_go_wrong(api, exchange, bot_with):
@@ -162,7 +168,7 @@ async def test_forged_callback_data_and_odd_commands_never_become_labels_or_log_
     for text in ("/frobnicate", "/price\u2028INFO"):
         await alice.send(text)
         await alice.reply()
-    metrics = running_bot.bot_data["metrics"].render().decode()
+    metrics = runtime(running_bot).metrics.render().decode()
     labels = {line.split('command="')[1].split('"')[0] for line in metrics.splitlines()
               if line.startswith("chatbot_commands_total{")}  # fmt: skip
     assert labels <= {"/price", "button:other", "other"}, labels

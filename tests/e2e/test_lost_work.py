@@ -5,17 +5,19 @@ and the exchange simulator, on a real SQLite file held by a second connection.
 
 from __future__ import annotations
 
-import asyncio
 import time
+from collections.abc import AsyncIterator
 from decimal import Decimal
 
 import aiosqlite
 import pytest
 
+from chatbot.config import Settings
+from chatbot.runtime import runtime
 from chatbot.sandbox.exchange.engine import OrderRequest as SimOrder
 from chatbot.storage.alerts import AlertDirection
 from tests.e2e.conftest import ALICE, ALICE_KEY, BOB, ask
-from tests.e2e.helpers import fired, process_dies, said, ticket_of, until_async, watching
+from tests.e2e.helpers import fired, process_dies, said, ticket_of, until, until_async, watching
 
 BOB_KEY = "BobApiKey0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTU"[:64]
 BOB_SECRET = "BobSecret0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTU"[:64]
@@ -41,7 +43,7 @@ class WriteLock:
 
 
 @pytest.fixture
-async def write_lock(settings):
+async def write_lock(settings: Settings) -> AsyncIterator[WriteLock]:
     lock = WriteLock(settings.db_path)
     try:
         yield lock
@@ -51,16 +53,12 @@ async def write_lock(settings):
 
 async def failure_reported(app, part: str) -> None:
     """Wait until the bot has recorded a background failure of `part` (for /healthz)."""
-    health = app.bot_data["health"]
-    for _ in range(400):
-        if part in health.failures():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"no failure of {part} was reported")
+    health = runtime(app).health
+    await until(lambda: part in health.failures(), seconds=20)
 
 
 async def outbox_states(app) -> list[str]:
-    repo = app.bot_data["services"].alerts.repository
+    repo = runtime(app).services.alerts.repository
     rows = await repo._db.fetch_all("SELECT state FROM outbox ORDER BY id")
     return [r["state"] for r in rows]
 
@@ -82,7 +80,7 @@ async def test_alert_fired_while_the_database_is_locked_is_sent_once_it_is_writt
     assert "crossed at 61,500" in message.text and "locked out" in message.text
     await until_async(lambda: _all_sent(running_bot))
     assert len(fired(alice)) == 1
-    assert "alert-firing" not in running_bot.bot_data["health"].failures()  # recovered
+    assert "alert-firing" not in runtime(running_bot).health.failures()  # recovered
     assert "Task exception was never retrieved" not in bot_log.getvalue()
 
 
@@ -127,7 +125,7 @@ async def test_chat_not_found_drops_the_message_and_pauses_the_chat_until_it_wri
     api.fail_next("sendMessage", error_code=400, description="Bad Request: chat not found")
     exchange.set_price("BTCUSDT", Decimal("61500"))
     await until_async(lambda: _dropped(running_bot))  # not retried every 2 s forever
-    assert running_bot.bot_data["services"].alerts.is_paused(alice.chat.id)
+    assert runtime(running_bot).services.alerts.is_paused(alice.chat.id)
     assert len(api.calls_to("sendMessage")) == sends + 1
     listing = await ask(alice, "/alerts")  # the chat writes again: its alerts resume
     assert "#2 BTCUSDT ≤ 50000 · paused — still armed" in listing.text
@@ -164,7 +162,7 @@ async def _unknown(app) -> bool:
 
 async def _fire_many(app, count: int, fired_at: float) -> None:
     """`count` one-shot alerts of Alice's that fired at `fired_at` (their messages long sent)."""
-    repo = app.bot_data["services"].alerts.repository
+    repo = runtime(app).services.alerts.repository
     for index in range(count):
         record = await repo.create(
             user_id=ALICE, chat_id=ALICE, symbol="BTCUSDT", direction=AlertDirection.ABOVE,
@@ -198,9 +196,9 @@ async def test_fired_alerts_are_forgotten_after_the_retention_period(
     await _fire_many(running_bot, 1, time.time())
     await running_bot.updater.stop()
     await running_bot.stop()
-    await running_bot.bot_data["live_alerts"].stop()
+    await runtime(running_bot).alert_feed.stop()
     async with run(settings, poll_timeout=1) as app:
-        alerts = app.bot_data["services"].alerts
+        alerts = runtime(app).services.alerts
 
         async def forgotten() -> bool:
             return len(await alerts.list(ALICE)) == 1
@@ -221,15 +219,12 @@ async def test_order_answered_while_the_database_is_locked_still_shows_its_outco
     preview = await ask(alice_with_key, "/buy BTCUSDT 0.001")
     exchange.faults.hang_next("/api/v3/order", seconds=1.0, execute=True)  # placed; slow answer
     await alice_with_key.press(preview, "Confirm")
-    for _ in range(200):
-        if exchange.orders_for(ALICE_KEY):
-            break
-        await asyncio.sleep(0.01)
+    await until(lambda: exchange.orders_for(ALICE_KEY))  # placed; its answer is still on the way
     await write_lock.take()  # the answer arrives while the database is locked
     await failure_reported(running_bot, "orders")
     await write_lock.release()
     await alice_with_key.wait_for(lambda: "Filled" in alice_with_key.current(preview).text, 20)
-    tickets = running_bot.bot_data["services"].orders.ticket_repository
+    tickets = runtime(running_bot).services.orders.ticket_repository
     assert (await tickets.get(ticket_of(preview))).state == "FILLED"
     assert len(exchange.orders_for(ALICE_KEY)) == 1
 
@@ -243,7 +238,7 @@ async def test_restart_settles_everyone_when_one_key_does_not_decrypt(
     exchange.add_account(BOB_KEY, secret=BOB_SECRET, balances={"USDT": Decimal("1000")})
     bob = api.conversation(api.user(BOB, first_name="Bob"))
     assert "stored" in (await ask(bob, f"/setkey {BOB_KEY} {BOB_SECRET}")).text
-    services = running_bot.bot_data["services"]
+    services = runtime(running_bot).services
     tickets = services.orders.ticket_repository
     alices = await ask(alice_with_key, "/buy BTCUSDT 0.001")  # sent; its answer was lost
     assert await tickets.claim(ticket_of(alices), ALICE, 0)

@@ -12,6 +12,7 @@ import aiosqlite
 import pytest
 
 from chatbot.health import HealthBoard
+from chatbot.runtime import runtime
 from tests.e2e.conftest import ALICE
 from tests.e2e.helpers import free_port, get
 
@@ -87,7 +88,7 @@ async def test_healthz_shows_background_failures(api, exchange, settings_factory
 
     port = free_port()
     async with running_bot(settings_factory(CHATBOT_HTTP_PORT=str(port)), poll_timeout=1) as app:
-        board: HealthBoard = app.bot_data["health"]
+        board: HealthBoard = runtime(app).health
         board.failed("alert-sender", OSError("disk full"))
         board.failed("alert-sender", OSError("disk full"))
         status, body = await get(f"http://127.0.0.1:{port}/healthz")

@@ -7,14 +7,15 @@ from decimal import Decimal
 
 import pytest
 
-from tests.e2e.conftest import ALICE_KEY, ask
+from chatbot.config import Settings
+from tests.e2e.conftest import ALICE_KEY, SettingsFactory, ask
 from tests.e2e.helpers import WATCH, following, notice_texts, place_resting_buy, press_confirm, said
 
 LATE = 6.0  # seconds after its "-1007" answer that the simulator matches the order
 
 
 @pytest.fixture
-def settings(settings_factory):
+def settings(settings_factory: SettingsFactory) -> Settings:
     return settings_factory(CHATBOT_ORDER_WATCH=str(WATCH + 10))
 
 

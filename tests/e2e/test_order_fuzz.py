@@ -14,7 +14,9 @@ import pytest
 from hypothesis import HealthCheck, given
 from hypothesis import strategies as st
 
+from chatbot.config import Settings
 from tests.e2e import fuzz_harness as harness
+from tests.e2e.conftest import SettingsFactory
 from tests.e2e.fuzz_harness import GENERIC, MESSAGES, ORDERS, TRADERS, failures, press
 
 traders, handled = harness.traders, harness.handled  # its fixtures, by name for pytest
@@ -33,7 +35,7 @@ ACTIONS = st.one_of(
 
 
 @pytest.fixture
-def settings(settings_factory):
+def settings(settings_factory: SettingsFactory) -> Settings:
     # The per-user limits answer "Too many" fast, which would leave most presses untried.
     return settings_factory(
         CHATBOT_ALLOWED_USERS="*", CHATBOT_COMMAND_LIMIT="10000", CHATBOT_BUTTON_LIMIT="10000"

@@ -10,8 +10,10 @@ from decimal import Decimal
 
 import pytest
 
+from chatbot.config import Settings
+from chatbot.runtime import runtime
 from chatbot.sandbox.exchange.engine import OrderRequest as SimOrder
-from tests.e2e.conftest import ALICE, ALICE_KEY, ask
+from tests.e2e.conftest import ALICE, ALICE_KEY, SettingsFactory, ask
 from tests.e2e.helpers import (
     WATCH,
     following,
@@ -25,7 +27,7 @@ from tests.e2e.helpers import (
 
 
 @pytest.fixture
-def settings(settings_factory):
+def settings(settings_factory: SettingsFactory) -> Settings:
     return settings_factory(CHATBOT_ORDER_WATCH=str(WATCH))
 
 
@@ -107,7 +109,7 @@ async def test_restart_with_a_ticket_in_each_state(
     from chatbot.exchange.client import OrderRequest
     from chatbot.storage.tickets import TicketState
 
-    services = running_bot.bot_data["services"]
+    services = runtime(running_bot).services
     tickets = services.orders.ticket_repository
     creds = await services.keys.credentials(ALICE)
     previews = {}

@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from chatbot.exchange.client import BinanceClient
 from chatbot.exchange.symbol_rules import SymbolRules
+from chatbot.runtime import runtime
 from chatbot.services.market import MarketService
 from chatbot.services.order_outcomes import PressKind
 from chatbot.storage.tickets import TicketState
@@ -102,7 +103,7 @@ async def test_the_largest_button_is_the_owners_and_works_once(
     assert "not your order" in answer.text
     # Its ticket can never be confirmed, whatever callback data a client makes up.
     ticket_id = preview.buttons[0][0].callback_data.split(":")[2]
-    forged = await running_bot.bot_data["services"].orders.confirm(ticket_id, ALICE)
+    forged = await runtime(running_bot).services.orders.confirm(ticket_id, ALICE)
     assert forged.won is None and forged.kind is PressKind.LOST
     assert forged.state is TicketState.CANCELLED
     query = await alice.press(preview, "Sell 0.05 BTC instead")

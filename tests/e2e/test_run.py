@@ -9,6 +9,7 @@ import sys
 
 import aiohttp
 
+from chatbot.runtime import runtime
 from tests.e2e.conftest import ALICE, MASTER_KEY, bot_env
 from tests.e2e.helpers import free_port
 
@@ -93,7 +94,7 @@ async def test_a_second_instance_on_the_same_token_exits_with_a_clear_message(
         assert second.returncode == 3
         assert "another instance of the bot is already polling" in stderr.decode()
         assert "Traceback" not in stderr.decode()
-        assert not first.bot_data["conflict"].is_set()  # the first one keeps serving
+        assert not runtime(first).conflict.is_set()  # the first one keeps serving
         alice = api.conversation(api.user(ALICE, first_name="Alice"))
         await alice.send("/help")
         assert "/price" in (await alice.reply(timeout=15)).text

@@ -10,8 +10,9 @@ from decimal import Decimal
 
 import pytest
 
+from chatbot.config import Settings
 from chatbot.sandbox.botapi import ApiCall, BotApiEmulator, ChatMessage, Conversation
-from tests.e2e.conftest import POLL_TIMEOUT, ask
+from tests.e2e.conftest import POLL_TIMEOUT, SettingsFactory, ask
 from tests.e2e.helpers import free_port, get, watching
 
 CROWD = 120  # users whose /price replies queue for about four seconds at 28 a second
@@ -19,7 +20,7 @@ ASKED = "/price ETHUSDT"
 
 
 @pytest.fixture
-def settings(settings_factory):
+def settings(settings_factory: SettingsFactory) -> Settings:
     return settings_factory(CHATBOT_ALLOWED_USERS="*")
 
 

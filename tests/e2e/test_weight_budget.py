@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from decimal import Decimal
 
+from chatbot.runtime import runtime
 from tests.e2e.conftest import ALICE, ALICE_KEY, BOB, ask
 from tests.e2e.helpers import (
     OTHERS,
@@ -135,7 +136,7 @@ async def test_balance_is_kept_by_the_user_data_stream_once_known(
         reply = await ask(alice_with_key, "/balance")
     assert exchange.limits.spent[("GET", "/api/v3/account")] == asked  # no weight spent
     await exchange.drop_websockets()  # a gap: what the stream told can no longer be trusted
-    await until(lambda: not running_bot.bot_data["live"].stream.connected)
+    await until(lambda: not runtime(running_bot).fill_feed.stream.connected)
     exchange.account(ALICE_KEY).credit("USDT", Decimal("1"))  # changed, unseen by the stream
     await following(running_bot)
     reply = await ask(alice_with_key, "/balance")

@@ -10,6 +10,7 @@ from decimal import Decimal
 from pydantic import SecretStr
 
 from chatbot.exchange.signing import HmacSigner
+from chatbot.runtime import runtime
 from tests.e2e.binance_wire import Binance
 from tests.e2e.conftest import ALICE, ALICE_KEY, ALICE_SECRET, BOB, ask
 from tests.e2e.helpers import (
@@ -105,7 +106,7 @@ async def test_a_stream_gap_makes_the_next_orders_wait_for_one_re_read(
 
 
 async def _stream_down(running_bot) -> bool:
-    return not running_bot.bot_data["live"].stream.connected
+    return not runtime(running_bot).fill_feed.stream.connected
 
 
 async def test_keyed_users_starting_together_read_no_open_orders_of_every_symbol(
@@ -141,7 +142,7 @@ async def test_keyed_users_starting_together_read_no_open_orders_of_every_symbol
         assert "USDT" in (await ask(other, "/balance")).text
         assert spent(exchange) == before  # the start-up reads seeded what they answer from
         assert notices(alice) == []  # her order was remembered, not announced as new
-        assert bot_app.bot_data["live"].stream.connected
+        assert runtime(bot_app).fill_feed.stream.connected
 
 
 async def _synced(path: str, count: int) -> bool:

@@ -17,6 +17,7 @@ import pytest
 from chatbot.exchange.market_stream.settings import MarketStreamSettings
 from chatbot.exchange.market_stream.stream import MarketStream
 from chatbot.exchange.ws.attempts import ConnectionAttempts
+from chatbot.runtime import runtime
 from tests.e2e import user_stream_harness as harness
 from tests.e2e.binance_wire import DOC_KEY, Binance, signed_params
 from tests.e2e.conftest import ask
@@ -158,11 +159,15 @@ async def test_a_burst_of_reconnects_stays_under_the_attempt_limit(
         await until(lambda: len(prices.gaps) == len(symbols) - 1)  # all but the first's
         prices.gaps.clear()
 
-        for _ in range(2):  # two network blips in a row: every connection reconnects at once
+        for blip in (1, 2):  # two network blips in a row: every connection reconnects at once
             await exchange.drop_websockets()
             await until(lambda: not user_data.connected)
             await until(lambda: market.connected and user_data.connected)
-        await recorder.wait_until(lambda: all(recorder.resynced(u) == 2 for u in users))
+            # a socket counts as connected before its users are subscribed again; a blip
+            # during that subscribe would be a third gap, so the next blip waits for it
+            await recorder.wait_until(
+                lambda blip=blip: all(recorder.resynced(u) == blip for u in users)
+            )
         for user in users:  # everyone is subscribed again, and hears of their account
             exchange.deposit(KEYS[user], "USDT", Decimal(user))
         await recorder.wait_until(lambda: all(recorder.deposits(u) == [u] for u in users))
@@ -234,7 +239,7 @@ def settings(settings_factory, exchange):
 async def test_the_bot_reconnects_both_streams_within_the_attempt_limit(
     alice_with_key, exchange, running_bot
 ):
-    live_alerts, live = running_bot.bot_data["live_alerts"], running_bot.bot_data["live"]
+    live_alerts, live = runtime(running_bot).alert_feed, runtime(running_bot).fill_feed
     exchange.set_price("BTCUSDT", Decimal("60000"))
     await ask(alice_with_key, "/alert BTC > 61000")
     await watching(running_bot, "BTCUSDT")
@@ -255,5 +260,5 @@ async def test_the_bot_reconnects_both_streams_within_the_attempt_limit(
             lambda t=told: any(m.text.startswith(t) for m in alice_with_key.messages), WAIT
         )
     assert exchange.limits.refused_connections == 0
-    metrics = running_bot.bot_data["metrics"].render().decode()
+    metrics = runtime(running_bot).metrics.render().decode()
     assert "chatbot_ws_connect_attempts " in metrics and "chatbot_ws_connect_waiting " in metrics

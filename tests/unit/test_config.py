@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -11,7 +12,7 @@ KEY = "3q2-796tvu_erb7v3q2-796tvu_erb7v3q2-796tvu8="
 
 
 @pytest.fixture(autouse=True)
-def clean_env(monkeypatch, tmp_path):
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Run each test in an empty directory (no .env) with no chatbot variables set."""
     monkeypatch.chdir(tmp_path)
     for name in list(__import__("os").environ):

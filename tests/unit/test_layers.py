@@ -89,3 +89,31 @@ def test_order_services_return_kinds_not_sentences() -> None:
     for record in (PressResult, Outcome):
         texts = {f.name for f in fields(record) if "str" in str(f.type).split(" | ")}
         assert texts <= {"reason"}, f"{record.__name__} carries text: {texts}"
+
+
+DICT = {"get", "setdefault", "pop", "popitem", "update", "items", "keys", "values", "clear"}
+
+
+def is_bot_data(node: ast.AST) -> bool:
+    return isinstance(node, ast.Attribute) and node.attr == "bot_data"
+
+
+def bot_data_used_as_a_dict(path: Path) -> list[int]:
+    """Lines of `path` that index `bot_data` or call a dict method on it."""
+    return [
+        node.lineno
+        for node in ast.walk(ast.parse(path.read_text(), str(path)))
+        if (isinstance(node, ast.Subscript) and is_bot_data(node.value))
+        or (isinstance(node, ast.Attribute) and is_bot_data(node.value) and node.attr in DICT)
+    ]
+
+
+def test_the_bot_keeps_no_state_under_string_keys_of_bot_data() -> None:
+    """Its state is one typed `Runtime` (chatbot/runtime.py), not `bot_data["..."]`."""
+    found = [
+        f"{path.relative_to(ROOT)}:{line}"
+        for package in ("chatbot", "handlers")
+        for path in sorted((ROOT / package).rglob("*.py"))
+        for line in bot_data_used_as_a_dict(path)
+    ]
+    assert not found, f"bot_data used as a dict: {found}"

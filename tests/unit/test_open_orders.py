@@ -4,6 +4,8 @@ stand-in tracker and client (no wire: the end-to-end ones are in tests/e2e/test_
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
@@ -36,7 +38,7 @@ class Client:
 
 
 @pytest.fixture
-async def tracked(tmp_path):
+async def tracked(tmp_path: Path) -> AsyncIterator[TrackedOrderRepository]:
     db = await Database.open(tmp_path / "bot.sqlite3")
     yield TrackedOrderRepository(db)
     await db.close()

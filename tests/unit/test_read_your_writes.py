@@ -7,6 +7,7 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -16,7 +17,7 @@ from chatbot.storage.tickets import TicketKind, TicketRepository, TicketState
 
 
 @pytest.fixture
-async def database(tmp_path):
+async def database(tmp_path: Path) -> AsyncIterator[Database]:
     db = await Database.open(tmp_path / "bot.sqlite3")
     yield db
     await db.close()

@@ -2,6 +2,8 @@
 
 import os
 import sqlite3
+from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
@@ -16,7 +18,7 @@ SECRET = "NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j"
 
 
 @pytest.fixture
-async def database(tmp_path):
+async def database(tmp_path: Path) -> AsyncIterator[Database]:
     db = await Database.open(tmp_path / "bot.sqlite3")
     yield db
     await db.close()
