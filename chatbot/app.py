@@ -39,11 +39,11 @@ from chatbot.exchange.market_stream.settings import MarketStreamSettings
 from chatbot.exchange.market_stream.stream import MarketStream
 from chatbot.exchange.user_stream.settings import UserStreamSettings
 from chatbot.exchange.user_stream.stream import UserDataStream
-from chatbot.exchange.weight_governor import Priority, background
+from chatbot.exchange.weight_governor import background
 from chatbot.exchange.ws.attempts import ConnectionAttempts
+from chatbot.gauges import bot_gauges
 from chatbot.health import HealthBoard
 from chatbot.health_monitor import HealthMonitor
-from chatbot.metrics import Metrics
 from chatbot.runtime import Opened, runtime
 from chatbot.services.access import AccessPolicy
 from chatbot.services.account import AccountService
@@ -65,7 +65,7 @@ from chatbot.storage.db import Database
 from chatbot.storage.tickets import TicketRepository
 from chatbot.storage.tracked_orders import TrackedOrderRepository
 from chatbot.storage.vault import CredentialVault
-from chatbot.telegram_pacing import PrioritySendPacer, SendPriority
+from chatbot.telegram_pacing import PrioritySendPacer
 from chatbot.web import start_http
 from handlers import alerts, commands, common, keys, market, orders, scrub, welcome
 from handlers.context import CONTEXT_TYPES
@@ -236,59 +236,12 @@ async def open_resources(app: Application, clock: Callable[[], float] = time.tim
     alerts_live = AlertFeed(
         open_market_stream, services.alerts, alert_repo, key_service, notifier, health
     )
-    metrics = _metrics(client, services, alerts_live, attempts)
-    _telegram_metrics(metrics, state.pacer)
+    metrics = bot_gauges(client, services, alerts_live, attempts, state.pacer)
     state.open(Opened(services, metrics, health, live, alerts_live))
     with suppress(BinanceError):  # Binance unreachable at start is not fatal; calls retry
         await client.sync_time()
         await client.exchange_info()  # the weight limits, before any start-up work spends
     return Resources(db, client, live, alerts_live, watch, health)
-
-
-def _metrics(
-    client: BinanceClient, services: Services, alerts_live: AlertFeed, attempts: ConnectionAttempts
-) -> Metrics:
-    metrics = Metrics()
-    governor = client.governor
-    metrics.gauge("chatbot_binance_used_weight", "X-MBX-USED-WEIGHT-1M", lambda: governor.used)
-    metrics.gauge(
-        "chatbot_binance_weight_share",
-        "Used weight / Binance's limit",
-        lambda: governor.used / governor.limit,
-    )
-    metrics.labelled_gauge(
-        "chatbot_binance_waiting",
-        "Binance calls waiting for the weight budget",
-        "priority",
-        {p.value: functools.partial(governor.waiting.get, p, 0) for p in Priority},
-    )
-    metrics.gauge("chatbot_alerts_active", "Alerts in the book", lambda: len(services.alerts.book))
-    metrics.gauge("chatbot_alerts_fired", "Alerts fired", lambda: services.alerts.fired_total)
-    metrics.gauge("chatbot_outbox_backlog", "Messages waiting", lambda: alerts_live.sender.backlog)
-    metrics.gauge("chatbot_stream_reconnects", "Market stream outages", lambda: alerts_live.outages)
-    metrics.gauge(
-        "chatbot_telegram_send_errors", "Failed alert sends", lambda: alerts_live.sender.send_errors
-    )
-    metrics.gauge(
-        "chatbot_ws_connect_attempts",
-        "WebSocket connection attempts in the last window (CHATBOT_WS_CONNECT_WINDOW)",
-        lambda: attempts.used,
-    )
-    metrics.gauge(
-        "chatbot_ws_connect_waiting",
-        "WebSocket connections waiting for room to attempt",
-        lambda: attempts.waiting,
-    )
-    return metrics
-
-
-def _telegram_metrics(metrics: Metrics, pacer: PrioritySendPacer) -> None:
-    metrics.labelled_gauge(
-        "chatbot_telegram_sends_waiting",
-        "Requests to Telegram queued for a send slot",
-        "priority",
-        {p.name.lower(): functools.partial(pacer.waiting.get, p, 0) for p in SendPriority},
-    )
 
 
 async def _reconcile(app: Application) -> None:
