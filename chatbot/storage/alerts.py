@@ -15,8 +15,8 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from chatbot.storage.db import Database
 from chatbot.storage.outbox import FiredAlert, OutboxRepository, forget_done, queue
+from chatbot.storage.sqlite import Database
 
 
 class AlertDirection(StrEnum):

@@ -21,7 +21,7 @@ from typing import Any
 
 import aiosqlite
 
-from chatbot.storage.db import Database
+from chatbot.storage.sqlite import Database
 
 
 @dataclass(frozen=True)

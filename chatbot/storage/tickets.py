@@ -17,7 +17,7 @@ from typing import Any
 
 from chatbot.errors import present
 from chatbot.side import Side
-from chatbot.storage.db import Database
+from chatbot.storage.sqlite import Database
 
 _ID_ALPHABET = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 

@@ -31,7 +31,7 @@ from pydantic import SecretStr
 
 from chatbot.errors import UserFacingError
 from chatbot.key_types import KeyType
-from chatbot.storage.db import Database
+from chatbot.storage.sqlite import Database
 
 log = logging.getLogger(__name__)
 

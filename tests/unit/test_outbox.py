@@ -15,8 +15,8 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Time
 from chatbot.health import HealthBoard
 from chatbot.services.outbox import MAX_CRASHES, Delivery, OutboxSender, SendResult
 from chatbot.storage.alerts import AlertDirection, AlertRepository
-from chatbot.storage.db import Database
 from chatbot.storage.outbox import FiredAlert
+from chatbot.storage.sqlite import Database
 from handlers.alerts import delivery_after, render_fired
 
 
