@@ -39,7 +39,7 @@ from benchmarks.load_users import PriceMover, Tally, User, busiest
 from chatbot.key_types import KeyType
 from chatbot.sandbox.botapi import BotApiEmulator
 from chatbot.sandbox.exchange import ExchangeSimulator
-from chatbot.storage.sqlite import Database
+from chatbot.storage.sqlite import SqliteDatabase as Database
 from chatbot.storage.vault import CredentialVault
 
 FIRST_USER = 100_000

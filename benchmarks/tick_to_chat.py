@@ -25,7 +25,7 @@ from chatbot.config import Settings
 from chatbot.runtime import runtime
 from chatbot.sandbox.botapi import BotApiEmulator
 from chatbot.sandbox.exchange import ExchangeSimulator
-from chatbot.storage.sqlite import Database
+from chatbot.storage.sqlite import SqliteDatabase as Database
 
 USER = 4242
 SYMBOLS = ["BTCUSDT", "ETHUSDT", "BNBUSDT", "SOLUSDT", "XRPUSDT", "DOGEUSDT", "ADAUSDT"]

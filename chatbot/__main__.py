@@ -31,7 +31,7 @@ def cmd_run(_: argparse.Namespace) -> int:
     """Run the bot until SIGINT or SIGTERM."""
     from chatbot.app import AnotherInstance, serve
     from chatbot.memory import fix_malloc_thresholds
-    from chatbot.storage.sqlite import SchemaTooNew
+    from chatbot.storage.database import SchemaTooNew
 
     settings = _settings()
     settings.require("TELEGRAM_BOT_TOKEN", "CHATBOT_MASTER_KEY")

@@ -61,7 +61,7 @@ from chatbot.services.order_tracker import OrderTracker
 from chatbot.services.order_watch import OrderWatch
 from chatbot.services.orders import OrderService
 from chatbot.storage.alerts import AlertRepository
-from chatbot.storage.sqlite import Database
+from chatbot.storage.database import Database, open_database
 from chatbot.storage.tickets import TicketRepository
 from chatbot.storage.tracked_orders import TrackedOrderRepository
 from chatbot.storage.vault import CredentialVault
@@ -160,7 +160,7 @@ async def open_resources(app: Application, clock: Callable[[], float] = time.tim
     api_url = present(settings.binance_api_url, "BINANCE_API_URL")
     stream_url = present(settings.binance_stream_url, "BINANCE_STREAM_URL")
     ws_api_url = present(settings.binance_ws_api_url, "BINANCE_WS_API_URL")
-    db = await Database.open(settings.db_path)
+    db = await open_database(settings.db_path)
     health = HealthBoard()
     client = BinanceClient(api_url, weight_share=settings.weight_share / 100)
     vault = CredentialVault(db, settings.master_key_bytes, settings.old_master_key_bytes)

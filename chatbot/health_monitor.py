@@ -26,7 +26,7 @@ from chatbot.exchange.errors import BinanceError
 from chatbot.exchange.weight_governor import background
 from chatbot.health import HealthBoard
 from chatbot.services.alert_feed import AlertFeed
-from chatbot.storage.sqlite import Database
+from chatbot.storage.database import Database
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,6 @@ open orders by `OrderCancels`.
 from __future__ import annotations
 
 import logging
-import sqlite3
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from decimal import Decimal
@@ -44,6 +43,7 @@ from chatbot.services.order_recovery import LOOKUP_DELAYS, OrderRecovery
 from chatbot.services.order_tracker import OrderTracker
 from chatbot.services.order_watch import OrderWatch
 from chatbot.side import Side
+from chatbot.storage.database import StorageError
 from chatbot.storage.retry import until_written
 from chatbot.storage.tickets import (
     Ticket,
@@ -191,7 +191,7 @@ class OrderService:
         # Written before sending: a ticket still CONFIRMING after a crash was never sent.
         try:
             await self._tickets.move(ticket.id, (TicketState.CONFIRMING,), TicketState.SUBMITTED)
-        except sqlite3.Error as exc:
+        except StorageError as exc:
             self._health.failed("orders", exc)
             return Outcome(OutcomeKind.NOT_SENT, ticket, cause=Cause.DATABASE_BUSY)
         try:

@@ -1,4 +1,4 @@
-"""Price alerts in SQLite.
+"""Price alerts in the database.
 
 Firing an alert and queuing its message in the outbox (`chatbot/storage/outbox.py`) happen in
 one transaction (`fire`), so after a crash an alert is either still armed or its message is
@@ -15,8 +15,8 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
+from chatbot.storage.database import Database
 from chatbot.storage.outbox import FiredAlert, OutboxRepository, forget_done, queue
-from chatbot.storage.sqlite import Database
 
 
 class AlertDirection(StrEnum):
@@ -116,22 +116,20 @@ class AlertRepository:
         AlertLimitReached). The count and the insert share one write transaction, so concurrent
         requests cannot all pass the check; the row comes back from the insert itself
         (RETURNING), as the reading connection may not see it yet."""
-        async with self._db.transaction() as conn:
-            async with conn.execute(
-                "SELECT COUNT(*) FROM alerts WHERE user_id = ? AND state = ?",
+        async with self._db.transaction() as tx:
+            row = await tx.fetch_one(
+                "SELECT COUNT(*) AS n FROM alerts WHERE user_id = ? AND state = ?",
                 (user_id, AlertState.ACTIVE),
-            ) as cursor:
-                row = await cursor.fetchone()
-            if row is not None and int(row[0]) >= limit:
+            )
+            if row is not None and int(row["n"]) >= limit:
                 raise AlertLimitReached(limit)
-            async with conn.execute(
+            inserted = await tx.fetch_one(
                 "INSERT INTO alerts (user_id, chat_id, symbol, direction, threshold, condition, "
                 "note, repeat, cooldown, state, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?) "
                 "RETURNING *",
                 (user_id, chat_id, symbol, direction, format(threshold, "f"), condition, note,
                  int(repeat), cooldown, AlertState.ACTIVE, time.time()),
-            ) as cursor:  # fmt: skip
-                inserted = await cursor.fetchone()
+            )  # fmt: skip
         if inserted is None:
             raise RuntimeError("INSERT ... RETURNING gave no row")
         return AlertRecord.from_row(inserted)
@@ -149,10 +147,10 @@ class AlertRepository:
 
     async def count_active(self, user_id: int) -> int:
         row = await self._db.fetch_one(
-            "SELECT COUNT(*) FROM alerts WHERE user_id = ? AND state = ?",
+            "SELECT COUNT(*) AS n FROM alerts WHERE user_id = ? AND state = ?",
             (user_id, AlertState.ACTIVE),
         )
-        return int(row[0]) if row else 0
+        return int(row["n"]) if row else 0
 
     async def active(self) -> list[AlertRecord]:
         rows = await self._db.fetch_all(
@@ -207,55 +205,54 @@ class AlertRepository:
         meanwhile is skipped. Each alert is read by its own update (RETURNING), on the write
         connection: one created a moment ago is there even if the read connection lags."""
         fired: list[AlertRecord] = []
-        async with self._db.transaction() as conn:
+        async with self._db.transaction() as tx:
             for alert_id in alert_ids:
-                async with conn.execute(
-                    "UPDATE alerts SET state = CASE WHEN repeat THEN ? ELSE ? END, fired_at = ?, "
-                    "fired_price = ?, fire_count = fire_count + 1 WHERE id = ? AND state = ? "
-                    "RETURNING *",
+                row = await tx.fetch_one(
+                    "UPDATE alerts SET state = CASE WHEN repeat <> 0 THEN ? ELSE ? END, "
+                    "fired_at = ?, fired_price = ?, fire_count = fire_count + 1 "
+                    "WHERE id = ? AND state = ? RETURNING *",
                     (AlertState.ACTIVE, AlertState.FIRED, now, format(price, "f"), alert_id,
                      AlertState.ACTIVE),
-                ) as cursor:  # fmt: skip
-                    row = await cursor.fetchone()
+                )  # fmt: skip
                 if row is None:
                     continue  # deleted or paused meanwhile: nothing to tell
                 alert = AlertRecord.from_row(row)
-                await queue(conn, alert.chat_id, alert.fired(price, now))
+                await queue(tx, alert.chat_id, alert.fired(price, now))
                 fired.append(alert)
         return fired
 
     async def pause_chat(self, chat_id: int) -> list[int]:
         """The chat is gone for the bot: its active alerts stop firing. Returns their ids."""
-        async with self._db.transaction() as conn:
-            cursor = await conn.execute(
+        async with self._db.transaction() as tx:
+            rows = await tx.returning(
                 "UPDATE alerts SET state = ? WHERE chat_id = ? AND state = ? RETURNING id",
                 (AlertState.PAUSED, chat_id, AlertState.ACTIVE),
             )
-            return [int(row[0]) for row in await cursor.fetchall()]
+            return [int(row["id"]) for row in rows]
 
     async def resume_chat(self, chat_id: int) -> list[AlertRecord]:
         """Someone wrote from the chat again: its paused alerts are active again."""
-        async with self._db.transaction() as conn:
-            cursor = await conn.execute(
+        async with self._db.transaction() as tx:
+            rows = await tx.returning(
                 "UPDATE alerts SET state = ? WHERE chat_id = ? AND state = ? RETURNING *",
                 (AlertState.ACTIVE, chat_id, AlertState.PAUSED),
             )
-            return [AlertRecord.from_row(row) for row in await cursor.fetchall()]
+            return [AlertRecord.from_row(row) for row in rows]
 
     async def paused_chats(self) -> set[int]:
         rows = await self._db.fetch_all(
             "SELECT DISTINCT chat_id FROM alerts WHERE state = ?", (AlertState.PAUSED,)
         )
-        return {int(r[0]) for r in rows}
+        return {int(r["chat_id"]) for r in rows}
 
     async def prune(self, before: float) -> int:
         """Forget one-shot alerts that fired, and alerts deleted, before `before` (a time.time()),
         with the outbox rows that are done; returns how many alerts were forgotten."""
-        async with self._db.transaction() as conn:
-            cursor = await conn.execute(
+        async with self._db.transaction() as tx:
+            forgotten = await tx.execute(
                 "DELETE FROM alerts WHERE (state = ? AND fired_at < ?) "
                 "OR (state = ? AND COALESCE(fired_at, created_at) < ?)",
                 (AlertState.FIRED, before, AlertState.DELETED, before),
             )
-            await forget_done(conn, before)
-            return cursor.rowcount
+            await forget_done(tx, before)
+            return forgotten

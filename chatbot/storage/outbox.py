@@ -1,4 +1,5 @@
-"""The outbox: the messages fired alerts owe their chats, kept in SQLite until Telegram took them.
+"""The outbox: the messages fired alerts owe their chats, kept in the database until Telegram
+took them.
 
 A row is queued (`queue`) in the same transaction that marks its alert fired
 (`AlertRepository.fire`), so after a crash an alert is either still armed or its message is
@@ -19,9 +20,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-import aiosqlite
-
-from chatbot.storage.sqlite import Database
+from chatbot.storage.database import Database, Transaction
 
 
 @dataclass(frozen=True)
@@ -80,19 +79,19 @@ class OutboxItem:
     attempts: int
 
 
-async def queue(conn: aiosqlite.Connection, chat_id: int, alert: FiredAlert) -> None:
+async def queue(tx: Transaction, chat_id: int, alert: FiredAlert) -> None:
     """Queue `alert`'s message for `chat_id` inside the caller's write transaction."""
-    await conn.execute(
+    await tx.execute(
         "INSERT INTO outbox (chat_id, user_id, alert_id, payload, state, created_at) "
         "VALUES (?, ?, ?, ?, 'pending', ?)",
         (chat_id, alert.user_id, alert.alert_id, alert.to_json(), alert.fired_at),
     )
 
 
-async def forget_done(conn: aiosqlite.Connection, before: float) -> None:
+async def forget_done(tx: Transaction, before: float) -> None:
     """Inside the caller's write transaction: delete the rows that are done (sent, unknown,
     dropped) and were queued before `before` (a time.time())."""
-    await conn.execute("DELETE FROM outbox WHERE state != 'pending' AND created_at < ?", (before,))
+    await tx.execute("DELETE FROM outbox WHERE state != 'pending' AND created_at < ?", (before,))
 
 
 class OutboxRepository:
@@ -118,22 +117,22 @@ class OutboxRepository:
         return items
 
     async def backlog(self) -> int:
-        row = await self._db.fetch_one("SELECT COUNT(*) FROM outbox WHERE state = 'pending'")
-        return int(row[0]) if row else 0
+        row = await self._db.fetch_one("SELECT COUNT(*) AS n FROM outbox WHERE state = 'pending'")
+        return int(row["n"]) if row else 0
 
     async def mark(self, ids: list[int], state: str) -> None:
-        async with self._db.transaction() as conn:
+        async with self._db.transaction() as tx:
             for item_id in ids:
-                await conn.execute(
+                await tx.execute(
                     "UPDATE outbox SET state = ?, sent_at = ?, attempts = attempts + 1 "
                     "WHERE id = ?",
                     (state, time.time(), item_id),
                 )
 
     async def count_attempt(self, ids: list[int]) -> None:
-        async with self._db.transaction() as conn:
+        async with self._db.transaction() as tx:
             for item_id in ids:
-                await conn.execute(
+                await tx.execute(
                     "UPDATE outbox SET attempts = attempts + 1 WHERE id = ?", (item_id,)
                 )
 

@@ -1,6 +1,6 @@
 """Writes that must not be lost: retried until the database takes them.
 
-SQLite refuses a write when another process holds the file's write lock past the busy timeout
+A database refuses a write when another process holds SQLite's write lock past the busy timeout
 ("database is locked") or when the disk is full. For most writes the caller's error is the right
 answer, but some record a fact that already happened elsewhere: an alert that fired (it has left
 the in-memory book), an order Binance already answered. Dropping those loses work silently, so
@@ -11,11 +11,11 @@ they are retried with back-off until the database is back; each failure is repor
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
 from chatbot.health import HealthBoard
+from chatbot.storage.database import StorageError
 
 T = TypeVar("T")
 
@@ -31,13 +31,13 @@ async def until_written(
 ) -> T:
     """Run `write` until it does not raise a database error; returns its result.
 
-    Only `sqlite3.Error` (locked, busy, disk full, I/O) is retried: anything else is a bug and
-    propagates at once. Cancellation (the bot stopping) ends the retries."""
+    Only `StorageError` (locked, busy, disk full, I/O, connection lost) is retried: anything
+    else is a bug and propagates at once. Cancellation (the bot stopping) ends the retries."""
     attempt = 0
     while True:
         try:
             result = await write()
-        except sqlite3.Error as exc:
+        except StorageError as exc:
             health.failed(part, exc)
             await asyncio.sleep(delays[min(attempt, len(delays) - 1)])
             attempt += 1

@@ -1,4 +1,4 @@
-"""Order tickets in SQLite: the confirmation that can be used once, by its owner, in time.
+"""Order tickets in the database: the confirmation that can be used once, by its owner, in time.
 
 A ticket's id is the order's `newClientOrderId`, so whatever happens to the process, the order
 can be found on Binance by the ticket. Every state change is a compare-and-set on the current
@@ -17,7 +17,7 @@ from typing import Any
 
 from chatbot.errors import present
 from chatbot.side import Side
-from chatbot.storage.sqlite import Database
+from chatbot.storage.database import Database
 
 _ID_ALPHABET = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 

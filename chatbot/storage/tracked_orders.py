@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
-from chatbot.storage.sqlite import Database
+from chatbot.storage.database import Database
 
 FINAL_STATUSES = frozenset({"FILLED", "CANCELED", "REJECTED", "EXPIRED", "EXPIRED_IN_MATCH"})
 
@@ -81,26 +81,28 @@ class TrackedOrderRepository:
 
         An answer older than what is recorded (less filled: a re-read that crossed a stream
         event) does not roll the recorded fill back."""
-        async with self._db.transaction() as conn:
-            cursor = await conn.execute(
+        async with self._db.transaction() as tx:
+            row = await tx.fetch_one(
                 "SELECT told_qty, told_final, status, executed, quote FROM tracked_orders "
                 "WHERE user_id = ? AND symbol = ? AND order_id = ?",
                 (user_id, state.symbol, state.order_id),
             )
-            row = await cursor.fetchone()
-            if row and Decimal(row[3]) > state.executed:
+            if row and Decimal(row["executed"]) > state.executed:
                 state = replace(
-                    state, status=row[2], executed=Decimal(row[3]), quote=Decimal(row[4] or 0)
+                    state,
+                    status=row["status"],
+                    executed=Decimal(row["executed"]),
+                    quote=Decimal(row["quote"] or 0),
                 )
             before = (
-                Told(Decimal(row[0]), bool(row[1]))
+                Told(Decimal(row["told_qty"]), bool(row["told_final"]))
                 if row
                 else Told(Decimal(0), False, first_seen=True)
             )
             news = state.executed > before.executed or (state.is_final and not before.final)
             told_qty = max(state.executed, before.executed)
             told_final = before.final or state.is_final
-            await conn.execute(
+            await tx.execute(
                 "INSERT INTO tracked_orders (user_id, symbol, order_id, client_id, ticket_id, "
                 "side, order_type, quantity, status, is_open, executed, told_qty, told_final, "
                 "updated_at, price, time_in_force, created_ms, quote) "
@@ -141,9 +143,9 @@ class TrackedOrderRepository:
             (user_id, read_at),
         )
         gone = [(r["symbol"], int(r["order_id"])) for r in rows if int(r["order_id"]) not in listed]
-        async with self._db.transaction() as conn:
+        async with self._db.transaction() as tx:
             for symbol, order_id in gone:
-                await conn.execute(
+                await tx.execute(
                     "UPDATE tracked_orders SET is_open = 0 WHERE user_id = ? AND symbol = ? "
                     "AND order_id = ? AND is_open = 1 AND updated_at < ?",
                     (user_id, symbol, order_id, read_at),
@@ -182,9 +184,9 @@ class TrackedOrderRepository:
 
     async def forget_user(self, user_id: int) -> None:
         """The user's key is gone: nothing of theirs can be followed any more."""
-        async with self._db.transaction() as conn:
-            await conn.execute("DELETE FROM tracked_orders WHERE user_id = ?", (user_id,))
-            await conn.execute("DELETE FROM order_sync WHERE user_id = ?", (user_id,))
+        async with self._db.transaction() as tx:
+            await tx.execute("DELETE FROM tracked_orders WHERE user_id = ?", (user_id,))
+            await tx.execute("DELETE FROM order_sync WHERE user_id = ?", (user_id,))
 
     async def prune(self, older_than: float) -> int:
         """Drop ended orders last changed before `older_than` (epoch seconds)."""

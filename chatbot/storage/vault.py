@@ -31,7 +31,7 @@ from pydantic import SecretStr
 
 from chatbot.errors import UserFacingError
 from chatbot.key_types import KeyType
-from chatbot.storage.sqlite import Database
+from chatbot.storage.database import Database, open_database
 
 log = logging.getLogger(__name__)
 
@@ -257,7 +257,7 @@ async def rotate_database(
         raise NothingToRotate(
             f"there is no database at {path}: check CHATBOT_DB (nothing was created)"
         )
-    db = await Database.open(path)
+    db = await open_database(path)
     try:
         vault = CredentialVault(db, master_key, old_keys)
         if not allow_empty and await vault.count() == 0:

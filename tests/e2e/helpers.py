@@ -28,7 +28,7 @@ from chatbot.sandbox.botapi import Conversation
 from chatbot.sandbox.botapi.models import ChatMessage
 from chatbot.sandbox.exchange import ExchangeSimulator
 from chatbot.sandbox.exchange.orders import Order
-from chatbot.storage.sqlite import Database
+from chatbot.storage.sqlite import SqliteDatabase as Database
 from chatbot.storage.vault import CredentialVault
 from tests.e2e.conftest import ALICE, ALICE_KEY, ALICE_SECRET, ask
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from chatbot.storage.sqlite import Database
+from chatbot.storage.sqlite import SqliteDatabase as Database
 from tests.e2e.conftest import ask, bot_env
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -272,7 +272,7 @@ async def test_rotate_key_refuses_a_database_without_keys_then_rotates_the_real_
     api, settings_factory, alice_with_key, running_bot, tmp_path
 ):
     from chatbot.app import running_bot as run
-    from chatbot.storage.sqlite import Database
+    from chatbot.storage.sqlite import SqliteDatabase as Database
 
     await stop(running_bot)
     keyless = tmp_path / "other" / "chatbot.sqlite3"

@@ -117,3 +117,18 @@ def test_the_bot_keeps_no_state_under_string_keys_of_bot_data() -> None:
         for line in bot_data_used_as_a_dict(path)
     ]
     assert not found, f"bot_data used as a dict: {found}"
+
+
+def test_only_the_sqlite_implementation_imports_the_sqlite_drivers() -> None:
+    """Repositories and services speak to `chatbot/storage/database.py`'s interface, so a
+    second engine needs no change to them (the SQLite driver's errors leave sqlite.py as
+    StorageError)."""
+    sqlite_engine = ROOT / "chatbot" / "storage" / "sqlite.py"
+    found = [
+        found
+        for package in ("chatbot", "handlers")
+        for driver in ("sqlite3", "aiosqlite")
+        for found in modules_importing(package, driver, skip=sqlite_engine)
+    ]
+    assert not found, f"imports of a SQLite driver outside chatbot/storage/sqlite.py: {found}"
+    assert {"sqlite3", "aiosqlite"} <= imported_modules(sqlite_engine)

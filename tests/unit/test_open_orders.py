@@ -12,7 +12,7 @@ import pytest
 from chatbot.exchange.errors import RateLimited
 from chatbot.exchange.weight_governor import Priority, background, current_priority
 from chatbot.services.open_orders import OpenOrderMirror
-from chatbot.storage.sqlite import Database
+from chatbot.storage.sqlite import SqliteDatabase as Database
 from chatbot.storage.tracked_orders import TrackedOrderRepository
 
 

@@ -16,7 +16,7 @@ from chatbot.health import HealthBoard
 from chatbot.services.outbox import MAX_CRASHES, Delivery, OutboxSender, SendResult
 from chatbot.storage.alerts import AlertDirection, AlertRepository
 from chatbot.storage.outbox import FiredAlert
-from chatbot.storage.sqlite import Database
+from chatbot.storage.sqlite import SqliteDatabase as Database
 from handlers.alerts import delivery_after, render_fired
 
 

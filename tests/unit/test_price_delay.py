@@ -11,7 +11,7 @@ import pytest
 from chatbot.services.alert_book import AlertBook
 from chatbot.services.alerts import AlertService
 from chatbot.storage.alerts import AlertRepository
-from chatbot.storage.sqlite import Database
+from chatbot.storage.sqlite import SqliteDatabase as Database
 from handlers.notifications import render_prices_back
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from chatbot.storage.alerts import AlertDirection, AlertRepository, AlertState
-from chatbot.storage.sqlite import Database
+from chatbot.storage.sqlite import SqliteDatabase as Database
 from chatbot.storage.tickets import TicketKind, TicketRepository, TicketState
 
 

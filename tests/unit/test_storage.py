@@ -10,7 +10,8 @@ from pydantic import SecretStr
 
 from chatbot.key_types import KeyType
 from chatbot.storage import sqlite as db_module
-from chatbot.storage.sqlite import Database, SchemaTooNew
+from chatbot.storage.database import SchemaTooNew
+from chatbot.storage.sqlite import SqliteDatabase as Database
 from chatbot.storage.vault import CredentialVault, VaultError
 
 API_KEY = "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A"

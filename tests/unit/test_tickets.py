@@ -9,7 +9,7 @@ import pytest
 
 from chatbot.exchange.signing import encode_params
 from chatbot.side import Side
-from chatbot.storage.sqlite import Database
+from chatbot.storage.sqlite import SqliteDatabase as Database
 from chatbot.storage.tickets import TicketKind, TicketRepository
 
 

@@ -1,0 +1,158 @@
+"""The schema's numbered migrations, shared by every engine.
+
+Migration N takes a database from schema version N - 1 to N; each engine records the version
+its own way (SQLite: `PRAGMA user_version`) and applies the missing steps in order, one
+transaction each. A migration's `sql` is the text every engine runs unless `per_engine` gives
+that engine its own: only where the engines differ (column types, identity columns), never to
+change what the schema means. Statements are separated by semicolons; no migration holds a
+semicolon inside a string.
+
+Today every text is SQLite's; the PostgreSQL texts of migrations 1-4 are still to be written
+(see the list of engine differences in `chatbot/storage/database.py`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One step of the schema: `sql` for every engine, or the engine's own text."""
+
+    sql: str
+    per_engine: Mapping[str, str] = field(default_factory=dict)
+
+    def text(self, engine: str) -> str:
+        """The script `engine` runs for this step."""
+        return self.per_engine.get(engine, self.sql)
+
+    def statements(self, engine: str) -> list[str]:
+        """The script split into statements, for engines that run one statement at a time."""
+        return [s.strip() for s in self.text(engine).split(";") if s.strip()]
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    # 1: per-user Binance credentials, encrypted (see vault.py)
+    Migration(
+        """
+        CREATE TABLE credentials (
+            user_id     INTEGER PRIMARY KEY,
+            key_type    TEXT    NOT NULL,
+            key_id      TEXT    NOT NULL,
+            ciphertext  BLOB    NOT NULL,
+            permissions TEXT    NOT NULL,
+            created_at  INTEGER NOT NULL,
+            updated_at  INTEGER NOT NULL
+        );
+        """
+    ),
+    # 2: order tickets: a preview awaiting Confirm, and what became of it (see services/orders)
+    Migration(
+        """
+        CREATE TABLE tickets (
+            id             TEXT    PRIMARY KEY,
+            user_id        INTEGER NOT NULL,
+            chat_id        INTEGER NOT NULL,
+            message_id     INTEGER,
+            kind           TEXT    NOT NULL,
+            symbol         TEXT    NOT NULL,
+            side           TEXT,
+            order_type     TEXT,
+            quantity       TEXT,
+            quote_quantity TEXT,
+            price          TEXT,
+            preview_price  TEXT,
+            state          TEXT    NOT NULL,
+            created_at     REAL    NOT NULL,
+            updated_at     REAL    NOT NULL,
+            order_id       INTEGER,
+            detail         TEXT
+        );
+        CREATE INDEX tickets_by_state ON tickets (state);
+        """
+    ),
+    # 3: price alerts, and the outbox of messages they fire (see services/alerts, outbox)
+    Migration(
+        """
+        CREATE TABLE alerts (
+            id          INTEGER PRIMARY KEY AUTOINCREMENT,
+            user_id     INTEGER NOT NULL,
+            chat_id     INTEGER NOT NULL,
+            symbol      TEXT    NOT NULL,
+            direction   TEXT    NOT NULL,
+            threshold   TEXT    NOT NULL,
+            condition   TEXT    NOT NULL,
+            note        TEXT,
+            repeat      INTEGER NOT NULL,
+            cooldown    REAL    NOT NULL,
+            state       TEXT    NOT NULL,
+            created_at  REAL    NOT NULL,
+            fired_at    REAL,
+            fired_price TEXT,
+            fire_count  INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX alerts_by_user ON alerts (user_id, state);
+        CREATE INDEX alerts_by_state ON alerts (state);
+        CREATE TABLE outbox (
+            id         INTEGER PRIMARY KEY AUTOINCREMENT,
+            chat_id    INTEGER NOT NULL,
+            user_id    INTEGER NOT NULL,
+            alert_id   INTEGER,
+            payload    TEXT    NOT NULL,
+            state      TEXT    NOT NULL,
+            created_at REAL    NOT NULL,
+            sent_at    REAL,
+            attempts   INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX outbox_pending ON outbox (state, id);
+        """
+    ),
+    # 4: every order followed for a user and how much of it the user was told (see
+    # services/order_tracker), and when each user's orders were last known in full
+    Migration(
+        """
+        CREATE TABLE tracked_orders (
+            user_id     INTEGER NOT NULL,
+            symbol      TEXT    NOT NULL,
+            order_id    INTEGER NOT NULL,
+            client_id   TEXT    NOT NULL,
+            ticket_id   TEXT,
+            side        TEXT    NOT NULL,
+            order_type  TEXT    NOT NULL,
+            quantity    TEXT    NOT NULL,
+            status      TEXT    NOT NULL,
+            is_open     INTEGER NOT NULL,
+            executed    TEXT    NOT NULL,
+            told_qty    TEXT    NOT NULL,
+            told_final  INTEGER NOT NULL,
+            updated_at  REAL    NOT NULL,
+            PRIMARY KEY (user_id, symbol, order_id)
+        );
+        CREATE INDEX tracked_open ON tracked_orders (user_id, is_open);
+        CREATE TABLE order_sync (
+            user_id   INTEGER PRIMARY KEY,
+            synced_ms INTEGER NOT NULL
+        );
+        CREATE INDEX tickets_by_user ON tickets (user_id, state);
+        """
+    ),
+    # 5: which associated data sealed each credentials row: 1 = user and master key id, 2 = also
+    # the key type and the stored permissions (see vault.py; rows are re-sealed at start)
+    Migration(
+        """
+        ALTER TABLE credentials ADD COLUMN sealing INTEGER NOT NULL DEFAULT 1;
+        """
+    ),
+    # 6: what /orders shows of a followed order, so its open orders can be answered from here
+    # (services/open_orders.py): limit price, time in force, creation time, quote filled
+    Migration(
+        """
+        ALTER TABLE tracked_orders ADD COLUMN price TEXT;
+        ALTER TABLE tracked_orders ADD COLUMN time_in_force TEXT;
+        ALTER TABLE tracked_orders ADD COLUMN created_ms INTEGER;
+        ALTER TABLE tracked_orders ADD COLUMN quote TEXT;
+        """
+    ),
+)
