@@ -7,8 +7,8 @@ that engine its own: only where the engines differ (column types, identity colum
 change what the schema means. Statements are separated by semicolons; no migration holds a
 semicolon inside a string.
 
-Today every text is SQLite's; the PostgreSQL texts of migrations 1-4 are still to be written
-(see the list of engine differences in `chatbot/storage/database.py`).
+Today every text is SQLite's; the PostgreSQL texts of migrations 1-4 and 6 are still to be
+written (see the list of engine differences in `chatbot/storage/database.py`).
 """
 
 from __future__ import annotations
