@@ -45,6 +45,10 @@ class Unavailable(Exception):
     """No server can be started here; the message is one line saying how to get one."""
 
 
+PREFIX = "chatbot-pg-"
+OWNER = "owner.pid"  # the test session's process id, to find the servers of killed sessions
+
+
 def find_bindir() -> Path | None:
     """The folder holding initdb and pg_ctl: Debian's newest `/usr/lib/postgresql/N/bin`, else
     `pg_config --bindir`, else wherever PATH has initdb; None when there is none."""
@@ -136,6 +140,11 @@ class PostgresServer:
         finally:
             shutil.rmtree(self.root, ignore_errors=True)
 
+    def stop_quietly(self) -> None:
+        """`stop` for a folder left behind, whose server may be gone or half made."""
+        with contextlib.suppress(RuntimeError, OSError, subprocess.SubprocessError):
+            self.stop()
+
 
 def start_server(attempts: int = 3) -> PostgresServer:
     """Initialise and start a server; raises Unavailable when this machine cannot run one."""
@@ -143,7 +152,9 @@ def start_server(attempts: int = 3) -> PostgresServer:
     if bindir is None:
         raise Unavailable(HOW_TO_GET)
     run_as = _unprivileged_user()
-    root = Path(tempfile.mkdtemp(prefix="chatbot-pg-"))
+    stop_orphans(bindir, run_as)
+    root = Path(tempfile.mkdtemp(prefix=PREFIX))
+    (root / OWNER).write_text(str(os.getpid()))
     if run_as is not None:
         os.chown(root, run_as.pw_uid, run_as.pw_gid)
     server = PostgresServer(bindir, root, free_port(), run_as)
@@ -154,6 +165,28 @@ def start_server(attempts: int = 3) -> PostgresServer:
         server.stop()
         raise
     return server
+
+
+def stop_orphans(bindir: Path, run_as: pwd.struct_passwd | None) -> None:
+    """Stop and delete the servers of test sessions that were killed before their teardown
+    (their owner process is gone); the servers of sessions still running are left alone."""
+    for root in Path(tempfile.gettempdir()).glob(PREFIX + "*"):
+        try:
+            owner = int((root / OWNER).read_text())
+        except (OSError, ValueError):
+            continue  # not ours, or a session still writing it
+        if not _alive(owner):
+            PostgresServer(bindir, root, 0, run_as).stop_quietly()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's live process
+    return True
 
 
 def _start_on_a_free_port(server: PostgresServer, attempts: int) -> None:

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import os
 import pwd
+import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import asyncpg
@@ -87,3 +90,39 @@ def test_the_newest_installed_version_is_found():
     )
     if installed and str(bindir).startswith("/usr/lib/postgresql/"):
         assert bindir == Path(f"/usr/lib/postgresql/{installed[-1]}/bin")
+
+
+def test_a_killed_sessions_server_is_stopped_and_deleted_by_the_next(pg_server):
+    script = (
+        "import sys, time; from tests.pg_server import start_server; s = start_server(); "
+        "print(s.root, s.port, flush=True); time.sleep(600)"
+    )
+    root_dir = str(Path(__file__).resolve().parents[2])
+    session = subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, cwd=root_dir
+    )
+    try:
+        root, port = session.stdout.readline().split()
+    finally:
+        session.kill()  # SIGKILL: no teardown runs
+        session.wait(timeout=30)
+    assert Path(root).exists() and _accepts(int(port))
+    pg_server_module.stop_orphans(pg_server.bindir, pg_server.run_as)
+    assert not Path(root).exists() and not _accepts(int(port))
+    assert pg_server.root.exists()  # a live session's server is left alone
+
+
+def _accepts(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_the_makefile_check_prints_the_binaries_folder(pg_server):
+    result = subprocess.run(
+        [sys.executable, "-m", "tests.pg_server"],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parents[2],
+        timeout=60,
+    )
+    assert (result.returncode, result.stdout.strip()) == (0, str(pg_server.bindir))
