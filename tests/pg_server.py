@@ -23,13 +23,14 @@ import subprocess
 import sys
 import tempfile
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
 
 SUPERUSER = "chatbot"
+PREFIX = "chatbot-pg-"
+OWNER = "owner.pid"  # the test session's process id, to find the servers of killed sessions
 HOW_TO_GET = (
     "PostgreSQL server binaries (initdb, pg_ctl) not found: "
     "apt-get install postgresql (Debian/Ubuntu), or put them on PATH"
@@ -43,10 +44,6 @@ SERVER_OPTIONS = (
 
 class Unavailable(Exception):
     """No server can be started here; the message is one line saying how to get one."""
-
-
-PREFIX = "chatbot-pg-"
-OWNER = "owner.pid"  # the test session's process id, to find the servers of killed sessions
 
 
 def find_bindir() -> Path | None:
@@ -238,16 +235,6 @@ def _unprivileged_user() -> pwd.struct_passwd | None:
     if shutil.which("runuser") is None:
         raise Unavailable("running as root without runuser (util-linux) to start PostgreSQL")
     return user
-
-
-@contextlib.contextmanager
-def running_server() -> Iterator[PostgresServer]:
-    """A server for the duration of the block; raises Unavailable when there can be none."""
-    server = start_server()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 if __name__ == "__main__":
