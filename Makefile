@@ -2,13 +2,17 @@
 # make run   : set up, then the bot (`chatbot run` with a TELEGRAM_BOT_TOKEN, else the sandbox)
 # make bench : set up with the benchmark peers, then print the benchmark table
 # make lock  : re-pin requirements.lock (what a deployment installs) from pyproject.toml
+#
+# The tests on PostgreSQL start their own server from the machine's PostgreSQL binaries. Where
+# there are none, `make test` installs Debian's `postgresql` package when it runs as root with
+# apt-get (as CI does), so CI always runs them; elsewhere those tests are skipped, saying how.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: test run bench lint format clean lock
+.PHONY: test run bench lint format clean lock pg-binaries
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed: make PYTHON=python3.11 ...")'
@@ -20,7 +24,18 @@ $(BENCH_STAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,bench]'
 	@touch $@
 
-test: $(STAMP)
+pg-binaries: $(STAMP)
+	@$(BIN)/python -m tests.pg_server >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "PostgreSQL server binaries not found: installing Debian's postgresql package"; \
+	    export DEBIAN_FRONTEND=noninteractive; apt-get update -qq && \
+	      apt-get install -y -qq --no-install-recommends postgresql >/dev/null || { \
+	      echo "apt-get install postgresql failed: the PostgreSQL tests cannot run"; exit 1; }; \
+	  else \
+	    echo "note: $$($(BIN)/python -m tests.pg_server 2>&1 | tail -1); those tests will skip"; \
+	  fi; }
+
+test: $(STAMP) pg-binaries
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest

@@ -100,6 +100,8 @@ def _logging(settings: Settings) -> None:
     for secret in (settings.telegram_bot_token, settings.master_key):
         if secret is not None:
             secrets.append(secret.get_secret_value())
+    if settings.database_url.password:  # a postgresql:// URL may carry one
+        secrets.append(settings.database_url.password)
     configure_logging(settings.log_level, settings.log_format is LogFormat.JSON, secrets)
 
 

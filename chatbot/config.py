@@ -17,6 +17,8 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from chatbot.database_url import ACCEPTED, DatabaseKind, DatabaseUrl
+
 
 class ConfigError(Exception):
     """A setting is missing or malformed; the message is one line meant for the operator."""
@@ -54,7 +56,7 @@ HINTS: dict[str, str] = {
     "TELEGRAM_API_URL": "an http(s) URL such as https://api.telegram.org",
     "CHATBOT_MASTER_KEY": MASTER_KEY_HINT,
     "CHATBOT_OLD_MASTER_KEYS": "comma-separated earlier master keys (" + MASTER_KEY_HINT + ")",
-    "CHATBOT_DB": "a file path such as ./data/chatbot.sqlite3",
+    "CHATBOT_DB": ACCEPTED,
     "BINANCE_NETWORK": "mainnet or testnet",
     "BINANCE_API_URL": "an http(s) URL such as https://api.binance.com",
     "BINANCE_STREAM_URL": "a ws(s) URL such as wss://stream.binance.com:9443",
@@ -142,7 +144,9 @@ class Settings(BaseSettings):
     old_master_keys: Annotated[tuple[SecretStr, ...], NoDecode] = Field(
         (), alias="CHATBOT_OLD_MASTER_KEYS"
     )
-    db_path: str = Field("./data/chatbot.sqlite3", alias="CHATBOT_DB")
+    # a SQLite file path or a postgresql:// URL (see `database_url`); out of repr, since a URL
+    # may hold a password
+    db_path: str = Field("./data/chatbot.sqlite3", alias="CHATBOT_DB", repr=False)
     network: Network = Field(Network.MAINNET, alias="BINANCE_NETWORK")
     binance_api_url: str | None = Field(None, alias="BINANCE_API_URL")
     binance_stream_url: str | None = Field(None, alias="BINANCE_STREAM_URL")
@@ -229,6 +233,12 @@ class Settings(BaseSettings):
             raise ValueError("not an address")
         return text or "127.0.0.1"
 
+    @field_validator("db_path", mode="before")
+    @classmethod
+    def _database(cls, value: Any) -> Any:
+        """A file path or a PostgreSQL URL; any other `scheme://` is refused, not made a folder."""
+        return DatabaseUrl.parse(value).target if isinstance(value, str) else value
+
     @field_validator("telegram_api_url", mode="before")
     @classmethod
     def _http_url(cls, value: Any) -> Any:
@@ -278,12 +288,27 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _no_postgresql_yet(self) -> Settings:
+        """The URL is recognised so it is not taken for a path; the backend is still to come."""
+        if self.database_url.kind is DatabaseKind.POSTGRESQL:
+            raise ValueError(
+                "CHATBOT_DB is a PostgreSQL URL, but PostgreSQL support is not in this version "
+                "yet: use a SQLite file path such as ./data/chatbot.sqlite3"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _network_defaults(self) -> Settings:
         rest, stream, ws_api = DEFAULT_URLS[self.network]
         self.binance_api_url = self.binance_api_url or rest
         self.binance_stream_url = self.binance_stream_url or stream
         self.binance_ws_api_url = self.binance_ws_api_url or ws_api
         return self
+
+    @property
+    def database_url(self) -> DatabaseUrl:
+        """CHATBOT_DB as a typed value: which engine, and its path or DSN."""
+        return DatabaseUrl.parse(self.db_path)
 
     @property
     def master_key_bytes(self) -> bytes:

@@ -1,13 +1,21 @@
-"""Shared fixtures: the sandbox servers, in-process on 127.0.0.1, on ports the OS picks."""
+"""Shared fixtures: the sandbox servers, in-process on 127.0.0.1, on ports the OS picks, and a
+throwaway PostgreSQL server with a fresh database per test."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 import pytest
 
 from chatbot.sandbox.exchange import ExchangeSimulator
+from tests.pg_server import (
+    PostgresServer,
+    Unavailable,
+    create_database,
+    drop_database,
+    start_server,
+)
 
 ExchangeFactory = Callable[..., Awaitable[ExchangeSimulator]]
 
@@ -34,3 +42,27 @@ async def exchange_factory() -> AsyncIterator[ExchangeFactory]:
 async def exchange(exchange_factory: ExchangeFactory) -> ExchangeSimulator:
     """A started Binance simulator: mainnet behaviour, seed 1, prices move only when told."""
     return await exchange_factory(network="mainnet")
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PostgresServer]:
+    """One throwaway PostgreSQL server for the whole session (see tests/pg_server.py); skips
+    with one line saying how to get the binaries when this machine has none."""
+    try:
+        server = start_server()
+    except Unavailable as exc:
+        pytest.skip(str(exc))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+async def pg_dsn(pg_server: PostgresServer) -> AsyncIterator[str]:
+    """A fresh, empty database of its own for this test, dropped after it; its DSN."""
+    name = await create_database(pg_server)
+    try:
+        yield pg_server.dsn(name)
+    finally:
+        await drop_database(pg_server, name)

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from chatbot.config import ConfigError, Network, load_settings
+from chatbot.database_url import DatabaseKind, DatabaseUrl
 
 KEY = "3q2-796tvu_erb7v3q2-796tvu_erb7v3q2-796tvu8="
 
@@ -156,3 +157,86 @@ def test_limits_and_http_address_defaults_and_overrides(monkeypatch):
     monkeypatch.setenv("CHATBOT_BUTTON_LIMIT", "0")
     with pytest.raises(ConfigError, match="CHATBOT_BUTTON_LIMIT"):
         load_settings()
+
+
+def test_database_default_and_a_plain_path_are_sqlite_files(monkeypatch):
+    assert load_settings().database_url == DatabaseUrl(
+        DatabaseKind.SQLITE, "./data/chatbot.sqlite3"
+    )
+    monkeypatch.setenv("CHATBOT_DB", " /var/lib/chatbot/bot.sqlite3 ")
+    settings = load_settings()
+    assert settings.db_path == "/var/lib/chatbot/bot.sqlite3"
+    assert settings.database_url.kind is DatabaseKind.SQLITE
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["postgresql://bot:pw@db.example:5432/chatbot", "postgres://bot@127.0.0.1/chatbot"],
+)
+def test_a_postgresql_url_is_read_as_one(value):
+    url = DatabaseUrl.parse(value)
+    assert url.kind is DatabaseKind.POSTGRESQL and url.target == value
+
+
+@pytest.mark.parametrize(
+    "value", ["postgresql://bot:S3cret-pw@db.example:5432/chatbot", "postgres://db.example/x"]
+)
+def test_a_postgresql_url_is_refused_in_one_line_until_the_backend_lands(monkeypatch, value):
+    monkeypatch.setenv("CHATBOT_DB", value)
+    with pytest.raises(ConfigError) as excinfo:
+        load_settings()
+    message = str(excinfo.value)
+    assert message.startswith("CHATBOT_DB is a PostgreSQL URL")
+    assert "PostgreSQL support is not in this version yet" in message
+    assert "\n" not in message and "S3cret-pw" not in message
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "mysql://bot:S3cret-pw@db.example/chatbot",
+        "sqlite:///data/chatbot.sqlite3",
+        "postgresql://bot:S3cret-pw@db.example:port/chatbot",
+        "postgresql://bot:S3cret-pw@db.example:5432/",
+        "  ",
+    ],
+)
+def test_another_database_url_is_refused_naming_what_is_accepted(monkeypatch, value):
+    monkeypatch.setenv("CHATBOT_DB", value)
+    with pytest.raises(ConfigError) as excinfo:
+        load_settings()
+    assert str(excinfo.value) == (
+        "CHATBOT_DB is not valid: put a SQLite file path such as ./data/chatbot.sqlite3, "
+        "or a postgresql:// URL"
+    )
+
+
+def test_a_database_password_stays_out_of_repr_and_logs():
+    url = DatabaseUrl.parse("postgresql://bot:S3cret-pw@db.example:5432/chatbot")
+    assert url.password == "S3cret-pw"
+    assert url.redacted == "postgresql://bot:***@db.example:5432/chatbot"
+    assert "S3cret-pw" not in repr(url) and "S3cret-pw" not in str(url)
+    with pytest.raises(ValueError) as excinfo:
+        DatabaseUrl.parse("postgresql://bot:S3cret-pw@db.example:port/chatbot")
+    assert "S3cret-pw" not in str(excinfo.value)
+
+
+def test_cli_refuses_a_postgresql_url_in_one_line_without_its_password(tmp_path):
+    env = {
+        "CHATBOT_DB": "postgresql://bot:S3cret-pw@127.0.0.1:1/chatbot",
+        "PATH": "/usr/bin:/bin",
+        "PYTHONPATH": str(Path(__file__).resolve().parents[2]),  # this checkout's chatbot
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "chatbot", "rotate-key"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "PostgreSQL support is not in this version yet" in lines[0]
+    assert "S3cret-pw" not in result.stderr + result.stdout
+    assert not (tmp_path / "postgresql:").exists()
