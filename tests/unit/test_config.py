@@ -106,16 +106,22 @@ def test_missing_required_value_is_named():
         load_settings().require("TELEGRAM_BOT_TOKEN")
 
 
-def test_cli_prints_one_line_and_no_traceback(tmp_path):
-    env = {"CHATBOT_MASTER_KEY": "short", "PATH": "/usr/bin:/bin"}
-    result = subprocess.run(
-        [sys.executable, "-m", "chatbot", "run"],
+def run_cli(tmp_path: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """Run `python -m chatbot ARGS` in its own process, on this checkout's code (not whichever
+    checkout the virtual environment has installed), with only `env` and PATH set."""
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(Path(__file__).resolve().parents[2]), **env}
+    return subprocess.run(
+        [sys.executable, "-m", "chatbot", *args],
         capture_output=True,
         text=True,
         env=env,
         cwd=tmp_path,
         timeout=60,
     )
+
+
+def test_cli_prints_one_line_and_no_traceback(tmp_path):
+    result = run_cli(tmp_path, {"CHATBOT_MASTER_KEY": "short"}, "run")
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         "chatbot: CHATBOT_MASTER_KEY is not valid: put 32 random bytes in urlsafe base64; "
@@ -222,19 +228,8 @@ def test_a_database_password_stays_out_of_repr_and_logs():
 
 
 def test_cli_refuses_a_postgresql_url_in_one_line_without_its_password(tmp_path):
-    env = {
-        "CHATBOT_DB": "postgresql://bot:S3cret-pw@127.0.0.1:1/chatbot",
-        "PATH": "/usr/bin:/bin",
-        "PYTHONPATH": str(Path(__file__).resolve().parents[2]),  # this checkout's chatbot
-    }
-    result = subprocess.run(
-        [sys.executable, "-m", "chatbot", "rotate-key"],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        timeout=60,
-    )
+    env = {"CHATBOT_DB": "postgresql://bot:S3cret-pw@127.0.0.1:1/chatbot"}
+    result = run_cli(tmp_path, env, "rotate-key")
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "PostgreSQL support is not in this version yet" in lines[0]
