@@ -1,14 +1,17 @@
 """Shared fixtures: the sandbox servers, in-process on 127.0.0.1, on ports the OS picks, and a
-throwaway PostgreSQL server with a fresh database per test."""
+throwaway PostgreSQL server with a fresh database per test, and the bot's database on each
+engine in turn (`database`)."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from chatbot.sandbox.exchange import ExchangeSimulator
+from chatbot.storage.database import Database, open_database
 from tests.pg_server import (
     PostgresServer,
     Unavailable,
@@ -66,3 +69,22 @@ async def pg_dsn(pg_server: PostgresServer) -> AsyncIterator[str]:
         yield pg_server.dsn(name)
     finally:
         await drop_database(pg_server, name)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_target(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Where this test's database lives, once per engine: a SQLite file in tmp_path, or a fresh
+    PostgreSQL database (skipped, saying how to get the binaries, where there is no server)."""
+    if request.param == "postgresql":
+        return request.getfixturevalue("pg_dsn")
+    return str(tmp_path / "bot.sqlite3")
+
+
+@pytest.fixture
+async def database(database_target: str) -> AsyncIterator[Database]:
+    """An open, migrated database on each engine in turn (see `database_target`)."""
+    db = await open_database(database_target)
+    try:
+        yield db
+    finally:
+        await db.close()

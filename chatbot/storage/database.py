@@ -2,8 +2,9 @@
 
 Repositories (alerts, outbox, tickets, tracked_orders, vault) speak only to `Database` and the
 `Transaction` it yields, so a second engine is a second class behind the same protocol and the
-repositories stay as they are. Today there is one: SQLite (`chatbot/storage/sqlite.py`, the only
-module that imports aiosqlite or sqlite3). `open_database` picks the engine for a `CHATBOT_DB`.
+repositories stay as they are. There are two: SQLite (`chatbot/storage/sqlite.py`, the only
+module that imports aiosqlite or sqlite3) and PostgreSQL (`chatbot/storage/postgres.py`, the
+only one that imports asyncpg). `open_database` picks the engine for a `CHATBOT_DB`.
 
 What every engine must honour:
 - Parameters are positional `?` marks, in order. An engine whose driver numbers them
@@ -16,7 +17,7 @@ What every engine must honour:
 - Every failure of the engine (locked, busy, disk full, connection lost) is raised as
   `StorageError`, the one exception `storage/retry.py` retries and the services match on.
 
-The statements that will differ on PostgreSQL (to be written with its implementation):
+The statements that differ on PostgreSQL:
 - migrations.py, migrations 1-4 and 6 (5 is portable as written): SQLite's `INTEGER` is 8
   bytes, PostgreSQL's 4, so every INTEGER column -> BIGINT (user and chat ids, Binance order
   ids, `synced_ms` and `created_ms` in milliseconds); `REAL` timestamps and cooldowns -> DOUBLE
@@ -53,6 +54,8 @@ from collections.abc import Iterable
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any, Protocol
+
+from chatbot.database_url import DatabaseKind, DatabaseUrl
 
 Params = Iterable[Any]
 
@@ -98,7 +101,7 @@ class Transaction(Protocol):
 class Database(Protocol):
     """An open database with the bot's schema, migrated to the current version."""
 
-    engine: str  # "sqlite"; the key of `Migration.per_engine`
+    engine: str  # "sqlite" or "postgresql"; the key of `Migration.per_engine`
 
     async def close(self) -> None: ...
 
@@ -132,9 +135,15 @@ class Database(Protocol):
         ...
 
 
-async def open_database(target: str | Path) -> Database:
-    """Open the database `target` names (today always a SQLite file path), creating and
-    migrating it as needed. Raises SchemaTooNew for a database newer than this bot."""
-    from chatbot.storage.sqlite import SqliteDatabase  # here: sqlite.py imports this module
+async def open_database(target: DatabaseUrl | str | Path) -> Database:
+    """Open the database `target` names (a `DatabaseUrl`, a SQLite file path, or a
+    postgresql:// URL as text), creating and migrating it as needed. Raises SchemaTooNew for a
+    database newer than this bot, DatabaseUrlError for text that names no supported database."""
+    # Imported here: both engines import this module.
+    from chatbot.storage.postgres import PostgresDatabase
+    from chatbot.storage.sqlite import SqliteDatabase
 
-    return await SqliteDatabase.open(target)
+    url = target if isinstance(target, DatabaseUrl) else DatabaseUrl.parse(str(target))
+    if url.kind is DatabaseKind.POSTGRESQL:
+        return await PostgresDatabase.open(url)
+    return await SqliteDatabase.open(url.target)

@@ -1,5 +1,6 @@
-"""The outbox sender on a real SQLite file: what each Telegram failure means, and a loop that
-no failure ends. (The wire itself is covered end to end in tests/e2e/test_lost_work.py.)"""
+"""The outbox sender on a real database, on each engine: what each Telegram failure means, and
+a loop that no failure ends. (The wire itself is covered end to end in
+tests/e2e/test_lost_work.py.)"""
 
 from __future__ import annotations
 
@@ -16,7 +17,6 @@ from chatbot.health import HealthBoard
 from chatbot.services.outbox import MAX_CRASHES, Delivery, OutboxSender, SendResult
 from chatbot.storage.alerts import AlertDirection, AlertRepository
 from chatbot.storage.outbox import FiredAlert
-from chatbot.storage.sqlite import SqliteDatabase as Database
 from handlers.alerts import delivery_after, render_fired
 
 
@@ -51,10 +51,8 @@ def test_only_a_failure_that_proves_nothing_arrived_is_retried(error, delivery):
 
 
 @pytest.fixture
-async def repo(tmp_path):
-    db = await Database.open(tmp_path / "bot.sqlite3")
-    yield AlertRepository(db)
-    await db.close()
+async def repo(database):
+    return AlertRepository(database)
 
 
 async def queue(repo: AlertRepository, chat_id: int) -> None:

@@ -7,17 +7,16 @@ import sqlite3
 from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
+import asyncpg
 import pytest
 from pydantic import SecretStr
 
 from chatbot.key_types import KeyType
 from chatbot.storage.alerts import AlertDirection, AlertRepository
-from chatbot.storage.database import Params, StorageError, Transaction
+from chatbot.storage.database import Database, Params, StorageError, Transaction
 from chatbot.storage.migrations import MIGRATIONS, Migration
-from chatbot.storage.sqlite import SqliteDatabase
 from chatbot.storage.tracked_orders import OrderState, TrackedOrderRepository
 from chatbot.storage.vault import CredentialVault
 
@@ -26,7 +25,7 @@ class ByName(Mapping[str, Any]):
     """A row that answers only by column name: a repository reading by position fails here."""
 
     def __init__(self, row: Any) -> None:
-        names = list(row.keys())  # a sqlite3.Row iterates over its values, not its names
+        names = list(row.keys())  # sqlite3.Row and asyncpg.Record iterate over their values
         self._values = {key: row[key] for key in names}
 
     def __getitem__(self, key: str) -> Any:
@@ -60,9 +59,9 @@ class ByNameTransaction:
 
 
 class ByNameDatabase:
-    """The real SQLite database, its rows narrowed to what the interface promises."""
+    """The real database (either engine), its rows narrowed to what the interface promises."""
 
-    def __init__(self, db: SqliteDatabase) -> None:
+    def __init__(self, db: Database) -> None:
         self._db = db
         self.engine = db.engine
 
@@ -94,14 +93,7 @@ class ByNameDatabase:
         return [ByName(r) for r in await self._db.fetch_all(sql, params)]
 
 
-@pytest.fixture
-async def database(tmp_path: Path) -> AsyncIterator[SqliteDatabase]:
-    db = await SqliteDatabase.open(tmp_path / "bot.sqlite3")
-    yield db
-    await db.close()
-
-
-async def test_alerts_and_their_outbox_read_rows_by_name(database: SqliteDatabase) -> None:
+async def test_alerts_and_their_outbox_read_rows_by_name(database: Database) -> None:
     db = ByNameDatabase(database)
     alerts = AlertRepository(db)
     made = [
@@ -124,7 +116,7 @@ async def test_alerts_and_their_outbox_read_rows_by_name(database: SqliteDatabas
     assert await alerts.prune(before=2000.0) == 1
 
 
-async def test_tracked_orders_and_keys_read_rows_by_name(database: SqliteDatabase) -> None:
+async def test_tracked_orders_and_keys_read_rows_by_name(database: Database) -> None:
     db = ByNameDatabase(database)
     orders = TrackedOrderRepository(db)
     order = ("BTCUSDT", 1, "c1", "BUY", "LIMIT", Decimal(2))
@@ -141,11 +133,12 @@ async def test_tracked_orders_and_keys_read_rows_by_name(database: SqliteDatabas
 
 
 async def test_an_engine_failure_reaches_callers_as_storage_error(
-    database: SqliteDatabase,
+    database: Database,
 ) -> None:
     with pytest.raises(StorageError) as read:
         await database.fetch_one("SELECT * FROM no_such_table")
-    assert isinstance(read.value.__cause__, sqlite3.Error)
+    engine_error = sqlite3.Error if database.engine == "sqlite" else asyncpg.PostgresError
+    assert isinstance(read.value.__cause__, engine_error)
     with pytest.raises(StorageError):
         async with database.transaction() as tx:
             await tx.execute("UPDATE alerts SET state = 'deleted'")
