@@ -117,6 +117,7 @@ class AlertRepository:
         requests cannot all pass the check; the row comes back from the insert itself
         (RETURNING), as the reading connection may not see it yet."""
         async with self._db.transaction() as tx:
+            await tx.lock(f"alerts:{user_id}")  # a user's creations take turns: the count holds
             row = await tx.fetch_one(
                 "SELECT COUNT(*) AS n FROM alerts WHERE user_id = ? AND state = ?",
                 (user_id, AlertState.ACTIVE),

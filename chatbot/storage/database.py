@@ -33,9 +33,9 @@ The statements that differ on PostgreSQL:
 - Statements that stay as they are but whose guarantee on PostgreSQL comes from the row lock
   rather than from SQLite's single writer: tickets.py `claim` and `move` (conditional
   UPDATE, rowcount 1), alerts.py `fire` (UPDATE ... WHERE state = active RETURNING),
-  alerts.py `create` (the count and the insert in one transaction: needs a per-user lock or
-  SERIALIZABLE on PostgreSQL), tracked_orders.py `advance` (read then upsert in one
-  transaction: needs `SELECT ... FOR UPDATE`), outbox.py `pending` (to claim with
+  alerts.py `create` (the count and the insert in one transaction) and tracked_orders.py
+  `advance` (read then upsert in one transaction) take `Transaction.lock` first (PostgreSQL:
+  an advisory lock, which also holds for a row not yet inserted), outbox.py `pending` (to claim with
   `FOR UPDATE SKIP LOCKED` once several senders exist).
 - Parameters: asyncpg checks a parameter's Python type against the column's (an int for a
   BIGINT, a str for TEXT, no implicit conversion), where SQLite takes anything; the
@@ -95,6 +95,12 @@ class Transaction(Protocol):
 
     async def returning(self, sql: str, params: Params = ()) -> list[Row]:
         """Run one `... RETURNING` write; the rows it wrote, as written."""
+        ...
+
+    async def lock(self, name: str) -> None:
+        """Hold `name` until this transaction ends: another transaction locking the same name
+        waits. For a read-then-write whose row may not exist yet (nothing for `FOR UPDATE` to
+        hold). SQLite's single writer already serialises every write transaction."""
         ...
 
 

@@ -66,6 +66,11 @@ class PostgresTransaction:
     async def returning(self, sql: str, params: Params = ()) -> list[Row]:
         return await self.fetch_all(sql, params)
 
+    async def lock(self, name: str) -> None:
+        """An advisory lock on the name's 64-bit hash, released at COMMIT or ROLLBACK (two
+        names sharing a hash only wait for each other, which is harmless)."""
+        await self.execute("SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", (name,))
+
 
 class PostgresDatabase:
     """An open PostgreSQL database: `await PostgresDatabase.open(url)`, `await db.close()`."""

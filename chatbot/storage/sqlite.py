@@ -62,6 +62,9 @@ class SqliteTransaction:
     async def returning(self, sql: str, params: Params = ()) -> list[Row]:
         return await self.fetch_all(sql, params)
 
+    async def lock(self, name: str) -> None:
+        """Nothing to do: the write lock already holds every other write transaction off."""
+
 
 class SqliteDatabase:
     """An open SQLite file. Use `await SqliteDatabase.open(path)` and `await db.close()`."""

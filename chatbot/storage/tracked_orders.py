@@ -82,6 +82,9 @@ class TrackedOrderRepository:
         An answer older than what is recorded (less filled: a re-read that crossed a stream
         event) does not roll the recorded fill back."""
         async with self._db.transaction() as tx:
+            # Two tellers of one order (a stream event, a re-read; two replicas) take turns, so
+            # each reads what the other told, even before the first one inserted the row.
+            await tx.lock(f"tracked_orders:{user_id}:{state.symbol}:{state.order_id}")
             row = await tx.fetch_one(
                 "SELECT told_qty, told_final, status, executed, quote FROM tracked_orders "
                 "WHERE user_id = ? AND symbol = ? AND order_id = ?",

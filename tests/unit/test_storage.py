@@ -1,16 +1,17 @@
-"""The SQLite file and the credential vault: migrations, encryption at rest, rotation."""
+"""The database (each engine) and the credential vault: migrations, encryption at rest,
+rotation. The tests that write a SQLite file by hand (an old schema, a loose file mode) are
+SQLite's alone; PostgreSQL's own start-up is in test_postgres.py."""
 
+import asyncio
 import os
 import sqlite3
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
 
 from chatbot.key_types import KeyType
 from chatbot.storage import sqlite as db_module
-from chatbot.storage.database import SchemaTooNew
+from chatbot.storage.database import SchemaTooNew, open_database
 from chatbot.storage.sqlite import SqliteDatabase as Database
 from chatbot.storage.vault import CredentialVault, VaultError
 
@@ -18,23 +19,15 @@ API_KEY = "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A"
 SECRET = "NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j"
 
 
-@pytest.fixture
-async def database(tmp_path: Path) -> AsyncIterator[Database]:
-    db = await Database.open(tmp_path / "bot.sqlite3")
-    yield db
-    await db.close()
-
-
 async def store(vault, user_id=1):
     await vault.store(user_id, KeyType.HMAC, SecretStr(API_KEY), SecretStr(SECRET), {"trade": True})
 
 
-async def test_second_open_is_a_no_op(tmp_path):
-    path = tmp_path / "bot.sqlite3"
-    first = await Database.open(path)
+async def test_second_open_is_a_no_op(database_target):
+    first = await open_database(database_target)
     version = await first.schema_version()
     await first.close()
-    second = await Database.open(path)
+    second = await open_database(database_target)
     assert await second.schema_version() == version == len(db_module.MIGRATIONS)
     await second.close()
 
@@ -61,8 +54,12 @@ async def test_store_and_load_round_trip(database):
 async def test_secret_never_reaches_the_file_in_plain_text(database, tmp_path):
     vault = CredentialVault(database, os.urandom(32))
     await store(vault)
-    await database.close()
-    raw = b"".join(p.read_bytes() for p in tmp_path.iterdir())
+    if database.engine == "sqlite":  # every byte of the file and its journal
+        await database.close()
+        raw = b"".join(p.read_bytes() for p in tmp_path.iterdir())
+    else:  # every column of the row as the server holds it, the ciphertext's own bytes too
+        row = await database.fetch_one("SELECT c::text AS raw, ciphertext FROM credentials c")
+        raw = row["raw"].encode() + bytes(row["ciphertext"])
     assert API_KEY.encode() not in raw and SECRET.encode() not in raw
     assert API_KEY[:16].encode() not in raw
 
@@ -320,3 +317,59 @@ async def test_an_alert_deleted_between_the_tick_and_the_record_queues_no_messag
 
     assert [a.id for a in fired] == [kept.id]
     assert [item.alert_id for item in await repo.outbox.pending()] == [kept.id]
+
+
+async def test_an_alert_two_replicas_see_cross_at_once_fires_once(database, database_target):
+    """Two processes on one database (two pools on PostgreSQL, two connections to the file on
+    SQLite) fire the same one-shot alert at the same moment: the conditional update lets one
+    of them through, so one message is queued."""
+    from decimal import Decimal
+
+    from chatbot.storage.alerts import AlertDirection, AlertRepository
+
+    other = await open_database(database_target)
+    try:
+        here, there = AlertRepository(database), AlertRepository(other)
+        alerts = [
+            await here.create(
+                user_id=1, chat_id=1, symbol="BTCUSDT", direction=AlertDirection.ABOVE,
+                threshold=Decimal(70_000 + n), condition="≥ 70000", note=None, repeat=False,
+                cooldown=900.0, limit=100,
+            )
+            for n in range(20)
+        ]  # fmt: skip
+        rounds = [
+            repo.fire([alert.id], Decimal(80_000), 1.0)
+            for alert in alerts
+            for repo in (here, there)
+        ]
+        fired = [a.id for batch in await asyncio.gather(*rounds) for a in batch]
+        assert sorted(fired) == sorted(a.id for a in alerts)
+        queued = [item.alert_id for item in await here.outbox.pending(limit=100)]
+        assert sorted(queued) == sorted(fired)
+    finally:
+        await other.close()
+
+
+async def test_a_users_alert_limit_holds_when_twenty_creations_arrive_at_once(database):
+    """The count and the insert share a transaction that takes the user's lock first, so of
+    twenty concurrent creations under a limit of five exactly five are made."""
+    from decimal import Decimal
+
+    from chatbot.storage.alerts import AlertDirection, AlertLimitReached, AlertRepository
+
+    repo = AlertRepository(database)
+
+    async def create(n: int) -> bool:
+        try:
+            await repo.create(
+                user_id=1, chat_id=1, symbol="BTCUSDT", direction=AlertDirection.ABOVE,
+                threshold=Decimal(70_000 + n), condition="≥ 70000", note=None, repeat=False,
+                cooldown=900.0, limit=5,
+            )  # fmt: skip
+        except AlertLimitReached:
+            return False
+        return True
+
+    made = await asyncio.gather(*(create(n) for n in range(20)))
+    assert made.count(True) == 5 and await repo.count_active(1) == 5

@@ -57,6 +57,9 @@ class ByNameTransaction:
     async def returning(self, sql: str, params: Params = ()) -> list[ByName]:
         return [ByName(r) for r in await self._tx.returning(sql, params)]
 
+    async def lock(self, name: str) -> None:
+        await self._tx.lock(name)
+
 
 class ByNameDatabase:
     """The real database (either engine), its rows narrowed to what the interface promises."""

@@ -3,6 +3,8 @@ keep time by."""
 
 from __future__ import annotations
 
+import asyncio
+
 from chatbot.exchange.signing import encode_params
 from chatbot.side import Side
 from chatbot.storage.database import Database
@@ -32,3 +34,14 @@ async def test_a_ticket_is_timed_and_claimed_by_the_repositorys_clock(database: 
     assert await tickets.claim(ticket.id, 1, created_after=999.0)
     claimed = await tickets.get(ticket.id)
     assert claimed is not None and claimed.updated_at == 1_030.0
+
+
+async def test_of_fifty_presses_at_once_exactly_one_claims_the_ticket(database: Database) -> None:
+    """DRAFT -> CONFIRMING is one conditional UPDATE: on SQLite the single writer orders the
+    presses, on PostgreSQL the row lock does (each waiting press finds the state moved on)."""
+    tickets = TicketRepository(database)
+    ticket = await tickets.create(user_id=1, chat_id=1, kind=TicketKind.ORDER, symbol="BTCUSDT")
+    claims = await asyncio.gather(
+        *(tickets.claim(ticket.id, 1, created_after=ticket.created_at - 60) for _ in range(50))
+    )
+    assert claims.count(True) == 1
