@@ -13,9 +13,16 @@ import asyncpg
 import pytest
 from pydantic import SecretStr
 
+from chatbot.database_url import DatabaseUrlError
 from chatbot.key_types import KeyType
 from chatbot.storage.alerts import AlertDirection, AlertRepository
-from chatbot.storage.database import Database, Params, StorageError, Transaction
+from chatbot.storage.database import (
+    Database,
+    Params,
+    StorageError,
+    Transaction,
+    open_database,
+)
 from chatbot.storage.migrations import MIGRATIONS, Migration
 from chatbot.storage.tracked_orders import OrderState, TrackedOrderRepository
 from chatbot.storage.vault import CredentialVault
@@ -154,3 +161,14 @@ def test_a_migration_gives_an_engine_its_own_text_only_where_it_has_one() -> Non
     assert step.statements("sqlite") == ["CREATE TABLE t (b BLOB)", "CREATE INDEX i ON t (b)"]
     assert step.text("postgresql") == "x"
     assert all(m.text("sqlite") == m.sql for m in MIGRATIONS)
+
+
+async def test_open_database_picks_the_engine_from_the_url(database_target: str) -> None:
+    expected = "postgresql" if database_target.startswith("postgresql://") else "sqlite"
+    db = await open_database(database_target)
+    try:
+        assert db.engine == expected
+    finally:
+        await db.close()
+    with pytest.raises(DatabaseUrlError, match="mysql:// is not a supported database"):
+        await open_database("mysql://bot:secret@127.0.0.1/chatbot")
