@@ -207,7 +207,9 @@ async def test_the_reader_routes_trades_answers_and_a_shutdown_notice():
     assert error.value.code == 2
 
     ws.push({"stream": "!serverShutdown", "data": {"e": "serverShutdown", "E": 3}})
-    await asyncio.sleep(0.01)
+    async with asyncio.timeout(5):  # the reader takes frames in order: the notice comes last
+        while not socket.shutdown_announced:  # noqa: ASYNC110
+            await asyncio.sleep(0)
     assert [d["t"] for d in seen] == [7]
     assert socket.shutdown_announced and wakes == [1]
     await socket.close()
