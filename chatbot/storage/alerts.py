@@ -94,9 +94,9 @@ class AlertLimitReached(Exception):
 
 
 class AlertRepository:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, outbox: OutboxRepository | None = None) -> None:
         self._db = db
-        self.outbox = OutboxRepository(db)  # where `fire` queues each alert's message
+        self.outbox = outbox or OutboxRepository(db)  # where `fire` queues each alert's message
 
     async def create(
         self,
