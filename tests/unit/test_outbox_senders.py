@@ -119,6 +119,8 @@ async def test_a_chats_pacing_holds_for_every_sender(database, other):
     await queue_alerts(database, 7, 2, 1)
     clock.now += 0.5
     assert await there.drain() == pytest.approx(0.5)  # chat 7 is due in half a second
+    # a sender that read "due" just before that send cannot claim the chat either
+    assert (await OutboxRepository(other, clock=clock).claim("late", 10)).items == []
     assert sends == [("here", T0)]
     clock.now += 0.5
     await there.drain()
