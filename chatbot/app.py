@@ -62,6 +62,7 @@ from chatbot.services.order_watch import OrderWatch
 from chatbot.services.orders import OrderService
 from chatbot.storage.alerts import AlertRepository
 from chatbot.storage.database import Database, open_database
+from chatbot.storage.outbox import OutboxRepository
 from chatbot.storage.tickets import TicketRepository
 from chatbot.storage.tracked_orders import TrackedOrderRepository
 from chatbot.storage.vault import CredentialVault
@@ -167,7 +168,8 @@ async def open_resources(app: Application, clock: Callable[[], float] = time.tim
     await vault.upgrade()  # rows sealed before the associated data covered type and permissions
     market_service = MarketService(client)
     key_service = KeyService(client, vault)
-    tickets, alert_repo = TicketRepository(db, clock=clock), AlertRepository(db)
+    tickets = TicketRepository(db, clock=clock)
+    alert_repo = AlertRepository(db, outbox=OutboxRepository(db, claim_for=settings.outbox_claim))
     notifier = ChatNotifier(app.bot)
     mirror = AccountMirror()  # balances kept by the user-data stream
     tracked = TrackedOrderRepository(db)

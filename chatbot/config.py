@@ -74,6 +74,7 @@ HINTS: dict[str, str] = {
     "CHATBOT_ALERT_LIMIT": "a whole number of active alerts per user, such as 100",
     "CHATBOT_ALERT_COOLDOWN": "seconds before a repeat alert may fire again, such as 900",
     "CHATBOT_PRICE_DELAY_NOTICE": "seconds of market stream outage, such as 60",
+    "CHATBOT_OUTBOX_CLAIM": "seconds a sender's claim on a chat's alert messages lasts, such as 30",
     "CHATBOT_HTTP_PORT": "a TCP port between 1 and 65535, or leave it empty",
     "CHATBOT_HTTP_HOST": "the address to listen on, such as 127.0.0.1 or 0.0.0.0",
     "CHATBOT_HEALTH_INTERVAL": "seconds between background health checks, such as 15",
@@ -178,6 +179,10 @@ class Settings(BaseSettings):
     # seconds the market stream may be down before /alerts says prices are delayed and users
     # with alerts hear when they are back (shorter outages pass unmentioned)
     price_delay_notice: float = Field(60.0, ge=0, le=86_400, alias="CHATBOT_PRICE_DELAY_NOTICE")
+    # seconds a replica's outbox sender holds the chats it claimed: one that stops mid-send
+    # (killed, cut off) has their alert messages sent by another replica after this long; keep
+    # it well above a send's timeout, or a slow send may be sent again by another replica
+    outbox_claim: float = Field(30.0, ge=1, le=3600, alias="CHATBOT_OUTBOX_CLAIM")
     # bytes; glibc's mmap and trim thresholds held fixed (0: glibc's own, raised as it goes);
     # see chatbot/memory.py
     malloc_threshold: int = Field(

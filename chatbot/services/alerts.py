@@ -271,10 +271,13 @@ class AlertService:
     # -- prices --------------------------------------------------------------------------------
 
     def on_price(self, symbol: str, price: Decimal, now: float | None = None) -> None:
-        """A trade: find the alerts it fires (bisection) and record them in the background."""
-        fired = self._book.on_price(symbol, price, self._clock() if now is None else now)
+        """A trade: find the alerts it fires (bisection) and record them in the background,
+        fired at the tick's `now`: the book started a repeat alert's cooldown then, and the
+        database's cooldown check (`AlertRepository.fire`) must count from the same instant."""
+        now = self._clock() if now is None else now
+        fired = self._book.on_price(symbol, price, now)
         if fired:
-            task = asyncio.get_running_loop().create_task(self._record(fired, symbol, price))
+            task = asyncio.get_running_loop().create_task(self._record(fired, symbol, price, now))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
@@ -286,12 +289,11 @@ class AlertService:
             if symbol in prices:
                 self.on_price(symbol, prices[symbol])
 
-    async def _record(self, alert_ids: list[int], symbol: str, price: Decimal) -> None:
+    async def _record(self, alert_ids: list[int], symbol: str, price: Decimal, now: float) -> None:
         """Write the firing, retrying until the database takes it: the alerts have already
         left the book, so a failed write would lose them. A failure after the write (the
         stream's unsubscribe) is reported, never left to "Task exception was never
         retrieved"."""
-        now = self._clock()
         try:
             fired = await until_written(
                 lambda: self._write_firing(alert_ids, price, now),

@@ -94,9 +94,9 @@ class AlertLimitReached(Exception):
 
 
 class AlertRepository:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, outbox: OutboxRepository | None = None) -> None:
         self._db = db
-        self.outbox = OutboxRepository(db)  # where `fire` queues each alert's message
+        self.outbox = outbox or OutboxRepository(db)  # where `fire` queues each alert's message
 
     async def create(
         self,
@@ -202,21 +202,31 @@ class AlertRepository:
         now: float,
     ) -> list[AlertRecord]:
         """Mark alerts fired at `price` and queue a `FiredAlert` for each, all in one
-        transaction; returns the alerts that fired, as written. An alert deleted or paused
-        meanwhile is skipped. Each alert is read by its own update (RETURNING), on the write
-        connection: one created a moment ago is there even if the read connection lags."""
+        transaction; returns the alerts that fired, as written.
+
+        Each firing is a conditional update, so the database decides, not the caller's book:
+        the alert must still be active (one deleted or paused meanwhile is skipped, and a
+        one-shot alert another replica fired first is no longer active) and, when it repeats,
+        out of its cooldown (`fired_at + cooldown <= now`, the book's own rule), so two
+        replicas that see the same tick fire it once. Only the rows an update returned get a
+        message. The ids are updated in ascending order: two replicas firing the same alerts
+        lock their rows in the same order and so never deadlock (PostgreSQL). Each alert is
+        read by its own update (RETURNING), on the write connection: one created a moment
+        ago is there even if the read connection lags."""
         fired: list[AlertRecord] = []
         async with self._db.transaction() as tx:
-            for alert_id in alert_ids:
+            for alert_id in sorted(set(alert_ids)):
                 row = await tx.fetch_one(
                     "UPDATE alerts SET state = CASE WHEN repeat <> 0 THEN ? ELSE ? END, "
                     "fired_at = ?, fired_price = ?, fire_count = fire_count + 1 "
-                    "WHERE id = ? AND state = ? RETURNING *",
+                    "WHERE id = ? AND state = ? "
+                    "AND (repeat = 0 OR fired_at IS NULL OR fired_at + cooldown <= ?) "
+                    "RETURNING *",
                     (AlertState.ACTIVE, AlertState.FIRED, now, format(price, "f"), alert_id,
-                     AlertState.ACTIVE),
+                     AlertState.ACTIVE, now),
                 )  # fmt: skip
                 if row is None:
-                    continue  # deleted or paused meanwhile: nothing to tell
+                    continue  # deleted, paused or fired elsewhere meanwhile: nothing to tell
                 alert = AlertRecord.from_row(row)
                 await queue(tx, alert.chat_id, alert.fired(price, now))
                 fired.append(alert)

@@ -35,8 +35,14 @@ The statements that differ on PostgreSQL:
   UPDATE, rowcount 1), alerts.py `fire` (UPDATE ... WHERE state = active RETURNING),
   alerts.py `create` (the count and the insert in one transaction) and tracked_orders.py
   `advance` (read then upsert in one transaction) take `Transaction.lock` first (PostgreSQL:
-  an advisory lock, which also holds for a row not yet inserted), outbox.py `pending` (to claim with
-  `FOR UPDATE SKIP LOCKED` once several senders exist).
+  an advisory lock, which also holds for a row not yet inserted). alerts.py `fire` also checks
+  a repeating alert's cooldown in its condition and takes the ids in ascending order, so two
+  replicas firing the same alerts neither both fire one nor deadlock.
+- outbox.py `claim`: its `SELECT` (a `WITH` before the `UPDATE`, so that it runs once) ends
+  with `Database.skip_locked` (" FOR UPDATE SKIP LOCKED" on PostgreSQL, nothing on SQLite),
+  the one text that differs, so senders on several replicas claim different chats without
+  waiting on each other; `settle` records a result and releases the claim in one
+  transaction, each update conditional on the sender still holding the claim.
 - Parameters: asyncpg checks a parameter's Python type against the column's (an int for a
   BIGINT, a str for TEXT, no implicit conversion), where SQLite takes anything; the
   repositories already pass Decimals as text and flags as ints, and the PostgreSQL tests will
@@ -45,7 +51,7 @@ The statements that differ on PostgreSQL:
 Already portable (SQLite >= 3.35 and PostgreSQL both take them as written): `ON CONFLICT (...)
 DO UPDATE SET ... = excluded....` upserts (vault.py `store`, tracked_orders.py `advance` and
 `mark_synced`), `... RETURNING`, `CASE WHEN repeat <> 0` (an integer column tested as such,
-not as a boolean), `COALESCE`, `UNION`, `IN (?, ?)` lists, `LIMIT ?`.
+not as a boolean), `COALESCE`, `UNION`, `IN (?, ?)` lists, `LIMIT ?`, `WITH ... UPDATE`.
 """
 
 from __future__ import annotations
@@ -108,6 +114,10 @@ class Database(Protocol):
     """An open database with the bot's schema, migrated to the current version."""
 
     engine: str  # "sqlite" or "postgresql"; the key of `Migration.per_engine`
+    # What ends a `SELECT` that claims rows for a conditional update around it: PostgreSQL's
+    # " FOR UPDATE SKIP LOCKED" (lock the rows, pass over rows another transaction holds);
+    # SQLite's "" (its one writer already runs each write transaction alone).
+    skip_locked: str
 
     async def close(self) -> None: ...
 

@@ -8,7 +8,7 @@ only where the engines differ (column types, identity columns), never to change 
 schema means. Statements are separated by semicolons; no migration holds a
 semicolon inside a string.
 
-`sql` is SQLite's text. Migrations 1-4 and 6 give PostgreSQL its own (see the list of engine
+`sql` is SQLite's text. Migrations 1-4, 6 and 7 give PostgreSQL its own (see the list of engine
 differences in `chatbot/storage/database.py`): every INTEGER -> BIGINT (SQLite's is 8 bytes),
 REAL -> DOUBLE PRECISION, BLOB -> BYTEA, AUTOINCREMENT -> an identity column; 5 is portable.
 """
@@ -261,6 +261,23 @@ MIGRATIONS: tuple[Migration, ...] = (
             ALTER TABLE tracked_orders ADD COLUMN time_in_force TEXT;
             ALTER TABLE tracked_orders ADD COLUMN created_ms BIGINT;
             ALTER TABLE tracked_orders ADD COLUMN quote TEXT;
+            """
+        },
+    ),
+    # 7: outbox claims, so several senders (one per replica) share one outbox: which sender
+    # holds a chat's messages, and until when no sender may send to that chat (a claim's
+    # expiry, or the chat's pacing after a send; see outbox.py)
+    Migration(
+        """
+        ALTER TABLE outbox ADD COLUMN claimed_by TEXT;
+        ALTER TABLE outbox ADD COLUMN claimed_until REAL;
+        CREATE INDEX outbox_by_chat ON outbox (chat_id, claimed_until);
+        """,
+        {
+            "postgresql": """
+            ALTER TABLE outbox ADD COLUMN claimed_by TEXT;
+            ALTER TABLE outbox ADD COLUMN claimed_until DOUBLE PRECISION;
+            CREATE INDEX outbox_by_chat ON outbox (chat_id, claimed_until);
             """
         },
     ),

@@ -3,8 +3,9 @@ took them.
 
 A row is queued (`queue`) in the same transaction that marks its alert fired
 (`AlertRepository.fire`), so after a crash an alert is either still armed or its message is
-waiting here. The outbox sender (`chatbot/services/outbox.py`) reads what is `pending` and
-records what Telegram did with it (`mark`).
+waiting here. Each outbox sender (`chatbot/services/outbox.py`, one per replica) claims chats'
+pending rows (`claim`) and records what Telegram did with them (`settle`); see
+`OutboxRepository` for how several senders share the rows.
 
 A row holds a `FiredAlert` as JSON. Rows written before `FiredAlert` existed carry the same
 fields plus a `time` already worded for the chat; that word is ignored and the row's
@@ -16,11 +17,14 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from chatbot.storage.database import Database, Transaction
+
+DEFAULT_CLAIM = 30.0  # seconds a sender's claim on a chat lasts (CHATBOT_OUTBOX_CLAIM)
 
 
 @dataclass(frozen=True)
@@ -94,47 +98,150 @@ async def forget_done(tx: Transaction, before: float) -> None:
     await tx.execute("DELETE FROM outbox WHERE state != 'pending' AND created_at < ?", (before,))
 
 
+@dataclass(frozen=True)
+class Claim:
+    """The messages one `OutboxRepository.claim` gave a sender: every pending row of each
+    chat it claimed, oldest first, held by `owner` until `until` (the repository's clock)."""
+
+    owner: str
+    items: list[OutboxItem]
+    until: float
+    chats: int  # how many chats the claim took (damaged rows included)
+
+
 class OutboxRepository:
-    def __init__(self, db: Database) -> None:
+    """The outbox, shared by any number of senders (one per replica), timed by `clock`
+    (seconds since the epoch; every replica's clock must roughly agree, as claims and the
+    chats' pacing are written in its readings).
+
+    A sender claims whole chats (`claim`): every pending row of a chat, so two senders never
+    send to one chat at once. A chat is free when none of its rows, whatever their state, has
+    a `claimed_until` still to come; `settle` records what Telegram did and releases the claim
+    in one transaction, leaving `claimed_until` at the time the chat's next message may go
+    (Telegram's one message a second per chat, or a 429's retry-after), so that pacing holds
+    for every sender, not only for the one that sent.
+
+    A sender that stops mid-send (killed, partitioned) cannot settle: its claim expires after
+    `claim_for` seconds and another sender claims the chat and sends its messages. Those
+    messages are sent again if the first send had reached Telegram: the same as a restart in
+    the middle of a delivery has always done (a row is pending until its result is written),
+    and the price of not losing the messages of chats the sender had claimed but not reached.
+    A send whose outcome the sender saw to be unknown is still never repeated
+    (`chatbot/services/outbox.py`)."""
+
+    def __init__(
+        self,
+        db: Database,
+        *,
+        claim_for: float = DEFAULT_CLAIM,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self._db = db
+        self.claim_for = claim_for
+        self.clock = clock
+
+    async def claim(self, owner: str, chats: int) -> Claim:
+        """Claim the pending messages of up to `chats` free chats, oldest first, for `owner`:
+        one conditional update. Its select (`free`, run once before the update) picks each
+        free chat by its oldest pending row and locks that row (PostgreSQL, `FOR UPDATE SKIP
+        LOCKED`): a second sender passes over it and, once the first commits, finds the chat
+        claimed in that row itself. The update repeats the rows' condition, so a row claimed
+        meanwhile is not taken twice. A row whose payload does not parse (a damaged file) is
+        dropped, not returned: it would fail every round and hold its chat back."""
+        now = self.clock()
+        until = now + self.claim_for
+        rows = await self._db.write_returning(
+            "WITH free AS ("
+            " SELECT head.chat_id FROM outbox AS head"
+            " WHERE head.state = 'pending'"
+            " AND (head.claimed_until IS NULL OR head.claimed_until <= ?)"
+            " AND NOT EXISTS (SELECT 1 FROM outbox AS earlier WHERE earlier.chat_id ="
+            " head.chat_id AND earlier.state = 'pending' AND earlier.id < head.id)"
+            " AND NOT EXISTS (SELECT 1 FROM outbox AS held WHERE held.chat_id = head.chat_id"
+            " AND held.claimed_until > ?)"
+            f" ORDER BY head.id LIMIT ?{self._db.skip_locked}) "
+            "UPDATE outbox SET claimed_by = ?, claimed_until = ? "
+            "WHERE state = 'pending' AND (claimed_until IS NULL OR claimed_until <= ?) "
+            "AND chat_id IN (SELECT chat_id FROM free) "
+            "RETURNING *",
+            (now, now, chats, owner, until, now),
+        )
+        items, damaged = [], []
+        for r in sorted(rows, key=lambda r: int(r["id"])):
+            try:
+                items.append(_item(r, FiredAlert.from_json(r["payload"], r["created_at"])))
+            except ValueError:
+                damaged.append(int(r["id"]))
+        if damaged:
+            await self.settle(owner, damaged, done=damaged, state="dropped")
+        return Claim(owner, items, until, len({int(r["chat_id"]) for r in rows}))
+
+    async def settle(
+        self,
+        owner: str,
+        claimed: Sequence[int],
+        *,
+        done: Sequence[int] = (),
+        state: str | None = None,
+        attempted: Sequence[int] = (),
+        hold: float = 0.0,
+    ) -> bool:
+        """In one transaction: the rows `done` take `state` (sent, unknown, dropped) and the
+        rows `attempted` stay pending, each counting an attempt; then every row of `claimed`
+        is released, its chat held for `hold` seconds (until its next message may go). Only
+        rows `owner` still claims are touched: False when the claim had expired and another
+        sender took the chat (what this sender did then goes unrecorded; the other sends)."""
+        now = self.clock()
+        async with self._db.transaction() as tx:
+            if done and state is not None:
+                await tx.execute(
+                    "UPDATE outbox SET state = ?, sent_at = ?, attempts = attempts + 1 "
+                    f"WHERE claimed_by = ? AND id IN ({_marks(done)})",
+                    (state, now, owner, *done),
+                )
+            if attempted:
+                await tx.execute(
+                    "UPDATE outbox SET attempts = attempts + 1 "
+                    f"WHERE claimed_by = ? AND id IN ({_marks(attempted)})",
+                    (owner, *attempted),
+                )
+            released = await tx.execute(
+                "UPDATE outbox SET claimed_by = NULL, claimed_until = ? "
+                f"WHERE claimed_by = ? AND id IN ({_marks(claimed)})",
+                (now + hold, owner, *claimed),
+            )
+        return released > 0
+
+    async def next_due(self) -> float | None:
+        """When the soonest chat with pending messages is free again (the clock's reading;
+        at or before now for a chat free already), or None when nothing is pending."""
+        row = await self._db.fetch_one(
+            "SELECT MIN(due) AS due FROM (SELECT MAX(COALESCE(claimed_until, 0)) AS due "
+            "FROM outbox WHERE chat_id IN (SELECT chat_id FROM outbox WHERE state = 'pending') "
+            "GROUP BY chat_id) AS chats"
+        )
+        return None if row is None or row["due"] is None else float(row["due"])
 
     async def pending(self, limit: int = 1000) -> list[OutboxItem]:
-        """Messages waiting, oldest first. A row whose payload does not parse (a damaged
-        file) is dropped, not returned: it would fail every round and hold the rest back."""
+        """Messages waiting, oldest first, claimed or not (a damaged row is left out)."""
         rows = await self._db.fetch_all(
             "SELECT * FROM outbox WHERE state = 'pending' ORDER BY id LIMIT ?", (limit,)
         )
-        items, damaged = [], []
+        items = []
         for r in rows:
             try:
-                alert = FiredAlert.from_json(r["payload"], r["created_at"])
+                items.append(_item(r, FiredAlert.from_json(r["payload"], r["created_at"])))
             except ValueError:
-                damaged.append(int(r["id"]))
                 continue
-            items.append(_item(r, alert))
-        if damaged:
-            await self.mark(damaged, "dropped")
         return items
 
     async def backlog(self) -> int:
         row = await self._db.fetch_one("SELECT COUNT(*) AS n FROM outbox WHERE state = 'pending'")
         return int(row["n"]) if row else 0
 
-    async def mark(self, ids: list[int], state: str) -> None:
-        async with self._db.transaction() as tx:
-            for item_id in ids:
-                await tx.execute(
-                    "UPDATE outbox SET state = ?, sent_at = ?, attempts = attempts + 1 "
-                    "WHERE id = ?",
-                    (state, time.time(), item_id),
-                )
 
-    async def count_attempt(self, ids: list[int]) -> None:
-        async with self._db.transaction() as tx:
-            for item_id in ids:
-                await tx.execute(
-                    "UPDATE outbox SET attempts = attempts + 1 WHERE id = ?", (item_id,)
-                )
+def _marks(ids: Sequence[int]) -> str:
+    return ", ".join("?" for _ in ids)
 
 
 def _item(row: Any, alert: FiredAlert) -> OutboxItem:

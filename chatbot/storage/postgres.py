@@ -76,6 +76,7 @@ class PostgresDatabase:
     """An open PostgreSQL database: `await PostgresDatabase.open(url)`, `await db.close()`."""
 
     engine = ENGINE
+    skip_locked = " FOR UPDATE SKIP LOCKED"  # lock what is claimed, pass over what others hold
 
     def __init__(self, pool: Any, name: str) -> None:
         self._pool = pool

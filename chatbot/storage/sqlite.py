@@ -70,6 +70,7 @@ class SqliteDatabase:
     """An open SQLite file. Use `await SqliteDatabase.open(path)` and `await db.close()`."""
 
     engine = ENGINE
+    skip_locked = ""  # its write lock runs each write transaction alone
 
     def __init__(self, writer: aiosqlite.Connection, reader: aiosqlite.Connection, path: str):
         self._conn = writer

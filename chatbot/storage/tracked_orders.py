@@ -139,21 +139,24 @@ class TrackedOrderRepository:
     async def close_unlisted(self, user_id: int, listed: set[int], read_at: float) -> int:
         """A read of every open order (started at `read_at`, epoch seconds) did not list
         these: those last recorded open before the read are open no longer. What the user was
-        told is left as it was, so a late event still tells how the order ended."""
+        told is left as it was, so a late event still tells how the order ended. Each update
+        checks again that the row is still open and older than the read, so an order another
+        replica recorded meanwhile is left alone; returns how many were closed here."""
         rows = await self._db.fetch_all(
             "SELECT symbol, order_id FROM tracked_orders "
             "WHERE user_id = ? AND is_open = 1 AND updated_at < ?",
             (user_id, read_at),
         )
         gone = [(r["symbol"], int(r["order_id"])) for r in rows if int(r["order_id"]) not in listed]
+        closed = 0
         async with self._db.transaction() as tx:
             for symbol, order_id in gone:
-                await tx.execute(
+                closed += await tx.execute(
                     "UPDATE tracked_orders SET is_open = 0 WHERE user_id = ? AND symbol = ? "
                     "AND order_id = ? AND is_open = 1 AND updated_at < ?",
                     (user_id, symbol, order_id, read_at),
                 )
-        return len(gone)
+        return closed
 
     async def known_ids(self, user_id: int, symbol: str) -> set[int]:
         rows = await self._db.fetch_all(

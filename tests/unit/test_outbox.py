@@ -14,10 +14,20 @@ import pytest
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 
 from chatbot.health import HealthBoard
-from chatbot.services.outbox import MAX_CRASHES, Delivery, OutboxSender, SendResult
+from chatbot.services.outbox import ERROR_PAUSE, MAX_CRASHES, Delivery, OutboxSender, SendResult
 from chatbot.storage.alerts import AlertDirection, AlertRepository
-from chatbot.storage.outbox import FiredAlert
+from chatbot.storage.outbox import FiredAlert, OutboxRepository
 from handlers.alerts import delivery_after, render_fired
+
+
+class Clock:
+    """The outbox's clock, moved by the test: claims and a chat's pacing are read from it."""
+
+    def __init__(self, now: float = 1_700_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
 
 
 def caused(error, cause):
@@ -74,10 +84,12 @@ async def test_a_message_whose_send_keeps_crashing_is_dropped(repo):
     async def crash(chat_id, payloads):
         raise KeyError("price")  # a bug in rendering, not Telegram
 
-    sender = OutboxSender(repo.outbox, crash, _nothing, asyncio.Event(), per_chat_interval=0)
+    clock = Clock()
+    outbox = OutboxRepository(repo._db, clock=clock)
+    sender = OutboxSender(outbox, crash, _nothing, asyncio.Event())
     for _ in range(MAX_CRASHES):
-        sender._next_for_chat.clear()
         await sender.drain()
+        clock.now += ERROR_PAUSE  # the chat is held that long after a crash
     assert await states(repo) == ["dropped"]
 
 

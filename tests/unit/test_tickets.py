@@ -7,7 +7,7 @@ import asyncio
 
 from chatbot.exchange.signing import encode_params
 from chatbot.side import Side
-from chatbot.storage.database import Database
+from chatbot.storage.database import Database, open_database
 from chatbot.storage.tickets import TicketKind, TicketRepository
 
 
@@ -45,3 +45,25 @@ async def test_of_fifty_presses_at_once_exactly_one_claims_the_ticket(database: 
         *(tickets.claim(ticket.id, 1, created_after=ticket.created_at - 60) for _ in range(50))
     )
     assert claims.count(True) == 1
+
+
+async def test_of_fifty_presses_spread_over_three_replicas_exactly_one_claims_the_ticket(
+    database: Database, database_target: str
+) -> None:
+    """Each press through a TicketRepository of its own, on three replicas' own connections
+    to one database: the claim is decided by the database, not by any one process."""
+    replicas = [database, *[await open_database(database_target) for _ in range(2)]]
+    try:
+        ticket = await TicketRepository(database).create(
+            user_id=1, chat_id=1, kind=TicketKind.ORDER, symbol="BTCUSDT"
+        )
+        presses = [
+            TicketRepository(replicas[n % 3]).claim(ticket.id, 1, ticket.created_at - 60)
+            for n in range(50)
+        ]
+        assert (await asyncio.gather(*presses)).count(True) == 1
+        claimed = await TicketRepository(replicas[2]).get(ticket.id)
+        assert claimed is not None and claimed.state == "CONFIRMING"
+    finally:
+        for db in replicas[1:]:
+            await db.close()
