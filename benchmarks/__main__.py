@@ -7,7 +7,7 @@ import os
 import platform
 import sys
 
-from benchmarks import alert_book, lean, load, signed_calls, tick_to_chat
+from benchmarks import alert_book, lean, load, replicas, signed_calls, tick_to_chat
 
 
 async def main() -> int:
@@ -33,6 +33,10 @@ async def main() -> int:
     seconds = float(os.environ.get("BENCH_LOAD_SECONDS", 180))
     print(f"\n## Load: {users:,} users for {seconds:.0f} s, bot in its own process, real sockets\n")
     print(load.table(await load.run(users, seconds)))
+    users = int(os.environ.get("BENCH_REPLICA_USERS", 300))
+    seconds = float(os.environ.get("BENCH_REPLICA_SECONDS", 60))
+    print(f"\n## Replicas: the load mix, {users:,} users for {seconds:.0f} s each, webhook mode\n")
+    print(replicas.table(*await replicas.measure(users, seconds)))
     return 0
 
 

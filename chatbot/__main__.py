@@ -96,10 +96,14 @@ def _settings() -> Settings:
 
 
 def _logging(settings: Settings) -> None:
+    from chatbot.web import webhook_secret
+
     secrets = [k.get_secret_value() for k in settings.old_master_keys]
     for secret in (settings.telegram_bot_token, settings.master_key):
         if secret is not None:
             secrets.append(secret.get_secret_value())
+    if settings.master_key is not None:  # the webhook's token lasts as long as the master key
+        secrets.append(webhook_secret(settings.master_key_bytes))
     if settings.database_url.password:  # a postgresql:// URL may carry one
         secrets.append(settings.database_url.password)
     configure_logging(settings.log_level, settings.log_format is LogFormat.JSON, secrets)

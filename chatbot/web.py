@@ -6,15 +6,19 @@ operator, not the internet. `/healthz` only reads state checked in the backgroun
 health_monitor.py), so hitting it costs neither Binance weight nor the database's write lock.
 
 Telegram signs each webhook call with the secret token given to `setWebhook`; a call without
-it is refused, so nobody who guesses the URL can inject updates. A fresh token is made at each
-start, so a token from an earlier run is worthless.
+it is refused, so nobody who guesses the URL can inject updates. The token is derived from the
+master key (an HMAC of a fixed label), not drawn at random: every replica of one bot behind one
+load balancer then holds the same token, so any replica accepts any update, and the
+`setWebhook` each replica makes at start sets what the others already expect. Nobody without the
+master key can compute it; it is never stored or logged, and changes when the master key does.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import hmac
 import logging
-import secrets
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
@@ -24,10 +28,21 @@ from telegram import Update
 from telegram.ext import Application
 
 from chatbot.metrics import Metrics
+from chatbot.runtime import runtime
 
 log = logging.getLogger(__name__)
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+# What the webhook token is an HMAC of; changing it changes every deployment's token.
+SECRET_LABEL = b"chatbot/telegram-webhook-secret/v1"
+
+
+def webhook_secret(master_key: bytes) -> str:
+    """The webhook's secret token: HMAC-SHA256(master key, a fixed label) in urlsafe base64
+    without padding (43 characters of A-Z a-z 0-9 _ -, as Telegram allows: 1 to 256). The same
+    on every replica of one bot, and unguessable without the master key."""
+    digest = hmac.new(master_key, SECRET_LABEL, hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 
 def webhook_path(webhook_url: str) -> str:
@@ -73,10 +88,10 @@ async def start_http(
     webhook_url: str | None,
 ) -> web.AppRunner:
     """Serve /healthz and /metrics on `host`:`port`, and the webhook when `webhook_url` is set
-    (then tell Telegram to call it, with a fresh secret token)."""
+    (then tell Telegram to call it, with the secret token every replica of this bot shares)."""
     web_app = web.Application()
     web_app.add_routes(ops_routes(health, metrics))
-    secret = secrets.token_urlsafe(32)
+    secret = webhook_secret(runtime(app).settings.master_key_bytes)
     if webhook_url:
         web_app.add_routes(webhook_routes(app, webhook_path(webhook_url), secret))
     runner = web.AppRunner(web_app, access_log=None)

@@ -130,6 +130,11 @@ class StreamHub:
 
     # -- subscriptions ----------------------------------------------------------------------
 
+    def listeners(self, stream: str) -> int:
+        """How many connections carry `stream` now: a trade published from then on reaches
+        them (tests wait for this instead of for time)."""
+        return len(self._subscribers.get(stream, ()))
+
     def subscribe(self, connection: StreamConnection, streams: list[str]) -> None:
         fresh = [s for s in dict.fromkeys(streams) if s not in connection.streams]
         if len(connection.streams) + len(fresh) > MAX_STREAMS:
