@@ -198,7 +198,6 @@ async def all_told(users: list[Conversation], expected: int, dsn: str, within: f
 
 
 # Today every replica's outbox sender sends every pending message (two or three copies).
-@pytest.mark.xfail(strict=True, reason="needs leases (P4) and the outbox claimed once (P2)")
 async def test_a_thousand_alerts_over_twenty_symbols_fire_once_each(
     api, exchange, replicas, pg_dsn
 ):
