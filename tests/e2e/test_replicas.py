@@ -197,7 +197,8 @@ async def all_told(users: list[Conversation], expected: int, dsn: str, within: f
         raise AssertionError(f"{count} of {expected} alerts told within {within:.0f} s") from None
 
 
-# Today every replica's outbox sender sends every pending message (two or three copies).
+# Every replica evaluates every alert until leases split the symbols: the database decides
+# which replica fires an alert (a conditional update) and which sends it (an outbox claim).
 async def test_a_thousand_alerts_over_twenty_symbols_fire_once_each(
     api, exchange, replicas, pg_dsn
 ):
