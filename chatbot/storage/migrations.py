@@ -8,7 +8,7 @@ only where the engines differ (column types, identity columns), never to change 
 schema means. Statements are separated by semicolons; no migration holds a
 semicolon inside a string.
 
-`sql` is SQLite's text. Migrations 1-4 and 6 give PostgreSQL its own (see the list of engine
+`sql` is SQLite's text. Migrations 1-4, 6 and 7 give PostgreSQL its own (see the list of engine
 differences in `chatbot/storage/database.py`): every INTEGER -> BIGINT (SQLite's is 8 bytes),
 REAL -> DOUBLE PRECISION, BLOB -> BYTEA, AUTOINCREMENT -> an identity column; 5 is portable.
 """
@@ -261,6 +261,55 @@ MIGRATIONS: tuple[Migration, ...] = (
             ALTER TABLE tracked_orders ADD COLUMN time_in_force TEXT;
             ALTER TABLE tracked_orders ADD COLUMN created_ms BIGINT;
             ALTER TABLE tracked_orders ADD COLUMN quote TEXT;
+            """
+        },
+    ),
+    # 7: what a conversation needs between two messages, so the next one may reach another
+    # replica: the /setkey step (storage/conversations.py; the pending API key sealed) and the
+    # per-user rate limits' hits and "already warned" times (storage/rate_limits.py)
+    Migration(
+        """
+        CREATE TABLE setkey_steps (
+            user_id    INTEGER PRIMARY KEY,
+            step       TEXT    NOT NULL,
+            key_id     TEXT,
+            sealed     BLOB,
+            expires_at REAL    NOT NULL
+        );
+        CREATE TABLE rate_hits (
+            user_id INTEGER NOT NULL,
+            kind    TEXT    NOT NULL,
+            at      REAL    NOT NULL
+        );
+        CREATE INDEX rate_hits_by_user ON rate_hits (user_id, kind, at);
+        CREATE TABLE rate_warnings (
+            user_id   INTEGER NOT NULL,
+            kind      TEXT    NOT NULL,
+            warned_at REAL    NOT NULL,
+            PRIMARY KEY (user_id, kind)
+        );
+        """,
+        {
+            "postgresql": """
+            CREATE TABLE setkey_steps (
+                user_id    BIGINT  PRIMARY KEY,
+                step       TEXT    NOT NULL,
+                key_id     TEXT,
+                sealed     BYTEA,
+                expires_at DOUBLE PRECISION NOT NULL
+            );
+            CREATE TABLE rate_hits (
+                user_id BIGINT  NOT NULL,
+                kind    TEXT    NOT NULL,
+                at      DOUBLE PRECISION NOT NULL
+            );
+            CREATE INDEX rate_hits_by_user ON rate_hits (user_id, kind, at);
+            CREATE TABLE rate_warnings (
+                user_id   BIGINT  NOT NULL,
+                kind      TEXT    NOT NULL,
+                warned_at DOUBLE PRECISION NOT NULL,
+                PRIMARY KEY (user_id, kind)
+            );
             """
         },
     ),

@@ -206,6 +206,28 @@ class CredentialVault:
         data = _associated_data(SEALING, user_id, kid, key_type, permissions)
         return kid, nonce + aead.encrypt(nonce, plaintext, data)
 
+    def seal_note(self, user_id: int, purpose: str, value: SecretStr) -> tuple[str, bytes]:
+        """Seal a value kept for a moment between two messages (the API key a /setkey
+        conversation holds until the secret comes): `(key id, nonce || ciphertext)`, bound to
+        the user and the purpose, so a copied row opens for no other user or use."""
+        kid, aead = self._current
+        nonce = os.urandom(NONCE_BYTES)
+        data = _note_data(user_id, kid, purpose)
+        return kid, nonce + aead.encrypt(nonce, value.get_secret_value().encode(), data)
+
+    def open_note(self, user_id: int, purpose: str, kid: str, blob: bytes) -> SecretStr:
+        """The value `seal_note` sealed; raises VaultError when it does not open (another
+        user's or purpose's row, a master key no longer configured, an edited row)."""
+        aead = self._keys.get(kid)
+        if aead is None:
+            raise VaultError(f"a {purpose} note of user {user_id} names an unknown master key")
+        data = _note_data(user_id, kid, purpose)
+        try:
+            plaintext = aead.decrypt(bytes(blob[:NONCE_BYTES]), bytes(blob[NONCE_BYTES:]), data)
+        except InvalidTag:
+            raise VaultError(f"a {purpose} note of user {user_id} does not decrypt") from None
+        return SecretStr(plaintext.decode())
+
     def _open(self, row: Any) -> tuple[SecretStr, SecretStr]:
         user_id, kid, blob = int(row["user_id"]), row["key_id"], row["ciphertext"]
         aead = self._keys.get(kid)
@@ -237,6 +259,10 @@ def _associated_data(
             ["binance-chatbot/credentials/v2", user_id, kid, key_type, permissions]
         ).encode()
     raise VaultError(f"the stored key of user {user_id} has an unknown sealing {sealing}")
+
+
+def _note_data(user_id: int, kid: str, purpose: str) -> bytes:
+    return json.dumps(["binance-chatbot/note/v1", purpose, user_id, kid]).encode()
 
 
 class NothingToRotate(VaultError):
