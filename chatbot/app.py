@@ -132,8 +132,9 @@ def build_application(settings: Settings) -> Application:
 def register_handlers(app: Application) -> None:
     app.add_handler(scrub.scrub_handler(), group=scrub.GROUP)  # before the guard
     guard = functools.partial(common.guard, command_names=commands.metric_names())
-    app.add_handler(TypeHandler(Update, guard), group=common.GUARD_GROUP)
-    app.add_handlers(keys.step_handlers(), group=keys.STEP_GROUP)  # a waiting /setkey's answers
+    app.add_handler(TypeHandler(Update, guard), group=-1)
+    # a waiting /setkey's answers and /cancel, asked of the database before the commands
+    app.add_handlers(keys.step_handlers(unknown=welcome.unknown, cancel=orders.cancel))
     app.add_handler(keys.setkey_handler())
     commands.register(app)
     app.add_handler(keys.delkey_button_handler())

@@ -30,7 +30,6 @@ from handlers.context import BotContext
 
 log = logging.getLogger(__name__)
 
-GUARD_GROUP = -2  # after handlers/scrub.py (-3), before the /setkey answers (-1) and commands (0)
 TYPING_AFTER = 1.0  # seconds a call may take before the chat shows "typing…"
 
 Buttons = Sequence[Sequence[tuple[str, str]]]  # rows of (label, callback_data)
@@ -194,7 +193,7 @@ async def delete_quietly(message: Message | None) -> bool:
 
 
 async def guard(update: Update, context: BotContext, *, command_names: frozenset[str]) -> None:
-    """Runs before every handler (`GUARD_GROUP`): the allow-list, then the per-user rate limits
+    """Runs before every handler (group -1): the allow-list, then the per-user rate limits
     (one for messages, a more generous one for button presses). Updates are counted by
     `command_names` (handlers/commands.py); app.py binds them."""
     user = update.effective_user

@@ -7,19 +7,20 @@ private key (Ed25519 or RSA) as text or as a file.
 
 The step-by-step form keeps its step in the database (chatbot/storage/conversations.py, which
 says why not PTB's ConversationHandler and persistence): each answer may reach another replica,
-or this bot after a restart. The answers are handled in their own group, after the access guard
-and before the commands, so a message that answers no waiting step goes on to them.
+or this bot after a restart. `step_handlers` come before the commands; a message that answers
+no waiting step goes on to the handler that would have taken it.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
+from functools import partial
 
 from pydantic import SecretStr
 from telegram import Message, Update
 from telegram.constants import ChatType
 from telegram.ext import (
-    ApplicationHandlerStop,
     BaseHandler,
     CallbackQueryHandler,
     CommandHandler,
@@ -49,7 +50,8 @@ from handlers.scrub import secret_deleted
 
 log = logging.getLogger(__name__)
 
-STEP_GROUP = -1  # the /setkey answers: after the access guard, before the commands (group 0)
+Callback = Callable[[Update, BotContext], Awaitable[None]]
+
 MAX_PEM_BYTES = 16 * 1024
 
 ASK_SECRET = (
@@ -88,22 +90,21 @@ async def setkey(update: Update, context: BotContext) -> None:
         )
 
 
-async def answer_step(update: Update, context: BotContext) -> None:
+async def answer_step(update: Update, context: BotContext, otherwise: Callback) -> None:
     """A private message while a /setkey conversation may be waiting (the step is read from
     the database: the conversation may have begun on another replica, or before a restart).
-    With no conversation it goes on to the commands and the hint."""
+    With no conversation waiting, `otherwise` answers it."""
     uid, steps = user_id(update), context.services.setkey
     waiting = await steps.waiting(uid)
     if waiting is None:
-        return
-    if waiting.expired:
+        await otherwise(update, context)
+    elif waiting.expired:
         await steps.end(uid)
         await reply(update, TIMED_OUT)
     elif waiting.step is SetkeyStep.API_KEY:
         await _receive_api_key(update, steps, uid)
     else:
         await _receive_secret(update, context, uid)
-    raise ApplicationHandlerStop
 
 
 async def _receive_api_key(update: Update, steps: SetkeyConversations, uid: int) -> None:
@@ -130,12 +131,13 @@ async def _receive_secret(update: Update, context: BotContext, uid: int) -> None
     await _register(update, context, api_key, secret)
 
 
-async def cancel_step(update: Update, context: BotContext) -> None:
-    """/cancel while a /setkey conversation waits ends it; otherwise /cancel is the orders'."""
-    if not await context.services.setkey.end(user_id(update)):
-        return
-    await reply(update, "Cancelled; no key was stored.")
-    raise ApplicationHandlerStop
+async def cancel_step(update: Update, context: BotContext, otherwise: Callback) -> None:
+    """/cancel while a /setkey conversation waits ends it; otherwise `otherwise` (the orders'
+    /cancel) answers it."""
+    if await context.services.setkey.end(user_id(update)):
+        await reply(update, "Cancelled; no key was stored.")
+    else:
+        await otherwise(update, context)
 
 
 async def _register(
@@ -250,14 +252,17 @@ def setkey_handler() -> CommandHandler:
     return CommandHandler("setkey", setkey)
 
 
-def step_handlers() -> list[BaseHandler]:
-    """The /setkey conversation's answers and its /cancel, for `STEP_GROUP`: each asks the
-    stored step, takes the message when a conversation waits, and lets it go on otherwise."""
+def step_handlers(*, unknown: Callback, cancel: Callback) -> list[BaseHandler]:
+    """The /setkey conversation's answers and its /cancel, registered before the commands:
+    each asks the stored step, and when no conversation waits hands the message to what would
+    have answered it otherwise (`unknown`: the hint for text; `cancel`: the orders' /cancel).
+    PTB picks one handler per group, and a step kept in the database cannot be asked in the
+    synchronous `check_update`, so the fallback is called here rather than reached by PTB."""
     private = filters.ChatType.PRIVATE
     answers = private & ((filters.TEXT & ~filters.COMMAND) | filters.Document.ALL)
     return [
-        CommandHandler("cancel", cancel_step, filters=private),
-        MessageHandler(answers, answer_step),
+        CommandHandler("cancel", partial(cancel_step, otherwise=cancel), filters=private),
+        MessageHandler(answers, partial(answer_step, otherwise=unknown)),
     ]
 
 

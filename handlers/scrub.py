@@ -1,8 +1,8 @@
 """Deleting messages that carry a secret, before anything else looks at the update.
 
-The access guard (group -2) stops strangers and rate-limited users before any command handler
+The access guard (group -1) stops strangers and rate-limited users before any command handler
 runs, so deletion inside /setkey would leave their secrets on screen (in a group, for every
-member to read). This handler runs in group -3, ahead of the guard, for every sender in every
+member to read). This handler runs in group -2, ahead of the guard, for every sender in every
 chat, and lets the update go on to the guard and the handlers either way.
 
 A message carries a secret when it is:
@@ -35,7 +35,7 @@ from handlers.context import BotContext
 
 log = logging.getLogger(__name__)
 
-GROUP = -3  # before the access guard (group -2)
+GROUP = -2  # before the access guard (group -1)
 CONTEXT_FLAG = "secret_message_deleted"
 _TOKEN = re.compile(r"(?<![A-Za-z0-9])[A-Za-z0-9]{64}(?![A-Za-z0-9])")
 _PEM = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----")
@@ -49,7 +49,7 @@ NOT_DELETED = (
 
 
 def scrub_handler() -> TypeHandler:
-    """The group -3 handler."""
+    """The group -2 handler."""
 
     async def scrub(update: Update, context: BotContext) -> None:
         message = update.message or update.edited_message  # never a button's (bot) message
