@@ -5,8 +5,8 @@ A row per user in `setkey_steps`: which answer the bot waits for (the API key, o
 the API key already given (sealed by the credential vault's cipher: AES-GCM under the master
 key, bound to the user and to "setkey"; the database never holds it in plain text) and when
 the step expires. Any process reading the row continues the conversation; an answer that comes
-after the expiry finds the row still there, so it is deleted from the chat (handlers/scrub.py)
-and told to start again, and then the row goes.
+after the expiry (up to `LATE_ANSWERS` after it) finds the row still there, so it is deleted
+from the chat (handlers/scrub.py) and told to start again, and then the row goes.
 
 Why not python-telegram-bot's persistence (`BasePersistence` with a persistent
 ConversationHandler): PTB reads conversations and user_data from persistence once, in
@@ -30,7 +30,9 @@ from chatbot.storage.vault import CredentialVault
 
 PURPOSE = "setkey"  # the sealed API key's associated data names it
 TIMEOUT = 300.0  # seconds the bot waits for each answer, as PTB's conversation_timeout did
-KEPT_AFTER_EXPIRY = 86_400.0  # an expired row answers a late message for this long, then goes
+# After the expiry, a message is still taken as a late answer (deleted, told to start again) for
+# this long; later it is an ordinary message again, and the row is swept by the next /setkey.
+LATE_ANSWERS = TIMEOUT
 
 
 class SetkeyStep(Enum):
@@ -73,13 +75,16 @@ class SetkeyConversations:
         await self._put(user_id, SetkeyStep.SECRET, kid, sealed)
 
     async def waiting(self, user_id: int) -> Waiting | None:
-        """What the user's conversation waits for, expired or not; None when there is none."""
+        """What the user's conversation waits for, also when it expired less than
+        `LATE_ANSWERS` ago (`expired`); None when there is none."""
+        now = self._clock()
         row = await self._db.fetch_one(
-            "SELECT step, expires_at FROM setkey_steps WHERE user_id = ?", (user_id,)
+            "SELECT step, expires_at FROM setkey_steps WHERE user_id = ? AND expires_at > ?",
+            (user_id, now - LATE_ANSWERS),
         )
         if row is None:
             return None
-        return Waiting(SetkeyStep(row["step"]), float(row["expires_at"]) <= self._clock())
+        return Waiting(SetkeyStep(row["step"]), float(row["expires_at"]) <= now)
 
     async def take_api_key(self, user_id: int) -> SecretStr | None:
         """End a conversation that waits for the secret, in time, and give its API key; None
@@ -95,8 +100,11 @@ class SetkeyConversations:
 
     async def end(self, user_id: int) -> bool:
         """End the user's conversation (/cancel, a late answer, a one-message /setkey); True
-        when one was waiting, in time or not."""
-        return await self._db.execute("DELETE FROM setkey_steps WHERE user_id = ?", (user_id,)) > 0
+        when one was waiting and had not expired (an expired one is dropped all the same)."""
+        rows = await self._db.write_returning(
+            "DELETE FROM setkey_steps WHERE user_id = ? RETURNING expires_at", (user_id,)
+        )
+        return bool(rows) and float(rows[0]["expires_at"]) > self._clock()
 
     async def _put(
         self, user_id: int, step: SetkeyStep, kid: str | None, sealed: bytes | None
@@ -104,7 +112,7 @@ class SetkeyConversations:
         now = self._clock()
         async with self._db.transaction() as tx:
             await tx.execute(
-                "DELETE FROM setkey_steps WHERE expires_at <= ?", (now - KEPT_AFTER_EXPIRY,)
+                "DELETE FROM setkey_steps WHERE expires_at <= ?", (now - LATE_ANSWERS,)
             )
             await tx.execute(
                 """

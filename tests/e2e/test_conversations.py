@@ -15,7 +15,7 @@ from chatbot.app import running_bot
 from chatbot.config import Settings
 from chatbot.database_url import DatabaseKind
 from chatbot.sandbox.botapi import BotApiEmulator, Conversation
-from chatbot.storage.conversations import TIMEOUT
+from chatbot.storage.conversations import LATE_ANSWERS, TIMEOUT
 from chatbot.storage.database import open_database
 from tests.e2e.clock import ShiftedClock
 from tests.e2e.conftest import ALICE, BOB, POLL_TIMEOUT, SettingsFactory, ask
@@ -104,9 +104,21 @@ async def test_cancel_on_another_bot_ends_the_conversation(bot, alice):
         assert not alice.current(sent).deleted
 
 
-async def test_cancel_without_a_conversation_is_the_orders_cancel(bot, alice):
+async def test_cancel_without_a_conversation_is_the_orders_cancel(bot, alice, clock):
     async with bot():
-        assert "Cancelled; no key" not in (await ask(alice, "/cancel")).text
+        assert "/cancel 123456" in (await ask(alice, "/cancel")).text  # the orders' usage
+        await ask(alice, "/setkey")
+        clock.advance(TIMEOUT + 1)  # an expired /setkey does not take an order's /cancel
+        assert "/cancel 123456" in (await ask(alice, "/cancel")).text
+
+
+async def test_long_after_the_expiry_text_is_ordinary_again(bot, alice, clock):
+    async with bot():
+        await ask(alice, "/setkey")
+        clock.advance(TIMEOUT + LATE_ANSWERS + 1)
+        sent = await alice.send("what is the price of bitcoin")
+        assert "I did not understand" in (await alice.reply()).text
+        assert not alice.current(sent).deleted
 
 
 async def test_a_late_secret_is_deleted_and_told_to_start_again(bot, alice, clock, settings):

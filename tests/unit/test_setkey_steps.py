@@ -6,7 +6,13 @@ import base64
 import pytest
 from pydantic import SecretStr
 
-from chatbot.storage.conversations import TIMEOUT, SetkeyConversations, SetkeyStep, Waiting
+from chatbot.storage.conversations import (
+    LATE_ANSWERS,
+    TIMEOUT,
+    SetkeyConversations,
+    SetkeyStep,
+    Waiting,
+)
 from chatbot.storage.vault import CredentialVault, VaultError
 
 MASTER = base64.urlsafe_b64decode("Y2hhdGJvdC10ZXN0LW1hc3Rlci1rZXktMzItYnl0ZXM=")
@@ -56,7 +62,16 @@ async def test_a_step_expires_by_the_clock_and_is_then_not_taken(steps, clock):
     clock.now += TIMEOUT
     assert await steps.waiting(1) == Waiting(SetkeyStep.SECRET, expired=True)
     assert await steps.take_api_key(1) is None
-    assert await steps.end(1) and await steps.waiting(1) is None
+    assert not await steps.end(1)  # nothing was waiting in time (a /cancel is the orders')
+    assert await steps.waiting(1) is None
+
+
+async def test_long_after_the_expiry_a_message_is_no_late_answer(steps, clock):
+    await steps.ask_api_key(1)
+    clock.now += TIMEOUT + LATE_ANSWERS
+    assert await steps.waiting(1) is None
+    await steps.ask_api_key(2)  # a /setkey sweeps what no late answer can reach
+    assert await steps.end(2) and not await steps.end(1)
 
 
 async def test_fifty_secrets_at_once_take_the_key_once(steps):
