@@ -61,8 +61,10 @@ from chatbot.services.order_tracker import OrderTracker
 from chatbot.services.order_watch import OrderWatch
 from chatbot.services.orders import OrderService
 from chatbot.storage.alerts import AlertRepository
+from chatbot.storage.conversations import SetkeyConversations
 from chatbot.storage.database import Database, open_database
 from chatbot.storage.outbox import OutboxRepository
+from chatbot.storage.rate_limits import RateLimitRepository
 from chatbot.storage.tickets import TicketRepository
 from chatbot.storage.tracked_orders import TrackedOrderRepository
 from chatbot.storage.vault import CredentialVault
@@ -129,11 +131,12 @@ def build_application(settings: Settings) -> Application:
 
 
 def register_handlers(app: Application) -> None:
-    setkey = keys.setkey_conversation()
-    app.add_handler(scrub.scrub_handler(setkey), group=scrub.GROUP)  # before the guard
+    app.add_handler(scrub.scrub_handler(), group=scrub.GROUP)  # before the guard
     guard = functools.partial(common.guard, command_names=commands.metric_names())
     app.add_handler(TypeHandler(Update, guard), group=-1)
-    app.add_handler(setkey)
+    # a waiting /setkey's answers and /cancel, asked of the database before the commands
+    app.add_handlers(keys.step_handlers(unknown=welcome.unknown, cancel=orders.cancel))
+    app.add_handler(keys.setkey_handler())
     commands.register(app)
     app.add_handler(keys.delkey_button_handler())
     app.add_handler(orders.ticket_handler())
@@ -155,7 +158,7 @@ async def _stale_button(update: Update, _: object) -> None:
 async def open_resources(app: Application, clock: Callable[[], float] = time.time) -> Resources:
     """Open the database and the exchange client, build the services on them, and the live
     parts (order and market streams) that `running_bot` starts once the bot is up. `clock`
-    times the order tickets (their expiry included)."""
+    times the order tickets and the /setkey steps (their expiry included)."""
     state = runtime(app)
     settings = state.settings
     api_url = present(settings.binance_api_url, "BINANCE_API_URL")
@@ -189,6 +192,7 @@ async def open_resources(app: Application, clock: Callable[[], float] = time.tim
     services = Services(
         access=AccessPolicy(
             settings.allowed_users,
+            RateLimitRepository(db),
             limit=settings.command_limit,
             button_limit=settings.button_limit,
         ),
@@ -221,6 +225,7 @@ async def open_resources(app: Application, clock: Callable[[], float] = time.tim
             delay_notice_after=settings.price_delay_notice,
         ),
         charts=ChartService(client, market_service),
+        setkey=SetkeyConversations(db, vault, clock=clock),
     )
     # one count of WebSocket connection attempts for both streams (Binance's per-IP limit)
     attempts = ConnectionAttempts(settings.ws_connect_limit, settings.ws_connect_window)

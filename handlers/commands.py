@@ -36,7 +36,7 @@ class Section(Enum):
 @dataclass(frozen=True)
 class Command:
     name: str
-    callback: Callback | None  # None: registered by its conversation (/setkey)
+    callback: Callback | None  # None: registered by its own module (/setkey: handlers/keys.py)
     menu: str | None  # the command menu's line; None keeps it out of the menu
     section: Section | None = None  # its /help section; None: not listed there
     examples: tuple[str, ...] = ()  # its /help lines (HTML); a line may cover its neighbours

@@ -200,7 +200,7 @@ async def guard(update: Update, context: BotContext, *, command_names: frozenset
     if user is None:
         raise ApplicationHandlerStop
     pressed = update.callback_query is not None
-    decision = context.services.access.check(user.id, button=pressed)
+    decision = await context.services.access.check(user.id, button=pressed)
     _count(update, context, decision.verdict, command_names)
     if decision.verdict is Verdict.ALLOWED:
         return

@@ -4,19 +4,26 @@
 anything else reads it (handlers/scrub.py; also for strangers and rate-limited users). Forms:
 `/setkey API_KEY SECRET` (HMAC key), or `/setkey` then the API key, then the secret or the PEM
 private key (Ed25519 or RSA) as text or as a file.
+
+The step-by-step form keeps its step in the database (chatbot/storage/conversations.py, which
+says why not PTB's ConversationHandler and persistence): each answer may reach another replica,
+or this bot after a restart. `step_handlers` come before the commands; a message that answers
+no waiting step goes on to the handler that would have taken it.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
+from functools import partial
 
 from pydantic import SecretStr
 from telegram import Message, Update
 from telegram.constants import ChatType
 from telegram.ext import (
+    BaseHandler,
     CallbackQueryHandler,
     CommandHandler,
-    ConversationHandler,
     MessageHandler,
     filters,
 )
@@ -25,6 +32,8 @@ from chatbot.errors import UserError
 from chatbot.exchange.errors import BinanceError
 from chatbot.exchange.signing import KeyFormatError, guess_key_type
 from chatbot.services.keys import KeyReport
+from chatbot.storage.conversations import SetkeyConversations, SetkeyStep
+from chatbot.storage.vault import VaultError
 from handlers.common import (
     edit,
     esc,
@@ -41,70 +50,99 @@ from handlers.scrub import secret_deleted
 
 log = logging.getLogger(__name__)
 
-WAIT_API_KEY, WAIT_SECRET = range(2)
-PENDING = "pending_api_key"
+Callback = Callable[[Update, BotContext], Awaitable[None]]
+
 MAX_PEM_BYTES = 16 * 1024
-CONVERSATION_TIMEOUT = 300
 
 ASK_SECRET = (
     "Now send the secret: the <b>secret key</b> for an HMAC key, or the <b>private key</b> "
     "(PEM text, or the .pem file) for an Ed25519 or RSA key. I will delete your message as soon "
     "as I have read it. /cancel stops."
 )
+TIMED_OUT = (
+    "I stopped waiting for that after 5 minutes, so nothing was stored (and I deleted your "
+    "message). Let's start again: /setkey"
+)
 
 
-async def setkey(update: Update, context: BotContext) -> int:
-    """/setkey [API_KEY [SECRET]]: start (or complete in one message) a key registration."""
+async def setkey(update: Update, context: BotContext) -> None:
+    """/setkey [API_KEY [SECRET]]: start (or complete in one message) a key registration. A
+    /setkey always starts over: any step already waiting is dropped."""
     message = message_of(update)
     if update.effective_chat is None or update.effective_chat.type != ChatType.PRIVATE:
         await _refuse_in_group(update, secret_deleted(context))
-        return ConversationHandler.END
+        return
+    uid, steps = user_id(update), context.services.setkey
     api_key, secret = _split_setkey(message.text or "")  # handlers.scrub deleted the message
     if api_key and secret:
-        return await _register(update, context, SecretStr(api_key), SecretStr(secret))
-    if api_key:
-        context.user_data[PENDING] = SecretStr(api_key)  # type: ignore[index]
+        await steps.end(uid)
+        await _register(update, context, SecretStr(api_key), SecretStr(secret))
+    elif api_key:
+        await steps.ask_secret(uid, SecretStr(api_key))
         await reply(update, ASK_SECRET)
-        return WAIT_SECRET
-    await reply(
-        update,
-        "Send me your Binance <b>API key</b> (the public part). Create one on "
-        "testnet.binance.vision to try things out first; allow reading and spot trading only, "
-        "never withdrawals. /cancel stops.",
-    )
-    return WAIT_API_KEY
+    else:
+        await steps.ask_api_key(uid)
+        await reply(
+            update,
+            "Send me your Binance <b>API key</b> (the public part). Create one on "
+            "testnet.binance.vision to try things out first; allow reading and spot trading "
+            "only, never withdrawals. /cancel stops.",
+        )
 
 
-async def receive_api_key(update: Update, context: BotContext) -> int:
-    message = message_of(update)
-    context.user_data[PENDING] = SecretStr((message.text or "").strip())  # type: ignore[index]
+async def answer_step(update: Update, context: BotContext, otherwise: Callback) -> None:
+    """A private message while a /setkey conversation may be waiting (the step is read from
+    the database: the conversation may have begun on another replica, or before a restart).
+    With no conversation waiting, `otherwise` answers it."""
+    uid, steps = user_id(update), context.services.setkey
+    waiting = await steps.waiting(uid)
+    if waiting is None:
+        await otherwise(update, context)
+    elif waiting.expired:
+        await steps.end(uid)
+        await reply(update, TIMED_OUT)
+    elif waiting.step is SetkeyStep.API_KEY:
+        await _receive_api_key(update, steps, uid)
+    else:
+        await _receive_secret(update, context, uid)
+
+
+async def _receive_api_key(update: Update, steps: SetkeyConversations, uid: int) -> None:
+    api_key = (message_of(update).text or "").strip()
+    if not api_key:
+        await reply(
+            update, "Send the API key as text (the public part, not a file). /cancel stops."
+        )
+        return
+    await steps.ask_secret(uid, SecretStr(api_key))
     await reply(update, ASK_SECRET)
-    return WAIT_SECRET
 
 
-async def receive_secret(update: Update, context: BotContext) -> int:
-    message = message_of(update)
-    secret = await _read_secret(message)
-    api_key = context.user_data.pop(PENDING, None)  # type: ignore[union-attr]
-    if api_key is None:
+async def _receive_secret(update: Update, context: BotContext, uid: int) -> None:
+    secret = await _read_secret(message_of(update))
+    try:
+        api_key = await context.services.setkey.take_api_key(uid)
+    except VaultError:  # sealed under a master key since removed: ask again, store nothing
+        log.warning("a pending /setkey of user_id=%s does not open", uid)
+        api_key = None
+    if api_key is None:  # it expired, or was cancelled, on the way
         await reply(update, "Let's start again: /setkey")
-        return ConversationHandler.END
-    return await _register(update, context, api_key, secret)
+        return
+    await _register(update, context, api_key, secret)
 
 
-async def cancel_setkey(update: Update, context: BotContext) -> int:
-    context.user_data.pop(PENDING, None)  # type: ignore[union-attr]
-    await reply(update, "Cancelled; no key was stored.")
-    return ConversationHandler.END
-
-
-async def setkey_timeout(update: Update, context: BotContext) -> None:
-    context.user_data.pop(PENDING, None)  # type: ignore[union-attr]
+async def cancel_step(update: Update, context: BotContext, otherwise: Callback) -> None:
+    """/cancel while a /setkey conversation waits ends it; otherwise `otherwise` (the orders'
+    /cancel) answers it."""
+    if await context.services.setkey.end(user_id(update)):
+        await reply(update, "Cancelled; no key was stored.")
+    else:
+        await otherwise(update, context)
 
 
 async def _register(
     update: Update, context: BotContext, api_key: SecretStr, secret: SecretStr
-) -> int:
+) -> None:
     """Verify and store; a refusal ends the conversation with the reason, nothing stored."""
     try:
         key_type = guess_key_type(secret)
@@ -114,13 +152,12 @@ async def _register(
             )
     except KeyFormatError as exc:
         await reply(update, f"{esc(exc.user_message)} Nothing was stored.")
-        return ConversationHandler.END
+        return
     except (UserError, BinanceError) as exc:
         await reply(update, esc(exc.user_message))
-        return ConversationHandler.END
+        return
     log.info("key registered user_id=%s type=%s", user_id(update), key_type.value)
     await reply(update, "Key verified and stored (encrypted).\n" + render_report(report))
-    return ConversationHandler.END
 
 
 async def _refuse_in_group(update: Update, deleted: bool | None) -> None:
@@ -210,25 +247,23 @@ def _tri(value: bool | None, yes: str, no: str) -> str:
     return yes if value else no
 
 
-def setkey_conversation() -> ConversationHandler:
+def setkey_handler() -> CommandHandler:
+    """/setkey itself, among the commands (group 0)."""
+    return CommandHandler("setkey", setkey)
+
+
+def step_handlers(*, unknown: Callback, cancel: Callback) -> list[BaseHandler]:
+    """The /setkey conversation's answers and its /cancel, registered before the commands:
+    each asks the stored step, and when no conversation waits hands the message to what would
+    have answered it otherwise (`unknown`: the hint for text; `cancel`: the orders' /cancel).
+    PTB picks one handler per group, and a step kept in the database cannot be asked in the
+    synchronous `check_update`, so the fallback is called here rather than reached by PTB."""
     private = filters.ChatType.PRIVATE
-    return ConversationHandler(
-        entry_points=[CommandHandler("setkey", setkey)],
-        states={
-            WAIT_API_KEY: [
-                MessageHandler(private & filters.TEXT & ~filters.COMMAND, receive_api_key)
-            ],
-            WAIT_SECRET: [
-                MessageHandler(
-                    private & ((filters.TEXT & ~filters.COMMAND) | filters.Document.ALL),
-                    receive_secret,
-                )
-            ],
-            ConversationHandler.TIMEOUT: [MessageHandler(filters.ALL, setkey_timeout)],
-        },
-        fallbacks=[CommandHandler("cancel", cancel_setkey)],
-        conversation_timeout=CONVERSATION_TIMEOUT,
-    )
+    answers = private & ((filters.TEXT & ~filters.COMMAND) | filters.Document.ALL)
+    return [
+        CommandHandler("cancel", partial(cancel_step, otherwise=cancel), filters=private),
+        MessageHandler(answers, partial(answer_step, otherwise=unknown)),
+    ]
 
 
 def delkey_button_handler() -> CallbackQueryHandler:

@@ -7,9 +7,10 @@ chat, and lets the update go on to the guard and the handlers either way.
 
 A message carries a secret when it is:
 - a `/setkey` command with arguments, in any chat (the API key, perhaps the secret);
-- an answer to the /setkey conversation, asked of the conversation handler itself, so a text
-  or a file sent while it waits for the API key or the secret is deleted even when the guard
-  then drops it (a rate-limited user);
+- an answer to the /setkey conversation: any text or file (not a command) in a private chat
+  while the stored step (chatbot/storage/conversations.py, shared by every replica) waits for
+  the API key or the secret, also when it waited too long, so a late secret goes too, and also
+  when the guard then drops it (a rate-limited user);
 - in a private chat, anything shaped like a secret: a 64-character Binance key or secret, a
   PEM private key, or a .pem/.key file. A user who pastes a secret after the conversation timed
   out, after /cancel, or without /setkey at all leaks it just the same; a false positive costs
@@ -27,7 +28,7 @@ import re
 
 from telegram import Message, Update
 from telegram.constants import ChatType
-from telegram.ext import ConversationHandler, TypeHandler
+from telegram.ext import TypeHandler
 
 from handlers.common import delete_quietly
 from handlers.context import BotContext
@@ -47,13 +48,12 @@ NOT_DELETED = (
 )
 
 
-def scrub_handler(setkey: ConversationHandler) -> TypeHandler:
-    """The group -2 handler; `setkey` is the registered /setkey conversation, asked whether
-    an update is one of its answers."""
+def scrub_handler() -> TypeHandler:
+    """The group -2 handler."""
 
     async def scrub(update: Update, context: BotContext) -> None:
         message = update.message or update.edited_message  # never a button's (bot) message
-        if message is None or not carries_secret(update, message, setkey):
+        if message is None or not await carries_secret(update, message, context):
             return
         deleted = await delete_quietly(message)
         setattr(context, CONTEXT_FLAG, deleted)
@@ -71,18 +71,27 @@ def secret_deleted(context: BotContext) -> bool | None:
     return getattr(context, CONTEXT_FLAG, None)
 
 
-def carries_secret(update: Update, message: Message, setkey: ConversationHandler) -> bool:
+async def carries_secret(update: Update, message: Message, context: BotContext) -> bool:
     text = message.text or message.caption or ""
     if _is_setkey_with_arguments(text):
         return True
-    if not text.startswith("/") and setkey.check_update(update):
-        return True  # an answer the /setkey conversation is waiting for
     if _PEM.search(text):
         return True
     if message.chat.type != ChatType.PRIVATE:
         return False
     name = (message.document.file_name or "") if message.document else ""
-    return bool(_TOKEN.search(text)) or name.lower().endswith(_KEY_FILE)
+    if _TOKEN.search(text) or name.lower().endswith(_KEY_FILE):
+        return True
+    return await _answers_setkey(update, message, text, context)
+
+
+async def _answers_setkey(update: Update, message: Message, text: str, context: BotContext) -> bool:
+    """An answer the /setkey conversation waits for (or waited for: a late one is a secret
+    all the same): one read of the stored step, for private texts and files only."""
+    user = update.effective_user
+    if user is None or text.startswith("/") or not (message.text or message.document):
+        return False
+    return await context.services.setkey.waiting(user.id) is not None
 
 
 def _is_setkey_with_arguments(text: str) -> bool:

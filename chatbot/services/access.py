@@ -8,22 +8,26 @@ spend the send budget on refusals.
 Commands and button presses count in separate windows: a press is usually cheaper, and users tap
 more than they type, so the button limit is the more generous one; a double tap on Confirm stays
 well inside it and gets its "already placed" answer.
+
+The counts and the "already warned" times live in the database (storage/rate_limits.py), not in
+this process: with several replicas behind one webhook a user's next message may reach any of
+them, and a limit counted per process would let a burst through once per replica (and warn once
+per replica). The clock is wall time for the same reason: every replica reads the same rows.
 """
 
 from __future__ import annotations
 
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 
 from chatbot.config import AllowedUsers
+from chatbot.storage.rate_limits import RateLimitRepository
 
 DEFAULT_COMMAND_LIMIT = 20  # per user per window
 DEFAULT_BUTTON_LIMIT = 40
 WINDOW = 60.0  # seconds
-USERS_KEPT = 10_000  # users remembered before expired entries are swept
 
 
 class Verdict(Enum):
@@ -39,49 +43,10 @@ class Decision:
     warn: bool = False  # tell the user (once per window), or stay quiet
 
 
-class SlidingLimit:
-    """At most `limit` events per `window` seconds for each user, as a sliding window."""
-
-    def __init__(self, limit: int, window: float, clock: Callable[[], float]) -> None:
-        self._limit = limit
-        self._window = window
-        self._clock = clock
-        self._recent: dict[int, deque[float]] = {}
-        self._warned_at: dict[int, float] = {}
-
-    def hit(self, user_id: int) -> Decision:
-        """Count one event; over the limit it is refused (and not counted), with `warn` set on
-        the first refusal of a window only."""
-        now = self._clock()
-        if user_id not in self._recent and len(self._recent) >= USERS_KEPT:
-            self._sweep(now)
-        recent = self._recent.setdefault(user_id, deque())
-        while recent and now - recent[0] >= self._window:
-            recent.popleft()
-        if len(recent) < self._limit:
-            recent.append(now)
-            return Decision(Verdict.ALLOWED)
-        retry_in = self._window - (now - recent[0])
-        warn = now - self._warned_at.get(user_id, now - self._window) >= self._window
-        if warn:
-            self._warned_at[user_id] = now
-        return Decision(Verdict.RATE_LIMITED, retry_in=retry_in, warn=warn)
-
-    def _sweep(self, now: float) -> None:
-        """Forget users with nothing left in their window (with CHATBOT_ALLOWED_USERS=*
-        anyone may write, and the table must not grow with every passer-by)."""
-        self._recent = {
-            uid: hits
-            for uid, hits in self._recent.items()
-            if hits and now - hits[-1] < self._window
-        }
-        self._warned_at = {
-            uid: at for uid, at in self._warned_at.items() if now - at < self._window
-        }
-
-
 class AccessPolicy:
-    """Allow-list check, then a per-user limit for commands and another for button presses.
+    """Allow-list check, then a per-user limit for commands and another for button presses,
+    each at most `limit` events per `window` seconds as a sliding window. Over the limit an
+    event is refused (and not counted), with `warn` set on the first refusal of a window only.
 
     A stranger (not on the allow-list) is refused; only the first refusal in a window is to be
     answered (`warn`), the rest get silence, so forty messages cost one reply, not forty."""
@@ -89,33 +54,36 @@ class AccessPolicy:
     def __init__(
         self,
         allowed: AllowedUsers,
+        counts: RateLimitRepository,
         *,
         limit: int = DEFAULT_COMMAND_LIMIT,
         button_limit: int = DEFAULT_BUTTON_LIMIT,
         window: float = WINDOW,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._allowed = allowed
+        self._counts = counts
+        self._limits = {"command": limit, "button": button_limit}
         self._window = window
         self._clock = clock
-        self._commands = SlidingLimit(limit, window, clock)
-        self._buttons = SlidingLimit(button_limit, window, clock)
-        self._refused_at: dict[int, float] = {}
+        self._swept_at = clock()
 
-    def check(self, user_id: int, *, button: bool = False) -> Decision:
+    async def check(self, user_id: int, *, button: bool = False) -> Decision:
         """Decide on one incoming message (or, with `button`, one button press)."""
-        if not self._allowed.allows(user_id):
-            return self._refuse_stranger(user_id)
-        return (self._buttons if button else self._commands).hit(user_id)
-
-    def _refuse_stranger(self, user_id: int) -> Decision:
         now = self._clock()
-        last = self._refused_at.get(user_id)
-        if last is not None and now - last < self._window:
-            return Decision(Verdict.DENIED, retry_in=self._window - (now - last))
-        if len(self._refused_at) >= USERS_KEPT:
-            self._refused_at = {
-                uid: at for uid, at in self._refused_at.items() if now - at < self._window
-            }
-        self._refused_at[user_id] = now
-        return Decision(Verdict.DENIED, warn=True)
+        if now - self._swept_at >= self._window:
+            self._swept_at = now  # this replica's turn; sweeping twice is harmless
+            await self._counts.sweep(now - self._window)
+        if not self._allowed.allows(user_id):
+            hit = await self._counts.hit(user_id, "stranger", 0, now, self._window)
+            return Decision(Verdict.DENIED, retry_in=self._retry_in(hit.since, now), warn=hit.warn)
+        kind = "button" if button else "command"
+        hit = await self._counts.hit(user_id, kind, self._limits[kind], now, self._window)
+        if hit.counted:
+            return Decision(Verdict.ALLOWED)
+        return Decision(
+            Verdict.RATE_LIMITED, retry_in=self._retry_in(hit.since, now), warn=hit.warn
+        )
+
+    def _retry_in(self, since: float | None, now: float) -> float:
+        return 0.0 if since is None else max(0.0, self._window - (now - since))

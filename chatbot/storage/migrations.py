@@ -281,4 +281,53 @@ MIGRATIONS: tuple[Migration, ...] = (
             """
         },
     ),
+    # 8: what a conversation needs between two messages, so the next one may reach another
+    # replica: the /setkey step (storage/conversations.py; the pending API key sealed) and the
+    # per-user rate limits' hits and "already warned" times (storage/rate_limits.py)
+    Migration(
+        """
+        CREATE TABLE setkey_steps (
+            user_id    INTEGER PRIMARY KEY,
+            step       TEXT    NOT NULL,
+            key_id     TEXT,
+            sealed     BLOB,
+            expires_at REAL    NOT NULL
+        );
+        CREATE TABLE rate_hits (
+            user_id INTEGER NOT NULL,
+            kind    TEXT    NOT NULL,
+            at      REAL    NOT NULL
+        );
+        CREATE INDEX rate_hits_by_user ON rate_hits (user_id, kind, at);
+        CREATE TABLE rate_warnings (
+            user_id   INTEGER NOT NULL,
+            kind      TEXT    NOT NULL,
+            warned_at REAL    NOT NULL,
+            PRIMARY KEY (user_id, kind)
+        );
+        """,
+        {
+            "postgresql": """
+            CREATE TABLE setkey_steps (
+                user_id    BIGINT  PRIMARY KEY,
+                step       TEXT    NOT NULL,
+                key_id     TEXT,
+                sealed     BYTEA,
+                expires_at DOUBLE PRECISION NOT NULL
+            );
+            CREATE TABLE rate_hits (
+                user_id BIGINT  NOT NULL,
+                kind    TEXT    NOT NULL,
+                at      DOUBLE PRECISION NOT NULL
+            );
+            CREATE INDEX rate_hits_by_user ON rate_hits (user_id, kind, at);
+            CREATE TABLE rate_warnings (
+                user_id   BIGINT  NOT NULL,
+                kind      TEXT    NOT NULL,
+                warned_at DOUBLE PRECISION NOT NULL,
+                PRIMARY KEY (user_id, kind)
+            );
+            """
+        },
+    ),
 )

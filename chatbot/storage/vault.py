@@ -29,6 +29,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from pydantic import SecretStr
 
+from chatbot.database_url import DatabaseKind, DatabaseUrl
 from chatbot.errors import UserFacingError
 from chatbot.key_types import KeyType
 from chatbot.storage.database import Database, open_database
@@ -206,6 +207,28 @@ class CredentialVault:
         data = _associated_data(SEALING, user_id, kid, key_type, permissions)
         return kid, nonce + aead.encrypt(nonce, plaintext, data)
 
+    def seal_note(self, user_id: int, purpose: str, value: SecretStr) -> tuple[str, bytes]:
+        """Seal a value kept for a moment between two messages (the API key a /setkey
+        conversation holds until the secret comes): `(key id, nonce || ciphertext)`, bound to
+        the user and the purpose, so a copied row opens for no other user or use."""
+        kid, aead = self._current
+        nonce = os.urandom(NONCE_BYTES)
+        data = _note_data(user_id, kid, purpose)
+        return kid, nonce + aead.encrypt(nonce, value.get_secret_value().encode(), data)
+
+    def open_note(self, user_id: int, purpose: str, kid: str, blob: bytes) -> SecretStr:
+        """The value `seal_note` sealed; raises VaultError when it does not open (another
+        user's or purpose's row, a master key no longer configured, an edited row)."""
+        aead = self._keys.get(kid)
+        if aead is None:
+            raise VaultError(f"a {purpose} note of user {user_id} names an unknown master key")
+        data = _note_data(user_id, kid, purpose)
+        try:
+            plaintext = aead.decrypt(bytes(blob[:NONCE_BYTES]), bytes(blob[NONCE_BYTES:]), data)
+        except InvalidTag:
+            raise VaultError(f"a {purpose} note of user {user_id} does not decrypt") from None
+        return SecretStr(plaintext.decode())
+
     def _open(self, row: Any) -> tuple[SecretStr, SecretStr]:
         user_id, kid, blob = int(row["user_id"]), row["key_id"], row["ciphertext"]
         aead = self._keys.get(kid)
@@ -239,30 +262,43 @@ def _associated_data(
     raise VaultError(f"the stored key of user {user_id} has an unknown sealing {sealing}")
 
 
+def _note_data(user_id: int, kid: str, purpose: str) -> bytes:
+    return json.dumps(["binance-chatbot/note/v1", purpose, user_id, kid]).encode()
+
+
 class NothingToRotate(VaultError):
     """`chatbot rotate-key` found no database, or one with no stored key: most likely a wrong
     CHATBOT_DB, and dropping the old master key afterwards would lose every real key."""
 
 
 async def rotate_database(
-    path: str, master_key: bytes, old_keys: list[bytes], *, allow_empty: bool = False
+    target: DatabaseUrl | str,
+    master_key: bytes,
+    old_keys: list[bytes],
+    *,
+    allow_empty: bool = False,
 ) -> int:
     """`chatbot rotate-key`: open the database, re-seal every row, return how many were.
 
-    Raises NothingToRotate when the file does not exist (it is not created) or holds no key,
-    unless `allow_empty`."""
-    if not await asyncio.to_thread(os.path.isfile, path):
+    Raises NothingToRotate when a SQLite file does not exist (it is not created) or the
+    database holds no key, unless `allow_empty`; StorageError when a server cannot be reached.
+    Messages name the database by its redacted URL, never with a password."""
+    url = target if isinstance(target, DatabaseUrl) else DatabaseUrl.parse(target)
+    missing = url.kind is DatabaseKind.SQLITE and not await asyncio.to_thread(
+        os.path.isfile, url.target
+    )
+    if missing:
         if allow_empty:
             return 0
         raise NothingToRotate(
-            f"there is no database at {path}: check CHATBOT_DB (nothing was created)"
+            f"there is no database at {url.redacted}: check CHATBOT_DB (nothing was created)"
         )
-    db = await open_database(path)
+    db = await open_database(url)
     try:
         vault = CredentialVault(db, master_key, old_keys)
         if not allow_empty and await vault.count() == 0:
             raise NothingToRotate(
-                f"the database {path} holds no stored keys: check CHATBOT_DB, or pass "
+                f"the database {url.redacted} holds no stored keys: check CHATBOT_DB, or pass "
                 "--allow-empty if that is expected"
             )
         return await vault.rotate()
