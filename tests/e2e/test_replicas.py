@@ -132,7 +132,6 @@ async def test_fifty_confirm_presses_over_three_replicas_place_one_order(api, ex
     )  # fmt: skip
 
 
-@pytest.mark.xfail(strict=True, reason="needs the /setkey steps in the database (P3)")
 async def test_a_setkey_conversation_over_three_replicas(api, exchange, replicas):
     alice = user(api, ALICE)
     exchange.add_account(ALICE_KEY, secret=ALICE_SECRET, balances={"USDT": Decimal(1000)})
