@@ -8,7 +8,7 @@ only where the engines differ (column types, identity columns), never to change 
 schema means. Statements are separated by semicolons; no migration holds a
 semicolon inside a string.
 
-`sql` is SQLite's text. Migrations 1-4 and 6 give PostgreSQL its own (see the list of engine
+`sql` is SQLite's text. Migrations 1-4, 6 and 7 give PostgreSQL its own (see the list of engine
 differences in `chatbot/storage/database.py`): every INTEGER -> BIGINT (SQLite's is 8 bytes),
 REAL -> DOUBLE PRECISION, BLOB -> BYTEA, AUTOINCREMENT -> an identity column; 5 is portable.
 """
@@ -261,6 +261,38 @@ MIGRATIONS: tuple[Migration, ...] = (
             ALTER TABLE tracked_orders ADD COLUMN time_in_force TEXT;
             ALTER TABLE tracked_orders ADD COLUMN created_ms BIGINT;
             ALTER TABLE tracked_orders ADD COLUMN quote TEXT;
+            """
+        },
+    ),
+    # 7: replicas and the leases that share out work done once (see storage/leases.py):
+    # each replica's last heartbeat, and each shard's owner until when (time.time() seconds)
+    Migration(
+        """
+        CREATE TABLE replicas (
+            id           TEXT PRIMARY KEY,
+            heartbeat_at REAL NOT NULL,
+            started_at   REAL NOT NULL
+        );
+        CREATE TABLE leases (
+            shard      TEXT PRIMARY KEY,
+            owner      TEXT,
+            expires_at REAL NOT NULL DEFAULT 0
+        );
+        CREATE INDEX leases_by_owner ON leases (owner);
+        """,
+        {
+            "postgresql": """
+            CREATE TABLE replicas (
+                id           TEXT PRIMARY KEY,
+                heartbeat_at DOUBLE PRECISION NOT NULL,
+                started_at   DOUBLE PRECISION NOT NULL
+            );
+            CREATE TABLE leases (
+                shard      TEXT PRIMARY KEY,
+                owner      TEXT,
+                expires_at DOUBLE PRECISION NOT NULL DEFAULT 0
+            );
+            CREATE INDEX leases_by_owner ON leases (owner);
             """
         },
     ),
