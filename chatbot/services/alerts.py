@@ -1,7 +1,10 @@
 """Price alerts: created from the chat, evaluated on every trade, fired exactly once.
 
-Active alerts live in SQLite and, indexed, in the `AlertBook`, which finds the alerts a price
-fires by bisection. A firing is written (alert marked, message queued in the outbox) in one
+Active alerts live in the database and, indexed, in the `AlertBook`, which finds the alerts a
+price fires by bisection. With several replicas, a replica's book holds only the alerts of the
+symbols whose market shard it holds (`restrict_to`, `take_symbols`, `drop_symbols`, fed by the
+lease keeper through the alert feed); an alert made on another replica reaches it by
+`adopt`. A firing is written (alert marked, message queued in the outbox) in one
 transaction before anything is sent; the outbox sender does the sending. Percent alerts are
 turned into absolute thresholds when they are set.
 """
@@ -27,6 +30,7 @@ from chatbot.storage.alerts import (
     AlertLimitReached,
     AlertRecord,
     AlertRepository,
+    AlertState,
 )
 from chatbot.storage.retry import until_written
 
@@ -40,6 +44,11 @@ HUNDRED = Decimal(100)
 FIVE_PERCENT = {True: Decimal("1.05"), False: Decimal("0.95")}  # an example's level, up or down
 
 Watch = Callable[[str], Awaitable[None]]
+SymbolFilter = Callable[[str], bool]
+
+
+def _everything(_: str) -> bool:
+    return True
 
 
 @dataclass(frozen=True)
@@ -88,6 +97,8 @@ class AlertService:
         self._clock = clock
         self._watch: Watch | None = None
         self._unwatch: Watch | None = None
+        self._watched: set[str] = set()  # symbols this service asked the stream for
+        self._owns: SymbolFilter = _everything
         self.fired = asyncio.Event()  # set when the outbox has something new
         self._tasks: set[asyncio.Task[None]] = set()
         self._delay_after = delay_notice_after
@@ -128,25 +139,68 @@ class AlertService:
         """How symbols get (un)subscribed on the market stream."""
         self._watch, self._unwatch = watch, unwatch
 
+    def restrict_to(self, owns: SymbolFilter) -> None:
+        """Hold only the alerts of symbols `owns` selects (the market shards this replica
+        holds); the rest are another replica's to evaluate."""
+        self._owns = owns
+
     async def load(self) -> int:
-        """At start: put every active alert back in the book and watch its symbol."""
+        """At start: put every active alert this replica evaluates back in the book and
+        watch its symbol. Returns how many the book holds."""
         self._paused = await self._repo.paused_chats()
-        count, symbols = 0, set()
-        async for page in self._repo.active_pages():
-            for alert in page:
-                self._index(alert)
-                symbols.add(alert.symbol)
-            count += len(page)
+        symbols = await self._read_active(self._owns)
         for symbol in symbols:
             await self._watch_symbol(symbol)
-        return count
+        return len(self._book)
 
-    def _index(self, alert: AlertRecord) -> None:
-        """Put an alert in the book, unless it is there already: `load` runs while the bot
-        already takes commands, so an alert created meanwhile can reach the book both from
-        its /alert and from the start-up read (the same row either way)."""
+    async def take_symbols(self, wanted: SymbolFilter) -> list[str]:
+        """Shards just gained: index the active alerts of the symbols `wanted` selects, watch
+        those symbols, and evaluate their current prices once, as after a stream gap, so what
+        crossed while nobody held them fires now. Returns the symbols taken."""
+        symbols = sorted(await self._read_active(wanted))
+        for symbol in symbols:
+            await self._watch_symbol(symbol)
+        if symbols:
+            await self.on_gap(symbols)
+        return symbols
+
+    async def drop_symbols(self, unwanted: SymbolFilter) -> None:
+        """Shards just lost: forget their alerts and stop watching their symbols (no database
+        call: this also runs when the database cannot be reached)."""
+        for symbol in [s for s in self._book.symbols() | self._watched if unwanted(s)]:
+            for alert_id in self._book.ids(symbol):
+                self._book.remove(alert_id)
+            await self._unwatch_if_idle(symbol)
+
+    async def adopt(self, alert_id: int) -> None:
+        """An alert was made on another replica: index it if this one evaluates its symbol."""
+        record = await self._repo.get(alert_id)
+        if record is not None and record.state is AlertState.ACTIVE and self._index(record):
+            await self._watch_symbol(record.symbol)
+
+    async def forget(self, alert_id: int, symbol: str) -> None:
+        """An alert was deleted on another replica: drop it from this book."""
+        if self._book.remove(alert_id):
+            await self._unwatch_if_idle(symbol)
+
+    async def _read_active(self, wanted: SymbolFilter) -> set[str]:
+        """Index every active alert of the symbols `wanted` selects; their symbols."""
+        symbols: set[str] = set()
+        async for page in self._repo.active_pages():
+            for alert in page:
+                if wanted(alert.symbol) and self._index(alert):
+                    symbols.add(alert.symbol)
+        return symbols
+
+    def _index(self, alert: AlertRecord) -> bool:
+        """Put an alert in the book, unless it is there already or another replica evaluates
+        its symbol; whether the book holds it now. `load` runs while the bot already takes
+        commands, so an alert created meanwhile can reach the book both from its /alert and
+        from the start-up read (the same row either way)."""
         if alert.id in self._book:
-            return
+            return True
+        if not self._owns(alert.symbol):
+            return False
         self._book.add(
             alert.id,
             alert.symbol,
@@ -157,6 +211,7 @@ class AlertService:
             # a repeat alert that fired before a restart waits to re-arm, not to fire at once
             fired_at=alert.fired_at if alert.repeat else None,
         )
+        return True
 
     # -- the commands ------------------------------------------------------------------------
 
@@ -188,8 +243,8 @@ class AlertService:
             )
         except AlertLimitReached:
             raise self._limit_reached() from None
-        self._index(record)
-        await self._watch_symbol(rules.symbol)
+        if self._index(record):
+            await self._watch_symbol(rules.symbol)
         return NewAlert(record, price)
 
     def _limit_reached(self) -> UserError:
@@ -251,9 +306,7 @@ class AlertService:
         how many were resumed."""
         self._paused.discard(chat_id)
         records = await self._repo.resume_chat(chat_id)
-        for record in records:
-            self._index(record)
-        for symbol in {r.symbol for r in records}:
+        for symbol in {r.symbol for r in records if self._index(r)}:
             await self._watch_symbol(symbol)
         return len(records)
 
@@ -313,11 +366,15 @@ class AlertService:
         return await self._repo.fire(alert_ids, price, now)
 
     async def _watch_symbol(self, symbol: str) -> None:
-        if self._watch is not None:
+        """Ask the stream for a symbol once, however many alerts it has (the stream counts
+        each request and wants as many removes)."""
+        if self._watch is not None and symbol not in self._watched:
+            self._watched.add(symbol)
             await self._watch(symbol)
 
     async def _unwatch_if_idle(self, symbol: str) -> None:
-        if self._unwatch is not None and self._book.count(symbol) == 0:
+        if self._unwatch is not None and symbol in self._watched and not self._book.count(symbol):
+            self._watched.discard(symbol)
             await self._unwatch(symbol)
 
 
