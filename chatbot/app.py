@@ -55,13 +55,16 @@ from chatbot.services.bundle import Services
 from chatbot.services.charts import ChartService
 from chatbot.services.fill_feed import FillFeed
 from chatbot.services.keys import KeyService
+from chatbot.services.leases import LeaseKeeper, LeaseSettings, default_replica_id
 from chatbot.services.market import MarketService
+from chatbot.services.notices import ChangeNotices
 from chatbot.services.open_orders import OpenOrderMirror
 from chatbot.services.order_tracker import OrderTracker
 from chatbot.services.order_watch import OrderWatch
 from chatbot.services.orders import OrderService
 from chatbot.storage.alerts import AlertRepository
 from chatbot.storage.database import Database, open_database
+from chatbot.storage.leases import LeaseRepository
 from chatbot.storage.tickets import TicketRepository
 from chatbot.storage.tracked_orders import TrackedOrderRepository
 from chatbot.storage.vault import CredentialVault
@@ -91,6 +94,7 @@ class Resources:
     live: FillFeed
     alerts: AlertFeed
     watch: OrderWatch
+    leases: LeaseKeeper  # which shards of once-only work this replica does
     health: HealthBoard = field(default_factory=HealthBoard)
     monitor: HealthMonitor | None = None  # with the HTTP server only: it feeds /healthz
     web: web.AppRunner | None = None
@@ -160,7 +164,7 @@ async def open_resources(app: Application, clock: Callable[[], float] = time.tim
     api_url = present(settings.binance_api_url, "BINANCE_API_URL")
     stream_url = present(settings.binance_stream_url, "BINANCE_STREAM_URL")
     ws_api_url = present(settings.binance_ws_api_url, "BINANCE_WS_API_URL")
-    db = await open_database(settings.db_path)
+    db = await open_database(settings.database_url)
     health = HealthBoard()
     client = BinanceClient(api_url, weight_share=settings.weight_share / 100)
     vault = CredentialVault(db, settings.master_key_bytes, settings.old_master_key_bytes)
@@ -169,6 +173,10 @@ async def open_resources(app: Application, clock: Callable[[], float] = time.tim
     key_service = KeyService(client, vault)
     tickets, alert_repo = TicketRepository(db, clock=clock), AlertRepository(db)
     notifier = ChatNotifier(app.bot)
+    replica = settings.replica_id or default_replica_id()
+    lease_settings = LeaseSettings(replica, settings.lease_shards, settings.takeover_seconds)
+    leases = LeaseKeeper(LeaseRepository(db), lease_settings, health=health)
+    notices = ChangeNotices(db, replica)
     mirror = AccountMirror()  # balances kept by the user-data stream
     tracked = TrackedOrderRepository(db)
     tracker = OrderTracker(
@@ -217,6 +225,7 @@ async def open_resources(app: Application, clock: Callable[[], float] = time.tim
             per_user_limit=settings.alert_limit,
             cooldown=settings.alert_cooldown,
             delay_notice_after=settings.price_delay_notice,
+            notices=notices,
         ),
         charts=ChartService(client, market_service),
     )
@@ -234,14 +243,21 @@ async def open_resources(app: Application, clock: Callable[[], float] = time.tim
     market_stream = MarketStreamSettings(url=stream_url)
     open_market_stream = functools.partial(MarketStream, market_stream, attempts=attempts)
     alerts_live = AlertFeed(
-        open_market_stream, services.alerts, alert_repo, key_service, notifier, health
+        open_market_stream,
+        services.alerts,
+        alert_repo,
+        key_service,
+        notifier,
+        health,
+        leases=leases,
+        notices=notices,
     )
     metrics = bot_gauges(client, services, alerts_live, attempts, state.pacer)
     state.open(Opened(services, metrics, health, live, alerts_live))
     with suppress(BinanceError):  # Binance unreachable at start is not fatal; calls retry
         await client.sync_time()
         await client.exchange_info()  # the weight limits, before any start-up work spends
-    return Resources(db, client, live, alerts_live, watch, health)
+    return Resources(db, client, live, alerts_live, watch, leases, health)
 
 
 async def _reconcile(app: Application) -> None:
@@ -262,6 +278,7 @@ async def _reconcile(app: Application) -> None:
 async def close_resources(resources: Resources) -> None:
     if resources.monitor is not None:
         await resources.monitor.stop()
+    await resources.leases.stop()  # first: the work stops, then another replica takes it
     await resources.watch.stop()
     await resources.live.stop()
     await resources.alerts.stop()
@@ -331,6 +348,7 @@ async def running_bot(
         app.create_task(_reconcile(app), name="reconcile-tickets")
         app.create_task(resources.live.start(), name="live-orders")
         app.create_task(resources.alerts.start(), name="live-alerts")
+        app.create_task(resources.leases.start(), name="leases")
         yield app
     finally:
         if app.updater is not None and app.updater.running:

@@ -5,6 +5,11 @@ outbox sender delivers them through an `AlertNotifier` (implemented by the handl
 also counts stream outages and, after a long one (the alert service decides how long), asks the
 notifier to tell each chat with alerts, once, that prices are live again. `chatbot/app.py`
 builds it and gives it what it needs.
+
+With a lease keeper, the book and the stream hold only the symbols of the market shards this
+replica holds: a gained shard's alerts are read and caught up as after a stream gap, a lost
+one's dropped, and alerts made or removed on another replica arrive as change notices. Every
+replica runs an outbox sender (each message is claimed by one).
 """
 
 from __future__ import annotations
@@ -14,13 +19,17 @@ import logging
 from decimal import Decimal
 from typing import Protocol
 
+from chatbot.exchange.errors import BinanceError
 from chatbot.exchange.market_stream.group import PriceHandler
 from chatbot.exchange.market_stream.stream import GapHandler, MarketStream, StateHandler
 from chatbot.health import HealthBoard
 from chatbot.services.alerts import AlertService
 from chatbot.services.keys import KeyService
+from chatbot.services.leases import LeaseKeeper
+from chatbot.services.notices import AlertChange, AlertNotice, ChangeNotices
 from chatbot.services.outbox import OutboxSender, SendResult
 from chatbot.storage.alerts import AlertRepository
+from chatbot.storage.leases import ShardKind
 from chatbot.storage.outbox import FiredAlert
 
 log = logging.getLogger(__name__)
@@ -62,8 +71,12 @@ class AlertFeed:
         keys: KeyService,
         notifier: AlertNotifier,
         health: HealthBoard,
+        leases: LeaseKeeper | None = None,
+        notices: ChangeNotices | None = None,
     ) -> None:
         self._alerts = alerts
+        self._leases = leases
+        self._notices = notices
         self._health = health
         self._pruning: asyncio.Task[None] | None = None
         self._keys = keys
@@ -77,8 +90,13 @@ class AlertFeed:
             repo.outbox, self._send, alerts.pause_chat, alerts.fired, health=health
         )
         alerts.follow_with(self.stream.add, self.stream.remove)
+        if leases is not None:
+            alerts.restrict_to(leases.owns_symbol)
+            leases.on_change(ShardKind.MARKET, self._shards_changed)
 
     async def start(self) -> None:
+        if self._notices is not None:
+            await self._notices.on_alerts(self._heard)
         await self.stream.start()
         count = await self._alerts.load()
         log.info("price alerts loaded: %d active", count)
@@ -105,6 +123,36 @@ class AlertFeed:
                 self._health.failed("alert-prune", exc)
             await asyncio.sleep(PRUNE_EVERY)
 
+    async def _shards_changed(self, gained: frozenset[int], lost: frozenset[int]) -> None:
+        """The keeper moved market shards: drop the lost ones' alerts, take the gained ones'
+        and catch them up (a failed catch-up is reported: the stream's next trades still
+        fire what stays beyond its level)."""
+        assert self._leases is not None
+        shard = self._leases.shard_of_symbol
+        if lost:
+            await self._alerts.drop_symbols(lambda symbol: shard(symbol) in lost)
+        if gained:
+            try:
+                taken = await self._alerts.take_symbols(lambda symbol: shard(symbol) in gained)
+            except BinanceError as exc:
+                self._health.failed("alert-catch-up", exc)
+                return
+            except BaseException:  # not taken up: the keeper gives the shards back
+                await self._alerts.drop_symbols(lambda symbol: shard(symbol) in gained)
+                raise
+            log.info("market shards %s taken: %d symbols", sorted(gained), len(taken))
+
+    async def _heard(self, notice: AlertNotice | None) -> None:
+        """Another replica changed alerts (None: notices may have been missed)."""
+        if notice is None:
+            await self._alerts.reload()
+        elif notice.change is AlertChange.CREATED:
+            for alert_id in notice.alert_ids:
+                await self._alerts.adopt(alert_id)
+        else:
+            for alert_id in notice.alert_ids:
+                await self._alerts.forget(alert_id)
+
     async def _send(self, chat_id: int, alerts: list[FiredAlert]) -> SendResult:
         can_trade = len(alerts) == 1 and await self._keys.has_key(alerts[0].user_id)
         return await self._notifier.alerts_fired(chat_id, alerts, can_trade=can_trade)
@@ -119,5 +167,12 @@ class AlertFeed:
             return
         delayed_for = self._alerts.prices_resumed()
         if delayed_for is not None:
-            chats = sorted({alert.chat_id for alert in await self._repo.active()})
+            # the chats of this replica's alerts: each replica tells its own
+            chats = sorted(
+                {
+                    alert.chat_id
+                    for alert in await self._repo.active()
+                    if alert.id in self._alerts.book
+                }
+            )
             await self._notifier.prices_back(chats, delayed_for)

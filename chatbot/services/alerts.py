@@ -16,14 +16,14 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from decimal import ROUND_FLOOR, Decimal
+from decimal import Decimal
 
 from chatbot.errors import UserError
-from chatbot.exchange.grid import format_decimal, mul, price_range, price_step, to_step
-from chatbot.exchange.symbol_rules import SymbolRules
 from chatbot.health import HealthBoard
 from chatbot.services.alert_book import AlertBook
+from chatbot.services.alert_levels import alert_level
 from chatbot.services.market import MarketService
+from chatbot.services.notices import AlertChange, ChangeNotices
 from chatbot.services.order_intent import OrderIntent
 from chatbot.storage.alerts import (
     AlertDirection,
@@ -32,6 +32,7 @@ from chatbot.storage.alerts import (
     AlertRepository,
     AlertState,
 )
+from chatbot.storage.database import StorageError
 from chatbot.storage.retry import until_written
 
 log = logging.getLogger(__name__)
@@ -41,7 +42,6 @@ PER_USER_LIMIT = 100
 DEFAULT_RETENTION_DAYS = 30.0  # fired one-shot alerts are forgotten after this long
 DELAY_NOTICE_AFTER = 60.0  # seconds of market stream outage before users hear of it
 HUNDRED = Decimal(100)
-FIVE_PERCENT = {True: Decimal("1.05"), False: Decimal("0.95")}  # an example's level, up or down
 
 Watch = Callable[[str], Awaitable[None]]
 SymbolFilter = Callable[[str], bool]
@@ -85,8 +85,10 @@ class AlertService:
         health: HealthBoard | None = None,
         retention_days: float = DEFAULT_RETENTION_DAYS,
         delay_notice_after: float = DELAY_NOTICE_AFTER,
+        notices: ChangeNotices | None = None,
     ) -> None:
         self._repo = repo
+        self._notices = notices
         self._retention = retention_days * 86_400
         self._paused: set[int] = set()
         self._health = health or HealthBoard()
@@ -178,10 +180,35 @@ class AlertService:
         if record is not None and record.state is AlertState.ACTIVE and self._index(record):
             await self._watch_symbol(record.symbol)
 
-    async def forget(self, alert_id: int, symbol: str) -> None:
-        """An alert was deleted on another replica: drop it from this book."""
-        if self._book.remove(alert_id):
-            await self._unwatch_if_idle(symbol)
+    async def forget(self, alert_id: int) -> None:
+        """An alert was deleted or paused (here or on another replica): drop it from this
+        book."""
+        view = self._book.get(alert_id)
+        if view is not None and self._book.remove(alert_id):
+            await self._unwatch_if_idle(view.symbol)
+
+    async def reload(self) -> None:
+        """Change notices may have been missed: make the book match the database's active
+        alerts of the symbols this replica evaluates."""
+        active: set[int] = set()
+        async for page in self._repo.active_pages():
+            active.update(a.id for a in page if self._owns(a.symbol))
+        for symbol in list(self._book.symbols()):
+            for alert_id in self._book.ids(symbol):
+                if alert_id not in active:
+                    await self.forget(alert_id)
+        for symbol in await self._read_active(self._owns):
+            await self._watch_symbol(symbol)
+
+    async def _announce(self, change: AlertChange, alert_ids: list[int], symbol: str) -> None:
+        """Tell the other replicas; the change is already written, so a failure here only
+        delays the owner's book until its next reload, and the command still succeeds."""
+        if self._notices is None or not alert_ids:
+            return
+        try:
+            await self._notices.alerts_changed(change, alert_ids, symbol)
+        except StorageError as exc:
+            self._health.failed("change-notices", exc)
 
     async def _read_active(self, wanted: SymbolFilter) -> set[str]:
         """Index every active alert of the symbols `wanted` selects; their symbols."""
@@ -220,7 +247,7 @@ class AlertService:
         if await self._repo.count_active(user_id) >= self._limit:  # spare Binance the quote
             raise self._limit_reached()
         price = (await self._market.quotes([rules.symbol]))[0].ticker.last_price
-        direction, threshold, condition = _threshold(spec, price, rules)
+        direction, threshold, condition = alert_level(spec, price, rules)
         if (direction is AlertDirection.ABOVE and price >= threshold) or (
             direction is AlertDirection.BELOW and price <= threshold
         ):
@@ -245,6 +272,7 @@ class AlertService:
             raise self._limit_reached() from None
         if self._index(record):
             await self._watch_symbol(rules.symbol)
+        await self._announce(AlertChange.CREATED, [record.id], rules.symbol)
         return NewAlert(record, price)
 
     def _limit_reached(self) -> UserError:
@@ -263,6 +291,8 @@ class AlertService:
             self._book.remove(record.id)
         for symbol in {record.symbol for record in deleted}:
             await self._unwatch_if_idle(symbol)
+            ids = [r.id for r in deleted if r.symbol == symbol]
+            await self._announce(AlertChange.DELETED, ids, symbol)
         return [record.id for record in deleted]
 
     async def again(self, user_id: int, alert_id: int) -> NewAlert:
@@ -297,9 +327,11 @@ class AlertService:
     async def pause_chat(self, chat_id: int) -> None:
         """The chat is gone for the bot (blocked, kicked, not found): keep its alerts, stop
         firing them into it until someone writes from it again."""
-        for alert_id in await self._repo.pause_chat(chat_id):
-            self._book.remove(alert_id)
+        paused = await self._repo.pause_chat(chat_id)
+        for alert_id in paused:
+            await self.forget(alert_id)
         self._paused.add(chat_id)
+        await self._announce(AlertChange.DELETED, paused, "-")
 
     async def resume_chat(self, chat_id: int) -> int:
         """Someone wrote from a paused chat: it works again, so its alerts fire again. Returns
@@ -308,6 +340,9 @@ class AlertService:
         records = await self._repo.resume_chat(chat_id)
         for symbol in {r.symbol for r in records if self._index(r)}:
             await self._watch_symbol(symbol)
+        for symbol in {r.symbol for r in records}:
+            ids = [r.id for r in records if r.symbol == symbol]
+            await self._announce(AlertChange.CREATED, ids, symbol)
         return len(records)
 
     async def prune(self) -> int:
@@ -376,57 +411,6 @@ class AlertService:
         if self._unwatch is not None and symbol in self._watched and not self._book.count(symbol):
             self._watched.discard(symbol)
             await self._unwatch(symbol)
-
-
-def _threshold(
-    spec: AlertSpec, price: Decimal, rules: SymbolRules
-) -> tuple[AlertDirection, Decimal, str]:
-    """The alert's direction, level and condition as shown; a UserError when no trade can ever
-    reach the level."""
-    if spec.operator == ">":
-        _refuse_unreachable(rules, spec, price, AlertDirection.ABOVE, spec.value)
-        return AlertDirection.ABOVE, spec.value, f"≥ {spec.value.normalize():f}"
-    if spec.operator == "<":
-        _refuse_unreachable(rules, spec, price, AlertDirection.BELOW, spec.value)
-        return AlertDirection.BELOW, spec.value, f"≤ {spec.value.normalize():f}"
-    if spec.value <= -HUNDRED:
-        raise UserError("A fall of 100% or more cannot happen. Example: /alert BTC -5%")
-    threshold = price * (1 + spec.value / HUNDRED)
-    sign = "+" if spec.value > 0 else ""
-    direction = AlertDirection.ABOVE if spec.value > 0 else AlertDirection.BELOW
-    _refuse_unreachable(rules, spec, price, direction, threshold)
-    arrow = "≥" if spec.value > 0 else "≤"
-    shown = threshold.quantize(Decimal("0.00000001")).normalize()
-    return direction, threshold, f"{sign}{spec.value.normalize():f}% ({arrow} {shown:f})"
-
-
-def _refuse_unreachable(
-    rules: SymbolRules,
-    spec: AlertSpec,
-    price: Decimal,
-    direction: AlertDirection,
-    threshold: Decimal,
-) -> None:
-    """Refuse a level outside the prices the symbol can trade at (its PRICE_FILTER), such as
-    `< 0.001` on a 0.01 tick or `-99.9999999%`: such an alert would wait forever."""
-    lowest, highest = price_range(rules)
-    if direction is AlertDirection.BELOW and threshold < lowest:
-        bound = f"below {format_decimal(lowest)}"
-    elif direction is AlertDirection.ABOVE and threshold > highest:
-        bound = f"above {format_decimal(highest)}"
-    else:
-        return
-    up = direction is AlertDirection.ABOVE
-    if spec.operator == "%":
-        example = f"/alert {rules.symbol} {'+' if up else '-'}5%"
-    else:
-        near = to_step(mul(price, FIVE_PERCENT[up]), price_step(rules), ROUND_FLOOR)
-        level = min(max(near, lowest), highest).normalize()
-        example = f"/alert {rules.symbol} {spec.operator} {level:f}"  # typed as the grammar takes
-    raise UserError(
-        f"That alert could never fire: {rules.symbol} cannot trade {bound} on Binance, and "
-        f"this alert waits for a price beyond that. Pick a nearer level, like {example}"
-    )
 
 
 def _spec_of(record: AlertRecord) -> AlertSpec:

@@ -89,6 +89,7 @@ class LeaseKeeper:
         self._held: dict[ShardKind, frozenset[int]] = {kind: frozenset() for kind in ShardKind}
         self._listeners: dict[ShardKind, list[ShardsChanged]] = {kind: [] for kind in ShardKind}
         self._valid_until = 0.0
+        self._shards_made = False
         self.live = 1  # replicas alive at the last beat (this one included)
         self.live_ids: list[str] = [settings.replica_id]
         self.task: asyncio.Task[None] | None = None
@@ -117,13 +118,23 @@ class LeaseKeeper:
         return self.shard_of_user(user_id) in self._held[ShardKind.USERS]
 
     async def start(self) -> None:
-        """Create the shard rows, take a first share (consumers hear of it before this
-        returns), then keep beating in the background."""
-        await self._repo.create_shards(
-            shard_name(kind, n) for kind in ShardKind for n in range(self.settings.shards)
-        )
-        await self.beat()
+        """Create the shard rows and take a first share (consumers hear of it before this
+        returns), then keep beating in the background. A database that cannot be reached
+        yet is retried at each beat."""
+        await self._prepare()
         self.task = asyncio.get_running_loop().create_task(self._run(), name="lease-keeper")
+
+    async def _prepare(self) -> None:
+        if not self._shards_made:
+            try:
+                await self._repo.create_shards(
+                    shard_name(kind, n) for kind in ShardKind for n in range(self.settings.shards)
+                )
+            except StorageError as exc:
+                self._health.failed("leases", exc)
+                return
+            self._shards_made = True
+        await self.beat()
 
     async def stop(self) -> None:
         """Stop the work, then release every lease and leave the live count."""
@@ -141,7 +152,7 @@ class LeaseKeeper:
     async def _run(self) -> None:
         while True:
             await asyncio.sleep(self.settings.beat)
-            await self.beat()
+            await self._prepare()
 
     async def beat(self) -> None:
         """One round: heartbeat, renew, give back the excess, claim up to the fair share."""
