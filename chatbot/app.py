@@ -253,7 +253,7 @@ async def open_resources(app: Application, clock: Callable[[], float] = time.tim
         notices=notices,
     )
     metrics = bot_gauges(client, services, alerts_live, attempts, state.pacer)
-    state.open(Opened(services, metrics, health, live, alerts_live))
+    state.open(Opened(services, metrics, health, live, alerts_live, leases))
     with suppress(BinanceError):  # Binance unreachable at start is not fatal; calls retry
         await client.sync_time()
         await client.exchange_info()  # the weight limits, before any start-up work spends
