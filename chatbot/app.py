@@ -170,13 +170,14 @@ async def open_resources(app: Application, clock: Callable[[], float] = time.tim
     vault = CredentialVault(db, settings.master_key_bytes, settings.old_master_key_bytes)
     await vault.upgrade()  # rows sealed before the associated data covered type and permissions
     market_service = MarketService(client)
-    key_service = KeyService(client, vault)
-    tickets, alert_repo = TicketRepository(db, clock=clock), AlertRepository(db)
-    notifier = ChatNotifier(app.bot)
     replica = settings.replica_id or default_replica_id()
     lease_settings = LeaseSettings(replica, settings.lease_shards, settings.takeover_seconds)
     leases = LeaseKeeper(LeaseRepository(db), lease_settings, health=health)
-    notices = ChangeNotices(db, replica)
+    notices = ChangeNotices(db, replica)  # what other replicas changed: keys and alerts
+    key_service = KeyService(client, vault, notices)
+    await notices.on_keys(key_service.changed_elsewhere)
+    tickets, alert_repo = TicketRepository(db, clock=clock), AlertRepository(db)
+    notifier = ChatNotifier(app.bot)
     mirror = AccountMirror()  # balances kept by the user-data stream
     tracked = TrackedOrderRepository(db)
     tracker = OrderTracker(
@@ -239,7 +240,16 @@ async def open_resources(app: Application, clock: Callable[[], float] = time.tim
         governor=client.governor,
         attempts=attempts,
     )
-    live = FillFeed(open_user_stream, key_service, tracker, notifier, mirror, open_orders)
+    live = FillFeed(
+        open_user_stream,
+        key_service,
+        tracker,
+        notifier,
+        mirror,
+        open_orders,
+        leases=leases,
+        notices=notices,
+    )
     market_stream = MarketStreamSettings(url=stream_url)
     open_market_stream = functools.partial(MarketStream, market_stream, attempts=attempts)
     alerts_live = AlertFeed(
