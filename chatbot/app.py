@@ -262,7 +262,7 @@ async def open_resources(app: Application, clock: Callable[[], float] = time.tim
         leases=leases,
         notices=notices,
     )
-    metrics = bot_gauges(client, services, alerts_live, attempts, state.pacer)
+    metrics = bot_gauges(client, services, alerts_live, attempts, state.pacer, leases)
     state.open(Opened(services, metrics, health, live, alerts_live, leases))
     with suppress(BinanceError):  # Binance unreachable at start is not fatal; calls retry
         await client.sync_time()
@@ -334,6 +334,7 @@ async def running_bot(
                 resources.alerts,
                 resources.health,
                 interval=settings.health_interval,
+                leases=resources.leases,
             )
             await resources.monitor.start()
             resources.web = await start_http(

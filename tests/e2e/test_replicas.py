@@ -10,6 +10,7 @@ the one that takes the shard over."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from decimal import Decimal
@@ -26,6 +27,7 @@ from chatbot.storage.leases import ShardKind, symbol_shard
 from tests.e2e.conftest import ALICE, ALICE_KEY, ALICE_SECRET, BOB, ask
 from tests.e2e.helpers import (
     free_port,
+    get,
     notices,
     place_resting_buy,
     price_of,
@@ -154,3 +156,21 @@ async def test_a_fill_while_the_users_replica_is_dead_is_told_once_after_the_tak
     assert user in runtime(a).fill_feed.stream.subscribed_users
     await sentinel_filled(chat, exchange)
     assert [price_of(m) for m in notices(chat)] == ["55000", "54000"]
+
+
+async def test_healthz_and_metrics_say_which_replica_holds_what(replicas):
+    answers = {}
+    for replica in replicas:
+        base = f"http://127.0.0.1:{runtime(replica).settings.http_port}"
+        status, body = await get(f"{base}/healthz")
+        assert status == 200, body
+        answers[runtime(replica).leases.replica_id] = json.loads(body)["replica"]
+        status, metrics = await get(f"{base}/metrics")
+        assert 'chatbot_leases_held{kind="market"} 1.0' in metrics
+        assert 'chatbot_leases_held{kind="users"} 1.0' in metrics
+        assert "chatbot_replicas_live 2.0" in metrics
+    assert {name: answer["id"] for name, answer in answers.items()} == {"a": "a", "b": "b"}
+    assert all(answer["live"] == ["a", "b"] for answer in answers.values())
+    for kind in ("market", "users"):
+        held = [set(answer["leases"][kind]) for answer in answers.values()]
+        assert held[0] | held[1] == set(range(SHARDS)) and not held[0] & held[1]
