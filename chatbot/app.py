@@ -55,7 +55,12 @@ from chatbot.services.bundle import Services
 from chatbot.services.charts import ChartService
 from chatbot.services.fill_feed import FillFeed
 from chatbot.services.keys import KeyService
-from chatbot.services.leases import LeaseKeeper, LeaseSettings, default_replica_id
+from chatbot.services.leases import (
+    LeaseKeeper,
+    LeaseSettings,
+    default_replica_id,
+    divide_weight,
+)
 from chatbot.services.market import MarketService
 from chatbot.services.notices import ChangeNotices
 from chatbot.services.open_orders import OpenOrderMirror
@@ -173,6 +178,8 @@ async def open_resources(app: Application, clock: Callable[[], float] = time.tim
     replica = settings.replica_id or default_replica_id()
     lease_settings = LeaseSettings(replica, settings.lease_shards, settings.takeover_seconds)
     leases = LeaseKeeper(LeaseRepository(db), lease_settings, health=health)
+    if settings.weight_split:  # replicas behind one IP share its weight budget
+        leases.on_live_count(divide_weight(client.governor, settings.weight_share / 100))
     notices = ChangeNotices(db, replica)  # what other replicas changed: keys and alerts
     key_service = KeyService(client, vault, notices)
     await notices.on_keys(key_service.changed_elsewhere)

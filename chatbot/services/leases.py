@@ -20,6 +20,9 @@ A replica that cannot renew (database unreachable) drops its shards locally one 
 lease ends in the database, so no other replica can start the work while it still does it.
 A clean stop (`stop`) drops the work and releases every lease at once: a rolling restart hands
 over without waiting for expiry.
+
+The live count also divides the request-weight budget (`divide_weight`): Binance counts weight
+per IP, so replicas behind one IP each spend their share of it (CHATBOT_WEIGHT_SPLIT).
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from chatbot.exchange.weight_governor import WeightGovernor
 from chatbot.health import HealthBoard
 from chatbot.storage.database import StorageError
 from chatbot.storage.leases import (
@@ -48,6 +52,17 @@ log = logging.getLogger(__name__)
 
 # gained, lost: shard numbers of one kind
 ShardsChanged = Callable[[frozenset[int], frozenset[int]], Awaitable[None]]
+LiveCount = Callable[[int], None]
+
+
+def divide_weight(governor: WeightGovernor, share: float) -> LiveCount:
+    """Replicas behind one IP: each spends `share` (of Binance's limit) / the live replicas.
+    Binance's own count (`X-MBX-USED-WEIGHT-1M`, the whole IP's) still tops each replica's."""
+
+    def set_share(live: int) -> None:
+        governor.share = share / max(1, live)
+
+    return set_share
 
 
 def default_replica_id() -> str:
@@ -88,6 +103,7 @@ class LeaseKeeper:
         self._health = health or HealthBoard()
         self._held: dict[ShardKind, frozenset[int]] = {kind: frozenset() for kind in ShardKind}
         self._listeners: dict[ShardKind, list[ShardsChanged]] = {kind: [] for kind in ShardKind}
+        self._live_listeners: list[LiveCount] = []
         self._valid_until = 0.0
         self._shards_made = False
         self.live = 1  # replicas alive at the last beat (this one included)
@@ -101,6 +117,10 @@ class LeaseKeeper:
     def on_change(self, kind: ShardKind, listener: ShardsChanged) -> None:
         """Call `listener(gained, lost)` whenever this replica's shards of `kind` change."""
         self._listeners[kind].append(listener)
+
+    def on_live_count(self, listener: LiveCount) -> None:
+        """Call `listener(live)` with the live replicas at each beat that could count them."""
+        self._live_listeners.append(listener)
 
     def held(self, kind: ShardKind) -> frozenset[int]:
         return self._held[kind]
@@ -174,6 +194,8 @@ class LeaseKeeper:
         await self._repo.heartbeat(me, now)
         self.live_ids = await self._repo.live_replicas(now - self.settings.lease) or [me]
         self.live = len(self.live_ids)
+        for listener in self._live_listeners:
+            listener(self.live)
         still = await self._repo.renew(me, until)
         self._valid_until = until
         fair = math.ceil(self.settings.shards / self.live)
