@@ -363,10 +363,10 @@ async def running_bot(
             )
         await app.start()
         log.info("bot started as @%s", app.bot.username)
+        await resources.leases.start()  # this replica's shards, before the feeds follow them
         app.create_task(_reconcile(app), name="reconcile-tickets")
         app.create_task(resources.live.start(), name="live-orders")
         app.create_task(resources.alerts.start(), name="live-alerts")
-        app.create_task(resources.leases.start(), name="leases")
         yield app
     finally:
         if app.updater is not None and app.updater.running:

@@ -79,6 +79,7 @@ class AlertFeed:
         self._notices = notices
         self._health = health
         self._pruning: asyncio.Task[None] | None = None
+        self._catching_up: set[asyncio.Task[None]] = set()
         self._keys = keys
         self.outages = 0
         self._repo = repo
@@ -105,9 +106,10 @@ class AlertFeed:
         self._pruning = asyncio.get_running_loop().create_task(self._prune(), name="alert-prune")
 
     async def stop(self) -> None:
-        if self._pruning is not None:
-            self._pruning.cancel()
-            await asyncio.gather(self._pruning, return_exceptions=True)
+        tasks = [*self._catching_up, *([self._pruning] if self._pruning else [])]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         await self.sender.stop()
         await self._alerts.stop()
         await self.stream.stop()
@@ -125,8 +127,8 @@ class AlertFeed:
 
     async def _shards_changed(self, gained: frozenset[int], lost: frozenset[int]) -> None:
         """The keeper moved market shards: drop the lost ones' alerts, take the gained ones'
-        and catch them up (a failed catch-up is reported: the stream's next trades still
-        fire what stays beyond its level)."""
+        and catch them up from REST in the background (the keeper's beat must not wait for
+        Binance)."""
         assert self._leases is not None
         shard = self._leases.shard_of_symbol
         if lost:
@@ -134,13 +136,24 @@ class AlertFeed:
         if gained:
             try:
                 taken = await self._alerts.take_symbols(lambda symbol: shard(symbol) in gained)
-            except BinanceError as exc:
-                self._health.failed("alert-catch-up", exc)
-                return
             except BaseException:  # not taken up: the keeper gives the shards back
                 await self._alerts.drop_symbols(lambda symbol: shard(symbol) in gained)
                 raise
             log.info("market shards %s taken: %d symbols", sorted(gained), len(taken))
+            if taken:
+                task = asyncio.get_running_loop().create_task(self._catch_up(taken))
+                self._catching_up.add(task)
+                task.add_done_callback(self._catching_up.discard)
+
+    async def _catch_up(self, symbols: list[str]) -> None:
+        """As after a stream gap: the current prices once, so what crossed while nobody held
+        these symbols fires now. A failure is reported: the stream's next trades still fire
+        what stays beyond its level."""
+        try:
+            await self._alerts.on_gap(symbols)
+            self._health.recovered("alert-catch-up")
+        except BinanceError as exc:
+            self._health.failed("alert-catch-up", exc)
 
     async def _heard(self, notice: AlertNotice | None) -> None:
         """Another replica changed alerts (None: notices may have been missed)."""

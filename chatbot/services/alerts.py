@@ -156,14 +156,12 @@ class AlertService:
         return len(self._book)
 
     async def take_symbols(self, wanted: SymbolFilter) -> list[str]:
-        """Shards just gained: index the active alerts of the symbols `wanted` selects, watch
-        those symbols, and evaluate their current prices once, as after a stream gap, so what
-        crossed while nobody held them fires now. Returns the symbols taken."""
+        """Shards just gained: index the active alerts of the symbols `wanted` selects and
+        watch those symbols. Returns the symbols taken, for the caller to catch up with
+        `on_gap` (what crossed while nobody held them fires then)."""
         symbols = sorted(await self._read_active(wanted))
         for symbol in symbols:
             await self._watch_symbol(symbol)
-        if symbols:
-            await self.on_gap(symbols)
         return symbols
 
     async def drop_symbols(self, unwanted: SymbolFilter) -> None:

@@ -92,6 +92,7 @@ class FillFeed:
             on_key_failed=self._on_key_failed,
         )
         self._following: asyncio.Task[None] | None = None
+        self._taking: set[asyncio.Task[None]] = set()  # following gained shards' users
         self._mirror.attach(self.stream.epoch)
         self._open_orders.attach(self.stream.epoch)
         keys.add_listener(self._key_changed)
@@ -125,11 +126,18 @@ class FillFeed:
         shard = self._leases.shard_of_user
         for user_id in [u for u in self.stream.subscribed_users if shard(u) in lost]:
             await self._unfollow(user_id)
-        if gained and self._started:
-            users = [u for u in await self._keys.users_with_keys() if shard(u) in gained]
-            with background():
-                await asyncio.gather(*(self._follow_stored(user_id) for user_id in users))
-            log.info("user shards %s taken: %d users", sorted(gained), len(users))
+        if gained and self._started:  # in the background: the keeper's beat must not wait
+            task = asyncio.create_task(self._follow_shards(gained), name="follow-gained-shards")
+            self._taking.add(task)
+            task.add_done_callback(self._taking.discard)
+
+    async def _follow_shards(self, gained: frozenset[int]) -> None:
+        assert self._leases is not None
+        shard = self._leases.shard_of_user
+        users = [u for u in await self._keys.users_with_keys() if shard(u) in gained]
+        with background():
+            await asyncio.gather(*(self._follow_stored(user_id) for user_id in users))
+        log.info("user shards %s taken: %d users", sorted(gained), len(users))
 
     async def _heard(self, user_id: int | None) -> None:
         """Keys may have changed elsewhere unheard of: follow who has a key now, drop who
@@ -147,6 +155,8 @@ class FillFeed:
         await self.stream.unsubscribe(user_id)
 
     async def _follow_stored(self, user_id: int) -> None:
+        if not self._owns(user_id):  # its shard moved on meanwhile
+            return
         try:
             await self._follow(user_id, await self._keys.credentials(user_id))
         except KeyUnreadable as exc:
@@ -156,9 +166,10 @@ class FillFeed:
             log.warning("user_id=%s not followed: %s", user_id, type(exc).__name__)
 
     async def stop(self) -> None:
-        if self._following is not None:
-            self._following.cancel()
-            await asyncio.gather(self._following, return_exceptions=True)
+        tasks = [*self._taking, *([self._following] if self._following else [])]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         await self.stream.stop()
 
     async def _follow(self, user_id: int, credentials: ApiCredentials) -> None:
