@@ -29,7 +29,7 @@ from chatbot.services.leases import LeaseKeeper
 from chatbot.services.notices import AlertChange, AlertNotice, ChangeNotices
 from chatbot.services.outbox import OutboxSender, SendResult
 from chatbot.storage.alerts import AlertRepository
-from chatbot.storage.leases import ShardKind
+from chatbot.storage.leases import ShardKind, symbol_shard
 from chatbot.storage.outbox import FiredAlert
 
 log = logging.getLogger(__name__)
@@ -129,8 +129,11 @@ class AlertFeed:
         """The keeper moved market shards: drop the lost ones' alerts, take the gained ones'
         and catch them up from REST in the background (the keeper's beat must not wait for
         Binance)."""
-        assert self._leases is not None
-        shard = self._leases.shard_of_symbol
+        shards = self._leases.settings.shards if self._leases else 1
+
+        def shard(symbol: str) -> int:
+            return symbol_shard(symbol, shards)
+
         if lost:
             await self._alerts.drop_symbols(lambda symbol: shard(symbol) in lost)
         if gained:

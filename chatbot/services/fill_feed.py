@@ -37,7 +37,7 @@ from chatbot.services.leases import LeaseKeeper
 from chatbot.services.notices import ChangeNotices
 from chatbot.services.open_orders import OpenOrderMirror
 from chatbot.services.order_tracker import OrderTracker
-from chatbot.storage.leases import ShardKind
+from chatbot.storage.leases import ShardKind, user_shard
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +112,9 @@ class FillFeed:
             # its own task, so that stopping the bot cancels it instead of waiting for it
             self._following = asyncio.create_task(self._follow_all(), name="follow-stored-keys")
 
+    def _shard_of_user(self, user_id: int) -> int:
+        return user_shard(user_id, self._leases.settings.shards if self._leases else 1)
+
     def _owns(self, user_id: int) -> bool:
         return self._leases is None or self._leases.owns_user(user_id)
 
@@ -122,8 +125,7 @@ class FillFeed:
     async def _shards_changed(self, gained: frozenset[int], lost: frozenset[int]) -> None:
         """The keeper moved user shards. Before the stream has started there is nothing to
         drop, and `start` follows whoever this replica owns by then."""
-        assert self._leases is not None
-        shard = self._leases.shard_of_user
+        shard = self._shard_of_user
         for user_id in [u for u in self.stream.subscribed_users if shard(u) in lost]:
             await self._unfollow(user_id)
         if gained and self._started:  # in the background: the keeper's beat must not wait
@@ -132,8 +134,7 @@ class FillFeed:
             task.add_done_callback(self._taking.discard)
 
     async def _follow_shards(self, gained: frozenset[int]) -> None:
-        assert self._leases is not None
-        shard = self._leases.shard_of_user
+        shard = self._shard_of_user
         users = [u for u in await self._keys.users_with_keys() if shard(u) in gained]
         with background():
             await asyncio.gather(*(self._follow_stored(user_id) for user_id in users))
