@@ -229,7 +229,12 @@ class Settings(BaseSettings):
         return AllowedUsers.parse(value) if isinstance(value, str) else value
 
     @field_validator(
-        "max_order_usdt", "http_port", "webhook_url", "telegram_bot_token", mode="before"
+        "max_order_usdt",
+        "http_port",
+        "webhook_url",
+        "telegram_bot_token",
+        "replica_id",
+        mode="before",
     )
     @classmethod
     def _empty_is_none(cls, value: Any) -> Any:
