@@ -130,8 +130,8 @@ async def test_a_killed_keepers_shards_are_taken_within_the_takeover_time(
     await until(lambda: cluster.covered([a, b, c]) and len(c.held(ShardKind.MARKET)) >= 4, 5)
     kill(c)
     took = await until(lambda: cluster.covered([a, b]), 5)
-    assert took <= cluster.takeover + 0.2, took
-    assert sizes([a, b], ShardKind.MARKET) == [8, 8] or cluster.covered([a, b])
+    assert took <= cluster.takeover + 0.3, took  # 0.3 s: the loop's and the database's delay
+    assert all(max(sizes([a, b], kind)) <= SHARDS // 2 for kind in KINDS)  # the fair share
     assert not cluster.overlaps
 
 
