@@ -55,7 +55,14 @@ from chatbot.services.bundle import Services
 from chatbot.services.charts import ChartService
 from chatbot.services.fill_feed import FillFeed
 from chatbot.services.keys import KeyService
+from chatbot.services.leases import (
+    LeaseKeeper,
+    LeaseSettings,
+    default_replica_id,
+    divide_weight,
+)
 from chatbot.services.market import MarketService
+from chatbot.services.notices import ChangeNotices
 from chatbot.services.open_orders import OpenOrderMirror
 from chatbot.services.order_tracker import OrderTracker
 from chatbot.services.order_watch import OrderWatch
@@ -63,6 +70,7 @@ from chatbot.services.orders import OrderService
 from chatbot.storage.alerts import AlertRepository
 from chatbot.storage.conversations import SetkeyConversations
 from chatbot.storage.database import Database, open_database
+from chatbot.storage.leases import LeaseRepository
 from chatbot.storage.outbox import OutboxRepository
 from chatbot.storage.rate_limits import RateLimitRepository
 from chatbot.storage.tickets import TicketRepository
@@ -94,6 +102,7 @@ class Resources:
     live: FillFeed
     alerts: AlertFeed
     watch: OrderWatch
+    leases: LeaseKeeper  # which shards of once-only work this replica does
     health: HealthBoard = field(default_factory=HealthBoard)
     monitor: HealthMonitor | None = None  # with the HTTP server only: it feeds /healthz
     web: web.AppRunner | None = None
@@ -170,7 +179,14 @@ async def open_resources(app: Application, clock: Callable[[], float] = time.tim
     vault = CredentialVault(db, settings.master_key_bytes, settings.old_master_key_bytes)
     await vault.upgrade()  # rows sealed before the associated data covered type and permissions
     market_service = MarketService(client)
-    key_service = KeyService(client, vault)
+    replica = settings.replica_id or default_replica_id()
+    lease_settings = LeaseSettings(replica, settings.lease_shards, settings.takeover_seconds)
+    leases = LeaseKeeper(LeaseRepository(db), lease_settings, health=health)
+    if settings.weight_split:  # replicas behind one IP share its weight budget
+        leases.on_live_count(divide_weight(client.governor, settings.weight_share / 100))
+    notices = ChangeNotices(db, replica)  # what other replicas changed: keys and alerts
+    key_service = KeyService(client, vault, notices)
+    await notices.on_keys(key_service.changed_elsewhere)
     tickets = TicketRepository(db, clock=clock)
     alert_repo = AlertRepository(db, outbox=OutboxRepository(db, claim_for=settings.outbox_claim))
     notifier = ChatNotifier(app.bot)
@@ -223,6 +239,7 @@ async def open_resources(app: Application, clock: Callable[[], float] = time.tim
             per_user_limit=settings.alert_limit,
             cooldown=settings.alert_cooldown,
             delay_notice_after=settings.price_delay_notice,
+            notices=notices,
         ),
         charts=ChartService(client, market_service),
         setkey=SetkeyConversations(db, vault, clock=clock),
@@ -237,18 +254,34 @@ async def open_resources(app: Application, clock: Callable[[], float] = time.tim
         governor=client.governor,
         attempts=attempts,
     )
-    live = FillFeed(open_user_stream, key_service, tracker, notifier, mirror, open_orders)
+    live = FillFeed(
+        open_user_stream,
+        key_service,
+        tracker,
+        notifier,
+        mirror,
+        open_orders,
+        leases=leases,
+        notices=notices,
+    )
     market_stream = MarketStreamSettings(url=stream_url)
     open_market_stream = functools.partial(MarketStream, market_stream, attempts=attempts)
     alerts_live = AlertFeed(
-        open_market_stream, services.alerts, alert_repo, key_service, notifier, health
+        open_market_stream,
+        services.alerts,
+        alert_repo,
+        key_service,
+        notifier,
+        health,
+        leases=leases,
+        notices=notices,
     )
-    metrics = bot_gauges(client, services, alerts_live, attempts, state.pacer)
-    state.open(Opened(services, metrics, health, live, alerts_live))
+    metrics = bot_gauges(client, services, alerts_live, attempts, state.pacer, leases)
+    state.open(Opened(services, metrics, health, live, alerts_live, leases))
     with suppress(BinanceError):  # Binance unreachable at start is not fatal; calls retry
         await client.sync_time()
         await client.exchange_info()  # the weight limits, before any start-up work spends
-    return Resources(db, client, live, alerts_live, watch, health)
+    return Resources(db, client, live, alerts_live, watch, leases, health)
 
 
 async def _reconcile(app: Application) -> None:
@@ -269,6 +302,7 @@ async def _reconcile(app: Application) -> None:
 async def close_resources(resources: Resources) -> None:
     if resources.monitor is not None:
         await resources.monitor.stop()
+    await resources.leases.stop()  # first: the work stops, then another replica takes it
     await resources.watch.stop()
     await resources.live.stop()
     await resources.alerts.stop()
@@ -314,6 +348,7 @@ async def running_bot(
                 resources.alerts,
                 resources.health,
                 interval=settings.health_interval,
+                leases=resources.leases,
             )
             await resources.monitor.start()
             resources.web = await start_http(
@@ -335,6 +370,7 @@ async def running_bot(
             )
         await app.start()
         log.info("bot started as @%s", app.bot.username)
+        await resources.leases.start()  # this replica's shards, before the feeds follow them
         app.create_task(_reconcile(app), name="reconcile-tickets")
         app.create_task(resources.live.start(), name="live-orders")
         app.create_task(resources.alerts.start(), name="live-alerts")

@@ -68,6 +68,10 @@ HINTS: dict[str, str] = {
     "CHATBOT_COMMAND_LIMIT": "a whole number of commands per user per minute, such as 20",
     "CHATBOT_BUTTON_LIMIT": "a whole number of button presses per user per minute, such as 40",
     "CHATBOT_WEIGHT_SHARE": "a percentage of Binance's request-weight limit, such as 80",
+    "CHATBOT_WEIGHT_SPLIT": "true (replicas share one IP's weight budget) or false",
+    "CHATBOT_REPLICA_ID": "a name unique among the replicas, such as bot-1",
+    "CHATBOT_TAKEOVER_SECONDS": "seconds, such as 10",
+    "CHATBOT_LEASE_SHARDS": "a whole number of shards, such as 16",
     "CHATBOT_WS_CONNECT_LIMIT": "a whole number of WebSocket connection attempts, such as 240",
     "CHATBOT_WS_CONNECT_WINDOW": "seconds, such as 300 (Binance's 5 minutes)",
     "CHATBOT_WS_SUBSCRIPTION_IDS": "a whole number of ids, such as 65535 (Binance's limit)",
@@ -164,6 +168,15 @@ class Settings(BaseSettings):
     # The share of Binance's per-IP weight limit the whole bot may spend (the rest is margin
     # for other programs on the same IP and for clock skew at the minute's edge).
     weight_share: float = Field(80.0, gt=0, le=100, alias="CHATBOT_WEIGHT_SHARE")
+    # Replicas behind one IP share that budget: each spends weight_share / live replicas. Off
+    # (false) for replicas that each have an IP (and so a budget) of their own.
+    weight_split: bool = Field(True, alias="CHATBOT_WEIGHT_SPLIT")
+    # Replicas (see services/leases.py): this one's name (default hostname-pid), how soon a dead
+    # replica's work is taken over (seconds; below 1 s only for tests), and how many shards of
+    # each kind (market symbols, users) the work is cut into.
+    replica_id: str | None = Field(None, min_length=1, alias="CHATBOT_REPLICA_ID")
+    takeover_seconds: float = Field(10.0, ge=0.2, le=600, alias="CHATBOT_TAKEOVER_SECONDS")
+    lease_shards: int = Field(16, ge=1, le=1024, alias="CHATBOT_LEASE_SHARDS")
     # WebSocket connection attempts (market streams and WebSocket API together) per window:
     # Binance allows 300 per 5 minutes per IP; the default leaves a fifth for other programs.
     ws_connect_limit: int = Field(240, ge=1, le=300, alias="CHATBOT_WS_CONNECT_LIMIT")
@@ -221,7 +234,12 @@ class Settings(BaseSettings):
         return AllowedUsers.parse(value) if isinstance(value, str) else value
 
     @field_validator(
-        "max_order_usdt", "http_port", "webhook_url", "telegram_bot_token", mode="before"
+        "max_order_usdt",
+        "http_port",
+        "webhook_url",
+        "telegram_bot_token",
+        "replica_id",
+        mode="before",
     )
     @classmethod
     def _empty_is_none(cls, value: Any) -> Any:

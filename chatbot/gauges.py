@@ -1,7 +1,7 @@
 """What /metrics exports besides counters: the gauges that read the running bot's parts when
-scraped (the weight budget, the alert book, the outbox, WebSocket attempts, Telegram's queue).
-The names are the operators' contract (README, Operations); app.py calls `bot_gauges` once
-when it wires the parts, and stays the wiring.
+scraped (the weight budget, the alert book, the outbox, WebSocket attempts, Telegram's queue,
+the leases held and the live replicas). The names are the operators' contract (README,
+Operations); app.py calls `bot_gauges` once when it wires the parts, and stays the wiring.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from chatbot.exchange.ws.attempts import ConnectionAttempts
 from chatbot.metrics import Metrics
 from chatbot.services.alert_feed import AlertFeed
 from chatbot.services.bundle import Services
+from chatbot.services.leases import LeaseKeeper
+from chatbot.storage.leases import ShardKind
 from chatbot.telegram_pacing import PrioritySendPacer, SendPriority
 
 
@@ -23,6 +25,7 @@ def bot_gauges(
     alerts_live: AlertFeed,
     attempts: ConnectionAttempts,
     pacer: PrioritySendPacer,
+    leases: LeaseKeeper,
 ) -> Metrics:
     """A registry with the bot's gauges on these parts (its counters are the registry's own)."""
     metrics = Metrics()
@@ -62,4 +65,17 @@ def bot_gauges(
         "priority",
         {p.name.lower(): functools.partial(pacer.waiting.get, p, 0) for p in SendPriority},
     )
+    metrics.labelled_gauge(
+        "chatbot_leases_held",
+        "Shards of once-only work this replica holds, by kind",
+        "kind",
+        {k.value: functools.partial(_held, leases, k) for k in ShardKind},
+    )
+    metrics.gauge(
+        "chatbot_replicas_live", "Replicas alive at the last lease beat", lambda: leases.live
+    )
     return metrics
+
+
+def _held(leases: LeaseKeeper, kind: ShardKind) -> int:
+    return len(leases.held(kind))

@@ -4,8 +4,9 @@ A health endpoint is hit by anyone who can reach it, as often as they like. Each
 ping Binance (one request weight of the bot's per-IP budget: about 20 hits a second would get
 the bot's IP banned) and take the database's write lock. Now a background task checks the
 database and the exchange every CHATBOT_HEALTH_INTERVAL seconds and a hit only reads the result,
-with what is cheap to read live: the market stream, the outbox backlog and the failures of
-background parts kept on the `HealthBoard`.
+with what is cheap to read live: the market stream, the outbox backlog, the failures of
+background parts kept on the `HealthBoard`, and this replica's name, the live replicas and the
+shards it holds (as of the lease keeper's last beat).
 
 The exchange is pinged only when the bot has had no successful answer from it for a whole
 interval: a busy bot proves Binance answers without spending anything on it.
@@ -26,7 +27,9 @@ from chatbot.exchange.errors import BinanceError
 from chatbot.exchange.weight_governor import background
 from chatbot.health import HealthBoard
 from chatbot.services.alert_feed import AlertFeed
+from chatbot.services.leases import LeaseKeeper
 from chatbot.storage.database import Database
+from chatbot.storage.leases import ShardKind
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +50,10 @@ class HealthMonitor:
         *,
         interval: float,
         clock: Callable[[], float] = time.time,
+        leases: LeaseKeeper | None = None,
     ) -> None:
         self._db = db
+        self._leases = leases
         self._client = client
         self._alerts = alerts
         self._board = board
@@ -123,6 +128,12 @@ class HealthMonitor:
             },
             "checked_at": _iso(self._checked_at),
         }
+        if self._leases is not None:
+            checks["replica"] = {
+                "id": self._leases.replica_id,
+                "live": self._leases.live_ids,
+                "leases": {k.value: sorted(self._leases.held(k)) for k in ShardKind},
+            }
         healthy = all(checks[k] == OK for k in ("database", "exchange", "market_stream"))
         return healthy and backlog < OUTBOX_BACKLOG_LIMIT, checks
 

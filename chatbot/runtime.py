@@ -23,6 +23,7 @@ from chatbot.metrics import Metrics
 from chatbot.services.alert_feed import AlertFeed
 from chatbot.services.bundle import Services
 from chatbot.services.fill_feed import FillFeed
+from chatbot.services.leases import LeaseKeeper
 from chatbot.telegram_pacing import PrioritySendPacer
 
 T = TypeVar("T")
@@ -41,6 +42,7 @@ class Opened:
     health: HealthBoard  # background failures, shown by /healthz
     fill_feed: FillFeed  # fills and balances from the user-data stream
     alert_feed: AlertFeed  # live prices from the market stream, and the alert outbox
+    leases: LeaseKeeper  # which shards of once-only work this replica does
 
 
 class Runtime:
@@ -92,6 +94,10 @@ class Runtime:
     @property
     def alert_feed(self) -> AlertFeed:
         return self.opened.alert_feed
+
+    @property
+    def leases(self) -> LeaseKeeper:
+        return self.opened.leases
 
 
 def runtime(app: Application[Any, Any, Any, Any, Any, Any]) -> Runtime:

@@ -120,6 +120,15 @@ class AlertBook:
         book = self._books.get(symbol)
         return book.count if book is not None else 0
 
+    def ids(self, symbol: str) -> list[int]:
+        """The ids of a symbol's alerts, O(len(book)): for handing a symbol to another
+        replica, not for ticks."""
+        book = self._books.get(symbol)
+        if book is None or not book.count:
+            return []
+        index = book.index
+        return [aid for aid, key in self._keys.items() if self._sym[key & SLOT_MASK] == index]
+
     def get(self, alert_id: int) -> AlertView | None:
         key = self._keys.get(alert_id)
         if key is None:

@@ -5,6 +5,11 @@ outbox sender delivers them through an `AlertNotifier` (implemented by the handl
 also counts stream outages and, after a long one (the alert service decides how long), asks the
 notifier to tell each chat with alerts, once, that prices are live again. `chatbot/app.py`
 builds it and gives it what it needs.
+
+With a lease keeper, the book and the stream hold only the symbols of the market shards this
+replica holds: a gained shard's alerts are read and caught up as after a stream gap, a lost
+one's dropped, and alerts made or removed on another replica arrive as change notices. Every
+replica runs an outbox sender (each message is claimed by one).
 """
 
 from __future__ import annotations
@@ -14,13 +19,17 @@ import logging
 from decimal import Decimal
 from typing import Protocol
 
+from chatbot.exchange.errors import BinanceError
 from chatbot.exchange.market_stream.group import PriceHandler
 from chatbot.exchange.market_stream.stream import GapHandler, MarketStream, StateHandler
 from chatbot.health import HealthBoard
 from chatbot.services.alerts import AlertService
 from chatbot.services.keys import KeyService
+from chatbot.services.leases import LeaseKeeper
+from chatbot.services.notices import AlertChange, AlertNotice, ChangeNotices
 from chatbot.services.outbox import OutboxSender, SendResult
 from chatbot.storage.alerts import AlertRepository
+from chatbot.storage.leases import ShardKind, symbol_shard
 from chatbot.storage.outbox import FiredAlert
 
 log = logging.getLogger(__name__)
@@ -62,10 +71,15 @@ class AlertFeed:
         keys: KeyService,
         notifier: AlertNotifier,
         health: HealthBoard,
+        leases: LeaseKeeper | None = None,
+        notices: ChangeNotices | None = None,
     ) -> None:
         self._alerts = alerts
+        self._leases = leases
+        self._notices = notices
         self._health = health
         self._pruning: asyncio.Task[None] | None = None
+        self._catching_up: set[asyncio.Task[None]] = set()
         self._keys = keys
         self.outages = 0
         self._repo = repo
@@ -77,8 +91,13 @@ class AlertFeed:
             repo.outbox, self._send, alerts.pause_chat, alerts.fired, health=health
         )
         alerts.follow_with(self.stream.add, self.stream.remove)
+        if leases is not None:
+            alerts.restrict_to(leases.owns_symbol)
+            leases.on_change(ShardKind.MARKET, self._shards_changed)
 
     async def start(self) -> None:
+        if self._notices is not None:
+            await self._notices.on_alerts(self._heard)
         await self.stream.start()
         count = await self._alerts.load()
         log.info("price alerts loaded: %d active", count)
@@ -87,9 +106,10 @@ class AlertFeed:
         self._pruning = asyncio.get_running_loop().create_task(self._prune(), name="alert-prune")
 
     async def stop(self) -> None:
-        if self._pruning is not None:
-            self._pruning.cancel()
-            await asyncio.gather(self._pruning, return_exceptions=True)
+        tasks = [*self._catching_up, *([self._pruning] if self._pruning else [])]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         await self.sender.stop()
         await self._alerts.stop()
         await self.stream.stop()
@@ -105,6 +125,50 @@ class AlertFeed:
                 self._health.failed("alert-prune", exc)
             await asyncio.sleep(PRUNE_EVERY)
 
+    async def _shards_changed(self, gained: frozenset[int], lost: frozenset[int]) -> None:
+        """The keeper moved market shards: drop the lost ones' alerts, take the gained ones'
+        and catch them up from REST in the background (the keeper's beat must not wait for
+        Binance)."""
+        shards = self._leases.settings.shards if self._leases else 1
+
+        def shard(symbol: str) -> int:
+            return symbol_shard(symbol, shards)
+
+        if lost:
+            await self._alerts.drop_symbols(lambda symbol: shard(symbol) in lost)
+        if gained:
+            try:
+                taken = await self._alerts.take_symbols(lambda symbol: shard(symbol) in gained)
+            except BaseException:  # not taken up: the keeper gives the shards back
+                await self._alerts.drop_symbols(lambda symbol: shard(symbol) in gained)
+                raise
+            log.info("market shards %s taken: %d symbols", sorted(gained), len(taken))
+            if taken:
+                task = asyncio.get_running_loop().create_task(self._catch_up(taken))
+                self._catching_up.add(task)
+                task.add_done_callback(self._catching_up.discard)
+
+    async def _catch_up(self, symbols: list[str]) -> None:
+        """As after a stream gap: the current prices once, so what crossed while nobody held
+        these symbols fires now. A failure is reported: the stream's next trades still fire
+        what stays beyond its level."""
+        try:
+            await self._alerts.on_gap(symbols)
+            self._health.recovered("alert-catch-up")
+        except BinanceError as exc:
+            self._health.failed("alert-catch-up", exc)
+
+    async def _heard(self, notice: AlertNotice | None) -> None:
+        """Another replica changed alerts (None: notices may have been missed)."""
+        if notice is None:
+            await self._alerts.reload()
+        elif notice.change is AlertChange.CREATED:
+            for alert_id in notice.alert_ids:
+                await self._alerts.adopt(alert_id)
+        else:
+            for alert_id in notice.alert_ids:
+                await self._alerts.forget(alert_id)
+
     async def _send(self, chat_id: int, alerts: list[FiredAlert]) -> SendResult:
         can_trade = len(alerts) == 1 and await self._keys.has_key(alerts[0].user_id)
         return await self._notifier.alerts_fired(chat_id, alerts, can_trade=can_trade)
@@ -119,5 +183,12 @@ class AlertFeed:
             return
         delayed_for = self._alerts.prices_resumed()
         if delayed_for is not None:
-            chats = sorted({alert.chat_id for alert in await self._repo.active()})
+            # the chats of this replica's alerts: each replica tells its own
+            chats = sorted(
+                {
+                    alert.chat_id
+                    for alert in await self._repo.active()
+                    if alert.id in self._alerts.book
+                }
+            )
             await self._notifier.prices_back(chats, delayed_for)

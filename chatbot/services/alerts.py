@@ -1,7 +1,10 @@
 """Price alerts: created from the chat, evaluated on every trade, fired exactly once.
 
-Active alerts live in SQLite and, indexed, in the `AlertBook`, which finds the alerts a price
-fires by bisection. A firing is written (alert marked, message queued in the outbox) in one
+Active alerts live in the database and, indexed, in the `AlertBook`, which finds the alerts a
+price fires by bisection. With several replicas, a replica's book holds only the alerts of the
+symbols whose market shard it holds (`restrict_to`, `take_symbols`, `drop_symbols`, fed by the
+lease keeper through the alert feed); an alert made on another replica reaches it by
+`adopt`. A firing is written (alert marked, message queued in the outbox) in one
 transaction before anything is sent; the outbox sender does the sending. Percent alerts are
 turned into absolute thresholds when they are set.
 """
@@ -13,21 +16,23 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from decimal import ROUND_FLOOR, Decimal
+from decimal import Decimal
 
 from chatbot.errors import UserError
-from chatbot.exchange.grid import format_decimal, mul, price_range, price_step, to_step
-from chatbot.exchange.symbol_rules import SymbolRules
 from chatbot.health import HealthBoard
 from chatbot.services.alert_book import AlertBook
+from chatbot.services.alert_levels import alert_level
 from chatbot.services.market import MarketService
+from chatbot.services.notices import AlertChange, ChangeNotices
 from chatbot.services.order_intent import OrderIntent
 from chatbot.storage.alerts import (
     AlertDirection,
     AlertLimitReached,
     AlertRecord,
     AlertRepository,
+    AlertState,
 )
+from chatbot.storage.database import StorageError
 from chatbot.storage.retry import until_written
 
 log = logging.getLogger(__name__)
@@ -37,9 +42,13 @@ PER_USER_LIMIT = 100
 DEFAULT_RETENTION_DAYS = 30.0  # fired one-shot alerts are forgotten after this long
 DELAY_NOTICE_AFTER = 60.0  # seconds of market stream outage before users hear of it
 HUNDRED = Decimal(100)
-FIVE_PERCENT = {True: Decimal("1.05"), False: Decimal("0.95")}  # an example's level, up or down
 
 Watch = Callable[[str], Awaitable[None]]
+SymbolFilter = Callable[[str], bool]
+
+
+def _everything(_: str) -> bool:
+    return True
 
 
 @dataclass(frozen=True)
@@ -76,8 +85,10 @@ class AlertService:
         health: HealthBoard | None = None,
         retention_days: float = DEFAULT_RETENTION_DAYS,
         delay_notice_after: float = DELAY_NOTICE_AFTER,
+        notices: ChangeNotices | None = None,
     ) -> None:
         self._repo = repo
+        self._notices = notices
         self._retention = retention_days * 86_400
         self._paused: set[int] = set()
         self._health = health or HealthBoard()
@@ -88,6 +99,8 @@ class AlertService:
         self._clock = clock
         self._watch: Watch | None = None
         self._unwatch: Watch | None = None
+        self._watched: set[str] = set()  # symbols this service asked the stream for
+        self._owns: SymbolFilter = _everything
         self.fired = asyncio.Event()  # set when the outbox has something new
         self._tasks: set[asyncio.Task[None]] = set()
         self._delay_after = delay_notice_after
@@ -128,25 +141,91 @@ class AlertService:
         """How symbols get (un)subscribed on the market stream."""
         self._watch, self._unwatch = watch, unwatch
 
+    def restrict_to(self, owns: SymbolFilter) -> None:
+        """Hold only the alerts of symbols `owns` selects (the market shards this replica
+        holds); the rest are another replica's to evaluate."""
+        self._owns = owns
+
     async def load(self) -> int:
-        """At start: put every active alert back in the book and watch its symbol."""
+        """At start: put every active alert this replica evaluates back in the book and
+        watch its symbol. Returns how many the book holds."""
         self._paused = await self._repo.paused_chats()
-        count, symbols = 0, set()
-        async for page in self._repo.active_pages():
-            for alert in page:
-                self._index(alert)
-                symbols.add(alert.symbol)
-            count += len(page)
+        symbols = await self._read_active(self._owns)
         for symbol in symbols:
             await self._watch_symbol(symbol)
-        return count
+        return len(self._book)
 
-    def _index(self, alert: AlertRecord) -> None:
-        """Put an alert in the book, unless it is there already: `load` runs while the bot
-        already takes commands, so an alert created meanwhile can reach the book both from
-        its /alert and from the start-up read (the same row either way)."""
-        if alert.id in self._book:
+    async def take_symbols(self, wanted: SymbolFilter) -> list[str]:
+        """Shards just gained: index the active alerts of the symbols `wanted` selects and
+        watch those symbols. Returns the symbols taken, for the caller to catch up with
+        `on_gap` (what crossed while nobody held them fires then)."""
+        symbols = sorted(await self._read_active(wanted))
+        for symbol in symbols:
+            await self._watch_symbol(symbol)
+        return symbols
+
+    async def drop_symbols(self, unwanted: SymbolFilter) -> None:
+        """Shards just lost: forget their alerts and stop watching their symbols (no database
+        call: this also runs when the database cannot be reached)."""
+        for symbol in [s for s in self._book.symbols() | self._watched if unwanted(s)]:
+            for alert_id in self._book.ids(symbol):
+                self._book.remove(alert_id)
+            await self._unwatch_if_idle(symbol)
+
+    async def adopt(self, alert_id: int) -> None:
+        """An alert was made on another replica: index it if this one evaluates its symbol."""
+        record = await self._repo.get(alert_id)
+        if record is not None and record.state is AlertState.ACTIVE and self._index(record):
+            await self._watch_symbol(record.symbol)
+
+    async def forget(self, alert_id: int) -> None:
+        """An alert was deleted or paused (here or on another replica): drop it from this
+        book."""
+        view = self._book.get(alert_id)
+        if view is not None and self._book.remove(alert_id):
+            await self._unwatch_if_idle(view.symbol)
+
+    async def reload(self) -> None:
+        """Change notices may have been missed: make the book match the database's active
+        alerts of the symbols this replica evaluates."""
+        active: set[int] = set()
+        async for page in self._repo.active_pages():
+            active.update(a.id for a in page if self._owns(a.symbol))
+        for symbol in list(self._book.symbols()):
+            for alert_id in self._book.ids(symbol):
+                if alert_id not in active:
+                    await self.forget(alert_id)
+        for symbol in await self._read_active(self._owns):
+            await self._watch_symbol(symbol)
+
+    async def _announce(self, change: AlertChange, alert_ids: list[int], symbol: str) -> None:
+        """Tell the other replicas; the change is already written, so a failure here only
+        delays the owner's book until its next reload, and the command still succeeds."""
+        if self._notices is None or not alert_ids:
             return
+        try:
+            await self._notices.alerts_changed(change, alert_ids, symbol)
+        except StorageError as exc:
+            self._health.failed("change-notices", exc)
+
+    async def _read_active(self, wanted: SymbolFilter) -> set[str]:
+        """Index every active alert of the symbols `wanted` selects; their symbols."""
+        symbols: set[str] = set()
+        async for page in self._repo.active_pages():
+            for alert in page:
+                if wanted(alert.symbol) and self._index(alert):
+                    symbols.add(alert.symbol)
+        return symbols
+
+    def _index(self, alert: AlertRecord) -> bool:
+        """Put an alert in the book, unless it is there already or another replica evaluates
+        its symbol; whether the book holds it now. `load` runs while the bot already takes
+        commands, so an alert created meanwhile can reach the book both from its /alert and
+        from the start-up read (the same row either way)."""
+        if alert.id in self._book:
+            return True
+        if not self._owns(alert.symbol):
+            return False
         self._book.add(
             alert.id,
             alert.symbol,
@@ -157,6 +236,7 @@ class AlertService:
             # a repeat alert that fired before a restart waits to re-arm, not to fire at once
             fired_at=alert.fired_at if alert.repeat else None,
         )
+        return True
 
     # -- the commands ------------------------------------------------------------------------
 
@@ -165,7 +245,7 @@ class AlertService:
         if await self._repo.count_active(user_id) >= self._limit:  # spare Binance the quote
             raise self._limit_reached()
         price = (await self._market.quotes([rules.symbol]))[0].ticker.last_price
-        direction, threshold, condition = _threshold(spec, price, rules)
+        direction, threshold, condition = alert_level(spec, price, rules)
         if (direction is AlertDirection.ABOVE and price >= threshold) or (
             direction is AlertDirection.BELOW and price <= threshold
         ):
@@ -188,8 +268,9 @@ class AlertService:
             )
         except AlertLimitReached:
             raise self._limit_reached() from None
-        self._index(record)
-        await self._watch_symbol(rules.symbol)
+        if self._index(record):
+            await self._watch_symbol(rules.symbol)
+        await self._announce(AlertChange.CREATED, [record.id], rules.symbol)
         return NewAlert(record, price)
 
     def _limit_reached(self) -> UserError:
@@ -208,6 +289,8 @@ class AlertService:
             self._book.remove(record.id)
         for symbol in {record.symbol for record in deleted}:
             await self._unwatch_if_idle(symbol)
+            ids = [r.id for r in deleted if r.symbol == symbol]
+            await self._announce(AlertChange.DELETED, ids, symbol)
         return [record.id for record in deleted]
 
     async def again(self, user_id: int, alert_id: int) -> NewAlert:
@@ -242,19 +325,22 @@ class AlertService:
     async def pause_chat(self, chat_id: int) -> None:
         """The chat is gone for the bot (blocked, kicked, not found): keep its alerts, stop
         firing them into it until someone writes from it again."""
-        for alert_id in await self._repo.pause_chat(chat_id):
-            self._book.remove(alert_id)
+        paused = await self._repo.pause_chat(chat_id)
+        for alert_id in paused:
+            await self.forget(alert_id)
         self._paused.add(chat_id)
+        await self._announce(AlertChange.DELETED, paused, "-")
 
     async def resume_chat(self, chat_id: int) -> int:
         """Someone wrote from a paused chat: it works again, so its alerts fire again. Returns
         how many were resumed."""
         self._paused.discard(chat_id)
         records = await self._repo.resume_chat(chat_id)
-        for record in records:
-            self._index(record)
-        for symbol in {r.symbol for r in records}:
+        for symbol in {r.symbol for r in records if self._index(r)}:
             await self._watch_symbol(symbol)
+        for symbol in {r.symbol for r in records}:
+            ids = [r.id for r in records if r.symbol == symbol]
+            await self._announce(AlertChange.CREATED, ids, symbol)
         return len(records)
 
     async def prune(self) -> int:
@@ -315,63 +401,16 @@ class AlertService:
         return await self._repo.fire(alert_ids, price, now)
 
     async def _watch_symbol(self, symbol: str) -> None:
-        if self._watch is not None:
+        """Ask the stream for a symbol once, however many alerts it has (the stream counts
+        each request and wants as many removes)."""
+        if self._watch is not None and symbol not in self._watched:
+            self._watched.add(symbol)
             await self._watch(symbol)
 
     async def _unwatch_if_idle(self, symbol: str) -> None:
-        if self._unwatch is not None and self._book.count(symbol) == 0:
+        if self._unwatch is not None and symbol in self._watched and not self._book.count(symbol):
+            self._watched.discard(symbol)
             await self._unwatch(symbol)
-
-
-def _threshold(
-    spec: AlertSpec, price: Decimal, rules: SymbolRules
-) -> tuple[AlertDirection, Decimal, str]:
-    """The alert's direction, level and condition as shown; a UserError when no trade can ever
-    reach the level."""
-    if spec.operator == ">":
-        _refuse_unreachable(rules, spec, price, AlertDirection.ABOVE, spec.value)
-        return AlertDirection.ABOVE, spec.value, f"≥ {spec.value.normalize():f}"
-    if spec.operator == "<":
-        _refuse_unreachable(rules, spec, price, AlertDirection.BELOW, spec.value)
-        return AlertDirection.BELOW, spec.value, f"≤ {spec.value.normalize():f}"
-    if spec.value <= -HUNDRED:
-        raise UserError("A fall of 100% or more cannot happen. Example: /alert BTC -5%")
-    threshold = price * (1 + spec.value / HUNDRED)
-    sign = "+" if spec.value > 0 else ""
-    direction = AlertDirection.ABOVE if spec.value > 0 else AlertDirection.BELOW
-    _refuse_unreachable(rules, spec, price, direction, threshold)
-    arrow = "≥" if spec.value > 0 else "≤"
-    shown = threshold.quantize(Decimal("0.00000001")).normalize()
-    return direction, threshold, f"{sign}{spec.value.normalize():f}% ({arrow} {shown:f})"
-
-
-def _refuse_unreachable(
-    rules: SymbolRules,
-    spec: AlertSpec,
-    price: Decimal,
-    direction: AlertDirection,
-    threshold: Decimal,
-) -> None:
-    """Refuse a level outside the prices the symbol can trade at (its PRICE_FILTER), such as
-    `< 0.001` on a 0.01 tick or `-99.9999999%`: such an alert would wait forever."""
-    lowest, highest = price_range(rules)
-    if direction is AlertDirection.BELOW and threshold < lowest:
-        bound = f"below {format_decimal(lowest)}"
-    elif direction is AlertDirection.ABOVE and threshold > highest:
-        bound = f"above {format_decimal(highest)}"
-    else:
-        return
-    up = direction is AlertDirection.ABOVE
-    if spec.operator == "%":
-        example = f"/alert {rules.symbol} {'+' if up else '-'}5%"
-    else:
-        near = to_step(mul(price, FIVE_PERCENT[up]), price_step(rules), ROUND_FLOOR)
-        level = min(max(near, lowest), highest).normalize()
-        example = f"/alert {rules.symbol} {spec.operator} {level:f}"  # typed as the grammar takes
-    raise UserError(
-        f"That alert could never fire: {rules.symbol} cannot trade {bound} on Binance, and "
-        f"this alert waits for a price beyond that. Pick a nearer level, like {example}"
-    )
 
 
 def _spec_of(record: AlertRecord) -> AlertSpec:

@@ -6,6 +6,12 @@ a key are followed from start-up; `/setkey` and `/delkey` start and stop followi
 subscription that goes live (at start, after a reconnect, after a restart) is followed by a
 re-read of what the user's orders did meanwhile. A key that stops working is told through a
 `KeyNotifier` (implemented by the handlers). `chatbot/app.py` builds it.
+
+With a lease keeper, the stream follows only the users of the user shards this replica holds:
+a gained shard's users are subscribed and their orders re-read as after a reconnect (so a fill
+that happened while nobody followed them is told once: the tracker's told quantity is a
+conditional step in the database), a lost one's unsubscribed. A key stored or deleted on
+another replica arrives through `KeyService.changed_elsewhere`.
 """
 
 from __future__ import annotations
@@ -27,8 +33,11 @@ from chatbot.exchange.user_stream.stream import (
 from chatbot.exchange.weight_governor import background
 from chatbot.services.account_mirror import AccountMirror
 from chatbot.services.keys import KeyService, KeyUnreadable
+from chatbot.services.leases import LeaseKeeper
+from chatbot.services.notices import ChangeNotices
 from chatbot.services.open_orders import OpenOrderMirror
 from chatbot.services.order_tracker import OrderTracker
+from chatbot.storage.leases import ShardKind, user_shard
 
 log = logging.getLogger(__name__)
 
@@ -66,8 +75,13 @@ class FillFeed:
         notifier: KeyNotifier,
         mirror: AccountMirror,
         open_orders: OpenOrderMirror,
+        leases: LeaseKeeper | None = None,
+        notices: ChangeNotices | None = None,
     ) -> None:
         self._keys = keys
+        self._leases = leases
+        self._notices = notices
+        self._started = False
         self._mirror = mirror
         self._open_orders = open_orders
         self._tracker = tracker
@@ -78,25 +92,72 @@ class FillFeed:
             on_key_failed=self._on_key_failed,
         )
         self._following: asyncio.Task[None] | None = None
+        self._taking: set[asyncio.Task[None]] = set()  # following gained shards' users
         self._mirror.attach(self.stream.epoch)
         self._open_orders.attach(self.stream.epoch)
         keys.add_listener(self._key_changed)
+        if leases is not None:
+            leases.on_change(ShardKind.USERS, self._shards_changed)
 
     async def start(self) -> None:
         """Connect, then follow every user who has a key, all at once (this runs beside the
         bot's start: the bot answers meanwhile). A user whose subscription is made only later
         is tracked when `on_resync` announces them. All of it is background work: users'
         own calls to Binance go first, and the re-reads are spread over the weight budget."""
+        if self._notices is not None:
+            await self._notices.on_keys(self._heard)
         with background():
             await self.stream.start()
+            self._started = True
             # its own task, so that stopping the bot cancels it instead of waiting for it
             self._following = asyncio.create_task(self._follow_all(), name="follow-stored-keys")
 
+    def _shard_of_user(self, user_id: int) -> int:
+        return user_shard(user_id, self._leases.settings.shards if self._leases else 1)
+
+    def _owns(self, user_id: int) -> bool:
+        return self._leases is None or self._leases.owns_user(user_id)
+
     async def _follow_all(self) -> None:
-        users = await self._keys.users_with_keys()
+        users = [u for u in await self._keys.users_with_keys() if self._owns(u)]
         await asyncio.gather(*(self._follow_stored(user_id) for user_id in users))
 
+    async def _shards_changed(self, gained: frozenset[int], lost: frozenset[int]) -> None:
+        """The keeper moved user shards. Before the stream has started there is nothing to
+        drop, and `start` follows whoever this replica owns by then."""
+        shard = self._shard_of_user
+        for user_id in [u for u in self.stream.subscribed_users if shard(u) in lost]:
+            await self._unfollow(user_id)
+        if gained and self._started:  # in the background: the keeper's beat must not wait
+            task = asyncio.create_task(self._follow_shards(gained), name="follow-gained-shards")
+            self._taking.add(task)
+            task.add_done_callback(self._taking.discard)
+
+    async def _follow_shards(self, gained: frozenset[int]) -> None:
+        shard = self._shard_of_user
+        users = [u for u in await self._keys.users_with_keys() if shard(u) in gained]
+        with background():
+            await asyncio.gather(*(self._follow_stored(user_id) for user_id in users))
+        log.info("user shards %s taken: %d users", sorted(gained), len(users))
+
+    async def _heard(self, user_id: int | None) -> None:
+        """Keys may have changed elsewhere unheard of: follow who has a key now, drop who
+        has none (a single user's change comes through `KeyService.changed_elsewhere`)."""
+        if user_id is not None or not self._started:
+            return
+        users = set(await self._keys.users_with_keys())
+        for gone in self.stream.subscribed_users - users:
+            await self._unfollow(gone)
+        await self._follow_all()
+
+    async def _unfollow(self, user_id: int) -> None:
+        self._mirror.forget(user_id)
+        self._open_orders.forget(user_id)
+        await self.stream.unsubscribe(user_id)
+
     async def _follow_stored(self, user_id: int) -> None:
+        if not self._owns(user_id):  # its shard moved on meanwhile
+            return
         try:
             await self._follow(user_id, await self._keys.credentials(user_id))
         except KeyUnreadable as exc:
@@ -106,9 +167,10 @@ class FillFeed:
             log.warning("user_id=%s not followed: %s", user_id, type(exc).__name__)
 
     async def stop(self) -> None:
-        if self._following is not None:
-            self._following.cancel()
-            await asyncio.gather(self._following, return_exceptions=True)
+        tasks = [*self._taking, *([self._following] if self._following else [])]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         await self.stream.stop()
 
     async def _follow(self, user_id: int, credentials: ApiCredentials) -> None:
@@ -123,6 +185,8 @@ class FillFeed:
             await self.stream.unsubscribe(user_id)
             await self._tracker.forget(user_id)
             return
+        if not self._owns(user_id) or not self._started:
+            return  # the replica holding the user's shard follows them
         try:
             await self._follow(user_id, credentials)
         except BinanceError as exc:

@@ -3,6 +3,10 @@
 A key is stored only after a signed account call proves it works, and never when it may
 withdraw funds: the bot needs to read and trade, nothing more, and a leaked key that can
 withdraw empties an account.
+
+With several replicas, a key stored or deleted on one is announced to the others by a change
+notice carrying only the user id (services/notices.py): each drops its cached credentials and
+tells its listeners, so the replica that follows the user's orders follows the new key.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ from chatbot.exchange.credentials import ApiCredentials
 from chatbot.exchange.errors import AuthError, InvalidApiKeyFormat, InvalidSignature
 from chatbot.exchange.signing import KeyFormatError
 from chatbot.key_types import KeyType
+from chatbot.services.notices import ChangeNotices
+from chatbot.storage.database import StorageError
 from chatbot.storage.vault import (
     UNREADABLE,
     CredentialVault,
@@ -74,8 +80,11 @@ class KeyReport:
 class KeyService:
     """Registers, describes and deletes users' keys; hands out signing credentials."""
 
-    def __init__(self, client: BinanceClient, vault: CredentialVault) -> None:
+    def __init__(
+        self, client: BinanceClient, vault: CredentialVault, notices: ChangeNotices | None = None
+    ) -> None:
         self._client = client
+        self._notices = notices
         self._vault = vault
         self._cache: dict[int, ApiCredentials] = {}
         self._listeners: list[KeyListener] = []
@@ -86,6 +95,27 @@ class KeyService:
         self._listeners.append(listener)
 
     async def _changed(self, user_id: int, credentials: ApiCredentials | None) -> None:
+        for listener in self._listeners:
+            await listener(user_id, credentials)
+        if self._notices is not None:
+            try:
+                await self._notices.key_changed(user_id)
+            except StorageError as exc:  # stored already: the others catch up at their reload
+                log.warning("user_id=%s key change not announced: %s", user_id, type(exc).__name__)
+
+    async def changed_elsewhere(self, user_id: int | None) -> None:
+        """Another replica stored or deleted `user_id`'s key (None: notices may have been
+        missed): forget the cached credentials and tell the listeners what is stored now."""
+        if user_id is None:
+            self._cache.clear()
+            return
+        self._cache.pop(user_id, None)
+        try:
+            credentials: ApiCredentials | None = await self.credentials(user_id)
+        except NoApiKey:
+            credentials = None
+        except KeyUnreadable:
+            return
         for listener in self._listeners:
             await listener(user_id, credentials)
 

@@ -56,14 +56,20 @@ not as a boolean), `COALESCE`, `UNION`, `IN (?, ?)` lists, `LIMIT ?`, `WITH ... 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Iterable
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any, Protocol
 
 from chatbot.database_url import DatabaseKind, DatabaseUrl
 
+log = logging.getLogger(__name__)
+
 Params = Iterable[Any]
+# A change notice's payload, or None after the listener may have missed some (reload instead).
+Notice = Callable[[str | None], Awaitable[None]]
 
 
 class Row(Protocol):
@@ -149,6 +155,61 @@ class Database(Protocol):
     async def fetch_all(self, sql: str, params: Params = ()) -> list[Row]:
         """Read data committed before the call; never waits for a write in flight."""
         ...
+
+    async def notify(self, channel: str, payload: str) -> None:
+        """Tell every listener of `channel` (every replica's, this one's included) that
+        something changed; call it after the change is committed. Delivery is at most once
+        and unordered across channels; a listener that lost its connection is told to reload
+        (None) instead of getting what it missed. SQLite reaches this Database's listeners
+        only (one process, one replica)."""
+        ...
+
+    async def listen(self, channel: str, callback: Notice) -> None:
+        """Call `callback(payload)` for each notice on `channel` from now on, and
+        `callback(None)` when notices may have been missed."""
+        ...
+
+
+class Listeners:
+    """The change-notice callbacks of one Database, by channel; each delivery runs as a task
+    of its own, so a slow listener never holds up the notifier or the connection that heard
+    it, and a failing one is logged."""
+
+    def __init__(self) -> None:
+        self._by_channel: dict[str, list[Notice]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def add(self, channel: str, callback: Notice) -> bool:
+        """Register; True for the channel's first listener (the engine must LISTEN)."""
+        callbacks = self._by_channel.setdefault(channel, [])
+        callbacks.append(callback)
+        return len(callbacks) == 1
+
+    def channels(self) -> list[str]:
+        return list(self._by_channel)
+
+    def deliver(self, channel: str, payload: str | None) -> None:
+        for callback in self._by_channel.get(channel, ()):
+            task = asyncio.get_running_loop().create_task(self._run(callback, payload))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    def reload_all(self) -> None:
+        """Notices may have been missed on every channel: each listener reloads."""
+        for channel in self._by_channel:
+            self.deliver(channel, None)
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    @staticmethod
+    async def _run(callback: Notice, payload: str | None) -> None:
+        try:
+            await callback(payload)
+        except Exception:
+            log.exception("a change-notice listener failed")
 
 
 async def open_database(target: DatabaseUrl | str | Path) -> Database:

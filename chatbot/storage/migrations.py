@@ -330,4 +330,36 @@ MIGRATIONS: tuple[Migration, ...] = (
             """
         },
     ),
+    # 9: replicas and the leases that share out work done once (see storage/leases.py):
+    # each replica's last heartbeat, and each shard's owner until when (time.time() seconds)
+    Migration(
+        """
+        CREATE TABLE replicas (
+            id           TEXT PRIMARY KEY,
+            heartbeat_at REAL NOT NULL,
+            started_at   REAL NOT NULL
+        );
+        CREATE TABLE leases (
+            shard      TEXT PRIMARY KEY,
+            owner      TEXT,
+            expires_at REAL NOT NULL DEFAULT 0
+        );
+        CREATE INDEX leases_by_owner ON leases (owner);
+        """,
+        {
+            "postgresql": """
+            CREATE TABLE replicas (
+                id           TEXT PRIMARY KEY,
+                heartbeat_at DOUBLE PRECISION NOT NULL,
+                started_at   DOUBLE PRECISION NOT NULL
+            );
+            CREATE TABLE leases (
+                shard      TEXT PRIMARY KEY,
+                owner      TEXT,
+                expires_at DOUBLE PRECISION NOT NULL DEFAULT 0
+            );
+            CREATE INDEX leases_by_owner ON leases (owner);
+            """
+        },
+    ),
 )

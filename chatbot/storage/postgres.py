@@ -16,12 +16,19 @@ writers the way SQLite's single write connection does: the invariants that matte
 claimed once, an alert fired once) are conditional UPDATEs that the row lock settles. Reads
 outside a transaction run on any pooled connection and see committed data only.
 
+Change notices (`notify`/`listen`) are `pg_notify` and LISTEN, on one dedicated connection
+outside the pool (a pooled connection would be handed to a query and lose its LISTENs). When that
+connection is lost it is made again with backoff, every channel listened to again, and each
+listener told to reload: what was notified meanwhile is not replayed.
+
 The DSN holds the password: it goes to asyncpg and nowhere else; messages name the database by
 `DatabaseUrl.redacted`.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from functools import lru_cache
@@ -30,10 +37,13 @@ from typing import Any
 import asyncpg
 
 from chatbot.database_url import DatabaseKind, DatabaseUrl
-from chatbot.storage.database import Params, Row, SchemaTooNew, StorageError
+from chatbot.storage.database import Listeners, Notice, Params, Row, SchemaTooNew, StorageError
 from chatbot.storage.migrations import MIGRATIONS as SCHEMA
 
+log = logging.getLogger(__name__)
+
 ENGINE = "postgresql"
+RELISTEN_BACKOFF = (0.2, 5.0)  # seconds: the first retry after a lost LISTEN connection, the most
 
 # pg_advisory_xact_lock's key for "migrating the chatbot schema": any constant the bot alone uses.
 MIGRATION_LOCK = 0x63686174626F74  # "chatbot"
@@ -78,9 +88,14 @@ class PostgresDatabase:
     engine = ENGINE
     skip_locked = " FOR UPDATE SKIP LOCKED"  # lock what is claimed, pass over what others hold
 
-    def __init__(self, pool: Any, name: str) -> None:
+    def __init__(self, pool: Any, name: str, dsn: str | None = None) -> None:
         self._pool = pool
         self.name = name  # the redacted URL: safe in a message
+        self._dsn = dsn  # holds the password: for asyncpg only
+        self._listeners = Listeners()
+        self._listening: Any = None  # the LISTEN connection
+        self._relisten: asyncio.Task[None] | None = None
+        self._closed = False
 
     @classmethod
     async def open(cls, url: DatabaseUrl | str) -> PostgresDatabase:
@@ -92,7 +107,7 @@ class PostgresDatabase:
             raise ValueError(f"not a PostgreSQL URL: {url.redacted}")
         with _translated():
             pool = await asyncpg.create_pool(url.target, min_size=POOL_MIN, max_size=POOL_MAX)
-        db = cls(pool, url.redacted)
+        db = cls(pool, url.redacted, url.target)
         try:
             await db._migrate()
         except BaseException:
@@ -101,6 +116,13 @@ class PostgresDatabase:
         return db
 
     async def close(self) -> None:
+        self._closed = True
+        if self._relisten is not None:
+            self._relisten.cancel()
+            await asyncio.gather(self._relisten, return_exceptions=True)
+        if self._listening is not None:
+            await asyncio.gather(self._listening.close(), return_exceptions=True)
+        await self._listeners.close()
         with _translated():
             await self._pool.close()
 
@@ -167,6 +189,58 @@ class PostgresDatabase:
         """Read data committed before the call (autocommit, READ COMMITTED)."""
         with _translated():
             return list(await self._pool.fetch(numbered(sql), *params))
+
+    async def notify(self, channel: str, payload: str) -> None:
+        """pg_notify: every replica's listeners, this one's included (through its LISTEN)."""
+        await self.execute("SELECT pg_notify(?, ?)", (channel, payload))
+
+    async def listen(self, channel: str, callback: Notice) -> None:
+        if not self._listeners.add(channel, callback):
+            return
+        if self._relisten is not None and not self._relisten.done():
+            return  # the reconnection listens to every channel, this one included
+        if self._listening is None:
+            await self._connect_listener()
+        else:
+            with _translated():
+                await self._listening.add_listener(channel, self._heard)
+
+    async def _connect_listener(self) -> None:
+        with _translated():
+            conn = await asyncpg.connect(self._dsn)
+            try:
+                for channel in self._listeners.channels():
+                    await conn.add_listener(channel, self._heard)
+            except BaseException:
+                await conn.close()
+                raise
+        conn.add_termination_listener(self._lost)
+        self._listening = conn
+
+    def _heard(self, _conn: Any, _pid: int, channel: str, payload: str) -> None:
+        self._listeners.deliver(channel, payload)
+
+    def _lost(self, _conn: Any) -> None:
+        if self._closed or (self._relisten is not None and not self._relisten.done()):
+            return
+        log.warning("the change-notice connection to %s was lost; reconnecting", self.name)
+        self._listening = None
+        self._relisten = asyncio.get_running_loop().create_task(
+            self._listen_again(), name="relisten"
+        )
+
+    async def _listen_again(self) -> None:
+        """Reconnect until it works, then have every listener reload what it may have missed."""
+        delay, most = RELISTEN_BACKOFF
+        while True:
+            try:
+                await self._connect_listener()
+            except StorageError:
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, most)
+                continue
+            self._listeners.reload_all()
+            return
 
 
 @lru_cache(maxsize=1024)

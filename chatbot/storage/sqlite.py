@@ -29,7 +29,7 @@ from pathlib import Path
 
 import aiosqlite
 
-from chatbot.storage.database import Params, Row, SchemaTooNew, StorageError
+from chatbot.storage.database import Listeners, Notice, Params, Row, SchemaTooNew, StorageError
 from chatbot.storage.migrations import MIGRATIONS as SCHEMA
 
 ENGINE = "sqlite"
@@ -78,6 +78,7 @@ class SqliteDatabase:
         self.path = path
         self._write_lock = asyncio.Lock()
         self._read_lock = asyncio.Lock()
+        self._listeners = Listeners()
 
     @classmethod
     async def open(cls, path: str | Path) -> SqliteDatabase:
@@ -98,6 +99,7 @@ class SqliteDatabase:
         return db
 
     async def close(self) -> None:
+        await self._listeners.close()
         with _translated():
             await self._reader.close()
             await self._conn.close()
@@ -164,6 +166,13 @@ class SqliteDatabase:
         with _translated():
             async with self._read_lock, self._reader.execute(sql, tuple(params)) as cursor:
                 return list(await cursor.fetchall())
+
+    async def notify(self, channel: str, payload: str) -> None:
+        """In process: one SQLite file serves one replica."""
+        self._listeners.deliver(channel, payload)
+
+    async def listen(self, channel: str, callback: Notice) -> None:
+        self._listeners.add(channel, callback)
 
 
 @contextmanager

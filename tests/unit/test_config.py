@@ -236,3 +236,18 @@ def test_cli_names_an_unreachable_postgresql_server_in_one_line_without_its_pass
     assert lines[0].startswith("chatbot: the database postgresql://bot:***@127.0.0.1:1/chatbot")
     assert "S3cret-pw" not in result.stderr + result.stdout
     assert not (tmp_path / "postgresql:").exists()
+
+
+def test_replica_settings_default_and_an_empty_replica_id_means_hostname_pid(monkeypatch):
+    monkeypatch.setenv("CHATBOT_REPLICA_ID", "")
+    settings = load_settings()
+    assert settings.replica_id is None and settings.weight_split is True
+    assert settings.takeover_seconds == 10.0 and settings.lease_shards == 16
+
+
+def test_a_takeover_time_out_of_range_is_refused_in_one_line(monkeypatch):
+    monkeypatch.setenv("CHATBOT_TAKEOVER_SECONDS", "0")
+    with pytest.raises(ConfigError) as excinfo:
+        load_settings()
+    message = str(excinfo.value)
+    assert message.startswith("CHATBOT_TAKEOVER_SECONDS") and "\n" not in message

@@ -1,0 +1,77 @@
+"""An alert's level from what the user typed: `> 70000`, `< 0.5`, `-5%` become a direction, a
+threshold and the condition as shown, and a level no trade can ever reach (outside the symbol's
+PRICE_FILTER) is refused with an example of one that can."""
+
+from __future__ import annotations
+
+from decimal import ROUND_FLOOR, Decimal
+from typing import Protocol
+
+from chatbot.errors import UserError
+from chatbot.exchange.grid import format_decimal, mul, price_range, price_step, to_step
+from chatbot.exchange.symbol_rules import SymbolRules
+from chatbot.storage.alerts import AlertDirection
+
+HUNDRED = Decimal(100)
+FIVE_PERCENT = {True: Decimal("1.05"), False: Decimal("0.95")}  # an example's level, up or down
+
+
+class LevelSpec(Protocol):
+    """The part of an `AlertSpec` a level is made of."""
+
+    @property
+    def operator(self) -> str: ...  # ">" | "<" | "%"
+
+    @property
+    def value(self) -> Decimal: ...
+
+
+def alert_level(
+    spec: LevelSpec, price: Decimal, rules: SymbolRules
+) -> tuple[AlertDirection, Decimal, str]:
+    """The alert's direction, level and condition as shown; a UserError when no trade can ever
+    reach the level."""
+    if spec.operator == ">":
+        refuse_unreachable(rules, spec, price, AlertDirection.ABOVE, spec.value)
+        return AlertDirection.ABOVE, spec.value, f"≥ {spec.value.normalize():f}"
+    if spec.operator == "<":
+        refuse_unreachable(rules, spec, price, AlertDirection.BELOW, spec.value)
+        return AlertDirection.BELOW, spec.value, f"≤ {spec.value.normalize():f}"
+    if spec.value <= -HUNDRED:
+        raise UserError("A fall of 100% or more cannot happen. Example: /alert BTC -5%")
+    threshold = price * (1 + spec.value / HUNDRED)
+    sign = "+" if spec.value > 0 else ""
+    direction = AlertDirection.ABOVE if spec.value > 0 else AlertDirection.BELOW
+    refuse_unreachable(rules, spec, price, direction, threshold)
+    arrow = "≥" if spec.value > 0 else "≤"
+    shown = threshold.quantize(Decimal("0.00000001")).normalize()
+    return direction, threshold, f"{sign}{spec.value.normalize():f}% ({arrow} {shown:f})"
+
+
+def refuse_unreachable(
+    rules: SymbolRules,
+    spec: LevelSpec,
+    price: Decimal,
+    direction: AlertDirection,
+    threshold: Decimal,
+) -> None:
+    """Refuse a level outside the prices the symbol can trade at (its PRICE_FILTER), such as
+    `< 0.001` on a 0.01 tick or `-99.9999999%`: such an alert would wait forever."""
+    lowest, highest = price_range(rules)
+    if direction is AlertDirection.BELOW and threshold < lowest:
+        bound = f"below {format_decimal(lowest)}"
+    elif direction is AlertDirection.ABOVE and threshold > highest:
+        bound = f"above {format_decimal(highest)}"
+    else:
+        return
+    up = direction is AlertDirection.ABOVE
+    if spec.operator == "%":
+        example = f"/alert {rules.symbol} {'+' if up else '-'}5%"
+    else:
+        near = to_step(mul(price, FIVE_PERCENT[up]), price_step(rules), ROUND_FLOOR)
+        level = min(max(near, lowest), highest).normalize()
+        example = f"/alert {rules.symbol} {spec.operator} {level:f}"  # typed as the grammar takes
+    raise UserError(
+        f"That alert could never fire: {rules.symbol} cannot trade {bound} on Binance, and "
+        f"this alert waits for a price beyond that. Pick a nearer level, like {example}"
+    )
