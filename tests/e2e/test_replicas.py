@@ -217,8 +217,8 @@ async def test_a_thousand_alerts_over_twenty_symbols_fire_once_each(
     )  # fmt: skip
 
 
-# Today the alerts set through the killed replica live in its memory only, and never fire.
-@pytest.mark.xfail(strict=True, reason="needs leases (P4)")
+# The killed replica's market and user shards are taken over by the others (leases), which
+# catch up from REST and fire what crossed meanwhile, once.
 async def test_a_replica_killed_mid_run_loses_no_alert_and_no_fill(api, exchange, replicas, pg_dsn):
     alice = user(api, ALICE)
     await setkey(alice, exchange)
