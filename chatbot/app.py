@@ -184,6 +184,7 @@ async def open_resources(app: Application, clock: Callable[[], float] = time.tim
     leases = LeaseKeeper(LeaseRepository(db), lease_settings, health=health)
     if settings.weight_split:  # replicas behind one IP share its weight budget
         leases.on_live_count(divide_weight(client.governor, settings.weight_share / 100))
+    leases.on_live_count(state.pacer.share_among)  # Telegram's 30 a second is the bot's
     notices = ChangeNotices(db, replica)  # what other replicas changed: keys and alerts
     key_service = KeyService(client, vault, notices)
     await notices.on_keys(key_service.changed_elsewhere)

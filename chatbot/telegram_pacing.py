@@ -94,6 +94,7 @@ class PrioritySendPacer(BaseRateLimiter[SendPriority]):
         clock: Callable[[], float] = time.monotonic,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
+        self._per_second = per_second
         self._gap = 1.0 / per_second
         self._group_rate, self._group_burst = group_per_minute / 60.0, float(group_per_minute)
         self._max_retries = max_retries
@@ -105,6 +106,11 @@ class PrioritySendPacer(BaseRateLimiter[SendPriority]):
         self._groups: dict[int | str, _GroupBucket] = {}
         self._dispatcher: asyncio.Task[None] | None = None
         self.waiting = dict.fromkeys(SendPriority, 0)  # requests queued now, for /metrics
+
+    def share_among(self, replicas: int) -> None:
+        """Telegram's 30 a second is the bot's, whichever replica sends: with `replicas`
+        live (the lease keeper counts them at each beat), each sends its part of the pace."""
+        self._gap = max(1, replicas) / self._per_second
 
     async def initialize(self) -> None:
         """Nothing to open: the queue is built as requests come."""

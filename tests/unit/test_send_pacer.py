@@ -122,6 +122,18 @@ async def test_sends_are_spaced_at_28_a_second_with_no_burst(clock):
     assert sum(1 for at in times if at < times[0] + 1.0) <= 29  # any one second from the first
 
 
+@pytest.mark.parametrize("replicas", [1, 3])
+async def test_live_replicas_share_the_bots_pace(clock, replicas):
+    p, telegram = pacer(clock), Telegram(clock)
+    p.share_among(replicas)  # what the lease keeper calls at each beat
+
+    await asyncio.gather(*(send(p, telegram, f"m{n}", REPLY, chat_id=n) for n in range(30)))
+
+    times = [at for _, at in telegram.sent]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    assert min(gaps) == pytest.approx(GAP * replicas)
+
+
 async def test_requests_without_a_chat_are_not_paced(clock):
     p, telegram = pacer(clock), Telegram(clock)
 
