@@ -39,7 +39,7 @@ from benchmarks.load_users import PriceMover, Tally, User, busiest
 from chatbot.key_types import KeyType
 from chatbot.sandbox.botapi import BotApiEmulator
 from chatbot.sandbox.exchange import ExchangeSimulator
-from chatbot.storage.sqlite import SqliteDatabase as Database
+from chatbot.storage.database import open_database
 from chatbot.storage.vault import CredentialVault
 
 FIRST_USER = 100_000
@@ -52,9 +52,10 @@ def key_pair(user_id: int) -> tuple[str, str]:
     return f"LoadKey{user_id:010d}" + "k" * 47, f"LoadSecret{user_id:010d}" + "s" * 44
 
 
-async def seed_keys(db_path: str, master_key: str, sim: ExchangeSimulator, ids: list[int]) -> None:
-    """Fund a simulator account per user and seal its key into the bot's database."""
-    db = await Database.open(db_path)
+async def seed_keys(database: str, master_key: str, sim: ExchangeSimulator, ids: list[int]) -> None:
+    """Fund a simulator account per user and seal its key into the bot's database (CHATBOT_DB:
+    a SQLite path or a postgresql:// URL)."""
+    db = await open_database(database)
     try:
         vault = CredentialVault(db, base64.urlsafe_b64decode(master_key))
         rights = {"trade": True, "withdraw": False, "ip_restricted": False}

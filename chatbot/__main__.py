@@ -31,7 +31,7 @@ def cmd_run(_: argparse.Namespace) -> int:
     """Run the bot until SIGINT or SIGTERM."""
     from chatbot.app import AnotherInstance, serve
     from chatbot.memory import fix_malloc_thresholds
-    from chatbot.storage.database import SchemaTooNew
+    from chatbot.storage.database import SchemaTooNew, StorageError
 
     settings = _settings()
     settings.require("TELEGRAM_BOT_TOKEN", "CHATBOT_MASTER_KEY")
@@ -44,6 +44,9 @@ def cmd_run(_: argparse.Namespace) -> int:
         return EXIT_CONFIG
     except AnotherInstance as exc:
         print(f"chatbot: {exc}", file=sys.stderr)
+        return EXIT_UNAVAILABLE
+    except StorageError as exc:
+        print(_unreachable(settings, exc), file=sys.stderr)
         return EXIT_UNAVAILABLE
     return 0
 
@@ -68,6 +71,7 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
 def cmd_rotate_key(args: argparse.Namespace) -> int:
     """Re-seal every stored key under CHATBOT_MASTER_KEY (old keys in CHATBOT_OLD_MASTER_KEYS).
     Refuses a missing database or one without keys unless --allow-empty."""
+    from chatbot.storage.database import StorageError
     from chatbot.storage.vault import NothingToRotate, VaultError, rotate_database
 
     settings = _settings()
@@ -75,7 +79,7 @@ def cmd_rotate_key(args: argparse.Namespace) -> int:
     try:
         count = asyncio.run(
             rotate_database(
-                settings.db_path,
+                settings.database_url,
                 settings.master_key_bytes,
                 settings.old_master_key_bytes,
                 allow_empty=args.allow_empty,
@@ -87,8 +91,19 @@ def cmd_rotate_key(args: argparse.Namespace) -> int:
     except VaultError as exc:
         print(f"chatbot: {exc}; nothing was changed for that key", file=sys.stderr)
         return 1
+    except StorageError as exc:
+        print(_unreachable(settings, exc), file=sys.stderr)
+        return EXIT_UNAVAILABLE
     print(f"re-encrypted {count} stored key(s) under the current master key")
     return 0
+
+
+def _unreachable(settings: Settings, exc: Exception) -> str:
+    """One line for a database that failed: its redacted URL and the engine's reason, with
+    the password cut out in case a driver ever echoes it."""
+    line = f"chatbot: the database {settings.database_url.redacted} failed: {exc}"
+    password = settings.database_url.password
+    return line.replace(password, "***") if password else line
 
 
 def _settings() -> Settings:

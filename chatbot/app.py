@@ -160,7 +160,7 @@ async def open_resources(app: Application, clock: Callable[[], float] = time.tim
     api_url = present(settings.binance_api_url, "BINANCE_API_URL")
     stream_url = present(settings.binance_stream_url, "BINANCE_STREAM_URL")
     ws_api_url = present(settings.binance_ws_api_url, "BINANCE_WS_API_URL")
-    db = await open_database(settings.db_path)
+    db = await open_database(settings.database_url)
     health = HealthBoard()
     client = BinanceClient(api_url, weight_share=settings.weight_share / 100)
     vault = CredentialVault(db, settings.master_key_bytes, settings.old_master_key_bytes)
@@ -297,7 +297,11 @@ async def running_bot(
             log.warning("polling failed: %s", type(error).__name__)
 
     await app.initialize()
-    resources = await open_resources(app, clock)
+    try:
+        resources = await open_resources(app, clock)
+    except BaseException:  # the database refused or cannot be reached: close what opened
+        await app.shutdown()
+        raise
     try:
         await app.bot.set_my_commands(commands.menu())
         if settings.http_port is not None:

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from chatbot.database_url import ACCEPTED, DatabaseKind, DatabaseUrl
+from chatbot.database_url import ACCEPTED, DatabaseUrl
 
 
 class ConfigError(Exception):
@@ -284,16 +284,6 @@ class Settings(BaseSettings):
             raise ValueError(
                 "CHATBOT_HTTP_PORT is not set: webhook mode (CHATBOT_WEBHOOK_URL) needs a port "
                 "to listen on, such as 8080"
-            )
-        return self
-
-    @model_validator(mode="after")
-    def _no_postgresql_yet(self) -> Settings:
-        """The URL is recognised so it is not taken for a path; the backend is still to come."""
-        if self.database_url.kind is DatabaseKind.POSTGRESQL:
-            raise ValueError(
-                "CHATBOT_DB is a PostgreSQL URL, but PostgreSQL support is not in this version "
-                "yet: use a SQLite file path such as ./data/chatbot.sqlite3"
             )
         return self
 

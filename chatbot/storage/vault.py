@@ -29,6 +29,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from pydantic import SecretStr
 
+from chatbot.database_url import DatabaseKind, DatabaseUrl
 from chatbot.errors import UserFacingError
 from chatbot.key_types import KeyType
 from chatbot.storage.database import Database, open_database
@@ -245,24 +246,33 @@ class NothingToRotate(VaultError):
 
 
 async def rotate_database(
-    path: str, master_key: bytes, old_keys: list[bytes], *, allow_empty: bool = False
+    target: DatabaseUrl | str,
+    master_key: bytes,
+    old_keys: list[bytes],
+    *,
+    allow_empty: bool = False,
 ) -> int:
     """`chatbot rotate-key`: open the database, re-seal every row, return how many were.
 
-    Raises NothingToRotate when the file does not exist (it is not created) or holds no key,
-    unless `allow_empty`."""
-    if not await asyncio.to_thread(os.path.isfile, path):
+    Raises NothingToRotate when a SQLite file does not exist (it is not created) or the
+    database holds no key, unless `allow_empty`; StorageError when a server cannot be reached.
+    Messages name the database by its redacted URL, never with a password."""
+    url = target if isinstance(target, DatabaseUrl) else DatabaseUrl.parse(target)
+    missing = url.kind is DatabaseKind.SQLITE and not await asyncio.to_thread(
+        os.path.isfile, url.target
+    )
+    if missing:
         if allow_empty:
             return 0
         raise NothingToRotate(
-            f"there is no database at {path}: check CHATBOT_DB (nothing was created)"
+            f"there is no database at {url.redacted}: check CHATBOT_DB (nothing was created)"
         )
-    db = await open_database(path)
+    db = await open_database(url)
     try:
         vault = CredentialVault(db, master_key, old_keys)
         if not allow_empty and await vault.count() == 0:
             raise NothingToRotate(
-                f"the database {path} holds no stored keys: check CHATBOT_DB, or pass "
+                f"the database {url.redacted} holds no stored keys: check CHATBOT_DB, or pass "
                 "--allow-empty if that is expected"
             )
         return await vault.rotate()
