@@ -70,7 +70,7 @@ async def test_double_tap_on_confirm_is_answered_when_commands_are_used_up(api, 
         # Either press may reach the database first (PostgreSQL's pool runs them side by side):
         # one places the order, the other is told so.
         answers = sorted([(await alice.answer(press)).text for press in presses])
-        assert answers == ["Already being placed.", "Placing the order…"], answers
+        assert answers[0].startswith("Already") and answers[1] == "Placing the order…", answers
         await alice.wait_for(lambda: "Filled" in alice.current(preview).text, 15)
         assert len(exchange.orders_for(ALICE_KEY)) == 1
 
