@@ -236,3 +236,15 @@ def test_cli_names_an_unreachable_postgresql_server_in_one_line_without_its_pass
     assert lines[0].startswith("chatbot: the database postgresql://bot:***@127.0.0.1:1/chatbot")
     assert "S3cret-pw" not in result.stderr + result.stdout
     assert not (tmp_path / "postgresql:").exists()
+
+
+def test_cli_refuses_an_unsupported_database_url_in_one_line_and_makes_no_folder(tmp_path):
+    env = {"CHATBOT_DB": "mysql://bot:S3cret-pw@127.0.0.1/chatbot"}
+    result = run_cli(tmp_path, env, "rotate-key")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "chatbot: CHATBOT_DB is not valid: put a SQLite file path such as "
+        "./data/chatbot.sqlite3, or a postgresql:// URL"
+    ]
+    assert "S3cret-pw" not in result.stderr + result.stdout
+    assert list(tmp_path.iterdir()) == []
