@@ -52,10 +52,10 @@ def key_pair(user_id: int) -> tuple[str, str]:
     return f"LoadKey{user_id:010d}" + "k" * 47, f"LoadSecret{user_id:010d}" + "s" * 44
 
 
-async def seed_keys(db_path: str, master_key: str, sim: ExchangeSimulator, ids: list[int]) -> None:
-    """Fund a simulator account per user and seal its key into the bot's database (a SQLite
-    path or a postgresql:// URL)."""
-    db = await open_database(db_path)
+async def seed_keys(database: str, master_key: str, sim: ExchangeSimulator, ids: list[int]) -> None:
+    """Fund a simulator account per user and seal its key into the bot's database (CHATBOT_DB:
+    a SQLite path or a postgresql:// URL)."""
+    db = await open_database(database)
     try:
         vault = CredentialVault(db, base64.urlsafe_b64decode(master_key))
         rights = {"trade": True, "withdraw": False, "ip_restricted": False}

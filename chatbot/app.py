@@ -339,7 +339,11 @@ async def running_bot(
             log.warning("polling failed: %s", type(error).__name__)
 
     await app.initialize()
-    resources = await open_resources(app, clock)
+    try:
+        resources = await open_resources(app, clock)
+    except BaseException:  # the database refused or cannot be reached: close what opened
+        await app.shutdown()
+        raise
     try:
         await app.bot.set_my_commands(commands.menu())
         if settings.http_port is not None:

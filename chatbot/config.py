@@ -149,8 +149,9 @@ class Settings(BaseSettings):
     old_master_keys: Annotated[tuple[SecretStr, ...], NoDecode] = Field(
         (), alias="CHATBOT_OLD_MASTER_KEYS"
     )
-    # a SQLite file path or a postgresql:// URL (see `database_url`); out of repr, since a URL
-    # may hold a password
+    # CHATBOT_DB: a SQLite file path (the default, needs nothing) or a
+    # postgresql://user:password@host:5432/db URL (see `database_url`, which picks the engine);
+    # any other scheme:// is refused in one line. Out of repr, since a URL may hold a password.
     db_path: str = Field("./data/chatbot.sqlite3", alias="CHATBOT_DB", repr=False)
     network: Network = Field(Network.MAINNET, alias="BINANCE_NETWORK")
     binance_api_url: str | None = Field(None, alias="BINANCE_API_URL")

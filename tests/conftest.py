@@ -80,6 +80,11 @@ def database_target(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return str(tmp_path / "bot.sqlite3")
 
 
+# For a test that by nature reads or writes the bot's SQLite file by hand (its bytes on disk, its
+# write lock, its file modes): `@SQLITE_ONLY` keeps only the `[sqlite]` run of `database_target`.
+SQLITE_ONLY = pytest.mark.parametrize("database_target", ["sqlite"], indirect=True)
+
+
 @pytest.fixture
 async def database(database_target: str) -> AsyncIterator[Database]:
     """An open, migrated database on each engine in turn (see `database_target`)."""

@@ -48,6 +48,11 @@ The statements that differ on PostgreSQL:
   repositories already pass Decimals as text and flags as ints, and the PostgreSQL tests will
   show any parameter that still relies on SQLite's leniency.
 
+- Row order: neither engine promises one without ORDER BY, and PostgreSQL lists an updated
+  row after the others (SQLite happens to keep insertion order), so every list whose order
+  matters says it; NULLs sort first on SQLite and last on PostgreSQL, so an ORDER BY on a
+  nullable column orders by COALESCE (tracked_orders.py `open_orders`).
+
 Already portable (SQLite >= 3.35 and PostgreSQL both take them as written): `ON CONFLICT (...)
 DO UPDATE SET ... = excluded....` upserts (vault.py `store`, tracked_orders.py `advance` and
 `mark_synced`), `... RETURNING`, `CASE WHEN repeat <> 0` (an integer column tested as such,

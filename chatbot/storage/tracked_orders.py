@@ -130,9 +130,12 @@ class TrackedOrderRepository:
         return before if news else None
 
     async def open_orders(self, user_id: int) -> list[TrackedOrder]:
-        """The user's orders that were open when last seen."""
+        """The user's orders that were open when last seen, oldest first (as Binance lists
+        them; without the ORDER BY, PostgreSQL would list a row last once it was updated)."""
         rows = await self._db.fetch_all(
-            "SELECT * FROM tracked_orders WHERE user_id = ? AND is_open = 1", (user_id,)
+            "SELECT * FROM tracked_orders WHERE user_id = ? AND is_open = 1 "
+            "ORDER BY COALESCE(created_ms, 0), symbol, order_id",  # NULLs sort apart per engine
+            (user_id,),
         )
         return [_tracked(r) for r in rows]
 

@@ -100,7 +100,7 @@ def polling() -> Polling:
     return polling_app
 
 
-# --- the real bot, wired to the emulator, the exchange simulator and a temporary SQLite file ---
+# --- the real bot, wired to the emulator, the exchange simulator and a database on each engine ---
 
 
 async def ask(conv: Conversation, text: str) -> ChatMessage:
@@ -116,14 +116,15 @@ ALICE_SECRET = "AliceSecret0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOP"
 
 
 def bot_env(
-    api: BotApiEmulator, exchange: ExchangeSimulator, db_path: Path, **overrides: str
+    api: BotApiEmulator, exchange: ExchangeSimulator, database: str | Path, **overrides: str
 ) -> dict[str, str]:
-    """The environment of a bot talking to the emulator and the simulator, by env name."""
+    """The environment of a bot talking to the emulator and the simulator, by env name;
+    `database` is CHATBOT_DB (a SQLite path or a postgresql:// URL, see `database_target`)."""
     return {
         "TELEGRAM_BOT_TOKEN": api.token,
         "TELEGRAM_API_URL": api.url,
         "CHATBOT_MASTER_KEY": MASTER_KEY,
-        "CHATBOT_DB": str(db_path),
+        "CHATBOT_DB": str(database),
         "BINANCE_API_URL": exchange.rest_url,
         "BINANCE_STREAM_URL": exchange.stream_url,
         "BINANCE_WS_API_URL": exchange.ws_api_url,
@@ -134,12 +135,14 @@ def bot_env(
 
 @pytest.fixture
 def settings_factory(
-    api: BotApiEmulator, exchange: ExchangeSimulator, tmp_path: Path
+    api: BotApiEmulator, exchange: ExchangeSimulator, database_target: str
 ) -> SettingsFactory:
-    """Settings for a bot talking to the emulator and the simulator; overrides by env name."""
+    """Settings for a bot talking to the emulator and the simulator, on each engine in turn
+    (`database_target`: a SQLite file, then a fresh PostgreSQL database); overrides by env
+    name."""
 
     def make(**overrides: object) -> Settings:
-        values = {**bot_env(api, exchange, tmp_path / "chatbot.sqlite3"), **overrides}
+        values = {**bot_env(api, exchange, database_target), **overrides}
         return Settings(_env_file=None, **values)
 
     return make

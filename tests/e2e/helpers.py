@@ -14,21 +14,22 @@ import socket
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, TypeVar
 
 import aiohttp
-import aiosqlite
 from pydantic import SecretStr
 from telegram.ext import Application
 
 from chatbot.config import Settings
+from chatbot.database_url import DatabaseKind
 from chatbot.key_types import KeyType
 from chatbot.runtime import runtime
 from chatbot.sandbox.botapi import Conversation
 from chatbot.sandbox.botapi.models import ChatMessage
 from chatbot.sandbox.exchange import ExchangeSimulator
 from chatbot.sandbox.exchange.orders import Order
-from chatbot.storage.sqlite import SqliteDatabase as Database
+from chatbot.storage.database import open_database
 from chatbot.storage.vault import CredentialVault
 from tests.e2e.conftest import ALICE, ALICE_KEY, ALICE_SECRET, ask
 
@@ -225,7 +226,7 @@ async def store_keys(
     settings: Settings, exchange: ExchangeSimulator, user_ids: Iterable[int]
 ) -> None:
     """Keys stored by an earlier run (sealed in the bot's database), of funded accounts."""
-    db = await Database.open(settings.db_path)
+    db = await open_database(settings.database_url)
     try:
         vault = CredentialVault(db, settings.master_key_bytes)
         for user_id in user_ids:
@@ -241,8 +242,30 @@ async def store_keys(
         await db.close()
 
 
-async def users_synced(path: str) -> int:
-    """How many users' start-up re-read of their open orders is done."""
-    async with aiosqlite.connect(path) as db, db.execute("SELECT COUNT(*) FROM order_sync") as cur:
-        row = await cur.fetchone()
-    return int(row[0]) if row else 0
+async def everything_stored(settings: Settings) -> bytes:
+    """Every byte the bot's database holds, to search for a plaintext secret: SQLite's files
+    (the database, its WAL and shared memory), or every row of every table on PostgreSQL (whose
+    own files belong to the server)."""
+    url = settings.database_url
+    if url.kind is DatabaseKind.SQLITE:
+        folder = Path(url.target).parent
+        return b"".join(p.read_bytes() for p in folder.iterdir() if p.is_file())
+    db = await open_database(url)
+    try:
+        query = "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'"
+        tables = [row["table_name"] for row in await db.fetch_all(query)]
+        rows = [dict(r) for t in tables for r in await db.fetch_all(f'SELECT * FROM "{t}"')]
+    finally:
+        await db.close()
+    assert "credentials" in tables and rows, tables
+    return repr(rows).encode()
+
+
+async def users_synced(database: str) -> int:
+    """How many users' start-up re-read of their open orders is done (`database`: CHATBOT_DB)."""
+    db = await open_database(database)
+    try:
+        row = await db.fetch_one("SELECT COUNT(*) AS n FROM order_sync")
+    finally:
+        await db.close()
+    return int(row["n"]) if row else 0

@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
 from chatbot.runtime import runtime
 from tests.e2e.conftest import ALICE, ALICE_KEY, ALICE_SECRET, STRANGER, ask
-from tests.e2e.helpers import following, until_async, users_synced
+from tests.e2e.helpers import everything_stored, following, until_async, users_synced
 from tests.keys import public_key_pem
 
 # --- start, help, menu, access ---------------------------------------------------------------
@@ -258,7 +258,7 @@ async def test_keys_survive_a_restart(api, exchange, settings, alice_with_key, r
 
 
 async def test_rotate_key_reencrypts_and_the_bot_still_reads_keys(
-    api, exchange, settings_factory, alice_with_key, running_bot, tmp_path
+    api, exchange, settings_factory, alice_with_key, running_bot
 ):
     from chatbot.app import running_bot as run
     from chatbot.config import decode_master_key
@@ -269,7 +269,7 @@ async def test_rotate_key_reencrypts_and_the_bot_still_reads_keys(
     await running_bot.stop()
     new_key = "bmV3LW1hc3Rlci1rZXktZm9yLXJvdGF0aW9uLXRlc3Q="
     rotated = await rotate_database(
-        str(tmp_path / "chatbot.sqlite3"),
+        settings_factory().database_url,
         decode_master_key(new_key),
         [decode_master_key(MASTER_KEY)],
     )
@@ -279,7 +279,7 @@ async def test_rotate_key_reencrypts_and_the_bot_still_reads_keys(
         assert "Balances" in (await ask(again, "/balance")).text
 
 
-async def test_secrets_never_leak(alice, exchange, api, tmp_path, bot_log, running_bot):
+async def test_secrets_never_leak(alice, exchange, api, settings, bot_log, running_bot):
     exchange.add_account(ALICE_KEY, secret=ALICE_SECRET, balances={"USDT": Decimal(10)})
     await ask(alice, f"/setkey {ALICE_KEY} {ALICE_SECRET}")
     await ask(alice, f"/setkey {ALICE_KEY} {'y' * 64}")  # a refused one too
@@ -288,8 +288,8 @@ async def test_secrets_never_leak(alice, exchange, api, tmp_path, bot_log, runni
     # The work a stored key starts in the background has been done, logged and written: the
     # user-data stream logged on with it, then her open orders were read and their sync noted.
     await following(running_bot)
-    await until_async(lambda: users_synced(str(tmp_path / "chatbot.sqlite3")))
-    raw = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.is_file())
+    await until_async(lambda: users_synced(settings.db_path))
+    raw = await everything_stored(settings)
     assert ALICE_SECRET.encode() not in raw and ALICE_KEY.encode() not in raw
     logged = bot_log.getvalue()
     assert f"key registered user_id={ALICE}" in logged  # the log did record the event

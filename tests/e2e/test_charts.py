@@ -49,12 +49,14 @@ def _mapped(pid: int, package: str) -> bool:
 
 
 @pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="reads /proc (Linux)")
-async def test_matplotlib_loads_on_the_first_chart_not_at_start(api, exchange, tmp_path):
+async def test_matplotlib_loads_on_the_first_chart_not_at_start(
+    api, exchange, database_target, tmp_path
+):
     """matplotlib and numpy are most of the bot's memory; a bot nobody asks for a chart never
     loads them. The bot runs as `chatbot run` in its own process, watched from outside."""
     env = {
         **os.environ,
-        **bot_env(api, exchange, tmp_path / "chatbot.sqlite3", CHATBOT_ALLOWED_USERS=str(BOB)),
+        **bot_env(api, exchange, database_target, CHATBOT_ALLOWED_USERS=str(BOB)),
         "PYTHONPATH": str(ROOT),
         "LOG_LEVEL": "WARNING",
     }

@@ -1,6 +1,7 @@
 """Faults never lose work silently: a locked database, a dead chat, a slow Telegram, a key row
 that no longer decrypts. Each is reproduced against the real bot between the Bot API emulator
-and the exchange simulator, on a real SQLite file held by a second connection.
+and the exchange simulator, on each engine; the locked database on a real SQLite file held by a
+second connection (`@SQLITE_ONLY`: PostgreSQL has no database-wide write lock to hold).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from chatbot.config import Settings
 from chatbot.runtime import runtime
 from chatbot.sandbox.exchange.engine import OrderRequest as SimOrder
 from chatbot.storage.alerts import AlertDirection
+from chatbot.storage.database import open_database
+from tests.conftest import SQLITE_ONLY
 from tests.e2e.conftest import ALICE, ALICE_KEY, BOB, ask
 from tests.e2e.helpers import fired, process_dies, said, ticket_of, until, until_async, watching
 
@@ -66,6 +69,7 @@ async def outbox_states(app) -> list[str]:
 # -- alerts ------------------------------------------------------------------------------------
 
 
+@SQLITE_ONLY
 async def test_alert_fired_while_the_database_is_locked_is_sent_once_it_is_written(
     alice, exchange, running_bot, write_lock, bot_log
 ):
@@ -89,6 +93,7 @@ async def _all_sent(app) -> bool:
     return bool(states) and all(s == "sent" for s in states)
 
 
+@SQLITE_ONLY
 async def test_outbox_survives_a_locked_database_and_sends_each_alert_once(
     alice, api, exchange, running_bot, write_lock, bot_log
 ):
@@ -212,6 +217,7 @@ async def test_fired_alerts_are_forgotten_after_the_retention_period(
 # -- orders ------------------------------------------------------------------------------------
 
 
+@SQLITE_ONLY
 async def test_order_answered_while_the_database_is_locked_still_shows_its_outcome(
     alice_with_key, exchange, running_bot, write_lock
 ):
@@ -250,15 +256,16 @@ async def test_restart_settles_everyone_when_one_key_does_not_decrypt(
     order = SimOrder(spec, "BUY", "MARKET", None, Decimal("0.001"), None, None, ticket_of(bobs))
     exchange.engine.place(exchange.account(BOB_KEY), order)
     await process_dies(running_bot)
-    async with aiosqlite.connect(settings.db_path) as db:  # Alice's row is damaged on disk
+    db = await open_database(settings.database_url)  # Alice's row is damaged on disk
+    try:
         query = "SELECT ciphertext FROM credentials WHERE user_id = ?"
-        async with db.execute(query, (ALICE,)) as cursor:
-            (blob,) = await cursor.fetchone()
+        blob = bytes((await db.fetch_one(query, (ALICE,)))["ciphertext"])
         damaged = blob[:-1] + bytes([blob[-1] ^ 0x01])
         await db.execute(
             "UPDATE credentials SET ciphertext = ? WHERE user_id = ?", (damaged, ALICE)
         )
-        await db.commit()
+    finally:
+        await db.close()
     async with run(settings, poll_timeout=1):
         bob = api.conversation(api.user(BOB, first_name="Bob"))
         await bob.wait_for(lambda: "Filled" in bob.current(bobs).text, 15)

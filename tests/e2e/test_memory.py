@@ -4,7 +4,10 @@ lean benchmarks watch it (`chatbot run` in its own process).
 Only a difference of megabytes is asserted here. What a few hundred commands leave behind (the
 malloc thresholds of chatbot/memory.py) is a few hundred KiB, within what a busy machine moves
 a process's resident set by; `benchmarks/lean.py` measures it, and
-tests/unit/test_malloc_thresholds.py checks the thresholds against the real allocator."""
+tests/unit/test_malloc_thresholds.py checks the thresholds against the real allocator.
+
+SQLite only: the alerts are seeded into the file with sqlite3 in bulk, and what is measured is
+the bot's own memory, whichever engine holds its rows."""
 
 from __future__ import annotations
 

@@ -13,6 +13,7 @@ import pytest
 
 from chatbot.health import HealthBoard
 from chatbot.runtime import runtime
+from tests.conftest import SQLITE_ONLY
 from tests.e2e.conftest import ALICE
 from tests.e2e.helpers import free_port, get
 
@@ -56,6 +57,7 @@ async def test_healthz_and_metrics(api, exchange, settings_factory):
         assert checks["exchange"] == "error: IpBanned"
 
 
+@SQLITE_ONLY  # holds SQLite's write lock from a second connection
 async def test_healthz_hits_cost_no_weight_and_no_write_lock(api, exchange, settings_factory):
     from chatbot.app import running_bot
 

@@ -6,12 +6,17 @@ import asyncio
 import os
 import signal
 import sys
+from pathlib import Path
 
 import aiohttp
 
+import chatbot
 from chatbot.runtime import runtime
 from tests.e2e.conftest import ALICE, MASTER_KEY, bot_env
 from tests.e2e.helpers import free_port
+
+# `python -m chatbot` runs this checkout's code, not whichever one the environment installed
+CHECKOUT = str(Path(chatbot.__file__).resolve().parents[1])
 
 
 async def test_webhook_mode_receives_updates_signed_with_the_secret(api, settings_factory):
@@ -34,10 +39,13 @@ async def test_webhook_mode_receives_updates_signed_with_the_secret(api, setting
                 assert response.status == 403
 
 
-async def test_sigterm_finishes_the_reply_in_flight_and_exits_cleanly(api, exchange, tmp_path):
+async def test_sigterm_finishes_the_reply_in_flight_and_exits_cleanly(
+    api, exchange, database_target, tmp_path
+):
     env = {
         "PATH": os.environ.get("PATH", ""),
-        **bot_env(api, exchange, tmp_path / "bot.sqlite3", CHATBOT_ALLOWED_USERS=str(ALICE)),
+        "PYTHONPATH": CHECKOUT,
+        **bot_env(api, exchange, database_target, CHATBOT_ALLOWED_USERS=str(ALICE)),
     }
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "chatbot", "run",
@@ -71,10 +79,11 @@ async def test_a_second_instance_on_the_same_token_exits_with_a_clear_message(
 
     env = {
         "PATH": os.environ.get("PATH", ""),
+        "PYTHONPATH": CHECKOUT,
         "TELEGRAM_BOT_TOKEN": api.token,
         "TELEGRAM_API_URL": api.url,
         "CHATBOT_MASTER_KEY": MASTER_KEY,
-        "CHATBOT_DB": str(tmp_path / "second.sqlite3"),
+        "CHATBOT_DB": settings.db_path,  # the same database, as a second replica would
         "BINANCE_API_URL": exchange.rest_url,
         "BINANCE_STREAM_URL": exchange.stream_url,
         "BINANCE_WS_API_URL": exchange.ws_api_url,
@@ -98,3 +107,29 @@ async def test_a_second_instance_on_the_same_token_exits_with_a_clear_message(
         alice = api.conversation(api.user(ALICE, first_name="Alice"))
         await alice.send("/help")
         assert "/price" in (await alice.reply(timeout=15)).text
+
+
+async def test_an_unreachable_postgresql_server_stops_start_up_without_its_password(
+    api, exchange, tmp_path
+):
+    database = f"postgresql://bot:S3cret-pw@127.0.0.1:{free_port()}/chatbot"  # nobody listens
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "PYTHONPATH": CHECKOUT,
+        **bot_env(api, exchange, database, LOG_LEVEL="DEBUG"),
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "chatbot", "run", env=env, cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        out, err = await asyncio.wait_for(process.communicate(), timeout=60)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    everything = out.decode() + err.decode()
+    assert process.returncode == 3, everything
+    last = err.decode().strip().splitlines()[-1]
+    assert last.startswith("chatbot: the database postgresql://bot:***@127.0.0.1:"), last
+    assert "S3cret-pw" not in everything and "Traceback" not in everything

@@ -1,11 +1,10 @@
 """Secrets never stay in a chat, a log line or a readable file: the real bot between the Bot API
-emulator and the exchange simulator, on a real SQLite file."""
+emulator and the exchange simulator, on each engine (a SQLite file, a PostgreSQL database)."""
 
 from __future__ import annotations
 
 import asyncio
 import os
-import sqlite3
 import stat
 import sys
 from contextlib import contextmanager
@@ -16,6 +15,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 import chatbot
+from chatbot.storage.database import open_database
+from tests.conftest import SQLITE_ONLY
 from tests.e2e.conftest import ALICE, ALICE_KEY, ALICE_SECRET, STRANGER, ask
 
 SETKEY = f"/setkey {ALICE_KEY} {ALICE_SECRET}"
@@ -116,7 +117,7 @@ async def test_a_failed_deletion_is_reported_to_a_stranger_too(api, running_bot)
 
 
 async def test_debug_logging_holds_no_user_text_secret_or_sql_parameter(
-    bot_log, alice_with_key, tmp_path
+    bot_log, alice_with_key, settings
 ):
     pem_holder = "quixotic-walrus-api-key"  # not secret-shaped: only the conversation knows
     await ask(alice_with_key, "/alert BTC > 99999 zebramarmalade")
@@ -124,8 +125,8 @@ async def test_debug_logging_holds_no_user_text_secret_or_sql_parameter(
     await ask(alice_with_key, "/setkey")
     await ask(alice_with_key, pem_holder)
     await ask(alice_with_key, "/cancel")
-    with sqlite3.connect(tmp_path / "chatbot.sqlite3") as conn:
-        key_id, ciphertext = conn.execute("SELECT key_id, ciphertext FROM credentials").fetchone()
+    [row] = await sql(settings, "SELECT key_id, ciphertext FROM credentials")
+    key_id, ciphertext = row["key_id"], row["ciphertext"]
     logged = bot_log.getvalue()
     assert f"command /alert user_id={ALICE} allowed" in logged  # DEBUG was on and logging
     for text in ("zebramarmalade", "lighthouse", pem_holder, ALICE_KEY, ALICE_SECRET, key_id):
@@ -146,6 +147,7 @@ def umask(mask: int):
         os.umask(old)
 
 
+@SQLITE_ONLY  # the modes of SQLite's own files
 @pytest.mark.parametrize("mask", [0o022, 0o000])
 async def test_database_file_and_folder_are_owner_only(
     mask, api, exchange, settings_factory, tmp_path
@@ -175,9 +177,16 @@ async def stop(app) -> None:
     await app.stop()
 
 
-def sql(path, statement: str, params=()) -> list:
-    with sqlite3.connect(path) as conn:
-        return conn.execute(statement, params).fetchall()
+async def sql(settings, statement: str, params=()) -> list:
+    """Run one statement on the bot's database, whichever engine, as an intruder would."""
+    db = await open_database(settings.database_url)
+    try:
+        if statement.startswith("SELECT"):
+            return await db.fetch_all(statement, params)
+        await db.execute(statement, params)
+        return []
+    finally:
+        await db.close()
 
 
 @pytest.mark.parametrize(
@@ -189,12 +198,12 @@ def sql(path, statement: str, params=()) -> list:
     ],
 )
 async def test_an_edited_key_row_does_not_decrypt(
-    column, value, api, settings, alice_with_key, running_bot, tmp_path
+    column, value, api, settings, alice_with_key, running_bot
 ):
     from chatbot.app import running_bot as run
 
     await stop(running_bot)
-    sql(tmp_path / "chatbot.sqlite3", f"UPDATE credentials SET {column} = ?", (value,))
+    await sql(settings, f"UPDATE credentials SET {column} = ?", (value,))
     async with run(settings, poll_timeout=1):
         alice = api.conversation(api.user(ALICE, first_name="Alice"))
         info = (await ask(alice, "/keyinfo")).text
@@ -205,7 +214,7 @@ async def test_an_edited_key_row_does_not_decrypt(
 
 
 async def test_a_key_sealed_before_the_migration_still_works_and_is_resealed(
-    api, settings, alice_with_key, running_bot, tmp_path
+    api, settings, alice_with_key, running_bot
 ):
     import json
 
@@ -216,17 +225,17 @@ async def test_a_key_sealed_before_the_migration_still_works_and_is_resealed(
     from tests.e2e.conftest import MASTER_KEY
 
     await stop(running_bot)
-    path = tmp_path / "chatbot.sqlite3"
-    [(key_id,)] = sql(path, "SELECT key_id FROM credentials")
+    [row] = await sql(settings, "SELECT key_id FROM credentials")
+    key_id = row["key_id"]
     nonce = os.urandom(12)
     plaintext = json.dumps({"api_key": ALICE_KEY, "secret": ALICE_SECRET}).encode()
     old_data = f"binance-chatbot/credentials/v1|user={ALICE}|key={key_id}".encode()
     sealed = nonce + AESGCM(decode_master_key(MASTER_KEY)).encrypt(nonce, plaintext, old_data)
-    sql(path, "UPDATE credentials SET ciphertext = ?, sealing = 1", (sealed,))
+    await sql(settings, "UPDATE credentials SET ciphertext = ?, sealing = 1", (sealed,))
     async with run(settings, poll_timeout=1):
         alice = api.conversation(api.user(ALICE, first_name="Alice"))
         assert "Balances" in (await ask(alice, "/balance")).text
-    assert sql(path, "SELECT sealing FROM credentials") == [(2,)]
+    assert [r["sealing"] for r in await sql(settings, "SELECT sealing FROM credentials")] == [2]
 
 
 # --- `chatbot rotate-key` refuses a database with nothing to rotate ------------------------
@@ -235,7 +244,7 @@ NEW_MASTER_KEY = "bmV3LW1hc3Rlci1rZXktZm9yLXJvdGF0aW9uLXRlc3Q="
 CHECKOUT = str(Path(chatbot.__file__).resolve().parents[1])  # the code under test, not a copy
 
 
-async def rotate_key(db_path, *args: str) -> tuple[int, str, str]:
+async def rotate_key(database, *args: str, cwd: Path) -> tuple[int, str, str]:
     """`python -m chatbot rotate-key ARGS` as an operator runs it, after a master key change;
     (exit status, stdout, stderr)."""
     from tests.e2e.conftest import MASTER_KEY
@@ -245,11 +254,11 @@ async def rotate_key(db_path, *args: str) -> tuple[int, str, str]:
         "PYTHONPATH": CHECKOUT,
         "CHATBOT_MASTER_KEY": NEW_MASTER_KEY,
         "CHATBOT_OLD_MASTER_KEYS": MASTER_KEY,
-        "CHATBOT_DB": str(db_path),
+        "CHATBOT_DB": str(database),
     }
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "chatbot", "rotate-key", *args,
-        env=env, cwd=Path(db_path).parent,
+        env=env, cwd=cwd,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     out, err = await asyncio.wait_for(process.communicate(), timeout=60)
@@ -260,27 +269,26 @@ async def rotate_key(db_path, *args: str) -> tuple[int, str, str]:
 async def test_rotate_key_refuses_a_database_that_does_not_exist(tmp_path):
     missing = tmp_path / "typo" / "chatbot.sqlite3"
     (tmp_path / "typo").mkdir()
-    status, out, err = await rotate_key(missing)
+    status, out, err = await rotate_key(missing, cwd=tmp_path)
     assert status == 2 and "re-encrypted" not in out
     assert err.count("\n") == 1 and "no database at" in err and "CHATBOT_DB" in err
     assert not missing.exists()
-    status, out, _ = await rotate_key(missing, "--allow-empty")
+    status, out, _ = await rotate_key(missing, "--allow-empty", cwd=tmp_path)
     assert status == 0 and "re-encrypted 0" in out and not missing.exists()
 
 
 async def test_rotate_key_refuses_a_database_without_keys_then_rotates_the_real_one(
-    api, settings_factory, alice_with_key, running_bot, tmp_path
+    api, settings, settings_factory, alice_with_key, running_bot, tmp_path
 ):
     from chatbot.app import running_bot as run
-    from chatbot.storage.sqlite import SqliteDatabase as Database
 
     await stop(running_bot)
     keyless = tmp_path / "other" / "chatbot.sqlite3"
-    await (await Database.open(keyless)).close()
-    status, out, err = await rotate_key(keyless)
+    await (await open_database(keyless)).close()
+    status, out, err = await rotate_key(keyless, cwd=tmp_path)
     assert status == 2 and "holds no stored keys" in err and "--allow-empty" in err
-    assert (await rotate_key(keyless, "--allow-empty"))[0] == 0
-    status, out, err = await rotate_key(tmp_path / "chatbot.sqlite3")
+    assert (await rotate_key(keyless, "--allow-empty", cwd=tmp_path))[0] == 0
+    status, out, err = await rotate_key(settings.db_path, cwd=tmp_path)
     assert status == 0 and "re-encrypted 1 stored key(s)" in out, err
     async with run(settings_factory(CHATBOT_MASTER_KEY=NEW_MASTER_KEY), poll_timeout=1):
         alice = api.conversation(api.user(ALICE, first_name="Alice"))

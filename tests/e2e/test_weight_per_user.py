@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from decimal import Decimal
 
+import pytest
 from pydantic import SecretStr
 
 from chatbot.exchange.signing import HmacSigner
@@ -42,6 +43,8 @@ async def wait_for_notice(conv, prefix: str, count: int = 1) -> None:
     )
 
 
+# Its polling loops send a command per look; a slow run must not meet the 20-per-minute limit.
+@pytest.mark.parametrize("overrides", [{"CHATBOT_COMMAND_LIMIT": "500"}])
 async def test_orders_and_previews_answer_from_the_stream_and_stay_exact(
     alice_with_key, exchange, running_bot, session
 ):

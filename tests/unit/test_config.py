@@ -251,3 +251,15 @@ def test_a_takeover_time_out_of_range_is_refused_in_one_line(monkeypatch):
         load_settings()
     message = str(excinfo.value)
     assert message.startswith("CHATBOT_TAKEOVER_SECONDS") and "\n" not in message
+
+
+def test_cli_refuses_an_unsupported_database_url_in_one_line_and_makes_no_folder(tmp_path):
+    env = {"CHATBOT_DB": "mysql://bot:S3cret-pw@127.0.0.1/chatbot"}
+    result = run_cli(tmp_path, env, "rotate-key")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "chatbot: CHATBOT_DB is not valid: put a SQLite file path such as "
+        "./data/chatbot.sqlite3, or a postgresql:// URL"
+    ]
+    assert "S3cret-pw" not in result.stderr + result.stdout
+    assert list(tmp_path.iterdir()) == []

@@ -4,15 +4,13 @@ stand-in tracker and client (no wire: the end-to-end ones are in tests/e2e/test_
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
 from chatbot.exchange.errors import RateLimited
 from chatbot.exchange.weight_governor import Priority, background, current_priority
 from chatbot.services.open_orders import OpenOrderMirror
-from chatbot.storage.sqlite import SqliteDatabase as Database
+from chatbot.storage.database import Database
 from chatbot.storage.tracked_orders import TrackedOrderRepository
 
 
@@ -38,10 +36,8 @@ class Client:
 
 
 @pytest.fixture
-async def tracked(tmp_path: Path) -> AsyncIterator[TrackedOrderRepository]:
-    db = await Database.open(tmp_path / "bot.sqlite3")
-    yield TrackedOrderRepository(db)
-    await db.close()
+def tracked(database: Database) -> TrackedOrderRepository:
+    return TrackedOrderRepository(database)
 
 
 async def test_a_user_raises_a_queued_sync_and_a_refused_one_goes_on_in_the_background(tracked):

@@ -3,15 +3,10 @@ when users are told they are back (`CHATBOT_PRICE_DELAY_NOTICE`), on a clock the
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
-import pytest
-
 from chatbot.services.alert_book import AlertBook
 from chatbot.services.alerts import AlertService
 from chatbot.storage.alerts import AlertRepository
-from chatbot.storage.sqlite import SqliteDatabase as Database
+from chatbot.storage.database import Database
 from handlers.notifications import render_prices_back
 
 
@@ -21,13 +16,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
-
-
-@pytest.fixture
-async def database(tmp_path: Path) -> AsyncIterator[Database]:
-    db = await Database.open(tmp_path / "bot.sqlite3")
-    yield db
-    await db.close()
 
 
 def service(database: Database, clock: Clock, after: float) -> AlertService:

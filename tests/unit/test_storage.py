@@ -164,6 +164,25 @@ async def test_an_open_order_is_kept_as_binance_lists_it_and_an_older_answer_rol
     assert (known.side, known.order_type, known.quantity) == ("BUY", "LIMIT", Decimal("1"))
 
 
+async def test_open_orders_are_listed_oldest_first_even_after_an_update(database):
+    import dataclasses
+    from decimal import Decimal
+
+    from chatbot.storage.tracked_orders import TrackedOrderRepository
+
+    orders = TrackedOrderRepository(database)
+    first, second, third = (
+        dataclasses.replace(order_state("NEW", "0"), order_id=n, created_ms=(40 - n) * 100)
+        for n in (30, 20, 10)  # Binance's ids are per symbol: the time says which came first
+    )
+    unknown_age = dataclasses.replace(order_state("NEW", "0"), order_id=40)  # from before 6
+    for order in (third, unknown_age, second, first):
+        await orders.advance(1, order)
+    await orders.advance(1, dataclasses.replace(first, executed=Decimal("0.5")))  # a new version
+    listed = [o.order_id for o in await orders.open_orders(1)]
+    assert listed == [40, 30, 20, 10]
+
+
 async def test_an_order_a_full_read_no_longer_lists_is_open_no_longer_but_still_told(database):
     import dataclasses
     import time
