@@ -193,10 +193,10 @@ class Settings(BaseSettings):
     # seconds the market stream may be down before /alerts says prices are delayed and users
     # with alerts hear when they are back (shorter outages pass unmentioned)
     price_delay_notice: float = Field(60.0, ge=0, le=86_400, alias="CHATBOT_PRICE_DELAY_NOTICE")
-    # seconds a replica's outbox sender holds the chats it claimed: one that stops mid-send
-    # (killed, cut off) has their alert messages sent by another replica after this long; keep
-    # it well above a send's timeout, or a slow send may be sent again by another replica
-    outbox_claim: float = Field(30.0, ge=1, le=3600, alias="CHATBOT_OUTBOX_CLAIM")
+    # seconds a replica's outbox sender holds the chats it claimed unrenewed: a live sender
+    # renews while it sends (however slow a send), so one that dies mid-send (killed, cut off)
+    # has their alert messages sent by another replica within this time, like the takeover
+    outbox_claim: float = Field(10.0, ge=1, le=3600, alias="CHATBOT_OUTBOX_CLAIM")
     # bytes; glibc's mmap and trim thresholds held fixed (0: glibc's own, raised as it goes);
     # see chatbot/memory.py
     malloc_threshold: int = Field(

@@ -73,6 +73,14 @@ Send = Callable[[int, list[FiredAlert]], Awaitable[SendResult]]
 Blocked = Callable[[int], Awaitable[None]]  # called with the chat id
 
 
+@dataclass
+class _Held:
+    """What a round still holds of its claim: the rows not yet settled, and until when."""
+
+    until: float
+    ids: set[int]
+
+
 class OutboxSender:
     """Drains the outbox it shares with every other replica's sender (see
     `OutboxRepository` for the claims): woken at once by a firing of its own replica
@@ -91,6 +99,7 @@ class OutboxSender:
         owner: str | None = None,
         poll: float = POLL,
         chats_per_claim: int | None = None,
+        renew_every: float | None = None,
     ) -> None:
         self._repo = repo
         self._health = health or HealthBoard()
@@ -104,6 +113,7 @@ class OutboxSender:
         # shared out among the replicas' senders rather than taken whole by the first
         self._batch = chats_per_claim or max(1, int(per_second * repo.claim_for / 4))
         self._poll = poll
+        self._renew_every = renew_every or repo.claim_for / 3
         self._next_send = 0.0
         self._task: asyncio.Task[None] | None = None
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
@@ -143,14 +153,20 @@ class OutboxSender:
         by_chat: dict[int, list[OutboxItem]] = defaultdict(list)
         for item in claim.items:
             by_chat[item.chat_id].append(item)
+        held = _Held(claim.until, {item.id for item in claim.items})
+        renewing = asyncio.get_running_loop().create_task(self._renew(held))
         try:
             while by_chat:
-                if self._repo.clock() > claim.until - self._repo.claim_for / 2:
-                    break  # sending ran slow: the rest goes back to whichever sender is free
+                if self._repo.clock() > held.until - self._repo.claim_for / 2:
+                    break  # the claim is not being renewed: the rest goes back to the others
                 chat_id = next(iter(by_chat))
                 await self._pace()
-                await self._deliver(chat_id, by_chat.pop(chat_id))
+                items = by_chat.pop(chat_id)
+                await self._deliver(chat_id, items)
+                held.ids.difference_update(item.id for item in items)
         finally:
+            renewing.cancel()
+            await asyncio.gather(renewing, return_exceptions=True)
             if left := [item.id for items in by_chat.values() for item in items]:
                 with contextlib.suppress(Exception):  # else the claim expires: same outcome
                     await self._repo.settle(self.owner, left)
@@ -158,6 +174,18 @@ class OutboxSender:
         if claim.chats >= self._batch:
             return 0.01  # the claim was full: more may be due at once
         return self._until(await self._repo.next_due())
+
+    async def _renew(self, held: _Held) -> None:
+        """Keep the round's claim while this sender is alive and sending, however slow a send
+        is (a flood pause): only a sender that died or lost the database lets it expire. A
+        failed renewal is left to the round's own check on `held.until`."""
+        while held.ids:
+            await asyncio.sleep(self._renew_every)
+            with contextlib.suppress(Exception):
+                until = await self._repo.renew(self.owner, sorted(held.ids))
+                if until is None:
+                    return  # expired already: another sender may have the chats
+                held.until = until
 
     def _until(self, due: float | None) -> float:
         """Seconds to wait for `due` (the repository's clock), at most `poll`."""

@@ -24,7 +24,7 @@ from typing import Any
 
 from chatbot.storage.database import Database, Transaction
 
-DEFAULT_CLAIM = 30.0  # seconds a sender's claim on a chat lasts (CHATBOT_OUTBOX_CLAIM)
+DEFAULT_CLAIM = 10.0  # seconds a sender's claim lasts unrenewed (CHATBOT_OUTBOX_CLAIM)
 
 
 @dataclass(frozen=True)
@@ -121,8 +121,9 @@ class OutboxRepository:
     (Telegram's one message a second per chat, or a 429's retry-after), so that pacing holds
     for every sender, not only for the one that sent.
 
-    A sender that stops mid-send (killed, partitioned) cannot settle: its claim expires after
-    `claim_for` seconds and another sender claims the chat and sends its messages. Those
+    A live sender renews its claim while it sends (`renew`). A sender that stops mid-send
+    (killed, partitioned) renews and settles nothing: its claim expires within `claim_for`
+    seconds and another sender claims the chat and sends its messages. Those
     messages are sent again if the first send had reached Telegram: the same as a restart in
     the middle of a delivery has always done (a row is pending until its result is written),
     and the price of not losing the messages of chats the sender had claimed but not reached.
@@ -211,6 +212,20 @@ class OutboxRepository:
                 (now + hold, owner, *claimed),
             )
         return released > 0
+
+    async def renew(self, owner: str, claimed: Sequence[int]) -> float | None:
+        """Hold `owner`'s claim on the rows of `claimed` it still has for another `claim_for`
+        seconds; the new expiry, or None when none is held any more (it expired, and another
+        sender may have the chats). A live sender renews while it sends, so a claim can be as
+        short as the takeover time without a slow send being sent again by another sender."""
+        now = self.clock()
+        until = now + self.claim_for
+        renewed = await self._db.execute(
+            "UPDATE outbox SET claimed_until = ? "
+            f"WHERE claimed_by = ? AND claimed_until > ? AND id IN ({_marks(claimed)})",
+            (until, owner, now, *claimed),
+        )
+        return until if renewed else None
 
     async def next_due(self) -> float | None:
         """When the soonest chat with pending messages is free again (the clock's reading;

@@ -14,7 +14,7 @@ import pytest
 
 from chatbot.services.outbox import Delivery, OutboxSender, SendResult
 from chatbot.storage.database import Database, open_database
-from chatbot.storage.outbox import FiredAlert, OutboxRepository, queue
+from chatbot.storage.outbox import DEFAULT_CLAIM, FiredAlert, OutboxRepository, queue
 
 T0 = 1_700_000_000.0
 
@@ -176,7 +176,7 @@ async def test_a_sender_stopped_mid_send_has_its_chat_sent_by_another_once_its_c
     stopped = asyncio.create_task(first.drain())
     await asyncio.wait_for(on_the_wire.wait(), 10)
 
-    clock.now += 29  # the claim (30 s) still holds: the chat is left alone
+    clock.now += DEFAULT_CLAIM - 1  # the claim still holds: the chat is left alone
     await second.drain()
     assert sends == [("stuck", [1, 2])]
     clock.now += 1
@@ -187,6 +187,54 @@ async def test_a_sender_stopped_mid_send_has_its_chat_sent_by_another_once_its_c
     await asyncio.wait_for(stopped, 10)
     rows = await database.fetch_all("SELECT state, attempts, claimed_by FROM outbox")
     assert [(r["state"], r["attempts"], r["claimed_by"]) for r in rows] == [("sent", 1, None)] * 2
+
+
+async def test_a_live_sender_renews_its_claim_so_a_slow_send_is_not_sent_twice(database, other):
+    """A send held up (Telegram's flood pause) longer than a claim: the sender is alive, renews
+    its claim while it waits, and the other sender leaves the chat alone."""
+    clock = Clock()
+    on_the_wire, answer = asyncio.Event(), asyncio.Event()
+    sends: list[tuple[str, list[int]]] = []
+
+    async def slow(chat_id: int, alerts: list[FiredAlert]) -> SendResult:
+        sends.append(("slow", [a.alert_id for a in alerts]))
+        on_the_wire.set()
+        await answer.wait()
+        return SendResult(Delivery.SENT)
+
+    async def send(chat_id: int, alerts: list[FiredAlert]) -> SendResult:
+        sends.append(("other", [a.alert_id for a in alerts]))
+        return SendResult(Delivery.SENT)
+
+    repo = OutboxRepository(database, clock=clock)
+    first = OutboxSender(repo, slow, nothing, asyncio.Event(), renew_every=0.01)
+    second = OutboxSender(OutboxRepository(other, clock=clock), send, nothing, asyncio.Event())
+    await queue_alerts(database, 7, 1, 2)
+    sending = asyncio.create_task(first.drain())
+    await asyncio.wait_for(on_the_wire.wait(), 10)
+
+    for _ in range(3):  # three claims' lives pass while the send waits
+        clock.now += DEFAULT_CLAIM - 1
+        renewed = clock.now + DEFAULT_CLAIM
+        await until_row(database, lambda r, at=renewed: r["claimed_until"] >= at)
+        await second.drain()
+    assert sends == [("slow", [1, 2])]
+
+    answer.set()
+    await asyncio.wait_for(sending, 10)
+    rows = await database.fetch_all("SELECT state, attempts, claimed_by FROM outbox")
+    assert [(r["state"], r["attempts"], r["claimed_by"]) for r in rows] == [("sent", 1, None)] * 2
+
+
+async def until_row(db: Database, check, within: float = 10.0) -> None:
+    """Wait until every outbox row passes `check` (the renewal is written by another task)."""
+    deadline = time.monotonic() + within
+    while True:
+        rows = await db.fetch_all("SELECT claimed_until FROM outbox")
+        if rows and all(check(r) for r in rows):
+            return
+        assert time.monotonic() < deadline, [dict(r) for r in rows]
+        await asyncio.sleep(0.01)
 
 
 async def test_a_sender_finds_what_another_replica_queued_without_being_woken(database, other):
