@@ -98,6 +98,7 @@ class AlertFeed:
     async def start(self) -> None:
         if self._notices is not None:
             await self._notices.on_alerts(self._heard)
+            await self._notices.on_chats(self._alerts.chat_heard)
         await self.stream.start()
         count = await self._alerts.load()
         log.info("price alerts loaded: %d active", count)

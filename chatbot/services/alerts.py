@@ -208,6 +208,25 @@ class AlertService:
         except StorageError as exc:
             self._health.failed("change-notices", exc)
 
+    async def _announce_chat(self, chat_id: int, *, paused: bool) -> None:
+        """Every replica's guard asks `is_paused` of its own memory: tell them all."""
+        if self._notices is None:
+            return
+        try:
+            await self._notices.chat_paused(chat_id, paused)
+        except StorageError as exc:
+            self._health.failed("change-notices", exc)
+
+    async def chat_heard(self, chat_id: int | None, paused: bool) -> None:
+        """Another replica paused or resumed a chat (None: notices may have been missed, so
+        the paused chats are read again)."""
+        if chat_id is None:
+            self._paused = await self._repo.paused_chats()
+        elif paused:
+            self._paused.add(chat_id)
+        else:
+            self._paused.discard(chat_id)
+
     async def _read_active(self, wanted: SymbolFilter) -> set[str]:
         """Index every active alert of the symbols `wanted` selects; their symbols."""
         symbols: set[str] = set()
@@ -330,12 +349,14 @@ class AlertService:
             await self.forget(alert_id)
         self._paused.add(chat_id)
         await self._announce(AlertChange.DELETED, paused, "-")
+        await self._announce_chat(chat_id, paused=True)
 
     async def resume_chat(self, chat_id: int) -> int:
         """Someone wrote from a paused chat: it works again, so its alerts fire again. Returns
         how many were resumed."""
         self._paused.discard(chat_id)
         records = await self._repo.resume_chat(chat_id)
+        await self._announce_chat(chat_id, paused=False)
         for symbol in {r.symbol for r in records if self._index(r)}:
             await self._watch_symbol(symbol)
         for symbol in {r.symbol for r in records}:

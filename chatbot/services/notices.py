@@ -4,7 +4,8 @@ An alert is evaluated by the replica holding its symbol's market shard, and a us
 followed by the replica holding the user's shard; a command may land on any replica. So after
 the change is written, the replica that handled it says so on a channel (`Database.notify`),
 and the owner, whichever it is, updates what it holds. Payloads are short text:
-`created <id> <symbol> <origin>`, `deleted <id,id,...> <symbol> <origin>`, `<user_id> <origin>`;
+`created <id> <symbol> <origin>`, `deleted <id,id,...> <symbol> <origin>`, `<user_id> <origin>`,
+`paused|resumed <chat_id> <origin>` (a chat gone or back, which every replica's guard asks about);
 a replica ignores its own (it already did the work). A `None` delivery means notices may have
 been missed (the LISTEN connection was lost): the listener reloads from the database.
 """
@@ -21,6 +22,7 @@ from chatbot.storage.database import Database
 log = logging.getLogger(__name__)
 
 ALERTS_CHANNEL = "chatbot_alerts"
+CHATS_CHANNEL = "chatbot_chats"  # a chat paused (gone) or resumed: every replica's guard asks
 KEYS_CHANNEL = "chatbot_keys"
 
 
@@ -38,6 +40,7 @@ class AlertNotice:
 
 AlertListener = Callable[[AlertNotice | None], Awaitable[None]]
 KeyListener = Callable[[int | None], Awaitable[None]]
+ChatListener = Callable[[int | None, bool], Awaitable[None]]  # chat id, paused
 
 
 class ChangeNotices:
@@ -54,6 +57,10 @@ class ChangeNotices:
         if ids:
             await self._db.notify(ALERTS_CHANNEL, f"{change.value} {ids} {symbol} {self._origin}")
 
+    async def chat_paused(self, chat_id: int, paused: bool) -> None:
+        state = "paused" if paused else "resumed"
+        await self._db.notify(CHATS_CHANNEL, f"{state} {chat_id} {self._origin}")
+
     async def key_changed(self, user_id: int) -> None:
         await self._db.notify(KEYS_CHANNEL, f"{user_id} {self._origin}")
 
@@ -68,6 +75,19 @@ class ChangeNotices:
                 await listener(notice)
 
         await self._db.listen(ALERTS_CHANNEL, heard)
+
+    async def on_chats(self, listener: ChatListener) -> None:
+        """`listener(chat_id, paused)`; `(None, False)` when notices may have been missed."""
+
+        async def heard(payload: str | None) -> None:
+            if payload is None:
+                await listener(None, False)
+                return
+            state, chat_id, origin = payload.split(" ", 2)
+            if origin != self._origin:
+                await listener(int(chat_id), state == "paused")
+
+        await self._db.listen(CHATS_CHANNEL, heard)
 
     async def on_keys(self, listener: KeyListener) -> None:
         async def heard(payload: str | None) -> None:

@@ -68,3 +68,30 @@ async def test_a_lost_listen_connection_comes_back_and_says_reload(pg_dsn: str) 
     finally:
         await listening.close()
         await other.close()
+
+
+async def test_a_chat_paused_on_one_replica_is_resumed_by_a_message_to_another(pg_dsn: str):
+    """The guard asks `is_paused` of its replica's memory on every update: a chat paused by the
+    replica whose send found it gone must be known paused on all, and resumed on all."""
+    from chatbot.services.alert_book import AlertBook
+    from chatbot.services.alerts import AlertService
+    from chatbot.services.notices import ChangeNotices
+    from chatbot.storage.alerts import AlertRepository
+    from tests.e2e.helpers import until
+
+    dbs = [await open_database(pg_dsn) for _ in range(2)]
+    try:
+        services = []
+        for db, name in zip(dbs, ("here", "there"), strict=True):
+            notices = ChangeNotices(db, name)
+            service = AlertService(AlertRepository(db), None, AlertBook(), notices=notices)
+            await notices.on_chats(service.chat_heard)
+            services.append(service)
+        here, there = services
+        await here.pause_chat(77)  # this replica's send found the chat gone
+        await until(lambda: there.is_paused(77))
+        await there.resume_chat(77)  # someone wrote from the chat; the message reached there
+        await until(lambda: not here.is_paused(77))
+    finally:
+        for db in dbs:
+            await db.close()
