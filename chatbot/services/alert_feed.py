@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from decimal import Decimal
 from typing import Protocol
 
@@ -184,12 +185,9 @@ class AlertFeed:
             return
         delayed_for = self._alerts.prices_resumed()
         if delayed_for is not None:
-            # the chats of this replica's alerts: each replica tells its own
-            chats = sorted(
-                {
-                    alert.chat_id
-                    for alert in await self._repo.active()
-                    if alert.id in self._alerts.book
-                }
-            )
+            # the chats of this replica's alerts, less those another replica already told
+            # about this outage (a chat with alerts on two replicas' symbols hears it once)
+            mine = {a.chat_id for a in await self._repo.active() if a.id in self._alerts.book}
+            now = time.time()
+            chats = await self._repo.claim_prices_back(sorted(mine), now - delayed_for, now)
             await self._notifier.prices_back(chats, delayed_for)

@@ -256,6 +256,22 @@ class AlertRepository:
         )
         return {int(r["chat_id"]) for r in rows}
 
+    async def claim_prices_back(self, chat_ids: list[int], since: float, now: float) -> list[int]:
+        """Of `chat_ids`, the chats not yet told that prices are back since the outage that began
+        at `since`, each now marked told at `now`: every replica whose stream was down asks, and
+        one conditional upsert per chat lets one of them tell it."""
+        told = []
+        async with self._db.transaction() as tx:
+            for chat_id in sorted(chat_ids):
+                rows = await tx.returning(
+                    "INSERT INTO prices_back_told (chat_id, told_at) VALUES (?, ?) "
+                    "ON CONFLICT (chat_id) DO UPDATE SET told_at = excluded.told_at "
+                    "WHERE prices_back_told.told_at < ? RETURNING chat_id",
+                    (chat_id, now, since),
+                )
+                told += [int(row["chat_id"]) for row in rows]
+        return told
+
     async def prune(self, before: float) -> int:
         """Forget one-shot alerts that fired, and alerts deleted, before `before` (a time.time()),
         with the outbox rows that are done; returns how many alerts were forgotten."""

@@ -362,4 +362,22 @@ MIGRATIONS: tuple[Migration, ...] = (
             """
         },
     ),
+    # 10: when each chat was last told "live prices are back", so that after an outage every
+    # replica saw, each chat hears it once (storage/alerts.py `claim_prices_back`)
+    Migration(
+        """
+        CREATE TABLE prices_back_told (
+            chat_id INTEGER PRIMARY KEY,
+            told_at REAL    NOT NULL
+        );
+        """,
+        {
+            "postgresql": """
+            CREATE TABLE prices_back_told (
+                chat_id BIGINT PRIMARY KEY,
+                told_at DOUBLE PRECISION NOT NULL
+            );
+            """
+        },
+    ),
 )

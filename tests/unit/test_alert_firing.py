@@ -118,3 +118,21 @@ async def test_replicas_firing_the_same_alerts_in_opposite_orders_neither_deadlo
     fired = [a.id for batch in await asyncio.gather(*rounds) for a in batch]
     assert sorted(fired) == ids
     assert await outbox_alert_ids(database) == ids
+
+
+async def test_after_an_outage_both_replicas_saw_each_chat_hears_prices_are_back_once(
+    database, other
+):
+    """Each replica's stream was down; each asks to tell its chats. A chat with alerts on both
+    replicas' symbols is told by one of them; the next outage is told again."""
+    here, there = AlertRepository(database), AlertRepository(other)
+    down_at, back_here, back_there = T0, T0 + 120, T0 + 121
+
+    told_here, told_there = await asyncio.gather(
+        here.claim_prices_back([1, 2], since=down_at, now=back_here),
+        there.claim_prices_back([2, 3], since=down_at + 0.5, now=back_there),
+    )
+
+    assert sorted(told_here + told_there) == [1, 2, 3]  # chat 2 once, by whichever came first
+    again = await there.claim_prices_back([2], since=T0 + 600, now=T0 + 700)
+    assert again == [2]
