@@ -45,8 +45,11 @@ The statements that differ on PostgreSQL:
   transaction, each update conditional on the sender still holding the claim.
 - Parameters: asyncpg checks a parameter's Python type against the column's (an int for a
   BIGINT, a str for TEXT, no implicit conversion), where SQLite takes anything; the
-  repositories already pass Decimals as text and flags as ints, and the PostgreSQL tests will
-  show any parameter that still relies on SQLite's leniency.
+  repositories pass Decimals as text and flags as ints, and the suite, which runs on both
+  engines, shows any parameter that relies on SQLite's leniency.
+- `notify` / `listen` (change notices between replicas): PostgreSQL's NOTIFY, heard on a
+  LISTEN connection of its own; SQLite, one process, hands a notice to this Database's own
+  listeners after the commit.
 
 - Row order: neither engine promises one without ORDER BY, and PostgreSQL lists an updated
   row after the others (SQLite happens to keep insertion order), so every list whose order
