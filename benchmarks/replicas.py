@@ -25,12 +25,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import aiohttp
+
 from benchmarks.load import FIRST_USER, LoadResult, drive, ms, percentile, seed_keys
 from chatbot.sandbox.botapi import BotApiEmulator
 from chatbot.sandbox.exchange import ExchangeSimulator
+from chatbot.storage.leases import symbol_shard
 from tests.e2e.conftest import MASTER_KEY, ask
 from tests.e2e.helpers import told, until
-from tests.e2e.replicas import replica_set
+from tests.e2e.replicas import Replica, replica_set
 from tests.pg_server import PostgresServer, create_database, start_server
 
 SETUPS = [("1 replica, SQLite", False, 1), ("1 replica, PostgreSQL", True, 1)]
@@ -47,6 +50,7 @@ TAKEOVER_SYMBOLS = [
     "LINKUSDT", "AVAXUSDT", "DOTUSDT", "LTCUSDT", "BCHUSDT", "SHIBUSDT", "PEPEUSDT", "TONUSDT",
     "UNIUSDT", "NEARUSDT", "ATOMUSDT", "SUIUSDT",
 ]  # fmt: skip
+SHARDS = 16  # CHATBOT_LEASE_SHARDS, the default
 TAKEOVER_LIMIT = 60.0  # seconds to wait for the last alert before saying there was no takeover
 
 
@@ -79,9 +83,17 @@ async def load_run(
         await sim.stop()
 
 
-async def takeover(pg: PostgresServer) -> float | None:
-    """Seconds from the prices' move to the last of twenty alerts, one of three replicas
-    killed just before; None when some alert never came within TAKEOVER_LIMIT."""
+@dataclass
+class Takeover:
+    killed_symbols: int  # of TAKEOVER_SYMBOLS, those whose market shard the killed replica held
+    leases_moved: float | None  # seconds from the kill until the survivors hold every shard
+    alerts_told: float | None  # seconds from the move to the last alert in the chat
+
+
+async def takeover(pg: PostgresServer) -> Takeover:
+    """Three replicas, twenty alerts; the replica holding the most of their symbols is killed
+    with SIGKILL and every price moved past its alert at once: how long until the others hold
+    its leases, and until the last alert reaches the chat (None: not within TAKEOVER_LIMIT)."""
     sim = ExchangeSimulator(seed=5, random_walk=False)
     api = BotApiEmulator(token="777:LOAD-TOKEN", bot_username="load_bot")
     await sim.start()
@@ -93,25 +105,60 @@ async def takeover(pg: PostgresServer) -> float | None:
                 chat = api.conversation(api.user(FIRST_USER, first_name="Taker"))
                 for symbol in TAKEOVER_SYMBOLS:
                     await ask(chat, f"/alert {symbol} > {sim.price(symbol) * 2}")
+                held = await _balanced(replicas.replicas)
                 streams = [f"{s.lower()}@trade" for s in TAKEOVER_SYMBOLS]
                 await until(lambda: all(sim.streams.listeners(s) for s in streams), 30)
-                await replicas.kill(0, signal.SIGKILL)
+                mine = [sum(symbol_shard(s, SHARDS) in h for s in TAKEOVER_SYMBOLS) for h in held]
+                victim = mine.index(max(mine))
+                await replicas.kill(victim, signal.SIGKILL)
                 moved = time.monotonic()
                 for symbol in TAKEOVER_SYMBOLS:
                     sim.set_price(symbol, sim.price(symbol) * 3)
+                survivors = [r for r in replicas.replicas if r.index != victim]
+                leases = asyncio.create_task(_all_held(survivors, moved))
                 try:
                     await chat.wait_for(
                         lambda: len(set(told(chat))) >= len(TAKEOVER_SYMBOLS), TAKEOVER_LIMIT
                     )
+                    alerts_told: float | None = time.monotonic() - moved
                 except TimeoutError:
-                    return None
-                return time.monotonic() - moved
+                    alerts_told = None
+                return Takeover(mine[victim], await leases, alerts_told)
     finally:
         await api.stop()
         await sim.stop()
 
 
-async def measure(users: int, seconds: float) -> tuple[list[Row], float | None]:
+async def _market_leases(replica: Replica) -> set[int]:
+    """The market shards a replica says it holds (its /healthz)."""
+    async with aiohttp.ClientSession() as session, session.get(replica.healthz) as answer:
+        return set((await answer.json())["replica"]["leases"]["market"])
+
+
+async def _balanced(every: list[Replica]) -> list[set[int]]:
+    """Wait until the replicas have shared the market leases out (the first to start holds
+    them all until the others' first beats); what each holds then."""
+    async with asyncio.timeout(TAKEOVER_LIMIT):
+        while True:
+            held = [await _market_leases(r) for r in every]
+            if all(held) and len(set().union(*held)) == SHARDS:
+                return held
+            await asyncio.sleep(0.1)
+
+
+async def _all_held(survivors: list[Replica], since: float) -> float | None:
+    """Seconds from `since` until the survivors' /healthz together name every market shard."""
+    while time.monotonic() - since < TAKEOVER_LIMIT:
+        held: set[int] = set()
+        for replica in survivors:
+            held |= await _market_leases(replica)
+        if len(held) == SHARDS:
+            return time.monotonic() - since
+        await asyncio.sleep(0.1)
+    return None
+
+
+async def measure(users: int, seconds: float) -> tuple[list[Row], Takeover]:
     pg = await asyncio.to_thread(start_server)
     try:
         rows = [
@@ -123,7 +170,7 @@ async def measure(users: int, seconds: float) -> tuple[list[Row], float | None]:
         await asyncio.to_thread(pg.stop)
 
 
-def table(rows: list[Row], takeover_seconds: float | None) -> str:
+def table(rows: list[Row], takeover: Takeover) -> str:
     lines = [
         "| set-up | commands/s | p50 | p99 | unanswered | alert tick-to-chat p50 / p99 "
         "| alerts twice / never | Confirms / orders | Telegram 429s |",
@@ -141,9 +188,22 @@ def table(rows: list[Row], takeover_seconds: float | None) -> str:
             f"| {t.duplicate_alerts()} / {t.undelivered()} | {t.confirms} / {r.orders_placed} "
             f"| {r.flood_429} |"
         )
-    told_in = "no takeover" if takeover_seconds is None else f"{takeover_seconds:.1f} s"
-    lines += ["", f"Takeover (3 replicas, one killed with SIGKILL, 20 symbols): {told_in}"]
+    lines += [
+        "",
+        "| takeover: 3 replicas, the one holding the most of 20 alerts' symbols killed (SIGKILL) "
+        "| value |",
+        "|---|---:|",
+        f"| its symbols among the 20 | {takeover.killed_symbols} |",
+        f"| kill -> survivors hold every market lease (CHATBOT_TAKEOVER_SECONDS=10) "
+        f"| {_seconds(takeover.leases_moved)} |",
+        f"| prices moved -> the last of the 20 alerts in the chat "
+        f"| {_seconds(takeover.alerts_told)} |",
+    ]
     return "\n".join(lines)
+
+
+def _seconds(value: float | None) -> str:
+    return f"not within {TAKEOVER_LIMIT:.0f} s" if value is None else f"{value:.1f} s"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
