@@ -59,7 +59,6 @@ from chatbot.services.leases import (
     LeaseKeeper,
     LeaseSettings,
     default_replica_id,
-    divide_weight,
 )
 from chatbot.services.market import MarketService
 from chatbot.services.notices import ChangeNotices
@@ -182,8 +181,6 @@ async def open_resources(app: Application, clock: Callable[[], float] = time.tim
     replica = settings.replica_id or default_replica_id()
     lease_settings = LeaseSettings(replica, settings.lease_shards, settings.takeover_seconds)
     leases = LeaseKeeper(LeaseRepository(db), lease_settings, health=health)
-    if settings.weight_split:  # replicas behind one IP share its weight budget
-        leases.on_live_count(divide_weight(client.governor, settings.weight_share / 100))
     leases.on_live_count(state.pacer.share_among)  # Telegram's 30 a second is the bot's
     notices = ChangeNotices(db, replica)  # what other replicas changed: keys and alerts
     key_service = KeyService(client, vault, notices)

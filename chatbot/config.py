@@ -68,7 +68,6 @@ HINTS: dict[str, str] = {
     "CHATBOT_COMMAND_LIMIT": "a whole number of commands per user per minute, such as 20",
     "CHATBOT_BUTTON_LIMIT": "a whole number of button presses per user per minute, such as 40",
     "CHATBOT_WEIGHT_SHARE": "a percentage of Binance's request-weight limit, such as 80",
-    "CHATBOT_WEIGHT_SPLIT": "true (replicas share one IP's weight budget) or false",
     "CHATBOT_REPLICA_ID": "a name unique among the replicas, such as bot-1",
     "CHATBOT_TAKEOVER_SECONDS": "seconds, such as 10",
     "CHATBOT_LEASE_SHARDS": "a whole number of shards, such as 16",
@@ -169,9 +168,6 @@ class Settings(BaseSettings):
     # The share of Binance's per-IP weight limit the whole bot may spend (the rest is margin
     # for other programs on the same IP and for clock skew at the minute's edge).
     weight_share: float = Field(80.0, gt=0, le=100, alias="CHATBOT_WEIGHT_SHARE")
-    # Replicas behind one IP share that budget: each spends weight_share / live replicas. Off
-    # (false) for replicas that each have an IP (and so a budget) of their own.
-    weight_split: bool = Field(True, alias="CHATBOT_WEIGHT_SPLIT")
     # Replicas (see services/leases.py): this one's name (default hostname-pid), how soon a dead
     # replica's work is taken over (seconds; below 1 s only for tests), and how many shards of
     # each kind (market symbols, users) the work is cut into.

@@ -21,8 +21,10 @@ lease ends in the database, so no other replica can start the work while it stil
 A clean stop (`stop`) drops the work and releases every lease at once: a rolling restart hands
 over without waiting for expiry.
 
-The live count also divides the request-weight budget (`divide_weight`): Binance counts weight
-per IP, so replicas behind one IP each spend their share of it (CHATBOT_WEIGHT_SPLIT).
+The live count also divides the bot's Telegram pace (`PrioritySendPacer.share_among`). It does
+not divide Binance's request weight: every response carries Binance's count of the whole IP's
+weight (`X-MBX-USED-WEIGHT-1M`), which each replica's governor already takes as what is spent,
+so replicas behind one IP share its budget and replicas on IPs of their own each have one.
 """
 
 from __future__ import annotations
@@ -36,7 +38,6 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from chatbot.exchange.weight_governor import WeightGovernor
 from chatbot.health import HealthBoard
 from chatbot.storage.database import StorageError
 from chatbot.storage.leases import (
@@ -53,16 +54,6 @@ log = logging.getLogger(__name__)
 # gained, lost: shard numbers of one kind
 ShardsChanged = Callable[[frozenset[int], frozenset[int]], Awaitable[None]]
 LiveCount = Callable[[int], None]
-
-
-def divide_weight(governor: WeightGovernor, share: float) -> LiveCount:
-    """Replicas behind one IP: each spends `share` (of Binance's limit) / the live replicas.
-    Binance's own count (`X-MBX-USED-WEIGHT-1M`, the whole IP's) still tops each replica's."""
-
-    def set_share(live: int) -> None:
-        governor.share = share / max(1, live)
-
-    return set_share
 
 
 def default_replica_id() -> str:

@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 from decimal import Decimal
 
+import pytest
+
 from chatbot.runtime import runtime
 from tests.e2e.conftest import ALICE, ALICE_KEY, BOB, ask
 from tests.e2e.helpers import (
@@ -158,3 +160,39 @@ async def test_many_users_asking_one_price_at_once_cost_one_request(
         assert all("BTCUSDT" in reply.text for reply in replies), replies[0].text
         # one request (weight 2) for all forty, two if the burst straddled the cache's second
         assert exchange.limits.spent[("GET", "/api/v3/ticker/24hr")] - before <= 2 * 2
+
+
+async def test_replicas_behind_one_ip_spend_one_budget_by_binances_count(exchange):
+    """Two replicas' clients on one IP: Binance's count of the IP's weight comes back on every
+    response, so each governor counts the other's calls as spent, and the two stop together at
+    one share of the limit (neither divides it nor spends it twice)."""
+    from chatbot.exchange.client import BinanceClient
+    from chatbot.exchange.errors import RateLimited
+
+    here, there = BinanceClient(exchange.rest_url), BinanceClient(exchange.rest_url)
+    try:
+        for client in (here, there):
+            await client.exchange_info()  # the limit: 6,000 a minute; users' reads 4,320 of it
+            client.governor.user_wait = 0.0  # refuse at once rather than wait for the minute
+        await until_async(_clear_of_the_minutes_turn, within=10)  # all of it in one minute
+        for _ in range(16):
+            await here.depth("BTCUSDT", limit=5000)  # 250 weight each: 4,000
+        await there.ping()
+        assert there.governor.used >= 4000  # the other replica's weight, by Binance's count
+        await there.depth("BTCUSDT", limit=5000)  # 4,250 and more: still under 4,320
+        with pytest.raises(RateLimited):
+            await there.depth("BTCUSDT", limit=5000)  # the IP's share is spent
+        await here.ping()  # the first replica learns the IP's count on its next response
+        with pytest.raises(RateLimited):
+            await here.depth("BTCUSDT", limit=5000)  # and stops too
+        assert exchange.limits.refused_weight == 0  # the refusals were the bot's, not Binance's
+    finally:
+        await here.close()
+        await there.close()
+
+
+async def _clear_of_the_minutes_turn() -> bool:
+    """Binance's weight window turns with the minute (and the bot's a second later)."""
+    import time
+
+    return 2 < time.time() % 60 < 55

@@ -241,7 +241,7 @@ def test_cli_names_an_unreachable_postgresql_server_in_one_line_without_its_pass
 def test_replica_settings_default_and_an_empty_replica_id_means_hostname_pid(monkeypatch):
     monkeypatch.setenv("CHATBOT_REPLICA_ID", "")
     settings = load_settings()
-    assert settings.replica_id is None and settings.weight_split is True
+    assert settings.replica_id is None
     assert settings.takeover_seconds == 10.0 and settings.lease_shards == 16
 
 

@@ -11,8 +11,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
-from chatbot.exchange.weight_governor import WeightGovernor
-from chatbot.services.leases import LeaseKeeper, LeaseSettings, divide_weight
+from chatbot.services.leases import LeaseKeeper, LeaseSettings
 from chatbot.storage.database import Database, open_database
 from chatbot.storage.leases import LeaseRepository, ShardKind, shard_name, symbol_shard
 
@@ -225,17 +224,3 @@ async def test_a_keeper_that_loses_the_database_stops_before_its_lease_ends(
 
 def test_a_symbols_shard_is_the_same_in_every_process() -> None:
     assert symbol_shard("BTCUSDT", 16) == 3  # crc32, not the salted str hash
-
-
-async def test_replicas_behind_one_ip_divide_the_weight_budget(cluster: Cluster) -> None:
-    """Each replica's governor spends 80% / live replicas of the limit; when one dies, the
-    others' budgets grow back at the beat that no longer counts it."""
-    governors = {name: WeightGovernor(share=0.8, limit=6000) for name in "ab"}
-    keepers = {}
-    for name, governor in governors.items():
-        keeper = await cluster.add(name)
-        keeper.on_live_count(divide_weight(governor, 0.8))
-        keepers[name] = keeper
-    await until(lambda: all(g.budget == 2400 for g in governors.values()), 5)
-    kill(keepers["b"])
-    await until(lambda: governors["a"].budget == 4800, 5)
