@@ -93,3 +93,14 @@ async def database(database_target: str) -> AsyncIterator[Database]:
         yield db
     finally:
         await db.close()
+
+
+@pytest.fixture
+async def other(database_target: str) -> AsyncIterator[Database]:
+    """A second replica's own connection(s) to the database of `database`, as another bot
+    process on the same database would have (on SQLite, a second connection to the file)."""
+    db = await open_database(database_target)
+    try:
+        yield db
+    finally:
+        await db.close()

@@ -5,15 +5,12 @@ book saw the crossing, and a repeating alert inside its cooldown is not fired by
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from decimal import Decimal
-
-import pytest
 
 from chatbot.services.alert_book import AlertBook
 from chatbot.services.alerts import AlertService
 from chatbot.storage.alerts import AlertDirection, AlertRecord, AlertRepository
-from chatbot.storage.database import Database, open_database
+from chatbot.storage.database import Database
 
 T0 = 1_700_000_000.0
 
@@ -24,16 +21,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
-
-
-@pytest.fixture
-async def other(database_target: str) -> AsyncIterator[Database]:
-    """A second replica's own connection(s) to the same database."""
-    db = await open_database(database_target)
-    try:
-        yield db
-    finally:
-        await db.close()
 
 
 async def make_alert(repo: AlertRepository, level: int, *, repeat: bool = False) -> AlertRecord:

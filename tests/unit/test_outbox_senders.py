@@ -7,13 +7,12 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import AsyncIterator
 from decimal import Decimal
 
 import pytest
 
 from chatbot.services.outbox import Delivery, OutboxSender, SendResult
-from chatbot.storage.database import Database, open_database
+from chatbot.storage.database import Database
 from chatbot.storage.outbox import DEFAULT_CLAIM, FiredAlert, OutboxRepository, queue
 
 T0 = 1_700_000_000.0
@@ -27,16 +26,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
-
-
-@pytest.fixture
-async def other(database_target: str) -> AsyncIterator[Database]:
-    """A second replica's own connection(s) to the same database."""
-    db = await open_database(database_target)
-    try:
-        yield db
-    finally:
-        await db.close()
 
 
 async def queue_alerts(db: Database, chat_id: int, first_id: int, count: int) -> list[int]:
