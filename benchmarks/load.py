@@ -28,7 +28,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -229,17 +229,32 @@ def ms(seconds: float) -> str:
     return "–" if math.isnan(seconds) else f"{seconds * 1000:.1f} ms"
 
 
-async def run(users: int, seconds: float, *, keyed_share: float = 0.5) -> LoadResult:
-    """The whole benchmark: simulator, emulator, the bot in its own process, the users."""
+Sandbox = tuple[ExchangeSimulator, BotApiEmulator]
+
+
+@contextlib.asynccontextmanager
+async def sandbox(*, flood_control: bool = True) -> AsyncIterator[Sandbox]:
+    """The simulator and the Bot API emulator (with Telegram's flood limits on) the bot runs
+    against in a benchmark, started in this process and stopped after it."""
     sim = ExchangeSimulator(seed=5, random_walk=False)
     api = BotApiEmulator(token="777:LOAD-TOKEN", bot_username="load_bot")
     await sim.start()
     await api.start()
-    api.enable_flood_control()
+    if flood_control:
+        api.enable_flood_control()
+    try:
+        yield sim, api
+    finally:
+        await api.stop()
+        await sim.stop()
+
+
+async def run(users: int, seconds: float, *, keyed_share: float = 0.5) -> LoadResult:
+    """The whole benchmark: simulator, emulator, the bot in its own process, the users."""
     ids = list(range(FIRST_USER, FIRST_USER + users))
     keyed = set(ids[: round(users * keyed_share)])
     master = base64.urlsafe_b64encode(os.urandom(32)).decode()
-    try:
+    async with sandbox() as (sim, api):
         with tempfile.TemporaryDirectory() as tmp:
             db_path = str(Path(tmp) / "load.sqlite3")
             await seed_keys(db_path, master, sim, sorted(keyed))
@@ -272,9 +287,6 @@ async def run(users: int, seconds: float, *, keyed_share: float = 0.5) -> LoadRe
                     errors = [ln for ln in log_path.read_text().splitlines() if "ERROR" in ln]
                     if errors:
                         print(f"bot log: {len(errors)} ERROR lines, first: {errors[0][:300]}")
-    finally:
-        await api.stop()
-        await sim.stop()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

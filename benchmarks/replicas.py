@@ -27,9 +27,7 @@ from pathlib import Path
 
 import aiohttp
 
-from benchmarks.load import FIRST_USER, LoadResult, drive, ms, percentile, seed_keys
-from chatbot.sandbox.botapi import BotApiEmulator
-from chatbot.sandbox.exchange import ExchangeSimulator
+from benchmarks.load import FIRST_USER, LoadResult, drive, ms, percentile, sandbox, seed_keys
 from chatbot.storage.leases import symbol_shard
 from tests.e2e.conftest import MASTER_KEY, ask
 from tests.e2e.helpers import told, until
@@ -64,23 +62,15 @@ async def load_run(
     label: str, on_postgres: bool, count: int, users: int, seconds: float, pg: PostgresServer
 ) -> Row:
     """The load mix for `seconds` against `count` replicas on a fresh database."""
-    sim = ExchangeSimulator(seed=5, random_walk=False)
-    api = BotApiEmulator(token="777:LOAD-TOKEN", bot_username="load_bot")
-    await sim.start()
-    await api.start()
-    api.enable_flood_control()
     ids = list(range(FIRST_USER, FIRST_USER + users))
     keyed = set(ids[: users // 2])
-    try:
+    async with sandbox() as (sim, api):
         with tempfile.TemporaryDirectory() as tmp:
             target = pg.dsn(await create_database(pg)) if on_postgres else f"{tmp}/bot.sqlite3"
             await seed_keys(target, MASTER_KEY, sim, sorted(keyed))
             async with replica_set(api, sim, target, Path(tmp), count, **LOAD_ENV) as replicas:
                 pid = replicas.replicas[0].process.pid
                 return Row(label, await drive(sim, api, ids, keyed, seconds, bot_pid=pid))
-    finally:
-        await api.stop()
-        await sim.stop()
 
 
 @dataclass
@@ -94,11 +84,7 @@ async def takeover(pg: PostgresServer) -> Takeover:
     """Three replicas, twenty alerts; the replica holding the most of their symbols is killed
     with SIGKILL and every price moved past its alert at once: how long until the others hold
     its leases, and until the last alert reaches the chat (None: not within TAKEOVER_LIMIT)."""
-    sim = ExchangeSimulator(seed=5, random_walk=False)
-    api = BotApiEmulator(token="777:LOAD-TOKEN", bot_username="load_bot")
-    await sim.start()
-    await api.start()
-    try:
+    async with sandbox(flood_control=False) as (sim, api):
         with tempfile.TemporaryDirectory() as tmp:
             dsn = pg.dsn(await create_database(pg))
             async with replica_set(api, sim, dsn, Path(tmp), 3, LOG_LEVEL="WARNING") as replicas:
@@ -124,9 +110,6 @@ async def takeover(pg: PostgresServer) -> Takeover:
                 except TimeoutError:
                     alerts_told = None
                 return Takeover(mine[victim], await leases, alerts_told)
-    finally:
-        await api.stop()
-        await sim.stop()
 
 
 async def _market_leases(replica: Replica) -> set[int]:
