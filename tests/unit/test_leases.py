@@ -123,15 +123,21 @@ async def test_two_and_three_keepers_split_the_shards_evenly(cluster: Cluster) -
 
 
 async def test_a_killed_keepers_shards_are_taken_within_the_takeover_time(
-    cluster: Cluster,
+    database_target: str,
 ) -> None:
-    a, b, c = [await cluster.add(name) for name in "abc"]
-    await until(lambda: cluster.covered([a, b, c]) and len(c.held(ShardKind.MARKET)) >= 4, 5)
-    kill(c)
-    took = await until(lambda: cluster.covered([a, b]), 5)
-    assert took <= cluster.takeover + 0.3, took  # 0.3 s: the loop's and the database's delay
-    assert all(max(sizes([a, b], kind)) <= SHARDS // 2 for kind in KINDS)  # the fair share
-    assert not cluster.overlaps
+    # 3 s, not the other tests' 1.2 s: the slack for a busy machine's loop and database (1 s)
+    # then stays well short of what a missed beat would add
+    cluster = Cluster(database_target, takeover=3.0)
+    try:
+        a, b, c = [await cluster.add(name) for name in "abc"]
+        await until(lambda: cluster.covered([a, b, c]) and len(c.held(ShardKind.MARKET)) >= 4, 10)
+        kill(c)
+        took = await until(lambda: cluster.covered([a, b]), 10)
+        assert took <= cluster.takeover + 1.0, took
+        assert all(max(sizes([a, b], kind)) <= SHARDS // 2 for kind in KINDS)  # the fair share
+        assert not cluster.overlaps
+    finally:
+        await cluster.close()
 
 
 async def test_a_clean_stop_hands_over_at_once(database_target: str) -> None:
