@@ -90,19 +90,10 @@ async def test_a_second_instance_on_the_same_token_exits_with_a_clear_message(
         "CHATBOT_ALLOWED_USERS": str(ALICE),
     }
     async with running_bot(settings, poll_timeout=2, conflict_window=0) as first:
-        second = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "chatbot", "run", env=env, cwd=tmp_path,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        )  # fmt: skip
-        try:
-            _, stderr = await asyncio.wait_for(second.communicate(), timeout=60)
-        finally:
-            if second.returncode is None:
-                second.kill()
-                await second.wait()
-        assert second.returncode == 3
-        assert "another instance of the bot is already polling" in stderr.decode()
-        assert "Traceback" not in stderr.decode()
+        returncode, _, stderr = await run_to_exit(env, tmp_path)
+        assert returncode == 3
+        assert "another instance of the bot is already polling" in stderr
+        assert "Traceback" not in stderr
         assert not runtime(first).conflict.is_set()  # the first one keeps serving
         alice = api.conversation(api.user(ALICE, first_name="Alice"))
         await alice.send("/help")
@@ -118,8 +109,19 @@ async def test_an_unreachable_postgresql_server_stops_start_up_without_its_passw
         "PYTHONPATH": CHECKOUT,
         **bot_env(api, exchange, database, LOG_LEVEL="DEBUG"),
     }
+    returncode, out, err = await run_to_exit(env, tmp_path)
+    everything = out + err
+    assert returncode == 3, everything
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("chatbot: the database postgresql://bot:***@127.0.0.1:"), last
+    assert "S3cret-pw" not in everything and "Traceback" not in everything
+
+
+async def run_to_exit(env: dict[str, str], cwd: Path) -> tuple[int | None, str, str]:
+    """`chatbot run` in a process of its own with `env`, until it exits by itself (60 s at
+    most, then killed): its exit status, stdout and stderr."""
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "chatbot", "run", env=env, cwd=tmp_path,
+        sys.executable, "-m", "chatbot", "run", env=env, cwd=cwd,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     try:
@@ -128,8 +130,4 @@ async def test_an_unreachable_postgresql_server_stops_start_up_without_its_passw
         if process.returncode is None:
             process.kill()
             await process.wait()
-    everything = out.decode() + err.decode()
-    assert process.returncode == 3, everything
-    last = err.decode().strip().splitlines()[-1]
-    assert last.startswith("chatbot: the database postgresql://bot:***@127.0.0.1:"), last
-    assert "S3cret-pw" not in everything and "Traceback" not in everything
+    return process.returncode, out.decode(), err.decode()
