@@ -28,7 +28,8 @@ from .book import Level, cost, filled, take_quantity, take_quote
 from .filters import OrderShape, market_step, validate_order
 from .market import Market, SymbolMarket
 from .matching import RestingBook, settle
-from .orders import Execution, Fill, Order
+from .orders import LIMIT_KINDS, STOP_KINDS, Execution, Fill, Order
+from .stops import StopBook, check_not_triggered
 from .symbols import SymbolSpec
 from .tape import Trade
 from .wire import (
@@ -59,6 +60,8 @@ class OrderRequest:
     quote_qty: Decimal | None
     price: Decimal | None
     client_order_id: str | None
+    stop_price: Decimal | None = None
+    trailing_delta: int | None = None
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,7 @@ class Engine:
         self._by_client_id: dict[tuple[str, str, str], Order] = {}
         self._trades: dict[str, list[tuple[Order, Fill]]] = {}
         self._books: dict[str, RestingBook] = {}
+        self._stops: dict[str, StopBook] = {}
         self._last_order_id = 0
         self._last_execution_id = 0
         market.add_matcher(self.on_print)
@@ -116,6 +120,9 @@ class Engine:
         plan = self._plan(account, request)
         self._check_balance(account, request, plan)
         order = self._create(account, request, plan.quantity)
+        if order.is_stop:
+            self._wait(account, order)
+            return order
         spec = request.spec
         self._emit(account, order, "NEW")
         changed: list[str] = []
@@ -150,6 +157,8 @@ class Engine:
             request.price,
             self._market.avg_price(spec.name),
             request.quote_qty,
+            request.stop_price,
+            request.trailing_delta,
         )
         validate_order(
             spec,
@@ -161,6 +170,10 @@ class Engine:
         self._check_client_id(account, spec.name, request.client_order_id)
         if request.quote_qty is not None and not spec.quote_order_qty_market_allowed:
             raise order_rejected("Quote order qty market orders are not support for this symbol.")
+        if request.type in STOP_KINDS:
+            last = self._market.price(spec.name)
+            check_not_triggered(request.type, request.side, request.stop_price or ZERO, last)
+            return Plan(quantity, [])
         if request.type == "MARKET":
             if request.quote_qty is None:
                 takes = take_quantity(levels, request.side, quantity)
@@ -192,10 +205,18 @@ class Engine:
             needed, asset = plan.quantity, spec.base
         elif request.price is not None:
             needed, asset = quantize_up(plan.quantity * request.price), spec.quote
+        elif request.type in STOP_KINDS:
+            needed = self._stop_cost(spec.name, plan.quantity, request.stop_price)
+            asset = spec.quote
         else:
             needed, asset = cost(plan.takes), spec.quote
         if account.free(asset) < needed:
             raise order_rejected(INSUFFICIENT_BALANCE)
+
+    def _stop_cost(self, symbol: str, quantity: Decimal, stop_price: Decimal | None) -> Decimal:
+        """What a market-kind stop BUY locks while it waits: its quantity at the stopPrice
+        (at the last price for a trailing stop without one)."""
+        return quantize_up(quantity * (stop_price or self._market.price(symbol)))
 
     def _create(self, account: Account, request: OrderRequest, quantity: Decimal) -> Order:
         now = self._clock.now_ms()
@@ -217,6 +238,10 @@ class Engine:
             update_time=now,
             working_time=now,
         )
+        if order.is_stop:
+            order.stop_price = request.stop_price or ZERO
+            order.trailing_delta = request.trailing_delta
+            order.is_working, order.working_time = False, -1
         self._orders[account.api_key][order.order_id] = order
         self._by_client_id[(account.api_key, order.symbol, client_id)] = order
         return order
@@ -236,11 +261,56 @@ class Engine:
         self._open[account.api_key][order.order_id] = order
         self._books.setdefault(order.symbol, RestingBook()).add(order)
 
+    def _wait(self, account: Account, order: Order) -> None:
+        """Lock what an untriggered stop may spend and wait for its trigger (stops.py)."""
+        spec = self._market.symbol(order.symbol).spec
+        if order.side == "SELL":
+            order.locked_asset, order.locked = spec.base, order.orig_qty
+        else:
+            order.locked_asset = spec.quote
+            order.locked = (
+                quantize_up(order.orig_qty * order.price)
+                if order.type in LIMIT_KINDS
+                else self._stop_cost(order.symbol, order.orig_qty, order.stop_price)
+            )
+        account.lock(order.locked_asset, order.locked)
+        self._open[account.api_key][order.order_id] = order
+        last = self._market.price(order.symbol)
+        self._stops.setdefault(order.symbol, StopBook()).add(order, last, self._touch(account))
+        self._emit(account, order, "NEW")
+        self._position(account, [order.locked_asset])
+
+    def _trigger(self, order: Order) -> None:
+        """A stop's trigger: Binance reports the order NEW again, now working; a market kind
+        then takes the book as a MARKET order, a limit kind as a LIMIT order at its price
+        (resting, with the stop's lock, for whatever it does not fill)."""
+        account = self.accounts[order.api_key]
+        spec = self._market.symbol(order.symbol).spec
+        order.is_working, order.working_time = True, self._touch(account)
+        self._emit(account, order, "NEW")
+        levels = self._market.order_book(order.symbol).against(order.side)
+        limit = order.price if order.type in LIMIT_KINDS else None
+        for level in take_quantity(levels, order.side, order.remaining, limit):
+            self._fill(account, order, level, is_maker=False)
+        if order.remaining > 0 and order.can_rest:
+            self._books.setdefault(order.symbol, RestingBook()).add(order)
+        else:
+            if order.remaining > 0:  # a market kind beyond the visible book
+                order.status, order.update_time = "EXPIRED", self._touch(account)
+                self._emit(account, order, "EXPIRED")
+            self._release(account, order)
+        self._position(account, [spec.base, spec.quote])
+
     # -- filling ----------------------------------------------------------------------------
 
     def on_print(self, market: SymbolMarket, trade: Trade, size: Decimal | None) -> None:
         """A print on the tape: fill the resting orders it reaches, as makers at their own
-        prices, best price then oldest first; all of each (size None) or `size` in total."""
+        prices, best price then oldest first; all of each (size None) or `size` in total.
+        The stops the print triggers go first (stops.py)."""
+        stops = self._stops.get(market.spec.name)
+        if stops is not None:
+            for order in stops.triggered_by(trade.price, self._clock.now_ms()):
+                self._trigger(order)
         book = self._books.get(market.spec.name)
         if book is None:
             return

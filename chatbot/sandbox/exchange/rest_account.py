@@ -6,8 +6,8 @@ on mainnet only: the Spot testnet has no `/sapi`, so there it answers 404.
 
 Each handler declares what it reads (`@reads(*SIGNED, ...)`; anything else is -1104 before
 the handler runs). New orders read what order_params.py implements; Binance's other order
-parameters (`stopPrice`, `trailingDelta`, `icebergQty`, `strategyId`, `strategyType`,
-`selfTradePreventionMode`, the peg parameters) are not simulated, so they are refused.
+parameters (`icebergQty`, `strategyId`, `strategyType`, `selfTradePreventionMode`, the peg
+parameters) are not simulated, so they are refused.
 """
 
 from __future__ import annotations
@@ -38,6 +38,8 @@ NEW_ORDER = (
     "price",
     "newClientOrderId",
     "newOrderRespType",
+    "stopPrice",
+    "trailingDelta",
 )
 LOOKUP = (*SIGNED, "symbol", "orderId", "origClientOrderId")
 CANCEL_RESTRICTIONS = ("ONLY_NEW", "ONLY_PARTIALLY_FILLED")
