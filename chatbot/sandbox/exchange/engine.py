@@ -21,7 +21,7 @@ import string
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from .accounts import Account
 from .book import Level, cost, filled, take_quantity, take_quote
@@ -45,6 +45,16 @@ from .wire import (
 )
 
 Publish = Callable[[str, dict[str, Any]], None]
+
+
+class LegListener(Protocol):
+    """What order lists (order_lists.py) hear of their legs: a leg's activation (a stop's
+    trigger, a limit's first fill: an OCO then expires the other leg) and its close."""
+
+    def activated(self, order: Order) -> None: ...
+    def closed(self, order: Order) -> None: ...
+
+
 _ID_ALPHABET = string.ascii_letters + string.digits
 
 
@@ -89,6 +99,7 @@ class Engine:
         self._stops: dict[str, StopBook] = {}
         self._last_order_id = 0
         self._last_execution_id = 0
+        self.leg_listener: LegListener | None = None
         market.add_matcher(self.on_print)
 
     # -- accounts ---------------------------------------------------------------------------
@@ -115,11 +126,12 @@ class Engine:
         """Run every check `place` runs before the balance (like `POST /order/test`)."""
         self._plan(account, request)
 
-    def place(self, account: Account, request: OrderRequest) -> Order:
+    def place(self, account: Account, request: OrderRequest, list_id: int = -1) -> Order:
         """Place an order; raises ApiError -1013 (filters) or -2010 (engine) on rejection."""
         plan = self._plan(account, request)
         self._check_balance(account, request, plan)
         order = self._create(account, request, plan.quantity)
+        order.order_list_id = list_id
         if order.is_stop:
             self._wait(account, order)
             return order
@@ -139,9 +151,32 @@ class Engine:
         if changed:
             self._touch(account)
             self._position(account, changed)
+        if not order.is_open:
+            self._leg_closed(order)
         return order
 
-    def _plan(self, account: Account, request: OrderRequest) -> Plan:
+    def plan(self, account: Account, request: OrderRequest, *, pending: bool = False) -> Plan:
+        """Every check of `place` but the balance: what an order list checks for each leg
+        (a pending leg's stop is not judged against today's price)."""
+        return self._plan(account, request, pending=pending)
+
+    def last_price(self, symbol: str) -> Decimal:
+        return self._market.price(symbol)
+
+    def lock_asset(self, order: Order) -> str:
+        spec = self._market.symbol(order.symbol).spec
+        return spec.base if order.side == "SELL" else spec.quote
+
+    def leg_cost(self, order: Order) -> Decimal:
+        """What a leg locks on its own: a SELL its quantity, a BUY its quantity at its price
+        (a market-kind stop: at its stopPrice)."""
+        if order.side == "SELL":
+            return order.orig_qty
+        if order.type in LIMIT_KINDS:
+            return quantize_up(order.orig_qty * order.price)
+        return self._stop_cost(order.symbol, order.orig_qty, order.stop_price)
+
+    def _plan(self, account: Account, request: OrderRequest, *, pending: bool = False) -> Plan:
         """Validate the order; return its quantity and the levels it takes on arrival."""
         spec = request.spec
         levels = self._market.order_book(spec.name).against(request.side)
@@ -172,7 +207,8 @@ class Engine:
             raise order_rejected("Quote order qty market orders are not support for this symbol.")
         if request.type in STOP_KINDS:
             last = self._market.price(spec.name)
-            check_not_triggered(request.type, request.side, request.stop_price or ZERO, last)
+            if not pending:
+                check_not_triggered(request.type, request.side, request.stop_price or ZERO, last)
             return Plan(quantity, [])
         if request.type == "MARKET":
             if request.quote_qty is None:
@@ -181,7 +217,7 @@ class Engine:
         if request.price is None:  # the order checks refuse a priced type without a price
             raise ValueError(f"a {request.type} order needs a price")
         takes = take_quantity(levels, request.side, quantity, request.price)
-        if takes and request.type == "LIMIT_MAKER":
+        if takes and request.type == "LIMIT_MAKER" and not pending:
             raise order_rejected(WOULD_TAKE)
         if request.time_in_force == "FOK" and filled(takes) < quantity:
             takes = []  # fill or kill: all of it at once, or nothing
@@ -195,6 +231,9 @@ class Engine:
         latest = self._by_client_id.get((account.api_key, symbol, client_id))
         if latest is not None and latest.is_open:
             raise order_rejected(DUPLICATE_ORDER)
+
+    def check_balance(self, account: Account, request: OrderRequest, plan: Plan) -> None:
+        self._check_balance(account, request, plan)
 
     def _check_balance(self, account: Account, request: OrderRequest, plan: Plan) -> None:
         """-2010 unless the free balance covers the order: a SELL its quantity, a LIMIT BUY
@@ -246,22 +285,66 @@ class Engine:
         self._by_client_id[(account.api_key, order.symbol, client_id)] = order
         return order
 
+    def new_client_id(self) -> str:
+        """A 22-character client id, as Binance generates when none is sent."""
+        return self._new_client_id()
+
     def _new_client_id(self) -> str:
         return "".join(self._rng.choice(_ID_ALPHABET) for _ in range(22))
 
-    def _rest(self, account: Account, order: Order) -> None:
+    def _rest(self, account: Account, order: Order, *, lock: bool = True) -> None:
         """Put what is left of a LIMIT order on the book and lock what it may spend."""
         spec = self._market.symbol(order.symbol).spec
         if order.side == "BUY":
             order.locked_asset = spec.quote
-            order.locked = quantize_up(order.remaining * order.price)
+            order.locked = quantize_up(order.remaining * order.price) if lock else ZERO
         else:
-            order.locked_asset, order.locked = spec.base, order.remaining
+            order.locked_asset, order.locked = spec.base, order.remaining if lock else ZERO
         account.lock(order.locked_asset, order.locked)
         self._open[account.api_key][order.order_id] = order
         self._books.setdefault(order.symbol, RestingBook()).add(order)
 
-    def _wait(self, account: Account, order: Order) -> None:
+    def create_leg(
+        self, account: Account, request: OrderRequest, quantity: Decimal, list_id: int
+    ) -> Order:
+        """An order list's leg, checked by the caller and not yet working (`start_leg`)."""
+        order = self._create(account, request, quantity)
+        order.order_list_id = list_id
+        order.status, order.is_working, order.working_time = "PENDING_NEW", False, -1
+        return order
+
+    def start_leg(self, account: Account, order: Order, *, lock: bool) -> None:
+        """Put a leg to work: a stop waits for its trigger, a LIMIT_MAKER rests. `lock` is
+        False for the leg whose partner already holds the list's one lock."""
+        order.status = "NEW"
+        if order.is_stop:
+            self._wait(account, order, lock=lock)
+            return
+        order.is_working = True
+        order.working_time = order.update_time = self._touch(account)
+        self._emit(account, order, "NEW")
+        self._rest(account, order, lock=lock)
+        self._position(account, [order.locked_asset])
+
+    def expire(self, account: Account, order: Order, reason: str) -> None:
+        """End an open order without a request: EXPIRED, with Binance's expiry reason."""
+        self._release(account, order)
+        order.status, order.update_time = "EXPIRED", self._touch(account)
+        order.expiry_reason = reason
+        self._emit(account, order, "EXPIRED")
+
+    def reject_leg(self, account: Account, order: Order) -> None:
+        """A pending leg the balance no longer covers when its turn comes: REJECTED."""
+        self._open[account.api_key].pop(order.order_id, None)
+        order.status, order.update_time = "REJECTED", self._touch(account)
+        self._emit(account, order, "REJECTED")
+
+    def move_lock(self, source: Order, target: Order) -> None:
+        """Hand an order list's one lock to the leg that now spends it."""
+        target.locked_asset, target.locked = source.locked_asset, source.locked
+        source.locked = ZERO
+
+    def _wait(self, account: Account, order: Order, *, lock: bool = True) -> None:
         """Lock what an untriggered stop may spend and wait for its trigger (stops.py)."""
         spec = self._market.symbol(order.symbol).spec
         if order.side == "SELL":
@@ -273,7 +356,10 @@ class Engine:
                 if order.type in LIMIT_KINDS
                 else self._stop_cost(order.symbol, order.orig_qty, order.stop_price)
             )
-        account.lock(order.locked_asset, order.locked)
+        if lock:
+            account.lock(order.locked_asset, order.locked)
+        else:
+            order.locked = ZERO
         self._open[account.api_key][order.order_id] = order
         last = self._market.price(order.symbol)
         self._stops.setdefault(order.symbol, StopBook()).add(order, last, self._touch(account))
@@ -288,6 +374,7 @@ class Engine:
         spec = self._market.symbol(order.symbol).spec
         order.is_working, order.working_time = True, self._touch(account)
         self._emit(account, order, "NEW")
+        self._leg_activated(order)
         levels = self._market.order_book(order.symbol).against(order.side)
         limit = order.price if order.type in LIMIT_KINDS else None
         for level in take_quantity(levels, order.side, order.remaining, limit):
@@ -299,6 +386,7 @@ class Engine:
                 order.status, order.update_time = "EXPIRED", self._touch(account)
                 self._emit(account, order, "EXPIRED")
             self._release(account, order)
+            self._leg_closed(order)
         self._position(account, [spec.base, spec.quote])
 
     # -- filling ----------------------------------------------------------------------------
@@ -320,9 +408,12 @@ class Engine:
             if qty <= 0:
                 break
             account = self.accounts[order.api_key]
+            if not order.executed_qty:
+                self._leg_activated(order)
             self._fill(account, order, Level(order.price, qty), is_maker=True)
             if not order.is_open:
                 self._open[account.api_key].pop(order.order_id, None)
+                self._leg_closed(order)
             self._touch(account)
             self._position(account, [market.spec.base, market.spec.quote])
             if left is not None:
@@ -367,14 +458,16 @@ class Engine:
         return self._by_client_id.get((account.api_key, symbol, client_id or ""))
 
     def cancel(self, account: Account, order: Order, cancel_client_id: str | None) -> str:
-        """Cancel an open order (else -2011); returns the cancel's client order id."""
-        if not order.is_open:
+        """Cancel an open order (or a pending leg; else -2011); returns the cancel's client
+        order id."""
+        if not order.is_open and order.status != "PENDING_NEW":
             raise ApiError(-2011, "Unknown order sent.")
         cancel_id = cancel_client_id or self._new_client_id()
         self._release(account, order)
         order.status, order.update_time = "CANCELED", self._touch(account)
         self._emit(account, order, "CANCELED", cancel_client_id=cancel_id)
         self._position(account, [order.locked_asset] if order.locked_asset else [])
+        self._leg_closed(order)
         return cancel_id
 
     def open_orders(self, account: Account, symbol: str | None = None) -> list[Order]:
@@ -388,6 +481,14 @@ class Engine:
 
     def trades(self, account: Account) -> list[tuple[Order, Fill]]:
         return list(self._trades[account.api_key])
+
+    def _leg_activated(self, order: Order) -> None:
+        if order.order_list_id != -1 and self.leg_listener is not None:
+            self.leg_listener.activated(order)
+
+    def _leg_closed(self, order: Order) -> None:
+        if order.order_list_id != -1 and self.leg_listener is not None:
+            self.leg_listener.closed(order)
 
     # -- events -----------------------------------------------------------------------------
 
