@@ -9,8 +9,18 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import aiohttp
+
 from chatbot.sandbox.exchange import ExchangeSimulator
-from tests.e2e.binance_wire import DOC_KEY, Binance, error_of
+from tests.e2e.binance_wire import (
+    DOC_KEY,
+    Binance,
+    call,
+    error_of,
+    next_json,
+    signed_params,
+    until_event,
+)
 
 DOCS = json.loads((Path(__file__).parent.parent / "data" / "binance_order_lists.json").read_text())
 
@@ -215,3 +225,59 @@ async def test_an_otoco_answers_like_the_documentation_and_counts_three(
     assert body["contingencyType"] == "OTO"
     assert [r["status"] for r in body["orderReports"]] == ["NEW", "PENDING_NEW", "PENDING_NEW"]
     assert reply.headers["X-MBX-ORDER-COUNT-10S"] == "3"
+
+
+async def test_an_oco_take_profit_reaches_the_user_data_stream_as_binance_tells_it(
+    exchange: ExchangeSimulator, trader: Binance, session: aiohttp.ClientSession
+) -> None:
+    """Over the WebSocket API's user-data stream: placement (each leg NEW, then listStatus
+    EXEC_STARTED), then the take-profit's print: the stop EXPIRED (OCO_TRIGGER), the
+    maker's TRADE, listStatus ALL_DONE naming both legs, then the balances."""
+    exchange.set_price("BTCUSDT", Decimal(65000))
+    async with session.ws_connect(exchange.ws_api_url) as ws:
+        await call(ws, "userDataStream.subscribe.signature", signed_params(trader.signer, DOC_KEY))
+        placed = (await trader.signed("POST", "/api/v3/orderList/oco", sell_oco())).body
+        started = await until_event(ws, "listStatus")
+        exchange.set_price("BTCUSDT", Decimal(70000))
+        events = [(await next_json(ws))["event"] for _ in range(4)]
+    stop_id, maker_id = (o["orderId"] for o in placed["orders"])
+    assert (started["event"]["l"], started["event"]["L"]) == ("EXEC_STARTED", "EXECUTING")
+    assert [(e["e"], e.get("x"), e.get("i")) for e in events] == [
+        ("executionReport", "EXPIRED", stop_id),
+        ("executionReport", "TRADE", maker_id),
+        ("listStatus", None, None),
+        ("outboundAccountPosition", None, None),
+    ]
+    expired, trade, done, _ = events
+    assert (expired["eR"], expired["g"], trade["g"]) == (
+        "OCO_TRIGGER",
+        placed["orderListId"],
+        placed["orderListId"],
+    )
+    assert (done["l"], done["L"], done["c"]) == ("ALL_DONE", "ALL_DONE", "OCO")
+    assert [o["i"] for o in done["O"]] == [stop_id, maker_id]
+    assert exchange.balances(DOC_KEY)["BTC"].locked == 0
+
+
+async def test_cancel_open_orders_answers_a_list_once_and_plain_orders_as_orders(
+    exchange: ExchangeSimulator, trader: Binance
+) -> None:
+    """DELETE /api/v3/openOrders: an order list's legs come back as one Cancel Order list
+    object, other orders as cancelled orders (reference 2.2)."""
+    exchange.set_price("BTCUSDT", Decimal(65000))
+    await trader.signed("POST", "/api/v3/orderList/oco", sell_oco())
+    await trader.order(
+        symbol="BTCUSDT",
+        side="BUY",
+        type="LIMIT",
+        timeInForce="GTC",
+        quantity="0.01",
+        price="60000",
+    )
+    reply = await trader.signed("DELETE", "/api/v3/openOrders", {"symbol": "BTCUSDT"})
+    lists = [body for body in reply.body if "orderListId" in body and "orderReports" in body]
+    plain = [body for body in reply.body if "orderReports" not in body]
+    assert len(lists) == 1 and len(plain) == 1 and plain[0]["status"] == "CANCELED"
+    assert [r["status"] for r in lists[0]["orderReports"]] == ["CANCELED", "CANCELED"]
+    balances = exchange.balances(DOC_KEY)
+    assert balances["BTC"].locked == 0 and balances["USDT"].locked == 0

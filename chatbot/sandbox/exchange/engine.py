@@ -10,6 +10,12 @@ through it: completely, or, when the print has a size, sharing that size with th
 orders it reaches in price-time priority. Commission is charged in the asset received (Binance
 without BNB discounts).
 
+Stop and take-profit orders wait untriggered (not working, their cost locked) until a print
+meets their trigger (stops.py), then trade as a MARKET order or become a LIMIT one. An order
+list's legs are created and started here; what one leg's activation or close does to the
+others is order_lists.py's, told through `leg_listener`. The checks before an order exists are
+planning.py's.
+
 Every method runs without an `await` between its checks and its updates, so any number of
 concurrent requests on one event loop see consistent balances.
 """
@@ -19,28 +25,22 @@ from __future__ import annotations
 import random
 import string
 from collections.abc import Callable
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Protocol
 
 from .accounts import Account
-from .book import Level, cost, filled, take_quantity, take_quote
-from .filters import OrderShape, market_step, validate_order
+from .book import Level, take_quantity
 from .market import Market, SymbolMarket
 from .matching import RestingBook, settle
-from .orders import LIMIT_KINDS, STOP_KINDS, Execution, Fill, Order
-from .stops import StopBook, check_not_triggered
-from .symbols import SymbolSpec
+from .orders import LIMIT_KINDS, Execution, Fill, Order
+from .planning import OrderChecks, OrderRequest
+from .stops import StopBook
 from .tape import Trade
 from .wire import (
-    DUPLICATE_ORDER,
-    INSUFFICIENT_BALANCE,
-    WOULD_TAKE,
     ZERO,
     ApiError,
     Clock,
     fmt,
-    order_rejected,
     quantize_up,
 )
 
@@ -56,30 +56,6 @@ class LegListener(Protocol):
 
 
 _ID_ALPHABET = string.ascii_letters + string.digits
-
-
-@dataclass(frozen=True)
-class OrderRequest:
-    """A validated `POST /api/v3/order`: exactly one of quantity / quote_qty is set."""
-
-    spec: SymbolSpec
-    side: str
-    type: str
-    time_in_force: str | None
-    quantity: Decimal | None
-    quote_qty: Decimal | None
-    price: Decimal | None
-    client_order_id: str | None
-    stop_price: Decimal | None = None
-    trailing_delta: int | None = None
-
-
-@dataclass(frozen=True)
-class Plan:
-    """What placing an order will do: its quantity and the levels it takes on arrival."""
-
-    quantity: Decimal
-    takes: list[Level]
 
 
 class Engine:
@@ -99,6 +75,7 @@ class Engine:
         self._stops: dict[str, StopBook] = {}
         self._last_order_id = 0
         self._last_execution_id = 0
+        self.checks = OrderChecks(market, self._open, self._by_client_id)
         self.leg_listener: LegListener | None = None
         market.add_matcher(self.on_print)
 
@@ -124,12 +101,12 @@ class Engine:
 
     def test_order(self, account: Account, request: OrderRequest) -> None:
         """Run every check `place` runs before the balance (like `POST /order/test`)."""
-        self._plan(account, request)
+        self.checks.plan(account, request)
 
     def place(self, account: Account, request: OrderRequest, list_id: int = -1) -> Order:
         """Place an order; raises ApiError -1013 (filters) or -2010 (engine) on rejection."""
-        plan = self._plan(account, request)
-        self._check_balance(account, request, plan)
+        plan = self.checks.plan(account, request)
+        self.checks.check_balance(account, request, plan)
         order = self._create(account, request, plan.quantity)
         order.order_list_id = list_id
         if order.is_stop:
@@ -154,108 +131,6 @@ class Engine:
         if not order.is_open:
             self._leg_closed(order)
         return order
-
-    def plan(self, account: Account, request: OrderRequest, *, pending: bool = False) -> Plan:
-        """Every check of `place` but the balance: what an order list checks for each leg
-        (a pending leg's stop is not judged against today's price)."""
-        return self._plan(account, request, pending=pending)
-
-    def last_price(self, symbol: str) -> Decimal:
-        return self._market.price(symbol)
-
-    def lock_asset(self, order: Order) -> str:
-        spec = self._market.symbol(order.symbol).spec
-        return spec.base if order.side == "SELL" else spec.quote
-
-    def leg_cost(self, order: Order) -> Decimal:
-        """What a leg locks on its own: a SELL its quantity, a BUY its quantity at its price
-        (a market-kind stop: at its stopPrice)."""
-        if order.side == "SELL":
-            return order.orig_qty
-        if order.type in LIMIT_KINDS:
-            return quantize_up(order.orig_qty * order.price)
-        return self._stop_cost(order.symbol, order.orig_qty, order.stop_price)
-
-    def _plan(self, account: Account, request: OrderRequest, *, pending: bool = False) -> Plan:
-        """Validate the order; return its quantity and the levels it takes on arrival."""
-        spec = request.spec
-        levels = self._market.order_book(spec.name).against(request.side)
-        quantity = request.quantity or ZERO
-        takes: list[Level] = []
-        if request.quote_qty is not None:
-            takes, unfilled = take_quote(levels, request.side, request.quote_qty, market_step(spec))
-            quantity = filled(takes) + unfilled
-        shape = OrderShape(
-            request.side,
-            request.type,
-            quantity,
-            request.price,
-            self._market.avg_price(spec.name),
-            request.quote_qty,
-            request.stop_price,
-            request.trailing_delta,
-        )
-        validate_order(
-            spec,
-            shape,
-            self._open[account.api_key].values(),
-            account.balances,
-            market=self._market,
-        )
-        self._check_client_id(account, spec.name, request.client_order_id)
-        if request.quote_qty is not None and not spec.quote_order_qty_market_allowed:
-            raise order_rejected("Quote order qty market orders are not support for this symbol.")
-        if request.type in STOP_KINDS:
-            last = self._market.price(spec.name)
-            if not pending:
-                check_not_triggered(request.type, request.side, request.stop_price or ZERO, last)
-            return Plan(quantity, [])
-        if request.type == "MARKET":
-            if request.quote_qty is None:
-                takes = take_quantity(levels, request.side, quantity)
-            return Plan(quantity, takes)
-        if request.price is None:  # the order checks refuse a priced type without a price
-            raise ValueError(f"a {request.type} order needs a price")
-        takes = take_quantity(levels, request.side, quantity, request.price)
-        if takes and request.type == "LIMIT_MAKER" and not pending:
-            raise order_rejected(WOULD_TAKE)
-        if request.time_in_force == "FOK" and filled(takes) < quantity:
-            takes = []  # fill or kill: all of it at once, or nothing
-        return Plan(quantity, takes)
-
-    def _check_client_id(self, account: Account, symbol: str, client_id: str | None) -> None:
-        """Binance's rule: a client order id must be unique among the account's open orders
-        on the symbol; reusing the id of a filled or cancelled order is allowed."""
-        if client_id is None:
-            return
-        latest = self._by_client_id.get((account.api_key, symbol, client_id))
-        if latest is not None and latest.is_open:
-            raise order_rejected(DUPLICATE_ORDER)
-
-    def check_balance(self, account: Account, request: OrderRequest, plan: Plan) -> None:
-        self._check_balance(account, request, plan)
-
-    def _check_balance(self, account: Account, request: OrderRequest, plan: Plan) -> None:
-        """-2010 unless the free balance covers the order: a SELL its quantity, a LIMIT BUY
-        quantity × price (what it locks, at most, while it rests), a MARKET BUY what the
-        levels it takes cost."""
-        spec = request.spec
-        if request.side == "SELL":
-            needed, asset = plan.quantity, spec.base
-        elif request.price is not None:
-            needed, asset = quantize_up(plan.quantity * request.price), spec.quote
-        elif request.type in STOP_KINDS:
-            needed = self._stop_cost(spec.name, plan.quantity, request.stop_price)
-            asset = spec.quote
-        else:
-            needed, asset = cost(plan.takes), spec.quote
-        if account.free(asset) < needed:
-            raise order_rejected(INSUFFICIENT_BALANCE)
-
-    def _stop_cost(self, symbol: str, quantity: Decimal, stop_price: Decimal | None) -> Decimal:
-        """What a market-kind stop BUY locks while it waits: its quantity at the stopPrice
-        (at the last price for a trailing stop without one)."""
-        return quantize_up(quantity * (stop_price or self._market.price(symbol)))
 
     def _create(self, account: Account, request: OrderRequest, quantity: Decimal) -> Order:
         now = self._clock.now_ms()
@@ -354,7 +229,7 @@ class Engine:
             order.locked = (
                 quantize_up(order.orig_qty * order.price)
                 if order.type in LIMIT_KINDS
-                else self._stop_cost(order.symbol, order.orig_qty, order.stop_price)
+                else self.checks.stop_cost(order.symbol, order.orig_qty, order.stop_price)
             )
         if lock:
             account.lock(order.locked_asset, order.locked)

@@ -18,7 +18,8 @@ still fail a 5 USDT minimum once rounding has cut its quantity.
 
 What each count means: MAX_NUM_ORDERS counts the account's open orders on the symbol,
 EXCHANGE_MAX_NUM_ORDERS on all symbols; the ALGO variants count open STOP_LOSS* and
-TAKE_PROFIT* orders and only apply to a new order of those types (none are simulated yet).
+TAKE_PROFIT* orders and only apply to a new order of those types. TRAILING_DELTA bounds a
+`trailingDelta` (stops.py says which pair applies); PRICE_FILTER judges a stopPrice as a price.
 MAX_POSITION applies to BUY orders: free + locked base asset + the unfilled quantity of the
 open BUYs on the symbol + this order's quantity must not exceed maxPosition.
 """

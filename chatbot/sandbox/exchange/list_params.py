@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from .engine import OrderRequest
 from .order_params import RESPONSE_TYPES, SIDES, TIME_IN_FORCE, client_order_id
 from .params import Params
+from .planning import OrderRequest
 from .symbols import SymbolSpec
 from .wire import ApiError, either_param, illegal_chars, mandatory, not_required, order_rejected
 

@@ -22,8 +22,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .accounts import Account
-from .engine import Engine, OrderRequest, Publish
+from .engine import Engine, Publish
 from .orders import Order
+from .planning import OrderRequest
 from .wire import ZERO, Clock, filter_failure, order_rejected
 
 PRICE_RELATION = "The relationship of the prices for the orders is not correct."
@@ -97,6 +98,7 @@ class OrderLists:
         self, engine: Engine, clock: Clock, publish: Publish, new_id: Callable[[], str]
     ) -> None:
         self._engine = engine
+        self._checks = engine.checks
         self._clock = clock
         self._publish = publish
         self._new_id = new_id
@@ -110,10 +112,10 @@ class OrderLists:
         self, account: Account, above: OrderRequest, below: OrderRequest, client_id: str | None
     ) -> OrderList:
         """Check and place an OCO; raises Binance's ApiError (nothing changes then)."""
-        check_oco_prices(above, below, self._engine.last_price(above.spec.name))
+        check_oco_prices(above, below, self._checks.last_price(above.spec.name))
         legs = _stop_first([above, below])
         for request in legs:
-            self._engine.check_balance(account, request, self._engine.plan(account, request))
+            self._checks.check_balance(account, request, self._checks.plan(account, request))
         self._check(account, legs, client_id)
         order_list = self._new_list("OCO", legs[0].spec.name, client_id)
         orders = [self._create(account, order_list, request) for request in legs]
@@ -133,9 +135,9 @@ class OrderLists:
         """Place the working order now and its OCO pair once it is fully filled."""
         check_oco_prices(above, below, _working_reference(working))
         pending = _stop_first([above, below])
-        self._engine.check_balance(account, working, self._engine.plan(account, working))
+        self._checks.check_balance(account, working, self._checks.plan(account, working))
         for request in pending:
-            self._engine.plan(account, request, pending=True)
+            self._checks.plan(account, request, pending=True)
         self._check(account, [working, *pending], client_id)
         order_list = self._new_list("OTO", working.spec.name, client_id)
         pair = [self._create(account, order_list, request) for request in pending]
@@ -179,8 +181,8 @@ class OrderLists:
         """Start the OCO legs, the one lock on the leg that needs the most (a pending pair
         the balance cannot cover any more is rejected)."""
         self._register(account, order_list)
-        holder = max(order_list.pair, key=lambda o: self._engine.leg_cost(o))
-        if account.free(self._engine.lock_asset(holder)) < self._engine.leg_cost(holder):
+        holder = max(order_list.pair, key=lambda o: self._checks.leg_cost(o))
+        if account.free(self._checks.lock_asset(holder)) < self._checks.leg_cost(holder):
             for order in order_list.pair:
                 self._engine.reject_leg(account, order)
             return

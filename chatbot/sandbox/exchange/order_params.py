@@ -19,8 +19,8 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal
 
-from .engine import OrderRequest
 from .params import Params
+from .planning import OrderRequest
 from .symbols import Catalog, SymbolSpec
 from .wire import (
     ApiError,

@@ -14,7 +14,6 @@ from aiohttp import web
 
 from .accounts import Account
 from .auth import Authenticator
-from .engine import OrderRequest
 from .gateway import PARAMS, PAYLOAD
 from .limits import RateLimits, order_count_headers
 from .list_params import (
@@ -29,6 +28,7 @@ from .order_lists import OrderList, OrderLists
 from .order_params import client_order_id
 from .orders import Order
 from .params import SIGNED, Params, reads
+from .planning import OrderRequest
 from .symbols import Catalog
 from .wire import ApiError, Clock, either_param, invalid_api_key, json_response
 
