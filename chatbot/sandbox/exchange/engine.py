@@ -10,6 +10,12 @@ through it: completely, or, when the print has a size, sharing that size with th
 orders it reaches in price-time priority. Commission is charged in the asset received (Binance
 without BNB discounts).
 
+Stop and take-profit orders wait untriggered (not working, their cost locked) until a print
+meets their trigger (stops.py), then trade as a MARKET order or become a LIMIT one. An order
+list's legs are created and started here; what one leg's activation or close does to the
+others is order_lists.py's, told through `leg_listener`. The checks before an order exists are
+planning.py's.
+
 Every method runs without an `await` between its checks and its updates, so any number of
 concurrent requests on one event loop see consistent balances.
 """
@@ -19,54 +25,37 @@ from __future__ import annotations
 import random
 import string
 from collections.abc import Callable
-from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from .accounts import Account
-from .book import Level, cost, filled, take_quantity, take_quote
-from .filters import OrderShape, market_step, validate_order
+from .book import Level, take_quantity
 from .market import Market, SymbolMarket
 from .matching import RestingBook, settle
-from .orders import Execution, Fill, Order
-from .symbols import SymbolSpec
+from .orders import LIMIT_KINDS, Execution, Fill, Order
+from .planning import OrderChecks, OrderRequest
+from .stops import StopBook
 from .tape import Trade
 from .wire import (
-    DUPLICATE_ORDER,
-    INSUFFICIENT_BALANCE,
-    WOULD_TAKE,
     ZERO,
     ApiError,
     Clock,
     fmt,
-    order_rejected,
     quantize_up,
 )
 
 Publish = Callable[[str, dict[str, Any]], None]
+
+
+class LegListener(Protocol):
+    """What order lists (order_lists.py) hear of their legs: a leg's activation (a stop's
+    trigger, a limit's first fill: an OCO then expires the other leg) and its close."""
+
+    def activated(self, order: Order) -> None: ...
+    def closed(self, order: Order) -> None: ...
+
+
 _ID_ALPHABET = string.ascii_letters + string.digits
-
-
-@dataclass(frozen=True)
-class OrderRequest:
-    """A validated `POST /api/v3/order`: exactly one of quantity / quote_qty is set."""
-
-    spec: SymbolSpec
-    side: str
-    type: str
-    time_in_force: str | None
-    quantity: Decimal | None
-    quote_qty: Decimal | None
-    price: Decimal | None
-    client_order_id: str | None
-
-
-@dataclass(frozen=True)
-class Plan:
-    """What placing an order will do: its quantity and the levels it takes on arrival."""
-
-    quantity: Decimal
-    takes: list[Level]
 
 
 class Engine:
@@ -83,8 +72,11 @@ class Engine:
         self._by_client_id: dict[tuple[str, str, str], Order] = {}
         self._trades: dict[str, list[tuple[Order, Fill]]] = {}
         self._books: dict[str, RestingBook] = {}
+        self._stops: dict[str, StopBook] = {}
         self._last_order_id = 0
         self._last_execution_id = 0
+        self.checks = OrderChecks(market, self._open, self._by_client_id)
+        self.leg_listener: LegListener | None = None
         market.add_matcher(self.on_print)
 
     # -- accounts ---------------------------------------------------------------------------
@@ -109,13 +101,17 @@ class Engine:
 
     def test_order(self, account: Account, request: OrderRequest) -> None:
         """Run every check `place` runs before the balance (like `POST /order/test`)."""
-        self._plan(account, request)
+        self.checks.plan(account, request)
 
-    def place(self, account: Account, request: OrderRequest) -> Order:
+    def place(self, account: Account, request: OrderRequest, list_id: int = -1) -> Order:
         """Place an order; raises ApiError -1013 (filters) or -2010 (engine) on rejection."""
-        plan = self._plan(account, request)
-        self._check_balance(account, request, plan)
+        plan = self.checks.plan(account, request)
+        self.checks.check_balance(account, request, plan)
         order = self._create(account, request, plan.quantity)
+        order.order_list_id = list_id
+        if order.is_stop:
+            self._wait(account, order)
+            return order
         spec = request.spec
         self._emit(account, order, "NEW")
         changed: list[str] = []
@@ -132,70 +128,9 @@ class Engine:
         if changed:
             self._touch(account)
             self._position(account, changed)
+        if not order.is_open:
+            self._leg_closed(order)
         return order
-
-    def _plan(self, account: Account, request: OrderRequest) -> Plan:
-        """Validate the order; return its quantity and the levels it takes on arrival."""
-        spec = request.spec
-        levels = self._market.order_book(spec.name).against(request.side)
-        quantity = request.quantity or ZERO
-        takes: list[Level] = []
-        if request.quote_qty is not None:
-            takes, unfilled = take_quote(levels, request.side, request.quote_qty, market_step(spec))
-            quantity = filled(takes) + unfilled
-        shape = OrderShape(
-            request.side,
-            request.type,
-            quantity,
-            request.price,
-            self._market.avg_price(spec.name),
-            request.quote_qty,
-        )
-        validate_order(
-            spec,
-            shape,
-            self._open[account.api_key].values(),
-            account.balances,
-            market=self._market,
-        )
-        self._check_client_id(account, spec.name, request.client_order_id)
-        if request.quote_qty is not None and not spec.quote_order_qty_market_allowed:
-            raise order_rejected("Quote order qty market orders are not support for this symbol.")
-        if request.type == "MARKET":
-            if request.quote_qty is None:
-                takes = take_quantity(levels, request.side, quantity)
-            return Plan(quantity, takes)
-        if request.price is None:  # the order checks refuse a priced type without a price
-            raise ValueError(f"a {request.type} order needs a price")
-        takes = take_quantity(levels, request.side, quantity, request.price)
-        if takes and request.type == "LIMIT_MAKER":
-            raise order_rejected(WOULD_TAKE)
-        if request.time_in_force == "FOK" and filled(takes) < quantity:
-            takes = []  # fill or kill: all of it at once, or nothing
-        return Plan(quantity, takes)
-
-    def _check_client_id(self, account: Account, symbol: str, client_id: str | None) -> None:
-        """Binance's rule: a client order id must be unique among the account's open orders
-        on the symbol; reusing the id of a filled or cancelled order is allowed."""
-        if client_id is None:
-            return
-        latest = self._by_client_id.get((account.api_key, symbol, client_id))
-        if latest is not None and latest.is_open:
-            raise order_rejected(DUPLICATE_ORDER)
-
-    def _check_balance(self, account: Account, request: OrderRequest, plan: Plan) -> None:
-        """-2010 unless the free balance covers the order: a SELL its quantity, a LIMIT BUY
-        quantity × price (what it locks, at most, while it rests), a MARKET BUY what the
-        levels it takes cost."""
-        spec = request.spec
-        if request.side == "SELL":
-            needed, asset = plan.quantity, spec.base
-        elif request.price is not None:
-            needed, asset = quantize_up(plan.quantity * request.price), spec.quote
-        else:
-            needed, asset = cost(plan.takes), spec.quote
-        if account.free(asset) < needed:
-            raise order_rejected(INSUFFICIENT_BALANCE)
 
     def _create(self, account: Account, request: OrderRequest, quantity: Decimal) -> Order:
         now = self._clock.now_ms()
@@ -217,30 +152,128 @@ class Engine:
             update_time=now,
             working_time=now,
         )
+        if order.is_stop:
+            order.stop_price = request.stop_price or ZERO
+            order.trailing_delta = request.trailing_delta
+            order.is_working, order.working_time = False, -1
         self._orders[account.api_key][order.order_id] = order
         self._by_client_id[(account.api_key, order.symbol, client_id)] = order
         return order
 
+    def new_client_id(self) -> str:
+        """A 22-character client id, as Binance generates when none is sent."""
+        return self._new_client_id()
+
     def _new_client_id(self) -> str:
         return "".join(self._rng.choice(_ID_ALPHABET) for _ in range(22))
 
-    def _rest(self, account: Account, order: Order) -> None:
+    def _rest(self, account: Account, order: Order, *, lock: bool = True) -> None:
         """Put what is left of a LIMIT order on the book and lock what it may spend."""
         spec = self._market.symbol(order.symbol).spec
         if order.side == "BUY":
             order.locked_asset = spec.quote
-            order.locked = quantize_up(order.remaining * order.price)
+            order.locked = quantize_up(order.remaining * order.price) if lock else ZERO
         else:
-            order.locked_asset, order.locked = spec.base, order.remaining
+            order.locked_asset, order.locked = spec.base, order.remaining if lock else ZERO
         account.lock(order.locked_asset, order.locked)
         self._open[account.api_key][order.order_id] = order
         self._books.setdefault(order.symbol, RestingBook()).add(order)
+
+    def create_leg(
+        self, account: Account, request: OrderRequest, quantity: Decimal, list_id: int
+    ) -> Order:
+        """An order list's leg, checked by the caller and not yet working (`start_leg`)."""
+        order = self._create(account, request, quantity)
+        order.order_list_id = list_id
+        order.status, order.is_working, order.working_time = "PENDING_NEW", False, -1
+        return order
+
+    def start_leg(self, account: Account, order: Order, *, lock: bool) -> None:
+        """Put a leg to work: a stop waits for its trigger, a LIMIT_MAKER rests. `lock` is
+        False for the leg whose partner already holds the list's one lock."""
+        order.status = "NEW"
+        if order.is_stop:
+            self._wait(account, order, lock=lock)
+            return
+        order.is_working = True
+        order.working_time = order.update_time = self._touch(account)
+        self._emit(account, order, "NEW")
+        self._rest(account, order, lock=lock)
+        self._position(account, [order.locked_asset])
+
+    def expire(self, account: Account, order: Order, reason: str) -> None:
+        """End an open order without a request: EXPIRED, with Binance's expiry reason."""
+        self._release(account, order)
+        order.status, order.update_time = "EXPIRED", self._touch(account)
+        order.expiry_reason = reason
+        self._emit(account, order, "EXPIRED")
+
+    def reject_leg(self, account: Account, order: Order) -> None:
+        """A pending leg the balance no longer covers when its turn comes: REJECTED."""
+        self._open[account.api_key].pop(order.order_id, None)
+        order.status, order.update_time = "REJECTED", self._touch(account)
+        self._emit(account, order, "REJECTED")
+
+    def move_lock(self, source: Order, target: Order) -> None:
+        """Hand an order list's one lock to the leg that now spends it."""
+        target.locked_asset, target.locked = source.locked_asset, source.locked
+        source.locked = ZERO
+
+    def _wait(self, account: Account, order: Order, *, lock: bool = True) -> None:
+        """Lock what an untriggered stop may spend and wait for its trigger (stops.py)."""
+        spec = self._market.symbol(order.symbol).spec
+        if order.side == "SELL":
+            order.locked_asset, order.locked = spec.base, order.orig_qty
+        else:
+            order.locked_asset = spec.quote
+            order.locked = (
+                quantize_up(order.orig_qty * order.price)
+                if order.type in LIMIT_KINDS
+                else self.checks.stop_cost(order.symbol, order.orig_qty, order.stop_price)
+            )
+        if lock:
+            account.lock(order.locked_asset, order.locked)
+        else:
+            order.locked = ZERO
+        self._open[account.api_key][order.order_id] = order
+        last = self._market.price(order.symbol)
+        self._stops.setdefault(order.symbol, StopBook()).add(order, last, self._touch(account))
+        self._emit(account, order, "NEW")
+        self._position(account, [order.locked_asset])
+
+    def _trigger(self, order: Order) -> None:
+        """A stop's trigger: Binance reports the order NEW again, now working; a market kind
+        then takes the book as a MARKET order, a limit kind as a LIMIT order at its price
+        (resting, with the stop's lock, for whatever it does not fill)."""
+        account = self.accounts[order.api_key]
+        spec = self._market.symbol(order.symbol).spec
+        order.is_working, order.working_time = True, self._touch(account)
+        self._emit(account, order, "NEW")
+        self._leg_activated(order)
+        levels = self._market.order_book(order.symbol).against(order.side)
+        limit = order.price if order.type in LIMIT_KINDS else None
+        for level in take_quantity(levels, order.side, order.remaining, limit):
+            self._fill(account, order, level, is_maker=False)
+        if order.remaining > 0 and order.can_rest:
+            self._books.setdefault(order.symbol, RestingBook()).add(order)
+        else:
+            if order.remaining > 0:  # a market kind beyond the visible book
+                order.status, order.update_time = "EXPIRED", self._touch(account)
+                self._emit(account, order, "EXPIRED")
+            self._release(account, order)
+            self._leg_closed(order)
+        self._position(account, [spec.base, spec.quote])
 
     # -- filling ----------------------------------------------------------------------------
 
     def on_print(self, market: SymbolMarket, trade: Trade, size: Decimal | None) -> None:
         """A print on the tape: fill the resting orders it reaches, as makers at their own
-        prices, best price then oldest first; all of each (size None) or `size` in total."""
+        prices, best price then oldest first; all of each (size None) or `size` in total.
+        The stops the print triggers go first (stops.py)."""
+        stops = self._stops.get(market.spec.name)
+        if stops is not None:
+            for order in stops.triggered_by(trade.price, self._clock.now_ms()):
+                self._trigger(order)
         book = self._books.get(market.spec.name)
         if book is None:
             return
@@ -250,9 +283,12 @@ class Engine:
             if qty <= 0:
                 break
             account = self.accounts[order.api_key]
+            if not order.executed_qty:
+                self._leg_activated(order)
             self._fill(account, order, Level(order.price, qty), is_maker=True)
             if not order.is_open:
                 self._open[account.api_key].pop(order.order_id, None)
+                self._leg_closed(order)
             self._touch(account)
             self._position(account, [market.spec.base, market.spec.quote])
             if left is not None:
@@ -297,14 +333,16 @@ class Engine:
         return self._by_client_id.get((account.api_key, symbol, client_id or ""))
 
     def cancel(self, account: Account, order: Order, cancel_client_id: str | None) -> str:
-        """Cancel an open order (else -2011); returns the cancel's client order id."""
-        if not order.is_open:
+        """Cancel an open order (or a pending leg; else -2011); returns the cancel's client
+        order id."""
+        if not order.is_open and order.status != "PENDING_NEW":
             raise ApiError(-2011, "Unknown order sent.")
         cancel_id = cancel_client_id or self._new_client_id()
         self._release(account, order)
         order.status, order.update_time = "CANCELED", self._touch(account)
         self._emit(account, order, "CANCELED", cancel_client_id=cancel_id)
         self._position(account, [order.locked_asset] if order.locked_asset else [])
+        self._leg_closed(order)
         return cancel_id
 
     def open_orders(self, account: Account, symbol: str | None = None) -> list[Order]:
@@ -318,6 +356,14 @@ class Engine:
 
     def trades(self, account: Account) -> list[tuple[Order, Fill]]:
         return list(self._trades[account.api_key])
+
+    def _leg_activated(self, order: Order) -> None:
+        if order.order_list_id != -1 and self.leg_listener is not None:
+            self.leg_listener.activated(order)
+
+    def _leg_closed(self, order: Order) -> None:
+        if order.order_list_id != -1 and self.leg_listener is not None:
+            self.leg_listener.closed(order)
 
     # -- events -----------------------------------------------------------------------------
 

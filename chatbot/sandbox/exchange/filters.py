@@ -18,7 +18,8 @@ still fail a 5 USDT minimum once rounding has cut its quantity.
 
 What each count means: MAX_NUM_ORDERS counts the account's open orders on the symbol,
 EXCHANGE_MAX_NUM_ORDERS on all symbols; the ALGO variants count open STOP_LOSS* and
-TAKE_PROFIT* orders and only apply to a new order of those types (none are simulated yet).
+TAKE_PROFIT* orders and only apply to a new order of those types. TRAILING_DELTA bounds a
+`trailingDelta` (stops.py says which pair applies); PRICE_FILTER judges a stopPrice as a price.
 MAX_POSITION applies to BUY orders: free + locked base asset + the unfilled quantity of the
 open BUYs on the symbol + this order's quantity must not exceed maxPosition.
 """
@@ -57,6 +58,8 @@ class OrderShape:
     price: Decimal | None
     avg_price: Decimal
     quote_qty: Decimal | None = None
+    stop_price: Decimal | None = None
+    trailing_delta: int | None = None
 
     @property
     def is_market(self) -> bool:
@@ -153,6 +156,8 @@ def validate_order(
         raise ApiError(-1013, "Invalid quantity.")
     if order.price is not None and order.price <= 0:
         raise ApiError(-1013, "Invalid price.")
+    if order.stop_price is not None and order.stop_price <= 0:
+        raise ApiError(-1013, "Stop price less than zero.")
     if prices is None:
         prices = (
             TapeReference(market, spec.name)
@@ -173,7 +178,9 @@ def validate_order(
 def _passes(kind: str, check: _Check) -> bool:
     spec, order = check.spec, check.order
     if kind == "PRICE_FILTER":
-        return _check_price(spec, order)
+        return _check_price(spec, order.price) and _check_price(spec, order.stop_price)
+    if kind == "TRAILING_DELTA":
+        return _check_trailing(spec.rules[kind], order)
     if kind == "LOT_SIZE":
         return _check_lot(spec.lot, order.quantity)
     if kind == "MARKET_LOT_SIZE":
@@ -202,16 +209,27 @@ def _passes_exchange(kind: str, check: _Check) -> bool:
     return True
 
 
-def _check_price(spec: SymbolSpec, order: OrderShape) -> bool:
+def _check_price(spec: SymbolSpec, price: Decimal | None) -> bool:
+    """PRICE_FILTER judges an order's price and, the same way, its stopPrice."""
     rule = spec.price
-    if rule is None or order.price is None:
+    if rule is None or price is None:
         return True
-    price = order.price
     if rule.min_price and price < rule.min_price:
         return False
     if rule.max_price and price > rule.max_price:
         return False
     return on_grid(price, rule.min_price, rule.tick_size)
+
+
+def _check_trailing(rule: Mapping[str, int], order: OrderShape) -> bool:
+    """TRAILING_DELTA: the "above" bounds for the orders whose stop is above the market
+    (STOP_LOSS* BUY, TAKE_PROFIT* SELL), the "below" bounds for the others (filters.md)."""
+    delta = order.trailing_delta
+    if delta is None:
+        return True
+    above = (order.order_type.startswith("STOP_LOSS")) == (order.side == "BUY")
+    side = "Above" if above else "Below"
+    return int(rule[f"minTrailing{side}Delta"]) <= delta <= int(rule[f"maxTrailing{side}Delta"])
 
 
 def _check_lot(rule: LotRule | None, quantity: Decimal) -> bool:

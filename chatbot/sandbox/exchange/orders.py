@@ -14,6 +14,8 @@ from typing import Any
 from .wire import ZERO, fmt
 
 OPEN_STATUSES = frozenset({"NEW", "PARTIALLY_FILLED"})
+LIMIT_KINDS = frozenset({"LIMIT", "LIMIT_MAKER", "STOP_LOSS_LIMIT", "TAKE_PROFIT_LIMIT"})
+STOP_KINDS = frozenset({"STOP_LOSS", "STOP_LOSS_LIMIT", "TAKE_PROFIT", "TAKE_PROFIT_LIMIT"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +67,18 @@ class Order:
     locked_asset: str = ""
     locked: Decimal = ZERO
     fills: list[Fill] = field(default_factory=list)
+    # stop and take-profit orders: untriggered (is_working False) until their trigger
+    stop_price: Decimal = ZERO
+    trailing_delta: int | None = None
+    trailing_time: int = -1
+    trail_best: Decimal | None = None  # best price since a trailing stop's activation
+    is_working: bool = True
+    order_list_id: int = -1
+    expiry_reason: str | None = None
+
+    @property
+    def is_stop(self) -> bool:
+        return self.type in STOP_KINDS
 
     @property
     def is_open(self) -> bool:
@@ -77,14 +91,25 @@ class Order:
 
     @property
     def can_rest(self) -> bool:
-        """Whether what the order does not fill at once goes on the book (GTC LIMIT kinds)."""
-        return self.type in ("LIMIT", "LIMIT_MAKER") and self.time_in_force == "GTC"
+        """Whether what the order does not fill at once goes on the book (GTC LIMIT kinds,
+        a stop-limit once triggered)."""
+        return self.type in LIMIT_KINDS and self.time_in_force == "GTC" and self.is_working
+
+    def conditional(self) -> dict[str, Any]:
+        """The fields Binance adds only to stop orders (stopPrice, trailing ones)."""
+        extra: dict[str, Any] = {}
+        if self.is_stop and self.stop_price:
+            extra["stopPrice"] = fmt(self.stop_price)
+        if self.trailing_delta is not None:
+            extra["trailingDelta"] = self.trailing_delta
+            extra["trailingTime"] = self.trailing_time
+        return extra
 
     def ack(self) -> dict[str, Any]:
         return {
             "symbol": self.symbol,
             "orderId": self.order_id,
-            "orderListId": -1,
+            "orderListId": self.order_list_id,
             "clientOrderId": self.client_order_id,
             "transactTime": self.time,
         }
@@ -103,6 +128,7 @@ class Order:
             "side": self.side,
             "workingTime": self.working_time,
             "selfTradePreventionMode": self.stp_mode,
+            **self.conditional(),
         }
 
     def full(self) -> dict[str, Any]:
@@ -119,7 +145,7 @@ class Order:
         return {
             "symbol": self.symbol,
             "orderId": self.order_id,
-            "orderListId": -1,
+            "orderListId": self.order_list_id,
             "clientOrderId": self.client_order_id,
             "price": fmt(self.price),
             "origQty": fmt(self.orig_qty),
@@ -129,14 +155,16 @@ class Order:
             "timeInForce": self.time_in_force,
             "type": self.type,
             "side": self.side,
-            "stopPrice": fmt(ZERO),
+            "stopPrice": fmt(self.stop_price),
             "icebergQty": fmt(ZERO),
             "time": self.time,
             "updateTime": self.update_time,
-            "isWorking": True,
+            "isWorking": self.is_working,
             "workingTime": self.working_time,
             "origQuoteOrderQty": fmt(self.orig_quote_qty),
             "selfTradePreventionMode": self.stp_mode,
+            **({"trailingDelta": self.trailing_delta} if self.trailing_delta is not None else {}),
+            **({"trailingTime": self.trailing_time} if self.trailing_delta is not None else {}),
         }
 
     def canceled(self, cancel_client_id: str, transact_time: int) -> dict[str, Any]:
@@ -145,7 +173,7 @@ class Order:
             "symbol": self.symbol,
             "origClientOrderId": self.client_order_id,
             "orderId": self.order_id,
-            "orderListId": -1,
+            "orderListId": self.order_list_id,
             "clientOrderId": cancel_client_id,
             "transactTime": transact_time,
             "price": fmt(self.price),
@@ -158,6 +186,7 @@ class Order:
             "type": self.type,
             "side": self.side,
             "selfTradePreventionMode": self.stp_mode,
+            **self.conditional(),
         }
 
     def my_trade(self, fill: Fill) -> dict[str, Any]:
@@ -166,7 +195,7 @@ class Order:
             "symbol": self.symbol,
             "id": fill.trade_id,
             "orderId": self.order_id,
-            "orderListId": -1,
+            "orderListId": self.order_list_id,
             "price": fmt(fill.price),
             "qty": fmt(fill.qty),
             "quoteQty": fmt(fill.quote_qty),
@@ -189,6 +218,7 @@ class Execution:
     execution_id: int
     fill: Fill | None = None
     cancel_client_id: str | None = None
+    reject_reason: str = "NONE"
 
     def report(self) -> dict[str, Any]:
         """The `executionReport` event, fields in the documented order."""
@@ -203,13 +233,13 @@ class Execution:
             "f": order.time_in_force,
             "q": fmt(order.orig_qty),
             "p": fmt(order.price),
-            "P": fmt(ZERO),
+            "P": fmt(order.stop_price),
             "F": fmt(ZERO),
-            "g": -1,
+            "g": order.order_list_id,
             "C": order.client_order_id if self.cancel_client_id else "",
             "x": self.exec_type,
             "X": order.status,
-            "r": "NONE",
+            "r": self.reject_reason,
             "i": order.order_id,
             "l": fmt(fill.qty if fill else ZERO),
             "z": fmt(order.executed_qty),
@@ -221,7 +251,7 @@ class Execution:
             "I": self.execution_id,
             # on the book: every NEW order; afterwards only a resting LIMIT (Binance's
             # MARKET order reports w=false on its trades, market_orders_faq.md)
-            "w": order.is_open and (self.exec_type == "NEW" or order.can_rest),
+            "w": order.is_working and order.is_open and (self.exec_type == "NEW" or order.can_rest),
             "m": fill.is_maker if fill else False,
             "M": False,
             "O": order.time,
@@ -229,7 +259,12 @@ class Execution:
             "Y": fmt(fill.quote_qty if fill else ZERO),
             "Q": fmt(order.orig_quote_qty),
         }
-        if order.is_open:
+        if order.is_open and order.is_working:
             event["W"] = order.working_time
         event["V"] = order.stp_mode
+        if order.trailing_delta is not None:
+            event["d"] = order.trailing_delta
+            event["D"] = order.trailing_time
+        if order.expiry_reason is not None and self.exec_type == "EXPIRED":
+            event["eR"] = order.expiry_reason
         return event

@@ -6,8 +6,8 @@ on mainnet only: the Spot testnet has no `/sapi`, so there it answers 404.
 
 Each handler declares what it reads (`@reads(*SIGNED, ...)`; anything else is -1104 before
 the handler runs). New orders read what order_params.py implements; Binance's other order
-parameters (`stopPrice`, `trailingDelta`, `icebergQty`, `strategyId`, `strategyType`,
-`selfTradePreventionMode`, the peg parameters) are not simulated, so they are refused.
+parameters (`icebergQty`, `strategyId`, `strategyType`, `selfTradePreventionMode`, the peg
+parameters) are not simulated, so they are refused.
 """
 
 from __future__ import annotations
@@ -21,9 +21,11 @@ from .auth import Authenticator
 from .engine import Engine
 from .gateway import PARAMS, PAYLOAD
 from .limits import RateLimits, order_count_headers
+from .order_lists import OrderLists
 from .order_params import client_order_id, parse_new_order
 from .orders import Order
 from .params import SIGNED, Params, reads
+from .rest_lists import cancel_body
 from .symbols import Catalog
 from .wire import ZERO, ApiError, Clock, either_param, fmt, invalid_api_key, json_response
 
@@ -38,6 +40,8 @@ NEW_ORDER = (
     "price",
     "newClientOrderId",
     "newOrderRespType",
+    "stopPrice",
+    "trailingDelta",
 )
 LOOKUP = (*SIGNED, "symbol", "orderId", "origClientOrderId")
 CANCEL_RESTRICTIONS = ("ONLY_NEW", "ONLY_PARTIALLY_FILLED")
@@ -56,12 +60,14 @@ class AccountRoutes:
     def __init__(
         self,
         engine: Engine,
+        lists: OrderLists,
         catalog: Catalog,
         auth: Authenticator,
         limits: RateLimits,
         clock: Clock,
     ) -> None:
         self._engine = engine
+        self._lists = lists
         self._catalog = catalog
         self._auth = auth
         self._limits = limits
@@ -212,7 +218,12 @@ class AccountRoutes:
         wanted = {"ONLY_NEW": "NEW", "ONLY_PARTIALLY_FILLED": "PARTIALLY_FILLED"}
         if restriction is not None and order.is_open and order.status != wanted[restriction]:
             raise ApiError(-2011, "Order was not canceled due to cancel restrictions.")
-        cancel_id = self._engine.cancel(account, order, client_order_id(params, "newClientOrderId"))
+        new_id = client_order_id(params, "newClientOrderId")
+        order_list = self._lists.find(account, order.order_list_id, None)
+        if order_list is not None and order_list.is_open:  # a leg cancels its whole list
+            cancelled = self._lists.cancel(account, order_list, new_id)
+            return json_response(cancel_body(order_list, cancelled, self._clock.now_ms()))
+        cancel_id = self._engine.cancel(account, order, new_id)
         return json_response(order.canceled(cancel_id, self._clock.now_ms()))
 
     @reads(*SIGNED, "symbol")
@@ -231,9 +242,15 @@ class AccountRoutes:
         if not orders:
             raise ApiError(-2011, "Unknown order sent.")
         now = self._clock.now_ms()
-        bodies = [
-            order.canceled(self._engine.cancel(account, order, None), now) for order in orders
-        ]
+        bodies: list[dict[str, Any]] = []
+        for order in orders:
+            order_list = self._lists.find(account, order.order_list_id, None)
+            if order_list is not None and order_list.is_open:  # Binance answers with the list
+                bodies.append(
+                    cancel_body(order_list, self._lists.cancel(account, order_list, None), now)
+                )
+            elif order.is_open:
+                bodies.append(order.canceled(self._engine.cancel(account, order, None), now))
         return json_response(bodies)
 
     @reads(*SIGNED, "symbol", "orderId", "startTime", "endTime", "limit")

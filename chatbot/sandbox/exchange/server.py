@@ -18,8 +18,10 @@ from .faults import FaultInjector
 from .gateway import Gateway
 from .limits import RateLimits
 from .market import DEFAULT_SPREAD, BookTop, Market, OrderBook
+from .order_lists import OrderLists
 from .orders import Order
 from .rest_account import AccountRoutes
+from .rest_lists import ListRoutes
 from .rest_market import MarketRoutes
 from .sockets import ChannelRegistry, SocketSettings
 from .streams import StreamHub
@@ -77,6 +79,9 @@ class ExchangeSimulator:
         self.streams = StreamHub(self.market, self.clock, self._registry, settings)
         self.userdata = UserDataHub()
         self.engine = Engine(self.market, self.clock, self.userdata.publish, seed)
+        self.order_lists = OrderLists(
+            self.engine, self.clock, self.userdata.publish, self.engine.new_client_id
+        )
         self.auth = Authenticator(self.engine.accounts, self.clock)
         self.wsapi = WsApi(
             self.auth, self.userdata, self.limits, self.clock, self._registry, settings
@@ -93,9 +98,11 @@ class ExchangeSimulator:
         app = web.Application(middlewares=[gateway.middleware])
         app.add_routes(MarketRoutes(self.catalog, self.market, self.clock, self.limits).routes())
         account_routes = AccountRoutes(
-            self.engine, self.catalog, self.auth, self.limits, self.clock
+            self.engine, self.order_lists, self.catalog, self.auth, self.limits, self.clock
         )
         app.add_routes(account_routes.routes(with_sapi=self.network == "mainnet"))
+        lists = ListRoutes(self.order_lists, self.catalog, self.auth, self.limits, self.clock)
+        app.add_routes(lists.routes())
         app.add_routes(
             [
                 web.get("/ws", self.streams.raw),

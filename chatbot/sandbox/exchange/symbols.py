@@ -197,6 +197,8 @@ def _parse_filters(spec_filters: list[dict[str, Any]]) -> dict[str, Any]:
             rules[kind] = int(raw["maxNumAlgoOrders"])
         elif kind == "MAX_POSITION":
             rules[kind] = Decimal(raw["maxPosition"])
+        elif kind in ("TRAILING_DELTA", "MAX_NUM_ORDER_LISTS"):
+            rules[kind] = {name: value for name, value in raw.items() if name != "filterType"}
     return rules
 
 
