@@ -21,15 +21,11 @@ class OrderListEndpoints(RestTransport):
     async def place_oco(self, credentials: ApiCredentials, request: OcoRequest) -> OrderList:
         """Place an OCO (weight 1, 2 orders). An unknown outcome raises `OrderStatusUnknown`
         whose `client_order_id` is the request's `list_client_order_id`."""
-        return await self._place_list(
-            credentials, "/api/v3/orderList/oco", request.params(), request, orders=2
-        )
+        return await self._place_list(credentials, "/api/v3/orderList/oco", request, orders=2)
 
     async def place_otoco(self, credentials: ApiCredentials, request: OtocoRequest) -> OrderList:
         """Place an OTOCO (weight 1, 3 orders); unknown outcomes as for `place_oco`."""
-        return await self._place_list(
-            credentials, "/api/v3/orderList/otoco", request.params(), request, orders=3
-        )
+        return await self._place_list(credentials, "/api/v3/orderList/otoco", request, orders=3)
 
     async def order_list(
         self,
@@ -73,13 +69,14 @@ class OrderListEndpoints(RestTransport):
         self,
         credentials: ApiCredentials,
         path: str,
-        params: list[tuple[str, object]],
         request: OcoRequest | OtocoRequest,
         *,
         orders: int,
     ) -> OrderList:
+        """Sent once, like `place_order`: `order_id` marks it as a new order whose fate may
+        be unknown, and the pacer counts `orders` orders for it."""
         list_id = request.list_client_order_id
         data = await self.signed(
-            "POST", path, credentials, params, order_id=list_id, order_count=orders
+            "POST", path, credentials, request.params(), order_id=list_id, order_count=orders
         )
         return OrderList.from_json(data)
