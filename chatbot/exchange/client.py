@@ -2,8 +2,10 @@
 
 One client serves every user of the bot: Binance counts request weight per IP, so the weight
 budget, the clock offset and the exchangeInfo cache are shared, while each signed call takes the
-credentials of the user it acts for. The transport (signing, the weight budget, bans, which
-failures leave a new order's outcome unknown) is `RestTransport` in rest.py; read its docstring.
+credentials of the user it acts for. The order-list endpoints are `OrderListEndpoints`
+(list_endpoints.py), which this class builds on. The transport (signing, the weight budget,
+bans, which failures leave a new order's outcome unknown) is `RestTransport` in rest.py; read
+its docstring.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 
 from chatbot.exchange.credentials import ApiCredentials
 from chatbot.exchange.errors import InvalidSymbol, NotAvailable
+from chatbot.exchange.list_endpoints import OrderListEndpoints
 from chatbot.exchange.models import (
     Account,
     AccountTrade,
@@ -30,7 +33,6 @@ from chatbot.exchange.models import (
     TickerPrice,
 )
 from chatbot.exchange.request_types import OrderRequest, new_client_order_id
-from chatbot.exchange.rest import RestTransport
 from chatbot.exchange.symbol_rules import SymbolRules
 
 __all__ = ["BinanceClient", "OrderRequest", "new_client_order_id"]
@@ -40,8 +42,9 @@ KLINE_INTERVALS = ("1s", "1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h",
 KLINE_INTERVALS += ("1d", "3d", "1w", "1M")
 
 
-class BinanceClient(RestTransport):
-    """Binance Spot REST. Use as `async with BinanceClient(url) as client:` or call `close()`."""
+class BinanceClient(OrderListEndpoints):
+    """Binance Spot REST. Use as `async with BinanceClient(url) as client:` or call `close()`.
+    The order-list endpoints (OCO, OTOCO) are in list_endpoints.py."""
 
     # -- market data -------------------------------------------------------------------------
 

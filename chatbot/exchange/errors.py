@@ -97,6 +97,12 @@ class OrderNotFound(BinanceError):
     default_message = "Binance has no such order."
 
 
+class OrderListNotFound(OrderNotFound):
+    """-2018: no order list with this id or listClientOrderId (never placed, or long gone)."""
+
+    default_message = "Binance has no such order list."
+
+
 class AuthError(BinanceError):
     """The key, the signature or the key's permissions were refused."""
 
@@ -188,6 +194,10 @@ _FILTER_MESSAGES = {
     "MAX_NUM_ORDERS": "too many open orders on this symbol",
     "MAX_NUM_ALGO_ORDERS": "too many open stop orders on this symbol",
     "EXCHANGE_MAX_NUM_ORDERS": "too many open orders on the account",
+    "EXCHANGE_MAX_NUM_ALGO_ORDERS": "too many open stop orders on the account",
+    "MAX_NUM_ORDER_LISTS": "too many open order lists (OCO) on this symbol",
+    "EXCHANGE_MAX_NUM_ORDER_LISTS": "too many open order lists (OCO) on the account",
+    "TRAILING_DELTA": "the trailing distance is outside the allowed range",
 }
 
 
@@ -213,6 +223,7 @@ _SIMPLE_ERRORS: dict[int, type[BinanceError]] = {
     -2013: OrderNotFound,
     -2014: InvalidApiKeyFormat,
     -2015: AuthError,
+    -2018: OrderListNotFound,
 }
 
 

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from chatbot.exchange.models import Balance
+from chatbot.exchange.models import Balance, list_id_or_none
+from chatbot.exchange.order_lists import ListedOrder
 
 _FINAL_STATUSES = frozenset({"FILLED", "CANCELED", "REJECTED", "EXPIRED", "EXPIRED_IN_MATCH"})
 
@@ -49,6 +50,11 @@ class ExecutionReport:
     cumulative_quote: Decimal
     event_time: int
     order_time: int | None = None  # when the order was placed ("O")
+    order_list_id: int | None = None  # "g"; None for Binance's -1 (in no order list)
+    stop_price: Decimal | None = None  # "P"; None when Binance sends 0 (not a stop order)
+    trailing_delta: int | None = None  # "d", basis points; trailing stops only
+    is_working: bool = True  # "w": on the book (False for an untriggered stop, a pending leg)
+    expiry_reason: str | None = None  # "eR": why an EXPIRED order expired (e.g. OCO_TRIGGER)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ExecutionReport:
@@ -77,6 +83,11 @@ class ExecutionReport:
             cumulative_quote=Decimal(data["Z"]),
             event_time=int(data["E"]),
             order_time=_int_or_none(data.get("O")),
+            order_list_id=list_id_or_none(data.get("g")),
+            stop_price=Decimal(data["P"]) or None if "P" in data else None,
+            trailing_delta=_int_or_none(data.get("d")),
+            is_working=data.get("w", True) is True,
+            expiry_reason=data.get("eR") or None,
         )
 
     @property
@@ -123,7 +134,48 @@ class BalanceChange:
         return cls(data["a"], Decimal(data["d"]), int(data["T"]), int(data["E"]))
 
 
-UserEvent = ExecutionReport | AccountPosition | BalanceChange
+@dataclass(slots=True)
+class ListStatus:
+    """`listStatus`: a change to an order list as a whole (placed, a leg done, all done).
+
+    `list_status_type` is RESPONSE, EXEC_STARTED, UPDATED or ALL_DONE; `list_order_status`
+    EXECUTING, ALL_DONE or REJECT (with `reject_reason`). Which leg filled and which was
+    cancelled comes in the legs' own execution reports; `orders` names the legs.
+    """
+
+    symbol: str
+    order_list_id: int
+    contingency_type: str
+    list_status_type: str
+    list_order_status: str
+    reject_reason: str
+    list_client_order_id: str
+    transaction_time: int
+    event_time: int
+    orders: list[ListedOrder]
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ListStatus:
+        return cls(
+            symbol=data["s"],
+            order_list_id=int(data["g"]),
+            contingency_type=data["c"],
+            list_status_type=data["l"],
+            list_order_status=data["L"],
+            reject_reason=data.get("r", "NONE"),
+            list_client_order_id=data["C"],
+            transaction_time=int(data["T"]),
+            event_time=int(data["E"]),
+            orders=[ListedOrder(o["s"], int(o["i"]), o["c"]) for o in data["O"]],
+        )
+
+    @property
+    def is_final(self) -> bool:
+        """No leg of the list can execute any more."""
+        return self.list_order_status in {"ALL_DONE", "REJECT"}
+
+
+UserEvent = ExecutionReport | AccountPosition | BalanceChange | ListStatus
 
 
 def _int_or_none(value: Any) -> int | None:

@@ -263,6 +263,10 @@ class Order:
     update_time: int | None
     orig_client_order_id: str | None = None
     fills: list[Fill] = field(default_factory=list)
+    stop_price: Decimal | None = None  # None when Binance sends none or "0"
+    trailing_delta: int | None = None  # basis points
+    order_list_id: int | None = None  # None for Binance's -1 (not in an order list)
+    is_working: bool = True  # False for a pending leg of an OTO list, or an untriggered stop
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Order:
@@ -283,6 +287,10 @@ class Order:
             update_time=_int_or_none(data.get("updateTime", data.get("transactTime"))),
             orig_client_order_id=data.get("origClientOrderId"),
             fills=[Fill.from_json(f) for f in data.get("fills", [])],
+            stop_price=Decimal(data["stopPrice"]) or None if "stopPrice" in data else None,
+            trailing_delta=_int_or_none(data.get("trailingDelta")),
+            order_list_id=list_id_or_none(data.get("orderListId")),
+            is_working=_is_working(data),
         )
 
     @property
@@ -394,3 +402,15 @@ class ExchangeInfo:
 
 def _int_or_none(value: Any) -> int | None:
     return None if value is None else int(value)
+
+
+def list_id_or_none(value: Any) -> int | None:
+    """Binance's orderListId, None for -1 (the order belongs to no list)."""
+    return None if value is None or int(value) == -1 else int(value)
+
+
+def _is_working(data: dict[str, Any]) -> bool:
+    """`isWorking` (query, open orders), else `workingTime` (-1 until the order works)."""
+    if "isWorking" in data:
+        return data["isWorking"] is True
+    return int(data.get("workingTime", 0)) != -1

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal, localcontext
 
 from chatbot.exchange.grid import digits, format_decimal, round_quantity
+from chatbot.exchange.models import Order
 from chatbot.exchange.rule_checks import OrderRuleViolation
 from chatbot.exchange.symbol_rules import ExchangeFilters, SymbolRules
 
@@ -27,6 +28,13 @@ class OpenOrder:
     side: str
     order_type: str
     remaining: Decimal  # origQty - executedQty
+    order_list_id: int | None = None  # the OCO / OTOCO it belongs to, None for none
+
+    @classmethod
+    def from_order(cls, order: Order) -> OpenOrder:
+        """What the limits need of one of Binance's open orders."""
+        remaining = max(order.orig_qty - order.executed_qty, Decimal(0))
+        return cls(order.symbol, order.side, order.type, remaining, order.order_list_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +50,8 @@ class OpenOrderCounts:
     algo_on_symbol: int
     total: int | None = None
     algo_total: int | None = None
+    lists_on_symbol: int = 0  # open order lists (OCO, OTOCO), counted by their legs' list id
+    lists_total: int | None = None
 
     @classmethod
     def count(
@@ -56,6 +66,8 @@ class OpenOrderCounts:
             algo_on_symbol=sum(1 for o in mine if o.order_type in ALGO_TYPES),
             total=len(orders) if all_symbols else None,
             algo_total=len(algo) if all_symbols else None,
+            lists_on_symbol=_list_count(mine),
+            lists_total=_list_count(orders) if all_symbols else None,
         )
 
 
@@ -128,3 +140,8 @@ def check_position(rules: SymbolRules, side: str, quantity: Decimal, held: Decim
             f"{base} (MAX_POSITION); with this order yours would be {format_decimal(after)} "
             f"{base} (held and being bought: {format_decimal(held)}), so {advice}",
         )
+
+
+def _list_count(orders: list[OpenOrder]) -> int:
+    """How many order lists the orders' legs belong to (a list shows once per open leg)."""
+    return len({o.order_list_id for o in orders if o.order_list_id is not None})

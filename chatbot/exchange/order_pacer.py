@@ -56,10 +56,11 @@ class OrderPacer:
                 tally = self._tally(account, span)
                 tally.count = max(tally.count, int(raw))
 
-    async def acquire(self, account: str) -> None:
-        """Wait (briefly) until one more order fits every limit, then count it."""
+    async def acquire(self, account: str, count: int = 1) -> None:
+        """Wait (briefly) until `count` more orders fit every limit (an OCO is 2 orders, an
+        OTOCO 3, as Binance counts them), then count them."""
         started = time.monotonic()
-        while (wait := self._wait(account)) > 0:
+        while (wait := self._wait(account, count)) > 0:
             if time.monotonic() + wait > started + self.user_wait:
                 message = (
                     f"Binance allows this account only so many new orders at a time; "
@@ -68,12 +69,12 @@ class OrderPacer:
                 raise RateLimited(max(1.0, wait), message, code=-1015, status=429)
             await asyncio.sleep(wait)
         for span in self.limits:
-            self._tally(account, span).count += 1
+            self._tally(account, span).count += count
 
-    def _wait(self, account: str) -> float:
+    def _wait(self, account: str, count: int) -> float:
         now = self.server_time()
         for span, limit in self.limits.items():
-            if self._tally(account, span).count + 1 > max(1, int(limit * self.share)):
+            if self._tally(account, span).count + count > max(count, int(limit * self.share)):
                 return (int(now // span) + 1) * span - now + 0.05
         return 0.0
 

@@ -172,14 +172,17 @@ class RestTransport:
         params: Iterable[tuple[str, Any]] = (),
         *,
         order_id: str | None = None,
+        order_count: int = 1,
     ) -> Any:
-        """Send a signed request. `order_id` marks a new order, whose fate may be unknown."""
+        """Send a signed request. `order_id` marks a new order (or order list, whose
+        `order_count` orders Binance counts against the ORDERS limits), whose fate may be
+        unknown."""
         if self._time_sync_due():
             await self.sync_time()
         pairs = list(params)
         weight = _weight(method, path, pairs)
         if order_id is not None:
-            await self.orders.acquire(credentials.account)
+            await self.orders.acquire(credentials.account, order_count)
         # Signed only once the governor lets the call go: a wait must not age the timestamp.
         query = functools.partial(self._signed_query, credentials, pairs)
         try:

@@ -87,7 +87,7 @@ def check_rules(
     market = order_type in MARKET_TYPES
     _check_quantity(rules, require_decimal("quantity", quantity), market)
     if price is not None:
-        _check_price(rules, price)
+        check_price(rules, price)
     _check_notional(rules, quantity, price, references, note)
     if price is not None:
         _check_percent_price(rules, side, price, references)
@@ -133,16 +133,18 @@ def _check_quantity(rules: SymbolRules, qty: Decimal, market: bool) -> None:
             raise violation(name, "quantity must be a multiple of", step, qty, base)
 
 
-def _check_price(rules: SymbolRules, price: Decimal) -> None:
+def check_price(rules: SymbolRules, price: Decimal, label: str = "price") -> None:
+    """PRICE_FILTER, which Binance applies to a limit price and to a stop price alike;
+    `label` names the one checked ("price", "trigger price")."""
     quote, tick, pf = rules.quote_asset, price_step(rules), rules.price_filter
     if price <= 0:
-        raise OrderRuleViolation("PRICE_FILTER", f"price must be more than 0 {quote}")
+        raise OrderRuleViolation("PRICE_FILTER", f"{label} must be more than 0 {quote}")
     if pf and pf.min_price > 0 and price < pf.min_price:
-        raise violation("PRICE_FILTER", "minimum price is", pf.min_price, price, quote)
+        raise violation("PRICE_FILTER", f"minimum {label} is", pf.min_price, price, quote)
     if pf and pf.max_price > 0 and price > pf.max_price:
-        raise violation("PRICE_FILTER", "maximum price is", pf.max_price, price, quote)
+        raise violation("PRICE_FILTER", f"maximum {label} is", pf.max_price, price, quote)
     if not is_multiple(price, tick):
-        raise violation("PRICE_FILTER", "price must be a multiple of", tick, price, quote)
+        raise violation("PRICE_FILTER", f"{label} must be a multiple of", tick, price, quote)
 
 
 def _check_notional(

@@ -78,6 +78,27 @@ class MaxNumAlgoOrders:
 
 
 @dataclass(frozen=True, slots=True)
+class MaxNumOrderLists:
+    """Open order lists (OCO, OTOCO) an account may have on the symbol, or on the whole
+    exchange as EXCHANGE_MAX_NUM_ORDER_LISTS."""
+
+    max_num_order_lists: int
+
+
+@dataclass(frozen=True, slots=True)
+class TrailingDelta:
+    """The trailing distances allowed, in basis points. Which pair applies depends on the
+    order (Binance's filters.md): "above" for STOP_LOSS* BUY and TAKE_PROFIT* SELL (they
+    trail a price that rises to the trigger), "below" for STOP_LOSS* SELL and TAKE_PROFIT*
+    BUY; `exit_checks.trailing_bounds` picks it."""
+
+    min_trailing_above_delta: int
+    max_trailing_above_delta: int
+    min_trailing_below_delta: int
+    max_trailing_below_delta: int
+
+
+@dataclass(frozen=True, slots=True)
 class MaxPosition:
     """The most base asset an account may hold or be buying: free + locked + open BUY orders."""
 
@@ -96,10 +117,13 @@ _FILTERS: dict[str, tuple[str, type]] = {
     "MAX_NUM_ORDERS": ("max_num_orders", MaxNumOrders),
     "MAX_NUM_ALGO_ORDERS": ("max_num_algo_orders", MaxNumAlgoOrders),
     "MAX_POSITION": ("max_position", MaxPosition),
+    "MAX_NUM_ORDER_LISTS": ("max_num_order_lists", MaxNumOrderLists),
+    "TRAILING_DELTA": ("trailing_delta", TrailingDelta),
 }
 _EXCHANGE_FILTERS: dict[str, tuple[str, type]] = {
     "EXCHANGE_MAX_NUM_ORDERS": ("max_num_orders", MaxNumOrders),
     "EXCHANGE_MAX_NUM_ALGO_ORDERS": ("max_num_algo_orders", MaxNumAlgoOrders),
+    "EXCHANGE_MAX_NUM_ORDER_LISTS": ("max_num_order_lists", MaxNumOrderLists),
 }
 
 
@@ -135,6 +159,11 @@ class SymbolRules:
     max_num_orders: MaxNumOrders | None = None
     max_num_algo_orders: MaxNumAlgoOrders | None = None
     max_position: MaxPosition | None = None
+    max_num_order_lists: MaxNumOrderLists | None = None
+    trailing_delta: TrailingDelta | None = None
+    oco_allowed: bool = False
+    oto_allowed: bool = False
+    allow_trailing_stop: bool = False
 
     @classmethod
     def from_exchange_info(cls, symbol_obj: dict[str, Any]) -> SymbolRules:
@@ -157,6 +186,9 @@ class SymbolRules:
             ),
             order_types=tuple(symbol_obj.get("orderTypes", ())),
             quote_order_qty_market_allowed=bool(symbol_obj.get("quoteOrderQtyMarketAllowed")),
+            oco_allowed=symbol_obj.get("ocoAllowed") is True,
+            oto_allowed=symbol_obj.get("otoAllowed") is True,
+            allow_trailing_stop=symbol_obj.get("allowTrailingStop") is True,
             **found,
         )
 
@@ -171,6 +203,7 @@ class ExchangeFilters:
 
     max_num_orders: MaxNumOrders | None = None
     max_num_algo_orders: MaxNumAlgoOrders | None = None
+    max_num_order_lists: MaxNumOrderLists | None = None
 
     @classmethod
     def from_exchange_info(cls, raw_filters: list[dict[str, Any]]) -> ExchangeFilters:
@@ -183,4 +216,6 @@ class ExchangeFilters:
 
     @property
     def any(self) -> bool:
+        """A filter that judges a single new order exists (EXCHANGE_MAX_NUM_ORDER_LISTS only
+        matters to a new order list)."""
         return self.max_num_orders is not None or self.max_num_algo_orders is not None

@@ -70,6 +70,12 @@ REST_WEIGHTS: dict[tuple[str, str], Weight] = {
     ("GET", "/api/v3/myTrades"): lambda p: 5 if p.get("orderId") else 20,
     ("GET", "/api/v3/account/commission"): 20,
     ("GET", "/api/v3/rateLimit/order"): 40,
+    ("POST", "/api/v3/orderList/oco"): 1,
+    ("POST", "/api/v3/orderList/otoco"): 1,
+    ("GET", "/api/v3/orderList"): 4,
+    ("DELETE", "/api/v3/orderList"): 1,
+    ("GET", "/api/v3/openOrderList"): 6,
+    ("GET", "/api/v3/allOrderList"): 20,
 }
 
 

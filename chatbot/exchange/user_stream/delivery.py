@@ -13,7 +13,13 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Any
 
-from chatbot.exchange.events import AccountPosition, BalanceChange, ExecutionReport, UserEvent
+from chatbot.exchange.events import (
+    AccountPosition,
+    BalanceChange,
+    ExecutionReport,
+    ListStatus,
+    UserEvent,
+)
 
 log = logging.getLogger(__name__)
 
@@ -21,14 +27,15 @@ _PARSERS: dict[str, Callable[[dict[str, Any]], UserEvent]] = {
     "executionReport": ExecutionReport.from_json,
     "outboundAccountPosition": AccountPosition.from_json,
     "balanceUpdate": BalanceChange.from_json,
+    "listStatus": ListStatus.from_json,
 }
 
 Job = Callable[[], Awaitable[None]]
 
 
 def parse_user_event(event: dict[str, Any]) -> UserEvent | None:
-    """The record for an order or balance event; None for kinds the bot does not use
-    (`listStatus`, `externalLockUpdate`, ...) and for a malformed event (logged)."""
+    """The record for an order, order-list or balance event; None for kinds the bot does not
+    use (`externalLockUpdate`, ...) and for a malformed event (logged)."""
     parser = _PARSERS.get(event.get("e", ""))
     if parser is None:
         return None
@@ -42,7 +49,9 @@ def parse_user_event(event: dict[str, Any]) -> UserEvent | None:
 def event_key(event: dict[str, Any]) -> Hashable:
     """What makes two copies of an event the same event (the same event can arrive on two
     connections while one replaces the other): an execution report by its order and execution
-    ids, any other event by its whole content (it carries its own event time)."""
+    ids, any other event by its whole content (it carries its own event time). A `listStatus`
+    has no execution id: two copies are equal in full, while two updates of one list differ in
+    their status or transaction time, so the whole content tells them apart."""
     if event.get("e") == "executionReport" and "I" in event:
         return ("executionReport", event.get("s"), event.get("i"), event.get("I"))
     return repr(event)
