@@ -7,6 +7,7 @@ from decimal import Decimal as D
 
 import pytest
 
+from chatbot.config import ConfigError, load_settings
 from chatbot.services.exit_plan import ExitPlan, exit_figures, plan_exits
 from chatbot.services.order_intent import ExitLevel, ExitRole, ExitSpec
 from chatbot.side import Side
@@ -189,3 +190,15 @@ def test_a_trailing_stop_waiting_for_activation_has_no_loss_and_no_ratio() -> No
 def test_a_stop_above_the_entry_gives_no_ratio() -> None:
     f = figures(plan(OCO), entry=D("63000"), entry_fee=False)
     assert f.at_stop.quote > 0 and f.risk_reward is None
+
+
+def test_the_stop_limit_distance_is_a_setting(monkeypatch, tmp_path) -> None:
+    monkeypatch.chdir(tmp_path)  # no .env
+    monkeypatch.delenv("CHATBOT_STOP_LIMIT_DISTANCE_PCT", raising=False)
+    assert load_settings().stop_limit_distance_pct == D("0.5")
+    monkeypatch.setenv("CHATBOT_STOP_LIMIT_DISTANCE_PCT", "0.8")
+    assert load_settings().stop_limit_distance_pct == D("0.8")
+    for bad in ("0", "50", "soon"):
+        monkeypatch.setenv("CHATBOT_STOP_LIMIT_DISTANCE_PCT", bad)
+        with pytest.raises(ConfigError, match=r"^CHATBOT_STOP_LIMIT_DISTANCE_PCT"):
+            load_settings()
