@@ -66,6 +66,8 @@ def parse_order_with_exits(side: Side, args: list[str]) -> OrderIntent:
         return parse_order(side, tokens)
     if side is Side.SELL:
         raise CommandError(f"tp/sl follow a /buy; to protect coins you hold type {PROTECT_EXAMPLE}")
+    if any(t.lower() in _LIMIT_WORDS for t in tokens[start:]):
+        raise CommandError(f"Put the limit price before the exits, like {BUY_EXAMPLE}")
     intent = parse_order(side, tokens[:start])
     exits = parse_exit_clauses(tokens[start:], BUY_EXAMPLE)
     _check_against(exits, intent.price, BUY_EXAMPLE)

@@ -80,6 +80,8 @@ class ExitSpec:
             raise ValueError("trail_bps and trail_leg are set together")
         if self.take_profit is None and self.stop_loss is None and self.trail_bps is None:
             raise ValueError("an ExitSpec has at least one exit")
+        if self.trail_leg is ExitRole.TAKE_PROFIT and self.take_profit is None:
+            raise ValueError("a trailing take-profit needs its level (where it starts to trail)")
 
     @property
     def trailing_stop(self) -> bool:

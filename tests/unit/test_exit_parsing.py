@@ -6,6 +6,8 @@ from decimal import Decimal as D
 from itertools import permutations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from chatbot.services.order_intent import (
     ExitLevel,
@@ -212,6 +214,28 @@ def test_buy_refusals(text: str, words: str) -> None:
     assert refusal(buy, text) == words
 
 
+def test_the_limit_price_comes_before_the_exits() -> None:
+    assert refusal(buy, "BTC 0.01 tp 70000 @ 66000") == (
+        f"Put the limit price before the exits, like {BUY_EXAMPLE}"
+    )
+
+
+@settings(max_examples=200)
+@given(
+    st.decimals("0.01", "1000000", places=2),
+    st.decimals("0.01", "1000000", places=2),
+    st.permutations(["tp", "sl"]),
+)
+def test_any_two_typed_prices_read_back_exactly(a: D, b: D, order: list[str]) -> None:
+    low, high = sorted((a, b))
+    typed = {"tp": high, "sl": low}
+    text = "BTC 0.01 " + " ".join(f"{word} {typed[word]}" for word in order)
+    if low == high:
+        assert refusal(buy, text).startswith("The take-profit")
+        return
+    assert buy(text).exits == ExitSpec(at(str(high)), at(str(low)))
+
+
 def test_exits_on_a_sell_are_refused() -> None:
     sell = lambda args: parse_order_with_exits(Side.SELL, args)  # noqa: E731
     assert refusal(sell, "BTC 0.01 tp 70000") == (
@@ -288,3 +312,5 @@ def test_an_exit_spec_needs_one_exit_and_a_level_one_value() -> None:
         ExitLevel(price=D(1), percent=D(1))
     with pytest.raises(ValueError):
         ExitSpec(stop_loss=at("1"), trail_bps=10)
+    with pytest.raises(ValueError):
+        ExitSpec(stop_loss=at("1"), trail_bps=10, trail_leg=TP)

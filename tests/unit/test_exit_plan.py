@@ -6,6 +6,8 @@ from __future__ import annotations
 from decimal import Decimal as D
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from chatbot.config import ConfigError, load_settings
 from chatbot.services.exit_plan import ExitPlan, exit_figures, plan_exits
@@ -202,3 +204,19 @@ def test_the_stop_limit_distance_is_a_setting(monkeypatch, tmp_path) -> None:
         monkeypatch.setenv("CHATBOT_STOP_LIMIT_DISTANCE_PCT", bad)
         with pytest.raises(ConfigError, match=r"^CHATBOT_STOP_LIMIT_DISTANCE_PCT"):
             load_settings()
+
+
+@given(st.decimals("0.02", "1000000", places=8), st.decimals("0.1", "10", places=2))
+def test_a_stop_is_never_worse_than_typed_and_its_limit_never_above_the_distance(
+    typed: D, distance: D
+) -> None:
+    """The trigger rounds up by less than a tick; the limit sits at least `distance`% under
+    the trigger and less than a tick further."""
+    spec = ExitSpec(stop_loss=ExitLevel(price=typed))
+    leg = plan_exits(
+        spec, rules=LIMIT_ONLY, reference=D("2000000"), quantity=D(1), limit_distance_pct=distance
+    ).legs[0]
+    tick = D("0.01")
+    assert typed <= leg.stop_price < typed + tick
+    exact = leg.stop_price * (100 - distance) / 100
+    assert exact - tick < leg.limit_price <= exact or leg.limit_price == tick
