@@ -77,8 +77,8 @@ def parse_order_with_exits(side: Side, args: list[str]) -> OrderIntent:
 def parse_protect(args: list[str]) -> ProtectIntent:
     """`/protect COIN [QUANTITY] CLAUSE...`; no quantity means the free balance."""
     tokens = " ".join(args).split()
-    if len(tokens) < 2:
-        raise CommandError(f"Type it like {PROTECT_EXAMPLE} or /protect ETH sl -5%")
+    if len(tokens) < 2 or tokens[0].lower() in _EXIT_WORDS:
+        raise CommandError(f"Type the coin first, like {PROTECT_EXAMPLE} or /protect ETH sl -5%")
     symbol = normalize_symbol(tokens[0], PROTECT_EXAMPLE)
     rest, quantity = tokens[1:], None
     if rest[0].lower() not in _EXIT_WORDS:
@@ -91,7 +91,12 @@ def parse_protect(args: list[str]) -> ProtectIntent:
 
 
 def parse_single_exit(kind: ProtectKind, args: list[str]) -> ProtectIntent:
-    """`/sl COIN [QUANTITY @] LEVEL [trail PCT]` (or `/sl COIN trail PCT`), likewise `/tp`."""
+    """`/sl COIN [QUANTITY @] LEVEL [trail PCT]` (or `/sl COIN trail PCT`), likewise `/tp`.
+
+    `kind` is STOP_LOSS for /sl or TAKE_PROFIT for /tp (/protect is `parse_protect`'s).
+    """
+    if kind is ProtectKind.PROTECT:
+        raise ValueError("/protect is parse_protect's")
     role = ExitRole.STOP_LOSS if kind is ProtectKind.STOP_LOSS else ExitRole.TAKE_PROFIT
     word, example = ("sl", SL_EXAMPLE) if role is ExitRole.STOP_LOSS else ("tp", TP_EXAMPLE)
     tokens = " ".join(args).replace("@", " @ ").split()

@@ -23,6 +23,7 @@ from handlers.parsing import CommandError
 
 TP, SL = ExitRole.TAKE_PROFIT, ExitRole.STOP_LOSS
 BUY_EXAMPLE = "/buy BTC 0.01 @ 66000 tp 70000 sl 64000"
+PROTECT_FORMS = "/protect ETH sl 2500 tp 3600 or /protect ETH sl -5%"
 SL_EXAMPLE = "/sl BTC 64000, /sl BTC -5%, /sl BTC 0.01 @ 64000 or /sl BTC trail 2%"
 
 
@@ -246,7 +247,8 @@ def test_exits_on_a_sell_are_refused() -> None:
 @pytest.mark.parametrize(
     ("text", "words"),
     [
-        ("ETH", "Type it like /protect ETH sl 2500 tp 3600 or /protect ETH sl -5%"),
+        ("ETH", f"Type the coin first, like {PROTECT_FORMS}"),
+        ("sl 2500", f"Type the coin first, like {PROTECT_FORMS}"),
         ("ETH 0.5", "Which exits? Type it like /protect ETH sl 2500 tp 3600"),
         (
             "ETH 0,5 sl 2500",
@@ -314,3 +316,5 @@ def test_an_exit_spec_needs_one_exit_and_a_level_one_value() -> None:
         ExitSpec(stop_loss=at("1"), trail_bps=10)
     with pytest.raises(ValueError):
         ExitSpec(stop_loss=at("1"), trail_bps=10, trail_leg=TP)
+    with pytest.raises(ValueError):
+        parse_single_exit(ProtectKind.PROTECT, ["BTC", "64000"])
