@@ -14,7 +14,7 @@ from decimal import Decimal
 from chatbot.errors import present
 from chatbot.exchange.grid import price_places, quantity_places
 from chatbot.exchange.symbol_rules import SymbolRules
-from chatbot.services.exit_plan import ExitFigures, ExitLeg, ExitPlan, Money
+from chatbot.services.exit_plan import ExitFigures, ExitLeg, ExitPlan, LegType, Money
 from chatbot.services.order_intent import ExitRole
 from handlers.common import esc, num
 
@@ -54,7 +54,7 @@ def render_leg(leg: ExitLeg, rules: SymbolRules) -> str:
     what = f"{_NAMES[leg.role]}: sell {num(leg.quantity, quantity_places(rules))} "
     what += esc(rules.base_asset)
     how = f", at {num(leg.limit_price, pp)} or better (limit)" if leg.limit_price else " (market)"
-    if leg.order_type == "LIMIT_MAKER":
+    if leg.order_type is LegType.LIMIT_MAKER:
         price = present(leg.limit_price, "a limit maker's price")
         return f"{what} at {num(price, pp)} (limit maker)"
     if leg.trailing_bps is None:

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal, localcontext
+from enum import StrEnum
 
 from chatbot.exchange.grid import digits, mul, price_step, round_price, round_quantity, to_step
 from chatbot.exchange.symbol_rules import SymbolRules
@@ -39,7 +40,19 @@ from chatbot.side import Side
 
 HUNDRED = Decimal(100)
 BPS = Decimal(10_000)
-MARKET_ON_TRIGGER = frozenset({"STOP_LOSS", "TAKE_PROFIT"})
+
+
+class LegType(StrEnum):
+    """An exit leg's order type, as Binance spells it (a StrEnum goes onto the wire as is)."""
+
+    LIMIT_MAKER = "LIMIT_MAKER"
+    STOP_LOSS = "STOP_LOSS"  # a market order once triggered
+    STOP_LOSS_LIMIT = "STOP_LOSS_LIMIT"
+    TAKE_PROFIT = "TAKE_PROFIT"  # a market order once triggered
+    TAKE_PROFIT_LIMIT = "TAKE_PROFIT_LIMIT"
+
+
+MARKET_ON_TRIGGER = frozenset({LegType.STOP_LOSS, LegType.TAKE_PROFIT})
 
 
 @dataclass(frozen=True)
@@ -55,7 +68,7 @@ class ExitLeg:
     """
 
     role: ExitRole
-    order_type: str
+    order_type: LegType
     side: Side
     quantity: Decimal
     stop_price: Decimal | None
@@ -145,13 +158,13 @@ def _take_profit(
     first = target if bps is None else None
     role, sell = ExitRole.TAKE_PROFIT, Side.SELL
     if beside_stop and bps is None:
-        return ExitLeg(role, "LIMIT_MAKER", sell, qty, None, target, None, target)
-    if "TAKE_PROFIT" in rules.order_types:
-        return ExitLeg(role, "TAKE_PROFIT", sell, qty, target, None, bps, first)
+        return ExitLeg(role, LegType.LIMIT_MAKER, sell, qty, None, target, None, target)
+    if LegType.TAKE_PROFIT in rules.order_types:
+        return ExitLeg(role, LegType.TAKE_PROFIT, sell, qty, target, None, bps, first)
     limit = (
         target if bps is None else _limit_below(rules, _trail_floor(rules, target, bps), distance)
     )
-    return ExitLeg(role, "TAKE_PROFIT_LIMIT", sell, qty, target, limit, bps, first)
+    return ExitLeg(role, LegType.TAKE_PROFIT_LIMIT, sell, qty, target, limit, bps, first)
 
 
 def _stop_loss(
@@ -164,10 +177,10 @@ def _stop_loss(
     # Known in advance: an untrailed trigger, or the floor of a stop trailing from placement.
     first = floor if trigger is None or bps is None else None
     role, sell = ExitRole.STOP_LOSS, Side.SELL
-    if "STOP_LOSS" in rules.order_types:
-        return ExitLeg(role, "STOP_LOSS", sell, qty, trigger, None, bps, first)
+    if LegType.STOP_LOSS in rules.order_types:
+        return ExitLeg(role, LegType.STOP_LOSS, sell, qty, trigger, None, bps, first)
     limit = _limit_below(rules, floor, distance)
-    return ExitLeg(role, "STOP_LOSS_LIMIT", sell, qty, trigger, limit, bps, first)
+    return ExitLeg(role, LegType.STOP_LOSS_LIMIT, sell, qty, trigger, limit, bps, first)
 
 
 def _trail_floor(rules: SymbolRules, base: Decimal, bps: int | None) -> Decimal:
