@@ -65,6 +65,7 @@ HINTS: dict[str, str] = {
     "CHATBOT_CONFIRM_TTL": "a whole number of seconds between 5 and 600, such as 30",
     "CHATBOT_MAX_SLIPPAGE_PCT": "a percentage between 0 and 50, such as 1 or 0.5",
     "CHATBOT_MAX_ORDER_USDT": "a positive amount of USDT such as 1000, or leave it empty",
+    "CHATBOT_STOP_LIMIT_DISTANCE_PCT": "a percentage above 0 and below 50, such as 0.5",
     "CHATBOT_COMMAND_LIMIT": "a whole number of commands per user per minute, such as 20",
     "CHATBOT_BUTTON_LIMIT": "a whole number of button presses per user per minute, such as 40",
     "CHATBOT_WEIGHT_SHARE": "a percentage of Binance's request-weight limit, such as 80",
@@ -162,6 +163,12 @@ class Settings(BaseSettings):
     confirm_ttl: int = Field(30, ge=5, le=600, alias="CHATBOT_CONFIRM_TTL")
     max_slippage_pct: Decimal = Field(Decimal(1), ge=0, le=50, alias="CHATBOT_MAX_SLIPPAGE_PCT")
     max_order_usdt: Decimal | None = Field(None, gt=0, alias="CHATBOT_MAX_ORDER_USDT")
+    # How far below its trigger a STOP_LOSS_LIMIT exit puts its limit, on symbols that do not
+    # list the market-on-trigger STOP_LOSS: wide enough to fill in a fast fall, and the most
+    # the exit can give up past its trigger.
+    stop_limit_distance_pct: Decimal = Field(
+        Decimal("0.5"), gt=0, lt=50, alias="CHATBOT_STOP_LIMIT_DISTANCE_PCT"
+    )
     order_watch: float = Field(600.0, ge=1, le=86400, alias="CHATBOT_ORDER_WATCH")
     command_limit: int = Field(20, ge=1, le=10_000, alias="CHATBOT_COMMAND_LIMIT")
     button_limit: int = Field(40, ge=1, le=10_000, alias="CHATBOT_BUTTON_LIMIT")
