@@ -12,6 +12,7 @@ import json
 import time
 from typing import Any
 
+from chatbot.exchange.capital import CapitalMove
 from chatbot.exchange.credentials import ApiCredentials
 from chatbot.exchange.errors import InvalidSymbol, NotAvailable
 from chatbot.exchange.models import (
@@ -146,11 +147,37 @@ class BinanceClient(RestTransport):
         limit: int = 10,
         *,
         order_id: int | None = None,
+        from_id: int | None = None,
+        start_time: int | None = None,
+        end_time: int | None = None,
     ) -> list[AccountTrade]:
-        """The user's fills on a symbol (weight 20), or of one order (`order_id`, weight 5)."""
-        params = [("symbol", symbol), ("orderId", order_id), ("limit", limit)]
+        """The user's fills on a symbol (weight 20), or of one order (`order_id`, weight 5),
+        oldest first. `from_id`: from that trade id up (the way to read all of them, `limit`
+        at most 1000 at a time); otherwise the most recent ones, or those of a window of at
+        most 24 hours (`start_time`, `end_time`, ms)."""
+        params = [
+            ("symbol", symbol),
+            ("orderId", order_id),
+            ("fromId", from_id),
+            ("startTime", start_time),
+            ("endTime", end_time),
+            ("limit", limit),
+        ]
         data = await self.signed("GET", "/api/v3/myTrades", credentials, params)
         return [AccountTrade.from_json(item) for item in data]
+
+    async def deposits(self, credentials: ApiCredentials) -> list[CapitalMove]:
+        """Deposits of the last 90 days (Binance's default window; weight 1). Raises
+        `NotAvailable` where the network has no `/sapi` (the testnet), `AuthError` for a
+        key that may not read them."""
+        data = await self.signed("GET", "/sapi/v1/capital/deposit/hisrec", credentials)
+        return [CapitalMove.deposit(item) for item in data]
+
+    async def withdrawals(self, credentials: ApiCredentials) -> list[CapitalMove]:
+        """Withdrawals of the last 90 days (weight 1 of the IP's budget; Binance charges
+        18,000 of the account's own UID budget); raises as `deposits` does."""
+        data = await self.signed("GET", "/sapi/v1/capital/withdraw/history", credentials)
+        return [CapitalMove.withdrawal(item) for item in data]
 
     # -- orders ------------------------------------------------------------------------------
 
