@@ -26,8 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from chatbot.exchange.models import AccountTrade
-from chatbot.storage.trade_history import Transfer
+from chatbot.storage.trade_history import StoredFill, Transfer
 
 USDT = "USDT"
 ZERO = Decimal(0)
@@ -37,7 +36,7 @@ ZERO = Decimal(0)
 class PricedTrade:
     """A fill with its symbol's assets and the USDT rates at its time (None: unknown)."""
 
-    trade: AccountTrade
+    trade: StoredFill
     base: str
     quote: str
     quote_rate: Decimal | None
@@ -55,7 +54,7 @@ class LedgerRow:
     """One fill as the CSV shows it: `cost_basis` is what a buy added to the book or what a
     sell took off it; `realized` is a sell's result (None for a buy)."""
 
-    trade: AccountTrade
+    trade: StoredFill
     base: str
     quote: str
     usdt_rate: Decimal  # of the quote

@@ -17,7 +17,6 @@ from decimal import Decimal
 from enum import Enum
 
 from chatbot.exchange.client import BinanceClient
-from chatbot.exchange.models import AccountTrade
 from chatbot.exchange.symbol_rules import SymbolRules
 from chatbot.exchange.weight_governor import background
 from chatbot.services.keys import KeyService
@@ -25,7 +24,7 @@ from chatbot.services.pnl import Figures, PricedTrade, PricedTransfer, compute, 
 from chatbot.services.pnl_chart import render_curve
 from chatbot.services.trade_history import HistoryRead, Progress, TradeHistory, merged_transfers
 from chatbot.services.usdt_rates import UsdtRates
-from chatbot.storage.trade_history import Transfer
+from chatbot.storage.trade_history import StoredFill, Transfer
 
 USDT = "USDT"
 
@@ -103,7 +102,7 @@ class PnlService:
         return await asyncio.to_thread(render_curve, report.figures, report.since_ms)
 
     async def _priced(
-        self, trades: list[AccountTrade], transfers: list[Transfer]
+        self, trades: list[StoredFill], transfers: list[Transfer]
     ) -> tuple[list[PricedTrade], list[PricedTransfer]]:
         listed = (await self._client.exchange_info()).symbols
         known = [(t, listed[t.symbol]) for t in trades if t.symbol in listed]
@@ -141,6 +140,6 @@ class PnlService:
         return prices
 
 
-def _third(trade: AccountTrade, rules: SymbolRules) -> bool:
+def _third(trade: StoredFill, rules: SymbolRules) -> bool:
     """The fee was paid in neither of the symbol's assets (BNB, typically)."""
     return trade.commission_asset not in (rules.base_asset, rules.quote_asset, USDT)

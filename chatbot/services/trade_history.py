@@ -30,9 +30,15 @@ from chatbot.exchange.client import BinanceClient
 from chatbot.exchange.credentials import ApiCredentials
 from chatbot.exchange.errors import AuthError, InvalidRequest, NotAvailable
 from chatbot.exchange.events import BalanceChange
+from chatbot.exchange.models import AccountTrade
 from chatbot.exchange.weight_governor import background
 from chatbot.services.keys import KeyService
-from chatbot.storage.trade_history import TradeHistoryRepository, Transfer, TransferSource
+from chatbot.storage.trade_history import (
+    StoredFill,
+    TradeHistoryRepository,
+    Transfer,
+    TransferSource,
+)
 
 PAGE = 1000  # fills per myTrades call (Binance's maximum)
 USDT = "USDT"
@@ -136,7 +142,8 @@ class TradeHistory:
         from_id, count = (last_id + 1 if last_id is not None else 0), 0
         while True:
             page = await self._client.my_trades(credentials, symbol, PAGE, from_id=from_id)
-            await self._repo.add_trades(user_id, symbol, page, int(self._clock() * 1000))
+            fills = [_stored(t) for t in page]
+            await self._repo.add_trades(user_id, symbol, fills, int(self._clock() * 1000))
             count += len(page)
             if len(page) < PAGE:
                 return count
@@ -179,6 +186,21 @@ def _same(history: Transfer, live: Transfer) -> bool:
         history.asset == live.asset
         and history.amount == live.amount
         and abs(history.time_ms - live.time_ms) <= SAME_TRANSFER_MS
+    )
+
+
+def _stored(t: AccountTrade) -> StoredFill:
+    return StoredFill(
+        t.symbol,
+        t.id,
+        t.order_id,
+        t.price,
+        t.qty,
+        t.quote_qty,
+        t.commission,
+        t.commission_asset,
+        t.time,
+        t.is_buyer,
     )
 
 

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 from enum import Enum
 
-from chatbot.exchange.models import AccountTrade
 from chatbot.storage.database import Database, Row
 
 
@@ -39,6 +38,22 @@ class Transfer:
     time_ms: int
 
 
+@dataclass(frozen=True, slots=True)
+class StoredFill:
+    """One of the user's fills as `myTrades` gave it (`id`: Binance's trade id, per symbol)."""
+
+    symbol: str
+    id: int
+    order_id: int
+    price: Decimal
+    qty: Decimal
+    quote_qty: Decimal
+    commission: Decimal
+    commission_asset: str
+    time: int
+    is_buyer: bool
+
+
 _TRADE_COLUMNS = (
     "symbol, trade_id, order_id, price, qty, quote_qty, commission, commission_asset, "
     "time_ms, is_buyer"
@@ -52,7 +67,7 @@ class TradeHistoryRepository:
     # -- trades ------------------------------------------------------------------------------
 
     async def add_trades(
-        self, user_id: int, symbol: str, trades: list[AccountTrade], synced_ms: int
+        self, user_id: int, symbol: str, trades: list[StoredFill], synced_ms: int
     ) -> None:
         """Store a page of fills and move the symbol's mark to its highest id, in one
         transaction (a page stored twice, by a retried read, stores each fill once)."""
@@ -92,7 +107,7 @@ class TradeHistoryRepository:
         )
         return {row["symbol"]: int(row["last_id"]) for row in rows}
 
-    async def trades(self, user_id: int) -> list[AccountTrade]:
+    async def trades(self, user_id: int) -> list[StoredFill]:
         """Every stored fill of the user, oldest first."""
         rows = await self._db.fetch_all(
             f"SELECT {_TRADE_COLUMNS} FROM pnl_trades WHERE user_id = ? "
@@ -164,8 +179,8 @@ class TradeHistoryRepository:
                 )
 
 
-def _trade(row: Row) -> AccountTrade:
-    return AccountTrade(
+def _trade(row: Row) -> StoredFill:
+    return StoredFill(
         symbol=row["symbol"],
         id=int(row["trade_id"]),
         order_id=int(row["order_id"]),
@@ -176,5 +191,4 @@ def _trade(row: Row) -> AccountTrade:
         commission_asset=row["commission_asset"],
         time=int(row["time_ms"]),
         is_buyer=bool(row["is_buyer"]),
-        is_maker=False,  # not kept: profit does not depend on it
     )
