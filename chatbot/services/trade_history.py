@@ -111,7 +111,7 @@ class TradeHistory:
         await self._repo.add_transfers(user_id, [transfer])
 
     async def _build(self, user_id: int, credentials: ApiCredentials) -> HistoryRead:
-        build = self._builds[user_id]
+        build = self._builds[user_id]  # stored by `read` before this task first runs
         account = await self._client.account(credentials, omit_zero=True)
         balances = {b.asset: b.total for b in account.balances if b.total > 0}
         symbols = await self._symbols(user_id, set(balances))

@@ -109,6 +109,10 @@ async def test_pnl_of_a_scripted_history_matches_the_hand_computed_figures(
     assert "Held with no known cost" in text and "0.05 BTC" in text, text
     assert "could not be read" not in text, text
     assert "Read 7 symbols: BTCUSDT, ETHBTC, ETHUSDT, SOLBTC, SOLUSDT, XRPBTC, XRPUSDT" in text
+    week = await pnl(alice_with_key, "/pnl 7d SOL")  # all of it happened this week
+    assert "on SOL (last 7 days, USDT)" in week.text, week.text
+    assert "SOL realized +59.34 · unrealized +60 · 1 trades" in week.text
+    assert "ETH" not in week.text.split("Read")[0]
 
 
 async def test_a_second_pnl_reads_only_what_is_new(alice_with_key, exchange, running_bot):

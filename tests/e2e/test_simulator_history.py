@@ -14,6 +14,7 @@ from chatbot.sandbox.exchange import ExchangeSimulator
 from tests.e2e.binance_wire import DOC_KEY, DOC_SECRET, FUNDS, Binance, error_of, now_ms
 
 DAY = 86_400_000
+TEN, FOUR = "10.00000000", "4.00000000"  # amounts as Binance writes them, 8 decimals
 
 
 async def _buys(trader: Binance, count: int) -> None:
@@ -51,8 +52,8 @@ async def test_deposits_and_withdrawals_appear_in_the_capital_history(exchange, 
     exchange.deposit(DOC_KEY, "SOL", Decimal(-4))
     deposits = (await trader.signed("GET", "/sapi/v1/capital/deposit/hisrec")).body
     withdrawals = (await trader.signed("GET", "/sapi/v1/capital/withdraw/history")).body
-    assert [(d["coin"], d["amount"], d["status"]) for d in deposits] == [("SOL", "10.00000000", 1)]
-    assert [(w["coin"], w["amount"], w["status"]) for w in withdrawals] == [("SOL", "4.00000000", 6)]
+    assert [(d["coin"], d["amount"], d["status"]) for d in deposits] == [("SOL", TEN, 1)]
+    assert [(w["coin"], w["amount"], w["status"]) for w in withdrawals] == [("SOL", FOUR, 6)]
     assert isinstance(deposits[0]["insertTime"], int)
     assert len(withdrawals[0]["applyTime"]) == len("2019-10-12 11:12:02")  # a UTC string
     moves = [CapitalMove.deposit(deposits[0]), CapitalMove.withdrawal(withdrawals[0])]
