@@ -11,9 +11,10 @@ second /pnl fetches only what is new (one call per symbol). All of it runs as ba
 of the shared weight budget: a first build with many symbols is paced within the budget while
 other users' calls go first. Concurrent reads for one user share one build.
 
-Deposits and withdrawals come from the capital history (the last 90 days) where the network
-and the key allow it, and from the user-data stream's balance updates recorded as they happen
-(`record_live`); `merged_transfers` keeps one of each when both saw it.
+Deposits and withdrawals come from the capital history (back to the first trade, at most a
+year before the last read) where the network and the key allow it, and from the user-data
+stream's balance updates recorded as they happen (`record_live`); `merged_transfers` keeps one
+of each when both saw it.
 """
 
 from __future__ import annotations
@@ -43,7 +44,10 @@ from chatbot.storage.trade_history import (
 PAGE = 1000  # fills per myTrades call (Binance's maximum)
 USDT = "USDT"
 NOT_AUTHORIZED = -1002  # "You are not authorized to execute this request."
-SAME_TRANSFER_MS = 86_400_000  # a live update and a history row this close are the same move
+DAY_MS = 86_400_000
+WINDOW_MS = 90 * DAY_MS  # the longest span one capital history call may ask for
+WINDOWS = 4  # capital history windows read at most: a year before the last read
+SAME_TRANSFER_MS = DAY_MS  # a live update and a history row this close are the same move
 
 Progress = Callable[[int, int], Awaitable[None]]  # (symbols read, symbols in all)
 
@@ -150,9 +154,23 @@ class TradeHistory:
             from_id = max(t.id for t in page) + 1
 
     async def _read_transfers(self, user_id: int, credentials: ApiCredentials) -> TransferHistory:
+        """Read the capital history from a day before where the last read ended, or, the first
+        time, from a day before the first trade: 90 days a call, at most
+        `WINDOWS` of them (Binance's withdrawal history allows ten calls a minute)."""
+        now = int(self._clock() * 1000)
+        mark = await self._repo.transfers_read_to(user_id)
+        first = await self._repo.first_trade_ms(user_id)
+        start = mark if mark is not None else min(first or now, now - WINDOW_MS)
+        back_to = start - DAY_MS  # a move completed late, or made just before the first trade
+        back_to = max(back_to, now - WINDOWS * WINDOW_MS)
         try:
-            deposits = await self._client.deposits(credentials)
-            withdrawals = await self._client.withdrawals(credentials)
+            moves: list[CapitalMove] = []
+            end = now
+            while end > back_to:
+                start = max(back_to, end - WINDOW_MS + 1)
+                moves += await self._client.deposits(credentials, start, end)
+                moves += await self._client.withdrawals(credentials, start, end)
+                end = start - 1
         except NotAvailable:
             return TransferHistory.NO_SAPI
         except AuthError:
@@ -161,8 +179,8 @@ class TradeHistory:
             if exc.code != NOT_AUTHORIZED:
                 raise
             return TransferHistory.REFUSED
-        moves = [_transfer(m) for m in [*deposits, *withdrawals] if m.completed]
-        await self._repo.add_transfers(user_id, moves)
+        await self._repo.add_transfers(user_id, [_transfer(m) for m in moves if m.completed])
+        await self._repo.mark_transfers_read(user_id, now)
         return TransferHistory.READ
 
 

@@ -382,7 +382,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     # 11: the user's own fills read from myTrades (per symbol, keyed by Binance's trade id),
     # how far each symbol was read, deposits and withdrawals (live balance updates and the
-    # capital history), and the USDT rates of closed candles (see storage/trade_history.py).
+    # capital history) and until when that history was read, and the USDT rates of closed
+    # candles (see storage/trade_history.py).
     # Portable as written: BIGINT is an 8-byte integer on both engines; amounts are text.
     Migration(
         """
@@ -416,6 +417,10 @@ MIGRATIONS: tuple[Migration, ...] = (
             amount  TEXT   NOT NULL,
             time_ms BIGINT NOT NULL,
             PRIMARY KEY (user_id, source, ref)
+        );
+        CREATE TABLE pnl_marks (
+            user_id      BIGINT PRIMARY KEY,
+            transfers_to BIGINT NOT NULL
         );
         CREATE TABLE pnl_rates (
             symbol    TEXT   NOT NULL,

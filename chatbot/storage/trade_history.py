@@ -4,7 +4,7 @@
   trade ids of one symbol only grow, so `pnl_sync.last_id` + 1 is where the next read starts.
 - `pnl_transfers`: money in and out of the spot account that is not a trade, keyed by where it
   was seen (`TransferSource`) and that source's own reference, so that reading it twice stores
-  it once.
+  it once; `pnl_marks.transfers_to`: until when the capital history was read.
 - `pnl_rates`: the close of a closed candle, the USDT price a past trade is converted at; a
   candle never changes once closed, so each is read from Binance once for every user.
 
@@ -153,6 +153,26 @@ class TradeHistoryRepository:
             )
             for row in rows
         ]
+
+    async def transfers_read_to(self, user_id: int) -> int | None:
+        """Until when (ms) the capital history has been read; None: never."""
+        row = await self._db.fetch_one(
+            "SELECT transfers_to FROM pnl_marks WHERE user_id = ?", (user_id,)
+        )
+        return None if row is None else int(row["transfers_to"])
+
+    async def mark_transfers_read(self, user_id: int, until_ms: int) -> None:
+        await self._db.execute(
+            "INSERT INTO pnl_marks (user_id, transfers_to) VALUES (?, ?) "
+            "ON CONFLICT (user_id) DO UPDATE SET transfers_to = excluded.transfers_to",
+            (user_id, until_ms),
+        )
+
+    async def first_trade_ms(self, user_id: int) -> int | None:
+        row = await self._db.fetch_one(
+            "SELECT MIN(time_ms) AS first FROM pnl_trades WHERE user_id = ?", (user_id,)
+        )
+        return None if row is None or row["first"] is None else int(row["first"])
 
     # -- candle closes -----------------------------------------------------------------------
 

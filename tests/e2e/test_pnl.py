@@ -51,10 +51,13 @@ async def market(running_bot, symbol: str, side: str, qty: str) -> None:
     await services.account.client.place_order(creds, OrderRequest(symbol, side, "MARKET", D(qty)))
 
 
-async def live_transfers(database: str) -> int:
+async def transfers_seen(database: str, source: str = "live") -> int:
+    """How many transfers the bot recorded from `source` (live, deposit or withdraw)."""
     db = await open_database(database)
     try:
-        row = await db.fetch_one("SELECT COUNT(*) AS n FROM pnl_transfers WHERE source = 'live'")
+        row = await db.fetch_one(
+            "SELECT COUNT(*) AS n FROM pnl_transfers WHERE source = ?", (source,)
+        )
     finally:
         await db.close()
     return int(row["n"]) if row else 0
@@ -182,7 +185,7 @@ async def test_transfers_that_cannot_be_read_are_counted_from_the_live_stream_an
 
 
 async def _live_at_least(database: str, count: int) -> bool:
-    return await live_transfers(database) >= count
+    return await transfers_seen(database) >= count
 
 
 @pytest.mark.parametrize(
@@ -255,3 +258,25 @@ async def test_concurrent_pnl_of_one_user_share_one_build(alice_with_key, exchan
     await asyncio.gather(pnl(alice_with_key, "/pnl"), pnl(alice_with_key, "/pnl 7d"))
     await until(lambda: exchange.limits.spent[MY_TRADES] > 0)
     assert exchange.limits.spent[MY_TRADES] // 20 == 3  # BTCUSDT, XRPBTC, XRPUSDT, once
+
+
+DEPOSITS = ("GET", "/sapi/v1/capital/deposit/hisrec")
+
+
+async def test_the_capital_history_is_read_back_to_the_first_trade_then_only_what_is_new(
+    alice_with_key, exchange, running_bot, settings
+):
+    await following(running_bot)
+    exchange.spread = D(0)
+    exchange.set_price("SOLUSDT", D(150))
+    exchange.clock_skew_ms = -100 * 86_400_000  # 100 days ago: beyond one 90-day window
+    exchange.deposit(ALICE_KEY, "SOL", D(10))
+    await market(running_bot, "SOLUSDT", "SELL", "4")
+    exchange.clock_skew_ms = 0
+    report = await pnl(alice_with_key, "/pnl SOL")
+    assert "SOL realized" in report.text and "1 trades" in report.text, report.text
+    assert "no known cost" not in report.text, report.text  # the old deposit was read
+    assert exchange.limits.spent[DEPOSITS] == 2  # two windows of 90 days
+    assert await transfers_seen(settings.db_path, "deposit") == 1
+    await pnl(alice_with_key, "/pnl SOL")
+    assert exchange.limits.spent[DEPOSITS] == 3  # from the last read (less a day) to now
