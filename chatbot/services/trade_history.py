@@ -100,6 +100,8 @@ class TradeHistory:
         build = self._builds.get(user_id)
         if build is None:
             credentials = await self._keys.credentials(user_id)
+            build = self._builds.get(user_id)  # another call may have started one meanwhile
+        if build is None:
             with background():  # the task inherits the lane: all its calls are background
                 task = asyncio.create_task(self._build(user_id, credentials))
             build = self._builds[user_id] = _Build(task)
