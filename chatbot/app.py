@@ -66,6 +66,9 @@ from chatbot.services.open_orders import OpenOrderMirror
 from chatbot.services.order_tracker import OrderTracker
 from chatbot.services.order_watch import OrderWatch
 from chatbot.services.orders import OrderService
+from chatbot.services.pnl_report import PnlService
+from chatbot.services.trade_history import TradeHistory
+from chatbot.services.usdt_rates import UsdtRates
 from chatbot.storage.alerts import AlertRepository
 from chatbot.storage.conversations import SetkeyConversations
 from chatbot.storage.database import Database, open_database
@@ -74,6 +77,7 @@ from chatbot.storage.outbox import OutboxRepository
 from chatbot.storage.rate_limits import RateLimitRepository
 from chatbot.storage.tickets import TicketRepository
 from chatbot.storage.tracked_orders import TrackedOrderRepository
+from chatbot.storage.trade_history import TradeHistoryRepository
 from chatbot.storage.vault import CredentialVault
 from chatbot.telegram_pacing import PrioritySendPacer
 from chatbot.web import start_http
@@ -203,6 +207,8 @@ async def open_resources(app: Application, clock: Callable[[], float] = time.tim
         watch_seconds=settings.order_watch,
         clock=clock,
     )
+    pnl_repo = TradeHistoryRepository(db)
+    trade_history = TradeHistory(client, key_service, pnl_repo)
     services = Services(
         access=AccessPolicy(
             settings.allowed_users,
@@ -240,6 +246,7 @@ async def open_resources(app: Application, clock: Callable[[], float] = time.tim
             notices=notices,
         ),
         charts=ChartService(client, market_service),
+        pnl=PnlService(client, key_service, trade_history, UsdtRates(client, pnl_repo)),
         setkey=SetkeyConversations(db, vault, clock=clock),
     )
     # one count of WebSocket connection attempts for both streams (Binance's per-IP limit)
@@ -261,6 +268,7 @@ async def open_resources(app: Application, clock: Callable[[], float] = time.tim
         open_orders,
         leases=leases,
         notices=notices,
+        on_transfer=trade_history.record_live,
     )
     market_stream = MarketStreamSettings(url=stream_url)
     open_market_stream = functools.partial(MarketStream, market_stream, attempts=attempts)

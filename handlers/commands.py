@@ -15,7 +15,7 @@ from enum import Enum
 from telegram import BotCommand, Update
 from telegram.ext import Application, CommandHandler
 
-from handlers import account, alerts, keys, market, orders
+from handlers import account, alerts, keys, market, orders, pnl
 from handlers.common import reply
 from handlers.context import BotContext
 from handlers.welcome import HELP_INTRO, HELP_OUTRO
@@ -82,6 +82,12 @@ COMMANDS: tuple[Command, ...] = (
     Command("chart", market.chart, "Candlestick chart: /chart BTC [15m|1h|4h|1d]",
             Section.MARKET, (
         "/chart BTCUSDT 4h — candles with volume as a picture (15m, 1h, 4h, 1d; default 1h)",)),
+    Command("pnl", pnl.pnl, "Profit and loss: /pnl [today|7d|30d|ytd|all] [ASSET]",
+            Section.ACCOUNT, (
+        "/pnl or /pnl 30d BTC — realized and unrealized profit in USDT, fees, win rate "
+        "(today, 7d, 30d, ytd, all; default all)",
+        "/pnl chart — the profit curve as a picture; /pnl csv — your fills with cost basis, "
+        "for taxes")),
     Command("history", account.history, "Your own last fills: /history BTCUSDT",
             Section.ACCOUNT, ("/history BTCUSDT — your own last 10 fills",)),
     Command("setkey", None, "Register your Binance API key (private chat)", Section.KEY, (

@@ -380,4 +380,55 @@ MIGRATIONS: tuple[Migration, ...] = (
             """
         },
     ),
+    # 11: the user's own fills read from myTrades (per symbol, keyed by Binance's trade id),
+    # how far each symbol was read, deposits and withdrawals (live balance updates and the
+    # capital history) and until when that history was read, and the USDT rates of closed
+    # candles (see storage/trade_history.py).
+    # Portable as written: BIGINT is an 8-byte integer on both engines; amounts are text.
+    Migration(
+        """
+        CREATE TABLE pnl_trades (
+            user_id          BIGINT  NOT NULL,
+            symbol           TEXT    NOT NULL,
+            trade_id         BIGINT  NOT NULL,
+            order_id         BIGINT  NOT NULL,
+            price            TEXT    NOT NULL,
+            qty              TEXT    NOT NULL,
+            quote_qty        TEXT    NOT NULL,
+            commission       TEXT    NOT NULL,
+            commission_asset TEXT    NOT NULL,
+            time_ms          BIGINT  NOT NULL,
+            is_buyer         INTEGER NOT NULL,
+            PRIMARY KEY (user_id, symbol, trade_id)
+        );
+        CREATE INDEX pnl_trades_by_time ON pnl_trades (user_id, time_ms);
+        CREATE TABLE pnl_sync (
+            user_id   BIGINT NOT NULL,
+            symbol    TEXT   NOT NULL,
+            last_id   BIGINT NOT NULL,
+            synced_ms BIGINT NOT NULL,
+            PRIMARY KEY (user_id, symbol)
+        );
+        CREATE TABLE pnl_transfers (
+            user_id BIGINT NOT NULL,
+            source  TEXT   NOT NULL,
+            ref     TEXT   NOT NULL,
+            asset   TEXT   NOT NULL,
+            amount  TEXT   NOT NULL,
+            time_ms BIGINT NOT NULL,
+            PRIMARY KEY (user_id, source, ref)
+        );
+        CREATE TABLE pnl_marks (
+            user_id      BIGINT PRIMARY KEY,
+            transfers_to BIGINT NOT NULL
+        );
+        CREATE TABLE pnl_rates (
+            symbol    TEXT   NOT NULL,
+            period    TEXT   NOT NULL,
+            open_time BIGINT NOT NULL,
+            close     TEXT   NOT NULL,
+            PRIMARY KEY (symbol, period, open_time)
+        );
+        """
+    ),
 )
