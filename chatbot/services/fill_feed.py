@@ -23,7 +23,7 @@ from typing import Protocol
 from chatbot.errors import UserError
 from chatbot.exchange.credentials import ApiCredentials
 from chatbot.exchange.errors import BinanceError
-from chatbot.exchange.events import AccountPosition, ExecutionReport, UserEvent
+from chatbot.exchange.events import AccountPosition, ExecutionReport, ListStatus, UserEvent
 from chatbot.exchange.user_stream.stream import (
     EventCallback,
     KeyFailedCallback,
@@ -197,6 +197,8 @@ class FillFeed:
             self._mirror.on_position(user_id, event)
         elif isinstance(event, ExecutionReport):
             await self._tracker.on_event(user_id, event)
+        elif isinstance(event, ListStatus):
+            await self._tracker.on_list_status(user_id, event)
 
     async def _on_resync(self, user_ids: list[int]) -> None:
         for user_id in user_ids:  # after a gap: balances are asked of Binance again

@@ -73,6 +73,10 @@ def order_from_report(r: ExecutionReport) -> Order:
         time_in_force=r.time_in_force,
         time=r.order_time or r.transaction_time,
         update_time=r.event_time,
+        stop_price=r.stop_price,
+        trailing_delta=r.trailing_delta,
+        order_list_id=r.order_list_id,
+        is_working=r.is_working,
     )
 
 
@@ -83,6 +87,8 @@ def notice_for(
     resolved: bool,
     fill: LastFill | None,
     fees: dict[str, Decimal],
+    *,
+    exits_follow: bool = False,
 ) -> FillNotice | None:
     """The message for what is new in `order` since `before` (None: nothing new)."""
     if before is None:
@@ -113,4 +119,5 @@ def notice_for(
         last_price=this_fill.price if this_fill is not None else None,
         fees={asset: fee for asset, fee in fees.items() if fee},
         was_unknown=resolved,
+        exits_follow=exits_follow and order.status == "FILLED",
     )

@@ -110,6 +110,7 @@ class FillNotice:
     reason: str | None = None
     fees: dict[str, Decimal] = field(default_factory=dict)
     was_unknown: bool = False  # the confirmation could not tell whether it was placed
+    exits_follow: bool = False  # an OTO list's entry filled: its exits are now on the book
 
 
 class OrderNotifier(Protocol):

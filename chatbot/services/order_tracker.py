@@ -30,10 +30,11 @@ from chatbot.errors import UserError
 from chatbot.exchange.client import BinanceClient
 from chatbot.exchange.credentials import ApiCredentials
 from chatbot.exchange.errors import BinanceError, OrderNotFound
-from chatbot.exchange.events import ExecutionReport
+from chatbot.exchange.events import ExecutionReport, ListStatus
 from chatbot.exchange.models import Order
 from chatbot.services.account_mirror import AccountMirror
 from chatbot.services.keys import KeyService
+from chatbot.services.list_watch import ListWatch
 from chatbot.services.order_changes import (
     LastFill,
     notice_for,
@@ -75,9 +76,11 @@ class OrderTracker:
         *,
         settle_wait: float = SETTLE_WAIT,
         balances: AccountMirror | None = None,
+        lists: ListWatch | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._client = client
+        self._lists = lists
         self._balances = balances
         self._keys = keys
         self._tickets = tickets
@@ -132,6 +135,11 @@ class OrderTracker:
             fill = LastFill(report.last_qty, report.last_price, fees)
         await self.observe(user_id, order, ticket=ticket, fill=fill)
 
+    async def on_list_status(self, user_id: int, event: ListStatus) -> None:
+        """One `listStatus` event: an order list's end is told as one message."""
+        if self._lists is not None:
+            await self._lists.on_status(user_id, event)
+
     async def observe(
         self,
         user_id: int,
@@ -178,7 +186,12 @@ class OrderTracker:
             # The preview keeps showing the order as it is now (an edit does not notify).
             outcome, _ = await self._settle_ticket(ticket, order, (TicketState.OPEN,))
             await self._notifier.ticket_update(outcome, announce=False)
-        notice = notice_for(user_id, order, before, resolved, fill, fees or {})
+        if self._lists is not None and await self._lists.holds_back(user_id, order):
+            return  # a leg: told with its list's end
+        in_list = order.order_list_id is not None
+        notice = notice_for(
+            user_id, order, before, resolved, fill, fees or {}, exits_follow=in_list
+        )
         if notice is not None:
             await self._notifier.order_update(notice)
 
@@ -232,6 +245,8 @@ class OrderTracker:
 
     async def forget(self, user_id: int) -> None:
         await self._tracked.forget_user(user_id)
+        if self._lists is not None:
+            await self._lists.forget(user_id)
 
     async def _catch_up(self, user_id: int, credentials: ApiCredentials, since: int) -> None:
         for known in await self._tracked.open_orders(user_id):
@@ -251,6 +266,8 @@ class OrderTracker:
                 )
                 await self.observe(user_id, order, ticket=ticket)
         await self._placed_elsewhere(user_id, credentials, since - SYNC_MARGIN_MS)
+        if self._lists is not None:
+            await self._lists.catch_up(user_id, credentials)
 
     async def _placed_elsewhere(
         self, user_id: int, credentials: ApiCredentials, start_ms: int
