@@ -54,6 +54,9 @@ def order_state(order: Order) -> OrderState:
         time_in_force=order.time_in_force,
         created_ms=order.time,
         quote=order.cumulative_quote_qty,
+        order_list_id=order.order_list_id,
+        stop_price=order.stop_price,
+        trailing_delta=order.trailing_delta,
     )
 
 

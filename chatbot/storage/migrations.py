@@ -382,7 +382,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     # 11: the order lists (OCO, OTOCO) the bot follows for each user, and
     # whether the user was told how the list ended (storage/order_lists.py `claim_told`: told
-    # once across replicas); `order_ids` are the legs' ids, space-separated, working order first
+    # once across replicas); `order_ids` are the legs' ids, space-separated, working order first.
+    # A tracked order keeps its list, trigger and trailing delta (for /orders from the record).
     Migration(
         """
         CREATE TABLE order_lists (
@@ -396,6 +397,9 @@ MIGRATIONS: tuple[Migration, ...] = (
             updated_at    REAL    NOT NULL,
             PRIMARY KEY (user_id, symbol, order_list_id)
         );
+        ALTER TABLE tracked_orders ADD COLUMN order_list_id INTEGER;
+        ALTER TABLE tracked_orders ADD COLUMN stop_price TEXT;
+        ALTER TABLE tracked_orders ADD COLUMN trailing_delta INTEGER;
         """,
         {
             "postgresql": """
@@ -410,6 +414,9 @@ MIGRATIONS: tuple[Migration, ...] = (
                 updated_at    DOUBLE PRECISION NOT NULL,
                 PRIMARY KEY (user_id, symbol, order_list_id)
             );
+            ALTER TABLE tracked_orders ADD COLUMN order_list_id BIGINT;
+            ALTER TABLE tracked_orders ADD COLUMN stop_price TEXT;
+            ALTER TABLE tracked_orders ADD COLUMN trailing_delta INTEGER;
             """
         },
     ),

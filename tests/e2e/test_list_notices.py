@@ -14,10 +14,11 @@ from chatbot.runtime import runtime
 from chatbot.sandbox.botapi import Conversation
 from chatbot.sandbox.exchange import ExchangeSimulator
 from chatbot.storage.database import open_database
-from tests.e2e.conftest import ALICE
+from tests.e2e.conftest import ALICE, ask
 from tests.e2e.helpers import (
     following,
     notice_texts,
+    place_resting_buy,
     process_dies,
     sentinel_filled,
     until_async,
@@ -148,3 +149,33 @@ async def test_a_list_that_ended_while_the_bot_was_down_is_told_once_after_resta
         assert "take-profit filled, sold 0.01 BTC at 63,000" in told
         assert "the stop-loss was cancelled" in told
         assert len(notice_texts(alice)) == 2
+
+
+async def legs_tracked(database: str) -> int:
+    db = await open_database(database)
+    try:
+        row = await db.fetch_one(
+            "SELECT COUNT(*) AS n FROM tracked_orders WHERE order_list_id IS NOT NULL"
+        )
+    finally:
+        await db.close()
+    return int(row["n"]) if row else 0
+
+
+async def test_orders_groups_the_legs_of_a_list_beside_plain_orders(
+    alice_with_key, exchange, settings, running_bot
+):
+    await following(running_bot)
+    await place_resting_buy(alice_with_key, exchange)
+    placed = await place_oco(running_bot, exchange)
+    await until_async(lambda: legs_tracked(settings.db_path), within=15)
+    reply = await ask(alice_with_key, "/orders")
+    lines = reply.text.splitlines()
+    [oco] = [line for line in lines if line.startswith("OCO #")]
+    assert oco.startswith(f"OCO #{placed.order_list_id} BTCUSDT: ")
+    assert "sell 0.01 @ 63,000 (limit maker)" in oco
+    assert "stop-loss #" in oco and "sell 0.01 if ≤ 57,000 (market)" in oco
+    assert "take-profit #" in oco
+    assert all(f"#{o.order_id} " in oco for o in placed.orders)
+    [plain] = [line for line in lines if "BUY LIMIT BTCUSDT" in line]
+    assert "@ 55,000" in plain
