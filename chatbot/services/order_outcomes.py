@@ -33,6 +33,7 @@ class OutcomeKind(StrEnum):
     CANCELLED = "cancelled"  # the user pressed Cancel on the preview
     EXPIRED = "expired"  # not confirmed in time
     CANCELLED_ALL = "cancelled_all"  # a cancel-all ticket carried out
+    CANCELLED_LIST = "cancelled_list"  # a cancel-list ticket carried out (`cancelled`: its legs)
 
 
 class Cause(StrEnum):

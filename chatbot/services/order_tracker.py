@@ -24,6 +24,7 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import AbstractAsyncContextManager
 from decimal import Decimal
 
 from chatbot.errors import UserError
@@ -32,6 +33,7 @@ from chatbot.exchange.credentials import ApiCredentials
 from chatbot.exchange.errors import BinanceError, OrderNotFound
 from chatbot.exchange.events import ExecutionReport, ListStatus
 from chatbot.exchange.models import Order
+from chatbot.exchange.order_lists import OrderList
 from chatbot.services.account_mirror import AccountMirror
 from chatbot.services.keys import KeyService
 from chatbot.services.list_watch import ListWatch
@@ -53,7 +55,7 @@ from chatbot.storage.tickets import (
     TicketRepository,
     TicketState,
 )
-from chatbot.storage.tracked_orders import TrackedOrderRepository
+from chatbot.storage.tracked_orders import TrackedOrder, TrackedOrderRepository
 
 log = logging.getLogger(__name__)
 
@@ -236,12 +238,24 @@ class OrderTracker:
         """Forget orders that ended more than `keep_days` ago."""
         await self._tracked.prune(time.time() - keep_days * 86_400)
 
-    async def open_symbol(self, user_id: int, order_id: int) -> str | None:
-        """The symbol of an order the bot follows and last saw open, else None."""
+    async def open_order(self, user_id: int, order_id: int) -> TrackedOrder | None:
+        """An order the bot follows and last saw open, else None."""
         for known in await self._tracked.open_orders(user_id):
             if known.order_id == order_id:
-                return known.symbol
+                return known
         return None
+
+    def cancelling_list(self, symbol: str, order_list_id: int) -> AbstractAsyncContextManager[None]:
+        """While the chat cancels this list, its end waits for the chat's reply."""
+        if self._lists is None:
+            return contextlib.nullcontext()
+        return self._lists.cancelling(symbol, order_list_id)
+
+    async def list_told_by_reply(self, user_id: int, order_list: OrderList) -> None:
+        """A /cancel reply told this list's end (and its legs')."""
+        await self.told_by_reply(user_id, order_list.reports)
+        if self._lists is not None:
+            await self._lists.told_by_reply(user_id, order_list)
 
     async def forget(self, user_id: int) -> None:
         await self._tracked.forget_user(user_id)

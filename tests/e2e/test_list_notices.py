@@ -4,6 +4,7 @@ lists are placed through the client, as if in the Binance app or on the web."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from decimal import Decimal
 
@@ -14,7 +15,7 @@ from chatbot.runtime import runtime
 from chatbot.sandbox.botapi import Conversation
 from chatbot.sandbox.exchange import ExchangeSimulator
 from chatbot.storage.database import open_database
-from tests.e2e.conftest import ALICE, ask
+from tests.e2e.conftest import ALICE, ALICE_KEY, ask
 from tests.e2e.helpers import (
     following,
     notice_texts,
@@ -179,3 +180,29 @@ async def test_orders_groups_the_legs_of_a_list_beside_plain_orders(
     assert all(f"#{o.order_id} " in oco for o in placed.orders)
     [plain] = [line for line in lines if "BUY LIMIT BTCUSDT" in line]
     assert "@ 55,000" in plain
+
+
+async def test_cancel_of_a_leg_previews_the_list_and_cancels_it_once_after_confirm(
+    alice_with_key, exchange, settings, running_bot
+):
+    await following(running_bot)
+    placed = await place_oco(running_bot, exchange)
+    await until_async(lambda: legs_tracked(settings.db_path), within=15)
+    leg = placed.orders[0].order_id
+    preview = await ask(alice_with_key, f"/cancel {leg}")
+    assert f"Cancel order list #{placed.order_list_id} on BTCUSDT?" in preview.text
+    assert all(f"#{o.order_id} " in preview.text for o in placed.orders)
+    assert all(o.status == "NEW" for o in exchange.orders_for(ALICE_KEY))  # nothing yet
+    await asyncio.gather(*(alice_with_key.press(preview, "Confirm") for _ in range(5)))
+    await alice_with_key.wait_for(
+        lambda: alice_with_key.current(preview).text.startswith("✅ Cancelled order list"),
+        timeout=15,
+    )
+    result = alice_with_key.current(preview).text
+    assert all(f"#{o.order_id} " in result for o in placed.orders)
+    assert sorted(o.status for o in exchange.orders_for(ALICE_KEY)) == ["CANCELED"] * 2
+    await sentinel_filled(alice_with_key, exchange)
+    assert len(notice_texts(alice_with_key)) == 1  # the sentinel: the cancel was not told again
+    # five presses, one cancel: a second DELETE would have been refused (list gone) and said so
+    assert not any("no longer open" in m.text for m in alice_with_key.messages)
+    assert "✅ Cancelled order list" in alice_with_key.current(preview).text
