@@ -132,6 +132,10 @@ class ListWatch:
     async def forget(self, user_id: int) -> None:
         await self._lists.forget_user(user_id)
 
+    async def prune(self, older_than: float) -> None:
+        """Forget lists told before `older_than` (epoch seconds)."""
+        await self._lists.prune(older_than)
+
     async def _look_up(self, user_id: int, symbol: str, order_list_id: int) -> KnownList | None:
         credentials = await self._credentials(user_id)
         if credentials is None:

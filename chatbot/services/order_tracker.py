@@ -237,6 +237,8 @@ class OrderTracker:
     async def prune(self, keep_days: float = 30.0) -> None:
         """Forget orders that ended more than `keep_days` ago."""
         await self._tracked.prune(time.time() - keep_days * 86_400)
+        if self._lists is not None:
+            await self._lists.prune(time.time() - keep_days * 86_400)
 
     async def open_order(self, user_id: int, order_id: int) -> TrackedOrder | None:
         """An order the bot follows and last saw open, else None."""
