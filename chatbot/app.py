@@ -60,6 +60,7 @@ from chatbot.services.leases import (
     LeaseSettings,
     default_replica_id,
 )
+from chatbot.services.list_watch import ListWatch
 from chatbot.services.market import MarketService
 from chatbot.services.notices import ChangeNotices
 from chatbot.services.open_orders import OpenOrderMirror
@@ -73,6 +74,7 @@ from chatbot.storage.alerts import AlertRepository
 from chatbot.storage.conversations import SetkeyConversations
 from chatbot.storage.database import Database, open_database
 from chatbot.storage.leases import LeaseRepository
+from chatbot.storage.order_lists import OrderListRepository
 from chatbot.storage.outbox import OutboxRepository
 from chatbot.storage.rate_limits import RateLimitRepository
 from chatbot.storage.tickets import TicketRepository
@@ -194,8 +196,9 @@ async def open_resources(app: Application, clock: Callable[[], float] = time.tim
     notifier = ChatNotifier(app.bot)
     mirror = AccountMirror()  # balances kept by the user-data stream
     tracked = TrackedOrderRepository(db)
+    lists = ListWatch(client, key_service, OrderListRepository(db), notifier)
     tracker = OrderTracker(
-        client, key_service, tickets, tracked, notifier, balances=mirror, clock=clock
+        client, key_service, tickets, tracked, notifier, balances=mirror, lists=lists, clock=clock
     )
     open_orders = OpenOrderMirror(client, tracker, tracked)  # open orders kept by the stream
     watch = OrderWatch(

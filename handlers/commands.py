@@ -65,7 +65,8 @@ COMMANDS: tuple[Command, ...] = (
             Section.TRADING),
     Command("cancel", orders.cancel, "Cancel an order: /cancel ORDER_ID or /cancel BTC all",
             Section.TRADING, (
-        "/cancel 123456 — cancel one order; /cancel BTCUSDT all — cancel all on a symbol",)),
+        "/cancel 123456 — cancel one order (a leg of an OCO/OTOCO: its whole list, after "
+        "Confirm); /cancel BTCUSDT all — cancel all on a symbol",)),
     Command("orders", account.orders, "Your open orders: /orders [SYMBOL]", Section.ACCOUNT, (
         "/orders or /orders BTCUSDT — your open orders",)),
     Command("alert", alerts.alert, "Price alert: /alert BTC > 70000 or /alert ETH -5%",

@@ -24,7 +24,13 @@ from typing import Protocol
 from chatbot.errors import UserError
 from chatbot.exchange.credentials import ApiCredentials
 from chatbot.exchange.errors import BinanceError
-from chatbot.exchange.events import AccountPosition, BalanceChange, ExecutionReport, UserEvent
+from chatbot.exchange.events import (
+    AccountPosition,
+    BalanceChange,
+    ExecutionReport,
+    ListStatus,
+    UserEvent,
+)
 from chatbot.exchange.user_stream.stream import (
     EventCallback,
     KeyFailedCallback,
@@ -205,6 +211,8 @@ class FillFeed:
             await self._tracker.on_event(user_id, event)
         elif isinstance(event, BalanceChange) and self._on_transfer is not None:
             await self._on_transfer(user_id, event)
+        elif isinstance(event, ListStatus):
+            await self._tracker.on_list_status(user_id, event)
 
     async def _on_resync(self, user_ids: list[int]) -> None:
         for user_id in user_ids:  # after a gap: balances are asked of Binance again

@@ -431,4 +431,44 @@ MIGRATIONS: tuple[Migration, ...] = (
         );
         """
     ),
+    # 12: the order lists (OCO, OTOCO) the bot follows for each user, and
+    # whether the user was told how the list ended (storage/order_lists.py `claim_told`: told
+    # once across replicas); `order_ids` are the legs' ids, space-separated, working order first.
+    # A tracked order keeps its list, trigger and trailing delta (for /orders from the record).
+    Migration(
+        """
+        CREATE TABLE order_lists (
+            user_id       INTEGER NOT NULL,
+            symbol        TEXT    NOT NULL,
+            order_list_id INTEGER NOT NULL,
+            contingency   TEXT    NOT NULL,
+            status        TEXT    NOT NULL,
+            order_ids     TEXT    NOT NULL,
+            told          INTEGER NOT NULL DEFAULT 0,
+            updated_at    REAL    NOT NULL,
+            PRIMARY KEY (user_id, symbol, order_list_id)
+        );
+        ALTER TABLE tracked_orders ADD COLUMN order_list_id INTEGER;
+        ALTER TABLE tracked_orders ADD COLUMN stop_price TEXT;
+        ALTER TABLE tracked_orders ADD COLUMN trailing_delta INTEGER;
+        """,
+        {
+            "postgresql": """
+            CREATE TABLE order_lists (
+                user_id       BIGINT           NOT NULL,
+                symbol        TEXT             NOT NULL,
+                order_list_id BIGINT           NOT NULL,
+                contingency   TEXT             NOT NULL,
+                status        TEXT             NOT NULL,
+                order_ids     TEXT             NOT NULL,
+                told          INTEGER          NOT NULL DEFAULT 0,
+                updated_at    DOUBLE PRECISION NOT NULL,
+                PRIMARY KEY (user_id, symbol, order_list_id)
+            );
+            ALTER TABLE tracked_orders ADD COLUMN order_list_id BIGINT;
+            ALTER TABLE tracked_orders ADD COLUMN stop_price TEXT;
+            ALTER TABLE tracked_orders ADD COLUMN trailing_delta INTEGER;
+            """
+        },
+    ),
 )
