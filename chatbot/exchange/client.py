@@ -18,20 +18,22 @@ from chatbot.exchange.capital import CapitalMove
 from chatbot.exchange.credentials import ApiCredentials
 from chatbot.exchange.errors import InvalidSymbol, NotAvailable
 from chatbot.exchange.list_endpoints import OrderListEndpoints
+from chatbot.exchange.market_models import (
+    AvgPrice,
+    BookTicker,
+    Depth,
+    Kline,
+    MarketTrade,
+    Ticker24h,
+    TickerPrice,
+)
 from chatbot.exchange.models import (
     Account,
     AccountTrade,
     ApiRestrictions,
-    AvgPrice,
-    BookTicker,
-    Depth,
     ExchangeInfo,
-    Kline,
-    MarketTrade,
     Order,
     SymbolCommission,
-    Ticker24h,
-    TickerPrice,
 )
 from chatbot.exchange.request_types import OrderRequest, new_client_order_id
 from chatbot.exchange.symbol_rules import SymbolRules
