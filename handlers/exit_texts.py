@@ -13,9 +13,12 @@ from decimal import Decimal
 
 from chatbot.errors import present
 from chatbot.exchange.grid import price_places, quantity_places
+from chatbot.exchange.models import Order
 from chatbot.exchange.symbol_rules import SymbolRules
 from chatbot.services.exit_plan import ExitFigures, ExitLeg, ExitPlan, LegType, Money
 from chatbot.services.order_intent import ExitRole
+from chatbot.services.order_outcomes import Outcome
+from chatbot.storage.tickets import Ticket, TicketKind
 from handlers.common import esc, num
 
 MINUS = "−"  # U+2212, as a figure's sign reads in a message
@@ -108,3 +111,37 @@ def _signed(value: Decimal, places: int) -> str:
 
 def _percent(bps: int) -> str:
     return num(Decimal(bps) / 100)
+
+
+def render_list_placed(outcome: Outcome) -> str:
+    """What a placed order list became: its legs by Binance's ids."""
+    placed = present(outcome.order_list, "the placed list")
+    t = outcome.ticket
+    by_type = {r.type: r.order_id for r in placed.reports}
+    legs = []
+    for leg in t.legs:
+        order_id = by_type.get(str(leg.order_type))
+        name = _NAMES[leg.role].lower()
+        legs.append(f"{name} #{order_id}" if order_id else name)
+    if t.kind is TicketKind.OTOCO:
+        entry = next((r.order_id for r in placed.reports if r.type == "LIMIT"), None)
+        number = f" (order #{entry})" if entry is not None else ""
+        return (
+            f"📌 <b>Entry placed</b>: BUY {num(t.quantity or Decimal(0))} {esc(t.symbol)} @ "
+            f"{num(t.price or Decimal(0))}{number}; its exits ({', '.join(legs)}) go on the "
+            f"book when it fills (order list #{placed.order_list_id}). /orders lists them."
+        )
+    return (
+        f"📌 <b>Placed</b>: {', '.join(legs)} (OCO, order list #{placed.order_list_id}) on "
+        f"{esc(t.symbol)}: the first to trigger cancels the other. /orders lists them."
+    )
+
+
+def render_exit_open(ticket: Ticket, order: Order) -> str:
+    """A single stop-loss or take-profit on the book."""
+    [leg] = ticket.legs
+    return (
+        f"📌 <b>Placed</b>: {_NAMES[leg.role].lower()} #{order.order_id} on "
+        f"{esc(ticket.symbol)}, {num(order.orig_qty)} {esc(ticket.symbol)} waits for its "
+        f"trigger. /orders lists it; /cancel {order.order_id} cancels it."
+    )

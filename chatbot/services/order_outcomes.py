@@ -15,6 +15,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Protocol
 
 from chatbot.exchange.models import Order
+from chatbot.exchange.order_lists import OrderList
 from chatbot.storage.tickets import Ticket, TicketState
 
 if TYPE_CHECKING:
@@ -58,6 +59,7 @@ class Outcome:
     preview: OrderPreview | None = None
     cancelled: list[Order] = field(default_factory=list)
     watched_seconds: float = 0.0  # MISSING: how long Binance was asked
+    order_list: OrderList | None = None  # an exit list's ticket: the list Binance placed
 
 
 class PressKind(StrEnum):
