@@ -14,6 +14,7 @@ from chatbot.exchange.grid import price_places
 from chatbot.services.exit_preview import ExitPreview
 from chatbot.services.order_intent import ProtectIntent, ProtectKind
 from chatbot.side import Side
+from chatbot.storage.tickets import TicketKind
 from handlers.common import chat_of, esc, keyboard, num, typing, user_id
 from handlers.context import BotContext
 from handlers.exit_parsing import parse_order_with_exits, parse_protect, parse_single_exit
@@ -79,14 +80,23 @@ def render_exit_preview(p: ExitPreview) -> str:
     pp = price_places(rules)
     symbol, quote = esc(rules.symbol), esc(rules.quote_asset)
     if p.entry is not None:
-        head = f"<b>Preview: BUY {symbol} with exits (OTOCO)</b>"
+        market = p.ticket.kind is TicketKind.ENTRY_OCO
+        how = "market order, then its exits (OCO)" if market else "with exits (OTOCO)"
+        head = f"<b>Preview: BUY {symbol} {how}</b>"
         entry = render_preview(p.entry).split("\n")[1:]
         entry = [line for line in entry if not line.startswith("Confirm within")]
-        note = (
+        sells = (
             f"The exits sell {num(plan.quantity)} {esc(rules.base_asset)}, what the buy leaves "
-            "after its fee (taken in the coin bought); Binance puts them on the book once the "
-            "buy has filled."
+            "after its fee (taken in the coin bought)"
         )
+        if market:
+            note = (
+                f"{sells}; I place them as soon as the buy has filled. If Binance refuses them "
+                "then (the price moved past the stop, say), I tell you at once: the coins "
+                "would be held without protection."
+            )
+        else:
+            note = f"{sells}; Binance puts them on the book once the buy has filled."
         lines = [head, *entry, note]
     else:
         kind = "OCO: the first to trigger cancels the other" if plan.is_oco else "one order"

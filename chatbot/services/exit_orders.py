@@ -12,8 +12,10 @@ through `OrderService._submit` (see `exit_request`).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from decimal import Decimal
 from typing import TypeVar
 
 from chatbot.errors import UserError, present
@@ -25,12 +27,14 @@ from chatbot.exchange.errors import (
     OrderStatusUnknown,
     RateLimited,
 )
+from chatbot.exchange.grid import round_quantity
+from chatbot.exchange.models import Order
 from chatbot.exchange.order_lists import ListLeg, OcoRequest, OrderList, OtocoRequest
 from chatbot.exchange.request_types import OrderRequest
 from chatbot.health import HealthBoard
 from chatbot.services.exit_plan import ExitLeg, LegType
-from chatbot.services.keys import KeyService
-from chatbot.services.order_outcomes import Cause, Outcome, OutcomeKind
+from chatbot.services.keys import KeyService, KeyUnreadable
+from chatbot.services.order_outcomes import Cause, EntryExits, Outcome, OutcomeKind
 from chatbot.storage.database import StorageError
 from chatbot.storage.retry import until_written
 from chatbot.storage.tickets import Ticket, TicketKind, TicketRepository, TicketState
@@ -108,6 +112,67 @@ class ExitOrders:
             return []
         return [await self._settled(ticket, found, LIST_PENDING)]
 
+    # -- a market entry's OCO, placed by the bot once the entry has filled --------------------
+
+    async def follow_entry(
+        self, ticket: Ticket, entry: Order | None = None, *, stale: bool = False
+    ) -> EntryExits | None:
+        """Place the OCO of a filled market entry (ENTRY_OCO), once: the placement is claimed
+        on the ticket first, and the list's `listClientOrderId` is derived from the ticket id,
+        so a list already sent is found, not sent again. None when another caller has it
+        (or had it) in hand."""
+        if not await self._tickets.claim_exits(ticket.id, stale=stale):
+            return None
+        list_id = exits_list_id(ticket.id)
+        try:
+            credentials = await self._keys.credentials(ticket.user_id)
+            found = await self._client.order_list(credentials, list_client_order_id=list_id)
+            if found is not None:
+                return await self._exits_placed(ticket, found)
+            if entry is None:
+                entry = await self._client.query_order(
+                    credentials, ticket.symbol, client_order_id=ticket.id
+                )
+            rules = await self._client.symbol_rules(ticket.symbol)
+            request = _entry_oco(ticket, entry, rules.base_asset, list_id)
+            request = dataclasses.replace(request, quantity=round_quantity(rules, request.quantity))
+            placed = await self._client.place_oco(credentials, request)
+        except OrderStatusUnknown:
+            return await self._find_exits(ticket, credentials, list_id)
+        except (ExchangeUnavailable, RateLimited, KeyUnreadable) as exc:
+            log.info("ticket %s: exits not sent (%s); retried at start-up", ticket.id, exc)
+            return EntryExits()
+        except (BinanceError, UserError) as exc:
+            await self._write(lambda: self._tickets.set_exits(ticket.id, 0))
+            return EntryExits(refused=exc.user_message)
+        return await self._exits_placed(ticket, placed)
+
+    async def follow_entries(self) -> list[Outcome]:
+        """At start-up: the OCO of every filled market entry a stopped run left without it."""
+        outcomes = []
+        for ticket in await self._tickets.entries_without_exits():
+            exits = await self.follow_entry(ticket, stale=True)
+            if exits is not None:
+                outcomes.append(Outcome(OutcomeKind.FILLED, ticket, exits=exits))
+        return outcomes
+
+    async def _find_exits(
+        self, ticket: Ticket, credentials: ApiCredentials, list_id: str
+    ) -> EntryExits:
+        for delay in (0.0, *self._lookup_delays):
+            await asyncio.sleep(delay)
+            try:
+                found = await self._client.order_list(credentials, list_client_order_id=list_id)
+            except BinanceError:
+                continue
+            if found is not None:
+                return await self._exits_placed(ticket, found)
+        return EntryExits()  # still claimed (-1): the next start-up asks again
+
+    async def _exits_placed(self, ticket: Ticket, placed: OrderList) -> EntryExits:
+        await self._write(lambda: self._tickets.set_exits(ticket.id, placed.order_list_id))
+        return EntryExits(order_list=placed)
+
     async def _send(self, credentials: ApiCredentials, ticket: Ticket) -> OrderList:
         take_profit, stop_loss = _pair(ticket)
         quantity = present(take_profit.quantity, "an exit's quantity")
@@ -160,6 +225,26 @@ class ExitOrders:
     async def _write(self, write: Callable[[], Awaitable[T]]) -> T:
         """A write about a list already sent: retried until the database takes it."""
         return await until_written(write, part="orders", health=self._health)
+
+
+def exits_list_id(ticket_id: str) -> str:
+    """The `listClientOrderId` of a market entry's OCO: the ticket's, so always the same."""
+    return f"{ticket_id}-x"
+
+
+def _entry_oco(ticket: Ticket, entry: Order, base: str, list_id: str) -> OcoRequest:
+    """The OCO for what the entry left in the account: its fill less the fee taken in the
+    coin bought, at most what the preview planned (and showed)."""
+    if entry.status != "FILLED":
+        raise UserError(f"the buy is {entry.status.lower()}, not filled")
+    take_profit, stop_loss = _pair(ticket)
+    held = entry.executed_qty
+    if entry.fills:
+        held -= sum((f.commission for f in entry.fills if f.commission_asset == base), Decimal(0))
+    quantity = min(held, take_profit.quantity)
+    return OcoRequest(
+        ticket.symbol, "SELL", quantity, list_leg(take_profit), list_leg(stop_loss), list_id
+    )
 
 
 def _pair(ticket: Ticket) -> tuple[ExitLeg, ExitLeg]:

@@ -44,7 +44,7 @@ from chatbot.services.exit_plan import ExitFigures, ExitPlan, LegType, exit_figu
 from chatbot.services.keys import KeyService
 from chatbot.services.market import MarketService
 from chatbot.services.open_orders import OpenOrderMirror
-from chatbot.services.order_intent import OrderIntent, ProtectIntent
+from chatbot.services.order_intent import OrderIntent, ProtectIntent, amount_in_quote
 from chatbot.services.order_preview import OrderPreview, OrderPreviewer
 from chatbot.side import Side
 from chatbot.storage.tickets import Ticket, TicketKind, TicketRepository
@@ -140,43 +140,51 @@ class ExitPreviewer:
     async def preview_entry(
         self, user_id: int, chat_id: int, intent: OrderIntent, ttl: int
     ) -> ExitPreview:
-        """/buy ... @ PRICE tp ... sl ...: one OTOCO (the limit buy working, its exits an OCO
-        that Binance places once the buy has filled). The buy itself is previewed and checked
-        as any /buy (`OrderPreviewer`); its exits here, against its limit price."""
+        """/buy ... tp ... sl ...: with a limit price, one OTOCO (the buy working, its exits an
+        OCO that Binance places once the buy has filled); at market, the buy alone, and the
+        OCO placed by the bot once it has filled (ENTRY_OCO). The buy itself is previewed and
+        checked as any /buy (`OrderPreviewer`); its exits here, against its limit price or
+        the best ask now."""
         spec, price = intent.exits, intent.price
         if spec is None:
             raise ValueError("preview_entry takes a /buy with exits")
-        if price is None or intent.in_quote or intent.side is not Side.BUY:
-            raise UserError(
-                "Exits go with a limit buy of a quantity for now: give its price, like "
-                "/buy BTC 0.01 @ 66000 tp 70000 sl 64000"
-            )
         rules = await self._market.resolve(intent.symbol)
         _refused(check_status, rules)
+        if amount_in_quote(intent, rules):
+            raise UserError(
+                "With exits, type the quantity to buy, like /buy BTC 0.01 tp +5% sl -3%"
+            )
         credentials = await self._keys.credentials(user_id)
-        last, account = await asyncio.gather(
-            self._last_price(rules.symbol), self._account(user_id, credentials)
+        last, account, book = await asyncio.gather(
+            self._last_price(rules.symbol),
+            self._account(user_id, credentials),
+            self._client.book_ticker(rules.symbol),
         )
-        fee_rate = _fee_rate(account, worst=True)
+        reference = price if price is not None else book.ask_price
+        kind = TicketKind.OTOCO if price is not None else TicketKind.ENTRY_OCO
         step, _ = quantity_step(rules, market=False)
-        received = to_step(mul(intent.amount, 1 - fee_rate), step, ROUND_FLOOR)
+        received = to_step(
+            mul(intent.amount, 1 - _fee_rate(account, worst=True)), step, ROUND_FLOOR
+        )
         plan = plan_exits(
-            spec, rules=rules, reference=price, quantity=received, limit_distance_pct=self._distance
+            spec,
+            rules=rules,
+            reference=reference,
+            quantity=received,
+            limit_distance_pct=self._distance,
         )
         if not (plan.take_profit and plan.stop_loss):
             raise UserError(
-                "A /buy carries both exits (an OTOCO needs a take-profit and a stop-loss); "
-                "for one side, buy first, then /sl or /tp. Example: "
-                "/buy BTC 0.01 @ 66000 tp 70000 sl 64000"
+                "A /buy carries both exits (a take-profit and a stop-loss, as one OCO); for "
+                "one side, buy first, then /sl or /tp. Example: /buy BTC 0.01 tp +5% sl -3%"
             )
-        _refused(check_list_allowed, rules, "OTO")
-        await self._check(user_id, credentials, rules, plan, price, TicketKind.OTOCO)
-        figures = await self._figures(plan, price, account, rules, entry_fee=True)
+        if kind is TicketKind.OTOCO:
+            _refused(check_list_allowed, rules, "OTO")
+        await self._check(user_id, credentials, rules, plan, reference, kind)
+        figures = await self._figures(plan, reference, account, rules, entry_fee=True)
         plain = dataclasses.replace(intent, exits=None)
-        entry = await self._orders.preview(
-            user_id, chat_id, plain, ttl, kind=TicketKind.OTOCO, legs=plan.legs
-        )
-        return ExitPreview(entry.ticket, rules, plan, figures, last, price, ttl, entry)
+        entry = await self._orders.preview(user_id, chat_id, plain, ttl, kind=kind, legs=plan.legs)
+        return ExitPreview(entry.ticket, rules, plan, figures, last, reference, ttl, entry)
 
     async def _check(
         self,
@@ -212,7 +220,7 @@ class ExitPreviewer:
         counts = OpenOrderCounts.count(
             rules.symbol, [OpenOrder.from_order(o) for o in found], all_symbols=True
         )
-        entry = 1 if kind is TicketKind.OTOCO else 0
+        entry = 1 if kind is TicketKind.OTOCO else 0  # a market entry is gone when they go
         algo = sum(1 for leg in plan.legs if leg.order_type in ALGO_TYPES)
         lists = 1 if kind in (TicketKind.OCO, TicketKind.OTOCO) else 0
         added = len(plan.legs) + entry

@@ -36,6 +36,8 @@ class ListLookup(Protocol):
 
     async def reconcile(self, ticket: Ticket) -> list[Outcome]: ...
 
+    async def follow_entries(self) -> list[Outcome]: ...
+
 
 LOOKUP_DELAYS = (0.2, 0.5, 1.0, 2.0)  # seconds between the first queries after a lost answer
 
@@ -118,6 +120,8 @@ class OrderRecovery:
             await self._tickets.move(ticket.id, (TicketState.SUBMITTED,), TicketState.UNKNOWN)
         for ticket in await self._tickets.in_states((TicketState.UNKNOWN,)):
             outcomes += await self._settle_one(self._reconcile_unknown, ticket)
+        if self._lists is not None:  # market entries that filled before their OCO was placed
+            outcomes += await self._lists.follow_entries()
         stale = self._clock() - self._confirm_ttl
         for ticket in await self._tickets.in_states((TicketState.DRAFT,)):
             if ticket.created_at <= stale and await self._tickets.move(

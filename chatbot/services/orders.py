@@ -13,6 +13,7 @@ open orders by `OrderCancels`.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -202,7 +203,11 @@ class OrderService:
                 return await self._cancels.cancel_all(ticket)
             if ticket.is_list:
                 return await self._exit_orders.place(ticket)
-            return await self._submit(ticket)
+            outcome = await self._submit(ticket)
+            if ticket.kind is TicketKind.ENTRY_OCO and outcome.kind is OutcomeKind.FILLED:
+                exits = await self._exit_orders.follow_entry(ticket, outcome.order)
+                outcome = dataclasses.replace(outcome, exits=exits)
+            return outcome
 
     async def _explain_lost_press(self, ticket_id: str, fresh_after: float) -> PressResult:
         ticket = present(await self._tickets.get(ticket_id), f"ticket {ticket_id}")
@@ -274,6 +279,9 @@ class OrderService:
         if not moved:
             return None
         await self._tickets.move(ticket.id, (TicketState.CONFIRMING,), TicketState.EXPIRED)
+        if ticket.kind is TicketKind.ENTRY_OCO:  # its exits were planned at the old price
+            reason = f"the price moved more than {self._slippage}% since the preview"
+            return Outcome(OutcomeKind.NOT_SENT, ticket, reason=reason + "; send it again")
         fresh = await self.preview(ticket.user_id, ticket.chat_id, _intent(ticket))
         return Outcome(OutcomeKind.REPREVIEW, ticket, preview=fresh)
 

@@ -46,6 +46,7 @@ class TicketKind(StrEnum):
     EXIT = "exit"  # one stop-loss or take-profit order on coins held (/sl, /tp, /protect)
     OCO = "oco"  # a take-profit and a stop-loss on coins held, as one OCO list
     OTOCO = "otoco"  # a limit buy with its OCO placed by Binance once it fills
+    ENTRY_OCO = "entry_oco"  # a market buy whose OCO the bot places once it has filled
 
 
 LIST_KINDS = (TicketKind.OCO, TicketKind.OTOCO)  # placed as one order list (`list_id`)
@@ -239,6 +240,32 @@ class TicketRepository:
             (TicketState.OPEN, self._clock(), list_id, ticket_id, *from_states),
         )
         return changed == 1
+
+    async def claim_exits(self, ticket_id: str, *, stale: bool = False) -> bool:
+        """An ENTRY_OCO ticket's exits: claim their placement (list_id NULL -> -1) so that one
+        caller places them; with `stale`, also take over a claim a stopped run left (-1)."""
+        held = "(list_id IS NULL OR list_id = -1)" if stale else "list_id IS NULL"
+        changed = await self._db.execute(
+            f"UPDATE tickets SET list_id = -1, updated_at = ? WHERE id = ? AND {held}",
+            (self._clock(), ticket_id),
+        )
+        return changed == 1
+
+    async def set_exits(self, ticket_id: str, list_id: int) -> None:
+        """An ENTRY_OCO ticket's exits settled: the OCO's id, or 0 when Binance refused it."""
+        await self._db.execute(
+            "UPDATE tickets SET list_id = ?, updated_at = ? WHERE id = ?",
+            (list_id, self._clock(), ticket_id),
+        )
+
+    async def entries_without_exits(self) -> list[Ticket]:
+        """Filled market entries whose OCO was never placed or never confirmed placed."""
+        rows = await self._db.fetch_all(
+            "SELECT * FROM tickets WHERE kind = ? AND state = ? "
+            "AND (list_id IS NULL OR list_id = -1) ORDER BY created_at",
+            (str(TicketKind.ENTRY_OCO), str(TicketState.FILLED)),
+        )
+        return [Ticket.from_row(r) for r in rows]
 
     async def in_states(
         self,

@@ -109,6 +109,8 @@ async def test_refusals_say_the_rule_before_any_ticket(alice_with_key, exchange)
         "/protect BTC sl 58000 tp 200000": "2x / 0.5x the average price",
         "/protect BTC 1 sl 58000": "you have 0.05 BTC free",
         "/buy BTC 0.01 @ 59000 tp 58000 sl 57000": "take-profit",
+        "/buy BTC $100 tp +5% sl -3%": "with exits, type the quantity to buy",
+        "/buy BTC 0.01 tp +5%": "a /buy carries both exits",
     }
     for command, rule in refusals.items():
         reply = await ask(alice_with_key, command)
@@ -143,3 +145,24 @@ async def test_a_lost_otoco_answer_is_found_by_its_list_client_id(alice_with_key
     result = await confirm(alice_with_key, preview)
     assert "Entry placed" in result.text, result.text
     assert len(orders_at_exchange(exchange)) == 3  # sent once, never again
+
+
+async def test_a_trailing_take_profit_activates_at_its_level_then_triggers(
+    alice_with_key, exchange
+):
+    exchange.set_price("BTCUSDT", Decimal("60000"))
+    preview = await ask(alice_with_key, "/tp BTC 62000 trail 1%")
+    assert "trailing 1% once it reaches 62,000" in preview.text, preview.text
+    assert "At the target: not known until it starts to trail." in preview.text
+    await confirm(alice_with_key, preview)
+    [order] = orders_at_exchange(exchange)
+    assert (order.type, order.stop_price, order.trailing_delta) == ("TAKE_PROFIT", 62000, 100)
+    exchange.set_price("BTCUSDT", Decimal("61000"))
+    assert orders_at_exchange(exchange)[0].trail_best is None  # not active below its level
+    exchange.set_price("BTCUSDT", Decimal("62500"))  # reaches its level: trailing starts
+    assert orders_at_exchange(exchange)[0].trail_best == Decimal("62500")
+    exchange.set_price("BTCUSDT", Decimal("63000"))
+    exchange.set_price("BTCUSDT", Decimal("62400"))  # -0.95% from 63,000: not yet
+    assert orders_at_exchange(exchange)[0].status == "NEW"
+    exchange.set_price("BTCUSDT", Decimal("62300"))  # -1.1%: triggers
+    await until(lambda: orders_at_exchange(exchange)[0].status == "FILLED")
