@@ -236,6 +236,7 @@ async def open_resources(app: Application, clock: Callable[[], float] = time.tim
             open_orders=open_orders,
             health=health,
             clock=clock,
+            stop_limit_distance_pct=settings.stop_limit_distance_pct,
         ),
         alerts=AlertService(
             alert_repo,

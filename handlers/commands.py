@@ -15,9 +15,10 @@ from enum import Enum
 from telegram import BotCommand, Update
 from telegram.ext import Application, CommandHandler
 
-from handlers import account, alerts, keys, market, orders, pnl
-from handlers.common import reply
+from handlers import account, alerts, exits, keys, market, orders, pnl
+from handlers.common import esc, reply
 from handlers.context import BotContext
+from handlers.exit_texts import EXIT_HELP
 from handlers.welcome import HELP_INTRO, HELP_OUTRO
 
 Callback = Callable[[Update, BotContext], Awaitable[object]]
@@ -58,15 +59,22 @@ COMMANDS: tuple[Command, ...] = (
         "BTC means BTCUSDT)",)),
     Command("balance", account.balance, "Your balances valued in USDT", Section.ACCOUNT, (
         "/balance — your assets, free and locked, valued in USDT",)),
-    Command("buy", orders.buy, "Buy, after a preview: /buy BTC 0.001 [@ 60000]", Section.TRADING, (
+    Command("buy", exits.buy, "Buy, after a preview: /buy BTC 0.001 [@ 60000]", Section.TRADING, (
         "/buy BTCUSDT 0.001 — market order; /buy BTC 0.001 @ 60000 — limit order (GTC)",
-        "/buy BTCUSDT 100 USDT or /buy BTC $100 — spend an amount; /sell works the same")),
+        "/buy BTCUSDT 100 USDT or /buy BTC $100 — spend an amount; /sell works the same",
+        esc(EXIT_HELP["buy"]))),
     Command("sell", orders.sell, "Sell, after a preview: /sell BTC 0.001 [@ 70000]",
             Section.TRADING),
     Command("cancel", orders.cancel, "Cancel an order: /cancel ORDER_ID or /cancel BTC all",
             Section.TRADING, (
         "/cancel 123456 — cancel one order (a leg of an OCO/OTOCO: its whole list, after "
         "Confirm); /cancel BTCUSDT all — cancel all on a symbol",)),
+    Command("protect", exits.protect, "Stop-loss and take-profit: /protect ETH sl 2500 tp 3600",
+            Section.TRADING, (esc(EXIT_HELP["protect"]),)),
+    Command("sl", exits.stop_loss, "Stop-loss on coins held: /sl BTC 64000", Section.TRADING,
+            (esc(EXIT_HELP["sl"]),)),
+    Command("tp", exits.take_profit, "Take-profit on coins held: /tp BTC 70000", Section.TRADING,
+            (esc(EXIT_HELP["tp"]),)),
     Command("orders", account.orders, "Your open orders: /orders [SYMBOL]", Section.ACCOUNT, (
         "/orders or /orders BTCUSDT — your open orders",)),
     Command("alert", alerts.alert, "Price alert: /alert BTC > 70000 or /alert ETH -5%",

@@ -13,9 +13,13 @@ from decimal import Decimal
 
 from chatbot.errors import present
 from chatbot.exchange.grid import price_places, quantity_places
+from chatbot.exchange.models import Order
+from chatbot.exchange.order_lists import OrderList
 from chatbot.exchange.symbol_rules import SymbolRules
 from chatbot.services.exit_plan import ExitFigures, ExitLeg, ExitPlan, LegType, Money
 from chatbot.services.order_intent import ExitRole
+from chatbot.services.order_outcomes import Outcome
+from chatbot.storage.tickets import Ticket, TicketKind
 from handlers.common import esc, num
 
 MINUS = "−"  # U+2212, as a figure's sign reads in a message
@@ -108,3 +112,70 @@ def _signed(value: Decimal, places: int) -> str:
 
 def _percent(bps: int) -> str:
     return num(Decimal(bps) / 100)
+
+
+def render_list_placed(outcome: Outcome) -> str:
+    """What a placed order list became: its legs by Binance's ids."""
+    placed = present(outcome.order_list, "the placed list")
+    t = outcome.ticket
+    legs = _leg_ids(t, placed)
+    if t.kind is TicketKind.OTOCO:
+        entry = next((r.order_id for r in placed.reports if r.type == "LIMIT"), None)
+        number = f" (order #{entry})" if entry is not None else ""
+        return (
+            f"📌 <b>Entry placed</b>: BUY {num(t.quantity or Decimal(0))} {esc(t.symbol)} @ "
+            f"{num(t.price or Decimal(0))}{number}; its exits ({', '.join(legs)}) go on the "
+            f"book when it fills (order list #{placed.order_list_id}). /orders lists them."
+        )
+    return (
+        f"📌 <b>Placed</b>: {', '.join(legs)} (OCO, order list #{placed.order_list_id}) on "
+        f"{esc(t.symbol)}: the first to trigger cancels the other. /orders lists them."
+    )
+
+
+def render_exit_open(ticket: Ticket, order: Order) -> str:
+    """A single stop-loss or take-profit on the book."""
+    [leg] = ticket.legs
+    return (
+        f"📌 <b>Placed</b>: {_NAMES[leg.role].lower()} #{order.order_id} on "
+        f"{esc(ticket.symbol)}, {num(order.orig_qty)} {esc(ticket.symbol)} waits for its "
+        f"trigger. /orders lists it; /cancel {order.order_id} cancels it."
+    )
+
+
+def render_entry_exits(outcome: Outcome) -> str:
+    """A market entry's OCO after the fill: placed, refused (the coins are unprotected: what to
+    type), or sent without an answer yet."""
+    exits, t = present(outcome.exits, "a market entry's exits"), outcome.ticket
+    if exits.order_list is not None:
+        legs = _leg_ids(t, exits.order_list)
+        return (
+            f"🛡 <b>Exits placed</b>: {', '.join(legs)} (OCO, order list "
+            f"#{exits.order_list.order_list_id}): the first to trigger cancels the other."
+        )
+    if exits.refused is not None:
+        roles = {leg.role: leg for leg in t.legs}
+        stop, target = roles[ExitRole.STOP_LOSS], roles[ExitRole.TAKE_PROFIT]
+        sl = stop.stop_price or stop.first_trigger
+        tp = target.limit_price or target.stop_price
+        plain = [format((v or Decimal(0)).normalize(), "f") for v in (sl, tp)]
+        retry = f"/protect {t.symbol} sl {plain[0]} tp {plain[1]}"  # typeable: no separators
+        return (
+            f"⚠️ <b>Exits refused</b>: {esc(exits.refused.rstrip('.'))}. Your {esc(t.symbol)} "
+            f"buy filled and the coins are held WITHOUT protection. To protect them, type "
+            f"{esc(retry)} (or other levels)."
+        )
+    return (
+        "⏳ <b>Exits not confirmed yet</b>: the OCO was sent once and will not be sent twice; "
+        "/orders shows what Binance has. I check again at my next start."
+    )
+
+
+def _leg_ids(t: Ticket, placed: OrderList) -> list[str]:
+    by_type = {r.type: r.order_id for r in placed.reports}
+    names = []
+    for leg in t.legs:
+        order_id = by_type.get(str(leg.order_type))
+        name = _NAMES[leg.role].lower()
+        names.append(f"{name} #{order_id}" if order_id else name)
+    return names

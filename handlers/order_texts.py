@@ -18,6 +18,7 @@ from chatbot.services.order_preview import OrderPreview
 from chatbot.side import Side
 from chatbot.storage.tickets import Ticket, TicketKind, TicketState
 from handlers.common import esc, num
+from handlers.exit_texts import render_entry_exits, render_exit_open, render_list_placed
 from handlers.list_texts import order_lines, order_terms
 
 _PRESS_ANSWERS = {
@@ -157,6 +158,13 @@ def render_placing(message: Message) -> str:
 
 def render_outcome(outcome: Outcome) -> str:
     t, order, kind = outcome.ticket, outcome.order, outcome.kind
+    if outcome.order_list is not None:
+        return render_list_placed(outcome)
+    if outcome.exits is not None:  # a market entry filled: its OCO followed
+        fill = _render_fill(t, order) if order is not None else "✅ <b>Your buy filled</b>."
+        return f"{fill}\n{render_entry_exits(outcome)}"
+    if kind is OutcomeKind.OPEN and order is not None and t.kind is TicketKind.EXIT:
+        return render_exit_open(t, order)
     if kind is OutcomeKind.FILLED and order is not None:
         return _render_fill(t, order)
     if kind is OutcomeKind.OPEN and order is not None:

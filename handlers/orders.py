@@ -34,6 +34,7 @@ from handlers.common import (
     user_id,
 )
 from handlers.context import BotContext
+from handlers.exit_texts import render_entry_exits
 from handlers.order_texts import (
     press_answer,
     render_cancel_all,
@@ -195,6 +196,11 @@ async def show_outcome(message: Message, context: BotContext, outcome: Outcome) 
         metrics.orders.labels(outcome=outcome.kind).inc()
     if outcome.kind is OutcomeKind.REPREVIEW and outcome.preview is not None:
         await show_preview(message.chat_id, context, outcome.preview)
+    if outcome.exits is not None and outcome.exits.refused is not None:
+        # a market entry's OCO refused: a new message, so the phone rings (an edit does not)
+        await context.bot.send_message(
+            message.chat_id, render_entry_exits(outcome), parse_mode="HTML"
+        )
 
 
 def ticket_handler() -> CallbackQueryHandler:

@@ -15,6 +15,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Protocol
 
 from chatbot.exchange.models import Order
+from chatbot.exchange.order_lists import OrderList
 from chatbot.storage.tickets import Ticket, TicketState
 
 if TYPE_CHECKING:
@@ -46,6 +47,16 @@ class Cause(StrEnum):
 
 
 @dataclass(frozen=True)
+class EntryExits:
+    """What became of the OCO that follows a market entry's fill: placed (`order_list`),
+    refused by Binance (`refused`, its words: the coins are held without protection), or sent
+    with no answer yet (neither)."""
+
+    order_list: OrderList | None = None
+    refused: str | None = None
+
+
+@dataclass(frozen=True)
 class Outcome:
     """What became of a confirmed ticket; `kind` picks the message the chat shows. `reason` is
     a message meant for the user from an error (Binance's refusal, a key that must be set
@@ -59,6 +70,8 @@ class Outcome:
     preview: OrderPreview | None = None
     cancelled: list[Order] = field(default_factory=list)
     watched_seconds: float = 0.0  # MISSING: how long Binance was asked
+    order_list: OrderList | None = None  # an exit list's ticket: the list Binance placed
+    exits: EntryExits | None = None  # a market entry's ticket: its OCO after the fill
 
 
 class PressKind(StrEnum):

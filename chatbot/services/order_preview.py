@@ -43,6 +43,7 @@ from chatbot.exchange.reference_prices import ReferencePrices
 from chatbot.exchange.rule_checks import OrderRuleViolation, check_status
 from chatbot.exchange.symbol_rules import ExchangeFilters, SymbolRules
 from chatbot.services.account_mirror import AccountMirror
+from chatbot.services.exit_plan import ExitLeg
 from chatbot.services.keys import KeyService
 from chatbot.services.market import MarketService
 from chatbot.services.open_orders import OpenOrderMirror
@@ -136,14 +137,24 @@ class OrderPreviewer:
         self._max_usdt = max_order_usdt
 
     async def preview(
-        self, user_id: int, chat_id: int, intent: OrderIntent, ttl: int
+        self,
+        user_id: int,
+        chat_id: int,
+        intent: OrderIntent,
+        ttl: int,
+        *,
+        kind: TicketKind = TicketKind.ORDER,
+        legs: tuple[ExitLeg, ...] = (),
     ) -> OrderPreview:
         """Round and check the order, price it, and save it as a ticket: DRAFT to confirm, or
         closed with `largest` set when the balance does not cover it. Raises UserError when a
-        rule is broken."""
+        rule is broken. An OTOCO's entry is previewed here too, its `kind` and exit `legs`
+        saved with it (`exit_preview.py`)."""
         rules, credentials, in_quote = await self._start(user_id, intent)
         market = await self._fetch(rules, credentials, intent, user_id)
-        return await self._build(user_id, chat_id, intent, in_quote, market, ttl)
+        return await self._build(
+            user_id, chat_id, intent, in_quote, market, ttl, kind=kind, legs=legs
+        )
 
     async def preview_largest(self, ticket_id: str, user_id: int, ttl: int) -> OrderPreview:
         """The button under a preview without Confirm: a fresh preview (a new ticket) for the
@@ -233,6 +244,9 @@ class OrderPreviewer:
         in_quote: bool,
         market: _Market,
         ttl: int,
+        *,
+        kind: TicketKind = TicketKind.ORDER,
+        legs: tuple[ExitLeg, ...] = (),
     ) -> OrderPreview:
         rules, side = market.rules, intent.side
         order_type = "LIMIT" if intent.price is not None else "MARKET"
@@ -257,7 +271,7 @@ class OrderPreviewer:
         ticket = await self._tickets.create(
             user_id=user_id,
             chat_id=chat_id,
-            kind=TicketKind.ORDER,
+            kind=kind,
             symbol=rules.symbol,
             side=side,
             order_type=order_type,
@@ -265,6 +279,7 @@ class OrderPreviewer:
             quote_quantity=prepared.quote_quantity,
             price=prepared.price,
             preview_price=market.best,
+            legs=legs,
         )
         preview = _priced(ticket, prepared, intent, price, quantity, market, ttl)
         if not preview.insufficient:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Protocol
 
 from chatbot.errors import UserError
 from chatbot.exchange.client import BinanceClient
@@ -28,6 +29,15 @@ from chatbot.storage.tickets import (
     TicketRepository,
     TicketState,
 )
+
+
+class ListLookup(Protocol):
+    """What settles an order list's ticket at start-up (`exit_orders.ExitOrders`)."""
+
+    async def reconcile(self, ticket: Ticket) -> list[Outcome]: ...
+
+    async def follow_entries(self) -> list[Outcome]: ...
+
 
 LOOKUP_DELAYS = (0.2, 0.5, 1.0, 2.0)  # seconds between the first queries after a lost answer
 
@@ -47,8 +57,10 @@ class OrderRecovery:
         confirm_ttl: int,
         lookup_delays: Sequence[float] = LOOKUP_DELAYS,
         clock: Callable[[], float] = time.time,
+        lists: ListLookup | None = None,
     ) -> None:
         self._client = client
+        self._lists = lists
         self._keys = keys
         self._tickets = tickets
         self._tracker = tracker
@@ -108,6 +120,8 @@ class OrderRecovery:
             await self._tickets.move(ticket.id, (TicketState.SUBMITTED,), TicketState.UNKNOWN)
         for ticket in await self._tickets.in_states((TicketState.UNKNOWN,)):
             outcomes += await self._settle_one(self._reconcile_unknown, ticket)
+        if self._lists is not None:  # market entries that filled before their OCO was placed
+            outcomes += await self._lists.follow_entries()
         stale = self._clock() - self._confirm_ttl
         for ticket in await self._tickets.in_states((TicketState.DRAFT,)):
             if ticket.created_at <= stale and await self._tickets.move(
@@ -138,7 +152,11 @@ class OrderRecovery:
         return [Outcome(OutcomeKind.NOT_SENT, ticket, cause=cause)]
 
     async def _reconcile_unknown(self, ticket: Ticket) -> list[Outcome]:
-        """Sent by a previous run, fate unknown: ask once now; the watch asks on."""
+        """Sent by a previous run, fate unknown: ask once now; the watch asks on. An order
+        list is asked for by its listClientOrderId (`ListLookup`); the watch follows single
+        orders only, so an unfound list stays UNKNOWN until the next start-up asks again."""
+        if ticket.is_list:
+            return [] if self._lists is None else await self._lists.reconcile(ticket)
         try:
             credentials = await self._keys.credentials(ticket.user_id)
             order = await self._client.query_order(

@@ -65,9 +65,11 @@ class OrderWatch:
         task.add_done_callback(lambda _: self._tasks.pop(ticket.id, None))
 
     async def resume(self) -> None:
-        """At start-up: watch again every ticket a previous run left UNKNOWN."""
+        """At start-up: watch again every ticket a previous run left UNKNOWN (an order list's
+        is asked for by its listClientOrderId at start-up instead: `exit_orders.py`)."""
         for ticket in await self._tickets.in_states((TicketState.UNKNOWN,)):
-            self.start(ticket)
+            if not ticket.is_list:
+                self.start(ticket)
 
     @property
     def watching(self) -> int:

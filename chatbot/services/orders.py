@@ -13,6 +13,7 @@ open orders by `OrderCancels`.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -33,10 +34,13 @@ from chatbot.exchange.models import Order
 from chatbot.exchange.weight_governor import trading
 from chatbot.health import HealthBoard
 from chatbot.services.account_mirror import AccountMirror
+from chatbot.services.exit_orders import ExitOrders, exit_request
+from chatbot.services.exit_preview import ExitPreview, ExitPreviewer
 from chatbot.services.keys import KeyService
 from chatbot.services.market import MarketService
 from chatbot.services.open_orders import OpenOrderMirror
 from chatbot.services.order_cancels import CancelAllPreview, CancelListPreview, OrderCancels
+from chatbot.services.order_intent import ProtectIntent
 from chatbot.services.order_outcomes import Cause, Outcome, OutcomeKind, PressKind, PressResult
 from chatbot.services.order_preview import OrderIntent, OrderPreview, OrderPreviewer
 from chatbot.services.order_recovery import LOOKUP_DELAYS, OrderRecovery
@@ -79,6 +83,7 @@ class OrderService:
         lookup_delays: Sequence[float] = LOOKUP_DELAYS,
         health: HealthBoard | None = None,
         clock: Callable[[], float] = time.time,
+        stop_limit_distance_pct: Decimal = Decimal("0.5"),
     ) -> None:
         self._client = client
         self._health = health or HealthBoard()
@@ -89,6 +94,9 @@ class OrderService:
         self._slippage = max_slippage_pct
         self._clock = clock  # the tickets' clock: a ticket's age is read against it
         self._tracker = tracker
+        self._exit_orders = ExitOrders(
+            client, keys, tickets, health=self._health, lookup_delays=lookup_delays
+        )
         self._recovery = OrderRecovery(
             client,
             keys,
@@ -99,6 +107,7 @@ class OrderService:
             confirm_ttl=confirm_ttl,
             lookup_delays=lookup_delays,
             clock=clock,
+            lists=self._exit_orders,
         )
         self._cancels = OrderCancels(
             client,
@@ -118,6 +127,16 @@ class OrderService:
             open_orders=open_orders,
             max_order_usdt=max_order_usdt,
         )
+        self._exits = ExitPreviewer(
+            client,
+            keys,
+            market,
+            tickets,
+            balances=balances,
+            open_orders=open_orders,
+            orders=self._previewer,
+            limit_distance_pct=stop_limit_distance_pct,
+        )
 
     # -- preview (built by `OrderPreviewer`) ---------------------------------------------------
 
@@ -131,6 +150,17 @@ class OrderService:
         """The button of a preview the balance does not cover: a fresh preview of the largest
         order like it that fits (see `OrderPreviewer.preview_largest`)."""
         return await self._previewer.preview_largest(ticket_id, user_id, self._confirm_ttl)
+
+    async def preview_protect(
+        self, user_id: int, chat_id: int, intent: ProtectIntent
+    ) -> ExitPreview:
+        """/protect, /sl, /tp: exits on coins held, checked and saved as a ticket (see
+        `ExitPreviewer.preview_protect`). Raises UserError when a rule is broken."""
+        return await self._exits.preview_protect(user_id, chat_id, intent, self._confirm_ttl)
+
+    async def preview_entry(self, user_id: int, chat_id: int, intent: OrderIntent) -> ExitPreview:
+        """/buy ... @ PRICE tp ... sl ...: an OTOCO ticket (see `ExitPreviewer.preview_entry`)."""
+        return await self._exits.preview_entry(user_id, chat_id, intent, self._confirm_ttl)
 
     @property
     def ticket_repository(self) -> TicketRepository:
@@ -173,7 +203,13 @@ class OrderService:
                 return await self._cancels.cancel_all(ticket)
             if ticket.kind is TicketKind.CANCEL_LIST:
                 return await self._cancels.cancel_list(ticket)
-            return await self._submit(ticket)
+            if ticket.is_list:
+                return await self._exit_orders.place(ticket)
+            outcome = await self._submit(ticket)
+            if ticket.kind is TicketKind.ENTRY_OCO and outcome.kind is OutcomeKind.FILLED:
+                exits = await self._exit_orders.follow_entry(ticket, outcome.order)
+                outcome = dataclasses.replace(outcome, exits=exits)
+            return outcome
 
     async def _explain_lost_press(self, ticket_id: str, fresh_after: float) -> PressResult:
         ticket = present(await self._tickets.get(ticket_id), f"ticket {ticket_id}")
@@ -207,7 +243,8 @@ class OrderService:
         except (ExchangeUnavailable, RateLimited) as exc:  # refused before leaving the bot
             return await self._not_placed(ticket, OutcomeKind.NOT_SENT, exc.user_message)
         except BinanceError as exc:  # an error code that proves the order was refused
-            if isinstance(exc, FilterFailure | InvalidSymbol) or exc.code in RULE_CODES:
+            rules = isinstance(exc, FilterFailure | InvalidSymbol) or exc.code in RULE_CODES
+            if rules and ticket.kind is TicketKind.ORDER:
                 return await self._rules_changed(ticket, exc)
             return await self._not_placed(ticket, OutcomeKind.REJECTED, exc.user_message)
         # Binance has answered: the order exists whatever the database says. Its outcome is
@@ -244,6 +281,9 @@ class OrderService:
         if not moved:
             return None
         await self._tickets.move(ticket.id, (TicketState.CONFIRMING,), TicketState.EXPIRED)
+        if ticket.kind is TicketKind.ENTRY_OCO:  # its exits were planned at the old price
+            reason = f"the price moved more than {self._slippage}% since the preview"
+            return Outcome(OutcomeKind.NOT_SENT, ticket, reason=reason + "; send it again")
         fresh = await self.preview(ticket.user_id, ticket.chat_id, _intent(ticket))
         return Outcome(OutcomeKind.REPREVIEW, ticket, preview=fresh)
 
@@ -281,6 +321,8 @@ class OrderService:
 
 
 def _request(ticket: Ticket) -> OrderRequest:
+    if ticket.kind is TicketKind.EXIT:
+        return exit_request(ticket)
     return OrderRequest(
         ticket.symbol,
         ticket.side or "",

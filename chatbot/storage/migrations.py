@@ -471,4 +471,18 @@ MIGRATIONS: tuple[Migration, ...] = (
             """
         },
     ),
+    # 13: exit tickets (storage/tickets.py): an OCO's, an OTOCO's or a single stop's legs as
+    # JSON text, and the order list Binance placed for it
+    Migration(
+        """
+        ALTER TABLE tickets ADD COLUMN legs TEXT;
+        ALTER TABLE tickets ADD COLUMN list_id INTEGER;
+        """,
+        {
+            "postgresql": """
+            ALTER TABLE tickets ADD COLUMN legs TEXT;
+            ALTER TABLE tickets ADD COLUMN list_id BIGINT;
+            """
+        },
+    ),
 )

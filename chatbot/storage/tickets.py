@@ -7,6 +7,7 @@ state: of two taps, two devices or a retried callback, exactly one moves a DRAFT
 
 from __future__ import annotations
 
+import json
 import secrets
 import time
 from collections.abc import Callable
@@ -16,6 +17,8 @@ from enum import StrEnum
 from typing import Any
 
 from chatbot.errors import present
+from chatbot.services.exit_plan import ExitLeg, LegType
+from chatbot.services.order_intent import ExitRole
 from chatbot.side import Side
 from chatbot.storage.database import Database
 
@@ -41,6 +44,13 @@ class TicketKind(StrEnum):
     ORDER = "order"
     CANCEL_ALL = "cancel_all"
     CANCEL_LIST = "cancel_list"  # an order list (OCO, OTOCO) whose id is the ticket's order_id
+    EXIT = "exit"  # one stop-loss or take-profit order on coins held (/sl, /tp, /protect)
+    OCO = "oco"  # a take-profit and a stop-loss on coins held, as one OCO list
+    OTOCO = "otoco"  # a limit buy with its OCO placed by Binance once it fills
+    ENTRY_OCO = "entry_oco"  # a market buy whose OCO the bot places once it has filled
+
+
+LIST_KINDS = (TicketKind.OCO, TicketKind.OTOCO)  # placed as one order list (`list_id`)
 
 
 PENDING_STATES = (TicketState.CONFIRMING, TicketState.SUBMITTED, TicketState.UNKNOWN)
@@ -72,6 +82,12 @@ class Ticket:
     updated_at: float
     order_id: int | None
     detail: str | None
+    legs: tuple[ExitLeg, ...] = ()  # the exit legs (EXIT, OCO, OTOCO), take-profit first
+    list_id: int | None = None  # Binance's orderListId once the list is placed
+
+    @property
+    def is_list(self) -> bool:
+        return self.kind in LIST_KINDS
 
     @classmethod
     def from_row(cls, row: Any) -> Ticket:
@@ -93,7 +109,39 @@ class Ticket:
             updated_at=float(row["updated_at"]),
             order_id=row["order_id"],
             detail=row["detail"],
+            legs=legs_from_json(row["legs"]),
+            list_id=row["list_id"],
         )
+
+
+def legs_to_json(legs: tuple[ExitLeg, ...]) -> str | None:
+    """The legs as JSON text (Decimals as plain strings), None without legs."""
+    if not legs:
+        return None
+    return json.dumps([{
+        "role": str(leg.role), "type": str(leg.order_type), "side": str(leg.side),
+        "quantity": _text(leg.quantity), "stop": _text(leg.stop_price),
+        "limit": _text(leg.limit_price), "trail": leg.trailing_bps,
+        "first": _text(leg.first_trigger),
+    } for leg in legs])  # fmt: skip
+
+
+def legs_from_json(text: str | None) -> tuple[ExitLeg, ...]:
+    if not text:
+        return ()
+    return tuple(
+        ExitLeg(
+            role=ExitRole(item["role"]),
+            order_type=LegType(item["type"]),
+            side=Side(item["side"]),
+            quantity=Decimal(item["quantity"]),
+            stop_price=_dec(item["stop"]),
+            limit_price=_dec(item["limit"]),
+            trailing_bps=item["trail"],
+            first_trigger=_dec(item["first"]),
+        )
+        for item in json.loads(text)
+    )
 
 
 def _dec(value: str | None) -> Decimal | None:
@@ -126,6 +174,7 @@ class TicketRepository:
         price: Decimal | None = None,
         preview_price: Decimal | None = None,
         order_id: int | None = None,
+        legs: tuple[ExitLeg, ...] = (),
     ) -> Ticket:
         """A new DRAFT ticket, as the insert wrote it (RETURNING): the read connection may not
         see the row yet."""
@@ -133,11 +182,11 @@ class TicketRepository:
         rows = await self._db.write_returning(
             "INSERT INTO tickets (id, user_id, chat_id, kind, symbol, side, order_type, "
             "quantity, quote_quantity, price, preview_price, state, created_at, updated_at, "
-            "order_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
+            "order_id, legs) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
             (
                 ticket_id, user_id, chat_id, str(kind), symbol, side, order_type,
                 _text(quantity), _text(quote_quantity), _text(price), _text(preview_price),
-                str(TicketState.DRAFT), now, now, order_id,
+                str(TicketState.DRAFT), now, now, order_id, legs_to_json(legs),
             ),
         )  # fmt: skip
         row = rows[0] if rows else None
@@ -181,6 +230,44 @@ class TicketRepository:
             (to_state, self._clock(), order_id, detail, ticket_id, *from_states),
         )
         return changed == 1
+
+    async def list_placed(
+        self, ticket_id: str, from_states: tuple[TicketState, ...], list_id: int
+    ) -> bool:
+        """An order list's ticket -> OPEN with Binance's `orderListId` (compare-and-set)."""
+        marks = ", ".join("?" for _ in from_states)
+        changed = await self._db.execute(
+            f"UPDATE tickets SET state = ?, updated_at = ?, list_id = ? "
+            f"WHERE id = ? AND state IN ({marks})",
+            (TicketState.OPEN, self._clock(), list_id, ticket_id, *from_states),
+        )
+        return changed == 1
+
+    async def claim_exits(self, ticket_id: str, *, stale: bool = False) -> bool:
+        """An ENTRY_OCO ticket's exits: claim their placement (list_id NULL -> -1) so that one
+        caller places them; with `stale`, also take over a claim a stopped run left (-1)."""
+        held = "(list_id IS NULL OR list_id = -1)" if stale else "list_id IS NULL"
+        changed = await self._db.execute(
+            f"UPDATE tickets SET list_id = -1, updated_at = ? WHERE id = ? AND {held}",
+            (self._clock(), ticket_id),
+        )
+        return changed == 1
+
+    async def set_exits(self, ticket_id: str, list_id: int) -> None:
+        """An ENTRY_OCO ticket's exits settled: the OCO's id, or 0 when Binance refused it."""
+        await self._db.execute(
+            "UPDATE tickets SET list_id = ?, updated_at = ? WHERE id = ?",
+            (list_id, self._clock(), ticket_id),
+        )
+
+    async def entries_without_exits(self) -> list[Ticket]:
+        """Filled market entries whose OCO was never placed or never confirmed placed."""
+        rows = await self._db.fetch_all(
+            "SELECT * FROM tickets WHERE kind = ? AND state = ? "
+            "AND (list_id IS NULL OR list_id = -1) ORDER BY created_at",
+            (str(TicketKind.ENTRY_OCO), str(TicketState.FILLED)),
+        )
+        return [Ticket.from_row(r) for r in rows]
 
     async def in_states(
         self,
