@@ -32,7 +32,7 @@ def render_list_end(n: ListNotice) -> str:
     tail = "".join(f"; the {leg.role} was {_status(leg.order)}" for leg in others)
     result = ""
     if n.result is not None:
-        result = f"\nResult against the entry: {_signed(n.result)} {esc(n.quote_asset)}"
+        result = f"\nResult against the entry, after fees: {_signed(n.result)} {esc(n.quote_asset)}"
     return f"✅ <b>{head} done</b>: {told}{tail}.{result}"
 
 
@@ -42,7 +42,12 @@ def _filled(n: ListNotice, leg: ListLegOutcome) -> str:
     partly = "" if o.status == "FILLED" else f" (of {num(o.orig_qty)})"
     at = f" at {num(o.average_price, 8)}" if o.average_price is not None else ""
     total = f" for {num(o.cumulative_quote_qty)} {esc(n.quote_asset)}"
-    return f"{leg.role} filled, {verb} {num(o.executed_qty)}{partly} {esc(n.base_asset)}{at}{total}"
+    fees = ", ".join(f"{num(amount)} {esc(asset)}" for asset, amount in leg.fees.items() if amount)
+    fee = f" (fee {fees})" if fees else ""
+    return (
+        f"{leg.role} filled, {verb} {num(o.executed_qty)}{partly} {esc(n.base_asset)}{at}"
+        f"{total}{fee}"
+    )
 
 
 def _status(order: Order) -> str:

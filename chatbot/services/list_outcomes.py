@@ -1,11 +1,13 @@
 """How an order list (OCO, OTOCO) ended, as a type the handlers turn into one message.
 
 Plain functions of Binance's records: which leg is which (`leg_role`), and the list's result in
-the quote asset against its entry when the list had one (an OTOCO's working order)."""
+the quote asset against its entry when the list had one (an OTOCO's working order), net of the
+fees Binance charged in the symbol's two assets."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 
@@ -38,12 +40,13 @@ def leg_role(order: Order, working_order_id: int | None) -> LegRole:
 class ListLegOutcome:
     role: LegRole
     order: Order  # the leg's final state
+    fees: Mapping[str, Decimal] = field(default_factory=dict)  # by asset; empty when unread
 
 
 @dataclass(frozen=True, slots=True)
 class ListNotice:
-    """An order list that ended, told once. `result` is the exit's gain (negative: loss) in
-    the quote asset against the entry, None when the list had no filled entry."""
+    """An order list that ended, told once. `result` is the exits' gain (negative: loss) in
+    the quote asset against the entry, after fees, None when the list had no filled entry."""
 
     user_id: int
     symbol: str
@@ -59,16 +62,44 @@ class ListNotice:
         return tuple(leg for leg in self.legs if leg.role is not LegRole.ENTRY)
 
 
-def list_result(entry: Order | None, exits: list[Order]) -> Decimal | None:
-    """The exits' proceeds against what their quantity cost at the entry's average price (a
-    SELL exit after a BUY entry gains when it sells higher; a BUY exit after a SELL entry
-    when it buys lower). None without a filled entry or a filled exit."""
-    filled = [o for o in exits if o.executed_qty > 0]
-    if entry is None or entry.average_price is None or not filled:
+def list_result(
+    entry: ListLegOutcome | None, exits: list[ListLegOutcome], base: str, quote: str
+) -> Decimal | None:
+    """What the exits brought against what the entry cost, fees included: the figure the
+    preview called the gain at the target or the loss at the stop. None without a filled
+    entry or a filled exit. Fees in a third asset (BNB) are not counted."""
+    filled = [leg for leg in exits if leg.order.executed_qty > 0]
+    if entry is None or entry.order.executed_qty <= 0 or not filled:
         return None
-    result = Decimal(0)
-    for order in filled:
-        at_entry = entry.average_price * order.executed_qty
-        gained = order.cumulative_quote_qty - at_entry
-        result += gained if order.side == "SELL" else -gained
+    if entry.order.side == "BUY":
+        return _sold_against_bought(entry, filled, base, quote)
+    return _bought_back(entry, filled, quote)
+
+
+def _sold_against_bought(
+    entry: ListLegOutcome, exits: list[ListLegOutcome], base: str, quote: str
+) -> Decimal:
+    """A BUY entry cost its quote amount (plus any fee in the quote asset); its fee in the base
+    asset left fewer coins, so an exit that sells all the coins received carries the whole
+    cost, one that sells part a share of it. Each SELL exit brings its quote amount less its
+    fee."""
+    zero = Decimal(0)
+    received = entry.order.executed_qty - entry.fees.get(base, zero)
+    cost = entry.order.cumulative_quote_qty + entry.fees.get(quote, zero)
+    result = zero
+    for leg in exits:
+        share = min(Decimal(1), leg.order.executed_qty / received) if received > 0 else 1
+        result += leg.order.cumulative_quote_qty - leg.fees.get(quote, zero) - cost * share
+    return result
+
+
+def _bought_back(entry: ListLegOutcome, exits: list[ListLegOutcome], quote: str) -> Decimal:
+    """A SELL entry brought its quote amount less its fee; each BUY exit spends its quote
+    amount on a share of the coins sold."""
+    zero = Decimal(0)
+    brought = entry.order.cumulative_quote_qty - entry.fees.get(quote, zero)
+    result = zero
+    for leg in exits:
+        share = min(Decimal(1), leg.order.executed_qty / entry.order.executed_qty)
+        result += brought * share - leg.order.cumulative_quote_qty
     return result

@@ -33,6 +33,7 @@ from chatbot.services.list_outcomes import (
     leg_role,
     list_result,
 )
+from chatbot.services.order_changes import order_fees
 from chatbot.storage.order_lists import KnownList, OrderListRepository
 
 log = logging.getLogger(__name__)
@@ -164,11 +165,17 @@ class ListWatch:
         except BinanceError as exc:  # told by the next catch-up
             log.warning("user_id=%s list end not read: %s", user_id, type(exc).__name__)
             return
+        fees = [
+            await order_fees(self._client, credentials, o) if o.executed_qty else {} for o in legs
+        ]
         if not await self._lists.claim_told(user_id, known.symbol, known.order_list_id):
             return
-        outcomes = tuple(ListLegOutcome(leg_role(o, known.working_order_id), o) for o in legs)
-        entry = next((o.order for o in outcomes if o.role is LegRole.ENTRY), None)
-        exits = [o.order for o in outcomes if o.role is not LegRole.ENTRY]
+        outcomes = tuple(
+            ListLegOutcome(leg_role(o, known.working_order_id), o, paid)
+            for o, paid in zip(legs, fees, strict=True)
+        )
+        entry = next((o for o in outcomes if o.role is LegRole.ENTRY), None)
+        exits = [o for o in outcomes if o.role is not LegRole.ENTRY]
         notice = ListNotice(
             user_id=user_id,
             symbol=known.symbol,
@@ -177,7 +184,7 @@ class ListWatch:
             order_list_id=known.order_list_id,
             contingency=known.contingency,
             legs=outcomes,
-            result=list_result(entry if entry and entry.executed_qty else None, exits),
+            result=list_result(entry, exits, rules.base_asset, rules.quote_asset),
         )
         await self._notifier.list_update(notice)
 

@@ -3,9 +3,13 @@ notice the user gets. Plain functions of Binance's records, used by `OrderTracke
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
 
+from chatbot.exchange.client import BinanceClient
+from chatbot.exchange.credentials import ApiCredentials
+from chatbot.exchange.errors import BinanceError
 from chatbot.exchange.events import ExecutionReport
 from chatbot.exchange.models import Order
 from chatbot.services.order_outcomes import FillNotice, NoticeKind, OutcomeKind
@@ -124,3 +128,20 @@ def notice_for(
         was_unknown=resolved,
         exits_follow=exits_follow and order.status == "FILLED",
     )
+
+
+async def order_fees(
+    client: BinanceClient, credentials: ApiCredentials, order: Order
+) -> dict[str, Decimal]:
+    """The commissions of the order's fills so far, by asset (`myTrades` by order id, weight
+    5); empty when Binance cannot be asked (the caller tells what it knows without them)."""
+    fees: dict[str, Decimal] = defaultdict(Decimal)
+    try:
+        trades = await client.my_trades(
+            credentials, order.symbol, limit=100, order_id=order.order_id
+        )
+    except BinanceError:
+        return {}
+    for trade in trades:
+        fees[trade.commission_asset] += trade.commission
+    return dict(fees)

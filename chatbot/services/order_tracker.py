@@ -40,6 +40,7 @@ from chatbot.services.list_watch import ListWatch
 from chatbot.services.order_changes import (
     LastFill,
     notice_for,
+    order_fees,
     order_from_report,
     order_state,
     ticket_result,
@@ -270,7 +271,11 @@ class OrderTracker:
                 order = await self._client.query_order(
                     credentials, known.symbol, order_id=known.order_id
                 )
-                fees = await self._fees(credentials, order) if order.executed_qty > 0 else {}
+                fees = (
+                    await order_fees(self._client, credentials, order)
+                    if order.executed_qty > 0
+                    else {}
+                )
                 await self.observe(user_id, order, fees=fees)
         recent = self._clock() - UNRESOLVED_LOOKBACK
         for ticket in await self._tickets.in_states(
@@ -297,7 +302,11 @@ class OrderTracker:
             known = await self._tracked.known_ids(user_id, symbol)
             for order in await self._client.all_orders(credentials, symbol, start_time=start_ms):
                 if order.order_id not in known:
-                    fees = await self._fees(credentials, order) if order.executed_qty > 0 else {}
+                    fees = (
+                        await order_fees(self._client, credentials, order)
+                        if order.executed_qty > 0
+                        else {}
+                    )
                     await self.observe(user_id, order, fees=fees)
         read_at = time.time()
         listed: list[Order] = []
@@ -306,19 +315,6 @@ class OrderTracker:
         for order in listed:
             await self.observe(user_id, order)
         await self._tracked.close_unlisted(user_id, {o.order_id for o in listed}, read_at)
-
-    async def _fees(self, credentials: ApiCredentials, order: Order) -> dict[str, Decimal]:
-        """The commissions of the order's fills so far, by asset (`myTrades` by order id)."""
-        fees: dict[str, Decimal] = defaultdict(Decimal)
-        try:
-            trades = await self._client.my_trades(
-                credentials, order.symbol, limit=100, order_id=order.order_id
-            )
-        except BinanceError:
-            return {}
-        for trade in trades:
-            fees[trade.commission_asset] += trade.commission
-        return dict(fees)
 
     # -- tickets ---------------------------------------------------------------------------------
 

@@ -113,10 +113,12 @@ async def test_an_otoco_tells_its_entry_then_its_end_with_the_result(
     [told] = list_messages(alice_with_key)
     assert told.startswith("✅ OTOCO #") and "stop-loss filled, sold 0.01 BTC" in told
     assert "the take-profit was cancelled" in told
-    # the market stop sold into the book for what it says; the entry cost 0.01 × 59,000 = 590
+    # the market stop sold into the book for what it says, less its fee in USDT; the entry
+    # cost 0.01 × 59,000 = 590 (its fee was taken in BTC), and the stop sold 0.01: all of it
     proceeds = Decimal(re.search(r"for ([\d,.]+) USDT", told)[1].replace(",", ""))
-    loss = (590 - proceeds).quantize(Decimal("0.01"))
-    assert proceeds < 590 and f"Result against the entry: −{loss} USDT" in told
+    fee = Decimal(re.search(r"\(fee ([\d.]+) USDT\)", told)[1])
+    loss = (590 - (proceeds - fee)).quantize(Decimal("0.01"))
+    assert proceeds < 590 and f"Result against the entry, after fees: −{loss} USDT" in told
     assert len(notice_texts(alice_with_key)) == 3
 
 
