@@ -68,7 +68,8 @@ COMMANDS: tuple[Command, ...] = (
     Command("cancel", orders.cancel, "Cancel an order: /cancel ORDER_ID or /cancel BTC all",
             Section.TRADING, (
         "/cancel 123456 — cancel one order (a leg of an OCO/OTOCO: its whole list, after "
-        "Confirm); /cancel BTCUSDT all — cancel all on a symbol",)),
+        "Confirm); /cancel list 12 — cancel order list #12 (OCO/OTOCO) after Confirm; "
+        "/cancel BTCUSDT all — cancel all on a symbol",)),
     Command("protect", exits.protect, "Stop-loss and take-profit: /protect ETH sl 2500 tp 3600",
             Section.TRADING, (esc(EXIT_HELP["protect"]),)),
     Command("sl", exits.stop_loss, "Stop-loss on coins held: /sl BTC 64000", Section.TRADING,

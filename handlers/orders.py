@@ -49,6 +49,7 @@ from handlers.parsing import (
     TICKET_BUTTON,
     button_fields,
     parse_cancel,
+    parse_cancel_list,
     parse_order,
 )
 
@@ -125,9 +126,13 @@ def largest_handler() -> CallbackQueryHandler:
 
 
 async def cancel(update: Update, context: BotContext) -> None:
-    """/cancel ORDER_ID, or /cancel SYMBOL all (confirmed with a button); a leg of an order
-    list cancels its whole list, confirmed with a button."""
-    order_id, symbol = parse_cancel(context.args or [])
+    """/cancel ORDER_ID, /cancel list LIST_ID, or /cancel SYMBOL all (confirmed with a
+    button); a leg of an order list cancels its whole list, confirmed with a button."""
+    args = context.args or []
+    if args and args[0].lower() == "list":
+        await _cancel_list(update, context, *parse_cancel_list(args[1:]))
+        return
+    order_id, symbol = parse_cancel(args)
     orders = context.services.orders
     chat_id = chat_of(update).id
     async with typing(update):
@@ -143,6 +148,19 @@ async def cancel(update: Update, context: BotContext) -> None:
             preview = await orders.preview_cancel_all(user_id(update), chat_id, symbol)
             text = render_cancel_all(preview)
     message = await reply(update, text, buttons(preview.ticket))
+    await orders.attach_message(preview.ticket.id, message.message_id)
+
+
+async def _cancel_list(
+    update: Update, context: BotContext, list_id: int, symbol: str | None
+) -> None:
+    """/cancel list 12 [SYMBOL]: a preview of cancelling the whole order list."""
+    orders = context.services.orders
+    async with typing(update):
+        preview = await orders.preview_cancel_list(
+            user_id(update), chat_of(update).id, list_id, symbol
+        )
+    message = await reply(update, render_cancel_list(preview), buttons(preview.ticket))
     await orders.attach_message(preview.ticket.id, message.message_id)
 
 

@@ -168,12 +168,26 @@ def parse_order(side: Side, args: list[str]) -> OrderIntent:
 
 def parse_cancel(args: list[str]) -> tuple[int | None, str | None]:
     """`/cancel ORDER_ID` -> (id, None); `/cancel SYMBOL all` -> (None, SYMBOL)."""
-    example = "/cancel 123456 (one order; /orders lists them) or /cancel BTCUSDT all"
+    example = (
+        "/cancel 123456 (one order; /orders lists them), /cancel list 12 (an OCO or OTOCO) "
+        "or /cancel BTCUSDT all"
+    )
     if len(args) == 1:
         return parse_id(args[0], "an order id", example), None
     if len(args) == 2 and args[1].lower() == "all":
         return None, normalize_symbol(args[0], "/cancel BTCUSDT all")
     raise CommandError(f"Type it like {example}")
+
+
+def parse_cancel_list(args: list[str]) -> tuple[int, str | None]:
+    """`/cancel list 12` -> (12, None); `/cancel list 12 BTCUSDT` -> (12, BTCUSDT): Binance
+    numbers order lists per symbol, so the symbol settles which list when two share an id."""
+    example = "/cancel list 12 (the list's # in /orders), or /cancel list 12 BTCUSDT"
+    if len(args) not in (1, 2):
+        raise CommandError(f"Type it like {example}")
+    list_id = parse_id(args[0], "an order list id", example)
+    symbol = normalize_symbol(args[1], "/cancel list 12 BTCUSDT") if len(args) == 2 else None
+    return list_id, symbol
 
 
 ALERT_EXAMPLE = "/alert BTCUSDT > 70000, /alert ETH < 2500 buy the dip, /alert BTC +5% repeat"

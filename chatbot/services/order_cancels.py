@@ -96,6 +96,28 @@ class OrderCancels:
             await self._tracker.told_by_reply(user_id, [cancelled])
         return cancelled
 
+    async def preview_cancel_list(
+        self, user_id: int, chat_id: int, list_id: int, symbol: str | None
+    ) -> CancelListPreview:
+        """/cancel list 12 [SYMBOL]: the open list with that id (weight 6 to find it). Binance
+        numbers lists per symbol: when two open lists share the id, the symbol is asked for."""
+        credentials = await self._keys.credentials(user_id)
+        if symbol is not None:
+            symbol = (await self._market.resolve(symbol)).symbol
+        found = [
+            listed.symbol
+            for listed in await self._client.open_order_lists(credentials)
+            if listed.order_list_id == list_id and symbol in (None, listed.symbol)
+        ]
+        if not found:
+            raise UserError(f"You have no open order list #{list_id}. /orders lists them.")
+        if len(found) > 1:
+            raise UserError(
+                f"Lists #{list_id} are open on {' and '.join(sorted(found))}: type the symbol, "
+                f"for example /cancel list {list_id} {found[0]}"
+            )
+        return await self._preview_cancel_list(user_id, chat_id, credentials, found[0], list_id)
+
     async def _preview_cancel_list(
         self, user_id: int, chat_id: int, credentials: ApiCredentials, symbol: str, list_id: int
     ) -> CancelListPreview:

@@ -312,6 +312,12 @@ class OrderService:
         list, a ticket to cancel the whole list once confirmed (see `OrderCancels`)."""
         return await self._cancels.cancel_order(user_id, chat_id, order_id)
 
+    async def preview_cancel_list(
+        self, user_id: int, chat_id: int, list_id: int, symbol: str | None
+    ) -> CancelListPreview:
+        """A ticket to cancel one of the user's open order lists by its id, once confirmed."""
+        return await self._cancels.preview_cancel_list(user_id, chat_id, list_id, symbol)
+
     async def preview_cancel_all(self, user_id: int, chat_id: int, name: str) -> CancelAllPreview:
         """A ticket to cancel all the user's open orders on a symbol, once confirmed."""
         return await self._cancels.preview_cancel_all(user_id, chat_id, name)

@@ -154,7 +154,13 @@ async def test_a_list_that_ended_while_the_bot_was_down_is_told_once_after_resta
         assert len(notice_texts(alice)) == 2
 
 
-async def legs_tracked(database: str) -> int:
+async def legs_tracked(database: str, legs: int = 2) -> bool:
+    """Whether the bot follows the `legs` legs of the list (`database`: CHATBOT_DB): both an
+    OCO's, each arriving in its own event."""
+    return await tracked_list_legs(database) >= legs
+
+
+async def tracked_list_legs(database: str) -> int:
     db = await open_database(database)
     try:
         row = await db.fetch_one(
@@ -193,7 +199,7 @@ async def test_cancel_of_a_leg_previews_the_list_and_cancels_it_once_after_confi
     leg = placed.orders[0].order_id
     preview = await ask(alice_with_key, f"/cancel {leg}")
     assert f"Cancel order list #{placed.order_list_id} on BTCUSDT?" in preview.text
-    assert all(f"#{o.order_id} " in preview.text for o in placed.orders)
+    assert all(f"#{o.order_id} " in preview.text for o in placed.orders), preview.text
     assert all(o.status == "NEW" for o in exchange.orders_for(ALICE_KEY))  # nothing yet
     await asyncio.gather(*(alice_with_key.press(preview, "Confirm") for _ in range(5)))
     await alice_with_key.wait_for(
@@ -208,3 +214,23 @@ async def test_cancel_of_a_leg_previews_the_list_and_cancels_it_once_after_confi
     # five presses, one cancel: a second DELETE would have been refused (list gone) and said so
     assert not any("no longer open" in m.text for m in alice_with_key.messages)
     assert "✅ Cancelled order list" in alice_with_key.current(preview).text
+
+
+async def test_cancel_list_by_its_id_previews_it_and_cancels_it_after_confirm(
+    alice_with_key, exchange, running_bot
+):
+    await following(running_bot)
+    placed = await place_oco(running_bot, exchange)
+    unknown = await ask(alice_with_key, f"/cancel list {placed.order_list_id + 1}")
+    assert f"You have no open order list #{placed.order_list_id + 1}" in unknown.text
+    typo = await ask(alice_with_key, "/cancel list twelve")
+    assert "is not an order list id" in typo.text and "/cancel list 12" in typo.text
+    preview = await ask(alice_with_key, f"/cancel list {placed.order_list_id} BTC")
+    assert f"Cancel order list #{placed.order_list_id} on BTCUSDT?" in preview.text, preview.text
+    assert all(o.status == "NEW" for o in exchange.orders_for(ALICE_KEY))  # nothing yet
+    await alice_with_key.press(preview, "Confirm")
+    await alice_with_key.wait_for(
+        lambda: alice_with_key.current(preview).text.startswith("✅ Cancelled order list"),
+        timeout=15,
+    )
+    assert all(o.status != "NEW" for o in exchange.orders_for(ALICE_KEY))
