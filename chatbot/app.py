@@ -66,6 +66,7 @@ from chatbot.services.open_orders import OpenOrderMirror
 from chatbot.services.order_tracker import OrderTracker
 from chatbot.services.order_watch import OrderWatch
 from chatbot.services.orders import OrderService
+from chatbot.services.risk import RiskService
 from chatbot.storage.alerts import AlertRepository
 from chatbot.storage.conversations import SetkeyConversations
 from chatbot.storage.database import Database, open_database
@@ -77,7 +78,7 @@ from chatbot.storage.tracked_orders import TrackedOrderRepository
 from chatbot.storage.vault import CredentialVault
 from chatbot.telegram_pacing import PrioritySendPacer
 from chatbot.web import start_http
-from handlers import alerts, commands, common, keys, market, orders, scrub, welcome
+from handlers import alerts, commands, common, keys, market, orders, risk, scrub, welcome
 from handlers.context import CONTEXT_TYPES
 from handlers.notifications import ChatNotifier
 
@@ -151,6 +152,7 @@ def register_handlers(app: Application) -> None:
     app.add_handler(orders.largest_handler())
     app.add_handler(alerts.alert_button_handler())
     app.add_handler(market.chart_button_handler())
+    app.add_handler(risk.protect_button_handler())
     app.add_handler(CallbackQueryHandler(_stale_button))
     app.add_handler(MessageHandler(filters.ALL, welcome.unknown))
     # after the reply (the guard has let the user in): a chat that writes again is not gone
@@ -203,6 +205,7 @@ async def open_resources(app: Application, clock: Callable[[], float] = time.tim
         watch_seconds=settings.order_watch,
         clock=clock,
     )
+    account = AccountService(client, key_service, market_service, mirror, open_orders)
     services = Services(
         access=AccessPolicy(
             settings.allowed_users,
@@ -212,7 +215,7 @@ async def open_resources(app: Application, clock: Callable[[], float] = time.tim
         ),
         market=market_service,
         keys=key_service,
-        account=AccountService(client, key_service, market_service, mirror, open_orders),
+        account=account,
         orders=OrderService(
             client,
             key_service,
@@ -240,6 +243,13 @@ async def open_resources(app: Application, clock: Callable[[], float] = time.tim
             notices=notices,
         ),
         charts=ChartService(client, market_service),
+        risk=RiskService(
+            account,
+            client,
+            key_service,
+            market_service,
+            default_stop_pct=settings.risk_default_stop_pct,
+        ),
         setkey=SetkeyConversations(db, vault, clock=clock),
     )
     # one count of WebSocket connection attempts for both streams (Binance's per-IP limit)

@@ -15,7 +15,7 @@ from enum import Enum
 from telegram import BotCommand, Update
 from telegram.ext import Application, CommandHandler
 
-from handlers import account, alerts, keys, market, orders
+from handlers import account, alerts, keys, market, orders, risk
 from handlers.common import reply
 from handlers.context import BotContext
 from handlers.welcome import HELP_INTRO, HELP_OUTRO
@@ -82,6 +82,10 @@ COMMANDS: tuple[Command, ...] = (
     Command("chart", market.chart, "Candlestick chart: /chart BTC [15m|1h|4h|1d]",
             Section.MARKET, (
         "/chart BTCUSDT 4h — candles with volume as a picture (15m, 1h, 4h, 1d; default 1h)",)),
+    Command("risk", risk.risk, "What protects each holding, the loss if stops hit",
+            Section.ACCOUNT, (
+        "/risk — each holding's stop-loss, OCO or trailing stop, the loss if every stop "
+        "hits, and a Protect button for what has none",)),
     Command("history", account.history, "Your own last fills: /history BTCUSDT",
             Section.ACCOUNT, ("/history BTCUSDT — your own last 10 fills",)),
     Command("setkey", None, "Register your Binance API key (private chat)", Section.KEY, (

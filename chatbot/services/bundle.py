@@ -11,6 +11,7 @@ from chatbot.services.charts import ChartService
 from chatbot.services.keys import KeyService
 from chatbot.services.market import MarketService
 from chatbot.services.orders import OrderService
+from chatbot.services.risk import RiskService
 from chatbot.storage.conversations import SetkeyConversations
 
 
@@ -23,4 +24,5 @@ class Services:
     orders: OrderService
     alerts: AlertService
     charts: ChartService
+    risk: RiskService
     setkey: SetkeyConversations  # the /setkey steps, read from the database on each answer
