@@ -37,7 +37,7 @@ HOLDINGS = {
     "DOGE": "1000",  # 100: nothing
     "XRP": "0.2",  # 0.1: dust
 }
-TOTAL = Decimal("10000") - Decimal("50") + Decimal("0.1")  # 9,950.1 USDT
+# in all 9,950.1 USDT: 1,000 + 3,000 + 3,000 + 1,500 + 1,200 + 150 + 100 + 0.1
 
 
 async def register(alice: Conversation) -> None:
@@ -119,10 +119,24 @@ async def test_risk_lists_each_protection_and_the_loss_if_every_stop_hits(portfo
     assert "USDT 1,000: cash, nothing to protect" in reply.text
     assert "dust (XRP): ≈ 0.1 USDT, too small to protect" in reply.text
     # 124 + 200 + 30 = 354 USDT of 9,950.1: 3.5577...%
-    share = (Decimal(354) / TOTAL * 100).quantize(Decimal("0.01"))
-    assert f"If every stop hits: −354 USDT ({share}% of your 9,950.1 USDT)" in reply.text
+    assert "If every stop hits: −354 USDT (3.56% of your 9,950.1 USDT)" in reply.text
     assert "not counting 1 stop(s) whose fill is unknown" in reply.text
     assert [row[0].text for row in reply.buttons] == ["Protect DOGE"]
+
+
+async def test_a_trailing_stop_that_started_trailing_counts_its_loss(portfolio, exchange):
+    exchange.set_price("BNBUSDT", Decimal("550"))  # reaches its stop price: it starts trailing
+    exchange.set_price("BNBUSDT", Decimal("560"))  # the best price since: 560
+    text = (await ask(portfolio, "/risk")).text
+    # it triggers 1% below the best price, at least 560 x 0.99 = 554.4: (560 - 554.4) x 2
+    assert (
+        "  · trailing stop on 2 BNB: trailing 1%, active: triggers at ≥ 554.4 USDT; "
+        "loss if hit ≈ 11.2 USDT"
+    ) in text.splitlines()
+    # 354 + 11.2 = 365.2 of a balance where BNB is now worth 1,120 (not 1,200): 9,870.1,
+    # 365.2 / 9,870.1 = 3.7000...%
+    assert "If every stop hits: −365.2 USDT (3.7% of your 9,870.1 USDT)" in text
+    assert "not counting" not in text
 
 
 async def test_risk_reads_the_stops_of_their_symbols_not_every_symbols_orders(
