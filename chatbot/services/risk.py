@@ -212,15 +212,11 @@ class RiskService:
         return fresh
 
     async def _list_legs(self, user_id: int) -> dict[int, int]:
-        """Order id -> the id of the open OCO it is a leg of."""
+        """Order id -> the id of the open list it is a leg of: an OCO, or an OTOCO whose
+        entry has filled (its two exits then work as an OCO, under the list's OTO type)."""
         credentials = await self._keys.credentials(user_id)
         lists = await self._client.open_order_lists(credentials)
-        return {
-            leg.order_id: found.order_list_id
-            for found in lists
-            if found.contingency_type == "OCO"
-            for leg in found.orders
-        }
+        return {leg.order_id: found.order_list_id for found in lists for leg in found.orders}
 
     async def _exit(self, group: list[Order], quote: str) -> Exit | None:
         """The protection one order, or one OCO's legs, give; None for a lone LIMIT_MAKER."""

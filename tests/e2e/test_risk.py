@@ -10,7 +10,7 @@ import pytest
 
 from chatbot.exchange.client import BinanceClient, OrderRequest
 from chatbot.exchange.credentials import ApiCredentials
-from chatbot.exchange.order_lists import ListLeg, OcoRequest
+from chatbot.exchange.order_lists import ListLeg, OcoRequest, OtocoRequest
 from chatbot.key_types import KeyType
 from chatbot.runtime import runtime
 from chatbot.sandbox.botapi import Conversation
@@ -122,6 +122,36 @@ async def test_risk_lists_each_protection_and_the_loss_if_every_stop_hits(portfo
     assert "If every stop hits: −354 USDT (3.56% of your 9,950.1 USDT)" in reply.text
     assert "not counting 1 stop(s) whose fill is unknown" in reply.text
     assert [row[0].text for row in reply.buttons] == ["Protect DOGE"]
+
+
+async def test_the_exits_of_a_filled_entry_work_as_an_oco(alice, exchange, running_bot):
+    exchange.add_account(
+        ALICE_KEY, secret=ALICE_SECRET, balances={"USDT": "1000"}, maker_commission=0
+    )  # no fee taken from the BTC bought: the exits sell all of it
+    exchange.set_price("BTCUSDT", Decimal("60000"))
+    client = runtime(running_bot).services.account.client
+    creds = ApiCredentials.create(ALICE_KEY, ALICE_SECRET, KeyType.HMAC)
+    await client.place_otoco(
+        creds,
+        OtocoRequest(
+            "BTCUSDT", "LIMIT", "BUY", Decimal("59000"), Decimal("0.01"), "GTC",
+            pending_side="SELL", pending_quantity=Decimal("0.01"),
+            pending_above=ListLeg("LIMIT_MAKER", price=Decimal("66000")),
+            pending_below=ListLeg(
+                "STOP_LOSS_LIMIT", price=Decimal("56900"), stop_price=Decimal("57000")
+            ),
+            list_client_order_id="risk-otoco",
+        ),
+    )  # fmt: skip
+    exchange.set_price("BTCUSDT", Decimal("59000"))  # the entry fills: its exits start
+    await register(alice)
+    text = (await ask(alice, "/risk")).text
+    assert "BTC 0.01 ≈ 590 USDT: 0.01 of 0.01 BTC covered" in text
+    # (59,000 - 56,900) x 0.01 = 21 USDT
+    assert (
+        "  · OCO on 0.01 BTC: target 66,000 USDT, stop 57,000 USDT (limit 56,900 USDT); "
+        "loss if hit ≈ 21 USDT"
+    ) in text.splitlines()
 
 
 async def test_a_trailing_stop_that_started_trailing_counts_its_loss(portfolio, exchange):
