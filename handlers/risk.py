@@ -25,8 +25,9 @@ async def risk(update: Update, context: BotContext) -> None:
 
 
 async def protect_button(update: Update, context: BotContext) -> None:
-    """ "Protect ETH": the /protect preview of a stop-loss the default distance below the price,
-    for the presser's own account (the preview's ticket is theirs alone to confirm)."""
+    """The "Protect ETH" button: the /protect preview of a stop-loss the default distance below
+    the price, for the presser's own account (the preview's ticket is theirs alone to confirm).
+    A refusal (nothing free to protect, no key) is shown as the press's answer."""
     # Imported here while handlers/exits.py is built on another branch (part E).
     from handlers.exits import show_exit_preview
 
@@ -57,11 +58,11 @@ def render_risk(report: RiskReport) -> str:
         lines.append(f"<b>USDT</b> {num(report.cash_usdt, 2)}: cash, nothing to protect")
     if report.dust:
         assets = ", ".join(h.asset for h in report.dust)
-        dust = sum((h.value_usdt or Decimal(0) for h in report.dust), Decimal(0))
-        lines.append(f"dust ({esc(assets)}): ≈ {num(dust, 2)} USDT, too small to protect")
+        dust = num(report.dust_usdt, 2)
+        lines.append(f"dust ({esc(assets)}): ≈ {dust} USDT, too small to protect")
     lines.append(_total_line(report))
     if report.unprotected:
-        lines.append("Tap Protect for a stop-loss preview, or type /protect COIN sl -5%")
+        lines.append("Protect shows a stop-loss preview; nothing is placed before you Confirm.")
     return "\n".join(lines)
 
 
@@ -124,6 +125,9 @@ def _loss(e: Exit) -> str:
 def _total_line(report: RiskReport) -> str:
     if not any(e.has_stop for h in report.holdings for e in h.exits):
         return "<b>No stop-loss on the exchange.</b>"
+    if report.unknown_losses and not report.total_loss_usdt:
+        unknown = report.unknown_losses
+        return f"<b>If every stop hits: unknown</b> ({unknown} stop(s) whose fill is unknown)"
     share = report.loss_share_pct
     of_total = f" ({num(share, 2)}% of your {num(report.total_usdt, 2)} USDT)" if share else ""
     text = f"<b>If every stop hits: −{num(report.total_loss_usdt, 2)} USDT{of_total}</b>"

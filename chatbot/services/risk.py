@@ -115,6 +115,10 @@ class RiskReport:
     total_usdt: Decimal
 
     @property
+    def dust_usdt(self) -> Decimal:
+        return sum((h.value_usdt or Decimal(0) for h in self.dust), Decimal(0))
+
+    @property
     def total_loss_usdt(self) -> Decimal:
         return sum((h.loss_usdt for h in self.holdings), Decimal(0))
 
