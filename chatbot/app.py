@@ -78,7 +78,7 @@ from chatbot.storage.tracked_orders import TrackedOrderRepository
 from chatbot.storage.vault import CredentialVault
 from chatbot.telegram_pacing import PrioritySendPacer
 from chatbot.web import start_http
-from handlers import alerts, commands, common, keys, market, orders, risk, scrub, welcome
+from handlers import alerts, commands, common, keys, market, orders, scrub, welcome
 from handlers.context import CONTEXT_TYPES
 from handlers.notifications import ChatNotifier
 
@@ -152,7 +152,6 @@ def register_handlers(app: Application) -> None:
     app.add_handler(orders.largest_handler())
     app.add_handler(alerts.alert_button_handler())
     app.add_handler(market.chart_button_handler())
-    app.add_handler(risk.protect_button_handler())
     app.add_handler(CallbackQueryHandler(_stale_button))
     app.add_handler(MessageHandler(filters.ALL, welcome.unknown))
     # after the reply (the guard has let the user in): a chat that writes again is not gone

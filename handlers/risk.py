@@ -41,6 +41,9 @@ async def protect_button(update: Update, context: BotContext) -> None:
 
 
 def protect_button_handler() -> CallbackQueryHandler:
+    """Registered in chatbot/app.py (beside the chart button's) once handlers/exits.py is
+    merged; until then a press answers "This button is no longer active", like any button
+    without a handler, rather than failing on the missing preview."""
     return CallbackQueryHandler(protect_button, pattern=PROTECT_BUTTON)
 
 
