@@ -35,7 +35,7 @@ async def protect_button(update: Update, context: BotContext) -> None:
     (asset,) = button_fields(context.match)
     chat_id = pressed_message(query).chat_id
     intent = context.services.risk.protect_intent(asset)
-    preview = await context.services.exits.preview_protect(query.from_user.id, chat_id, intent)
+    preview = await context.services.orders.preview_protect(query.from_user.id, chat_id, intent)
     await query.answer()
     await show_exit_preview(chat_id, context, preview)
 
