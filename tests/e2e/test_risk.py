@@ -16,7 +16,7 @@ from chatbot.runtime import runtime
 from chatbot.sandbox.botapi import Conversation
 from chatbot.sandbox.exchange import ExchangeSimulator
 from tests.e2e.conftest import ALICE_KEY, ALICE_SECRET, ask
-from tests.e2e.helpers import following
+from tests.e2e.helpers import confirm, following
 
 PRICES = {
     "BTCUSDT": "60000",
@@ -209,10 +209,21 @@ async def test_risk_of_cash_and_an_unprotected_coin(alice, exchange):
     strict=True,
     reason="the /protect preview lands with part E (then app.py registers protect_button_handler)",
 )
-async def test_protect_button_shows_a_prefilled_stop_loss_preview(portfolio):
+async def test_protect_button_previews_a_stop_loss_that_confirm_places(portfolio, exchange):
     reply = await ask(portfolio, "/risk")
     await portfolio.press(reply, "Protect DOGE")
     preview = await portfolio.reply(timeout=10)
     # a stop-loss 5% (CHATBOT_RISK_DEFAULT_STOP_PCT) below 0.1: 0.095, on the 1,000 DOGE held
-    assert "DOGE" in preview.text and "0.095" in preview.text
-    assert "Confirm" in [button.text for row in preview.buttons for button in row]
+    assert "1,000 DOGE" in preview.text and "0.095" in preview.text, preview.text
+    assert "Take-profit" not in preview.text
+    await confirm(portfolio, preview)
+    [stop] = [o for o in exchange.orders_for(ALICE_KEY) if o.symbol == "DOGEUSDT"]
+    assert (stop.side, stop.type, stop.orig_qty, stop.stop_price) == (
+        "SELL",
+        "STOP_LOSS",
+        Decimal(1000),
+        Decimal("0.095"),
+    )
+    again = await ask(portfolio, "/risk")
+    assert "DOGE 1,000 ≈ 100 USDT: 1,000 of 1,000 DOGE covered" in again.text
+    assert not again.buttons
