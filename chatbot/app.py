@@ -60,21 +60,27 @@ from chatbot.services.leases import (
     LeaseSettings,
     default_replica_id,
 )
+from chatbot.services.list_watch import ListWatch
 from chatbot.services.market import MarketService
 from chatbot.services.notices import ChangeNotices
 from chatbot.services.open_orders import OpenOrderMirror
 from chatbot.services.order_tracker import OrderTracker
 from chatbot.services.order_watch import OrderWatch
 from chatbot.services.orders import OrderService
+from chatbot.services.pnl_report import PnlService
 from chatbot.services.risk import RiskService
+from chatbot.services.trade_history import TradeHistory
+from chatbot.services.usdt_rates import UsdtRates
 from chatbot.storage.alerts import AlertRepository
 from chatbot.storage.conversations import SetkeyConversations
 from chatbot.storage.database import Database, open_database
 from chatbot.storage.leases import LeaseRepository
+from chatbot.storage.order_lists import OrderListRepository
 from chatbot.storage.outbox import OutboxRepository
 from chatbot.storage.rate_limits import RateLimitRepository
 from chatbot.storage.tickets import TicketRepository
 from chatbot.storage.tracked_orders import TrackedOrderRepository
+from chatbot.storage.trade_history import TradeHistoryRepository
 from chatbot.storage.vault import CredentialVault
 from chatbot.telegram_pacing import PrioritySendPacer
 from chatbot.web import start_http
@@ -191,8 +197,9 @@ async def open_resources(app: Application, clock: Callable[[], float] = time.tim
     notifier = ChatNotifier(app.bot)
     mirror = AccountMirror()  # balances kept by the user-data stream
     tracked = TrackedOrderRepository(db)
+    lists = ListWatch(client, key_service, OrderListRepository(db), notifier)
     tracker = OrderTracker(
-        client, key_service, tickets, tracked, notifier, balances=mirror, clock=clock
+        client, key_service, tickets, tracked, notifier, balances=mirror, lists=lists, clock=clock
     )
     open_orders = OpenOrderMirror(client, tracker, tracked)  # open orders kept by the stream
     watch = OrderWatch(
@@ -204,6 +211,8 @@ async def open_resources(app: Application, clock: Callable[[], float] = time.tim
         watch_seconds=settings.order_watch,
         clock=clock,
     )
+    pnl_repo = TradeHistoryRepository(db)
+    trade_history = TradeHistory(client, key_service, pnl_repo)
     account = AccountService(client, key_service, market_service, mirror, open_orders)
     services = Services(
         access=AccessPolicy(
@@ -242,6 +251,7 @@ async def open_resources(app: Application, clock: Callable[[], float] = time.tim
             notices=notices,
         ),
         charts=ChartService(client, market_service),
+        pnl=PnlService(client, key_service, trade_history, UsdtRates(client, pnl_repo)),
         risk=RiskService(
             account,
             client,
@@ -270,6 +280,7 @@ async def open_resources(app: Application, clock: Callable[[], float] = time.tim
         open_orders,
         leases=leases,
         notices=notices,
+        on_transfer=trade_history.record_live,
     )
     market_stream = MarketStreamSettings(url=stream_url)
     open_market_stream = functools.partial(MarketStream, market_stream, attempts=attempts)

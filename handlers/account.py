@@ -12,6 +12,7 @@ from chatbot.exchange.symbol_rules import SymbolRules
 from chatbot.services.account import BalanceReport, Holding
 from handlers.common import esc, num, reply, typing, user_id
 from handlers.context import BotContext
+from handlers.list_texts import order_lines, order_terms
 from handlers.parsing import parse_one_symbol, parse_optional_symbol
 
 
@@ -75,14 +76,20 @@ def render_orders(open_orders: list[Order], symbol: str | None) -> str:
         where = f" on {esc(symbol)}" if symbol else ""
         return f"You have no open orders{where}."
     lines = [f"<b>Open orders</b> ({len(open_orders)})"]
-    for order in open_orders:
-        lines.append(
-            f"#{order.order_id} {order.side} {esc(order.type)} {esc(order.symbol)} "
-            f"{num(order.executed_qty)}/{num(order.orig_qty)} @ {num(order.price)} "
-            f"· {_age(order.time)}"
-        )
-    lines.append("Cancel one with /cancel ORDER_ID")
+    lines += order_lines(open_orders, _order_line)
+    lines.append("Cancel one with /cancel ORDER_ID (a leg of an order list cancels the list)")
     return "\n".join(lines)
+
+
+def _order_line(order: Order) -> str:
+    if order.stop_price is not None or order.trailing_delta is not None:
+        what = f"{esc(order.symbol)} {order_terms(order)} ({esc(order.type)})"
+        return f"#{order.order_id} {what} · {_age(order.time)}"
+    return (
+        f"#{order.order_id} {order.side} {esc(order.type)} {esc(order.symbol)} "
+        f"{num(order.executed_qty)}/{num(order.orig_qty)} @ {num(order.price)} "
+        f"· {_age(order.time)}"
+    )
 
 
 def _when(ms: int) -> str:

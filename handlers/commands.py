@@ -15,7 +15,7 @@ from enum import Enum
 from telegram import BotCommand, Update
 from telegram.ext import Application, CommandHandler
 
-from handlers import account, alerts, keys, market, orders, risk
+from handlers import account, alerts, keys, market, orders, pnl, risk
 from handlers.common import reply
 from handlers.context import BotContext
 from handlers.welcome import HELP_INTRO, HELP_OUTRO
@@ -65,7 +65,8 @@ COMMANDS: tuple[Command, ...] = (
             Section.TRADING),
     Command("cancel", orders.cancel, "Cancel an order: /cancel ORDER_ID or /cancel BTC all",
             Section.TRADING, (
-        "/cancel 123456 — cancel one order; /cancel BTCUSDT all — cancel all on a symbol",)),
+        "/cancel 123456 — cancel one order (a leg of an OCO/OTOCO: its whole list, after "
+        "Confirm); /cancel BTCUSDT all — cancel all on a symbol",)),
     Command("orders", account.orders, "Your open orders: /orders [SYMBOL]", Section.ACCOUNT, (
         "/orders or /orders BTCUSDT — your open orders",)),
     Command("alert", alerts.alert, "Price alert: /alert BTC > 70000 or /alert ETH -5%",
@@ -82,6 +83,12 @@ COMMANDS: tuple[Command, ...] = (
     Command("chart", market.chart, "Candlestick chart: /chart BTC [15m|1h|4h|1d]",
             Section.MARKET, (
         "/chart BTCUSDT 4h — candles with volume as a picture (15m, 1h, 4h, 1d; default 1h)",)),
+    Command("pnl", pnl.pnl, "Profit and loss: /pnl [today|7d|30d|ytd|all] [ASSET]",
+            Section.ACCOUNT, (
+        "/pnl or /pnl 30d BTC — realized and unrealized profit in USDT, fees, win rate "
+        "(today, 7d, 30d, ytd, all; default all)",
+        "/pnl chart — the profit curve as a picture; /pnl csv — your fills with cost basis, "
+        "for taxes")),
     Command("risk", risk.risk, "What protects each holding, the loss if stops hit",
             Section.ACCOUNT, (
         "/risk — each holding's stop-loss, OCO or trailing stop, the loss if every stop "

@@ -10,7 +10,7 @@ from telegram.constants import ChatAction
 from telegram.ext import CallbackQueryHandler
 
 from chatbot.exchange.grid import price_places, quantity_places
-from chatbot.exchange.models import MarketTrade
+from chatbot.exchange.market_models import MarketTrade
 from chatbot.exchange.symbol_rules import SymbolRules
 from chatbot.services.market import Quote
 from handlers.common import chat_of, esc, num, press_of, reply, typing

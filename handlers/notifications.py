@@ -10,12 +10,14 @@ import logging
 from telegram.constants import ParseMode
 from telegram.error import Forbidden, TelegramError
 
+from chatbot.services.list_outcomes import ListNotice
 from chatbot.services.order_outcomes import FillNotice, NoticeKind, Outcome
 from chatbot.services.outbox import SendResult
 from chatbot.storage.outbox import FiredAlert
 from chatbot.telegram_pacing import PacedBot, SendPriority
 from handlers.alerts import send_fired
 from handlers.common import esc, num
+from handlers.list_texts import render_list_end
 from handlers.orders import update_ticket_message
 
 log = logging.getLogger(__name__)
@@ -45,6 +47,8 @@ def render_fill(n: FillNotice) -> str:
         lines.append(f"Average price {num(n.average_price, 8)} · total {num(n.quote)}")
     if n.fees:
         lines.append("Fee: " + ", ".join(f"{num(v)} {esc(k)}" for k, v in n.fees.items()))
+    if n.exits_follow:
+        lines.append("Its take-profit and stop-loss are now on the book.")
     if n.kind is NoticeKind.PLACED:
         lines.append(f"It is open on the book; /cancel {n.order_id} cancels it.")
     if n.reason:
@@ -54,14 +58,16 @@ def render_fill(n: FillNotice) -> str:
 
 async def send_fill(bot: PacedBot, notice: FillNotice) -> None:
     """Tell the user in their private chat with the bot (its id is the user's id)."""
+    await _send_notice(bot, notice.user_id, render_fill(notice))
+
+
+async def _send_notice(bot: PacedBot, user_id: int, text: str) -> None:
     try:
-        await bot.send_message(
-            notice.user_id, render_fill(notice), parse_mode=ParseMode.HTML, rate_limit_args=URGENT
-        )
+        await bot.send_message(user_id, text, parse_mode=ParseMode.HTML, rate_limit_args=URGENT)
     except Forbidden:
-        log.info("user_id=%s blocked the bot; fill notice dropped", notice.user_id)
+        log.info("user_id=%s blocked the bot; order notice dropped", user_id)
     except TelegramError:
-        log.warning("fill notice for user_id=%s not sent", notice.user_id, exc_info=True)
+        log.warning("order notice for user_id=%s not sent", user_id, exc_info=True)
 
 
 async def send_key_failed(bot: PacedBot, user_id: int, reason: str) -> None:
@@ -106,6 +112,9 @@ class ChatNotifier:
 
     async def order_update(self, notice: FillNotice) -> None:
         await send_fill(self._bot, notice)
+
+    async def list_update(self, notice: ListNotice) -> None:
+        await _send_notice(self._bot, notice.user_id, render_list_end(notice))
 
     async def ticket_update(self, outcome: Outcome, *, announce: bool) -> None:
         await update_ticket_message(self._bot, outcome, announce=announce)

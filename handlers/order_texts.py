@@ -11,12 +11,14 @@ from telegram import Message
 from chatbot.errors import present
 from chatbot.exchange.grid import price_places, quantity_places
 from chatbot.exchange.models import Order
-from chatbot.services.order_cancels import CancelAllPreview
+from chatbot.services.list_outcomes import leg_role
+from chatbot.services.order_cancels import CancelAllPreview, CancelListPreview
 from chatbot.services.order_outcomes import Cause, Outcome, OutcomeKind, PressKind, PressResult
 from chatbot.services.order_preview import OrderPreview
 from chatbot.side import Side
 from chatbot.storage.tickets import Ticket, TicketKind, TicketState
 from handlers.common import esc, num
+from handlers.list_texts import order_lines, order_terms
 
 _PRESS_ANSWERS = {
     PressKind.NOT_OWNER: "This is not your order.",
@@ -44,7 +46,8 @@ def press_answer(result: PressResult, *, confirming: bool) -> str:
         return "This preview no longer exists."
     if result.kind is PressKind.WON:
         won = present(result.won, "the ticket a winning press took")
-        return "Cancelling…" if won.kind is TicketKind.CANCEL_ALL else "Placing the order…"
+        cancels = (TicketKind.CANCEL_ALL, TicketKind.CANCEL_LIST)
+        return "Cancelling…" if won.kind in cancels else "Placing the order…"
     if result.kind is PressKind.LOST:
         return _LOST_ANSWERS.get(
             present(result.state, "a lost press's state"), "This preview is no longer active."
@@ -109,6 +112,24 @@ def _rounded(was_rounded: bool, typed: Decimal | None) -> str:
     return f" (rounded from {num(typed)})" if was_rounded and typed is not None else ""
 
 
+def render_cancel_list(p: CancelListPreview) -> str:
+    """Binance cancels a list as a whole: the preview names every order that goes with it."""
+    head = f"<b>Cancel order list #{p.order_list_id} on {esc(p.ticket.symbol)}?</b>"
+    lines = [head, "A leg cannot be cancelled alone; these orders go together:"]
+    lines += order_lines(p.legs, _order_line)
+    if len(p.legs) < 2:
+        lines.append("(with the exits that wait for it to fill)")
+    lines.append(f"Confirm within {p.ttl} s.")
+    return "\n".join(lines)
+
+
+def render_cancelled_list(outcome: Outcome) -> str:
+    legs = outcome.cancelled
+    list_id = outcome.ticket.order_id
+    what = " · ".join(f"{leg_role(o, None)} #{o.order_id} {order_terms(o)}" for o in legs)
+    return f"✅ Cancelled order list #{list_id} on {esc(outcome.ticket.symbol)}: {what}."
+
+
 def render_cancel_all(p: CancelAllPreview) -> str:
     lines = [f"<b>Cancel all {len(p.orders)} open orders on {esc(p.ticket.symbol)}?</b>"]
     lines += [_order_line(o) for o in p.orders]
@@ -140,6 +161,8 @@ def render_outcome(outcome: Outcome) -> str:
         return _render_fill(t, order)
     if kind is OutcomeKind.OPEN and order is not None:
         return _render_open(t, order)
+    if kind is OutcomeKind.CANCELLED_LIST:
+        return render_cancelled_list(outcome)
     if kind is OutcomeKind.REPREVIEW and outcome.reason:
         return (
             f"❌ <b>Not placed</b>: {esc(_sentence(outcome.reason))} The symbol's rules were "

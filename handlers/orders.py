@@ -15,6 +15,8 @@ from telegram.error import TelegramError
 from telegram.ext import CallbackQueryHandler
 
 from chatbot.errors import present
+from chatbot.exchange.models import Order
+from chatbot.services.order_cancels import CancelAllPreview, CancelListPreview
 from chatbot.services.order_outcomes import Outcome, OutcomeKind
 from chatbot.services.orders import OrderPreview
 from chatbot.side import Side
@@ -35,6 +37,7 @@ from handlers.context import BotContext
 from handlers.order_texts import (
     press_answer,
     render_cancel_all,
+    render_cancel_list,
     render_cancelled,
     render_outcome,
     render_placing,
@@ -121,18 +124,24 @@ def largest_handler() -> CallbackQueryHandler:
 
 
 async def cancel(update: Update, context: BotContext) -> None:
-    """/cancel ORDER_ID, or /cancel SYMBOL all (confirmed with a button)."""
+    """/cancel ORDER_ID, or /cancel SYMBOL all (confirmed with a button); a leg of an order
+    list cancels its whole list, confirmed with a button."""
     order_id, symbol = parse_cancel(context.args or [])
     orders = context.services.orders
     chat_id = chat_of(update).id
     async with typing(update):
         if order_id is not None:
-            cancelled = await orders.cancel_order(user_id(update), order_id)
-            await reply(update, render_cancelled(cancelled))
-            return
-        symbol = present(symbol, "the symbol of /cancel SYMBOL all")
-        preview = await orders.preview_cancel_all(user_id(update), chat_id, symbol)
-    message = await reply(update, render_cancel_all(preview), buttons(preview.ticket))
+            cancelled = await orders.cancel_order(user_id(update), chat_id, order_id)
+            if isinstance(cancelled, Order):
+                await reply(update, render_cancelled(cancelled))
+                return
+            preview: CancelAllPreview | CancelListPreview = cancelled
+            text = render_cancel_list(cancelled)
+        else:
+            symbol = present(symbol, "the symbol of /cancel SYMBOL all")
+            preview = await orders.preview_cancel_all(user_id(update), chat_id, symbol)
+            text = render_cancel_all(preview)
+    message = await reply(update, text, buttons(preview.ticket))
     await orders.attach_message(preview.ticket.id, message.message_id)
 
 

@@ -14,23 +14,26 @@ import json
 import time
 from typing import Any
 
+from chatbot.exchange.capital import CapitalMove
 from chatbot.exchange.credentials import ApiCredentials
 from chatbot.exchange.errors import InvalidSymbol, NotAvailable
 from chatbot.exchange.list_endpoints import OrderListEndpoints
+from chatbot.exchange.market_models import (
+    AvgPrice,
+    BookTicker,
+    Depth,
+    Kline,
+    MarketTrade,
+    Ticker24h,
+    TickerPrice,
+)
 from chatbot.exchange.models import (
     Account,
     AccountTrade,
     ApiRestrictions,
-    AvgPrice,
-    BookTicker,
-    Depth,
     ExchangeInfo,
-    Kline,
-    MarketTrade,
     Order,
     SymbolCommission,
-    Ticker24h,
-    TickerPrice,
 )
 from chatbot.exchange.request_types import OrderRequest, new_client_order_id
 from chatbot.exchange.symbol_rules import SymbolRules
@@ -149,11 +152,49 @@ class BinanceClient(OrderListEndpoints):
         limit: int = 10,
         *,
         order_id: int | None = None,
+        from_id: int | None = None,
+        start_time: int | None = None,
+        end_time: int | None = None,
     ) -> list[AccountTrade]:
-        """The user's fills on a symbol (weight 20), or of one order (`order_id`, weight 5)."""
-        params = [("symbol", symbol), ("orderId", order_id), ("limit", limit)]
+        """The user's fills on a symbol (weight 20), or of one order (`order_id`, weight 5),
+        oldest first. `from_id`: from that trade id up (the way to read all of them, `limit`
+        at most 1000 at a time); otherwise the most recent ones, or those of a window of at
+        most 24 hours (`start_time`, `end_time`, ms)."""
+        params = [
+            ("symbol", symbol),
+            ("orderId", order_id),
+            ("fromId", from_id),
+            ("startTime", start_time),
+            ("endTime", end_time),
+            ("limit", limit),
+        ]
         data = await self.signed("GET", "/api/v3/myTrades", credentials, params)
         return [AccountTrade.from_json(item) for item in data]
+
+    async def deposits(
+        self,
+        credentials: ApiCredentials,
+        start_time: int | None = None,
+        end_time: int | None = None,
+    ) -> list[CapitalMove]:
+        """Deposits between `start_time` and `end_time` (ms, at most 90 days apart; default:
+        the last 90 days), up to 1,000 (weight 1). Raises `NotAvailable` where the network has
+        no `/sapi` (the testnet); a key that may not read them gets -1002 or `AuthError`."""
+        params = [("startTime", start_time), ("endTime", end_time), ("limit", 1000)]
+        data = await self.signed("GET", "/sapi/v1/capital/deposit/hisrec", credentials, params)
+        return [CapitalMove.deposit(item) for item in data]
+
+    async def withdrawals(
+        self,
+        credentials: ApiCredentials,
+        start_time: int | None = None,
+        end_time: int | None = None,
+    ) -> list[CapitalMove]:
+        """Withdrawals, as `deposits` (weight 1 of the IP's budget; Binance also charges
+        18,000 of the account's own UID budget of 180,000 a minute: ten calls a minute)."""
+        params = [("startTime", start_time), ("endTime", end_time), ("limit", 1000)]
+        data = await self.signed("GET", "/sapi/v1/capital/withdraw/history", credentials, params)
+        return [CapitalMove.withdrawal(item) for item in data]
 
     # -- orders ------------------------------------------------------------------------------
 

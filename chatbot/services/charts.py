@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from chatbot.errors import UserError
 from chatbot.exchange.client import BinanceClient
-from chatbot.exchange.models import Kline, Ticker24h
+from chatbot.exchange.market_models import Kline, Ticker24h
 from chatbot.services.market import MarketService
 
 if TYPE_CHECKING:

@@ -18,12 +18,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from chatbot.errors import UserError
 from chatbot.exchange.credentials import ApiCredentials
 from chatbot.exchange.errors import BinanceError
-from chatbot.exchange.events import AccountPosition, ExecutionReport, UserEvent
+from chatbot.exchange.events import (
+    AccountPosition,
+    BalanceChange,
+    ExecutionReport,
+    ListStatus,
+    UserEvent,
+)
 from chatbot.exchange.user_stream.stream import (
     EventCallback,
     KeyFailedCallback,
@@ -40,6 +47,9 @@ from chatbot.services.order_tracker import OrderTracker
 from chatbot.storage.leases import ShardKind, user_shard
 
 log = logging.getLogger(__name__)
+
+# Where a `balanceUpdate` (a deposit, withdrawal or transfer) goes: /pnl's record of them.
+TransferSink = Callable[[int, BalanceChange], Awaitable[None]]
 
 
 class KeyNotifier(Protocol):
@@ -77,8 +87,10 @@ class FillFeed:
         open_orders: OpenOrderMirror,
         leases: LeaseKeeper | None = None,
         notices: ChangeNotices | None = None,
+        on_transfer: TransferSink | None = None,
     ) -> None:
         self._keys = keys
+        self._on_transfer = on_transfer
         self._leases = leases
         self._notices = notices
         self._started = False
@@ -197,6 +209,10 @@ class FillFeed:
             self._mirror.on_position(user_id, event)
         elif isinstance(event, ExecutionReport):
             await self._tracker.on_event(user_id, event)
+        elif isinstance(event, BalanceChange) and self._on_transfer is not None:
+            await self._on_transfer(user_id, event)
+        elif isinstance(event, ListStatus):
+            await self._tracker.on_list_status(user_id, event)
 
     async def _on_resync(self, user_ids: list[int]) -> None:
         for user_id in user_ids:  # after a gap: balances are asked of Binance again

@@ -14,7 +14,7 @@ from decimal import Decimal
 
 from chatbot.errors import UserError
 from chatbot.exchange.client import BinanceClient
-from chatbot.exchange.models import MarketTrade, Ticker24h
+from chatbot.exchange.market_models import MarketTrade, Ticker24h
 from chatbot.exchange.reference_prices import ReferencePrices, reference_minutes
 from chatbot.exchange.symbol_rules import ExchangeFilters, SymbolRules
 

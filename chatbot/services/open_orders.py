@@ -119,4 +119,7 @@ def as_order(known: TrackedOrder) -> Order:
         time_in_force=known.time_in_force,
         time=known.created_ms,
         update_time=known.updated_ms,
+        stop_price=known.stop_price,
+        trailing_delta=known.trailing_delta,
+        order_list_id=known.order_list_id,
     )

@@ -54,6 +54,9 @@ def order_state(order: Order) -> OrderState:
         time_in_force=order.time_in_force,
         created_ms=order.time,
         quote=order.cumulative_quote_qty,
+        order_list_id=order.order_list_id,
+        stop_price=order.stop_price,
+        trailing_delta=order.trailing_delta,
     )
 
 
@@ -73,6 +76,10 @@ def order_from_report(r: ExecutionReport) -> Order:
         time_in_force=r.time_in_force,
         time=r.order_time or r.transaction_time,
         update_time=r.event_time,
+        stop_price=r.stop_price,
+        trailing_delta=r.trailing_delta,
+        order_list_id=r.order_list_id,
+        is_working=r.is_working,
     )
 
 
@@ -83,6 +90,8 @@ def notice_for(
     resolved: bool,
     fill: LastFill | None,
     fees: dict[str, Decimal],
+    *,
+    exits_follow: bool = False,
 ) -> FillNotice | None:
     """The message for what is new in `order` since `before` (None: nothing new)."""
     if before is None:
@@ -113,4 +122,5 @@ def notice_for(
         last_price=this_fill.price if this_fill is not None else None,
         fees={asset: fee for asset, fee in fees.items() if fee},
         was_unknown=resolved,
+        exits_follow=exits_follow and order.status == "FILLED",
     )

@@ -33,6 +33,7 @@ class OutcomeKind(StrEnum):
     CANCELLED = "cancelled"  # the user pressed Cancel on the preview
     EXPIRED = "expired"  # not confirmed in time
     CANCELLED_ALL = "cancelled_all"  # a cancel-all ticket carried out
+    CANCELLED_LIST = "cancelled_list"  # a cancel-list ticket carried out (`cancelled`: its legs)
 
 
 class Cause(StrEnum):
@@ -110,6 +111,7 @@ class FillNotice:
     reason: str | None = None
     fees: dict[str, Decimal] = field(default_factory=dict)
     was_unknown: bool = False  # the confirmation could not tell whether it was placed
+    exits_follow: bool = False  # an OTO list's entry filled: its exits are now on the book
 
 
 class OrderNotifier(Protocol):

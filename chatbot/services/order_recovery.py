@@ -129,7 +129,7 @@ class OrderRecovery:
         """CONFIRMING after a restart: the run stopped before sending (SUBMITTED is written
         first), so nothing was placed."""
         cause = Cause.RESTARTED_BEFORE_SENDING
-        if ticket.kind is TicketKind.CANCEL_ALL:
+        if ticket.kind in (TicketKind.CANCEL_ALL, TicketKind.CANCEL_LIST):
             cause = Cause.RESTARTED_BEFORE_CANCELLING
         if not await self._tickets.move(
             ticket.id, (TicketState.CONFIRMING,), TicketState.REJECTED, detail=cause

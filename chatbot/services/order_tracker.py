@@ -24,16 +24,19 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import AbstractAsyncContextManager
 from decimal import Decimal
 
 from chatbot.errors import UserError
 from chatbot.exchange.client import BinanceClient
 from chatbot.exchange.credentials import ApiCredentials
 from chatbot.exchange.errors import BinanceError, OrderNotFound
-from chatbot.exchange.events import ExecutionReport
+from chatbot.exchange.events import ExecutionReport, ListStatus
 from chatbot.exchange.models import Order
+from chatbot.exchange.order_lists import OrderList
 from chatbot.services.account_mirror import AccountMirror
 from chatbot.services.keys import KeyService
+from chatbot.services.list_watch import ListWatch
 from chatbot.services.order_changes import (
     LastFill,
     notice_for,
@@ -52,7 +55,7 @@ from chatbot.storage.tickets import (
     TicketRepository,
     TicketState,
 )
-from chatbot.storage.tracked_orders import TrackedOrderRepository
+from chatbot.storage.tracked_orders import TrackedOrder, TrackedOrderRepository
 
 log = logging.getLogger(__name__)
 
@@ -75,9 +78,11 @@ class OrderTracker:
         *,
         settle_wait: float = SETTLE_WAIT,
         balances: AccountMirror | None = None,
+        lists: ListWatch | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._client = client
+        self._lists = lists
         self._balances = balances
         self._keys = keys
         self._tickets = tickets
@@ -132,6 +137,11 @@ class OrderTracker:
             fill = LastFill(report.last_qty, report.last_price, fees)
         await self.observe(user_id, order, ticket=ticket, fill=fill)
 
+    async def on_list_status(self, user_id: int, event: ListStatus) -> None:
+        """One `listStatus` event: an order list's end is told as one message."""
+        if self._lists is not None:
+            await self._lists.on_status(user_id, event)
+
     async def observe(
         self,
         user_id: int,
@@ -178,7 +188,12 @@ class OrderTracker:
             # The preview keeps showing the order as it is now (an edit does not notify).
             outcome, _ = await self._settle_ticket(ticket, order, (TicketState.OPEN,))
             await self._notifier.ticket_update(outcome, announce=False)
-        notice = notice_for(user_id, order, before, resolved, fill, fees or {})
+        if self._lists is not None and await self._lists.holds_back(user_id, order):
+            return  # a leg: told with its list's end
+        in_list = order.order_list_id is not None
+        notice = notice_for(
+            user_id, order, before, resolved, fill, fees or {}, exits_follow=in_list
+        )
         if notice is not None:
             await self._notifier.order_update(notice)
 
@@ -222,16 +237,32 @@ class OrderTracker:
     async def prune(self, keep_days: float = 30.0) -> None:
         """Forget orders that ended more than `keep_days` ago."""
         await self._tracked.prune(time.time() - keep_days * 86_400)
+        if self._lists is not None:
+            await self._lists.prune(time.time() - keep_days * 86_400)
 
-    async def open_symbol(self, user_id: int, order_id: int) -> str | None:
-        """The symbol of an order the bot follows and last saw open, else None."""
+    async def open_order(self, user_id: int, order_id: int) -> TrackedOrder | None:
+        """An order the bot follows and last saw open, else None."""
         for known in await self._tracked.open_orders(user_id):
             if known.order_id == order_id:
-                return known.symbol
+                return known
         return None
+
+    def cancelling_list(self, symbol: str, order_list_id: int) -> AbstractAsyncContextManager[None]:
+        """While the chat cancels this list, its end waits for the chat's reply."""
+        if self._lists is None:
+            return contextlib.nullcontext()
+        return self._lists.cancelling(symbol, order_list_id)
+
+    async def list_told_by_reply(self, user_id: int, order_list: OrderList) -> None:
+        """A /cancel reply told this list's end (and its legs')."""
+        await self.told_by_reply(user_id, order_list.reports)
+        if self._lists is not None:
+            await self._lists.told_by_reply(user_id, order_list)
 
     async def forget(self, user_id: int) -> None:
         await self._tracked.forget_user(user_id)
+        if self._lists is not None:
+            await self._lists.forget(user_id)
 
     async def _catch_up(self, user_id: int, credentials: ApiCredentials, since: int) -> None:
         for known in await self._tracked.open_orders(user_id):
@@ -251,6 +282,8 @@ class OrderTracker:
                 )
                 await self.observe(user_id, order, ticket=ticket)
         await self._placed_elsewhere(user_id, credentials, since - SYNC_MARGIN_MS)
+        if self._lists is not None:
+            await self._lists.catch_up(user_id, credentials)
 
     async def _placed_elsewhere(
         self, user_id: int, credentials: ApiCredentials, start_ms: int

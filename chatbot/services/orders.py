@@ -36,7 +36,7 @@ from chatbot.services.account_mirror import AccountMirror
 from chatbot.services.keys import KeyService
 from chatbot.services.market import MarketService
 from chatbot.services.open_orders import OpenOrderMirror
-from chatbot.services.order_cancels import CancelAllPreview, OrderCancels
+from chatbot.services.order_cancels import CancelAllPreview, CancelListPreview, OrderCancels
 from chatbot.services.order_outcomes import Cause, Outcome, OutcomeKind, PressKind, PressResult
 from chatbot.services.order_preview import OrderIntent, OrderPreview, OrderPreviewer
 from chatbot.services.order_recovery import LOOKUP_DELAYS, OrderRecovery
@@ -171,6 +171,8 @@ class OrderService:
         with trading():
             if ticket.kind is TicketKind.CANCEL_ALL:
                 return await self._cancels.cancel_all(ticket)
+            if ticket.kind is TicketKind.CANCEL_LIST:
+                return await self._cancels.cancel_list(ticket)
             return await self._submit(ticket)
 
     async def _explain_lost_press(self, ticket_id: str, fresh_after: float) -> PressResult:
@@ -263,9 +265,12 @@ class OrderService:
         returns what the chat must be told now (see `OrderRecovery.reconcile`)."""
         return await self._recovery.reconcile()
 
-    async def cancel_order(self, user_id: int, order_id: int) -> Order:
-        """Cancel one of the user's open orders by Binance's id (see `OrderCancels`)."""
-        return await self._cancels.cancel_order(user_id, order_id)
+    async def cancel_order(
+        self, user_id: int, chat_id: int, order_id: int
+    ) -> Order | CancelListPreview:
+        """Cancel one of the user's open orders by Binance's id, or, for a leg of an order
+        list, a ticket to cancel the whole list once confirmed (see `OrderCancels`)."""
+        return await self._cancels.cancel_order(user_id, chat_id, order_id)
 
     async def preview_cancel_all(self, user_id: int, chat_id: int, name: str) -> CancelAllPreview:
         """A ticket to cancel all the user's open orders on a symbol, once confirmed."""

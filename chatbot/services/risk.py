@@ -12,9 +12,10 @@ delta below the price now (the best price is at least today's), so that is its w
 before activation a market trailing stop's fill is unknown, and the report says so.
 
 Reads go through the weight budget: the open orders come from `OpenOrderMirror` (no REST call
-while the user-data stream keeps them), which records an order's type but not its trigger; the
-symbols whose stop orders lack one are read again one by one (weight 6 each). The open order
-lists (weight 6) say which orders are an OCO's legs.
+while the user-data stream keeps them), whose record holds each order's trigger and list but not
+whether a trailing stop has started to trail (no event the bot follows tells it); the symbols with
+such a stop are read again one by one (weight 6 each). The open order lists (weight 6) say which
+orders are one list's legs.
 """
 
 from __future__ import annotations
@@ -194,17 +195,12 @@ class RiskService:
         return exits
 
     async def _with_triggers(self, user_id: int, orders: list[Order]) -> list[Order]:
-        """`orders`, with the symbols whose SELL stops came without their trigger (the
-        mirror's record keeps none) read again: one symbol at a time (weight 6 each), or all
-        symbols at once (80) when that is cheaper."""
-        stale = {
-            o.symbol
-            for o in orders
-            if o.side == "SELL"
-            and o.type in STOP_TYPES | (TARGET_TYPES - {"LIMIT_MAKER"})
-            and o.stop_price is None
-            and o.trailing_delta is None
-        }
+        """`orders`, with the symbols of SELL stops whose state the record may lack read
+        again: a stop recorded without its trigger (an order recorded before the record kept
+        triggers), and a trailing stop not known to trail (its start is never told, so the
+        record cannot hold it). One symbol at a time (weight 6 each), or all symbols at once
+        (80) when that is cheaper."""
+        stale = {o.symbol for o in orders if o.side == "SELL" and _unsure(o)}
         if not stale:
             return orders
         credentials = await self._keys.credentials(user_id)
@@ -252,6 +248,16 @@ class RiskService:
             worst_fill=worst,
             loss_usdt=loss,
         )
+
+
+def _unsure(order: Order) -> bool:
+    """A stop whose trigger, or whose trailing state, only Binance can tell (see
+    `RiskService._with_triggers`)."""
+    if order.type not in STOP_TYPES | (TARGET_TYPES - {"LIMIT_MAKER"}):
+        return False
+    if order.trailing_delta is not None:
+        return order.trailing_time is None
+    return order.stop_price is None
 
 
 def _rank(kind: Protection) -> int:

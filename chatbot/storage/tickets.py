@@ -40,6 +40,7 @@ class TicketState(StrEnum):
 class TicketKind(StrEnum):
     ORDER = "order"
     CANCEL_ALL = "cancel_all"
+    CANCEL_LIST = "cancel_list"  # an order list (OCO, OTOCO) whose id is the ticket's order_id
 
 
 PENDING_STATES = (TicketState.CONFIRMING, TicketState.SUBMITTED, TicketState.UNKNOWN)
@@ -124,18 +125,19 @@ class TicketRepository:
         quote_quantity: Decimal | None = None,
         price: Decimal | None = None,
         preview_price: Decimal | None = None,
+        order_id: int | None = None,
     ) -> Ticket:
         """A new DRAFT ticket, as the insert wrote it (RETURNING): the read connection may not
         see the row yet."""
         ticket_id, now = new_ticket_id(), self._clock()
         rows = await self._db.write_returning(
             "INSERT INTO tickets (id, user_id, chat_id, kind, symbol, side, order_type, "
-            "quantity, quote_quantity, price, preview_price, state, created_at, updated_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
+            "quantity, quote_quantity, price, preview_price, state, created_at, updated_at, "
+            "order_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
             (
                 ticket_id, user_id, chat_id, str(kind), symbol, side, order_type,
                 _text(quantity), _text(quote_quantity), _text(price), _text(preview_price),
-                str(TicketState.DRAFT), now, now,
+                str(TicketState.DRAFT), now, now, order_id,
             ),
         )  # fmt: skip
         row = rows[0] if rows else None

@@ -35,6 +35,9 @@ class OrderState:
     time_in_force: str | None = None
     created_ms: int | None = None  # when the order was placed (Binance time)
     quote: Decimal = Decimal(0)  # quote asset filled so far
+    order_list_id: int | None = None  # the OCO/OTOCO it is a leg of
+    stop_price: Decimal | None = None  # a stop or take-profit order's trigger
+    trailing_delta: int | None = None  # basis points
 
     @property
     def is_final(self) -> bool:
@@ -67,6 +70,9 @@ class TrackedOrder:
     created_ms: int | None = None
     quote: Decimal = Decimal(0)
     updated_ms: int | None = None  # when the bot last recorded it (epoch ms, its own clock)
+    order_list_id: int | None = None
+    stop_price: Decimal | None = None
+    trailing_delta: int | None = None
 
 
 class TrackedOrderRepository:
@@ -108,8 +114,9 @@ class TrackedOrderRepository:
             await tx.execute(
                 "INSERT INTO tracked_orders (user_id, symbol, order_id, client_id, ticket_id, "
                 "side, order_type, quantity, status, is_open, executed, told_qty, told_final, "
-                "updated_at, price, time_in_force, created_ms, quote) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "updated_at, price, time_in_force, created_ms, quote, order_list_id, stop_price, "
+                "trailing_delta) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (user_id, symbol, order_id) DO UPDATE SET "
                 "status = excluded.status, is_open = excluded.is_open, "
                 "executed = excluded.executed, told_qty = excluded.told_qty, "
@@ -118,13 +125,19 @@ class TrackedOrderRepository:
                 "price = COALESCE(excluded.price, tracked_orders.price), "
                 "time_in_force = COALESCE(tracked_orders.time_in_force, excluded.time_in_force), "
                 "created_ms = COALESCE(tracked_orders.created_ms, excluded.created_ms), "
+                "order_list_id = COALESCE(tracked_orders.order_list_id, excluded.order_list_id), "
+                "stop_price = COALESCE(tracked_orders.stop_price, excluded.stop_price), "
+                "trailing_delta = COALESCE(tracked_orders.trailing_delta, "
+                "excluded.trailing_delta), "
                 "ticket_id = COALESCE(tracked_orders.ticket_id, excluded.ticket_id)",
                 (
                     user_id, state.symbol, state.order_id, state.client_id, ticket_id,
                     state.side, state.order_type, _text(state.quantity), state.status,
                     int(not told_final), _text(state.executed), _text(told_qty),
                     int(told_final), time.time(), _text(state.price), state.time_in_force,
-                    state.created_ms, _text(state.quote),
+                    state.created_ms, _text(state.quote), state.order_list_id,
+                    None if state.stop_price is None else _text(state.stop_price),
+                    state.trailing_delta,
                 ),
             )  # fmt: skip
         return before if news else None
@@ -226,4 +239,7 @@ def _tracked(row: Any) -> TrackedOrder:
         created_ms=None if created is None else int(created),
         quote=Decimal(row["quote"] or 0),
         updated_ms=int(float(row["updated_at"]) * 1000),
+        order_list_id=None if row["order_list_id"] is None else int(row["order_list_id"]),
+        stop_price=None if row["stop_price"] is None else Decimal(row["stop_price"]),
+        trailing_delta=None if row["trailing_delta"] is None else int(row["trailing_delta"]),
     )

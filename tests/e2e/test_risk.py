@@ -177,9 +177,10 @@ async def test_risk_reads_the_stops_of_their_symbols_not_every_symbols_orders(
     spent = exchange.limits.spent
     before = spent[("GET", "/api/v3/openOrders")], spent[("GET", "/api/v3/openOrderList")]
     assert "If every stop hits: −354 USDT" in (await ask(portfolio, "/risk")).text
-    # the record knows the orders but not their triggers: the five symbols with a stop or a
-    # take-profit are read (6 each), not every symbol's orders (80); the lists once (6)
-    assert spent[("GET", "/api/v3/openOrders")] - before[0] == 5 * 6
+    # the record knows the orders and their triggers, but not whether a trailing stop has
+    # started to trail: the two symbols with one are read (6 each), not every symbol's
+    # orders (80); the lists once (6)
+    assert spent[("GET", "/api/v3/openOrders")] - before[0] == 2 * 6
     assert spent[("GET", "/api/v3/openOrderList")] - before[1] == 6
 
 

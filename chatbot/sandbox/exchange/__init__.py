@@ -1,11 +1,11 @@
 """A Binance Spot exchange simulator that speaks the real wire protocol, for offline runs.
 
 The project's client, bot, tests, sandbox and benchmarks all run against it: REST (`/api/v3`,
-and `/sapi/v1/account/apiRestrictions` on mainnet), market streams (`/ws`, `/stream`) and the
-WebSocket API (`/ws-api/v3`) share one aiohttp port. Signatures (HMAC, Ed25519, RSA),
-timestamps, request weights, filters, error codes and JSON shapes follow Binance's
-documentation; `chatbot/sandbox/data/` holds the symbols: 30 real USDT, BTC, IDR and TRY
-pairs (31 on the testnet), among them Binance's edge cases: BNBIDR's tick of 10, XRPTRY's
+and on mainnet `/sapi/v1/account/apiRestrictions` and the capital history), market streams
+(`/ws`, `/stream`) and the WebSocket API (`/ws-api/v3`) share one aiohttp port. Signatures
+(HMAC, Ed25519, RSA), timestamps, request weights, filters, error codes and JSON shapes follow
+Binance's documentation; `chatbot/sandbox/data/` holds the symbols: 30 real USDT, BTC, IDR and
+TRY pairs (31 on the testnet), among them Binance's edge cases: BNBIDR's tick of 10, XRPTRY's
 legacy MIN_NOTIONAL and PERCENT_PRICE, LUNAUSDT in BREAK, FETUSDT's MAX_POSITION and caps.
 
 Python control API (tests run it in-process on a port the OS picks)::
@@ -26,7 +26,9 @@ Python control API (tests run it in-process on a port the OS picks)::
     sim.book_levels = 20                          # levels each side (what MARKET orders can take)
     sim.step_market()                             # one random-walk step of every symbol, now
     sim.orders_for(api_key); sim.balances(api_key); sim.account(api_key)
-    sim.deposit(api_key, "USDT", Decimal("100"))  # sends balanceUpdate
+    sim.deposit(api_key, "USDT", Decimal("100"))  # sends balanceUpdate; a negative amount
+    #   withdraws; both appear in /sapi/v1/capital/deposit/hisrec and .../withdraw/history
+    sim.capital.refuse(api_key)                   # those two answer 401/-1002 for this key
     sim.faults.fail_next(path, count=1, status=503)            # HTML 5xx page, like a proxy
     sim.faults.fail_next(path, count=1, code=-1007)            # HTTP 408 + Binance -1007 body
     sim.faults.fail_next(path, code=-1006, status=400, execute=True)  # -1006, order placed
@@ -88,8 +90,8 @@ Modules: wire (clock, decimals, errors), symbols (exchangeInfo), filters (an ind
 implementation of Binance's filters), pricepath / candles / tape / market / book (prices,
 history, book), accounts / orders / matching / engine (matching), params / order_params /
 signatures / auth / limits / faults / gateway (the REST pipeline), rest_market /
-rest_account (routes), payloads, sockets, streams, wsapi (WebSockets), control (HTTP control
-surface), server (ExchangeSimulator). The package imports nothing from the client
+rest_account / capital (routes), payloads, sockets, streams, wsapi (WebSockets), control
+(HTTP control surface), server (ExchangeSimulator). The package imports nothing from the client
 (`chatbot.exchange`).
 """
 

@@ -44,6 +44,7 @@ NEW_ORDER = (
     "trailingDelta",
 )
 LOOKUP = (*SIGNED, "symbol", "orderId", "origClientOrderId")
+DAY_MS = 86_400_000
 CANCEL_RESTRICTIONS = ("ONLY_NEW", "ONLY_PARTIALLY_FILLED")
 _ZERO_RATES = {"maker": fmt(ZERO), "taker": fmt(ZERO), "buyer": fmt(ZERO), "seller": fmt(ZERO)}
 _DISCOUNT = {
@@ -274,6 +275,9 @@ class AccountRoutes:
         symbol = self._catalog.get(params.require("symbol")).name
         order_id, from_id = params.integer("orderId"), params.integer("fromId")
         start, end = params.integer("startTime") or 0, params.integer("endTime")
+        _check_trade_query(order_id, from_id, params.get("startTime"), end)
+        if end is not None and start and end - start > DAY_MS:
+            raise ApiError(-1127, "More than 24 hours between startTime and endTime.")
         rows = [
             (order, fill)
             for order, fill in self._engine.trades(account)
@@ -286,6 +290,20 @@ class AccountRoutes:
         limit = params.limit(500, 1000)
         chosen = rows[:limit] if from_id is not None or start else rows[-limit:]
         return json_response([order.my_trade(fill) for order, fill in chosen])
+
+
+def _check_trade_query(
+    order_id: int | None, from_id: int | None, start: str | None, end: int | None
+) -> None:
+    """Binance's allowed `myTrades` combinations besides `symbol`: one of orderId, fromId,
+    startTime, endTime; startTime with endTime; orderId with fromId (-1128 otherwise)."""
+    given = {
+        name
+        for name, value in (("o", order_id), ("f", from_id), ("s", start), ("e", end))
+        if value is not None
+    }
+    if len(given) > 1 and given not in ({"s", "e"}, {"o", "f"}):
+        raise ApiError(-1128, "Combination of optional parameters invalid.")
 
 
 def _in_window(t: int, start: int, end: int | None) -> bool:

@@ -12,6 +12,7 @@ from aiohttp import web
 
 from .accounts import API_KEY_PATTERN, DEFAULT_COMMISSION, Account, Balance, key_type_of
 from .auth import Authenticator
+from .capital import CapitalLedger, CapitalRoutes
 from .control import ControlRoutes
 from .engine import Engine
 from .faults import FaultInjector
@@ -83,6 +84,7 @@ class ExchangeSimulator:
             self.engine, self.clock, self.userdata.publish, self.engine.new_client_id
         )
         self.auth = Authenticator(self.engine.accounts, self.clock)
+        self.capital = CapitalLedger()  # deposits and withdrawals, for /sapi/v1/capital
         self.wsapi = WsApi(
             self.auth, self.userdata, self.limits, self.clock, self._registry, settings
         )
@@ -103,6 +105,8 @@ class ExchangeSimulator:
         app.add_routes(account_routes.routes(with_sapi=self.network == "mainnet"))
         lists = ListRoutes(self.order_lists, self.catalog, self.auth, self.limits, self.clock)
         app.add_routes(lists.routes())
+        if self.network == "mainnet":
+            app.add_routes(CapitalRoutes(self.capital, self.auth, self.clock).routes())
         app.add_routes(
             [
                 web.get("/ws", self.streams.raw),
@@ -230,8 +234,11 @@ class ExchangeSimulator:
         return self.engine.all_orders(self.account(api_key))
 
     def deposit(self, api_key: str, asset: str, amount: Amount) -> None:
-        """Credit (negative: debit) a free balance; sends `balanceUpdate` to subscribers."""
-        self.engine.deposit(self.account(api_key), asset, to_decimal(amount))
+        """Credit (negative: debit) a free balance; sends `balanceUpdate` to subscribers and
+        appears in the capital history as a deposit (a withdrawal)."""
+        account, amount = self.account(api_key), to_decimal(amount)
+        self.engine.deposit(account, asset, amount)
+        self.capital.record(account, asset, amount, account.update_time)
 
     # -- market -----------------------------------------------------------------------------
 
