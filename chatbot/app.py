@@ -68,6 +68,7 @@ from chatbot.services.order_tracker import OrderTracker
 from chatbot.services.order_watch import OrderWatch
 from chatbot.services.orders import OrderService
 from chatbot.services.pnl_report import PnlService
+from chatbot.services.risk import RiskService
 from chatbot.services.trade_history import TradeHistory
 from chatbot.services.usdt_rates import UsdtRates
 from chatbot.storage.alerts import AlertRepository
@@ -83,7 +84,7 @@ from chatbot.storage.trade_history import TradeHistoryRepository
 from chatbot.storage.vault import CredentialVault
 from chatbot.telegram_pacing import PrioritySendPacer
 from chatbot.web import start_http
-from handlers import alerts, commands, common, keys, market, orders, scrub, welcome
+from handlers import alerts, commands, common, keys, market, orders, risk, scrub, welcome
 from handlers.context import CONTEXT_TYPES
 from handlers.notifications import ChatNotifier
 
@@ -157,6 +158,7 @@ def register_handlers(app: Application) -> None:
     app.add_handler(orders.largest_handler())
     app.add_handler(alerts.alert_button_handler())
     app.add_handler(market.chart_button_handler())
+    app.add_handler(risk.protect_button_handler())
     app.add_handler(CallbackQueryHandler(_stale_button))
     app.add_handler(MessageHandler(filters.ALL, welcome.unknown))
     # after the reply (the guard has let the user in): a chat that writes again is not gone
@@ -212,6 +214,7 @@ async def open_resources(app: Application, clock: Callable[[], float] = time.tim
     )
     pnl_repo = TradeHistoryRepository(db)
     trade_history = TradeHistory(client, key_service, pnl_repo)
+    account = AccountService(client, key_service, market_service, mirror, open_orders)
     services = Services(
         access=AccessPolicy(
             settings.allowed_users,
@@ -221,7 +224,7 @@ async def open_resources(app: Application, clock: Callable[[], float] = time.tim
         ),
         market=market_service,
         keys=key_service,
-        account=AccountService(client, key_service, market_service, mirror, open_orders),
+        account=account,
         orders=OrderService(
             client,
             key_service,
@@ -251,6 +254,13 @@ async def open_resources(app: Application, clock: Callable[[], float] = time.tim
         ),
         charts=ChartService(client, market_service),
         pnl=PnlService(client, key_service, trade_history, UsdtRates(client, pnl_repo)),
+        risk=RiskService(
+            account,
+            client,
+            key_service,
+            market_service,
+            default_stop_pct=settings.risk_default_stop_pct,
+        ),
         setkey=SetkeyConversations(db, vault, clock=clock),
     )
     # one count of WebSocket connection attempts for both streams (Binance's per-IP limit)

@@ -169,6 +169,10 @@ class Settings(BaseSettings):
     stop_limit_distance_pct: Decimal = Field(
         Decimal("0.5"), gt=0, lt=50, alias="CHATBOT_STOP_LIMIT_DISTANCE_PCT"
     )
+    # /risk's "Protect" button: the stop-loss it proposes, this many percent below the price.
+    risk_default_stop_pct: Decimal = Field(
+        Decimal(5), gt=0, lt=50, alias="CHATBOT_RISK_DEFAULT_STOP_PCT"
+    )
     order_watch: float = Field(600.0, ge=1, le=86400, alias="CHATBOT_ORDER_WATCH")
     command_limit: int = Field(20, ge=1, le=10_000, alias="CHATBOT_COMMAND_LIMIT")
     button_limit: int = Field(40, ge=1, le=10_000, alias="CHATBOT_BUTTON_LIMIT")

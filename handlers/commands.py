@@ -15,7 +15,7 @@ from enum import Enum
 from telegram import BotCommand, Update
 from telegram.ext import Application, CommandHandler
 
-from handlers import account, alerts, exits, keys, market, orders, pnl
+from handlers import account, alerts, exits, keys, market, orders, pnl, risk
 from handlers.common import esc, reply
 from handlers.context import BotContext
 from handlers.exit_texts import EXIT_HELP
@@ -98,6 +98,10 @@ COMMANDS: tuple[Command, ...] = (
         "(today, 7d, 30d, ytd, all; default all)",
         "/pnl chart — the profit curve as a picture; /pnl csv — your fills with cost basis, "
         "for taxes")),
+    Command("risk", risk.risk, "What protects each holding, the loss if stops hit",
+            Section.ACCOUNT, (
+        "/risk — each holding's stop-loss, OCO or trailing stop, the loss if every stop "
+        "hits, and a Protect button for what has none",)),
     Command("history", account.history, "Your own last fills: /history BTCUSDT",
             Section.ACCOUNT, ("/history BTCUSDT — your own last 10 fills",)),
     Command("setkey", None, "Register your Binance API key (private chat)", Section.KEY, (

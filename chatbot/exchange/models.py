@@ -124,6 +124,7 @@ class Order:
     fills: list[Fill] = field(default_factory=list)
     stop_price: Decimal | None = None  # None when Binance sends none or "0"
     trailing_delta: int | None = None  # basis points
+    trailing_time: int | None = None  # when a trailing stop started to trail; None until then
     order_list_id: int | None = None  # None for Binance's -1 (not in an order list)
     is_working: bool = True  # False for a pending leg of an OTO list, or an untriggered stop
 
@@ -148,6 +149,7 @@ class Order:
             fills=[Fill.from_json(f) for f in data.get("fills", [])],
             stop_price=Decimal(data["stopPrice"]) or None if "stopPrice" in data else None,
             trailing_delta=_int_or_none(data.get("trailingDelta")),
+            trailing_time=_trailing_time(data.get("trailingTime")),
             order_list_id=list_id_or_none(data.get("orderListId")),
             is_working=_is_working(data),
         )
@@ -265,6 +267,11 @@ def _int_or_none(value: Any) -> int | None:
 
 def list_id_or_none(value: Any) -> int | None:
     """Binance's orderListId, None for -1 (the order belongs to no list)."""
+    return None if value is None or int(value) == -1 else int(value)
+
+
+def _trailing_time(value: Any) -> int | None:
+    """`trailingTime`: -1 (or absent) until a trailing stop is activated."""
     return None if value is None or int(value) == -1 else int(value)
 
 

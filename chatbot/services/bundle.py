@@ -12,6 +12,7 @@ from chatbot.services.keys import KeyService
 from chatbot.services.market import MarketService
 from chatbot.services.orders import OrderService
 from chatbot.services.pnl_report import PnlService
+from chatbot.services.risk import RiskService
 from chatbot.storage.conversations import SetkeyConversations
 
 
@@ -24,5 +25,6 @@ class Services:
     orders: OrderService
     alerts: AlertService
     charts: ChartService
+    risk: RiskService
     pnl: PnlService
     setkey: SetkeyConversations  # the /setkey steps, read from the database on each answer
