@@ -29,8 +29,8 @@ def cmd_keygen(_: argparse.Namespace) -> int:
 
 def cmd_run(_: argparse.Namespace) -> int:
     """Run the bot until SIGINT or SIGTERM."""
-    from chatbot.app import AnotherInstance, serve
     from chatbot.memory import fix_malloc_thresholds
+    from chatbot.serve import AnotherInstance, serve
     from chatbot.storage.database import SchemaTooNew, StorageError
 
     settings = _settings()

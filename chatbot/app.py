@@ -1,6 +1,7 @@
 """Wiring: the one place that knows every layer. Builds the python-telegram-bot Application,
 opens the database and the exchange client, builds the services, registers the handlers, and
-runs it all until told to stop.
+runs it all until told to stop (`running_bot`; `chatbot run`'s process around it, signals
+and the second instance's exit, is serve.py).
 
 The lifecycle is managed here rather than by `run_polling`, so that the same code serves
 long polling, webhook mode, the tests and the sandbox, and so that background work (streams,
@@ -9,10 +10,8 @@ senders) starts and stops with the bot.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import logging
-import signal
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
@@ -22,13 +21,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 from telegram import Update
 from telegram.error import Conflict, TelegramError
-from telegram.ext import (
-    Application,
-    CallbackQueryHandler,
-    MessageHandler,
-    TypeHandler,
-    filters,
-)
+from telegram.ext import Application, CallbackQueryHandler, MessageHandler, TypeHandler, filters
 from telegram.request import HTTPXRequest
 
 from chatbot.config import Settings
@@ -55,11 +48,7 @@ from chatbot.services.bundle import Services
 from chatbot.services.charts import ChartService
 from chatbot.services.fill_feed import FillFeed
 from chatbot.services.keys import KeyService
-from chatbot.services.leases import (
-    LeaseKeeper,
-    LeaseSettings,
-    default_replica_id,
-)
+from chatbot.services.leases import LeaseKeeper, LeaseSettings, default_replica_id
 from chatbot.services.list_watch import ListWatch
 from chatbot.services.market import MarketService
 from chatbot.services.notices import ChangeNotices
@@ -159,16 +148,11 @@ def register_handlers(app: Application) -> None:
     app.add_handler(alerts.alert_button_handler())
     app.add_handler(market.chart_button_handler())
     app.add_handler(risk.protect_button_handler())
-    app.add_handler(CallbackQueryHandler(_stale_button))
+    app.add_handler(CallbackQueryHandler(common.stale_button))
     app.add_handler(MessageHandler(filters.ALL, welcome.unknown))
     # after the reply (the guard has let the user in): a chat that writes again is not gone
     app.add_handler(TypeHandler(Update, alerts.resume_paused_chat), group=1)
     app.add_error_handler(common.on_error)
-
-
-async def _stale_button(update: Update, _: object) -> None:
-    if update.callback_query is not None:
-        await update.callback_query.answer("This button is no longer active.")
 
 
 async def open_resources(app: Application, clock: Callable[[], float] = time.time) -> Resources:
@@ -409,27 +393,3 @@ async def running_bot(
         await close_resources(resources)
         await app.shutdown()
         log.info("bot stopped")
-
-
-class AnotherInstance(RuntimeError):
-    """Another process polls the same bot token."""
-
-
-async def serve(settings: Settings) -> None:
-    """`chatbot run`: run until SIGINT or SIGTERM, then stop cleanly. Raises AnotherInstance
-    when, just after start, Telegram says another process polls this token."""
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    async with running_bot(settings) as app:
-        conflict = runtime(app).conflict
-        waits = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(conflict.wait())]
-        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-        for waiter in waits:
-            waiter.cancel()
-    if conflict.is_set():
-        raise AnotherInstance(
-            "another instance of the bot is already polling this TELEGRAM_BOT_TOKEN; stop it "
-            "first (two instances would steal each other's updates)"
-        )

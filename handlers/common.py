@@ -285,3 +285,9 @@ def metric_name(update: Update, command_names: frozenset[str]) -> str:
 
 
 KNOWN_BUTTONS = {"t", "a", "chart", "delkey"}  # the callback data prefixes handlers register
+
+
+async def stale_button(update: Update, _: object) -> None:
+    """A button no handler's pattern takes (an older version's, or forged data)."""
+    if update.callback_query is not None:
+        await update.callback_query.answer("This button is no longer active.")
