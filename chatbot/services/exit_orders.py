@@ -34,7 +34,7 @@ from chatbot.exchange.request_types import OrderRequest
 from chatbot.health import HealthBoard
 from chatbot.services.exit_plan import ExitLeg, LegType
 from chatbot.services.keys import KeyService, KeyUnreadable
-from chatbot.services.order_outcomes import Cause, EntryExits, Outcome, OutcomeKind
+from chatbot.services.order_outcomes import Cause, EntryExits, Outcome, OutcomeKind, not_placed
 from chatbot.storage.database import StorageError
 from chatbot.storage.retry import until_written
 from chatbot.storage.tickets import Ticket, TicketKind, TicketRepository, TicketState
@@ -67,7 +67,9 @@ class ExitOrders:
         try:
             credentials = await self._keys.credentials(ticket.user_id)
         except (BinanceError, UserError) as exc:
-            return await self._not_placed(ticket, OutcomeKind.NOT_SENT, exc.user_message)
+            return await not_placed(
+                self._tickets, ticket, OutcomeKind.NOT_SENT, exc.user_message, health=self._health
+            )
         # Written before sending: a ticket still CONFIRMING after a crash was never sent.
         try:
             await self._tickets.move(ticket.id, (TicketState.CONFIRMING,), TicketState.SUBMITTED)
@@ -83,9 +85,13 @@ class ExitOrders:
             )
             return await self.resolve_unknown(ticket, credentials)
         except (ExchangeUnavailable, RateLimited) as exc:  # refused before leaving the bot
-            return await self._not_placed(ticket, OutcomeKind.NOT_SENT, exc.user_message)
+            return await not_placed(
+                self._tickets, ticket, OutcomeKind.NOT_SENT, exc.user_message, health=self._health
+            )
         except BinanceError as exc:  # an error code that proves the list was refused
-            return await self._not_placed(ticket, OutcomeKind.REJECTED, exc.user_message)
+            return await not_placed(
+                self._tickets, ticket, OutcomeKind.REJECTED, exc.user_message, health=self._health
+            )
         return await self._settled(ticket, placed, (TicketState.SUBMITTED,))
 
     async def resolve_unknown(self, ticket: Ticket, credentials: ApiCredentials) -> Outcome:
@@ -210,17 +216,6 @@ class ExitOrders:
         )
         current = await self._tickets.get(ticket.id) or ticket
         return Outcome(OutcomeKind.OPEN, current, order_list=placed)
-
-    async def _not_placed(self, ticket: Ticket, kind: OutcomeKind, reason: str) -> Outcome:
-        await self._write(
-            lambda: self._tickets.move(
-                ticket.id,
-                (TicketState.CONFIRMING, TicketState.SUBMITTED),
-                TicketState.REJECTED,
-                detail=reason,
-            )
-        )
-        return Outcome(kind, ticket, reason=reason)
 
     async def _write(self, write: Callable[[], Awaitable[T]]) -> T:
         """A write about a list already sent: retried until the database takes it."""

@@ -16,7 +16,9 @@ from typing import TYPE_CHECKING, Protocol
 
 from chatbot.exchange.models import Order
 from chatbot.exchange.order_lists import OrderList
-from chatbot.storage.tickets import Ticket, TicketState
+from chatbot.health import HealthBoard
+from chatbot.storage.retry import until_written
+from chatbot.storage.tickets import Ticket, TicketRepository, TicketState
 
 if TYPE_CHECKING:
     from chatbot.services.order_preview import OrderPreview
@@ -136,3 +138,26 @@ class OrderNotifier(Protocol):
     async def ticket_update(self, outcome: Outcome, *, announce: bool) -> None:
         """Edit the ticket's preview message into `outcome`; with `announce`, also send it
         as a new message (an edit alone does not notify the user)."""
+
+
+async def not_placed(
+    tickets: TicketRepository,
+    ticket: Ticket,
+    kind: OutcomeKind,
+    reason: str,
+    *,
+    health: HealthBoard,
+) -> Outcome:
+    """Binance's error code proves the order (or order list) was not placed, or it never left
+    the bot: the ticket is REJECTED with the reason, written however long the database takes."""
+    await until_written(
+        lambda: tickets.move(
+            ticket.id,
+            (TicketState.CONFIRMING, TicketState.SUBMITTED),
+            TicketState.REJECTED,
+            detail=reason,
+        ),
+        part="orders",
+        health=health,
+    )
+    return Outcome(kind, ticket, reason=reason)

@@ -41,7 +41,14 @@ from chatbot.services.market import MarketService
 from chatbot.services.open_orders import OpenOrderMirror
 from chatbot.services.order_cancels import CancelAllPreview, CancelListPreview, OrderCancels
 from chatbot.services.order_intent import ProtectIntent
-from chatbot.services.order_outcomes import Cause, Outcome, OutcomeKind, PressKind, PressResult
+from chatbot.services.order_outcomes import (
+    Cause,
+    Outcome,
+    OutcomeKind,
+    PressKind,
+    PressResult,
+    not_placed,
+)
 from chatbot.services.order_preview import OrderIntent, OrderPreview, OrderPreviewer
 from chatbot.services.order_recovery import LOOKUP_DELAYS, OrderRecovery
 from chatbot.services.order_tracker import OrderTracker
@@ -225,7 +232,9 @@ class OrderService:
             if ticket.order_type == "MARKET" and (repreview := await self._slipped(ticket)):
                 return repreview
         except (BinanceError, UserError) as exc:  # before sending: nothing left the bot
-            return await self._not_placed(ticket, OutcomeKind.NOT_SENT, exc.user_message)
+            return await not_placed(
+                self._tickets, ticket, OutcomeKind.NOT_SENT, exc.user_message, health=self._health
+            )
         # Written before sending: a ticket still CONFIRMING after a crash was never sent.
         try:
             await self._tickets.move(ticket.id, (TicketState.CONFIRMING,), TicketState.SUBMITTED)
@@ -241,12 +250,16 @@ class OrderService:
             )
             return await self._recovery.resolve_unknown(ticket, credentials)
         except (ExchangeUnavailable, RateLimited) as exc:  # refused before leaving the bot
-            return await self._not_placed(ticket, OutcomeKind.NOT_SENT, exc.user_message)
+            return await not_placed(
+                self._tickets, ticket, OutcomeKind.NOT_SENT, exc.user_message, health=self._health
+            )
         except BinanceError as exc:  # an error code that proves the order was refused
             rules = isinstance(exc, FilterFailure | InvalidSymbol) or exc.code in RULE_CODES
             if rules and ticket.kind is TicketKind.ORDER:
                 return await self._rules_changed(ticket, exc)
-            return await self._not_placed(ticket, OutcomeKind.REJECTED, exc.user_message)
+            return await not_placed(
+                self._tickets, ticket, OutcomeKind.REJECTED, exc.user_message, health=self._health
+            )
         # Binance has answered: the order exists whatever the database says. Its outcome is
         # written when the database takes it, however long that is, then shown.
         return await self._written(
@@ -260,7 +273,9 @@ class OrderService:
     async def _rules_changed(self, ticket: Ticket, error: BinanceError) -> Outcome:
         """Binance refused the order by a filter or the symbol: its rules may have changed
         since the preview. Re-read them and preview again once, so the user sees the rule."""
-        await self._not_placed(ticket, OutcomeKind.REJECTED, error.user_message)
+        await not_placed(
+            self._tickets, ticket, OutcomeKind.REJECTED, error.user_message, health=self._health
+        )
         await self._market.refresh_rules()
         try:
             fresh = await self.preview(ticket.user_id, ticket.chat_id, _intent(ticket))
@@ -286,17 +301,6 @@ class OrderService:
             return Outcome(OutcomeKind.NOT_SENT, ticket, reason=reason + "; send it again")
         fresh = await self.preview(ticket.user_id, ticket.chat_id, _intent(ticket))
         return Outcome(OutcomeKind.REPREVIEW, ticket, preview=fresh)
-
-    async def _not_placed(self, ticket: Ticket, kind: OutcomeKind, reason: str) -> Outcome:
-        await self._written(
-            lambda: self._tickets.move(
-                ticket.id,
-                (TicketState.CONFIRMING, TicketState.SUBMITTED),
-                TicketState.REJECTED,
-                detail=reason,
-            )
-        )
-        return Outcome(kind, ticket, reason=reason)
 
     # -- the truth afterwards, and cancels (see `OrderRecovery`, `OrderCancels`) --------------
 
