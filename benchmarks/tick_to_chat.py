@@ -89,7 +89,7 @@ async def measure(rounds: int = 200, background: int = 100_000) -> dict[str, flo
 
 
 async def _rounds(app, sim, api, rounds: int, loaded_at: float) -> list[float]:  # type: ignore[no-untyped-def]
-    from chatbot.services.alerts import AlertSpec
+    from chatbot.services.alert_kinds import AlertSpec, PriceLevel
 
     service = runtime(app).services.alerts
     live = runtime(app).alert_feed
@@ -103,7 +103,7 @@ async def _rounds(app, sim, api, rounds: int, loaded_at: float) -> list[float]: 
     for i in range(rounds):
         threshold = price + Decimal("5")
         chat = chats[i % len(chats)]  # Telegram allows one message a second per chat
-        await service.create(chat, chat, AlertSpec("BTCUSDT", ">", threshold))
+        await service.create(chat, chat, AlertSpec("BTCUSDT", PriceLevel(">", threshold)))
         seen = len(api.calls)
         start = time.perf_counter()
         sim.set_price("BTCUSDT", threshold + Decimal("0.01"))

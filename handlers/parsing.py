@@ -12,7 +12,7 @@ from decimal import Decimal, InvalidOperation
 
 from chatbot.errors import UserError
 from chatbot.exchange.grid import FINEST, LARGEST
-from chatbot.services.alerts import AlertSpec
+from chatbot.services.alert_kinds import AlertSpec, PriceLevel
 from chatbot.services.order_intent import OrderIntent
 from chatbot.side import Side
 
@@ -214,7 +214,7 @@ def parse_alert(args: list[str]) -> AlertSpec:
     note = " ".join(rest[:-1] if repeat else rest).strip() or None
     if note is not None and len(note) > 200:
         raise CommandError("Keep the note under 200 characters.")
-    return AlertSpec(symbol, operator, value, note, repeat)
+    return AlertSpec(symbol, PriceLevel(operator, value), note, repeat)
 
 
 def _parse_move(text: str) -> Decimal:

@@ -198,6 +198,18 @@ def condition_from_json(kind: AlertKind, text: str) -> Condition:
 
 
 @dataclass(frozen=True)
+class AlertSpec:
+    """What the user typed: `/alert BTCUSDT > 70000 take profit repeat`, `/alert ETH -5% 1h for
+    7d`, `/alert BTC rsi 1h < 30`."""
+
+    symbol: str
+    condition: Condition
+    note: str | None = None
+    repeat: bool = False
+    expiry: Expiry | None = None
+
+
+@dataclass(frozen=True)
 class Firing:
     """One alert a book found met: the price then (the trade, or the candle's close), and
     what was measured (a move's percentage, the indicator's value, the volume's multiple of

@@ -21,6 +21,7 @@ from decimal import Decimal
 from chatbot.errors import UserError
 from chatbot.health import HealthBoard
 from chatbot.services.alert_book import AlertBook
+from chatbot.services.alert_kinds import AlertSpec, PriceLevel
 from chatbot.services.alert_levels import alert_level
 from chatbot.services.market import MarketService
 from chatbot.services.notices import AlertChange, ChangeNotices
@@ -49,17 +50,6 @@ SymbolFilter = Callable[[str], bool]
 
 def _everything(_: str) -> bool:
     return True
-
-
-@dataclass(frozen=True)
-class AlertSpec:
-    """What the user typed: `/alert BTCUSDT > 70000 take profit repeat`, `/alert ETH -5%`."""
-
-    symbol: str
-    operator: str  # ">" | "<" | "%"
-    value: Decimal  # a price, or a signed percentage
-    note: str | None = None
-    repeat: bool = False
 
 
 @dataclass(frozen=True)
@@ -264,7 +254,7 @@ class AlertService:
         if await self._repo.count_active(user_id) >= self._limit:  # spare Binance the quote
             raise self._limit_reached()
         price = (await self._market.quotes([rules.symbol]))[0].ticker.last_price
-        direction, threshold, condition = alert_level(spec, price, rules)
+        direction, threshold, condition = alert_level(spec.condition, price, rules)
         if (direction is AlertDirection.ABOVE and price >= threshold) or (
             direction is AlertDirection.BELOW and price <= threshold
         ):
@@ -436,4 +426,6 @@ class AlertService:
 
 def _spec_of(record: AlertRecord) -> AlertSpec:
     operator = ">" if record.direction is AlertDirection.ABOVE else "<"
-    return AlertSpec(record.symbol, operator, record.threshold, record.note, record.repeat)
+    return AlertSpec(
+        record.symbol, PriceLevel(operator, record.threshold), record.note, record.repeat
+    )

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from chatbot.runtime import runtime
-from chatbot.services.alerts import AlertSpec
+from chatbot.services.alert_kinds import AlertSpec, PriceLevel
 from tests.e2e.conftest import ALICE, ask
 from tests.e2e.helpers import fired, sentinel_fires, told, until, watching
 
@@ -142,7 +142,7 @@ async def test_500_alerts_on_one_tick_arrive_merged(alice, api, exchange, runnin
     service = runtime(running_bot).services.alerts
     exchange.set_price("BTCUSDT", Decimal("60000"))
     for i in range(500):
-        spec = AlertSpec("BTCUSDT", ">", Decimal(60100 + i))
+        spec = AlertSpec("BTCUSDT", PriceLevel(">", Decimal(60100 + i)))
         await service.create(ALICE, ALICE, spec)
     await watching(running_bot, "BTCUSDT")
     exchange.set_price("BTCUSDT", Decimal("61000"))

@@ -93,7 +93,8 @@ def test_alert_grammar(args, spec):
     from handlers.parsing import parse_alert
 
     parsed = parse_alert(args.split())
-    assert (parsed.symbol, parsed.operator, parsed.value, parsed.note, parsed.repeat) == (
+    level = parsed.condition
+    assert (parsed.symbol, level.operator, level.value, parsed.note, parsed.repeat) == (
         spec[0],
         spec[1],
         Decimal(spec[2]),
@@ -157,8 +158,8 @@ def test_ids_are_ascii_digits_within_64_bits():
 def test_moves_are_signed_and_no_larger_than_any_price_can_make():
     from handlers.parsing import MAX_MOVE, parse_alert
 
-    assert parse_alert(["BTC", "-99.9999999%"]).value == Decimal("-99.9999999")
-    assert parse_alert(["BTC", f"+{MAX_MOVE}%"]).value == MAX_MOVE
+    assert parse_alert(["BTC", "-99.9999999%"]).condition.value == Decimal("-99.9999999")
+    assert parse_alert(["BTC", f"+{MAX_MOVE}%"]).condition.value == MAX_MOVE
     for text, message in [
         (f"+{MAX_MOVE + 1}%", "more than any price on Binance can move"),
         ("5%", "is not a move"),
