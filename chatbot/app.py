@@ -41,7 +41,6 @@ from chatbot.runtime import Opened, runtime
 from chatbot.services.access import AccessPolicy
 from chatbot.services.account import AccountService
 from chatbot.services.account_mirror import AccountMirror
-from chatbot.services.alert_book import AlertBook
 from chatbot.services.alert_feed import AlertFeed
 from chatbot.services.alerts import AlertService
 from chatbot.services.bundle import Services
@@ -228,8 +227,8 @@ async def open_resources(app: Application, clock: Callable[[], float] = time.tim
         alerts=AlertService(
             alert_repo,
             market_service,
-            AlertBook(),
             health=health,
+            clock=clock,
             retention_days=settings.alert_retention_days,
             per_user_limit=settings.alert_limit,
             cooldown=settings.alert_cooldown,
@@ -279,6 +278,7 @@ async def open_resources(app: Application, clock: Callable[[], float] = time.tim
         health,
         leases=leases,
         notices=notices,
+        expiry_every=settings.alert_expiry_check,
     )
     metrics = bot_gauges(client, services, alerts_live, attempts, state.pacer, leases)
     state.open(Opened(services, metrics, health, live, alerts_live, leases))

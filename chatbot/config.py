@@ -77,6 +77,7 @@ HINTS: dict[str, str] = {
     "CHATBOT_WS_SUBSCRIPTION_IDS": "a whole number of ids, such as 65535 (Binance's limit)",
     "CHATBOT_ALERT_LIMIT": "a whole number of active alerts per user, such as 100",
     "CHATBOT_ALERT_COOLDOWN": "seconds before a repeat alert may fire again, such as 900",
+    "CHATBOT_ALERT_EXPIRY_CHECK": "seconds between checks for expired alerts, such as 30",
     "CHATBOT_PRICE_DELAY_NOTICE": "seconds of market stream outage, such as 60",
     "CHATBOT_OUTBOX_CLAIM": "seconds a sender's claim on a chat's alert messages lasts, such as 30",
     "CHATBOT_HTTP_PORT": "a TCP port between 1 and 65535, or leave it empty",
@@ -197,6 +198,9 @@ class Settings(BaseSettings):
     alert_limit: int = Field(100, ge=1, le=10_000, alias="CHATBOT_ALERT_LIMIT")
     # seconds before a `repeat` alert may fire again; below 1 s only for tests
     alert_cooldown: float = Field(900.0, gt=0, le=86_400, alias="CHATBOT_ALERT_COOLDOWN")
+    # seconds between sweeps for alerts past their `until`/`for` (an alert expires within this
+    # long of its instant); below 1 s only for tests
+    alert_expiry_check: float = Field(30.0, gt=0, le=3600, alias="CHATBOT_ALERT_EXPIRY_CHECK")
     # seconds the market stream may be down before /alerts says prices are delayed and users
     # with alerts hear when they are back (shorter outages pass unmentioned)
     price_delay_notice: float = Field(60.0, ge=0, le=86_400, alias="CHATBOT_PRICE_DELAY_NOTICE")

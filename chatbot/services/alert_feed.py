@@ -36,6 +36,7 @@ from chatbot.storage.outbox import FiredAlert
 log = logging.getLogger(__name__)
 
 PRUNE_EVERY = 6 * 3600.0  # seconds between clean-ups of long-fired alerts
+EXPIRY_EVERY = 30.0  # seconds between sweeps for alerts past their `until`/`for`
 
 
 class AlertNotifier(Protocol):
@@ -74,26 +75,29 @@ class AlertFeed:
         health: HealthBoard,
         leases: LeaseKeeper | None = None,
         notices: ChangeNotices | None = None,
+        expiry_every: float = EXPIRY_EVERY,
     ) -> None:
+        self._expiry_every = expiry_every
         self._alerts = alerts
         self._leases = leases
         self._notices = notices
         self._health = health
         self._pruning: asyncio.Task[None] | None = None
+        self._expiring: asyncio.Task[None] | None = None
         self._catching_up: set[asyncio.Task[None]] = set()
         self._keys = keys
         self.outages = 0
         self._repo = repo
         self._notifier = notifier
         self.stream = open_stream(
-            on_price=self._on_price, on_gap=alerts.on_gap, on_state=self._on_state
+            on_price=self._on_price, on_gap=alerts.scope.on_gap, on_state=self._on_state
         )
         self.sender = OutboxSender(
             repo.outbox, self._send, alerts.pause_chat, alerts.fired, health=health
         )
-        alerts.follow_with(self.stream.add, self.stream.remove)
+        alerts.scope.follow_with(self.stream.add, self.stream.remove)
         if leases is not None:
-            alerts.restrict_to(leases.owns_symbol)
+            alerts.scope.restrict_to(leases.owns_symbol)
             leases.on_change(ShardKind.MARKET, self._shards_changed)
 
     async def start(self) -> None:
@@ -105,10 +109,12 @@ class AlertFeed:
         log.info("price alerts loaded: %d active", count)
         self.sender.start()
         self._alerts.fired.set()  # send what a previous run left in the outbox
-        self._pruning = asyncio.get_running_loop().create_task(self._prune(), name="alert-prune")
+        loop = asyncio.get_running_loop()
+        self._pruning = loop.create_task(self._prune(), name="alert-prune")
+        self._expiring = loop.create_task(self._expire(), name="alert-expiry")
 
     async def stop(self) -> None:
-        tasks = [*self._catching_up, *([self._pruning] if self._pruning else [])]
+        tasks = [*self._catching_up, *(t for t in (self._pruning, self._expiring) if t)]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -127,6 +133,18 @@ class AlertFeed:
                 self._health.failed("alert-prune", exc)
             await asyncio.sleep(PRUNE_EVERY)
 
+    async def _expire(self) -> None:
+        """Expire the alerts past their `until`/`for` every `expiry_every` seconds (any
+        replica may: each alert is expired, and told, once)."""
+        while True:
+            try:
+                if expired := await self._alerts.expire():
+                    log.info("%d alerts expired", len(expired))
+                self._health.recovered("alert-expiry")
+            except Exception as exc:
+                self._health.failed("alert-expiry", exc)
+            await asyncio.sleep(self._expiry_every)
+
     async def _shards_changed(self, gained: frozenset[int], lost: frozenset[int]) -> None:
         """The keeper moved market shards: drop the lost ones' alerts, take the gained ones'
         and catch them up from REST in the background (the keeper's beat must not wait for
@@ -137,12 +155,12 @@ class AlertFeed:
             return symbol_shard(symbol, shards)
 
         if lost:
-            await self._alerts.drop_symbols(lambda symbol: shard(symbol) in lost)
+            await self._alerts.scope.drop_symbols(lambda symbol: shard(symbol) in lost)
         if gained:
             try:
-                taken = await self._alerts.take_symbols(lambda symbol: shard(symbol) in gained)
+                taken = await self._alerts.scope.take_symbols(lambda symbol: shard(symbol) in gained)
             except BaseException:  # not taken up: the keeper gives the shards back
-                await self._alerts.drop_symbols(lambda symbol: shard(symbol) in gained)
+                await self._alerts.scope.drop_symbols(lambda symbol: shard(symbol) in gained)
                 raise
             log.info("market shards %s taken: %d symbols", sorted(gained), len(taken))
             if taken:
@@ -155,7 +173,7 @@ class AlertFeed:
         these symbols fires now. A failure is reported: the stream's next trades still fire
         what stays beyond its level."""
         try:
-            await self._alerts.on_gap(symbols)
+            await self._alerts.scope.on_gap(symbols)
             self._health.recovered("alert-catch-up")
         except BinanceError as exc:
             self._health.failed("alert-catch-up", exc)
@@ -163,20 +181,20 @@ class AlertFeed:
     async def _heard(self, notice: AlertNotice | None) -> None:
         """Another replica changed alerts (None: notices may have been missed)."""
         if notice is None:
-            await self._alerts.reload()
+            await self._alerts.scope.reload()
         elif notice.change is AlertChange.CREATED:
             for alert_id in notice.alert_ids:
-                await self._alerts.adopt(alert_id)
+                await self._alerts.scope.adopt(alert_id)
         else:
             for alert_id in notice.alert_ids:
-                await self._alerts.forget(alert_id)
+                await self._alerts.scope.forget(alert_id)
 
     async def _send(self, chat_id: int, alerts: list[FiredAlert]) -> SendResult:
         can_trade = len(alerts) == 1 and await self._keys.has_key(alerts[0].user_id)
         return await self._notifier.alerts_fired(chat_id, alerts, can_trade=can_trade)
 
     def _on_price(self, symbol: str, price: Decimal, event_time_ms: int) -> None:
-        self._alerts.on_price(symbol, price)
+        self._alerts.scope.on_price(symbol, price, time_ms=event_time_ms)
 
     async def _on_state(self, up: bool) -> None:
         if not up:

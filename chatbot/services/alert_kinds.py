@@ -218,3 +218,51 @@ class Firing:
     alert_id: int
     price: Decimal
     measured: Decimal | None = None
+
+
+def window_text(seconds: int) -> str:
+    """A window or a duration as the grammar takes it: 900 -> "15m", 604800 -> "7d"."""
+    for unit, size in (("w", 604_800), ("d", 86_400), ("h", 3600), ("m", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def typed_form(condition: Condition) -> str:
+    """The condition as the /alert grammar takes it (`alerts.condition` for the kinds after
+    price levels): what the user could type to set the same alert again."""
+    if isinstance(condition, PriceLevel):
+        sign = "+" if condition.operator == "%" and condition.value > 0 else ""
+        if condition.operator == "%":
+            return f"{sign}{condition.value.normalize():f}%"
+        return f"{condition.operator} {condition.value.normalize():f}"
+    if isinstance(condition, Move):
+        sign = "+" if condition.pct > 0 else ""
+        return f"{sign}{condition.pct.normalize():f}% {window_text(condition.window)}"
+    if isinstance(condition, VolumeSpike):
+        return f"volume {condition.interval} > {condition.factor.normalize():f}x"
+    interval, crossing = condition.interval, condition.crossing
+    if condition.indicator is Indicator.RSI:
+        level = condition.level if condition.level is not None else Decimal(0)
+        return f"rsi {condition.periods[0]} {interval} {crossing.value} {level.normalize():f}"
+    if condition.indicator is Indicator.EMA:
+        fast, slow = condition.periods
+        return f"ema {fast} {crossing.value} {slow} {interval}"
+    if condition.indicator is Indicator.MACD:
+        return f"macd {interval} {crossing.value} signal"
+    band = condition.band.value if condition.band is not None else Band.UPPER.value
+    return f"bb {interval} {crossing.value} {band}"
+
+
+def leaning(condition: Condition) -> tuple[bool, Decimal]:
+    """Whether the condition waits for a rise (True) or a fall, and the number it is set
+    at: what the `direction` and `threshold` columns hold for the kinds after price levels
+    (the "Trade" button under a fired alert buys after a fall and sells after a rise)."""
+    if isinstance(condition, Move):
+        return condition.pct > 0, condition.pct
+    if isinstance(condition, VolumeSpike):
+        return True, condition.factor
+    if isinstance(condition, IndicatorCondition):
+        up = condition.crossing in (Crossing.ABOVE, Crossing.UP, Crossing.EITHER)
+        return up, condition.level if condition.level is not None else Decimal(0)
+    raise ValueError("a price level's direction comes from its level and the price")

@@ -1,18 +1,23 @@
 """An alert's level from what the user typed: `> 70000`, `< 0.5`, `-5%` become a direction, a
 threshold and the condition as shown, and a level no trade can ever reach (outside the symbol's
-PRICE_FILTER) is refused with an example of one that can."""
+PRICE_FILTER) is refused with an example of one that can. The kinds after price levels keep
+their typed form, and an `until`/`for` becomes the instant the alert expires."""
 
 from __future__ import annotations
 
+from datetime import datetime, time, timedelta
 from decimal import ROUND_FLOOR, Decimal
 from typing import Protocol
+from zoneinfo import ZoneInfo
 
 from chatbot.errors import UserError
 from chatbot.exchange.grid import format_decimal, mul, price_range, price_step, to_step
 from chatbot.exchange.symbol_rules import SymbolRules
+from chatbot.services.alert_kinds import Condition, Expiry, leaning, typed_form
 from chatbot.storage.alerts import AlertDirection
 
 HUNDRED = Decimal(100)
+LONGEST = 366 * 86_400  # seconds: an alert lasts a year at most
 FIVE_PERCENT = {True: Decimal("1.05"), False: Decimal("0.95")}  # an example's level, up or down
 
 
@@ -75,3 +80,30 @@ def refuse_unreachable(
         f"That alert could never fire: {rules.symbol} cannot trade {bound} on Binance, and "
         f"this alert waits for a price beyond that. Pick a nearer level, like {example}"
     )
+
+
+def kind_level(condition: Condition) -> tuple[AlertDirection, Decimal, str]:
+    """A move's, an indicator's or a volume alert's direction, number and typed form (what
+    the `direction`, `threshold` and `condition` columns hold for them)."""
+    up, number = leaning(condition)
+    return AlertDirection.ABOVE if up else AlertDirection.BELOW, number, typed_form(condition)
+
+
+def expiry_instant(expiry: Expiry, now: float, zone: ZoneInfo) -> float:
+    """When an alert set at `now` expires: `for 7d` from now, `until 2026-12-31` at the end
+    of that day in the user's time zone. Refused when already past or more than a year on."""
+    if expiry.lasts is not None:
+        instant = now + expiry.lasts
+    elif expiry.until is not None:
+        day_after = datetime.combine(expiry.until + timedelta(days=1), time(0), tzinfo=zone)
+        instant = day_after.timestamp()
+    else:
+        raise ValueError("an expiry with neither `until` nor `for`")
+    if instant <= now:
+        raise UserError(
+            f"{expiry.until} has passed already. Give a date to come, like "
+            f"until {(datetime.fromtimestamp(now, zone) + timedelta(days=7)):%Y-%m-%d}"
+        )
+    if instant - now > LONGEST:
+        raise UserError("An alert lasts a year at most. Example: for 30d or until a nearer date.")
+    return instant

@@ -1,12 +1,10 @@
-"""Price alerts: created from the chat, evaluated on every trade, fired exactly once.
+"""Alerts: created from the chat, evaluated live, fired exactly once, expired on time.
 
-Active alerts live in the database and, indexed, in the `AlertBook`, which finds the alerts a
-price fires by bisection. With several replicas, a replica's book holds only the alerts of the
-symbols whose market shard it holds (`restrict_to`, `take_symbols`, `drop_symbols`, fed by the
-lease keeper through the alert feed); an alert made on another replica reaches it by
-`adopt`. A firing is written (alert marked, message queued in the outbox) in one
-transaction before anything is sent; the outbox sender does the sending. Percent alerts are
-turned into absolute thresholds when they are set.
+This module holds the commands (/alert, /alerts, /unalert, the buttons under a fired alert,
+a chat's pause and resume, the expiry sweep); `alert_scope.py` the evaluating side (which
+alerts this replica holds, the streams and history they need, firings written before anything
+is sent). Percent alerts are turned into absolute thresholds when they are set; the kinds after
+price levels keep their condition as JSON (`alert_kinds.py`).
 """
 
 from __future__ import annotations
@@ -17,12 +15,21 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from chatbot.errors import UserError
 from chatbot.health import HealthBoard
-from chatbot.services.alert_book import AlertBook
-from chatbot.services.alert_kinds import AlertSpec, PriceLevel
-from chatbot.services.alert_levels import alert_level
+from chatbot.services.alert_index import AlertIndex
+from chatbot.services.alert_kinds import (
+    AlertKind,
+    AlertSpec,
+    Move,
+    PriceLevel,
+    condition_from_json,
+    to_json,
+)
+from chatbot.services.alert_levels import alert_level, expiry_instant, kind_level
+from chatbot.services.alert_scope import AlertScope
 from chatbot.services.market import MarketService
 from chatbot.services.notices import AlertChange, ChangeNotices
 from chatbot.services.order_intent import OrderIntent
@@ -31,10 +38,8 @@ from chatbot.storage.alerts import (
     AlertLimitReached,
     AlertRecord,
     AlertRepository,
-    AlertState,
 )
 from chatbot.storage.database import StorageError
-from chatbot.storage.retry import until_written
 
 log = logging.getLogger(__name__)
 
@@ -43,19 +48,20 @@ PER_USER_LIMIT = 100
 DEFAULT_RETENTION_DAYS = 30.0  # fired one-shot alerts are forgotten after this long
 DELAY_NOTICE_AFTER = 60.0  # seconds of market stream outage before users hear of it
 HUNDRED = Decimal(100)
+UTC_ZONE = ZoneInfo("UTC")
 
-Watch = Callable[[str], Awaitable[None]]
-SymbolFilter = Callable[[str], bool]
+ZoneOf = Callable[[int], Awaitable[ZoneInfo]]  # a user's time zone (their /settings)
 
 
-def _everything(_: str) -> bool:
-    return True
+async def _utc(_: int) -> ZoneInfo:
+    return UTC_ZONE
 
 
 @dataclass(frozen=True)
 class NewAlert:
     record: AlertRecord
     price: Decimal  # the price when it was set
+    change: Decimal | None = None  # a move alert's change over its window then, in %
 
     @property
     def distance_pct(self) -> Decimal:
@@ -67,7 +73,7 @@ class AlertService:
         self,
         repo: AlertRepository,
         market: MarketService,
-        book: AlertBook,
+        index: AlertIndex | None = None,
         *,
         per_user_limit: int = PER_USER_LIMIT,
         cooldown: float = DEFAULT_COOLDOWN,
@@ -76,6 +82,7 @@ class AlertService:
         retention_days: float = DEFAULT_RETENTION_DAYS,
         delay_notice_after: float = DELAY_NOTICE_AFTER,
         notices: ChangeNotices | None = None,
+        zone_of: ZoneOf = _utc,
     ) -> None:
         self._repo = repo
         self._notices = notices
@@ -83,23 +90,29 @@ class AlertService:
         self._paused: set[int] = set()
         self._health = health or HealthBoard()
         self._market = market
-        self._book = book
         self._limit = per_user_limit
         self._cooldown = cooldown
         self._clock = clock
-        self._watch: Watch | None = None
-        self._unwatch: Watch | None = None
-        self._watched: set[str] = set()  # symbols this service asked the stream for
-        self._owns: SymbolFilter = _everything
-        self.fired = asyncio.Event()  # set when the outbox has something new
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._zone_of = zone_of
         self._delay_after = delay_notice_after
         self._down_since: float | None = None
-        self.fired_total = 0
+        self.scope = AlertScope(
+            repo, market, index or AlertIndex(), clock=clock, health=self._health
+        )
 
     @property
-    def book(self) -> AlertBook:
-        return self._book
+    def book(self) -> AlertIndex:
+        """The alerts this replica evaluates, by kind."""
+        return self.scope.index
+
+    @property
+    def fired(self) -> asyncio.Event:
+        """Set when the outbox has something new."""
+        return self.scope.fired
+
+    @property
+    def fired_total(self) -> int:
+        return self.scope.fired_total
 
     @property
     def repository(self) -> AlertRepository:
@@ -127,66 +140,10 @@ class AlertService:
         delayed_for = self._clock() - since
         return delayed_for if delayed_for > self._delay_after else None
 
-    def follow_with(self, watch: Watch, unwatch: Watch) -> None:
-        """How symbols get (un)subscribed on the market stream."""
-        self._watch, self._unwatch = watch, unwatch
-
-    def restrict_to(self, owns: SymbolFilter) -> None:
-        """Hold only the alerts of symbols `owns` selects (the market shards this replica
-        holds); the rest are another replica's to evaluate."""
-        self._owns = owns
-
     async def load(self) -> int:
-        """At start: put every active alert this replica evaluates back in the book and
-        watch its symbol. Returns how many the book holds."""
+        """At start: the paused chats, then every active alert this replica evaluates."""
         self._paused = await self._repo.paused_chats()
-        symbols = await self._read_active(self._owns)
-        for symbol in symbols:
-            await self._watch_symbol(symbol)
-        return len(self._book)
-
-    async def take_symbols(self, wanted: SymbolFilter) -> list[str]:
-        """Shards just gained: index the active alerts of the symbols `wanted` selects and
-        watch those symbols. Returns the symbols taken, for the caller to catch up with
-        `on_gap` (what crossed while nobody held them fires then)."""
-        symbols = sorted(await self._read_active(wanted))
-        for symbol in symbols:
-            await self._watch_symbol(symbol)
-        return symbols
-
-    async def drop_symbols(self, unwanted: SymbolFilter) -> None:
-        """Shards just lost: forget their alerts and stop watching their symbols (no database
-        call: this also runs when the database cannot be reached)."""
-        for symbol in [s for s in self._book.symbols() | self._watched if unwanted(s)]:
-            for alert_id in self._book.ids(symbol):
-                self._book.remove(alert_id)
-            await self._unwatch_if_idle(symbol)
-
-    async def adopt(self, alert_id: int) -> None:
-        """An alert was made on another replica: index it if this one evaluates its symbol."""
-        record = await self._repo.get(alert_id)
-        if record is not None and record.state is AlertState.ACTIVE and self._index(record):
-            await self._watch_symbol(record.symbol)
-
-    async def forget(self, alert_id: int) -> None:
-        """An alert was deleted or paused (here or on another replica): drop it from this
-        book."""
-        view = self._book.get(alert_id)
-        if view is not None and self._book.remove(alert_id):
-            await self._unwatch_if_idle(view.symbol)
-
-    async def reload(self) -> None:
-        """Change notices may have been missed: make the book match the database's active
-        alerts of the symbols this replica evaluates."""
-        active: set[int] = set()
-        async for page in self._repo.active_pages():
-            active.update(a.id for a in page if self._owns(a.symbol))
-        for symbol in list(self._book.symbols()):
-            for alert_id in self._book.ids(symbol):
-                if alert_id not in active:
-                    await self.forget(alert_id)
-        for symbol in await self._read_active(self._owns):
-            await self._watch_symbol(symbol)
+        return await self.scope.load()
 
     async def _announce(self, change: AlertChange, alert_ids: list[int], symbol: str) -> None:
         """Tell the other replicas; the change is already written, so a failure here only
@@ -217,36 +174,6 @@ class AlertService:
         else:
             self._paused.discard(chat_id)
 
-    async def _read_active(self, wanted: SymbolFilter) -> set[str]:
-        """Index every active alert of the symbols `wanted` selects; their symbols."""
-        symbols: set[str] = set()
-        async for page in self._repo.active_pages():
-            for alert in page:
-                if wanted(alert.symbol) and self._index(alert):
-                    symbols.add(alert.symbol)
-        return symbols
-
-    def _index(self, alert: AlertRecord) -> bool:
-        """Put an alert in the book, unless it is there already or another replica evaluates
-        its symbol; whether the book holds it now. `load` runs while the bot already takes
-        commands, so an alert created meanwhile can reach the book both from its /alert and
-        from the start-up read (the same row either way)."""
-        if alert.id in self._book:
-            return True
-        if not self._owns(alert.symbol):
-            return False
-        self._book.add(
-            alert.id,
-            alert.symbol,
-            alert.direction,
-            alert.threshold,
-            repeat=alert.repeat,
-            cooldown=alert.cooldown,
-            # a repeat alert that fired before a restart waits to re-arm, not to fire at once
-            fired_at=alert.fired_at if alert.repeat else None,
-        )
-        return True
-
     # -- the commands ------------------------------------------------------------------------
 
     async def create(self, user_id: int, chat_id: int, spec: AlertSpec) -> NewAlert:
@@ -254,14 +181,19 @@ class AlertService:
         if await self._repo.count_active(user_id) >= self._limit:  # spare Binance the quote
             raise self._limit_reached()
         price = (await self._market.quotes([rules.symbol]))[0].ticker.last_price
-        direction, threshold, condition = alert_level(spec.condition, price, rules)
-        if (direction is AlertDirection.ABOVE and price >= threshold) or (
-            direction is AlertDirection.BELOW and price <= threshold
-        ):
-            raise UserError(
-                f"That alert would fire at once: {rules.symbol} is at {price.normalize():f} now. "
-                f"Example: /alert {rules.symbol} > {(price * Decimal('1.05')).quantize(Decimal(1))}"
-            )
+        now = self._clock()
+        expires_at = None
+        if spec.expiry is not None:
+            expires_at = expiry_instant(spec.expiry, now, await self._zone_of(user_id))
+        condition = spec.condition
+        change = None
+        if isinstance(condition, PriceLevel):
+            direction, threshold, shown = alert_level(condition, price, rules)
+            _refuse_met(rules.symbol, price, direction, threshold)
+        else:
+            direction, threshold, shown = kind_level(condition)
+            if isinstance(condition, Move):
+                change = await self._move_now(rules.symbol, condition, price, now)
         try:
             record = await self._repo.create(
                 user_id=user_id,
@@ -269,18 +201,37 @@ class AlertService:
                 symbol=rules.symbol,
                 direction=direction,
                 threshold=threshold,
-                condition=condition,
+                condition=shown,
                 note=spec.note,
                 repeat=spec.repeat,
                 cooldown=self._cooldown,
                 limit=self._limit,  # the check that counts: atomic with the insert
+                kind=condition.kind.value,
+                params=None if isinstance(condition, PriceLevel) else to_json(condition),
+                expires_at=expires_at,
             )
         except AlertLimitReached:
             raise self._limit_reached() from None
-        if self._index(record):
-            await self._watch_symbol(rules.symbol)
+        if self.scope.hold(record):
+            await self.scope.follow(rules.symbol)
+            if record.kind != AlertKind.PRICE:
+                self.scope.start_seeding()
         await self._announce(AlertChange.CREATED, [record.id], rules.symbol)
-        return NewAlert(record, price)
+        return NewAlert(record, price, change)
+
+    async def _move_now(self, symbol: str, move: Move, price: Decimal, now: float) -> Decimal:
+        """The change over the move's window now; refused when it already meets the move
+        (like a price level already crossed), since the alert would fire at once."""
+        reference = await self._market.price_at(symbol, int((now - move.window) * 1000))
+        if reference is None or reference <= 0:
+            raise UserError(f"{symbol} has no price history that far back. Try a shorter window.")
+        change = (price / reference - 1) * HUNDRED
+        if (move.pct > 0 and change >= move.pct) or (move.pct < 0 and change <= move.pct):
+            raise UserError(
+                f"That alert would fire at once: {symbol} has moved {change:+.2f}% over that "
+                "window already. Pick a larger move."
+            )
+        return change
 
     def _limit_reached(self) -> UserError:
         return UserError(
@@ -295,9 +246,9 @@ class AlertService:
         """Remove the user's alerts (all when `alert_ids` is None); returns those removed."""
         deleted = await self._repo.delete(user_id, alert_ids)
         for record in deleted:
-            self._book.remove(record.id)
+            self.scope.index.remove(record.id)
         for symbol in {record.symbol for record in deleted}:
-            await self._unwatch_if_idle(symbol)
+            await self.scope.unfollow_if_idle(symbol)
             ids = [r.id for r in deleted if r.symbol == symbol]
             await self._announce(AlertChange.DELETED, ids, symbol)
         return [record.id for record in deleted]
@@ -336,7 +287,7 @@ class AlertService:
         firing them into it until someone writes from it again."""
         paused = await self._repo.pause_chat(chat_id)
         for alert_id in paused:
-            await self.forget(alert_id)
+            await self.scope.forget(alert_id)
         self._paused.add(chat_id)
         await self._announce(AlertChange.DELETED, paused, "-")
         await self._announce_chat(chat_id, paused=True)
@@ -347,8 +298,9 @@ class AlertService:
         self._paused.discard(chat_id)
         records = await self._repo.resume_chat(chat_id)
         await self._announce_chat(chat_id, paused=False)
-        for symbol in {r.symbol for r in records if self._index(r)}:
-            await self._watch_symbol(symbol)
+        for symbol in {r.symbol for r in records if self.scope.hold(r)}:
+            await self.scope.follow(symbol)
+        self.scope.start_seeding()
         for symbol in {r.symbol for r in records}:
             ids = [r.id for r in records if r.symbol == symbol]
             await self._announce(AlertChange.CREATED, ids, symbol)
@@ -358,73 +310,40 @@ class AlertService:
         """Forget one-shot alerts that fired more than the retention period ago."""
         return await self._repo.prune(self._clock() - self._retention)
 
+    async def expire(self) -> list[AlertRecord]:
+        """The expiry sweep: alerts whose `until`/`for` passed are marked expired and their
+        message queued (one replica does each), then dropped from this replica's index and
+        the others told."""
+        expired = await self._repo.expire_due(self._clock())
+        for record in expired:
+            await self.scope.forget(record.id)
+        for symbol in sorted({r.symbol for r in expired}):
+            ids = [r.id for r in expired if r.symbol == symbol]
+            await self._announce(AlertChange.DELETED, ids, symbol)
+        if expired:
+            self.scope.fired.set()
+        return expired
+
     async def stop(self) -> None:
-        """Cancel firings still waiting for the database: those alerts were never written as
-        fired, so they are still active in the file and the next run watches them again."""
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.scope.stop()
 
-    # -- prices --------------------------------------------------------------------------------
 
-    def on_price(self, symbol: str, price: Decimal, now: float | None = None) -> None:
-        """A trade: find the alerts it fires (bisection) and record them in the background,
-        fired at the tick's `now`: the book started a repeat alert's cooldown then, and the
-        database's cooldown check (`AlertRepository.fire`) must count from the same instant."""
-        now = self._clock() if now is None else now
-        fired = self._book.on_price(symbol, price, now)
-        if fired:
-            task = asyncio.get_running_loop().create_task(self._record(fired, symbol, price, now))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-
-    async def on_gap(self, symbols: list[str]) -> None:
-        """After the stream was down: evaluate the current prices once, so a crossing during
-        the gap still fires."""
-        prices = await self._market.last_prices(refresh=True)
-        for symbol in symbols:
-            if symbol in prices:
-                self.on_price(symbol, prices[symbol])
-
-    async def _record(self, alert_ids: list[int], symbol: str, price: Decimal, now: float) -> None:
-        """Write the firing, retrying until the database takes it: the alerts have already
-        left the book, so a failed write would lose them. A failure after the write (the
-        stream's unsubscribe) is reported, never left to "Task exception was never
-        retrieved"."""
-        try:
-            fired = await until_written(
-                lambda: self._write_firing(alert_ids, price, now),
-                part="alert-firing",
-                health=self._health,
-            )
-            self.fired_total += len(fired)
-            self.fired.set()
-            if any(not r.repeat for r in fired):
-                await self._unwatch_if_idle(symbol)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            self._health.failed("alert-firing", exc)
-
-    async def _write_firing(
-        self, alert_ids: list[int], price: Decimal, now: float
-    ) -> list[AlertRecord]:
-        return await self._repo.fire(alert_ids, price, now)
-
-    async def _watch_symbol(self, symbol: str) -> None:
-        """Ask the stream for a symbol once, however many alerts it has (the stream counts
-        each request and wants as many removes)."""
-        if self._watch is not None and symbol not in self._watched:
-            self._watched.add(symbol)
-            await self._watch(symbol)
-
-    async def _unwatch_if_idle(self, symbol: str) -> None:
-        if self._unwatch is not None and symbol in self._watched and not self._book.count(symbol):
-            self._watched.discard(symbol)
-            await self._unwatch(symbol)
+def _refuse_met(symbol: str, price: Decimal, direction: AlertDirection, level: Decimal) -> None:
+    if (direction is AlertDirection.ABOVE and price >= level) or (
+        direction is AlertDirection.BELOW and price <= level
+    ):
+        raise UserError(
+            f"That alert would fire at once: {symbol} is at {price.normalize():f} now. "
+            f"Example: /alert {symbol} > {(price * Decimal('1.05')).quantize(Decimal(1))}"
+        )
 
 
 def _spec_of(record: AlertRecord) -> AlertSpec:
+    """The alert's condition, to be set again (without its expiry)."""
+    kind = AlertKind(record.kind)
+    if kind is not AlertKind.PRICE and record.params:
+        condition = condition_from_json(kind, record.params)
+        return AlertSpec(record.symbol, condition, record.note, record.repeat)
     operator = ">" if record.direction is AlertDirection.ABOVE else "<"
     return AlertSpec(
         record.symbol, PriceLevel(operator, record.threshold), record.note, record.repeat

@@ -14,9 +14,10 @@ from decimal import Decimal
 
 from chatbot.errors import UserError
 from chatbot.exchange.client import BinanceClient
-from chatbot.exchange.market_models import MarketTrade, Ticker24h
+from chatbot.exchange.market_models import Kline, MarketTrade, Ticker24h
 from chatbot.exchange.reference_prices import ReferencePrices, reference_minutes
 from chatbot.exchange.symbol_rules import ExchangeFilters, SymbolRules
+from chatbot.exchange.weight_governor import background
 
 DEFAULT_QUOTE = "USDT"
 PRICE_CACHE_SECONDS = 5.0
@@ -117,6 +118,27 @@ class MarketService:
         prices = await asyncio.gather(*(self._price_over(rules.symbol, m) for m in missing))
         by_minutes.update(zip(missing, prices, strict=True))
         return ReferencePrices.from_minutes(needed, by_minutes)
+
+    async def closed_klines(self, symbol: str, interval: str, since_ms: int) -> list[Kline]:
+        """The closed candles of `interval` opened at or after `since_ms`, oldest first: alert
+        history, read as background work of the weight budget, 1,000 a call. The newest candle
+        Binance returns is the one still open, left out."""
+        klines: list[Kline] = []
+        start = since_ms
+        with background():
+            while True:
+                page = await self._client.klines(symbol, interval, limit=1000, start_time=start)
+                klines += page
+                if len(page) < 1000:
+                    break
+                start = page[-1].open_time + 1
+        return klines[:-1]
+
+    async def price_at(self, symbol: str, at_ms: int) -> Decimal | None:
+        """The close of the 1-minute candle holding the instant `at_ms` (None before the
+        symbol's first candle): a move's reference when an alert is set."""
+        candles = await self._client.klines(symbol, "1m", limit=1, end_time=at_ms)
+        return candles[-1].close if candles else None
 
     async def _price_over(self, symbol: str, minutes: int) -> Decimal:
         """The last price (0 minutes), or the VWAP of the last `minutes` 1-minute klines."""

@@ -9,14 +9,14 @@ accepted it.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
 from chatbot.storage.database import Database
-from chatbot.storage.outbox import FiredAlert, OutboxRepository, forget_done, queue
+from chatbot.storage.outbox import AlertEvent, FiredAlert, OutboxRepository, forget_done, queue
 
 
 class AlertDirection(StrEnum):
@@ -31,6 +31,7 @@ class AlertState(StrEnum):
     FIRED = "fired"  # a one-shot alert that fired
     PAUSED = "paused"  # the user blocked the bot
     DELETED = "deleted"
+    EXPIRED = "expired"  # its `until`/`for` passed before it fired
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,9 @@ class AlertRecord:
     fired_at: float | None
     fired_price: Decimal | None
     fire_count: int
+    kind: str = "price"  # services/alert_kinds.py AlertKind
+    params: str | None = None  # the condition's JSON (None: a price level written before it)
+    expires_at: float | None = None
 
     @classmethod
     def from_row(cls, row: Any) -> AlertRecord:
@@ -69,10 +73,19 @@ class AlertRecord:
             fired_at=row["fired_at"],
             fired_price=Decimal(row["fired_price"]) if row["fired_price"] else None,
             fire_count=int(row["fire_count"]),
+            kind=row["kind"],
+            params=row["params"],
+            expires_at=None if row["expires_at"] is None else float(row["expires_at"]),
         )
 
-    def fired(self, price: Decimal, now: float) -> FiredAlert:
-        """What the chat is told when this alert fires at `price`."""
+    def fired(
+        self,
+        price: Decimal | None,
+        now: float,
+        measured: Decimal | None = None,
+        event: AlertEvent = AlertEvent.FIRED,
+    ) -> FiredAlert:
+        """What the chat is told when this alert fires at `price` (or expires)."""
         return FiredAlert(
             alert_id=self.id,
             user_id=self.user_id,
@@ -82,6 +95,10 @@ class AlertRecord:
             fired_at=now,
             note=self.note,
             repeat=self.repeat,
+            kind=self.kind,
+            params=self.params,
+            measured=measured,
+            event=event,
         )
 
 
@@ -111,6 +128,9 @@ class AlertRepository:
         repeat: bool,
         cooldown: float,
         limit: int,
+        kind: str = "price",
+        params: str | None = None,
+        expires_at: float | None = None,
     ) -> AlertRecord:
         """Insert an active alert unless the user already has `limit` active ones (raises
         AlertLimitReached). The count and the insert share one write transaction, so concurrent
@@ -126,10 +146,11 @@ class AlertRepository:
                 raise AlertLimitReached(limit)
             inserted = await tx.fetch_one(
                 "INSERT INTO alerts (user_id, chat_id, symbol, direction, threshold, condition, "
-                "note, repeat, cooldown, state, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?) "
-                "RETURNING *",
+                "note, repeat, cooldown, state, created_at, kind, params, expires_at) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING *",
                 (user_id, chat_id, symbol, direction, format(threshold, "f"), condition, note,
-                 int(repeat), cooldown, AlertState.ACTIVE, time.time()),
+                 int(repeat), cooldown, AlertState.ACTIVE, time.time(), kind, params,
+                 expires_at),
             )  # fmt: skip
         if inserted is None:
             raise RuntimeError("INSERT ... RETURNING gave no row")
@@ -141,8 +162,8 @@ class AlertRepository:
 
     async def for_user(self, user_id: int) -> list[AlertRecord]:
         rows = await self._db.fetch_all(
-            "SELECT * FROM alerts WHERE user_id = ? AND state IN (?, ?, ?) ORDER BY id",
-            (user_id, AlertState.ACTIVE, AlertState.FIRED, AlertState.PAUSED),
+            "SELECT * FROM alerts WHERE user_id = ? AND state IN (?, ?, ?, ?) ORDER BY id",
+            (user_id, AlertState.ACTIVE, AlertState.FIRED, AlertState.PAUSED, AlertState.EXPIRED),
         )
         return [AlertRecord.from_row(r) for r in rows]
 
@@ -183,8 +204,8 @@ class AlertRepository:
         """Delete some (or all) of the user's alerts; returns those deleted (state DELETED).
         Which ones are the user's is decided by the update itself, on the write connection, so
         an alert created a moment ago is found and another user's id matches nothing."""
-        live = (AlertState.ACTIVE, AlertState.FIRED, AlertState.PAUSED)
-        sql = "UPDATE alerts SET state = ? WHERE user_id = ? AND state IN (?, ?, ?)"
+        live = (AlertState.ACTIVE, AlertState.FIRED, AlertState.PAUSED, AlertState.EXPIRED)
+        sql = "UPDATE alerts SET state = ? WHERE user_id = ? AND state IN (?, ?, ?, ?)"
         params: list[Any] = [AlertState.DELETED, user_id, *live]
         if alert_ids is not None:
             wanted = sorted(set(alert_ids))
@@ -201,8 +222,16 @@ class AlertRepository:
         price: Decimal,
         now: float,
     ) -> list[AlertRecord]:
-        """Mark alerts fired at `price` and queue a `FiredAlert` for each, all in one
-        transaction; returns the alerts that fired, as written.
+        """`fire_each` for alerts met at one price (a price level's tick)."""
+        return await self.fire_each({i: (price, None) for i in alert_ids}, now)
+
+    async def fire_each(
+        self,
+        firings: Mapping[int, tuple[Decimal, Decimal | None]],
+        now: float,
+    ) -> list[AlertRecord]:
+        """Mark alerts fired, each at its (price, measured value), and queue a `FiredAlert`
+        for each, all in one transaction; returns the alerts that fired, as written.
 
         Each firing is a conditional update, so the database decides, not the caller's book:
         the alert must still be active (one deleted or paused meanwhile is skipped, and a
@@ -215,7 +244,8 @@ class AlertRepository:
         ago is there even if the read connection lags."""
         fired: list[AlertRecord] = []
         async with self._db.transaction() as tx:
-            for alert_id in sorted(set(alert_ids)):
+            for alert_id in sorted(firings):
+                price, measured = firings[alert_id]
                 row = await tx.fetch_one(
                     "UPDATE alerts SET state = CASE WHEN repeat <> 0 THEN ? ELSE ? END, "
                     "fired_at = ?, fired_price = ?, fire_count = fire_count + 1 "
@@ -228,9 +258,24 @@ class AlertRepository:
                 if row is None:
                     continue  # deleted, paused or fired elsewhere meanwhile: nothing to tell
                 alert = AlertRecord.from_row(row)
-                await queue(tx, alert.chat_id, alert.fired(price, now))
+                await queue(tx, alert.chat_id, alert.fired(price, now, measured))
                 fired.append(alert)
         return fired
+
+    async def expire_due(self, now: float) -> list[AlertRecord]:
+        """Mark the active alerts whose `expires_at` has passed expired and queue the message
+        that says so, in one transaction; returns them. A conditional update, so of several
+        replicas sweeping at once each alert is expired (and told) by one."""
+        async with self._db.transaction() as tx:
+            rows = await tx.returning(
+                "UPDATE alerts SET state = ? WHERE state = ? AND expires_at IS NOT NULL "
+                "AND expires_at <= ? RETURNING *",
+                (AlertState.EXPIRED, AlertState.ACTIVE, now),
+            )
+            expired = sorted((AlertRecord.from_row(r) for r in rows), key=lambda a: a.id)
+            for alert in expired:
+                await queue(tx, alert.chat_id, alert.fired(None, now, event=AlertEvent.EXPIRED))
+        return expired
 
     async def pause_chat(self, chat_id: int) -> list[int]:
         """The chat is gone for the bot: its active alerts stop firing. Returns their ids."""
@@ -278,8 +323,9 @@ class AlertRepository:
         async with self._db.transaction() as tx:
             forgotten = await tx.execute(
                 "DELETE FROM alerts WHERE (state = ? AND fired_at < ?) "
-                "OR (state = ? AND COALESCE(fired_at, created_at) < ?)",
-                (AlertState.FIRED, before, AlertState.DELETED, before),
+                "OR (state = ? AND COALESCE(fired_at, created_at) < ?) "
+                "OR (state = ? AND expires_at < ?)",
+                (AlertState.FIRED, before, AlertState.DELETED, before, AlertState.EXPIRED, before),
             )
             await forget_done(tx, before)
             return forgotten

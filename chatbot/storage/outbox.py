@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from enum import StrEnum
 from typing import Any
 
 from chatbot.storage.database import Database, Transaction
@@ -27,18 +28,27 @@ from chatbot.storage.database import Database, Transaction
 DEFAULT_CLAIM = 10.0  # seconds a sender's claim lasts unrenewed (CHATBOT_OUTBOX_CLAIM)
 
 
+class AlertEvent(StrEnum):
+    FIRED = "fired"
+    EXPIRED = "expired"  # its `until`/`for` passed before it fired
+
+
 @dataclass(frozen=True)
 class FiredAlert:
-    """What the chat is told about one firing; the handlers word it."""
+    """What the chat is told about one firing, or one expiry; the handlers word it."""
 
     alert_id: int
     user_id: int
     symbol: str
-    condition: str  # as the user typed it: "≥ 70000", "+5% (≥ 73500)"
-    price: Decimal  # the trade that crossed the level
-    fired_at: float  # time.time() of the firing
+    condition: str  # as the user typed it: "≥ 70000", "+5% (≥ 73500)", "+3% 15m"
+    price: Decimal | None  # the trade (or candle close) that met it; None for an expiry
+    fired_at: float  # time.time() of the firing (or the expiry)
     note: str | None = None
     repeat: bool = False
+    kind: str = "price"  # alerts.kind
+    params: str | None = None  # alerts.params: the condition's JSON, for the words
+    measured: Decimal | None = None  # a move's %, an indicator's value, a volume's multiple
+    event: AlertEvent = AlertEvent.FIRED
 
     def to_json(self) -> str:
         """The row's payload; `fired_at` is the row's own `created_at`."""
@@ -48,9 +58,13 @@ class FiredAlert:
                 "user_id": self.user_id,
                 "symbol": self.symbol,
                 "condition": self.condition,
-                "price": format(self.price, "f"),
+                "price": None if self.price is None else format(self.price, "f"),
                 "note": self.note,
                 "repeat": self.repeat,
+                "kind": self.kind,
+                "params": self.params,
+                "measured": None if self.measured is None else format(self.measured, "f"),
+                "event": self.event.value,
             }
         )
 
@@ -64,13 +78,21 @@ class FiredAlert:
                 user_id=int(data["user_id"]),
                 symbol=str(data["symbol"]),
                 condition=str(data["condition"]),
-                price=Decimal(data["price"]),
+                price=_decimal(data["price"]),
                 fired_at=float(fired_at),
                 note=data.get("note"),
                 repeat=bool(data.get("repeat", False)),
+                kind=str(data.get("kind", "price")),
+                params=data.get("params"),
+                measured=_decimal(data.get("measured")),
+                event=AlertEvent(data.get("event", AlertEvent.FIRED)),
             )
-        except (KeyError, TypeError, InvalidOperation, AttributeError) as exc:
+        except (KeyError, TypeError, ValueError, InvalidOperation, AttributeError) as exc:
             raise ValueError(f"not a fired alert: {exc!r}") from None
+
+
+def _decimal(text: str | None) -> Decimal | None:
+    return None if text is None else Decimal(text)
 
 
 @dataclass(frozen=True)

@@ -112,4 +112,23 @@ TRADING_SCHEMA: tuple[Migration, ...] = (
             """
         },
     ),
+    # 14: alerts of every kind (services/alert_kinds.py): `kind` and the condition's JSON
+    # `params` (NULL for a price level written before: its direction and threshold say it all),
+    # and `expires_at` (`until`/`for`); the expiry sweep reads the active ones by it
+    Migration(
+        """
+        ALTER TABLE alerts ADD COLUMN kind TEXT NOT NULL DEFAULT 'price';
+        ALTER TABLE alerts ADD COLUMN params TEXT;
+        ALTER TABLE alerts ADD COLUMN expires_at REAL;
+        CREATE INDEX alerts_by_expiry ON alerts (expires_at) WHERE expires_at IS NOT NULL;
+        """,
+        {
+            "postgresql": """
+            ALTER TABLE alerts ADD COLUMN kind TEXT NOT NULL DEFAULT 'price';
+            ALTER TABLE alerts ADD COLUMN params TEXT;
+            ALTER TABLE alerts ADD COLUMN expires_at DOUBLE PRECISION;
+            CREATE INDEX alerts_by_expiry ON alerts (expires_at) WHERE expires_at IS NOT NULL;
+            """
+        },
+    ),
 )

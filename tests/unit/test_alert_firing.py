@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 from decimal import Decimal
 
-from chatbot.services.alert_book import AlertBook
 from chatbot.services.alerts import AlertService
 from chatbot.storage.alerts import AlertDirection, AlertRecord, AlertRepository
 from chatbot.storage.database import Database
@@ -34,7 +33,7 @@ async def make_alert(repo: AlertRepository, level: int, *, repeat: bool = False)
 def replica(db: Database, clock: Clock) -> AlertService:
     """No market service: firing never quotes a price nor resolves a symbol."""
     market = None
-    return AlertService(AlertRepository(db), market, AlertBook(), clock=clock)
+    return AlertService(AlertRepository(db), market, clock=clock)
 
 
 async def outbox_alert_ids(db: Database) -> list[int]:
@@ -55,8 +54,8 @@ async def test_two_replicas_on_the_same_tick_fire_each_alert_once(database, othe
     here, there = replica(database, clock), replica(other, clock)
     assert await here.load() == await there.load() == 30
 
-    here.on_price("BTCUSDT", Decimal(80_000))
-    there.on_price("BTCUSDT", Decimal(80_000))
+    here.scope.on_price("BTCUSDT", Decimal(80_000))
+    there.scope.on_price("BTCUSDT", Decimal(80_000))
     await asyncio.gather(recorded(here), recorded(there))
 
     assert here.fired_total + there.fired_total == 30
@@ -70,10 +69,10 @@ async def test_a_repeating_alert_in_its_cooldown_is_not_fired_by_another_replica
     await here.load()
     await there.load()
 
-    here.on_price("BTCUSDT", Decimal(71_000))
+    here.scope.on_price("BTCUSDT", Decimal(71_000))
     await recorded(here)
     clock.now += 0.5  # the other replica's stream delivers the same crossing a moment later
-    there.on_price("BTCUSDT", Decimal(71_000))
+    there.scope.on_price("BTCUSDT", Decimal(71_000))
     await recorded(there)
 
     assert (here.fired_total, there.fired_total) == (1, 0)

@@ -73,7 +73,6 @@ async def test_a_lost_listen_connection_comes_back_and_says_reload(pg_dsn: str) 
 async def test_a_chat_paused_on_one_replica_is_resumed_by_a_message_to_another(pg_dsn: str):
     """The guard asks `is_paused` of its replica's memory on every update: a chat paused by the
     replica whose send found it gone must be known paused on all, and resumed on all."""
-    from chatbot.services.alert_book import AlertBook
     from chatbot.services.alerts import AlertService
     from chatbot.services.notices import ChangeNotices
     from chatbot.storage.alerts import AlertRepository
@@ -84,7 +83,7 @@ async def test_a_chat_paused_on_one_replica_is_resumed_by_a_message_to_another(p
         services = []
         for db, name in zip(dbs, ("here", "there"), strict=True):
             notices = ChangeNotices(db, name)
-            service = AlertService(AlertRepository(db), None, AlertBook(), notices=notices)
+            service = AlertService(AlertRepository(db), None, notices=notices)
             await notices.on_chats(service.chat_heard)
             services.append(service)
         here, there = services

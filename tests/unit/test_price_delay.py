@@ -3,7 +3,6 @@ when users are told they are back (`CHATBOT_PRICE_DELAY_NOTICE`), on a clock the
 
 from __future__ import annotations
 
-from chatbot.services.alert_book import AlertBook
 from chatbot.services.alerts import AlertService
 from chatbot.storage.alerts import AlertRepository
 from chatbot.storage.database import Database
@@ -22,7 +21,7 @@ def service(database: Database, clock: Clock, after: float) -> AlertService:
     """No market service: these calls never quote a price nor resolve a symbol."""
     market = None
     return AlertService(
-        AlertRepository(database), market, AlertBook(), clock=clock, delay_notice_after=after
+        AlertRepository(database), market, clock=clock, delay_notice_after=after
     )
 
 
