@@ -93,7 +93,7 @@ async def _rounds(app, sim, api, rounds: int, loaded_at: float) -> list[float]: 
 
     service = runtime(app).services.alerts
     live = runtime(app).alert_feed
-    while len(service._book) < 100 or "BTCUSDT" not in live.stream.symbols:  # noqa: ASYNC110
+    while len(service.book) < 100 or "BTCUSDT" not in live.stream.symbols:  # noqa: ASYNC110
         await asyncio.sleep(0.05)  # the bot loads the alerts in the background
     await asyncio.wait_for(live.stream.settle(), 10)
     service._limit = 10**9
