@@ -158,7 +158,9 @@ class AlertFeed:
             await self._alerts.scope.drop_symbols(lambda symbol: shard(symbol) in lost)
         if gained:
             try:
-                taken = await self._alerts.scope.take_symbols(lambda symbol: shard(symbol) in gained)
+                taken = await self._alerts.scope.take_symbols(
+                    lambda symbol: shard(symbol) in gained
+                )
             except BaseException:  # not taken up: the keeper gives the shards back
                 await self._alerts.scope.drop_symbols(lambda symbol: shard(symbol) in gained)
                 raise
