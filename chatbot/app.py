@@ -42,6 +42,7 @@ from chatbot.services.access import AccessPolicy
 from chatbot.services.account import AccountService
 from chatbot.services.account_mirror import AccountMirror
 from chatbot.services.alert_feed import AlertFeed
+from chatbot.services.alert_backtests import AlertBacktests
 from chatbot.services.alerts import AlertService
 from chatbot.services.bundle import Services
 from chatbot.services.charts import ChartService
@@ -235,6 +236,7 @@ async def open_resources(app: Application, clock: Callable[[], float] = time.tim
             delay_notice_after=settings.price_delay_notice,
             notices=notices,
         ),
+        backtests=AlertBacktests(market_service, clock=clock),
         charts=ChartService(client, market_service),
         pnl=PnlService(client, key_service, trade_history, UsdtRates(client, pnl_repo)),
         risk=RiskService(

@@ -78,6 +78,7 @@ HINTS: dict[str, str] = {
     "CHATBOT_ALERT_LIMIT": "a whole number of active alerts per user, such as 100",
     "CHATBOT_ALERT_COOLDOWN": "seconds before a repeat alert may fire again, such as 900",
     "CHATBOT_ALERT_EXPIRY_CHECK": "seconds between checks for expired alerts, such as 30",
+    "CHATBOT_BACKTEST_WAIT": "seconds an /alert reply waits for its backtest, such as 3",
     "CHATBOT_PRICE_DELAY_NOTICE": "seconds of market stream outage, such as 60",
     "CHATBOT_OUTBOX_CLAIM": "seconds a sender's claim on a chat's alert messages lasts, such as 30",
     "CHATBOT_HTTP_PORT": "a TCP port between 1 and 65535, or leave it empty",
@@ -201,6 +202,9 @@ class Settings(BaseSettings):
     # seconds between sweeps for alerts past their `until`/`for` (an alert expires within this
     # long of its instant); below 1 s only for tests
     alert_expiry_check: float = Field(30.0, gt=0, le=3600, alias="CHATBOT_ALERT_EXPIRY_CHECK")
+    # seconds the reply to /alert waits for its 90-day backtest; a slower one follows in an
+    # edit of the reply (0: always in an edit)
+    backtest_wait: float = Field(3.0, ge=0, le=60, alias="CHATBOT_BACKTEST_WAIT")
     # seconds the market stream may be down before /alerts says prices are delayed and users
     # with alerts hear when they are back (shorter outages pass unmentioned)
     price_delay_notice: float = Field(60.0, ge=0, le=86_400, alias="CHATBOT_PRICE_DELAY_NOTICE")

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from chatbot.services.access import AccessPolicy
 from chatbot.services.account import AccountService
+from chatbot.services.alert_backtests import AlertBacktests
 from chatbot.services.alerts import AlertService
 from chatbot.services.charts import ChartService
 from chatbot.services.keys import KeyService
@@ -24,6 +25,7 @@ class Services:
     account: AccountService
     orders: OrderService
     alerts: AlertService
+    backtests: AlertBacktests  # an alert's 90 days before it is saved
     charts: ChartService
     risk: RiskService
     pnl: PnlService
