@@ -19,6 +19,7 @@ from chatbot.exchange.credentials import ApiCredentials
 from chatbot.exchange.errors import InvalidSymbol, NotAvailable
 from chatbot.exchange.list_endpoints import OrderListEndpoints
 from chatbot.exchange.market_models import (
+    KLINE_INTERVALS,
     AvgPrice,
     BookTicker,
     Depth,
@@ -38,11 +39,7 @@ from chatbot.exchange.models import (
 from chatbot.exchange.request_types import OrderRequest, new_client_order_id
 from chatbot.exchange.symbol_rules import SymbolRules
 
-__all__ = ["BinanceClient", "OrderRequest", "new_client_order_id"]
-
-# Binance's kline intervals; case-sensitive ("1m" is a minute, "1M" a month).
-KLINE_INTERVALS = ("1s", "1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h")
-KLINE_INTERVALS += ("1d", "3d", "1w", "1M")
+__all__ = ["KLINE_INTERVALS", "BinanceClient", "OrderRequest", "new_client_order_id"]
 
 
 class BinanceClient(OrderListEndpoints):
