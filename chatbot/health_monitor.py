@@ -116,11 +116,12 @@ class HealthMonitor:
         of background parts are shown; they do not by themselves make the bot unhealthy."""
         stream = self._alerts.stream
         backlog = self._alerts.sender.backlog
+        watching = bool(stream.symbols or stream.klines)
         checks: dict[str, Any] = {
             "database": self._database,
             "exchange": self._exchange,
             "exchange_last_contact": _iso(self._client.last_success),
-            "market_stream": OK if stream.connected or not stream.symbols else "down",
+            "market_stream": OK if stream.connected or not watching else "down",
             "outbox_backlog": backlog,
             "failures": {
                 part: {"error": failure.error, "count": failure.count, "at": _iso(failure.at)}

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 from chatbot.exchange.capital import CapitalMove
@@ -19,6 +20,7 @@ from chatbot.exchange.credentials import ApiCredentials
 from chatbot.exchange.errors import InvalidSymbol, NotAvailable
 from chatbot.exchange.list_endpoints import OrderListEndpoints
 from chatbot.exchange.market_models import (
+    KLINE_INTERVALS,
     AvgPrice,
     BookTicker,
     Depth,
@@ -37,12 +39,11 @@ from chatbot.exchange.models import (
 )
 from chatbot.exchange.request_types import OrderRequest, new_client_order_id
 from chatbot.exchange.symbol_rules import SymbolRules
+from chatbot.exchange.weight_governor import background
 
-__all__ = ["BinanceClient", "OrderRequest", "new_client_order_id"]
+__all__ = ["KLINE_INTERVALS", "BinanceClient", "OrderRequest", "new_client_order_id"]
 
-# Binance's kline intervals; case-sensitive ("1m" is a minute, "1M" a month).
-KLINE_INTERVALS = ("1s", "1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h")
-KLINE_INTERVALS += ("1d", "3d", "1w", "1M")
+KLINES_PAGE = 1000  # candles per klines call: Binance's most
 
 
 class BinanceClient(OrderListEndpoints):
@@ -124,6 +125,32 @@ class BinanceClient(OrderListEndpoints):
         ]
         data = await self.public("GET", "/api/v3/klines", params)
         return [Kline.from_json(row) for row in data]
+
+    async def kline_pages(
+        self, symbol: str, interval: str, start_time: int, end_time: int
+    ) -> AsyncIterator[list[Kline]]:
+        """The candles opening from `start_time` to `end_time` (ms, both included: Binance's
+        rule), oldest first, in pages of up to 1,000 (one call of weight 2 each), read as
+        background work of the shared weight budget (users' calls go first; a long history
+        is spread over the minute). The last candle is still open when `end_time` reaches
+        it. Stops at the range's end, or at the first short page (Binance had no more); an
+        empty range costs no call. A caller with a time limit keeps the pages it got."""
+        start = start_time
+        while start <= end_time:
+            with background():  # set and reset within one step: nothing leaks to the caller
+                page = await self.klines(symbol, interval, KLINES_PAGE, start, end_time)
+            if page:
+                yield page
+            if len(page) < KLINES_PAGE or page[-1].close_time >= end_time:
+                return
+            start = page[-1].close_time + 1
+
+    async def klines_between(
+        self, symbol: str, interval: str, start_time: int, end_time: int
+    ) -> list[Kline]:
+        """Every page of `kline_pages` in one list (90 days of hourly candles: 3 calls)."""
+        pages = self.kline_pages(symbol, interval, start_time, end_time)
+        return [candle async for page in pages for candle in page]
 
     # -- account -----------------------------------------------------------------------------
 

@@ -9,6 +9,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+# Binance's kline intervals; case-sensitive ("1m" is a minute, "1M" a month).
+KLINE_INTERVALS = ("1s", "1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h")
+KLINE_INTERVALS += ("1d", "3d", "1w", "1M")
+
 
 @dataclass(slots=True)
 class TickerPrice:
@@ -148,4 +152,20 @@ class Kline:
             int(row[6]),
             Decimal(row[7]),
             int(row[8]),
+        )
+
+    @classmethod
+    def from_stream(cls, k: dict[str, Any]) -> Kline:
+        """The `k` object of a `<symbol>@kline_<interval>` event (`t T s i f L o c h l v n x q
+        V Q B`); whether it is closed (`x`) and its interval (`i`) are the caller's to read."""
+        return cls(
+            int(k["t"]),
+            Decimal(k["o"]),
+            Decimal(k["h"]),
+            Decimal(k["l"]),
+            Decimal(k["c"]),
+            Decimal(k["v"]),
+            int(k["T"]),
+            Decimal(k["q"]),
+            int(k["n"]),
         )

@@ -17,9 +17,15 @@ are coalesced into the next message. Beyond that:
   on, and the new socket's later ones, less those whose trade id the old socket already
   delivered (it may be ahead of the new one). Nothing is lost, nothing is delivered twice, each
   symbol's trades keep their order.
+  Kline events go the same way, placed by (open time, last trade id, closed) instead of a trade
+  id (`event_place`): within one candle the last trade id only grows and the closed event comes
+  last, and a later candle opens later. So a closed candle is delivered exactly once. Binance
+  also repeats an open candle's state every 2 s; such a repeat of a state the old socket
+  delivered before the renewal began may be delivered again (a state, not a new event).
 
 After every socket comes up and is subscribed (first connect, reconnect, renewal) the symbols it
-carries are reported through `notify_gap`, so the owner can read current prices once.
+carries, by their trades or their candles, are reported through `notify_gap`, so the owner can
+read current prices and the candles it missed once.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ from typing import Any
 
 from chatbot.errors import present
 from chatbot.exchange.errors import ConnectionLost
+from chatbot.exchange.market_models import Kline
 from chatbot.exchange.market_stream.settings import MarketStreamSettings
 from chatbot.exchange.market_stream.socket import (
     MAX_PARAMS,
@@ -49,6 +56,7 @@ from chatbot.exchange.ws.supervisor import Supervisor
 log = logging.getLogger(__name__)
 
 PriceHandler = Callable[[str, Decimal, int], None]
+KlineHandler = Callable[[str, str, Kline, bool], None]  # (symbol, interval, kline, closed)
 SocketOpener = Callable[[list[str], Sink, Callable[[], None]], Awaitable[MarketSocket]]
 
 
@@ -65,16 +73,20 @@ class StreamGroup(Supervisor[MarketSocket]):
         notify_gap: Callable[[list[str]], None],
         state_changed: Callable[[], None],
         settings: MarketStreamSettings,
+        on_kline: KlineHandler | None = None,
     ) -> None:
         super().__init__(settings)
         self._open_socket = open_socket
         self._on_price = on_price
+        self._on_kline = on_kline
         self._id_field = settings.id_field
         self._notify_gap = notify_gap
         self._state_changed = state_changed
         self.capacity = settings.streams_per_socket
-        self.wanted: dict[str, str] = {}  # stream -> symbol, in the order they were wanted
-        self.symbols: set[str] = set()  # the symbols whose trades are delivered
+        # stream -> (symbol, interval: None for its trades), in the order they were wanted
+        self.wanted: dict[str, tuple[str, str | None]] = {}
+        self.trades: set[str] = set()  # the symbols whose trades are delivered
+        self.klines: set[tuple[str, str]] = set()  # (symbol, interval)s whose candles go out
         self.rejected: set[str] = set()  # streams Binance refused; not asked for again
         self.socket: MarketSocket | None = None
         self.down = False
@@ -91,16 +103,29 @@ class StreamGroup(Supervisor[MarketSocket]):
     def connected(self) -> bool:
         return self.socket is not None and not self.socket.closed
 
-    def want(self, stream: str, symbol: str) -> None:
-        self.wanted[stream] = symbol
-        self.symbols.add(symbol)
+    @property
+    def symbols(self) -> list[str]:
+        """Every symbol this group carries, by its trades or its candles, sorted."""
+        return sorted({symbol for symbol, _ in self.wanted.values()})
+
+    def want(self, stream: str, symbol: str, interval: str | None = None) -> None:
+        """Want a symbol's trade stream, or with `interval` its kline stream."""
+        self.wanted[stream] = (symbol, interval)
+        if interval is None:
+            self.trades.add(symbol)
+        else:
+            self.klines.add((symbol, interval))
         self._changed()
 
     def drop(self, stream: str) -> None:
-        """Stop wanting a stream; its trades stop being delivered at once."""
-        symbol = self.wanted.pop(stream, None)
-        if symbol is not None:
-            self.symbols.discard(symbol)
+        """Stop wanting a stream; its events stop being delivered at once."""
+        entry = self.wanted.pop(stream, None)
+        if entry is not None:
+            symbol, interval = entry
+            if interval is None:
+                self.trades.discard(symbol)
+            else:
+                self.klines.discard((symbol, interval))
             self.rejected.discard(stream)
             self._changed()
 
@@ -109,7 +134,7 @@ class StreamGroup(Supervisor[MarketSocket]):
         self._wake.set()
 
     async def stop(self) -> None:
-        self.symbols = set()
+        self.trades, self.klines = set(), set()
         await super().stop()
         self.settled.set()  # nothing more will change: nobody should wait on it
         self.first_attempt.set()
@@ -123,13 +148,21 @@ class StreamGroup(Supervisor[MarketSocket]):
         return set(await socket.request("LIST_SUBSCRIPTIONS"))
 
     def deliver(self, data: dict[str, Any]) -> None:
-        """The hot path: one trade payload from the socket's reader to `on_price`."""
+        """The hot path: one trade payload from the socket's reader to `on_price`, or one
+        kline payload to `on_kline`."""
         symbol = data["s"]
-        if symbol in self.symbols:
+        candle = data.get("k")
+        if candle is None:
+            if symbol in self.trades:
+                try:
+                    self._on_price(symbol, Decimal(data["p"]), data["T"])
+                except Exception:  # the caller's bug must not end the stream for every symbol
+                    log.exception("on_price failed for %s", symbol)
+        elif (symbol, candle["i"]) in self.klines and self._on_kline is not None:
             try:
-                self._on_price(symbol, Decimal(data["p"]), data["T"])
-            except Exception:  # the caller's bug must not end the stream for every symbol
-                log.exception("on_price failed for %s", symbol)
+                self._on_kline(symbol, candle["i"], Kline.from_stream(candle), candle["x"])
+            except Exception:
+                log.exception("on_kline failed for %s %s", symbol, candle["i"])
 
     # -- the supervisor ----------------------------------------------------------------------
 
@@ -173,8 +206,8 @@ class StreamGroup(Supervisor[MarketSocket]):
                 return
 
     def _came_up(self) -> None:
-        if self.symbols:
-            self._notify_gap(sorted(self.symbols))
+        if symbols := self.symbols:
+            self._notify_gap(symbols)
         self._set_down(False)
 
     def _set_down(self, down: bool) -> None:
@@ -230,11 +263,12 @@ class StreamGroup(Supervisor[MarketSocket]):
     async def _renew(self, old: MarketSocket) -> None:
         """Move every stream to a new socket without a gap; see the module docstring."""
         held: list[dict[str, Any]] = []
-        seen: dict[str, int] = {}
+        seen: dict[Any, Any] = {}
         id_field, deliver = self._id_field, self.deliver
 
         def record(data: dict[str, Any]) -> None:
-            seen[data["s"]] = data[id_field]
+            key, place = event_place(data, id_field)
+            seen[key] = place
             deliver(data)
 
         old.sink = record
@@ -265,19 +299,19 @@ class StreamGroup(Supervisor[MarketSocket]):
         old: MarketSocket,
         new: MarketSocket,
         held: list[dict[str, Any]],
-        seen: dict[str, int],
+        seen: dict[Any, Any],
     ) -> None:
-        """Make `new` the socket: pass on its held trades, then its live ones, less those the
-        old socket delivered (`seen`: the last trade id per symbol)."""
+        """Make `new` the socket: pass on its held events, then its live ones, less those the
+        old socket delivered (`seen`: the last place per stream, see `event_place`)."""
         id_field, deliver = self._id_field, self.deliver
 
         def catch_up(data: dict[str, Any]) -> None:  # the new socket may lag behind the old
-            symbol = data["s"]
-            last = seen.get(symbol)
+            key, place = event_place(data, id_field)
+            last = seen.get(key)
             if last is not None:
-                if data[id_field] <= last:
+                if place <= last:
                     return
-                del seen[symbol]
+                del seen[key]
                 if not seen:
                     new.sink = deliver
             deliver(data)
@@ -287,3 +321,14 @@ class StreamGroup(Supervisor[MarketSocket]):
         for data in held:
             catch_up(data)
         self.socket = new
+
+
+def event_place(data: dict[str, Any], id_field: str) -> tuple[Any, Any]:
+    """Which stream an event belongs to, and its place in that stream's order: a trade's id
+    (`id_field`) for its symbol; (open time, last trade id, closed) for a symbol's candles of
+    one interval, which orders the updates of a candle, its closed event after them, and the
+    candles by their open time."""
+    candle = data.get("k")
+    if candle is None:
+        return data["s"], data[id_field]
+    return (data["s"], candle["i"]), (candle["t"], candle["L"], candle["x"])

@@ -3,9 +3,9 @@
 Frames are `{"stream": "<name>", "data": <payload>}` for events and `{"result", "id"}` (or an
 error, `{"error": {"code", "msg"}, "id"}` / `{"code", "msg", "id"}`) for control answers, all
 read in order by one reader task (`JsonSocket`, ws/socket.py). `_on_text` is the hot path: it
-parses a frame, and a payload whose `e` is the subscribed event goes straight to `sink` (one
-attribute call, no copy). The owner swaps `sink` to hold or record events while it moves
-streams to a new socket.
+parses a frame, and a payload whose `e` is the subscribed trade event or `kline` goes straight
+to `sink` (one attribute call, no copy). The owner swaps `sink` to hold or record events while
+it moves streams to a new socket.
 
 What an owner must know:
 - Binance counts every incoming frame, pings and pongs included, against 5 a second and cuts
@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 Sink = Callable[[dict[str, Any]], None]
 
 ID_FIELDS = {"trade": "t", "aggTrade": "a"}  # channel -> the payload's per-symbol event id
+KLINE_EVENT = "kline"  # the `e` of every `<symbol>@kline_<interval>` payload
 MAX_PARAMS = 200  # streams per SUBSCRIBE: Binance silently ignores much larger messages
 MAX_URL_STREAM_CHARS = 4000  # stream names carried in the connect URL; the rest are SUBSCRIBEd
 _MAX_MESSAGE = 1 << 20
@@ -78,6 +79,12 @@ def normalize_symbol(symbol: str) -> str:
 def stream_name(symbol: str, channel: str) -> str:
     """The stream of a normalized symbol: Binance wants the symbol in lower case."""
     return f"{symbol.lower()}@{channel}"
+
+
+def kline_stream_name(symbol: str, interval: str) -> str:
+    """The candle stream of a normalized symbol: `btcusdt@kline_1h` (the interval keeps its
+    case: `1m` is a minute, `1M` a month)."""
+    return f"{symbol.lower()}@kline_{interval}"
 
 
 def combined_url(
@@ -234,10 +241,12 @@ class MarketSocket(JsonSocket):
     # -- reading -----------------------------------------------------------------------------
 
     def _on_text(self, text: str) -> None:
-        """The hot path: a payload of the subscribed event goes straight to `sink`."""
+        """The hot path: a payload of the subscribed trade event, or a kline, goes straight
+        to `sink`."""
         frame = _loads(text)
         data = frame.get("data")
-        if data is not None and data.get("e") == self.event:
+        event = data.get("e") if type(data) is dict else None
+        if event == self.event or event == KLINE_EVENT:
             self.sink(data)
         else:
             self._on_other(frame)

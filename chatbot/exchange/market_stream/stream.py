@@ -1,17 +1,21 @@
-"""One market-stream manager for the whole bot: every watched symbol's trades, one callback.
+"""One market-stream manager for the whole bot: every watched symbol's trades and candles.
 
     settings = MarketStreamSettings(url="wss://stream.binance.com:9443")
-    stream = MarketStream(settings, on_price=on_price, on_gap=on_gap, on_state=on_state)
+    stream = MarketStream(settings, on_price=on_price, on_kline=on_kline, on_gap=on_gap,
+                          on_state=on_state)
     await stream.start()
     await stream.add("BTCUSDT")      # counted: the first add subscribes btcusdt@trade
-    await stream.remove("BTCUSDT")   # the last remove unsubscribes
+    await stream.add_klines("BTCUSDT", "1h")  # counted too: btcusdt@kline_1h
+    await stream.remove_klines("BTCUSDT", "1h")  # the last remove unsubscribes
+    await stream.remove("BTCUSDT")
     await stream.stop()
 
-Symbols are spread over groups, each holding at most `streams_per_socket` streams on
-one combined-stream socket (`/stream?streams=`) at a time; a group is opened when the others
-are full and closed when its last symbol goes (the first one stays). Each group is supervised on
-its own (see group.py): paced, coalesced SUBSCRIBE/UNSUBSCRIBE, reconnection with backoff
-and jitter, a gap-free renewal before Binance's 24 h cut, replacement of a silent socket.
+Streams (a symbol's trades, its candles of one interval) are spread over groups, each holding
+at most `streams_per_socket` streams on one combined-stream socket (`/stream?streams=`) at a
+time; a group is opened when the others are full and closed when its last stream goes (the
+first one stays). Each group is supervised on its own (see group.py): paced, coalesced
+SUBSCRIBE/UNSUBSCRIBE, reconnection with backoff and jitter, a gap-free renewal before
+Binance's 24 h cut, replacement of a silent socket.
 
 What the caller gets:
 - `on_price(symbol, price, trade_time_ms)` is a plain function, called in the socket's reader
@@ -19,12 +23,18 @@ What the caller gets:
   is the exact `Decimal` of Binance's string; time is the trade's time `T`, ms since the epoch.
   Its exceptions are logged and swallowed. Once `remove()` takes a symbol's last reference, no
   further trade of it is delivered.
-- `add()` and `remove()` return at once (they never wait for Binance, so adding thousands of
-  symbols one by one costs a few SUBSCRIBE messages). A new symbol's trades flow from when
-  Binance confirms the subscription, which `await settle()` waits for.
+- `on_kline(symbol, interval, kline, closed)` is a plain function too, called in the reader for
+  every event of a kline stream (`add_klines`), in order per stream: the candle's state so far
+  (`closed` False) and, once, the finished candle (`closed` True, Binance's `x`). A renewal
+  delivers each closed candle exactly once (see group.py). Its exceptions are logged and
+  swallowed.
+- `add()` and `remove()` (and their kline twins) return at once (they never wait for Binance,
+  so adding thousands of symbols one by one costs a few SUBSCRIBE messages). A new stream's
+  events flow from when Binance confirms the subscription, which `await settle()` waits for.
 - `on_gap(symbols)` is awaited after a group's socket comes up and is subscribed (first connect,
-  reconnect, renewal), listing the symbols it carries: trades may have been missed before, so
-  the caller reads the current prices once (over REST) and evaluates them.
+  reconnect, renewal), listing the symbols it carries, by trades or candles: events may have
+  been missed before, so the caller reads the current prices (and the candles closed
+  meanwhile) once over REST and evaluates them.
 - `on_state(False)` is awaited when the stream as a whole goes down (any group lost or
   failing to connect; `down_since` is then the `time.time()` of that moment) and
   `on_state(True)` when every group is back, after the `on_gap` calls of the recovery.
@@ -48,13 +58,15 @@ from typing import Any
 import aiohttp
 
 from chatbot.errors import present
-from chatbot.exchange.market_stream.group import PriceHandler, StreamGroup
+from chatbot.exchange.market_models import KLINE_INTERVALS
+from chatbot.exchange.market_stream.group import KlineHandler, PriceHandler, StreamGroup
 from chatbot.exchange.market_stream.settings import MarketStreamSettings
 from chatbot.exchange.market_stream.socket import (
     ControlBudget,
     MarketSocket,
     Sink,
     combined_url,
+    kline_stream_name,
     normalize_symbol,
     stream_name,
 )
@@ -67,13 +79,15 @@ StateHandler = Callable[[bool], Awaitable[None]]
 
 
 class MarketStream:
-    """Trades of every added symbol, delivered to `on_price`; see the module docstring."""
+    """Trades of every added symbol, delivered to `on_price`, and candles of every added
+    (symbol, interval), delivered to `on_kline`; see the module docstring."""
 
     def __init__(
         self,
         settings: MarketStreamSettings,
         *,
         on_price: PriceHandler,
+        on_kline: KlineHandler | None = None,
         on_gap: GapHandler | None = None,
         on_state: StateHandler | None = None,
         session: aiohttp.ClientSession | None = None,
@@ -81,14 +95,18 @@ class MarketStream:
     ) -> None:
         if inspect.iscoroutinefunction(on_price):
             raise TypeError("on_price must be a plain function; start a task for async work")
+        if inspect.iscoroutinefunction(on_kline):
+            raise TypeError("on_kline must be a plain function; start a task for async work")
         self.settings = settings
         self._on_price = on_price
+        self._on_kline = on_kline
         self._on_gap = on_gap
         self._on_state = on_state
         self._session = session
         self._own_session = session is None
         self._attempts = attempts  # Binance's per-IP limit on connection attempts, shared
-        self._refs: dict[str, int] = {}
+        self._refs: dict[str, int] = {}  # by stream name
+        self._streams: dict[str, tuple[str, str | None]] = {}  # stream -> (symbol, interval)
         self._home: dict[str, StreamGroup] = {}
         self._groups: list[StreamGroup] = []
         self._retiring: set[asyncio.Task[None]] = set()
@@ -103,8 +121,13 @@ class MarketStream:
 
     @property
     def symbols(self) -> set[str]:
-        """The symbols added and not yet removed (a copy)."""
-        return set(self._refs)
+        """The symbols whose trades were added and not yet removed (a copy)."""
+        return {symbol for symbol, interval in self._streams.values() if interval is None}
+
+    @property
+    def klines(self) -> set[tuple[str, str]]:
+        """The (symbol, interval)s whose candles were added and not yet removed (a copy)."""
+        return {(s, i) for s, i in self._streams.values() if i is not None}
 
     @property
     def connected(self) -> bool:
@@ -161,11 +184,34 @@ class MarketStream:
     # -- subscriptions -----------------------------------------------------------------------
 
     async def add(self, symbol: str) -> None:
-        """Watch a symbol (case-insensitive); counted, so each add wants a `remove`.
+        """Watch a symbol's trades (case-insensitive); counted, so each add wants a `remove`.
         Raises ValueError for a name that cannot be a symbol."""
         name = normalize_symbol(symbol)
-        count = self._refs.get(name, 0)
-        self._refs[name] = count + 1
+        self._take(stream_name(name, self.settings.channel), name, None)
+
+    async def remove(self, symbol: str) -> None:
+        """Drop one reference; the last one unsubscribes (removing more than added: no-op)."""
+        self._release(stream_name(normalize_symbol(symbol), self.settings.channel))
+
+    async def add_klines(self, symbol: str, interval: str) -> None:
+        """Watch a symbol's candles of one of Binance's intervals (`1m`, `1h`, `1M`, ...,
+        case-sensitive); counted like `add`, and a kline stream counts against
+        `streams_per_socket` like a trade stream. Raises ValueError for a bad symbol or
+        interval, TypeError when the stream was built without `on_kline`."""
+        name = normalize_symbol(symbol)
+        if interval not in KLINE_INTERVALS:
+            raise ValueError(f"not one of Binance's kline intervals: {interval!r}")
+        if self._on_kline is None:
+            raise TypeError("this market stream was built without on_kline")
+        self._take(kline_stream_name(name, interval), name, interval)
+
+    async def remove_klines(self, symbol: str, interval: str) -> None:
+        """Drop one reference; the last one unsubscribes (removing more than added: no-op)."""
+        self._release(kline_stream_name(normalize_symbol(symbol), interval))
+
+    def _take(self, stream: str, symbol: str, interval: str | None) -> None:
+        count = self._refs.get(stream, 0)
+        self._refs[stream] = count + 1
         if count:
             return
         group = next((c for c in self._groups if c.has_room), None)
@@ -174,21 +220,20 @@ class MarketStream:
             self._groups.append(group)
             if self._started:
                 group.start()
-        group.want(stream_name(name, self.settings.channel), name)
-        self._home[name] = group
+        group.want(stream, symbol, interval)
+        self._streams[stream] = (symbol, interval)
+        self._home[stream] = group
 
-    async def remove(self, symbol: str) -> None:
-        """Drop one reference; the last one unsubscribes (removing more than added: no-op)."""
-        name = normalize_symbol(symbol)
-        count = self._refs.get(name, 0)
+    def _release(self, stream: str) -> None:
+        count = self._refs.get(stream, 0)
         if count > 1:
-            self._refs[name] = count - 1
+            self._refs[stream] = count - 1
             return
         if not count:
             return
-        del self._refs[name]
-        group = self._home.pop(name)
-        group.drop(stream_name(name, self.settings.channel))
+        del self._refs[stream], self._streams[stream]
+        group = self._home.pop(stream)
+        group.drop(stream)
         if not group.wanted and group is not self._groups[0]:
             self._groups.remove(group)
             task = asyncio.create_task(group.stop())
@@ -202,6 +247,7 @@ class MarketStream:
         return StreamGroup(
             open_socket=self._open_socket,
             on_price=self._on_price,
+            on_kline=self._on_kline,
             notify_gap=self._gap,
             state_changed=self._state_changed,
             settings=self.settings,

@@ -51,6 +51,8 @@ Python control API (tests run it in-process on a port the OS picks)::
     sim.limits.subscription_ids = 65_535        # ids a WebSocket API session hands out, then
     #   -2042; sim.limits.refused_subscription_ids counts those answers
     sim.clock_skew_ms = 3000                    # server clock ahead (negative: behind)
+    sim.advance(3600)                           # an hour passes at once, without a trade: the
+    #   next print closes the candles it left (x=true first), klines show the skipped ones
     sim.spread = Decimal("0.0005")
     sim.limits.weight_per_minute = 6000         # also orders_per_10s=50, orders_per_day=160000
     sim.limits.peak_weight, sim.limits.refused_weight, sim.limits.unheeded  # most weight one IP
@@ -84,7 +86,13 @@ Behaviour worth knowing (Binance's where it has one, a stated choice where it do
   so a client that blindly resubmits after a timeout really does place a second order.
 - Commission is charged in the asset received (no BNB discount), rounded up to 8 decimals.
 - Klines: a deterministic synthetic history (seeded) up to the minute the simulator started,
-  then the real prints; `/ticker/24hr` is summed from the same candles.
+  then the real prints; `/ticker/24hr` is summed from the same candles. An interval without a
+  print (after `advance`, say) is a candle of zero volume and trades whose open, high, low and
+  close are the previous close (Binance's docs are silent on it; its public data shows such
+  candles for quiet pairs). The kline streams publish on prints, not on a timer: a kline
+  stream gets the finished candle (`x: true`) with the first print after its interval ended,
+  just before the new candle's first event; the candles skipped whole in between are not
+  streamed (read them from `/api/v3/klines`).
 
 Modules: wire (clock, decimals, errors), symbols (exchangeInfo), filters (an independent
 implementation of Binance's filters), pricepath / candles / tape / market / book (prices,

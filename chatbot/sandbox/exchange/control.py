@@ -13,7 +13,7 @@ Errors answer 400 `{"error": "<what was wrong>"}`. These routes bypass weights, 
   `path`, `count`, `status`, `code`, `retryAfter`, `seconds`, `execute`, `executeAfter`
   (fail only: run the call that many seconds after answering), `method`}: arm a fault.
 - `POST /_sandbox/websockets/drop`: drop_websockets.
-- `POST /_sandbox/clock` {`skewMs`}: set clock_skew_ms.
+- `POST /_sandbox/clock` {`skewMs`}: set clock_skew_ms; or {`advanceSeconds`}: advance.
 """
 
 from __future__ import annotations
@@ -171,5 +171,8 @@ class ControlRoutes:
 
     async def set_clock(self, request: web.Request) -> web.Response:
         body = await _body(request)
-        self._sim.clock_skew_ms = int(body["skewMs"])
+        if "advanceSeconds" in body:
+            self._sim.advance(float(body["advanceSeconds"]))
+        else:
+            self._sim.clock_skew_ms = int(body["skewMs"])
         return _reply({"clockSkewMs": self._sim.clock_skew_ms})

@@ -294,6 +294,14 @@ class ExchangeSimulator:
     def clock_skew_ms(self, value: int) -> None:
         self.clock.skew_ms = int(value)
 
+    def advance(self, seconds: float) -> None:
+        """Move the exchange's time on by `seconds` (to the millisecond) at once, as if that
+        long had passed without a trade: the next print closes the candles it left (see
+        streams.py), and klines show the skipped ones empty (see tape.py)."""
+        if seconds < 0:
+            raise ValueError(f"the clock only moves on: {seconds} s")
+        self.clock.skew_ms += round(seconds * 1000)
+
     # -- connections ------------------------------------------------------------------------
 
     @property

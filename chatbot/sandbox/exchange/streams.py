@@ -4,7 +4,8 @@ Supported streams (symbols lowercase): `<s>@trade`, `<s>@aggTrade`, `<s>@bookTic
 `<s>@kline_<interval>`, `<s>@miniTicker`, `<s>@ticker` and `!miniTicker@arr`. Every print on
 the tape publishes them at once (the ticker streams too, rather than Binance's 1 s cadence;
 `!miniTicker@arr` carries the one symbol that changed). A kline stream whose candle rolled over
-first gets the finished candle with `x: true`.
+since its last event, or since it was subscribed, first gets the finished candle with `x: true`
+(only the last one it saw: candles skipped whole, by a clock jump, are not streamed).
 
 Control messages SUBSCRIBE, UNSUBSCRIBE, LIST_SUBSCRIPTIONS, SET_PROPERTY and GET_PROPERTY
 (`combined`) answer like Binance, errors as `{"error": {"code", "msg"}, "id"}`. Limits: 1024
@@ -139,9 +140,13 @@ class StreamHub:
         fresh = [s for s in dict.fromkeys(streams) if s not in connection.streams]
         if len(connection.streams) + len(fresh) > MAX_STREAMS:
             raise ControlError(2, f"Invalid request: too many streams (at most {MAX_STREAMS})")
+        now = self._clock.now_ms()
         for stream in fresh:
             connection.streams[stream] = None
             self._subscribers.setdefault(stream, set()).add(connection)
+            _, kline, interval = stream.partition("@kline_")
+            if kline and stream not in self._kline_open:  # its candle closes with a later print
+                self._kline_open[stream] = slot_open(interval, now)
 
     def unsubscribe(self, connection: StreamConnection, streams: list[str]) -> None:
         for stream in streams:
