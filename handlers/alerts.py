@@ -24,6 +24,7 @@ from chatbot.storage.alerts import AlertRecord, AlertState
 from chatbot.storage.outbox import FiredAlert
 from chatbot.telegram_pacing import PacedBot, SendPriority
 from handlers import orders
+from handlers.alert_parsing import parse_alert
 from handlers.common import (
     chat_of,
     esc,
@@ -36,14 +37,14 @@ from handlers.common import (
     user_id,
 )
 from handlers.context import BotContext
-from handlers.parsing import ALERT_BUTTON, button_fields, parse_alert, parse_unalert
+from handlers.parsing import ALERT_BUTTON, button_fields, parse_unalert
 
 MAX_TEXT = 4096
 
 
 async def alert(update: Update, context: BotContext) -> None:
     """/alert SYMBOL > PRICE | < PRICE | +5% [note] [repeat]: a price alert (no key needed)."""
-    spec = parse_alert(context.args or [])
+    spec = parse_alert(context.args or [], today=datetime.now(UTC).date())
     chat_id = chat_of(update).id
     async with typing(update):
         new = await context.services.alerts.create(user_id(update), chat_id, spec)
