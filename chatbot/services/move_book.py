@@ -16,101 +16,38 @@ own time, in ms, from the stream). Semantics:
   above it for a down one); only then can it fire again. `fired_at` (seconds) restores one
   that was waiting when the bot stopped.
 
-Cost: alerts are grouped per symbol and window, each group sorted by pct. A group keeps the
-band of prices that fire or re-arm nothing, computed when its reference changes (a new
-candle, or a seed); a trade that fires nothing costs one band check per distinct window of its
-symbol, whatever the number of alerts behind them. Comparisons are exact: a threshold is
-reference x (100 + pct) / 100, computed without rounding.
+Cost: alerts are grouped per symbol and window, each group sorted by pct (`move_windows.py`).
+A group keeps the band of prices that fire or re-arm nothing, computed when its reference
+changes (a new candle, or a seed), and the symbol keeps the narrowest of its groups' bands
+until the next candle, reference change or end of a cooldown. A trade inside that band costs
+one dict lookup and three comparisons, whatever the number of windows and alerts behind it
+(its price is only noted as the forming candle's close); a full look, once per candle or when
+the price leaves the band, costs one band check per distinct window of the symbol plus what
+fires or re-arms. Comparisons are exact: a threshold is reference x (100 + pct) / 100,
+computed without rounding.
 """
 
 from __future__ import annotations
 
 import heapq
+import math
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from decimal import Decimal
 
 from sortedcontainers import SortedList
 
 from chatbot.exchange.market_models import Kline
 from chatbot.services.alert_kinds import MAX_WINDOW, MIN_WINDOW, Firing, Move
-from chatbot.services.level_keys import EXACT
 from chatbot.services.move_series import RESOLUTIONS, CloseSeries, resolution_of, span_for
-
-_INF = Decimal("Infinity")
-_NEG_INF = Decimal("-Infinity")
-_HUNDRED = Decimal(100)
-
-
-@dataclass(slots=True, eq=False)
-class _Alert:
-    alert_id: int
-    group: _Window
-    pct: Decimal
-    repeat: bool
-    cooldown: float
-    armed: bool = True  # False: fired, cooling down or waiting to re-arm
-    ready: bool = False  # its cooldown is over (it waits in a ready list)
-    ready_at: float = 0.0  # when its cooldown ends (matches its heap entry)
-
-    @property
-    def key(self) -> tuple[Decimal, int]:
-        return self.pct, self.alert_id
-
-
-@dataclass(slots=True, eq=False)
-class _Window:
-    """One symbol's alerts on one window; see the module docstring."""
-
-    symbol: str
-    window_ms: int
-    series: CloseSeries
-    armed_up: SortedList = field(default_factory=SortedList)  # (pct, id), ascending
-    armed_down: SortedList = field(default_factory=SortedList)
-    ready_up: SortedList = field(default_factory=SortedList)
-    ready_down: SortedList = field(default_factory=SortedList)
-    cooling: list[tuple[float, int]] = field(default_factory=list)  # (ready_at, id) heap
-    count: int = 0
-    ref_index: int | None = None  # the reference candle the band was computed for
-    ref_version: int = -1
-    ref: Decimal | None = None
-    hi: Decimal = _INF  # a price p with lo < p < hi fires and re-arms nothing ...
-    lo: Decimal = _NEG_INF
-    wake: float = float("inf")  # ... until this time (s), when a cooldown ends
-
-    def threshold(self, pct: Decimal) -> Decimal:
-        """The price that is a change of `pct` % from the reference (exact)."""
-        return EXACT.multiply(self.ref, EXACT.add(_HUNDRED, pct)).scaleb(-2, EXACT)
-
-    def refresh(self) -> None:
-        """Recompute the quiet band from the lists' ends and the heap's top."""
-        self.wake = self.cooling[0][0] if self.cooling else float("inf")
-        if self.ref is None:
-            self.hi, self.lo = _INF, _NEG_INF
-            return
-        his = [self.armed_up[0][0]] if self.armed_up else []  # fires at or above
-        if self.ready_down:
-            his.append(self.ready_down[0][0])  # re-arms above
-        los = [self.armed_down[-1][0]] if self.armed_down else []  # fires at or below
-        if self.ready_up:
-            los.append(self.ready_up[-1][0])  # re-arms below
-        self.hi = self.threshold(min(his)) if his else _INF
-        self.lo = self.threshold(max(los)) if los else _NEG_INF
-
-
-@dataclass(slots=True, eq=False)
-class _Symbol:
-    series: dict[str, CloseSeries] = field(default_factory=dict)  # interval -> closes
-    windows: dict[int, _Window] = field(default_factory=dict)  # seconds -> alerts
-    count: int = 0
+from chatbot.services.move_windows import HUNDRED, INF, NEG_INF, MoveAlert, SymbolMoves, Window
 
 
 class MoveBook:
     """Active move alerts indexed per symbol and window; see the module docstring."""
 
     def __init__(self) -> None:
-        self._alerts: dict[int, _Alert] = {}
-        self._symbols: dict[str, _Symbol] = {}
+        self._alerts: dict[int, MoveAlert] = {}
+        self._symbols: dict[str, SymbolMoves] = {}
 
     # ---------------------------------------------------------------- queries
 
@@ -138,12 +75,13 @@ class MoveBook:
         resolutions some alert reads). For refusing an alert that would fire at once."""
         entry = self._symbols.get(symbol)
         series = entry.series.get(resolution_of(window)) if entry is not None else None
-        if series is None:
+        if entry is None or series is None:
             return None
+        entry.flush()
         ref = series.close_at((time_ms - window * 1000) // series.resolution)
         if ref is None or ref <= 0:
             return None
-        return (price - ref) * _HUNDRED / ref
+        return (price - ref) * HUNDRED / ref
 
     def needs_history(self, now_ms: int | None = None) -> list[tuple[str, str, int]]:
         """(symbol, interval, since_ms) for each series that lacks closes its windows read:
@@ -178,18 +116,20 @@ class MoveBook:
         if alert_id in self._alerts:
             raise ValueError(f"alert {alert_id} is already in the book")
         _check(condition, cooldown, repeat, fired_at)
-        entry = self._symbols.setdefault(symbol, _Symbol())
+        entry = self._symbols.setdefault(symbol, SymbolMoves())
+        entry.flush()
+        entry.until = -1
         group = entry.windows.get(condition.window)
         if group is None:
             interval = resolution_of(condition.window)
             series = entry.series.get(interval) or entry.series.setdefault(
                 interval, CloseSeries(interval)
             )
-            group = entry.windows[condition.window] = _Window(
+            group = entry.windows[condition.window] = Window(
                 symbol, condition.window * 1000, series
             )
             _fit_span(entry, interval)
-        alert = _Alert(alert_id, group, condition.pct, repeat, cooldown)
+        alert = MoveAlert(alert_id, group, condition.pct, repeat, cooldown)
         self._alerts[alert_id] = alert
         if fired_at is None:
             (group.armed_up if alert.pct > 0 else group.armed_down).add(alert.key)
@@ -215,15 +155,16 @@ class MoveBook:
         self._prune(group)
         return True
 
-    def _forget(self, alert: _Alert) -> None:
+    def _forget(self, alert: MoveAlert) -> None:
         """Drop an alert out of its lists already: the counts."""
         del self._alerts[alert.alert_id]
         alert.group.count -= 1
         self._symbols[alert.group.symbol].count -= 1
 
-    def _prune(self, group: _Window) -> None:
+    def _prune(self, group: Window) -> None:
         """Drop a group left empty (and its series, its symbol, if nothing else reads them)."""
         entry = self._symbols[group.symbol]
+        entry.until = -1
         if not entry.count:
             del self._symbols[group.symbol]
         elif not group.count:
@@ -246,7 +187,9 @@ class MoveBook:
             raise ValueError(f"a move alert reads 1m or 15m candles, not {interval!r}")
         entry = self._symbols.get(symbol)
         series = entry.series.get(interval) if entry is not None else None
-        if series is not None:
+        if entry is not None and series is not None:
+            entry.flush()
+            entry.until = -1
             series.seed(klines)
 
     # ---------------------------------------------------------------- trades
@@ -256,6 +199,14 @@ class MoveBook:
         entry = self._symbols.get(symbol)
         if entry is None:
             return []
+        if time_ms < entry.until and entry.lo < price < entry.hi:
+            entry.pending = price
+            return []
+        return self._look(symbol, entry, price, time_ms)
+
+    def _look(self, symbol: str, entry: SymbolMoves, price: Decimal, time_ms: int) -> list[Firing]:
+        """The full look at a trade: each window's reference, band, and what fires."""
+        entry.flush()
         for series in entry.series.values():
             series.on_trade(price, time_ms)
         fired: list[Firing] = []
@@ -276,12 +227,13 @@ class MoveBook:
         if emptied:  # one-shot alerts left: drop what no alert reads any more
             if not entry.count:
                 del self._symbols[symbol]
-            else:
-                for group in [g for g in entry.windows.values() if not g.count]:
-                    self._prune(group)
+                return fired
+            for group in [g for g in entry.windows.values() if not g.count]:
+                self._prune(group)
+        _settle(entry, time_ms)
         return fired
 
-    def _evaluate(self, group: _Window, price: Decimal, now: float, fired: list[Firing]) -> None:
+    def _evaluate(self, group: Window, price: Decimal, now: float, fired: list[Firing]) -> None:
         if now >= group.wake:
             self._mature(group, now)
         if group.ref is not None:
@@ -292,7 +244,7 @@ class MoveBook:
             ready, armed = group.ready_down, group.armed_down
             while ready and group.threshold(ready[0][0]) < price:
                 self._rearm(ready.pop(0), armed)
-            change = (price - group.ref) * _HUNDRED / group.ref
+            change = (price - group.ref) * HUNDRED / group.ref
             while group.armed_up and group.threshold(group.armed_up[0][0]) <= price:
                 self._fire(group, group.armed_up.pop(0), price, change, now, fired)
             while group.armed_down and group.threshold(group.armed_down[-1][0]) >= price:
@@ -301,7 +253,7 @@ class MoveBook:
 
     def _fire(
         self,
-        group: _Window,
+        group: Window,
         key: tuple[Decimal, int],
         price: Decimal,
         change: Decimal,
@@ -322,7 +274,7 @@ class MoveBook:
         alert.armed, alert.ready = True, False
         armed.add(key)
 
-    def _mature(self, group: _Window, now: float) -> None:
+    def _mature(self, group: Window, now: float) -> None:
         """Move the alerts whose cooldown has ended from the heap to the ready lists."""
         heap = group.cooling
         while heap and heap[0][0] <= now:
@@ -350,7 +302,21 @@ def _check(condition: Move, cooldown: float, repeat: bool, fired_at: float | Non
         raise ValueError(f"fired_at must be finite seconds, for a repeat alert: {fired_at!r}")
 
 
-def _fit_span(entry: _Symbol, interval: str) -> None:
+def _settle(entry: SymbolMoves, time_ms: int) -> None:
+    """The symbol's band after a full look: the narrowest of its windows', until the next
+    candle, reference change or end of a cooldown."""
+    until = min((s.last + 1) * s.resolution for s in entry.series.values())
+    lo, hi = NEG_INF, INF
+    for group in entry.windows.values():
+        res, window = group.series.resolution, group.window_ms
+        until = min(until, ((time_ms - window) // res + 1) * res + window)
+        if group.wake < float("inf"):
+            until = min(until, math.ceil(group.wake * 1000))
+        lo, hi = max(lo, group.lo), min(hi, group.hi)
+    entry.lo, entry.hi, entry.until = lo, hi, until
+
+
+def _fit_span(entry: SymbolMoves, interval: str) -> None:
     """A series keeps what the longest window reading it needs."""
     series = entry.series[interval]
     series.span = max(
