@@ -227,19 +227,21 @@ def run() -> str:
 MOVE_ALERTS = 200_000  # 100 per symbol
 MOVE_WINDOWS = (60, 900, 3600, 4 * 3600, 86_400)  # 1m to 1d: both resolutions of history
 MOVE_BATCHES = 300  # one trade per symbol each, a second apart: five candle changes among them
+ROUND_PCTS = ("0.5", "1", "1.5", "2", "2.5", "3", "4", "5", "7.5", "10", "15", "20")
 MINUTE_MS = 60_000
 T0_MS = 1_800_000_000_000 // (15 * MINUTE_MS) * (15 * MINUTE_MS)
 
 
 def _move_book(market: Market, rng: random.Random) -> tuple[MoveBook, float]:
-    """MOVE_ALERTS alerts, 0.5% to 20% up or down over MOVE_WINDOWS, on a flat history of each
-    symbol's price (seeded from candles as the service will); bytes per alert traced."""
+    """MOVE_ALERTS alerts, 0.5% to 20% up or down (the round numbers people type) over
+    MOVE_WINDOWS, on a flat history of each symbol's price (seeded from candles as the service
+    will); bytes per alert traced."""
     gc.collect()
     tracemalloc.start()
     before = tracemalloc.get_traced_memory()[0]
     book = MoveBook()
     for i in range(MOVE_ALERTS):
-        pct = Decimal(f"{rng.uniform(0.5, 20):.2f}") * (1 if i % 2 else -1)
+        pct = Decimal(rng.choice(ROUND_PCTS)) * (1 if i % 2 else -1)  # a new object each
         window = MOVE_WINDOWS[i // SYMBOLS % len(MOVE_WINDOWS)]
         book.add(i + 1, market.symbols[i % SYMBOLS], Move(pct, window), repeat=not i % 5)
     gc.collect()

@@ -129,7 +129,8 @@ class MoveBook:
                 symbol, condition.window * 1000, series
             )
             _fit_span(entry, interval)
-        alert = MoveAlert(alert_id, group, condition.pct, repeat, cooldown)
+        pct = group.pcts.setdefault(condition.pct, condition.pct)  # shared: users type few
+        alert = MoveAlert(alert_id, group, pct, repeat, cooldown)
         self._alerts[alert_id] = alert
         if fired_at is None:
             (group.armed_up if alert.pct > 0 else group.armed_down).add(alert.key)

@@ -49,6 +49,7 @@ class Window:
     ready_up: SortedList = field(default_factory=SortedList)
     ready_down: SortedList = field(default_factory=SortedList)
     cooling: list[tuple[float, int]] = field(default_factory=list)  # (ready_at, id) heap
+    pcts: dict[Decimal, Decimal] = field(default_factory=dict)  # one object per pct value
     count: int = 0
     ref_index: int | None = None  # the reference candle the band was computed for
     ref_version: int = -1
