@@ -48,6 +48,7 @@ class MoveBook:
     def __init__(self) -> None:
         self._alerts: dict[int, MoveAlert] = {}
         self._symbols: dict[str, SymbolMoves] = {}
+        self._latest_ms: int | None = None  # the newest trade looked at, of any symbol
 
     # ---------------------------------------------------------------- queries
 
@@ -87,13 +88,15 @@ class MoveBook:
         """(symbol, interval, since_ms) for each series that lacks closes its windows read:
         fetch the closed candles of `interval` from `since_ms` on and pass them to `seed`.
 
-        The present is the newest candle the book knows of the symbol, or `now_ms` if later;
-        raises ValueError for a symbol with neither (at start-up, pass `now_ms`)."""
+        The present is the newest candle the book knows of the symbol, or `now_ms` if later
+        (by default the newest trade the book has seen of any symbol); raises ValueError when
+        there is none of these (at start-up, before any trade, pass `now_ms`)."""
+        now = now_ms if now_ms is not None else self._latest_ms
         return [
             (symbol, series.interval, since)
             for symbol, entry in self._symbols.items()
             for series in entry.series.values()
-            if (since := series.lacks(now_ms)) is not None
+            if (since := series.lacks(now)) is not None
         ]
 
     # ---------------------------------------------------------------- changes
@@ -207,6 +210,8 @@ class MoveBook:
 
     def _look(self, symbol: str, entry: SymbolMoves, price: Decimal, time_ms: int) -> list[Firing]:
         """The full look at a trade: each window's reference, band, and what fires."""
+        if self._latest_ms is None or time_ms > self._latest_ms:
+            self._latest_ms = time_ms
         entry.flush()
         for series in entry.series.values():
             series.on_trade(price, time_ms)

@@ -176,6 +176,20 @@ def test_a_listing_younger_than_the_window_is_asked_for_once() -> None:
     assert book.needs_history() == []
 
 
+def test_a_new_symbol_is_asked_for_from_the_newest_trade_seen_or_from_now() -> None:
+    book = MoveBook()
+    book.add(1, "NEWUSDT", Move(D(1), 60))
+    with pytest.raises(ValueError, match="pass now_ms"):
+        book.needs_history()
+    book.add(2, "BTCUSDT", Move(D(1), 60))
+    book.on_trade("BTCUSDT", D(100), T0 + 10 * MIN + 5)  # the book's present: minute 10
+    assert book.needs_history() == [
+        ("NEWUSDT", "1m", T0 + 8 * MIN),  # a candle more than the window, for rounding
+        ("BTCUSDT", "1m", T0 + 8 * MIN),
+    ]
+    assert book.needs_history(now_ms=T0 + 20 * MIN)[0] == ("NEWUSDT", "1m", T0 + 18 * MIN)
+
+
 def test_a_7d_window_reads_15m_candles() -> None:
     book = MoveBook()
     book.add(1, "BTCUSDT", Move(D(-20), 7 * 86_400))
