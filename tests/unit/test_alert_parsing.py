@@ -179,3 +179,18 @@ def test_any_words_parse_or_are_refused_with_an_example(words: list[str]) -> Non
         assert "/alert" in exc.user_message or "under 200" in exc.user_message
     else:
         assert spec.symbol == "BTC"
+
+
+def test_every_alert_example_in_the_readme_and_help_parses() -> None:
+    import html
+    import re
+    from pathlib import Path
+
+    from handlers.commands import HELP
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    examples = [e for e in re.findall(r"`(/alert [^`]+)`", readme) if "SYMBOL" not in e]
+    examples += re.findall(r"/alert [^—·;]+", html.unescape(re.sub(r"<[^>]+>", "", HELP)))
+    assert len(examples) > 20
+    for example in examples:
+        parse_alert(example.split()[1:])

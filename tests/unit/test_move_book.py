@@ -293,7 +293,9 @@ WINDOWS = st.sampled_from([60, 180, 600])
 @given(
     alerts=st.lists(st.tuples(PCTS, WINDOWS, st.booleans()), min_size=1, max_size=12),
     path=st.lists(
-        st.tuples(st.integers(1, 200_000), st.integers(-60, 60)), min_size=1, max_size=60
+        st.tuples(st.integers(1, 200_000), st.integers(-60, 60), st.integers(0, 40)),
+        min_size=1,
+        max_size=60,
     ),
 )
 def test_the_book_fires_what_a_plain_scan_fires(alerts, path) -> None:
@@ -302,7 +304,8 @@ def test_the_book_fires_what_a_plain_scan_fires(alerts, path) -> None:
         book.add(alert_id, "BTCUSDT", Move(pct, window), repeat=repeat, cooldown=120)
         scan.alerts[alert_id] = [pct, window, repeat, True, 0.0]
     time_ms, price = T0, D(1000)
-    for step_ms, step in path:
+    for step_ms, step, gone in path:  # `gone`: an alert removed before the trade, if one
+        assert book.remove(gone) == (scan.alerts.pop(gone, None) is not None)
         time_ms += step_ms
         price = max(D(1), price + step)
         assert ids(book.on_trade("BTCUSDT", price, time_ms)) == scan.on_trade(price, time_ms)
