@@ -64,6 +64,10 @@ MAX_LASTS = 366 * 86_400  # seconds: an alert lasts at most a year
 
 _UNITS = {"m": 60, "h": 3600, "d": 86_400, "w": 604_800}
 _DURATION_RE = re.compile(r"([0-9]{1,6})([a-zA-Z])")
+# What reads as a try at a window or a duration (a time unit, or none after `for`), so a wrong
+# one is refused rather than taken for the note: `+5% 2x leverage` keeps its note.
+_WINDOW_TRY_RE = re.compile(r"[0-9]+[smhdwMy]")
+_DURATION_TRY_RE = re.compile(r"[0-9]+[smhdwMy]?")
 _CROSSINGS = {
     "x": Crossing.EITHER,
     "x+": Crossing.UP,
@@ -102,7 +106,7 @@ def _condition(rest: list[str]) -> tuple[Condition, list[str]]:
         return PriceLevel(head, value), rest[2:]
     if head.endswith("%"):
         pct = _parse_move(head)
-        if len(rest) > 1 and _looks_like_duration(rest[1]):
+        if len(rest) > 1 and _looks_like_window(rest[1]):
             return Move(pct, _window(rest[1])), rest[2:]
         return PriceLevel("%", pct), rest[1:]
     word = head.lower()
@@ -145,10 +149,9 @@ def _parse_move(text: str) -> Decimal:
 # -- windows, intervals, periods -----------------------------------------------------------------
 
 
-def _looks_like_duration(text: str) -> bool:
-    """A number and one letter (`15m`, `1h`, `30s`): meant as a window or duration, so one
-    that is wrong is refused rather than taken for the note's first word."""
-    return _DURATION_RE.fullmatch(text) is not None
+def _looks_like_window(text: str) -> bool:
+    """A number and a time unit (`15m`, `1h`, `30s`, `1y`): meant as a window."""
+    return _WINDOW_TRY_RE.fullmatch(text) is not None
 
 
 def _seconds(text: str, what: str, example: str) -> int:
@@ -309,10 +312,13 @@ def _volume(rest: list[str]) -> tuple[Condition, list[str]]:
 
 def _expiry(rest: list[str], today: date | None) -> tuple[Expiry | None, list[str]]:
     """`until 2026-12-31` or `for 7d` right after the condition. `for`/`until` followed by
-    something that is no number (`for my wife`) is the note's start, not an expiry."""
+    what is no try at a duration or date (`for my wife`, `for 2nd target`) is the note's
+    start, not an expiry."""
     if len(rest) < 2 or rest[0].lower() not in {"until", "for"} or not rest[1][:1].isdigit():
         return None, rest
     if rest[0].lower() == "for":
+        if not _DURATION_TRY_RE.fullmatch(rest[1]):
+            return None, rest
         lasts = _seconds(rest[1], "duration", EXPIRY_EXAMPLE)
         if not MIN_WINDOW <= lasts <= MAX_LASTS:
             raise CommandError(

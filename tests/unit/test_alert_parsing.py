@@ -97,6 +97,14 @@ def test_for_and_until_without_a_number_after_them_are_the_note() -> None:
     spec = parse("BTC > 70000 for my wife")
     assert (spec.note, spec.expiry) == ("for my wife", None)
     assert parse("BTC > 70000 until then").note == "until then"
+    assert parse("BTC > 70000 for 2nd target").note == "for 2nd target"
+    assert "“2” is not a duration" in refusal("BTC > 70000 for 2 weeks")
+
+
+def test_a_percentage_then_no_time_unit_keeps_its_note() -> None:
+    spec = parse("BTC +5% 2x leverage")
+    assert (spec.condition, spec.note) == (PriceLevel("%", D(5)), "2x leverage")
+    assert "“1y” is not a window" in refusal("BTC +5% 1y")
 
 
 def test_the_price_kinds_are_as_they_were() -> None:
