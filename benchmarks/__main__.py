@@ -19,6 +19,8 @@ async def main() -> int:
     print(signed_calls.table(await signed_calls.run()))
     print("\n## Alert book: 2,000-tick batches (pure Python, one core)\n")
     print(alert_book.run())
+    print("\n## Move alerts: 2,000-trade batches (pure Python, one core)\n")
+    print(alert_book.run_moves())
     print("\n## Tick to chat: simulator trade -> Bot API emulator sendMessage, real sockets\n")
     result = await tick_to_chat.measure()
     print("| alerts loaded | rounds | p50 | p99 | target p99 |")

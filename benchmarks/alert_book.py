@@ -16,6 +16,11 @@ Memory is what `tracemalloc` sees the 1,000,000-alert book keep (its records, ke
 id ints included) after a bulk load. `add` and `remove` are timed one by one against the full
 book, and a last batch where every price has jumped 2% shows what firing costs. The garbage
 collector stays on, as in the bot.
+
+`run_moves` puts the move book (`/alert BTC +3% 15m`) through the same market: 200,000 move
+alerts over five windows (1m to 1d, so both resolutions of history), each symbol seeded with
+flat candles, trades a second apart. A batch within a candle is what most trades cost; the
+batch where a new candle starts makes every symbol look at each of its windows again.
 """
 
 from __future__ import annotations
@@ -28,7 +33,10 @@ import tracemalloc
 from dataclasses import dataclass
 from decimal import Decimal
 
+from chatbot.exchange.market_models import Kline
 from chatbot.services.alert_book import AlertBook, Direction
+from chatbot.services.alert_kinds import Move
+from chatbot.services.move_book import MoveBook
 
 SYMBOLS = 2_000
 ALERTS = 1_000_000
@@ -219,5 +227,85 @@ def run() -> str:
     return "\n".join(lines)
 
 
+# -- move alerts ---------------------------------------------------------------------------------
+
+MOVE_ALERTS = 200_000  # 100 per symbol
+MOVE_WINDOWS = (60, 900, 3600, 4 * 3600, 86_400)  # 1m to 1d: both resolutions of history
+MOVE_BATCHES = 300  # one trade per symbol each, a second apart: five candle changes among them
+ROUND_PCTS = ("0.5", "1", "1.5", "2", "2.5", "3", "4", "5", "7.5", "10", "15", "20")
+MINUTE_MS = 60_000
+T0_MS = 1_800_000_000_000 // (15 * MINUTE_MS) * (15 * MINUTE_MS)
+
+
+def _move_book(market: Market, rng: random.Random) -> tuple[MoveBook, float]:
+    """MOVE_ALERTS alerts, 0.5% to 20% up or down (the round numbers people type) over
+    MOVE_WINDOWS, on a flat history of each symbol's price (seeded from candles as the service
+    will); bytes per alert traced."""
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    book = MoveBook()
+    for i in range(MOVE_ALERTS):
+        pct = Decimal(rng.choice(ROUND_PCTS)) * (1 if i % 2 else -1)  # a new object each
+        window = MOVE_WINDOWS[i // SYMBOLS % len(MOVE_WINDOWS)]
+        book.add(i + 1, market.symbols[i % SYMBOLS], Move(pct, window), repeat=not i % 5)
+    gc.collect()
+    used = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+    for symbol, base in zip(market.symbols, market.bases, strict=True):
+        close = _price(base)
+        for interval, minutes in (("1m", 1), ("15m", 15)):
+            step = minutes * MINUTE_MS
+            book.seed(symbol, interval, [
+                Kline(T0_MS - n * step, close, close, close, close, Decimal(1),
+                      T0_MS - (n - 1) * step - 1, close, 1)
+                for n in range(300, 0, -1)
+            ])  # fmt: skip
+    return book, used / len(book)
+
+
+def run_moves() -> str:
+    """The move book under the same market: per-batch cost with MOVE_ALERTS move alerts."""
+    rng = random.Random(SEED + 1)
+    market = _market(random.Random(SEED))
+    book, bytes_per_alert = _move_book(market, rng)
+    steady: list[float] = []
+    boundary: list[float] = []
+    fired = 0
+    for n in range(MOVE_BATCHES):
+        time_ms = T0_MS + n * 1000
+        batch = market.batches[n % len(market.batches)]
+        start = time.perf_counter_ns()
+        for symbol, price in batch:
+            fired += len(book.on_trade(symbol, price, time_ms))
+        elapsed = _ms(start)
+        if n >= 10:
+            (boundary if n % 60 == 0 else steady).append(elapsed)
+    med, p99 = statistics.median(steady), _p99(steady)
+
+    def row(what: str, target: str, measured: str, met: bool | None = None) -> str:
+        verdict = "" if met is None else ("yes" if met else "**no**")
+        return f"| {what} | {target} | {measured} | {verdict} |"
+
+    windows = ", ".join(f"{w // 60}m" if w < 3600 else f"{w // 3600}h" for w in MOVE_WINDOWS)
+    lines = [
+        f"{MOVE_ALERTS:,} move alerts over {SYMBOLS:,} symbols, windows {windows}; a batch = "
+        f"{SYMBOLS:,} trades a second apart; median of {len(steady)} batches within a candle.\n",
+        "| measure | target | measured | met |",
+        "|---|---|---|---|",
+        row("batch within a candle: median", f"≤ {TARGET_BATCH_MS:g} ms", f"{med:.3f} ms",
+            med <= TARGET_BATCH_MS),
+        row("batch within a candle: p99", f"≤ {TARGET_BATCH_MS:g} ms", f"{p99:.3f} ms",
+            p99 <= TARGET_BATCH_MS),
+        row(f"batch on a new candle (every symbol's full look): median of {len(boundary)}", "",
+            f"{statistics.median(boundary):.2f} ms"),
+        row("memory per move alert (tracemalloc)", "", f"{bytes_per_alert:.0f} B"),
+        row("alerts fired in those batches", "", f"{fired}"),
+    ]  # fmt: skip
+    return "\n".join(lines)
+
+
 if __name__ == "__main__":
     print(run())
+    print()
+    print(run_moves())

@@ -29,7 +29,7 @@ class Section(Enum):
 
     MARKET = "<b>Market</b> (no key needed)"
     TRADING = "<b>Trading</b> (needs your API key; nothing is sent before you press Confirm)"
-    ALERTS = "<b>Price alerts</b> (no key needed)"
+    ALERTS = "<b>Alerts</b> (no key needed)"
     ACCOUNT = "<b>Your account</b> (needs your API key)"
     KEY = "<b>Your API key</b>"
 
@@ -78,13 +78,17 @@ COMMANDS: tuple[Command, ...] = (
             (esc(EXIT_HELP["tp"]),)),
     Command("orders", account.orders, "Your open orders: /orders [SYMBOL]", Section.ACCOUNT, (
         "/orders or /orders BTCUSDT — your open orders",)),
-    Command("alert", alerts.alert, "Price alert: /alert BTC > 70000 or /alert ETH -5%",
+    Command("alert", alerts.alert, "Alert: /alert BTC > 70000, +3% 15m, rsi 1h < 30",
             Section.ALERTS, (
-        "/alert BTCUSDT &gt; 70000 take profit — tells you once when the price gets there",
-        "/alert ETH &lt; 2500 — or falls there; /alert BTC +5% or -5% — a move from now",
-        "add <i>repeat</i> at the end to re-arm it (15 min cooldown); /alerts lists; "
-        "/unalert 12 or all")),
-    Command("alerts", alerts.alerts, "Your price alerts", Section.ALERTS),
+        "/alert BTCUSDT &gt; 70000 take profit — once the price gets there (&lt; to fall there); "
+        "/alert BTC +5% — a move from now",
+        "/alert BTC +3% 15m or -5% 1h — a move within a window (1m to 7d), on every trade",
+        "/alert BTC rsi 1h &lt; 30 · ema 20 x 50 4h · macd 1h x signal · bb 1h &gt; upper — "
+        "at a candle's close, when it crosses (x+ up, x- down)",
+        "/alert BTC volume 5m &gt; 3x — a candle's volume at 3× its 20-candle average",
+        "then <i>until 2026-12-31</i> or <i>for 7d</i> to expire, a note, <i>repeat</i> to "
+        "re-arm (15 min cooldown); /alerts lists; /unalert 12 or all")),
+    Command("alerts", alerts.alerts, "Your alerts", Section.ALERTS),
     Command("unalert", alerts.unalert, "Remove alerts: /unalert ID or /unalert all",
             Section.ALERTS),
     Command("trades", market.trades, "Recent market trades: /trades BTCUSDT", Section.MARKET, (

@@ -2,7 +2,7 @@
 
 Parsing checks the shape only (a symbol looks like a symbol, a number like a number); whether
 Binance lists the symbol is the market service's business. Every error says what was wrong and
-shows a correct example.
+shows a correct example. The /alert grammar, with its many kinds, is `handlers/alert_parsing.py`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from decimal import Decimal, InvalidOperation
 
 from chatbot.errors import UserError
 from chatbot.exchange.grid import FINEST, LARGEST
-from chatbot.services.alert_kinds import AlertSpec, PriceLevel
 from chatbot.services.order_intent import OrderIntent
 from chatbot.side import Side
 
@@ -188,51 +187,6 @@ def parse_cancel_list(args: list[str]) -> tuple[int, str | None]:
     list_id = parse_id(args[0], "an order list id", example)
     symbol = normalize_symbol(args[1], "/cancel list 12 BTCUSDT") if len(args) == 2 else None
     return list_id, symbol
-
-
-ALERT_EXAMPLE = "/alert BTCUSDT > 70000, /alert ETH < 2500 buy the dip, /alert BTC +5% repeat"
-
-
-def parse_alert(args: list[str]) -> AlertSpec:
-    """`SYMBOL > PRICE [note] [repeat]`, `SYMBOL < PRICE ...`, `SYMBOL +5% ...` / `-5%`."""
-    tokens = " ".join(args).replace(">", " > ").replace("<", " < ").split()
-    if len(tokens) < 2:
-        raise CommandError(f"Type it like {ALERT_EXAMPLE}")
-    symbol = normalize_symbol(tokens[0], "/alert BTCUSDT > 70000")
-    rest = tokens[1:]
-    if rest[0] in {">", "<"}:
-        if len(rest) < 2:
-            raise CommandError(f"Which price? Type it like {ALERT_EXAMPLE}")
-        operator, value = rest[0], parse_amount(rest[1], "price", "/alert BTCUSDT > 70000")
-        rest = rest[2:]
-    elif rest[0].endswith("%"):
-        operator, value = "%", _parse_move(rest[0])
-        rest = rest[1:]
-    else:
-        raise CommandError(f"“{_clip(rest[0])}” is not a condition. Type it like {ALERT_EXAMPLE}")
-    repeat = bool(rest) and rest[-1].lower() == "repeat"
-    note = " ".join(rest[:-1] if repeat else rest).strip() or None
-    if note is not None and len(note) > 200:
-        raise CommandError("Keep the note under 200 characters.")
-    return AlertSpec(symbol, PriceLevel(operator, value), note, repeat)
-
-
-def _parse_move(text: str) -> Decimal:
-    """`+5%`, `-2.5%`: a signed percentage, not 0, no larger than any price could move."""
-    example = "/alert BTC +5%"
-    _refuse_foreign_digits(text, example)
-    match = re.fullmatch(r"([+-])([0-9]+(?:\.[0-9]+)?)%", text)
-    if match is None:
-        raise CommandError(f"“{_clip(text)}” is not a move. Type a sign and a number: {example}")
-    value = Decimal(match.group(1) + match.group(2))
-    if abs(value) > MAX_MOVE:
-        raise CommandError(
-            f"“{_clip(text)}” is more than any price on Binance can move. Example: {example}"
-        )
-    _refuse_many_decimals(value, text, example)
-    if value == 0:
-        raise CommandError(f"A move of 0% is no alert. Example: {example}")
-    return value
 
 
 def parse_unalert(args: list[str]) -> list[int] | None:

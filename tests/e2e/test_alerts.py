@@ -55,6 +55,19 @@ async def test_bad_conditions_get_an_example(alice):
         assert "/alert" in reply.text, (command, reply.text)
 
 
+async def test_mistakes_in_each_kind_are_told_what_to_type(alice):
+    for command, told_fix in [
+        ("/alert BTC rsi 1h < 130", "An RSI level is between 0 and 100"),
+        ("/alert ETH ema 50 x 20 4h", "should be 20 x 50"),
+        ("/alert BTC volume 5m > 1x", "above 1 (like 1.5x or 3x)"),
+        ("/alert BTC +3% 8d", "A move's window is 1m to 7d"),
+        ("/alert BTC bb 1h > top", "Which band: upper, middle or lower"),
+        ("/alert BTC > 70000 until 2026-02-30", "is not a date"),
+    ]:
+        reply = await ask(alice, command)
+        assert told_fix in reply.text and "/alert" in reply.text, (command, reply.text)
+
+
 @pytest.mark.parametrize("overrides", [{"CHATBOT_ALERT_COOLDOWN": "0.5"}])
 async def test_repeat_rearms_after_recross_and_cooldown(alice, exchange, running_bot):
     exchange.set_price("BTCUSDT", Decimal("60000"))

@@ -117,7 +117,7 @@ def test_the_largest_and_finest_numbers_binance_takes_are_accepted() -> None:
 
 
 def test_order_and_alert_grammar_apply_the_same_limits() -> None:
-    from handlers.parsing import parse_alert
+    from handlers.alert_parsing import parse_alert
 
     with pytest.raises(CommandError, match="too large: Binance takes a price of at most"):
         parse_order("BUY", ["BTC", "1", "@", SEVENTY])

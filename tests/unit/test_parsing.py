@@ -90,7 +90,7 @@ def test_any_text_either_parses_or_says_what_to_type(text):
     ],
 )
 def test_alert_grammar(args, spec):
-    from handlers.parsing import parse_alert
+    from handlers.alert_parsing import parse_alert
 
     parsed = parse_alert(args.split())
     level = parsed.condition
@@ -105,7 +105,7 @@ def test_alert_grammar(args, spec):
 
 @pytest.mark.parametrize("args", ["", "BTC", "BTC = 5", "BTC >", "BTC 0%", "BTC > -5", "BTC 5"])
 def test_bad_alerts_show_an_example(args):
-    from handlers.parsing import parse_alert
+    from handlers.alert_parsing import parse_alert
 
     with pytest.raises(CommandError) as excinfo:
         parse_alert(args.split())
@@ -128,7 +128,8 @@ def test_order_grammar():
 
 @pytest.mark.parametrize("text", ["１２", "²", "①", "١٢", "0.0０1", "½", "Ⅻ"])
 def test_digits_other_than_0_to_9_are_refused_everywhere(text):
-    from handlers.parsing import parse_alert, parse_cancel, parse_order, parse_unalert
+    from handlers.alert_parsing import parse_alert
+    from handlers.parsing import parse_cancel, parse_order, parse_unalert
 
     for parse in (
         lambda: parse_amount(text, "quantity", "/buy BTC 0.01"),
@@ -156,7 +157,8 @@ def test_ids_are_ascii_digits_within_64_bits():
 
 
 def test_moves_are_signed_and_no_larger_than_any_price_can_make():
-    from handlers.parsing import MAX_MOVE, parse_alert
+    from handlers.alert_parsing import parse_alert
+    from handlers.parsing import MAX_MOVE
 
     assert parse_alert(["BTC", "-99.9999999%"]).condition.value == Decimal("-99.9999999")
     assert parse_alert(["BTC", f"+{MAX_MOVE}%"]).condition.value == MAX_MOVE
