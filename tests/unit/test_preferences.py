@@ -1,6 +1,7 @@
 """What a user chose for the messages the bot sends on its own: the rules of one decision
-(modes, quiet hours in the user's zone, critical messages), the digest's next local time across
-DST, the grammar of /settings and /digest, and the row on each engine (a digest claimed once)."""
+(modes, quiet hours in the user's zone, critical messages: a stop-loss fill, a list's stop
+leg), the digest's next local time across DST, the grammar of /settings and /digest, and the
+row on each engine (a digest claimed once)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from chatbot.exchange.models import Order
 from chatbot.services.delivery import (
     DROP,
     RING,
@@ -24,9 +26,12 @@ from chatbot.services.delivery import (
     QuietHours,
     UserSettings,
 )
+from chatbot.services.list_outcomes import LegRole, ListLegOutcome, ListNotice
+from chatbot.services.order_outcomes import FillNotice, NoticeKind
 from chatbot.services.preferences import PreferenceService
 from chatbot.storage.database import Database
 from chatbot.storage.preferences import PreferenceRepository
+from handlers.notifications import fill_kind, list_kind
 from handlers.parsing import CommandError
 from handlers.settings_parsing import parse_digest, parse_quiet, parse_settings, parse_zone
 
@@ -152,3 +157,37 @@ async def test_a_due_digest_is_claimed_once_across_replicas(database: Database, 
     assert await mine.due_digests(now) == []
     await mine.record_digest(7, now, Decimal("1234.5"))
     assert (await theirs.get(7)).digest_last_usdt == Decimal("1234.5")
+
+
+def _order(order_id: int, type_: str, executed: str = "0") -> Order:
+    return Order(
+        "BTCUSDT", order_id, f"c{order_id}", "SELL", type_, "FILLED", Decimal(0),
+        Decimal("0.01"), Decimal(executed), Decimal(0), "GTC", None, None,
+    )  # fmt: skip
+
+
+def _notice(kind: NoticeKind, order_type: str) -> FillNotice:
+    return FillNotice(
+        7, kind, "BTCUSDT", "SELL", order_type, 1, Decimal("0.01"), Decimal("0.01"),
+        Decimal(0), Decimal("64000"), Decimal("640"),
+    )  # fmt: skip
+
+
+def test_a_stop_loss_fill_is_critical_and_other_updates_are_not():
+    assert fill_kind(_notice(NoticeKind.FILLED, "STOP_LOSS_LIMIT")) == (MessageKind.FILLS, True)
+    assert fill_kind(_notice(NoticeKind.PARTIAL, "STOP_LOSS")) == (MessageKind.FILLS, True)
+    assert fill_kind(_notice(NoticeKind.FILLED, "LIMIT")) == (MessageKind.FILLS, False)
+    assert fill_kind(_notice(NoticeKind.CANCELLED, "STOP_LOSS")) == (MessageKind.ORDERS, False)
+
+
+def test_an_order_lists_end_is_critical_when_its_stop_leg_filled():
+    def ended(stop_filled: str, target_filled: str) -> ListNotice:
+        legs = (
+            ListLegOutcome(LegRole.TAKE_PROFIT, _order(1, "LIMIT_MAKER", target_filled)),
+            ListLegOutcome(LegRole.STOP_LOSS, _order(2, "STOP_LOSS", stop_filled)),
+        )
+        return ListNotice(7, "BTCUSDT", "BTC", "USDT", 12, "OCO", legs, None)
+
+    assert list_kind(ended("0.01", "0")) == (MessageKind.FILLS, True)
+    assert list_kind(ended("0", "0.01")) == (MessageKind.FILLS, False)
+    assert list_kind(ended("0", "0")) == (MessageKind.ORDERS, False)
