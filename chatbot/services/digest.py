@@ -131,7 +131,6 @@ class DigestScheduler:
         self._poll = poll
         self._health = health or HealthBoard()
         self._task: asyncio.Task[None] | None = None
-        self.sent = 0  # digests this replica sent (the tests count them across replicas)
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="digests")
@@ -174,5 +173,4 @@ class DigestScheduler:
                 self._health.failed("digests", exc)
                 continue
             sent += 1
-        self.sent += sent
         return sent
