@@ -46,6 +46,7 @@ from chatbot.services.alert_backtests import AlertBacktests
 from chatbot.services.alerts import AlertService
 from chatbot.services.bundle import Services
 from chatbot.services.charts import ChartService
+from chatbot.services.digest import DigestScheduler, DigestService
 from chatbot.services.fill_feed import FillFeed
 from chatbot.services.keys import KeyService
 from chatbot.services.leases import LeaseKeeper, LeaseSettings, default_replica_id
@@ -57,6 +58,7 @@ from chatbot.services.order_tracker import OrderTracker
 from chatbot.services.order_watch import OrderWatch
 from chatbot.services.orders import OrderService
 from chatbot.services.pnl_report import PnlService
+from chatbot.services.preferences import PreferenceService
 from chatbot.services.risk import RiskService
 from chatbot.services.trade_history import TradeHistory
 from chatbot.services.usdt_rates import UsdtRates
@@ -66,6 +68,7 @@ from chatbot.storage.database import Database, open_database
 from chatbot.storage.leases import LeaseRepository
 from chatbot.storage.order_lists import OrderListRepository
 from chatbot.storage.outbox import OutboxRepository
+from chatbot.storage.preferences import PreferenceRepository
 from chatbot.storage.rate_limits import RateLimitRepository
 from chatbot.storage.tickets import TicketRepository
 from chatbot.storage.tracked_orders import TrackedOrderRepository
@@ -76,6 +79,7 @@ from chatbot.web import start_http
 from handlers import alerts, commands, common, keys, market, orders, risk, scrub, welcome
 from handlers.context import CONTEXT_TYPES
 from handlers.notifications import ChatNotifier
+from handlers.settings import settings_button_handler
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +102,7 @@ class Resources:
     alerts: AlertFeed
     watch: OrderWatch
     leases: LeaseKeeper  # which shards of once-only work this replica does
+    digests: DigestScheduler
     health: HealthBoard = field(default_factory=HealthBoard)
     monitor: HealthMonitor | None = None  # with the HTTP server only: it feeds /healthz
     web: web.AppRunner | None = None
@@ -148,6 +153,7 @@ def register_handlers(app: Application) -> None:
     app.add_handler(alerts.alert_button_handler())
     app.add_handler(market.chart_button_handler())
     app.add_handler(risk.protect_button_handler())
+    app.add_handler(settings_button_handler())
     app.add_handler(CallbackQueryHandler(common.stale_button))
     app.add_handler(MessageHandler(filters.ALL, welcome.unknown))
     # after the reply (the guard has let the user in): a chat that writes again is not gone
@@ -158,7 +164,8 @@ def register_handlers(app: Application) -> None:
 async def open_resources(app: Application, clock: Callable[[], float] = time.time) -> Resources:
     """Open the database and the exchange client, build the services on them, and the live
     parts (order and market streams) that `running_bot` starts once the bot is up. `clock`
-    times the order tickets and the /setkey steps (their expiry included)."""
+    times the order tickets and the /setkey steps (their expiry included), quiet hours and
+    the digests."""
     state = runtime(app)
     settings = state.settings
     api_url = present(settings.binance_api_url, "BINANCE_API_URL")
@@ -179,7 +186,9 @@ async def open_resources(app: Application, clock: Callable[[], float] = time.tim
     await notices.on_keys(key_service.changed_elsewhere)
     tickets = TicketRepository(db, clock=clock)
     alert_repo = AlertRepository(db, outbox=OutboxRepository(db, claim_for=settings.outbox_claim))
-    notifier = ChatNotifier(app.bot)
+    preference_repo = PreferenceRepository(db)
+    preferences = PreferenceService(preference_repo, clock=clock)
+    notifier = ChatNotifier(app.bot, preferences)
     mirror = AccountMirror()  # balances kept by the user-data stream
     tracked = TrackedOrderRepository(db)
     lists = ListWatch(client, key_service, OrderListRepository(db), notifier)
@@ -247,6 +256,7 @@ async def open_resources(app: Application, clock: Callable[[], float] = time.tim
             default_stop_pct=settings.risk_default_stop_pct,
         ),
         setkey=SetkeyConversations(db, vault, clock=clock),
+        preferences=preferences,
     )
     # one count of WebSocket connection attempts for both streams (Binance's per-IP limit)
     attempts = ConnectionAttempts(settings.ws_connect_limit, settings.ws_connect_window)
@@ -282,12 +292,20 @@ async def open_resources(app: Application, clock: Callable[[], float] = time.tim
         notices=notices,
         expiry_every=settings.alert_expiry_check,
     )
+    digests = DigestScheduler(
+        preference_repo,
+        DigestService(account, services.risk, key_service, alert_repo),
+        notifier,
+        clock=clock,
+        poll=settings.digest_poll_seconds,
+        health=health,
+    )
     metrics = bot_gauges(client, services, alerts_live, attempts, state.pacer, leases)
     state.open(Opened(services, metrics, health, live, alerts_live, leases))
     with suppress(BinanceError):  # Binance unreachable at start is not fatal; calls retry
         await client.sync_time()
         await client.exchange_info()  # the weight limits, before any start-up work spends
-    return Resources(db, client, live, alerts_live, watch, leases, health)
+    return Resources(db, client, live, alerts_live, watch, leases, digests, health)
 
 
 async def _reconcile(app: Application) -> None:
@@ -310,6 +328,7 @@ async def close_resources(resources: Resources) -> None:
         await resources.monitor.stop()
     await resources.leases.stop()  # first: the work stops, then another replica takes it
     await resources.watch.stop()
+    await resources.digests.stop()
     await resources.live.stop()
     await resources.alerts.stop()
     await resources.client.close()
@@ -384,6 +403,7 @@ async def running_bot(
         app.create_task(_reconcile(app), name="reconcile-tickets")
         app.create_task(resources.live.start(), name="live-orders")
         app.create_task(resources.alerts.start(), name="live-alerts")
+        resources.digests.start()
         yield app
     finally:
         if app.updater is not None and app.updater.running:

@@ -221,6 +221,9 @@ class Settings(BaseSettings):
     http_host: str = Field("127.0.0.1", min_length=1, alias="CHATBOT_HTTP_HOST")
     # below 1 s only for tests, which cannot wait for a real interval
     health_interval: float = Field(15.0, gt=0, le=3600, alias="CHATBOT_HEALTH_INTERVAL")
+    # seconds between looks for digests that are due (every replica looks; each digest is
+    # claimed once); below 1 s only for tests
+    digest_poll_seconds: float = Field(30.0, gt=0, le=3600, alias="CHATBOT_DIGEST_POLL_SECONDS")
     webhook_url: str | None = Field(None, alias="CHATBOT_WEBHOOK_URL")
     log_level: str = Field("INFO", alias="LOG_LEVEL")
     log_format: LogFormat = Field(LogFormat.TEXT, alias="LOG_FORMAT")

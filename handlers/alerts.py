@@ -21,6 +21,7 @@ from telegram.ext import CallbackQueryHandler
 from chatbot.errors import UserError
 from chatbot.services.alert_kinds import PriceLevel
 from chatbot.services.alerts import NewAlert
+from chatbot.services.delivery import MessageKind
 from chatbot.services.outbox import Delivery, SendResult
 from chatbot.storage.alerts import AlertRecord, AlertState
 from chatbot.storage.outbox import FiredAlert
@@ -100,7 +101,14 @@ async def resume_paused_chat(update: Update, context: BotContext) -> None:
         return
     if count := await context.services.alerts.resume_chat(chat.id):
         text = f"🔔 Your {count} paused alert(s) in this chat are active again."
-        await context.bot.send_message(chat.id, text, rate_limit_args=SendPriority.BULK)
+        delivery = await context.services.preferences.decide(chat.id, MessageKind.SYSTEM)
+        if delivery.send:  # a notice the user did not ask for: as their settings say
+            await context.bot.send_message(
+                chat.id,
+                text,
+                disable_notification=delivery.silent,
+                rate_limit_args=SendPriority.BULK,
+            )
 
 
 def alert_button_handler() -> CallbackQueryHandler:
@@ -195,10 +203,16 @@ def _hms(timestamp: float) -> str:
 
 
 async def send_fired(
-    bot: PacedBot, chat_id: int, alerts: list[FiredAlert], *, can_trade: bool = False
+    bot: PacedBot,
+    chat_id: int,
+    alerts: list[FiredAlert],
+    *,
+    can_trade: bool = False,
+    silent: bool = False,
 ) -> SendResult:
     """The outbox's way out: one message for what is due to this chat (as much as fits). A
-    single alert gets "Set again", and "Trade" when its owner has a key."""
+    single alert gets "Set again", and "Trade" when its owner has a key. `silent`: without a
+    sound (Telegram's disable_notification), as the owner's settings say."""
     text, count = render_fired(alerts)
     buttons = None
     if count == 1:
@@ -213,6 +227,7 @@ async def send_fired(
             text,
             parse_mode=ParseMode.HTML,
             reply_markup=buttons,
+            disable_notification=silent,
             rate_limit_args=SendPriority.URGENT,
         )
     except TelegramError as exc:

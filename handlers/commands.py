@@ -15,7 +15,7 @@ from enum import Enum
 from telegram import BotCommand, Update
 from telegram.ext import Application, CommandHandler
 
-from handlers import account, alerts, exits, keys, market, orders, pnl, risk
+from handlers import account, alerts, digest, exits, keys, market, orders, pnl, risk, settings
 from handlers.common import esc, reply
 from handlers.context import BotContext
 from handlers.exit_texts import EXIT_HELP
@@ -31,6 +31,7 @@ class Section(Enum):
     TRADING = "<b>Trading</b> (needs your API key; nothing is sent before you press Confirm)"
     ALERTS = "<b>Alerts</b> (no key needed)"
     ACCOUNT = "<b>Your account</b> (needs your API key)"
+    NOTIFY = "<b>Notifications</b> (what the bot sends on its own)"
     KEY = "<b>Your API key</b>"
 
 
@@ -115,6 +116,16 @@ COMMANDS: tuple[Command, ...] = (
         "/keyinfo — key type, permissions, when it was added",)),
     Command("delkey", keys.delkey, "Delete your registered key", Section.KEY, (
         "/delkey — delete it",)),
+    Command("settings", settings.settings, "Notifications: on, silent or off; quiet hours",
+            Section.NOTIFY, (
+        "/settings — per kind of message (alerts, fills, order updates, digests, system "
+        "notices): on, silent (no sound) or off, with buttons; your time zone and quiet hours",
+        "/settings tz Europe/Berlin — your time zone; /settings quiet 23:00-07:00 or off — "
+        "quiet hours, when only stop-loss fills and a failed key ring",)),
+    Command("digest", digest.digest, "A daily or weekly summary: /digest daily 08:00",
+            Section.NOTIFY, (
+        "/digest daily 08:00 or /digest weekly mon 08:00 — balance and its change, open "
+        "orders, alerts fired, holdings without protection, at your local time; /digest off",)),
     Command("help", help_command, "Every command with an example"),
     Command("start", start, None),
 )  # fmt: skip

@@ -284,7 +284,7 @@ def metric_name(update: Update, command_names: frozenset[str]) -> str:
     return name if name in command_names else "other"
 
 
-KNOWN_BUTTONS = {"t", "a", "chart", "delkey"}  # the callback data prefixes handlers register
+KNOWN_BUTTONS = {"t", "a", "chart", "delkey", "set"}  # the callback data prefixes handlers register
 
 
 async def stale_button(update: Update, _: object) -> None:

@@ -13,6 +13,7 @@ from chatbot.services.keys import KeyService
 from chatbot.services.market import MarketService
 from chatbot.services.orders import OrderService
 from chatbot.services.pnl_report import PnlService
+from chatbot.services.preferences import PreferenceService
 from chatbot.services.risk import RiskService
 from chatbot.storage.conversations import SetkeyConversations
 
@@ -29,4 +30,5 @@ class Services:
     charts: ChartService
     risk: RiskService
     pnl: PnlService
+    preferences: PreferenceService  # /settings, /digest and every message sent unasked
     setkey: SetkeyConversations  # the /setkey steps, read from the database on each answer

@@ -60,6 +60,7 @@ class Delivery(Enum):
     UNKNOWN = "unknown"  # may have been delivered (timeout): never sent again
     BLOCKED = "blocked"  # the chat is gone (blocked, kicked, not found): pause its alerts
     REFUSED = "refused"  # Telegram refused this message for good (a 400): drop it
+    MUTED = "muted"  # the owner turned these alerts' messages off: settled, never sent
 
 
 @dataclass(frozen=True)
@@ -215,10 +216,11 @@ class OutboxSender:
             rest = [i for i in ids if i not in crashed]
             await self._settle(claimed, crashed, "dropped", attempted=rest, hold=ERROR_PAUSE)
             return
-        if result.delivery in (Delivery.SENT, Delivery.UNKNOWN):
+        if result.delivery in (Delivery.SENT, Delivery.UNKNOWN, Delivery.MUTED):
             # the rest go in the next message; an unknown one is never sent again
             done = ids[: result.sent]
-            await self._settle(claimed, done, result.delivery.value, hold=self._chat_interval)
+            hold = 0.0 if result.delivery is Delivery.MUTED else self._chat_interval
+            await self._settle(claimed, done, result.delivery.value, hold=hold)
             if result.delivery is Delivery.UNKNOWN:
                 self.send_errors += 1
                 log.warning("alert message to chat %s: outcome unknown, not resent", chat_id)

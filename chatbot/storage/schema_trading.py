@@ -131,4 +131,54 @@ TRADING_SCHEMA: tuple[Migration, ...] = (
             """
         },
     ),
+    # 15: what each user chose for the messages the bot sends on its own
+    # (storage/preferences.py): a mode per kind (on, silent, off), the time zone (an IANA name),
+    # quiet hours (minutes of the local day, both NULL: none) and the digest's schedule
+    # (`digest_every`: daily, weekly or NULL; `digest_weekday` 0 = Monday; `digest_minute` of
+    # the local day), the next digest's instant (the one a replica claims by moving it on) and
+    # the last digest's instant and the total balance it showed (the change is against it).
+    Migration(
+        """
+        CREATE TABLE user_settings (
+            user_id          INTEGER PRIMARY KEY,
+            alerts           TEXT    NOT NULL DEFAULT 'on',
+            fills            TEXT    NOT NULL DEFAULT 'on',
+            orders           TEXT    NOT NULL DEFAULT 'on',
+            digests          TEXT    NOT NULL DEFAULT 'on',
+            system           TEXT    NOT NULL DEFAULT 'on',
+            time_zone        TEXT    NOT NULL DEFAULT 'UTC',
+            quiet_start      INTEGER,
+            quiet_end        INTEGER,
+            digest_every     TEXT,
+            digest_weekday   INTEGER,
+            digest_minute    INTEGER,
+            digest_next      REAL,
+            digest_last      REAL,
+            digest_last_usdt TEXT
+        );
+        CREATE INDEX user_settings_by_digest ON user_settings (digest_next)
+        """,
+        {
+            "postgresql": """
+            CREATE TABLE user_settings (
+                user_id          BIGINT PRIMARY KEY,
+                alerts           TEXT    NOT NULL DEFAULT 'on',
+                fills            TEXT    NOT NULL DEFAULT 'on',
+                orders           TEXT    NOT NULL DEFAULT 'on',
+                digests          TEXT    NOT NULL DEFAULT 'on',
+                system           TEXT    NOT NULL DEFAULT 'on',
+                time_zone        TEXT    NOT NULL DEFAULT 'UTC',
+                quiet_start      INTEGER,
+                quiet_end        INTEGER,
+                digest_every     TEXT,
+                digest_weekday   INTEGER,
+                digest_minute    INTEGER,
+                digest_next      DOUBLE PRECISION,
+                digest_last      DOUBLE PRECISION,
+                digest_last_usdt TEXT
+            );
+            CREATE INDEX user_settings_by_digest ON user_settings (digest_next)
+            """
+        },
+    ),
 )
