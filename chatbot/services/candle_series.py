@@ -124,7 +124,11 @@ class Series:
         """Merge closed history (oldest first) under what the live stream gave: the series is
         computed again over both, a candle in both counted once. Seeded already, or when the
         live candles alone already fill the warm-up, only candles newer than the last are
-        taken."""
+        taken.
+
+        Closed candles only: `GET /api/v3/klines` ends with the candle still open, which the
+        caller drops (taken here, its real close would be ignored as known). Call it with what
+        a fetch returned, even nothing: a seeded series stops asking for history."""
         if self.seeded or self._overflowed:
             for kline in klines:
                 self.feed(kline)
