@@ -178,7 +178,8 @@ class CandleBook:
         if group is None:
             group = track.groups[condition] = _Group(condition)
         ready_at = _ARMED if fired_at is None else fired_at + cooldown
-        alert = _Alert(alert_id, symbol, condition, repeat, cooldown, ready_at)
+        # The group's condition, not the caller's equal copy: one object per distinct condition.
+        alert = _Alert(alert_id, symbol, group.condition, repeat, cooldown, ready_at)
         group.alerts[alert_id] = alert
         self._alerts[alert_id] = alert
         self._by_symbol.setdefault(symbol, {})[alert_id] = None

@@ -3,6 +3,7 @@ volume alerts on the live update where the candle's volume reaches its multiple;
 
 from __future__ import annotations
 
+import tracemalloc
 from decimal import Decimal
 
 import pytest
@@ -308,3 +309,34 @@ def test_a_repeat_alert_without_cooldown_fires_on_every_edge_of_the_indicator(
     book.add(1, "BTCUSDT", rsi(crossing, level), repeat=True, cooldown=0.0)
     fired = close_all(book, candles(closes))
     assert [i for i, f in enumerate(fired) if f] == expected
+
+
+def test_a_series_keeps_what_its_indicators_need_not_the_candles() -> None:
+    klines = synthetic_klines(6_000, "1m")
+    book = CandleBook()
+    for alert_id, condition in enumerate(
+        [
+            IndicatorCondition(Indicator.RSI, "1m", Crossing.BELOW, (14,), Decimal(30)),
+            IndicatorCondition(Indicator.EMA, "1m", Crossing.UP, (20, 50)),
+            IndicatorCondition(Indicator.MACD, "1m", Crossing.UP, (12, 26, 9)),
+            IndicatorCondition(Indicator.BB, "1m", Crossing.ABOVE, (20,), band=Band.UPPER),
+            VolumeSpike("1m", Decimal(3)),
+        ]
+    ):
+        book.add(alert_id, "BTCUSDT", condition, repeat=True, cooldown=0.0)
+    book.seed("BTCUSDT", "1m", klines[:1_000])
+
+    def feed(part: list[Kline]) -> int:
+        """Bytes the bot's own code holds after `part` (pytest's own allocations left out)."""
+        for k in part:
+            book.on_kline("BTCUSDT", "1m", k, True, 0.0)
+        ours = tracemalloc.take_snapshot().filter_traces([tracemalloc.Filter(True, "*/chatbot/*")])
+        return sum(stat.size for stat in ours.statistics("filename"))
+
+    tracemalloc.start()
+    try:
+        after_1000 = feed(klines[1_000:2_000])
+        after_5000 = feed(klines[2_000:])
+    finally:
+        tracemalloc.stop()
+    assert after_5000 - after_1000 < 2_000  # bytes: 4,000 more candles, nothing kept of them
