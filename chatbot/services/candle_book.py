@@ -19,14 +19,15 @@ what fires. Semantics:
 - a one-shot alert leaves the book when it fires; a `repeat` alert ignores its condition for
   `cooldown` seconds after firing (`now`, the event's time), then fires on the next edge (or
   the next spiking candle). `fired_at` restores one that was cooling before a restart;
-- a catch-up after a stream gap feeds the missed closed candles in order (`on_kline` with
-  `closed`): a crossing among them fires once (they share one `now`, so a repeat alert cools
-  after the first). Candles older than the last one taken are ignored, so a catch-up must come
-  before the stream's next close.
+- a catch-up after a stream gap gives the missed closed candles in order, through `seed` (the
+  candles REST returns; the ones the series has are skipped) or `on_kline` with `closed`: a
+  crossing among them fires once (they share one `now`, so a repeat alert cools after the
+  first). Candles older than the last one taken are ignored, so a catch-up must come before
+  the stream's next close.
 
 History: a new series asks for closed candles (`needs_history`) and is given them with `seed`,
-which merges them under the closed candles the stream gave meanwhile. Until then it computes
-from what the stream gives, like an indicator on a chart that starts there.
+which merges them under the closed candles the stream gave meanwhile, firing nothing. Until
+then it computes from what the stream gives, like an indicator on a chart that starts there.
 
 Cost: a live update of an interval without volume alerts is one dict lookup and a loop over
 that stream's series; a close is one update per series and one comparison per distinct
@@ -208,12 +209,23 @@ class CandleBook:
                     del self._streams[stream]
         return True
 
-    def seed(self, symbol: str, interval: str, klines: Sequence[Kline]) -> None:
-        """Closed candles (oldest first) for every series of the stream: idempotent, merged
-        with the closed candles the stream gave before (see `candle_series.Series.seed`).
-        Seeding fires nothing: a crossing in history is not news."""
-        for track in self._streams.get((symbol, interval), {}).values():
-            track.series.seed(klines)
+    def seed(
+        self, symbol: str, interval: str, klines: Sequence[Kline], now: float | None = None
+    ) -> list[Firing]:
+        """Closed candles (oldest first) for every series of the stream; idempotent. A series
+        still warming up merges them under the closed candles the stream gave before, firing
+        nothing (a crossing in history is not news). A seeded series takes the ones newer than
+        its last as a catch-up after a gap: each as its closing event, so a crossing or a spike
+        among them fires, once. `now` is the time those firings start cooldowns at (the
+        caller's clock, as for `on_kline`); None takes each candle's end."""
+        fired: list[Firing] = []
+        for track in list(self._streams.get((symbol, interval), {}).values()):
+            for kline in track.series.seed(klines):
+                if not track.groups:  # its last one-shot alerts fired
+                    break
+                at = (kline.close_time + 1) / 1000 if now is None else now
+                self._event(track, kline, True, at, fired)
+        return fired
 
     # ---------------------------------------------------------------- events
 
@@ -227,12 +239,17 @@ class CandleBook:
             return []
         fired: list[Firing] = []
         for track in list(tracks.values()):
-            series = track.series
-            if isinstance(series, VolumeSeries):
-                self._volume(track, series, kline, closed, now, fired)
-            elif closed and series.close(kline):
-                self._crossings(track, series, kline.close, now, fired)
+            self._event(track, kline, closed, now, fired)
         return fired
+
+    def _event(
+        self, track: _Track, kline: Kline, closed: bool, now: float, fired: list[Firing]
+    ) -> None:
+        series = track.series
+        if isinstance(series, VolumeSeries):
+            self._volume(track, series, kline, closed, now, fired)
+        elif closed and series.close(kline):
+            self._crossings(track, series, kline.close, now, fired)
 
     def _crossings(
         self,

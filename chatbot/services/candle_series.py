@@ -120,18 +120,19 @@ class Series:
             self._kept.append(kline)
         return True
 
-    def seed(self, klines: Sequence[Kline]) -> None:
+    def seed(self, klines: Sequence[Kline]) -> list[Kline]:
         """Merge closed history (oldest first) under what the live stream gave: the series is
-        computed again over both, a candle in both counted once. Seeded already, or when the
-        live candles alone already fill the warm-up, only candles newer than the last are
-        taken.
+        computed again over both, a candle in both counted once, and nothing is left over.
+        Once seeded (or when the live candles alone already filled the warm-up) there is
+        nothing to merge under: the candles newer than the last one taken are returned, for
+        the caller to feed as closes (`close`) in order, a catch-up after a gap.
 
         Closed candles only: `GET /api/v3/klines` ends with the candle still open, which the
         caller drops (taken here, its real close would be ignored as known). Call it with what
         a fetch returned, even nothing: a seeded series stops asking for history."""
         if self.seeded or self._overflowed:
-            for kline in klines:
-                self.feed(kline)
+            last = self.last_open
+            newer = [k for k in klines if last is None or k.open_time > last]
         else:
             merged = {kline.open_time: kline for kline in klines}
             merged.update((kline.open_time, kline) for kline in self._kept)
@@ -139,8 +140,10 @@ class Series:
             self.last_open = None
             for open_time in sorted(merged):
                 self.feed(merged[open_time])
+            newer = []
         self.seeded = True
         self._kept.clear()
+        return newer
 
     def _update(self, kline: Kline) -> None:
         raise NotImplementedError

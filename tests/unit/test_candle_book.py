@@ -217,6 +217,40 @@ def test_a_catch_up_after_a_gap_fires_a_crossing_among_the_missed_candles_once()
     ]
 
 
+def test_seeding_a_seeded_series_is_a_catch_up_that_fires_what_the_gap_hid() -> None:
+    klines = candles(RISE_THEN_FALL)
+    values = indicators.rsi([k.close for k in klines], 3)
+    first_fall = edges(values, lambda v: v < 30)[0]
+    book = CandleBook()
+    book.add(1, "BTCUSDT", rsi(Crossing.BELOW, 30), repeat=True, cooldown=60.0)
+    assert book.seed("BTCUSDT", "1h", klines[:4]) == []  # history: nothing to tell
+    close_all(book, klines[4:6])  # live, then the stream is lost
+    # REST gives the candles since before the gap: the known ones are skipped.
+    fired = book.seed("BTCUSDT", "1h", klines[2:], now=5000.0)
+    assert fired == [Firing(1, klines[first_fall].close, values[first_fall])]
+    assert book.seed("BTCUSDT", "1h", klines, now=9000.0) == []  # once
+    # Without `now`, the cooldown starts at the end of the candle that fired.
+    book = CandleBook()
+    book.add(1, "BTCUSDT", rsi(Crossing.BELOW, 30), repeat=True, cooldown=3600.0)
+    book.seed("BTCUSDT", "1h", klines[:4])
+    assert len(book.seed("BTCUSDT", "1h", klines)) == 1
+    end = (klines[first_fall].close_time + 1) / 1000
+    more = candles([1, 30, 20, 10, 5, 2], start=len(klines))  # below 30, up, below again
+    falls = edges(indicators.rsi([k.close for k in klines + more], 3), lambda v: v < 30)
+    assert falls[-2:] == [len(klines), len(klines) + 5]
+    assert book.on_kline("BTCUSDT", "1h", more[0], True, end + 3599.0) == []  # cooling
+    later = [book.on_kline("BTCUSDT", "1h", k, True, end + 3600.0) for k in more[1:]]
+    assert [len(f) for f in later] == [0, 0, 0, 0, 1]
+
+
+def test_history_given_before_a_series_warms_up_fires_nothing() -> None:
+    klines = candles(RISE_THEN_FALL)
+    book = CandleBook()
+    book.add(1, "BTCUSDT", rsi(Crossing.BELOW, 30))
+    assert book.seed("BTCUSDT", "1h", klines) == []  # the fall below 30 is in the past
+    assert 1 in book and book.needs_history() == []
+
+
 def test_seeding_merges_history_under_the_live_candles_received_before_it() -> None:
     klines = synthetic_klines(300, "1h")
     condition = rsi(Crossing.BELOW, 30, 14)
@@ -264,6 +298,12 @@ def test_a_volume_spike_fires_on_the_live_update_that_reaches_it_once_per_candle
     assert event(5, "104", False, 5.0) == []
     assert event(5, "105", True, 5.1) == [Firing(1, Decimal(100), Decimal(3))]
     assert event(5, "200", True, 5.2) == []  # its duplicate closing event
+    # A gap hid candles 6 and 7; REST gives them: 6 spiked (average of 10, 20, 90, 105 = 56.25).
+    missed = [
+        kline(T0 + i * five, "101", interval_ms=five, volume=v) for i, v in [(6, "200"), (7, "1")]
+    ]
+    expected = indicators.CONTEXT.divide(Decimal(200), Decimal("56.25"))
+    assert book.seed("BTCUSDT", "5m", missed, now=9.0) == [Firing(1, Decimal(101), expected)]
 
 
 def test_bad_alerts_are_refused() -> None:
