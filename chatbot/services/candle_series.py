@@ -100,7 +100,7 @@ class Series:
         self.history = history  # closed candles the warm-up asks for
         self.last_open: int | None = None
         self.seeded = False
-        self._kept: deque[Kline] = deque(maxlen=history)
+        self._kept: deque[Kline] | None = deque(maxlen=history)  # None once seeded
         self._overflowed = False
 
     def feed(self, kline: Kline) -> bool:
@@ -115,7 +115,7 @@ class Series:
         """`feed` for a live closed candle, kept for the merge while history is missing."""
         if not self.feed(kline):
             return False
-        if not self.seeded:
+        if self._kept is not None:
             self._overflowed |= len(self._kept) == self.history
             self._kept.append(kline)
         return True
@@ -135,14 +135,14 @@ class Series:
             newer = [k for k in klines if last is None or k.open_time > last]
         else:
             merged = {kline.open_time: kline for kline in klines}
-            merged.update((kline.open_time, kline) for kline in self._kept)
+            merged.update((kline.open_time, kline) for kline in self._kept or ())
             self._reset()
             self.last_open = None
             for open_time in sorted(merged):
                 self.feed(merged[open_time])
             newer = []
         self.seeded = True
-        self._kept.clear()
+        self._kept = None
         return newer
 
     def _update(self, kline: Kline) -> None:
