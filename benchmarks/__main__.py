@@ -7,7 +7,7 @@ import os
 import platform
 import sys
 
-from benchmarks import alert_book, lean, load, replicas, signed_calls, tick_to_chat
+from benchmarks import alert_book, candle_book, lean, load, replicas, signed_calls, tick_to_chat
 
 
 async def main() -> int:
@@ -29,6 +29,8 @@ async def main() -> int:
         f"| {result['alerts']:,.0f} | {result['rounds']:.0f} | {result['p50_ms']:.1f} ms "
         f"| {result['p99_ms']:.1f} ms | < 50 ms |"
     )
+    print("\n## Candle book: indicator and volume alerts on kline events (pure Python)\n")
+    print(candle_book.run())
     print("\n## Lean: /price latency and memory per alert, the bot in its own process\n")
     print(lean.tables(await lean.measure()))
     users = int(os.environ.get("BENCH_LOAD_USERS", 1000))
