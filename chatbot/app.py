@@ -41,8 +41,8 @@ from chatbot.runtime import Opened, runtime
 from chatbot.services.access import AccessPolicy
 from chatbot.services.account import AccountService
 from chatbot.services.account_mirror import AccountMirror
-from chatbot.services.alert_feed import AlertFeed
 from chatbot.services.alert_backtests import AlertBacktests
+from chatbot.services.alert_feed import AlertFeed
 from chatbot.services.alerts import AlertService
 from chatbot.services.bundle import Services
 from chatbot.services.charts import ChartService
@@ -239,13 +239,14 @@ async def open_resources(app: Application, clock: Callable[[], float] = time.tim
             market_service,
             health=health,
             clock=clock,
+            zone_of=preferences.zone,
             retention_days=settings.alert_retention_days,
             per_user_limit=settings.alert_limit,
             cooldown=settings.alert_cooldown,
             delay_notice_after=settings.price_delay_notice,
             notices=notices,
         ),
-        backtests=AlertBacktests(market_service, clock=clock),
+        backtests=AlertBacktests(market_service, clock=clock, wait=settings.backtest_wait),
         charts=ChartService(client, market_service),
         pnl=PnlService(client, key_service, trade_history, UsdtRates(client, pnl_repo)),
         risk=RiskService(

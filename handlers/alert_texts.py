@@ -24,6 +24,7 @@ from chatbot.services.alert_kinds import (
     Move,
     PriceLevel,
     VolumeSpike,
+    window_text,
 )
 from handlers.common import esc, num
 
@@ -81,15 +82,6 @@ def _indicator_text(condition: IndicatorCondition) -> str:
         f"close {_WAY.get(condition.crossing, 'across')} the {band.value} Bollinger band "
         f"({periods[0]}, {num(BB_WIDTH)}) on {interval}"
     )
-
-
-def window_text(seconds: int) -> str:
-    """`900` -> "15m", `5400` -> "90m", `604800` -> "7d": the largest unit that divides it,
-    as the user types windows (a week reads as 7d, the longest window)."""
-    for size, unit in _DURATION_UNITS[1:]:
-        if seconds % size == 0:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"
 
 
 def expiry_text(expiry: Expiry, today: date | None = None) -> str:
@@ -181,7 +173,7 @@ def backtest_line(fired: int, median_move: Decimal | None, days: int, full_days:
     span = (
         f"Over the last {full_days} days"
         if days >= full_days
-        else f"Over the {days} day{'s' if days != 1 else ''} of history there is"
+        else f"Over the last {days} day{'s' if days != 1 else ''} (all the history read)"
     )
     if fired == 0:
         return f"{span} it would never have fired."

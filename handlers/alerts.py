@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import asyncio
+import contextlib
+import time
+from datetime import datetime
 
 import httpx
-from telegram import Update
+from telegram import Message, Update
 from telegram.constants import ParseMode
 from telegram.error import (
     BadRequest,
@@ -18,21 +21,23 @@ from telegram.error import (
 )
 from telegram.ext import CallbackQueryHandler
 
-from chatbot.errors import UserError
-from chatbot.services.alert_kinds import PriceLevel
-from chatbot.services.alerts import NewAlert
+from chatbot.services.backtest import BacktestResult
 from chatbot.services.delivery import MessageKind
 from chatbot.services.outbox import Delivery, SendResult
-from chatbot.storage.alerts import AlertRecord, AlertState
-from chatbot.storage.outbox import FiredAlert
+from chatbot.storage.outbox import AlertEvent, FiredAlert
 from chatbot.telegram_pacing import PacedBot, SendPriority
 from handlers import orders
+from handlers.alert_messages import (
+    BACKTEST_PENDING,
+    render_backtest,
+    render_fired,
+    render_list,
+    render_new,
+)
 from handlers.alert_parsing import parse_alert
 from handlers.common import (
     chat_of,
-    esc,
     keyboard,
-    num,
     press_of,
     pressed_message,
     reply,
@@ -46,22 +51,46 @@ MAX_TEXT = 4096
 
 
 async def alert(update: Update, context: BotContext) -> None:
-    """/alert SYMBOL > PRICE | < PRICE | +5% [note] [repeat]: a price alert (no key needed)."""
-    spec = parse_alert(context.args or [], today=datetime.now(UTC).date())
-    if not isinstance(spec.condition, PriceLevel):
-        # Until AlertService hands each kind to its book (issue 15's integration), say so
-        # rather than fail on a condition it cannot keep.
-        raise UserError("Only price alerts can be set for now: /alert BTC > 70000, /alert BTC +5%")
+    """/alert SYMBOL CONDITION [until DATE | for DURATION] [note] [repeat] (no key needed):
+    a price level, a move over a window, an indicator or a volume spike; the reply adds how
+    often it would have fired over the last 90 days."""
+    owner = user_id(update)
+    zone = await context.services.preferences.zone(owner)
+    spec = parse_alert(context.args or [], today=datetime.now(zone).date())
     chat_id = chat_of(update).id
     async with typing(update):
-        new = await context.services.alerts.create(user_id(update), chat_id, spec)
-    await reply(update, render_new(new))
+        new = await context.services.alerts.create(owner, chat_id, spec)
+        text = render_new(new, time.time())
+        backtest = context.services.backtests.start(new.record.symbol, spec.condition, new.price)
+        await asyncio.wait({backtest}, timeout=context.services.backtests.wait)
+    if backtest.done():
+        await reply(update, f"{text}\n{_backtest_text(backtest)}")
+        return
+    message = await reply(update, f"{text}\n{BACKTEST_PENDING}")
+    context.application.create_task(_follow_with_backtest(message, text, backtest))
+
+
+async def _follow_with_backtest(
+    message: Message, text: str, backtest: asyncio.Task[BacktestResult]
+) -> None:
+    """The backtest took longer than the reply waits: its line follows in an edit."""
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await asyncio.wait({backtest})
+    with contextlib.suppress(TelegramError):
+        await message.edit_text(f"{text}\n{_backtest_text(backtest)}", parse_mode=ParseMode.HTML)
+
+
+def _backtest_text(backtest: asyncio.Task[BacktestResult]) -> str:
+    if backtest.cancelled() or backtest.exception() is not None:
+        return render_backtest(None)
+    return render_backtest(backtest.result())
 
 
 async def alerts(update: Update, context: BotContext) -> None:
     """/alerts: the user's alerts and their state."""
     records = await context.services.alerts.list(user_id(update))
-    await reply(update, render_list(records, context.services.alerts.delayed_since()))
+    down_since = context.services.alerts.delayed_since()
+    await reply(update, render_list(records, down_since, time.time()))
 
 
 async def unalert(update: Update, context: BotContext) -> None:
@@ -85,7 +114,7 @@ async def alert_button(update: Update, context: BotContext) -> None:
         # answered after the service, so a refusal (the alert cap) reaches the press as a popup
         new = await context.services.alerts.again(owner, int(alert_id))
         await query.answer()
-        await message.reply_text(render_new(new), parse_mode=ParseMode.HTML)
+        await message.reply_text(render_new(new, time.time()), parse_mode=ParseMode.HTML)
         return
     await query.answer()
     intent = await context.services.alerts.trade_intent(owner, int(alert_id))
@@ -115,93 +144,6 @@ def alert_button_handler() -> CallbackQueryHandler:
     return CallbackQueryHandler(alert_button, pattern=ALERT_BUTTON)
 
 
-# -- rendering -----------------------------------------------------------------------------------
-
-
-def render_new(new: NewAlert) -> str:
-    record = new.record
-    extra = " · repeats" if record.repeat else ""
-    note = f"\nNote: {esc(record.note)}" if record.note else ""
-    return (
-        f"🔔 Alert #{record.id} set: {esc(record.symbol)} {esc(record.condition)}{extra}\n"
-        f"Now {num(new.price)}, {num(abs(new.distance_pct), 2)}% away.{note}"
-    )
-
-
-def render_list(records: list[AlertRecord], down_since: float | None) -> str:
-    """One message at most: the most recent alerts that fit, and how many older ones are not
-    shown (a user with hundreds of fired alerts gets one page, not hundreds of messages)."""
-    head = []
-    if down_since is not None:
-        head.append(f"⚠️ Live prices delayed since {_hm(down_since)} UTC.")
-    if not records:
-        head.append("You have no alerts. Example: /alert BTCUSDT > 70000")
-        return "\n".join(head)
-    head.append(f"<b>Your alerts</b> ({len(records)})")
-    tail = "Remove with /unalert ID or /unalert all"
-    room = MAX_TEXT - len("\n".join([*head, tail])) - 80  # 80: the "older not shown" line
-    shown: list[str] = []
-    for r in reversed(records):  # the most recent first, until the page is full
-        line = f"#{r.id} {esc(r.symbol)} {esc(r.condition)} · {_state(r)}" + _note(r)
-        if len(line) + 1 > room:
-            break
-        shown.append(line)
-        room -= len(line) + 1
-    older = len(records) - len(shown)
-    more = [f"… and {older} older alert(s) not shown."] if older else []
-    return "\n".join([*head, *reversed(shown), *more, tail])
-
-
-def _state(r: AlertRecord) -> str:
-    fired = ""
-    if r.fired_at is not None and r.fired_price is not None:
-        when = datetime.fromtimestamp(r.fired_at, UTC)
-        fired = f"fired at {num(r.fired_price)} on {when:%m-%d %H:%M} UTC"
-    if r.state is AlertState.FIRED:
-        return fired
-    if r.state is AlertState.PAUSED:
-        return "paused"
-    return "active" + (" (repeats; last " + fired + ")" if r.repeat and fired else "")
-
-
-def _note(r: AlertRecord) -> str:
-    return f" — {esc(r.note)}" if r.note else ""
-
-
-def _hm(timestamp: float) -> str:
-    return datetime.fromtimestamp(timestamp, UTC).strftime("%H:%M")
-
-
-def render_fired(alerts: list[FiredAlert]) -> tuple[str, int]:
-    """The message for alerts due to one chat, and how many of them it holds: one alert in
-    full; a burst one short line each, as many as fit in Telegram's 4096 characters (the
-    outbox sends the rest next)."""
-    if len(alerts) <= 3:
-        return "\n".join(_full_line(a) for a in alerts), len(alerts)
-    head = f"🔔 <b>{{count}} alerts fired</b> ({_hms(alerts[0].fired_at)})"
-    lines: list[str] = []
-    size = len(head) + 10
-    for a in alerts:
-        line = f"#{a.alert_id} <b>{esc(a.symbol)}</b> {esc(a.condition)} @ {num(a.price)}"
-        if size + len(line) + 1 > MAX_TEXT:
-            break
-        lines.append(line)
-        size += len(line) + 1
-    return "\n".join([head.format(count=len(lines)), *lines]), len(lines)
-
-
-def _full_line(a: FiredAlert) -> str:
-    note = f" — {esc(a.note)}" if a.note else ""
-    return (
-        f"🔔 <b>{esc(a.symbol)}</b> {esc(a.condition)}: crossed at "
-        f"{num(a.price)} ({_hms(a.fired_at)}) · alert #{a.alert_id}{note}"
-    )
-
-
-def _hms(timestamp: float) -> str:
-    return datetime.fromtimestamp(timestamp, UTC).strftime("%H:%M:%S UTC")
-
-
 async def send_fired(
     bot: PacedBot,
     chat_id: int,
@@ -218,7 +160,7 @@ async def send_fired(
     if count == 1:
         alert_id = alerts[0].alert_id
         row = [("🔁 Set again", f"a:again:{alert_id}")]
-        if can_trade:
+        if can_trade and alerts[0].event is AlertEvent.FIRED:
             row.append(("💱 Trade", f"a:trade:{alert_id}"))
         buttons = keyboard([row])
     try:

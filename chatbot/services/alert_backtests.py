@@ -22,6 +22,7 @@ from chatbot.services.alert_kinds import INTERVAL_SECONDS, Condition
 from chatbot.services.backtest import BacktestResult, backtest, backtest_interval
 from chatbot.services.market import MarketService
 
+DEFAULT_WAIT = 3.0  # seconds
 CACHED_SERIES = 64  # (symbol, interval) candle series kept; the least recently used goes
 
 
@@ -38,6 +39,13 @@ class AlertBacktests:
         self._clock = clock
         self._series: OrderedDict[tuple[str, str], _Series] = OrderedDict()
         self._reading: dict[tuple[str, str], asyncio.Task[list[Kline]]] = {}
+
+    def start(
+        self, symbol: str, condition: Condition, price_now: Decimal
+    ) -> asyncio.Task[BacktestResult]:
+        """`run` in a task of its own, for a caller that waits `wait` seconds at most."""
+        work = self.run(symbol, condition, price_now)
+        return asyncio.get_running_loop().create_task(work, name="alert-backtest")
 
     async def run(self, symbol: str, condition: Condition, price_now: Decimal) -> BacktestResult:
         """How the alert would have done over the candles `backtest_interval` chooses."""

@@ -21,7 +21,7 @@ from decimal import Decimal
 from typing import Protocol
 
 from chatbot.exchange.errors import BinanceError
-from chatbot.exchange.market_stream.group import PriceHandler
+from chatbot.exchange.market_stream.group import KlineHandler, PriceHandler
 from chatbot.exchange.market_stream.stream import GapHandler, MarketStream, StateHandler
 from chatbot.health import HealthBoard
 from chatbot.services.alerts import AlertService
@@ -58,7 +58,12 @@ class OpenMarketStream(Protocol):
     """Builds the market stream with the feed's handlers (the URL and limits are the app's)."""
 
     def __call__(
-        self, *, on_price: PriceHandler, on_gap: GapHandler, on_state: StateHandler
+        self,
+        *,
+        on_price: PriceHandler,
+        on_kline: KlineHandler,
+        on_gap: GapHandler,
+        on_state: StateHandler,
     ) -> MarketStream: ...
 
 
@@ -89,15 +94,20 @@ class AlertFeed:
         self.outages = 0
         self._repo = repo
         self._notifier = notifier
+        scope = alerts.scope
         self.stream = open_stream(
-            on_price=self._on_price, on_gap=alerts.scope.on_gap, on_state=self._on_state
+            on_price=self._on_price,
+            on_kline=scope.on_kline,
+            on_gap=scope.on_gap,
+            on_state=self._on_state,
         )
         self.sender = OutboxSender(
             repo.outbox, self._send, alerts.pause_chat, alerts.fired, health=health
         )
-        alerts.scope.follow_with(self.stream.add, self.stream.remove)
+        scope.follow_with(self.stream.add, self.stream.remove)
+        scope.follow_klines_with(self.stream.add_klines, self.stream.remove_klines)
         if leases is not None:
-            alerts.scope.restrict_to(leases.owns_symbol)
+            scope.restrict_to(leases.owns_symbol)
             leases.on_change(ShardKind.MARKET, self._shards_changed)
 
     async def start(self) -> None:

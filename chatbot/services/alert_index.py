@@ -121,16 +121,22 @@ class AlertIndex:
 
     def needs_history(self, now_ms: int) -> list[History]:
         """What candle history the books lack: (symbol, interval, first open time wanted)."""
-        wanted = list(self.moves.needs_history())
+        wanted = list(self.moves.needs_history(now_ms))
         for symbol, interval, count in self.candles.needs_history():
             wanted.append((symbol, interval, now_ms - count * INTERVAL_SECONDS[interval] * 1000))
         return wanted
 
-    def seed(self, symbol: str, interval: str, klines: list[Kline]) -> list[Firing]:
-        """Closed candles from REST, oldest first, to the books that asked for them; what
-        the catch-up fires (a crossing among candles missed during a gap)."""
-        self.moves.seed(symbol, interval, klines)
-        fired = self.candles.seed(symbol, interval, klines) or []
+    def streams(self, symbol: str) -> set[str]:
+        """The candle intervals the symbol's alerts read (moves' references, indicators'
+        series): what a catch-up after a stream gap reads again."""
+        return self.moves.resolutions(symbol) | self.candles.intervals(symbol)
+
+    def seed(self, symbol: str, interval: str, klines: list[Kline], now: float) -> list[Firing]:
+        """Closed candles from REST, oldest first, to the books that read them; what a
+        catch-up fires (a crossing among candles missed during a gap), at `now`."""
+        if interval in self.moves.resolutions(symbol):
+            self.moves.seed(symbol, interval, klines)
+        fired = self.candles.seed(symbol, interval, klines, now)
         self._forget_one_shots(fired)
         return fired
 

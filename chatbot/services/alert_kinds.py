@@ -221,8 +221,9 @@ class Firing:
 
 
 def window_text(seconds: int) -> str:
-    """A window or a duration as the grammar takes it: 900 -> "15m", 604800 -> "7d"."""
-    for unit, size in (("w", 604_800), ("d", 86_400), ("h", 3600), ("m", 60)):
+    """A window or a duration as the grammar takes it: 900 -> "15m", 5400 -> "90m", 604800 ->
+    "7d" (a week reads as 7d, the longest window)."""
+    for unit, size in (("d", 86_400), ("h", 3600), ("m", 60)):
         if seconds % size == 0:
             return f"{seconds // size}{unit}"
     return f"{seconds}s"

@@ -23,13 +23,14 @@ from chatbot.exchange.errors import BinanceError
 from chatbot.exchange.market_models import Kline
 from chatbot.health import HealthBoard
 from chatbot.services.alert_index import AlertIndex
-from chatbot.services.alert_kinds import Firing
+from chatbot.services.alert_kinds import INTERVAL_SECONDS, Firing
 from chatbot.services.market import MarketService
 from chatbot.storage.alerts import AlertRecord, AlertRepository, AlertState
 from chatbot.storage.retry import until_written
 
 log = logging.getLogger(__name__)
 
+CATCH_UP_CANDLES = 100  # candles of each interval read again after a stream gap
 Watch = Callable[[str], Awaitable[None]]
 WatchKlines = Callable[[str, str], Awaitable[None]]
 SymbolFilter = Callable[[str], bool]
@@ -198,14 +199,28 @@ class AlertScope:
 
     async def seed_history(self) -> None:
         """Give each book the closed candles it asked for (one reader at a time: a second
-        call finds the needs the first one met already met). What a catch-up fires (a
-        crossing among candles missed) is recorded like any firing."""
+        call finds the needs the first one met already met)."""
         async with self._seeding:
             for symbol, interval, since_ms in self.index.needs_history(self._now_ms()):
-                klines = await self._market.closed_klines(symbol, interval, since_ms)
-                fired = self.index.seed(symbol, interval, klines)
-                if fired:
-                    self._fire(fired, symbol, self._clock())
+                await self._seed(symbol, interval, since_ms)
+
+    async def catch_up(self, symbols: list[str]) -> None:
+        """After a stream gap: read the symbols' recent closed candles again, so the books
+        take the closes they missed (each once) and what crossed among them fires now. The
+        last `CATCH_UP_CANDLES` of each interval are read: a longer gap's older candles only
+        correct references, never fire (the stream's next trades still do)."""
+        async with self._seeding:
+            for symbol in symbols:
+                for interval in sorted(self.index.streams(symbol)):
+                    span = CATCH_UP_CANDLES * INTERVAL_SECONDS[interval] * 1000
+                    await self._seed(symbol, interval, self._now_ms() - span)
+
+    async def _seed(self, symbol: str, interval: str, since_ms: int) -> None:
+        klines = await self._market.closed_klines(symbol, interval, since_ms)
+        now = self._clock()
+        fired = self.index.seed(symbol, interval, klines, now)
+        if fired:
+            self._fire(fired, symbol, now)
 
     def _now_ms(self) -> int:
         return int(self._clock() * 1000)
@@ -236,8 +251,9 @@ class AlertScope:
         the gap still fires, and read the candles missed (the books take each once)."""
         prices = await self._market.last_prices(refresh=True)
         for symbol in symbols:
-            if symbol in prices:
+            if symbol in prices and self.index.wants_trades(symbol):
                 self.on_price(symbol, prices[symbol])
+        await self.catch_up(symbols)
         await self.seed_history()
 
     def _fire(self, fired: list[Firing], symbol: str, now: float) -> None:

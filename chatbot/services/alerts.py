@@ -18,6 +18,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from chatbot.errors import UserError
+from chatbot.exchange.errors import BinanceError
 from chatbot.health import HealthBoard
 from chatbot.services.alert_index import AlertIndex
 from chatbot.services.alert_kinds import (
@@ -215,9 +216,18 @@ class AlertService:
         if self.scope.hold(record):
             await self.scope.follow(rules.symbol)
             if record.kind != AlertKind.PRICE:
-                self.scope.start_seeding()
+                await self._read_history()
         await self._announce(AlertChange.CREATED, [record.id], rules.symbol)
         return NewAlert(record, price, change)
+
+    async def _read_history(self) -> None:
+        """A new move, indicator or volume alert is live when the reply says it is set: its
+        book has the candles it reads. Binance failing here leaves the book to start from
+        the stream's candles (the history is read again after the next gap or start)."""
+        try:
+            await self.scope.seed_history()
+        except BinanceError as exc:
+            self._health.failed("alert-history", exc)
 
     async def _move_now(self, symbol: str, move: Move, price: Decimal, now: float) -> Decimal:
         """The change over the move's window now; refused when it already meets the move

@@ -84,6 +84,12 @@ class MoveBook:
             return None
         return (price - ref) * HUNDRED / ref
 
+    def resolutions(self, symbol: str) -> set[str]:
+        """The candle intervals the symbol's windows read ("1m", "15m"): what a catch-up
+        after a stream gap reads again."""
+        entry = self._symbols.get(symbol)
+        return set(entry.series) if entry is not None else set()
+
     def needs_history(self, now_ms: int | None = None) -> list[tuple[str, str, int]]:
         """(symbol, interval, since_ms) for each series that lacks closes its windows read:
         fetch the closed candles of `interval` from `since_ms` on and pass them to `seed`.

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from zoneinfo import ZoneInfo
 
 from chatbot.services.delivery import (
     Delivery,
@@ -42,6 +43,11 @@ class PreferenceService:
 
     async def settings(self, user_id: int) -> UserSettings:
         return await self._repo.get(user_id)
+
+    async def zone(self, user_id: int) -> ZoneInfo:
+        """The user's time zone (UTC until they choose one): an alert's `until` ends the day
+        there."""
+        return (await self._repo.get(user_id)).zone
 
     async def cycle(self, user_id: int, kind: MessageKind) -> UserSettings:
         """The settings button of `kind`: on -> silent -> off -> on."""

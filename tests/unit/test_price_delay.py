@@ -20,9 +20,7 @@ class Clock:
 def service(database: Database, clock: Clock, after: float) -> AlertService:
     """No market service: these calls never quote a price nor resolve a symbol."""
     market = None
-    return AlertService(
-        AlertRepository(database), market, clock=clock, delay_notice_after=after
-    )
+    return AlertService(AlertRepository(database), market, clock=clock, delay_notice_after=after)
 
 
 async def test_a_long_outage_is_shown_and_announced_once(database: Database) -> None:
