@@ -34,7 +34,14 @@ class _Series:
 class AlertBacktests:
     """Backtests of alert conditions on cached candles; see the module docstring."""
 
-    def __init__(self, market: MarketService, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        market: MarketService,
+        *,
+        clock: Callable[[], float] = time.time,
+        wait: float = DEFAULT_WAIT,
+    ) -> None:
+        self.wait = wait  # seconds a reply waits for a backtest (CHATBOT_BACKTEST_WAIT)
         self._market = market
         self._clock = clock
         self._series: OrderedDict[tuple[str, str], _Series] = OrderedDict()

@@ -194,7 +194,7 @@ class AlertService:
         else:
             direction, threshold, shown = kind_level(condition)
             if isinstance(condition, Move):
-                change = await self._move_now(rules.symbol, condition, price, now)
+                change = await self._move_now(rules.symbol, condition, price)
         try:
             record = await self._repo.create(
                 user_id=user_id,
@@ -229,10 +229,10 @@ class AlertService:
         except BinanceError as exc:
             self._health.failed("alert-history", exc)
 
-    async def _move_now(self, symbol: str, move: Move, price: Decimal, now: float) -> Decimal:
+    async def _move_now(self, symbol: str, move: Move, price: Decimal) -> Decimal:
         """The change over the move's window now; refused when it already meets the move
         (like a price level already crossed), since the alert would fire at once."""
-        reference = await self._market.price_at(symbol, int((now - move.window) * 1000))
+        reference = await self._market.price_before(symbol, move.window)
         if reference is None or reference <= 0:
             raise UserError(f"{symbol} has no price history that far back. Try a shorter window.")
         change = (price / reference - 1) * HUNDRED

@@ -18,6 +18,7 @@ from chatbot.exchange.market_models import Kline, MarketTrade, Ticker24h
 from chatbot.exchange.reference_prices import ReferencePrices, reference_minutes
 from chatbot.exchange.symbol_rules import ExchangeFilters, SymbolRules
 from chatbot.exchange.weight_governor import background
+from chatbot.services.move_series import RESOLUTIONS, resolution_of
 
 DEFAULT_QUOTE = "USDT"
 PRICE_CACHE_SECONDS = 5.0
@@ -134,11 +135,15 @@ class MarketService:
                 start = page[-1].open_time + 1
         return klines[:-1]
 
-    async def price_at(self, symbol: str, at_ms: int) -> Decimal | None:
-        """The close of the 1-minute candle holding the instant `at_ms` (None before the
-        symbol's first candle): a move's reference when an alert is set."""
-        candles = await self._client.klines(symbol, "1m", limit=1, end_time=at_ms)
-        return candles[-1].close if candles else None
+    async def price_before(self, symbol: str, window: int) -> Decimal | None:
+        """The price `window` seconds before the last trade, as a move alert's book reads it:
+        the close of the candle holding that instant, 1-minute candles for windows up to
+        12 h and 15-minute ones beyond (None when the symbol's history is shorter). Counted in
+        Binance's own candles, so it holds whatever the bot's clock says."""
+        interval = resolution_of(window)
+        back = max(1, window * 1000 // RESOLUTIONS[interval])
+        candles = await self._client.klines(symbol, interval, limit=back + 1)
+        return candles[0].close if len(candles) == back + 1 else None
 
     async def _price_over(self, symbol: str, minutes: int) -> Decimal:
         """The last price (0 minutes), or the VWAP of the last `minutes` 1-minute klines."""
