@@ -10,6 +10,7 @@ from decimal import Decimal
 from chatbot.services.alert_kinds import (
     AlertKind,
     Condition,
+    Expiry,
     IndicatorCondition,
     Move,
     VolumeSpike,
@@ -24,6 +25,7 @@ from handlers.alert_texts import (
     condition_text,
     expired_text,
     expires_in,
+    expiry_text,
     fired_text,
     window_text,
 )
@@ -50,10 +52,13 @@ def _condition(kind: str, params: str | None) -> Condition | None:
         return None
 
 
-def render_new(new: NewAlert, now: float) -> str:
+def render_new(new: NewAlert, now: float, expiry: Expiry | None = None) -> str:
+    """The reply to a new alert; `expiry` as the user typed it (else the time left)."""
     record = new.record
     extra = " · repeats" if record.repeat else ""
-    if record.expires_at is not None:
+    if expiry is not None:
+        extra += f" · {expiry_text(expiry, datetime.fromtimestamp(now, UTC).date())}"
+    elif record.expires_at is not None:
         extra += f" · {expires_in(record.expires_at, now)}"
     condition = shown(record.kind, record.params, record.condition)
     note = f"\nNote: {esc(record.note)}" if record.note else ""

@@ -60,7 +60,7 @@ async def alert(update: Update, context: BotContext) -> None:
     chat_id = chat_of(update).id
     async with typing(update):
         new = await context.services.alerts.create(owner, chat_id, spec)
-        text = render_new(new, time.time())
+        text = render_new(new, time.time(), spec.expiry)
         backtest = context.services.backtests.start(new.record.symbol, spec.condition, new.price)
         await asyncio.wait({backtest}, timeout=context.services.backtests.wait)
     if backtest.done():

@@ -83,7 +83,7 @@ class AlertBacktests:
         now = self._clock()
         kept = self._series.get(key)
         step_ms = INTERVAL_SECONDS[interval] * 1000
-        since = int(now * 1000) - count * step_ms
+        since = int(now * 1000) - (count + 1) * step_ms  # one more: `count` closed ones
         if kept is not None and kept.klines and kept.klines[0].open_time <= since:
             since = kept.klines[-1].open_time + 1
             klines = kept.klines + await self._market.closed_klines(symbol, interval, since)

@@ -135,8 +135,8 @@ def test_the_expiry_message() -> None:
         ((0, None, 90), "Over the last 90 days it would never have fired."),
         ((2, None, 90), "Over the last 90 days it would have fired 2 times; "
                         "no 24 h after any firing yet."),
-        ((3, D("1.25"), 23), "Over the last 23 days (all the history read) it would have fired 3 times; "
-                             "median move in the 24 h after: +1.3%"),
+        ((3, D("1.25"), 23), "Over the last 23 days (all the history read) it would have "
+                             "fired 3 times; median move in the 24 h after: +1.3%"),
         ((0, None, 1), "Over the last 1 day (all the history read) it would never have fired."),
     ],
 )  # fmt: skip
