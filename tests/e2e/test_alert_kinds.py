@@ -77,7 +77,7 @@ async def test_a_move_already_made_would_fire_at_once_and_is_refused(alice, exch
 async def test_an_rsi_alert_fires_once_at_the_close_it_crosses(
     alice, exchange, running_bot, session
 ):
-    price = Decimal("100")
+    price = exchange.price("SOLUSDT")
     for _ in range(20):  # a steady rise: the RSI is high when the alert is set
         exchange.advance(60)
         price *= Decimal("1.001")
@@ -85,7 +85,7 @@ async def test_an_rsi_alert_fires_once_at_the_close_it_crosses(
     reply = await ask(alice, "/alert SOL rsi 1m < 30")
     assert "Alert #1 set: SOLUSDT RSI(14) 1m < 30" in reply.text, reply.text
     await candles_followed(running_bot, "SOLUSDT", "1m")
-    set_after = len(await klines(session, exchange, "SOLUSDT", "1m", 1000))
+    forming = (await klines(session, exchange, "SOLUSDT", "1m", 1))[-1][0]  # open at the set
     for _ in range(15):  # then a fall: each print in a new minute closes the candle before
         exchange.advance(60)
         price *= Decimal("0.995")
@@ -94,7 +94,8 @@ async def test_an_rsi_alert_fires_once_at_the_close_it_crosses(
     history = await klines(session, exchange, "SOLUSDT", "1m", 1000)
     closes = numpy.array([float(k[4]) for k in history[:-1]])  # the last one is still open
     rsi = talib.RSI(closes, timeperiod=14)
-    first = next(i for i in range(set_after - 1, len(rsi)) if rsi[i] < 30 <= rsi[i - 1])
+    live = [i for i, k in enumerate(history[:-1]) if k[0] >= forming]  # closed after the set
+    first = next(i for i in live if rsi[i] < 30 <= rsi[i - 1])
     assert f"close {num(Decimal(history[first][4]))}" in message.text, (first, message.text)
     assert re.search(r"RSI\(14\) 1m at 2\d(\.\d)?, below 30", message.text), message.text
     await sentinel_fires(alice, exchange, "SOLUSDT", str((price * 2).quantize(Decimal(1))))
