@@ -7,7 +7,16 @@ import os
 import platform
 import sys
 
-from benchmarks import alert_book, candle_book, lean, load, replicas, signed_calls, tick_to_chat
+from benchmarks import (
+    alert_book,
+    candle_book,
+    lean,
+    load,
+    mixed_alerts,
+    replicas,
+    signed_calls,
+    tick_to_chat,
+)
 
 
 async def main() -> int:
@@ -31,6 +40,8 @@ async def main() -> int:
     )
     print("\n## Candle book: indicator and volume alerts on kline events (pure Python)\n")
     print(candle_book.run())
+    print("\n## Mixed: 1,000,000 alerts of every kind in one index, 2,000-trade batches\n")
+    print(mixed_alerts.run())
     print("\n## Lean: /price latency and memory per alert, the bot in its own process\n")
     print(lean.tables(await lean.measure()))
     users = int(os.environ.get("BENCH_LOAD_USERS", 1000))

@@ -11,6 +11,7 @@ from chatbot.exchange.models import Order
 from chatbot.services.delivery import DigestEvery, DigestSchedule, UserSettings, zone_named
 from chatbot.services.digest import Digest
 from chatbot.storage.alerts import AlertRecord
+from handlers.alert_messages import shown
 from handlers.common import esc, num, reply, user_id
 from handlers.context import BotContext
 from handlers.settings_parsing import WEEKDAYS, parse_digest
@@ -95,7 +96,7 @@ def _alerts(fired: list[AlertRecord]) -> list[str]:
     lines = [f"Alerts fired since the last digest ({len(fired)}):"]
     for a in fired[-MAX_LINES:]:
         at = f" at {num(a.fired_price)}" if a.fired_price is not None else ""
-        lines.append(f"  #{a.id} {esc(a.symbol)} {esc(a.condition)}{at}")
+        lines.append(f"  #{a.id} {esc(a.symbol)} {esc(shown(a.kind, a.params, a.condition))}{at}")
     if len(fired) > MAX_LINES:
         lines.append(f"  … and {len(fired) - MAX_LINES} more: /alerts")
     return lines

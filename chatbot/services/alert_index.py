@@ -106,9 +106,11 @@ class AlertIndex:
 
     def on_trade(self, symbol: str, price: Decimal, time_ms: int, now: float) -> list[Firing]:
         """A trade: the price levels it crosses and the moves it completes."""
-        fired = [Firing(i, price) for i in self.prices.on_price(symbol, price, now)]
-        if self.moves.count(symbol):
-            fired += self.moves.on_trade(symbol, price, time_ms)
+        crossed = self.prices.on_price(symbol, price, now)
+        moved = self.moves.on_trade(symbol, price, time_ms)
+        if not crossed and not moved:  # nearly every trade: nothing to build
+            return moved
+        fired = [Firing(i, price) for i in crossed] + moved
         self._forget_one_shots(fired)
         return fired
 

@@ -197,9 +197,16 @@ class AlertScope:
         """Read the history the books lack, in the background."""
         self._spawn(self.seed_history(), "alert-history")
 
-    async def seed_history(self) -> None:
+    async def seed_history(self, only: str | None = None) -> None:
         """Give each book the closed candles it asked for (one reader at a time: a second
-        call finds the needs the first one met already met)."""
+        call finds the needs the first one met already met). `only` reads one symbol's,
+        without waiting behind a reader of every symbol's (a new alert's reply waits for
+        it; reading a stream's candles twice changes nothing)."""
+        if only is not None:
+            for symbol, interval, since_ms in self.index.needs_history(self._now_ms()):
+                if symbol == only:
+                    await self._seed(symbol, interval, since_ms)
+            return
         async with self._seeding:
             for symbol, interval, since_ms in self.index.needs_history(self._now_ms()):
                 await self._seed(symbol, interval, since_ms)

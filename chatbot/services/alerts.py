@@ -216,16 +216,16 @@ class AlertService:
         if self.scope.hold(record):
             await self.scope.follow(rules.symbol)
             if record.kind != AlertKind.PRICE:
-                await self._read_history()
+                await self._read_history(rules.symbol)
         await self._announce(AlertChange.CREATED, [record.id], rules.symbol)
         return NewAlert(record, price, change)
 
-    async def _read_history(self) -> None:
+    async def _read_history(self, symbol: str) -> None:
         """A new move, indicator or volume alert is live when the reply says it is set: its
         book has the candles it reads. Binance failing here leaves the book to start from
         the stream's candles (the history is read again after the next gap or start)."""
         try:
-            await self.scope.seed_history()
+            await self.scope.seed_history(only=symbol)
         except BinanceError as exc:
             self._health.failed("alert-history", exc)
 

@@ -102,6 +102,66 @@ async def test_an_rsi_alert_fires_once_at_the_close_it_crosses(
     assert told(alice) == [1, 2]
 
 
+def _sign_change(first: numpy.ndarray, second: numpy.ndarray, i: int) -> bool:
+    """Whether `first` crossed `second` (either way) at candle i, having been on one side or
+    level at i - 1."""
+    now, before = first[i] - second[i], first[i - 1] - second[i - 1]
+    return bool((now > 0 >= before) or (now < 0 <= before))
+
+
+def _ema_cross(closes: numpy.ndarray, i: int) -> bool:
+    return _sign_change(talib.EMA(closes, 5), talib.EMA(closes, 12), i)
+
+
+def _macd_cross(closes: numpy.ndarray, i: int) -> bool:
+    line, signal, _ = talib.MACD(closes, 12, 26, 9)
+    return _sign_change(line, signal, i)
+
+
+def _above_upper_band(closes: numpy.ndarray, i: int) -> bool:
+    upper, _, _ = talib.BBANDS(closes, 20, 2, 2, 0)
+    return bool(closes[i] > upper[i] and closes[i - 1] <= upper[i - 1])
+
+
+@pytest.mark.parametrize(
+    ("command", "before", "after", "met"),
+    [
+        ("/alert ETH ema 5 x 12 1m", 15, 15, _ema_cross),
+        ("/alert ETH macd 1m x signal", 40, 25, _macd_cross),
+        ("/alert ETH bb 1m > upper", 0, 25, _above_upper_band),
+    ],
+)
+async def test_indicator_crossings_fire_once_at_the_close_talib_finds(
+    alice, exchange, running_bot, session, command, before, after, met
+):
+    """A fall (`before` candles) and then a rise (`after`): the alert fires at the first
+    close after it was set where TA-Lib's values on Binance's candles cross, and only then."""
+    price = exchange.price("ETHUSDT")
+    for _ in range(before):
+        exchange.advance(60)
+        price *= Decimal("0.997")
+        exchange.set_price("ETHUSDT", price.quantize(Decimal("0.01")))
+    for _ in range(25 if not before else 0):  # the band needs a quiet market to break out of
+        exchange.advance(60)
+        exchange.set_price("ETHUSDT", price.quantize(Decimal("0.01")))
+    reply = await ask(alice, command)
+    assert "Alert #1 set" in reply.text, reply.text
+    await candles_followed(running_bot, "ETHUSDT", "1m")
+    forming = (await klines(session, exchange, "ETHUSDT", "1m", 1))[-1][0]
+    for _ in range(after):
+        exchange.advance(60)
+        price *= Decimal("1.004")
+        exchange.set_price("ETHUSDT", price.quantize(Decimal("0.01")))
+    message = await alice.wait_for(lambda: fired(alice) and fired(alice)[0], timeout=15)
+    history = await klines(session, exchange, "ETHUSDT", "1m", 1000)
+    closes = numpy.array([float(k[4]) for k in history[:-1]])
+    live = [i for i, k in enumerate(history[:-1]) if k[0] >= forming]
+    first = next(i for i in live if met(closes, i))
+    assert num(Decimal(history[first][4])) in message.text, (first, message.text)
+    await sentinel_fires(alice, exchange, "ETHUSDT", str((price * 2).quantize(Decimal(1))))
+    assert told(alice) == [1, 2]
+
+
 async def test_a_volume_spike_fires_once_on_the_live_candle(alice, exchange, running_bot):
     for _ in range(21):  # 21 candles of one print of 1 SOL each: an average of 1
         exchange.advance(60)
