@@ -123,6 +123,9 @@ def _above_upper_band(closes: numpy.ndarray, i: int) -> bool:
     return bool(closes[i] > upper[i] and closes[i - 1] <= upper[i - 1])
 
 
+CENT = Decimal("0.01")
+
+
 @pytest.mark.parametrize(
     ("command", "before", "after", "met"),
     [
@@ -141,9 +144,9 @@ async def test_indicator_crossings_fire_once_at_the_close_talib_finds(
         exchange.advance(60)
         price *= Decimal("0.997")
         exchange.set_price("ETHUSDT", price.quantize(Decimal("0.01")))
-    for _ in range(25 if not before else 0):  # the band needs a quiet market to break out of
-        exchange.advance(60)
-        exchange.set_price("ETHUSDT", price.quantize(Decimal("0.01")))
+    for n in range(25 if not before else 0):  # a quiet market for the band to break out of
+        exchange.advance(60)  # (not a flat one: a zero deviation is float noise in TA-Lib)
+        exchange.set_price("ETHUSDT", (price * (1 + Decimal(n % 2) / 2000)).quantize(CENT))
     reply = await ask(alice, command)
     assert "Alert #1 set" in reply.text, reply.text
     await candles_followed(running_bot, "ETHUSDT", "1m")
