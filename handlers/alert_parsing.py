@@ -26,6 +26,7 @@ from decimal import Decimal
 from chatbot.services.alert_kinds import (
     DEFAULT_PERIODS,
     INTERVAL_SECONDS,
+    MAX_LASTS,
     MAX_WINDOW,
     MIN_WINDOW,
     AlertSpec,
@@ -60,7 +61,6 @@ EXPIRY_EXAMPLE = "/alert BTC > 70000 until 2026-12-31, or /alert BTC > 70000 for
 MAX_NOTE = 200
 MAX_PERIOD = 200  # candles: history for more costs more weight than an alert is worth
 MAX_FACTOR = Decimal(1000)
-MAX_LASTS = 366 * 86_400  # seconds: an alert lasts at most a year
 
 _UNITS = {"m": 60, "h": 3600, "d": 86_400, "w": 604_800}
 _DURATION_RE = re.compile(r"([0-9]{1,6})([a-zA-Z])")

@@ -48,6 +48,7 @@ INTERVAL_SECONDS: dict[str, int] = {
 }
 MIN_WINDOW = 60  # seconds: a move's shortest window (1m)
 MAX_WINDOW = 7 * 86_400  # a move's longest (7d)
+MAX_LASTS = 366 * 86_400  # seconds: an alert lasts a year at most (`for`, `until`)
 
 
 @dataclass(frozen=True)

@@ -13,11 +13,10 @@ from zoneinfo import ZoneInfo
 from chatbot.errors import UserError
 from chatbot.exchange.grid import format_decimal, mul, price_range, price_step, to_step
 from chatbot.exchange.symbol_rules import SymbolRules
-from chatbot.services.alert_kinds import Condition, Expiry, leaning, typed_form
+from chatbot.services.alert_kinds import MAX_LASTS, Condition, Expiry, leaning, typed_form
 from chatbot.storage.alerts import AlertDirection
 
 HUNDRED = Decimal(100)
-LONGEST = 366 * 86_400  # seconds: an alert lasts a year at most
 FIVE_PERCENT = {True: Decimal("1.05"), False: Decimal("0.95")}  # an example's level, up or down
 
 
@@ -104,6 +103,6 @@ def expiry_instant(expiry: Expiry, now: float, zone: ZoneInfo) -> float:
             f"{expiry.until} has passed already. Give a date to come, like "
             f"until {(datetime.fromtimestamp(now, zone) + timedelta(days=7)):%Y-%m-%d}"
         )
-    if instant - now > LONGEST:
+    if instant - now > MAX_LASTS:
         raise UserError("An alert lasts a year at most. Example: for 30d or until a nearer date.")
     return instant
