@@ -46,6 +46,8 @@ class FuturesMarketClient(RestTransport):
     """USDⓈ-M futures market data. Use as `async with FuturesMarketClient(url) as client:` or
     call `close()`; `url` is BINANCE_FUTURES_API_URL."""
 
+    time_path = "/fapi/v1/time"
+
     def __init__(self, base_url: str, **kwargs: Any) -> None:
         super().__init__(base_url, **kwargs)
         self.governor.limit = FUTURES_WEIGHT_LIMIT  # until exchangeInfo announces its own

@@ -182,3 +182,10 @@ async def test_funding_history_keeps_to_its_own_five_minute_limit(binance):
             await client.funding_rates("BTCUSDT")
     assert raised.value.retry_after > 200
     assert recording.paths().count("/fapi/v1/fundingRate") == 5
+
+
+async def test_the_clock_is_measured_against_the_futures_host(binance):
+    recording, url = binance
+    async with FuturesMarketClient(url, clock=lambda: 1499827319.0) as client:
+        assert await client.sync_time() == 559  # serverTime 1499827319559 ms
+    assert recording.paths() == ["/fapi/v1/time"]
