@@ -48,6 +48,13 @@ DEFAULT_URLS: dict[Network, tuple[str, str, str]] = {
     ),
 }
 
+FUTURES_URLS: dict[Network, tuple[str, str]] = {
+    # (USDT-M futures REST root, futures market-stream root): Binance serves futures apart
+    # from spot, on hosts of their own, and counts their request weight apart.
+    Network.MAINNET: ("https://fapi.binance.com", "wss://fstream.binance.com"),
+    Network.TESTNET: ("https://testnet.binancefuture.com", "wss://fstream.binancefuture.com"),
+}
+
 MASTER_KEY_HINT = "32 random bytes in urlsafe base64; run `chatbot keygen` to make one"
 
 # What to tell the operator for each variable when its value is refused.
@@ -61,6 +68,8 @@ HINTS: dict[str, str] = {
     "BINANCE_API_URL": "an http(s) URL such as https://api.binance.com",
     "BINANCE_STREAM_URL": "a ws(s) URL such as wss://stream.binance.com:9443",
     "BINANCE_WS_API_URL": "a ws(s) URL such as wss://ws-api.binance.com:443/ws-api/v3",
+    "BINANCE_FUTURES_API_URL": "an http(s) URL such as https://fapi.binance.com",
+    "BINANCE_FUTURES_STREAM_URL": "a ws(s) URL such as wss://fstream.binance.com",
     "CHATBOT_ALLOWED_USERS": "comma-separated Telegram user ids such as 12345,67890, or *",
     "CHATBOT_CONFIRM_TTL": "a whole number of seconds between 5 and 600, such as 30",
     "CHATBOT_MAX_SLIPPAGE_PCT": "a percentage between 0 and 50, such as 1 or 0.5",
@@ -159,6 +168,8 @@ class Settings(BaseSettings):
     binance_api_url: str | None = Field(None, alias="BINANCE_API_URL")
     binance_stream_url: str | None = Field(None, alias="BINANCE_STREAM_URL")
     binance_ws_api_url: str | None = Field(None, alias="BINANCE_WS_API_URL")
+    binance_futures_api_url: str | None = Field(None, alias="BINANCE_FUTURES_API_URL")
+    binance_futures_stream_url: str | None = Field(None, alias="BINANCE_FUTURES_STREAM_URL")
     allowed_users: Annotated[AllowedUsers, NoDecode] = Field(
         default_factory=AllowedUsers, alias="CHATBOT_ALLOWED_USERS"
     )
@@ -286,12 +297,14 @@ class Settings(BaseSettings):
     def _http_url(cls, value: Any) -> Any:
         return _url(value, ("http", "https")) if isinstance(value, str) else value
 
-    @field_validator("binance_api_url", mode="before")
+    @field_validator("binance_api_url", "binance_futures_api_url", mode="before")
     @classmethod
     def _rest_url(cls, value: Any) -> Any:
         return _url(value, ("http", "https")) if isinstance(value, str) else value
 
-    @field_validator("binance_stream_url", "binance_ws_api_url", mode="before")
+    @field_validator(
+        "binance_stream_url", "binance_ws_api_url", "binance_futures_stream_url", mode="before"
+    )
     @classmethod
     def _ws_url(cls, value: Any) -> Any:
         return _url(value, ("ws", "wss")) if isinstance(value, str) else value
@@ -335,6 +348,9 @@ class Settings(BaseSettings):
         self.binance_api_url = self.binance_api_url or rest
         self.binance_stream_url = self.binance_stream_url or stream
         self.binance_ws_api_url = self.binance_ws_api_url or ws_api
+        futures_rest, futures_stream = FUTURES_URLS[self.network]
+        self.binance_futures_api_url = self.binance_futures_api_url or futures_rest
+        self.binance_futures_stream_url = self.binance_futures_stream_url or futures_stream
         return self
 
     @property

@@ -26,6 +26,10 @@ MAX_ID = 2**63 - 1
 # No price can rise further than from the finest (10^-8) to the largest Binance number.
 MAX_MOVE = (LARGEST / FINEST - 1) * 100
 _SYMBOL_RE = re.compile(r"^[A-Z0-9]{2,20}$")
+# A perpetual, as users write it: TradingView's `BTCUSDT.P`, exchanges' `BTC-PERP` / `BTCPERP`.
+_PERPETUAL_RE = re.compile(r"^(?P<name>.+?)(?:\.P|PERP)$")
+# The margin assets of Binance's USDⓈ-M perpetuals; a bare base asset gets USDT.
+FUTURES_QUOTES = ("USDT", "USDC")
 # [0-9], not \d: \d also matches full-width and other scripts' digits, which Decimal() reads.
 _NUMBER_RE = re.compile(r"^[0-9]+(\.[0-9]+)?$|^\.[0-9]+$")
 _ID_RE = re.compile(r"^[0-9]{1,19}$")
@@ -44,6 +48,40 @@ def normalize_symbol(text: str, example: str = "/price BTCUSDT") -> str:
     if not _SYMBOL_RE.match(name):
         raise CommandError(f"“{_clip(text)}” is not a symbol. Type it like BTCUSDT: {example}")
     return name
+
+
+def names_perpetual(text: str) -> bool:
+    """True when `text` carries a perpetual's suffix (`.P`, `PERP`): `/price BTCUSDT.P` asks
+    for the futures market, `/price BTCUSDT` for spot."""
+    return _PERPETUAL_RE.match(text.strip().upper()) is not None
+
+
+def normalize_futures_symbol(
+    text: str, example: str = "/fprice BTC", *, suffix_required: bool = False
+) -> str:
+    """What a user types for a USDⓈ-M perpetual, as Binance's futures symbol: `BTCUSDT.P`,
+    `btcusdt.p`, `BTC.P`, `BTC-PERP`, `BTCPERP` -> `BTCUSDT`; `ETHUSDC.P` -> `ETHUSDC`.
+
+    A command that serves only futures (/fprice, /funding) needs no suffix (`BTC`, `BTCUSDT`);
+    one that serves both markets passes `suffix_required`, and a text without the suffix is
+    refused. Whether Binance lists the contract is the futures market service's business.
+    """
+    cleaned = text.strip().upper()
+    match = _PERPETUAL_RE.match(cleaned)
+    if match is None and suffix_required:
+        raise CommandError(
+            f"“{_clip(text)}” is not a perpetual futures symbol. Add .P to the name, like "
+            f"BTCUSDT.P or BTC.P: {example}"
+        )
+    name = re.sub(r"[/\-_]", "", match.group("name") if match else cleaned)
+    if not _SYMBOL_RE.fullmatch(name) or name in FUTURES_QUOTES:
+        raise CommandError(
+            f"“{_clip(text)}” is not a perpetual futures symbol. Type it like BTCUSDT.P, BTC.P "
+            f"or BTC-PERP: {example}"
+        )
+    if name.endswith(FUTURES_QUOTES) and len(name) > 4:
+        return name
+    return f"{name}USDT"
 
 
 def parse_symbols(args: list[str], command: str = "/price") -> list[str]:

@@ -62,6 +62,8 @@ class _Backoff:
 class RestTransport:
     """The transport under `BinanceClient`: session, clock, weight budget, signing, errors."""
 
+    time_path = "/api/v3/time"  # where this API tells its clock (futures: /fapi/v1/time)
+
     def __init__(
         self,
         base_url: str,
@@ -131,7 +133,7 @@ class RestTransport:
         """Measure the offset to Binance's clock (at the middle of the round trip)."""
         async with self._sync_lock:
             sent = self._clock()
-            data = await self._send("GET", "/api/v3/time", "")
+            data = await self._send("GET", self.time_path, "")
             received = self._clock()
             local_mid_ms = (sent + received) * 500
             self._offset_ms = int(data["serverTime"] - local_mid_ms)

@@ -1,5 +1,9 @@
 """The request weight Binance charges for each REST call, as its documentation states.
 
+USDⓈ-M futures calls (`/fapi/...`) are in the same table, by their own paths, with the weights of
+Binance's futures documentation; Binance counts them in a budget of their own (the futures
+client has its own governor), so the two never mix.
+
 Several weights depend on the parameters: `openOrders` costs 6 with a symbol and 80 without,
 `depth` grows with `limit`, the tickers with the number of symbols asked for, `myTrades` is
 cheaper for one order. A call not in the table is charged 1 (ping, time and the like).
@@ -49,6 +53,37 @@ def _small_ticker(params: Params) -> int:
     return 2 if params.get("symbol") else 4
 
 
+def _futures_klines(params: Params) -> int:
+    """`/fapi/v1/klines` grows with `limit` (default 500): 1 below 100, 2 below 500, 5 up to
+    1000, 10 beyond."""
+    limit = int(params.get("limit") or 500)
+    for ceiling, weight in ((99, 1), (499, 2), (1000, 5)):
+        if limit <= ceiling:
+            return weight
+    return 10
+
+
+def _one_or_all(one: int, every: int) -> Callable[[Params], int]:
+    """A futures call that costs `one` for a symbol and `every` without one."""
+    return lambda params: one if params.get("symbol") else every
+
+
+FUTURES_WEIGHTS: dict[tuple[str, str], Weight] = {
+    ("GET", "/fapi/v1/ping"): 1,
+    ("GET", "/fapi/v1/time"): 1,
+    ("GET", "/fapi/v1/exchangeInfo"): 1,
+    ("GET", "/fapi/v1/ticker/24hr"): _one_or_all(1, 40),
+    ("GET", "/fapi/v1/ticker/price"): _one_or_all(1, 2),
+    ("GET", "/fapi/v1/premiumIndex"): _one_or_all(1, 10),
+    # Binance documents no minute weight for fundingRate: it shares a limit of its own, 500
+    # calls per 5 minutes per IP, with fundingInfo (paced by the futures client). 1 here keeps
+    # the call visible to the governor.
+    ("GET", "/fapi/v1/fundingRate"): 1,
+    ("GET", "/fapi/v1/openInterest"): 1,
+    ("GET", "/fapi/v1/trades"): 5,
+    ("GET", "/fapi/v1/klines"): _futures_klines,
+}
+
 REST_WEIGHTS: dict[tuple[str, str], Weight] = {
     ("GET", "/api/v3/exchangeInfo"): 20,
     ("GET", "/api/v3/depth"): _depth,
@@ -76,6 +111,7 @@ REST_WEIGHTS: dict[tuple[str, str], Weight] = {
     ("DELETE", "/api/v3/orderList"): 1,
     ("GET", "/api/v3/openOrderList"): 6,
     ("GET", "/api/v3/allOrderList"): 20,
+    **FUTURES_WEIGHTS,
 }
 
 

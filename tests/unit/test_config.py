@@ -27,6 +27,8 @@ def test_defaults_are_mainnet_and_deny_everyone():
     assert settings.binance_api_url == "https://api.binance.com"
     assert settings.binance_stream_url == "wss://stream.binance.com:9443"
     assert settings.binance_ws_api_url == "wss://ws-api.binance.com:443/ws-api/v3"
+    assert settings.binance_futures_api_url == "https://fapi.binance.com"
+    assert settings.binance_futures_stream_url == "wss://fstream.binance.com"
     assert settings.confirm_ttl == 30
     assert settings.alert_limit == 100 and settings.alert_cooldown == 900
     assert not settings.allowed_users.allows(1)
@@ -38,12 +40,23 @@ def test_testnet_switch_picks_the_three_testnet_urls(monkeypatch):
     assert settings.binance_api_url == "https://testnet.binance.vision"
     assert settings.binance_stream_url == "wss://stream.testnet.binance.vision"
     assert settings.binance_ws_api_url == "wss://ws-api.testnet.binance.vision/ws-api/v3"
+    assert settings.binance_futures_api_url == "https://testnet.binancefuture.com"
+    assert settings.binance_futures_stream_url == "wss://fstream.binancefuture.com"
 
 
 def test_explicit_url_wins_over_the_network_default(monkeypatch):
     monkeypatch.setenv("BINANCE_NETWORK", "testnet")
     monkeypatch.setenv("BINANCE_API_URL", "http://127.0.0.1:9000/")
     assert load_settings().binance_api_url == "http://127.0.0.1:9000"
+
+
+def test_explicit_futures_urls_win_over_the_network_default(monkeypatch):
+    monkeypatch.setenv("BINANCE_NETWORK", "testnet")
+    monkeypatch.setenv("BINANCE_FUTURES_API_URL", "http://127.0.0.1:9100/")
+    monkeypatch.setenv("BINANCE_FUTURES_STREAM_URL", "ws://127.0.0.1:9101")
+    settings = load_settings()
+    assert settings.binance_futures_api_url == "http://127.0.0.1:9100"
+    assert settings.binance_futures_stream_url == "ws://127.0.0.1:9101"
 
 
 def test_secrets_are_hidden_in_repr(monkeypatch):
@@ -87,6 +100,9 @@ def test_env_file_is_read(tmp_path):
         ("CHATBOT_HTTP_PORT", "70000"),
         ("CHATBOT_WEBHOOK_URL", "http://insecure.example"),
         ("LOG_LEVEL", "LOUD"),
+        ("BINANCE_FUTURES_API_URL", "fapi.binance.com"),
+        ("BINANCE_FUTURES_API_URL", "wss://fstream.binance.com"),
+        ("BINANCE_FUTURES_STREAM_URL", "https://fapi.binance.com"),
         ("LOG_FORMAT", "xml"),
     ],
 )

@@ -1,0 +1,191 @@
+"""The futures market client over a real loopback socket. The far end is a small aiohttp
+server answering with Binance's documented futures payloads and headers (the wire is real;
+only Binance is a recording, until the simulator serves futures)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+from chatbot.exchange.client import BinanceClient
+from chatbot.exchange.errors import InvalidSymbol, IpBanned, RateLimited
+from chatbot.exchange.futures_client import FUTURES_WEIGHT_LIMIT, FuturesMarketClient
+
+PAYLOADS = json.loads(
+    (Path(__file__).parents[1] / "data" / "binance_futures_payloads.json").read_text()
+)
+
+
+@dataclass
+class Answer:
+    body: Any
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class RecordedFutures:
+    """Answers each `/fapi/v1/...` path with its recorded payload, or with what a test set in
+    `answers`; keeps every request it received."""
+
+    def __init__(self) -> None:
+        self.answers: dict[str, Answer] = {}
+        self.requests: list[web.Request] = []
+
+    def recorded(self, path: str) -> Answer:
+        if path in self.answers:
+            return self.answers[path]
+        body = PAYLOADS[f"GET {path} :: Response"]
+        return Answer(body, headers={"X-MBX-USED-WEIGHT-1M": "7"})
+
+    async def handle(self, request: web.Request) -> web.Response:
+        self.requests.append(request)
+        answer = self.recorded(request.path)
+        return web.json_response(answer.body, status=answer.status, headers=answer.headers)
+
+    def paths(self) -> list[str]:
+        return [request.path for request in self.requests]
+
+
+@pytest.fixture
+async def binance() -> AsyncIterator[tuple[RecordedFutures, str]]:
+    recording = RecordedFutures()
+    app = web.Application()
+    app.router.add_get("/{tail:.*}", recording.handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    yield recording, f"http://127.0.0.1:{port}"
+    await runner.cleanup()
+
+
+async def test_each_endpoint_parses_the_recorded_answer(binance):
+    recording, url = binance
+    async with FuturesMarketClient(url) as client:
+        assert (await client.ticker_24hr("BTCUSDT")).last_price == Decimal("4.000002")
+        assert (await client.ticker_price("BTCUSDT")).price == Decimal("6000.01")
+        index = await client.premium_index("BTCUSDT")
+        assert index.mark_price == Decimal("11793.63104562")
+        rates = await client.funding_rates("BTCUSDT", 2)
+        assert [rate.funding_rate for rate in rates] == [Decimal("-0.0375"), Decimal("0.0001")]
+        assert (await client.open_interest("BTCUSDT")).open_interest == Decimal("10659.509")
+        assert (await client.trades("BTCUSDT", 1))[0].price == Decimal("4.000001")
+        assert (await client.klines("BTCUSDT", "1h", 1))[0].trades == 308
+    queries = {request.path: dict(request.query) for request in recording.requests}
+    assert queries["/fapi/v1/premiumIndex"] == {"symbol": "BTCUSDT"}
+    assert queries["/fapi/v1/fundingRate"] == {"symbol": "BTCUSDT", "limit": "2"}
+    assert queries["/fapi/v1/klines"] == {"symbol": "BTCUSDT", "interval": "1h", "limit": "1"}
+
+
+async def test_all_symbol_calls_send_no_symbol_and_read_lists(binance):
+    recording, url = binance
+    recording.answers["/fapi/v1/premiumIndex"] = Answer(
+        [PAYLOADS["GET /fapi/v1/premiumIndex :: Response"]]
+    )
+    recording.answers["/fapi/v1/ticker/24hr"] = Answer(
+        [PAYLOADS["GET /fapi/v1/ticker/24hr :: Response"]]
+    )
+    async with FuturesMarketClient(url) as client:
+        assert [index.symbol for index in await client.premium_indexes()] == ["BTCUSDT"]
+        assert [ticker.symbol for ticker in await client.tickers_24hr()] == ["BTCUSDT"]
+        assert client.used_weight == 10 + 40  # no weight header: the client's own count
+    assert all(not request.query for request in recording.requests)
+
+
+async def test_the_weight_limit_is_taken_from_futures_exchange_info(binance):
+    recording, url = binance
+    info = json.loads(json.dumps(PAYLOADS["GET /fapi/v1/exchangeInfo :: Response"]))
+    info["rateLimits"][0]["limit"] = 1200  # Binance may announce another limit
+    recording.answers["/fapi/v1/exchangeInfo"] = Answer(info)
+    async with FuturesMarketClient(url) as client:
+        assert client.governor.limit == FUTURES_WEIGHT_LIMIT == 2400  # documented, until told
+        contract = await client.contract("BLZUSDT")
+        assert contract.tick_size == Decimal("0.0001")
+        assert client.governor.limit == 1200
+        await client.contract("BLZUSDT")  # from the cache
+    assert recording.paths() == ["/fapi/v1/exchangeInfo"]
+
+
+async def test_the_used_weight_header_is_read_into_a_budget_apart_from_spot(binance):
+    recording, url = binance
+    recording.answers["/fapi/v1/openInterest"] = Answer(
+        PAYLOADS["GET /fapi/v1/openInterest :: Response"], headers={"X-MBX-USED-WEIGHT-1M": "1234"}
+    )
+    async with FuturesMarketClient(url) as futures, BinanceClient(url) as spot:
+        await futures.open_interest("BTCUSDT")
+        assert futures.used_weight == 1234
+        assert spot.used_weight == 0 and spot.governor is not futures.governor
+
+
+async def test_an_unknown_contract_is_refused_from_the_cache_without_a_request(binance):
+    recording, url = binance
+    async with FuturesMarketClient(url) as client:
+        await client.exchange_info()
+        with pytest.raises(InvalidSymbol, match="no USDⓈ-M futures contract NOPEUSDT"):
+            await client.contract("NOPEUSDT")
+    assert recording.paths() == ["/fapi/v1/exchangeInfo"]
+
+
+async def test_binance_refusing_a_symbol_raises_invalid_symbol(binance):
+    recording, url = binance
+    recording.answers["/fapi/v1/premiumIndex"] = Answer(PAYLOADS["Error -1121 :: Response"], 400)
+    async with FuturesMarketClient(url) as client:
+        with pytest.raises(InvalidSymbol) as raised:
+            await client.premium_index("NOPEUSDT")
+    assert raised.value.code == -1121 and raised.value.status == 400
+
+
+async def test_a_429_raises_rate_limited_and_holds_every_futures_call(binance):
+    recording, url = binance
+    recording.answers["/fapi/v1/ticker/price"] = Answer(
+        {"code": -1003, "msg": "Too many requests; current limit is 2400 requests per minute."},
+        429,
+        {"Retry-After": "30"},
+    )
+    async with FuturesMarketClient(url, user_wait=1.0) as client:
+        with pytest.raises(RateLimited) as raised:
+            await client.ticker_price("BTCUSDT")
+        assert raised.value.retry_after > 20
+        with pytest.raises(RateLimited):
+            await client.open_interest("BTCUSDT")  # paused: never sent
+    assert recording.paths() == ["/fapi/v1/ticker/price"]
+
+
+async def test_a_418_bans_every_futures_call_until_it_ends(binance):
+    recording, url = binance
+    recording.answers["/fapi/v1/trades"] = Answer(
+        {"code": -1003, "msg": "Way too many requests; IP banned."}, 418, {"Retry-After": "120"}
+    )
+    async with FuturesMarketClient(url) as client:
+        with pytest.raises(IpBanned):
+            await client.trades("BTCUSDT")
+        with pytest.raises(IpBanned):
+            await client.trades("BTCUSDT")
+    assert recording.paths() == ["/fapi/v1/trades"]
+
+
+async def test_funding_history_keeps_to_its_own_five_minute_limit(binance):
+    recording, url = binance
+    # weight_share 0.01 keeps 5 of Binance's 500 fundingRate calls per 5 minutes
+    async with FuturesMarketClient(url, weight_share=0.01) as client:
+        for _ in range(5):
+            await client.funding_rates("BTCUSDT")
+        with pytest.raises(RateLimited) as raised:
+            await client.funding_rates("BTCUSDT")
+    assert raised.value.retry_after > 200
+    assert recording.paths().count("/fapi/v1/fundingRate") == 5
+
+
+async def test_the_clock_is_measured_against_the_futures_host(binance):
+    recording, url = binance
+    async with FuturesMarketClient(url, clock=lambda: 1499827319.0) as client:
+        assert await client.sync_time() == 559  # serverTime 1499827319559 ms
+    assert recording.paths() == ["/fapi/v1/time"]
