@@ -420,3 +420,24 @@ async def test_dropped_futures_connections_can_reconnect(
     )
     again = await stream("bnbusdt@markPrice@1s")
     assert (await next_json(again))["s"] == "BNBUSDT"
+
+
+async def test_futures_controls_over_http(
+    exchange: ExchangeSimulator, session: aiohttp.ClientSession
+) -> None:
+    url = f"{exchange.rest_url}/_sandbox/futures"
+    exchange.set_price("XRPUSDT", Decimal("2.5"))
+    body = {"symbol": "XRPUSDT", "basis": "0", "fundingRate": "0.0004", "openInterest": "12345.67"}
+    async with session.post(url, json=body) as reply:
+        assert reply.status == 200
+        assert await reply.json() == {
+            "symbol": "XRPUSDT",
+            "markPrice": "2.50000000",
+            "fundingRate": "0.00040000",
+            "openInterest": "12345.6",
+        }
+    async with session.post(url, json={"symbol": "ETHBTC", "fundingRate": "0.1"}) as reply:
+        assert reply.status == 400
+        assert "no USDT-M perpetual" in (await reply.json())["error"]
+    _, index, _ = await get(session, exchange, "premiumIndex", symbol="XRPUSDT")
+    assert index["lastFundingRate"] == "0.00040000"

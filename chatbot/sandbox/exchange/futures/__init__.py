@@ -23,7 +23,8 @@ Control API (on a started `ExchangeSimulator`)::
     sim.futures_limits.weight_per_minute = 2400     # the futures budget (per IP, per minute)
     sim.futures_streams.listeners("btcusdt@markPrice")  # connections carrying a stream
 
-`/_sandbox/` has no futures controls yet. The package imports nothing from the client.
+Over HTTP: `POST /_sandbox/futures` {symbol, fundingRate, openInterest, basis} (control.py).
+The package imports nothing from the client (`chatbot.exchange`).
 """
 
 from .contracts import Contract, Contracts
