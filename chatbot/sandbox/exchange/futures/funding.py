@@ -56,16 +56,23 @@ class FundingBook:
         now: int,
         mark_price: Callable[[str, int], Decimal],
     ) -> None:
+        self._keys = keys
         self._mark_price = mark_price
         self.rates = {name: seeded_rate(key, 0) for name, key in keys.items()}
-        self.history: dict[str, list[Settlement]] = {}
-        first_due = next_funding_time(now)
-        for name, key in keys.items():
-            times = [first_due - FUNDING_INTERVAL_MS * n for n in range(HISTORY_SETTLEMENTS, 0, -1)]
-            self.history[name] = [
-                Settlement(name, seeded_rate(key, t), t, mark_price(name, t)) for t in times
+        self._settled_until = now // FUNDING_INTERVAL_MS * FUNDING_INTERVAL_MS
+        self._start = self._settled_until  # the seeded history ends at this boundary
+        self._seeded: dict[str, list[Settlement]] = {}  # built when first read: it is costly
+        self._live: dict[str, list[Settlement]] = {name: [] for name in keys}
+
+    def history(self, name: str) -> list[Settlement]:
+        """Every settlement of `name` kept, oldest first."""
+        if name not in self._seeded:
+            key, last = self._keys[name], self._start
+            times = [last - FUNDING_INTERVAL_MS * n for n in range(HISTORY_SETTLEMENTS - 1, -1, -1)]
+            self._seeded[name] = [
+                Settlement(name, seeded_rate(key, t), t, self._mark_price(name, t)) for t in times
             ]
-        self._settled_until = first_due - FUNDING_INTERVAL_MS
+        return self._seeded[name] + self._live[name]
 
     def settle(self, now: int) -> None:
         """Record every boundary passed up to `now` (at most MAX_CATCH_UP per contract)."""
@@ -76,13 +83,13 @@ class FundingBook:
             self._settled_until + FUNDING_INTERVAL_MS,
             due - FUNDING_INTERVAL_MS * (MAX_CATCH_UP - 1),
         )
-        for name, rows in self.history.items():
+        for name, rows in self._live.items():
             mark = self._mark_price(name, now)
             rate = self.rates[name]
             rows.extend(
                 Settlement(name, rate, t, mark) for t in range(first, due + 1, FUNDING_INTERVAL_MS)
             )
-            del rows[: max(0, len(rows) - MAX_CATCH_UP - HISTORY_SETTLEMENTS)]
+            del rows[: max(0, len(rows) - MAX_CATCH_UP)]
         self._settled_until = due
 
     def select(
@@ -98,7 +105,7 @@ class FundingBook:
             (
                 row
                 for name in names
-                for row in self.history[name]
+                for row in self.history(name)
                 if (start is None or row.time >= start) and (end is None or row.time <= end)
             ),
             key=lambda row: (row.time, row.symbol),

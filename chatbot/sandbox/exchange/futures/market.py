@@ -106,7 +106,7 @@ class FuturesMarket:
     def funding_history(self, name: str) -> list[Settlement]:
         self.contracts.get(name)
         self.settle()
-        return list(self.funding.history[name])
+        return self.funding.history(name)
 
     def next_funding_time(self) -> int:
         return next_funding_time(self._clock.now_ms())
