@@ -322,9 +322,9 @@ async def test_mark_price_streams_tick_every_second_and_every_three(
     fast_times = [(await next_json(fast))["E"] for _ in range(3)]
     slow_events = [await next_json(slow) for _ in range(2)]
     gaps = [b - a for a, b in itertools.pairwise(fast_times)]
-    assert all(700 <= gap <= 1500 for gap in gaps), gaps
+    assert all(500 <= gap <= 2000 for gap in gaps), gaps  # a busy machine's timers drift
     slow_gap = slow_events[1]["E"] - slow_events[0]["E"]
-    assert 2500 <= slow_gap <= 3600, slow_gap
+    assert 2500 <= slow_gap <= 4500, slow_gap
     event = slow_events[0]
     same_shape(event, documented("<symbol>@markPrice :: Response"))
     assert list(event) == ["e", "E", "s", "p", "i", "P", "r", "T"]
@@ -335,18 +335,14 @@ async def test_mark_price_streams_tick_every_second_and_every_three(
 async def test_mark_price_is_published_at_once_when_the_price_moves(
     exchange: ExchangeSimulator, stream: Any
 ) -> None:
+    await exchange.futures_streams.stop()  # no timer: only a move can publish now
     exchange.futures.set_basis("SOLUSDT", Decimal("0"))
     ws = await stream("solusdt@markPrice")
     exchange.set_price("SOLUSDT", Decimal("150.5"))
-    async with asyncio.timeout(2):  # well before the 3-second tick would carry it
-        event = await next_json(ws)
-        while event["p"] != "150.50000000":
-            event = await next_json(ws)
+    event = await next_json(ws)
+    assert (event["p"], event["i"]) == ("150.50000000", "150.50000000")
     exchange.futures.set_funding_rate("SOLUSDT", Decimal("0.0007"))
-    async with asyncio.timeout(2):
-        event = await next_json(ws)
-        while event["r"] != "0.00070000":
-            event = await next_json(ws)
+    assert (await next_json(ws))["r"] == "0.00070000"
 
 
 async def test_agg_trade_and_kline_events_have_futures_shapes(

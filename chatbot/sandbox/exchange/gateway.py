@@ -4,10 +4,13 @@ In order: an IP ban answers 418; the parameters are read once (query string and 
 plus the exact signed payload); the call's weight is added to the caller's IP (429/-1003 past
 the limit); an armed fault may answer instead of the handler; a parameter the route does not
 read is -1104 before the handler runs (see params.py); an `ApiError` from anywhere becomes
-Binance's JSON error; and every reply carries `X-MBX-USED-WEIGHT-1M`.
+Binance's JSON error; and every reply carries `X-MBX-USED-WEIGHT-1M`. `/fapi/` calls spend
+the futures budget (its own RateLimits and weight table, as Binance counts USDT-M apart from
+spot); everything else spends spot's.
 
 `/_sandbox/` control calls bypass all of it. WebSocket handshakes only see the ban, the limit
-on connection attempts (per IP, per service: see limits.py) and faults.
+on connection attempts (per IP, per service: spot streams, futures streams, WebSocket API;
+see limits.py) and faults.
 """
 
 from __future__ import annotations
