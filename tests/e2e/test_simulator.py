@@ -1031,11 +1031,13 @@ async def test_command_line_prints_its_urls() -> None:
     )
     try:
         assert process.stdout is not None
-        lines = [(await asyncio.wait_for(process.stdout.readline(), 30)).decode() for _ in range(6)]
+        lines = [(await asyncio.wait_for(process.stdout.readline(), 30)).decode() for _ in range(8)]
     finally:
         process.terminate()
         await process.wait()
     urls = dict(line.strip().split("=", 1) for line in lines if line.startswith("BINANCE_"))
     assert urls["BINANCE_API_URL"].startswith("http://127.0.0.1:")
     assert urls["BINANCE_WS_API_URL"].endswith("/ws-api/v3")
+    assert urls["BINANCE_FUTURES_API_URL"] == urls["BINANCE_API_URL"]
+    assert urls["BINANCE_FUTURES_STREAM_URL"].endswith("/fstream")
     assert any("demo account" in line for line in lines)

@@ -14,6 +14,8 @@ Python control API (tests run it in-process on a port the OS picks)::
                             spread=Decimal("0.0001"), ping_interval=20.0, pong_timeout=60.0)
     await sim.start(host="127.0.0.1", port=0)
     sim.rest_url, sim.stream_url, sim.ws_api_url      # BINANCE_API_URL / _STREAM_URL / _WS_API_URL
+    sim.futures_rest_url, sim.futures_stream_url      # BINANCE_FUTURES_API_URL / _STREAM_URL
+    sim.futures.set_funding_rate("BTCUSDT", Decimal("0.0005"))  # and more: futures/__init__.py
     acct = sim.add_account(api_key, secret="...")                 # HMAC key
     acct = sim.add_account(api_key, public_key_pem="...")         # Ed25519 or RSA public key
     #   balances={"USDT": Decimal("10000")}, can_trade=True, can_withdraw=False,
@@ -99,8 +101,10 @@ implementation of Binance's filters), pricepath / candles / tape / market / book
 history, book), accounts / orders / matching / engine (matching), params / order_params /
 signatures / auth / limits / faults / gateway (the REST pipeline), rest_market /
 rest_account / capital (routes), payloads, sockets, streams, wsapi (WebSockets), control
-(HTTP control surface), server (ExchangeSimulator). The package imports nothing from the client
-(`chatbot.exchange`).
+(HTTP control surface), server (ExchangeSimulator), futures/ (USDT-M perpetuals' market data:
+`/fapi/v1/` REST and `/fstream` streams on the same port, `sim.futures_rest_url`,
+`sim.futures_stream_url`, controls on `sim.futures`; see its docstring). The package imports
+nothing from the client (`chatbot.exchange`).
 """
 
 from .accounts import Account, Balance

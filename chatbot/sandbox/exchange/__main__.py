@@ -71,6 +71,8 @@ async def serve(args: argparse.Namespace) -> None:
     print(f"BINANCE_API_URL={sim.rest_url}")
     print(f"BINANCE_STREAM_URL={sim.stream_url}")
     print(f"BINANCE_WS_API_URL={sim.ws_api_url}")
+    print(f"BINANCE_FUTURES_API_URL={sim.futures_rest_url}")
+    print(f"BINANCE_FUTURES_STREAM_URL={sim.futures_stream_url}")
     if args.demo_account:
         key, secret = demo_credentials(args.seed)
         sim.add_account(key, secret=secret, balances=DEMO_BALANCES)

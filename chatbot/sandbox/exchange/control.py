@@ -14,6 +14,9 @@ Errors answer 400 `{"error": "<what was wrong>"}`. These routes bypass weights, 
   (fail only: run the call that many seconds after answering), `method`}: arm a fault.
 - `POST /_sandbox/websockets/drop`: drop_websockets.
 - `POST /_sandbox/clock` {`skewMs`}: set clock_skew_ms; or {`advanceSeconds`}: advance.
+- `POST /_sandbox/futures` {`symbol`, and any of `fundingRate`, `openInterest`, `basis`}:
+  sim.futures.set_funding_rate / set_open_interest / set_basis; answers the contract's
+  mark price, funding rate and open interest.
 """
 
 from __future__ import annotations
@@ -77,6 +80,7 @@ class ControlRoutes:
             web.post("/_sandbox/faults", _guarded(self.inject_fault)),
             web.post("/_sandbox/websockets/drop", _guarded(self.drop_websockets)),
             web.post("/_sandbox/clock", _guarded(self.set_clock)),
+            web.post("/_sandbox/futures", _guarded(self.set_futures)),
         ]
 
     async def state(self, request: web.Request) -> web.Response:
@@ -176,3 +180,23 @@ class ControlRoutes:
         else:
             self._sim.clock_skew_ms = int(body["skewMs"])
         return _reply({"clockSkewMs": self._sim.clock_skew_ms})
+
+    async def set_futures(self, request: web.Request) -> web.Response:
+        body = await _body(request)
+        futures, symbol = self._sim.futures, body["symbol"]
+        if symbol not in futures.contracts:
+            raise KeyError(f"{symbol} has no USDT-M perpetual here")
+        if "basis" in body:
+            futures.set_basis(symbol, Decimal(_amount(body["basis"])))
+        if "fundingRate" in body:
+            futures.set_funding_rate(symbol, Decimal(_amount(body["fundingRate"])))
+        if "openInterest" in body:
+            futures.set_open_interest(symbol, Decimal(_amount(body["openInterest"])))
+        return _reply(
+            {
+                "symbol": symbol,
+                "markPrice": fmt(futures.mark_price(symbol)),
+                "fundingRate": fmt(futures.funding_rate(symbol)),
+                "openInterest": str(futures.open_interest(symbol)),
+            }
+        )

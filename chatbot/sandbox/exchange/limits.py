@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from .params import Params
@@ -101,9 +101,14 @@ REST_WEIGHTS: dict[tuple[str, str], Weight] = {
 }
 
 
-def rest_weight(method: str, path: str, params: Params) -> int:
+def rest_weight(
+    method: str,
+    path: str,
+    params: Params,
+    table: Mapping[tuple[str, str], Weight] = REST_WEIGHTS,
+) -> int:
     """The documented weight of a REST call (1 for anything not in the table)."""
-    weight = REST_WEIGHTS.get((method, path), 1)
+    weight = table.get((method, path), 1)
     return weight(params) if callable(weight) else weight
 
 

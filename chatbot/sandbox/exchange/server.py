@@ -16,6 +16,7 @@ from .capital import CapitalLedger, CapitalRoutes
 from .control import ControlRoutes
 from .engine import Engine
 from .faults import FaultInjector
+from .futures import FUTURES_WEIGHTS, Contracts, FuturesMarket, FuturesRoutes, FuturesStreamHub
 from .gateway import Gateway
 from .limits import RateLimits
 from .market import DEFAULT_SPREAD, BookTop, Market, OrderBook
@@ -88,6 +89,13 @@ class ExchangeSimulator:
         self.wsapi = WsApi(
             self.auth, self.userdata, self.limits, self.clock, self._registry, settings
         )
+        self.futures = FuturesMarket(self.market, Contracts(self.catalog), self.clock, seed)
+        self.futures_limits = RateLimits()  # the futures budget: Binance's USDT-M values
+        self.futures_limits.weight_per_minute = 2400
+        self.futures_limits.orders_per_10s = 300
+        self.futures_streams = FuturesStreamHub(
+            self.market, self.futures, self.clock, self._registry, settings
+        )
         self._runner: web.AppRunner | None = None
         self._walker: asyncio.Task[None] | None = None
         self._address: tuple[str, int] | None = None
@@ -96,7 +104,8 @@ class ExchangeSimulator:
 
     def build_app(self) -> web.Application:
         """The aiohttp application (for embedding; `start` serves it on its own port)."""
-        gateway = Gateway(self.limits, self.faults, self.clock)
+        futures_budget = (self.futures_limits, FUTURES_WEIGHTS)
+        gateway = Gateway(self.limits, self.faults, self.clock, futures=futures_budget)
         app = web.Application(middlewares=[gateway.middleware])
         app.add_routes(MarketRoutes(self.catalog, self.market, self.clock, self.limits).routes())
         account_routes = AccountRoutes(
@@ -113,8 +122,12 @@ class ExchangeSimulator:
                 web.get("/ws/{streams:.+}", self.streams.raw),
                 web.get("/stream", self.streams.combined),
                 web.get("/ws-api/v3", self.wsapi.handle),
+                web.get("/fstream/ws", self.futures_streams.raw),
+                web.get("/fstream/ws/{streams:.+}", self.futures_streams.raw),
+                web.get("/fstream/stream", self.futures_streams.combined),
             ]
         )
+        app.add_routes(FuturesRoutes(self.futures, self.clock, self.futures_limits).routes())
         app.add_routes(ControlRoutes(self).routes())
         return app
 
@@ -136,12 +149,14 @@ class ExchangeSimulator:
             self._runner = None
             raise
         self._address = (host, sock.getsockname()[1])
+        self.futures_streams.start()
         if self.random_walk:
             self._walker = asyncio.create_task(self._walk())
 
     async def stop(self) -> None:
         """Cancel pending late executions, close every connection and stop serving."""
         await self.faults.close()
+        await self.futures_streams.stop()
         if self._walker is not None:
             self._walker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -173,6 +188,16 @@ class ExchangeSimulator:
     def stream_url(self) -> str:
         """`BINANCE_STREAM_URL` (clients append `/ws/<stream>` or `/stream?streams=`)."""
         return f"ws://{self._base}"
+
+    @property
+    def futures_rest_url(self) -> str:
+        """`BINANCE_FUTURES_API_URL` (clients append `/fapi/v1/...`): the same port."""
+        return f"http://{self._base}"
+
+    @property
+    def futures_stream_url(self) -> str:
+        """`BINANCE_FUTURES_STREAM_URL` (clients append `/ws/<stream>` or `/stream?streams=`)."""
+        return f"ws://{self._base}/fstream"
 
     @property
     def ws_api_url(self) -> str:

@@ -83,6 +83,10 @@ class StreamHub:
         self._kline_open: dict[str, int] = {}
         market.add_listener(self.on_trade)
 
+    def valid(self, name: object) -> bool:
+        """Whether `name` is a stream this hub serves (the futures hub serves others)."""
+        return valid_stream(name)
+
     # -- publishing -------------------------------------------------------------------------
 
     def publish(self, stream: str, payload: Any) -> None:
@@ -173,7 +177,7 @@ class StreamHub:
     async def _serve(
         self, request: web.Request, streams: list[str], *, combined: bool
     ) -> web.StreamResponse:
-        if not all(valid_stream(s) for s in streams) or len(set(streams)) > MAX_STREAMS:
+        if not all(self.valid(s) for s in streams) or len(set(streams)) > MAX_STREAMS:
             return web.Response(status=400, text="Invalid request: invalid stream")
         channel = await open_channel(request, self.settings, self._registry)
         connection = StreamConnection(channel, combined)
@@ -205,7 +209,7 @@ class StreamHub:
     def _apply(self, connection: StreamConnection, message: dict[str, Any]) -> Any:
         method, params = message["method"], message.get("params", [])
         if method in ("SUBSCRIBE", "UNSUBSCRIBE"):
-            if not isinstance(params, list) or not all(valid_stream(p) for p in params):
+            if not isinstance(params, list) or not all(self.valid(p) for p in params):
                 raise ControlError(2, "Invalid request: invalid stream")
             action = self.subscribe if method == "SUBSCRIBE" else self.unsubscribe
             action(connection, params)
