@@ -40,7 +40,6 @@ _TABLE: dict[str, tuple[str, str, str, str, str]] = {
     "ATOMUSDT": ("0.001", "0.01", "1000000", "20000", "5"),
     "SUIUSDT": ("0.000100", "0.1", "10000000", "400000", "5"),
     "TONUSDT": ("0.0001", "0.1", "1000000", "200000", "5"),
-    "FETUSDT": ("0.000100", "1", "10000000", "500000", "5"),
 }
 PERPETUAL_DELIVERY = 4133404800000  # Binance's deliveryDate for perpetuals (2100-12-25)
 ORDER_TYPES = [
