@@ -105,6 +105,8 @@ async def sandbox(
         BINANCE_API_URL=sim.rest_url,
         BINANCE_STREAM_URL=sim.stream_url,
         BINANCE_WS_API_URL=sim.ws_api_url,
+        BINANCE_FUTURES_API_URL=sim.futures_rest_url,
+        BINANCE_FUTURES_STREAM_URL=sim.futures_stream_url,
         CHATBOT_ALLOWED_USERS=str(USER_ID),
     )
     try:
@@ -198,6 +200,8 @@ async def run_telegram(settings: Settings, out: TextIO = sys.stdout) -> int:
                 "binance_api_url": sim.rest_url,
                 "binance_stream_url": sim.stream_url,
                 "binance_ws_api_url": sim.ws_api_url,
+                "binance_futures_api_url": sim.futures_rest_url,
+                "binance_futures_stream_url": sim.futures_stream_url,
                 "db_path": str(Path(tmp) / "paper.sqlite3"),
                 "master_key": SecretStr(base64.urlsafe_b64encode(os.urandom(32)).decode()),
             }

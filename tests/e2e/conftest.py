@@ -128,6 +128,8 @@ def bot_env(
         "BINANCE_API_URL": exchange.rest_url,
         "BINANCE_STREAM_URL": exchange.stream_url,
         "BINANCE_WS_API_URL": exchange.ws_api_url,
+        "BINANCE_FUTURES_API_URL": exchange.futures_rest_url,
+        "BINANCE_FUTURES_STREAM_URL": exchange.futures_stream_url,
         "CHATBOT_ALLOWED_USERS": f"{ALICE},{BOB}",
         **overrides,
     }
