@@ -19,6 +19,7 @@ from telegram.ext import Application
 from chatbot.errors import present
 from chatbot.exchange.client import BinanceClient
 from chatbot.exchange.errors import BinanceError
+from chatbot.exchange.futures_client import FuturesMarketClient
 from chatbot.exchange.market_stream.settings import MarketStreamSettings
 from chatbot.exchange.market_stream.stream import MarketStream
 from chatbot.exchange.user_stream.settings import UserStreamSettings
@@ -38,6 +39,7 @@ from chatbot.services.bundle import Services
 from chatbot.services.charts import ChartService
 from chatbot.services.digest import DigestNotifier, DigestScheduler, DigestService
 from chatbot.services.fill_feed import FillFeed, KeyNotifier
+from chatbot.services.futures_market import FuturesMarketService
 from chatbot.services.keys import KeyService
 from chatbot.services.leases import LeaseKeeper, LeaseSettings, default_replica_id
 from chatbot.services.list_watch import ListNotifier, ListWatch
@@ -73,6 +75,7 @@ class Resources:
 
     db: Database
     client: BinanceClient
+    futures: FuturesMarketClient  # USDⓈ-M market data: its own host and weight budget
     live: FillFeed
     alerts: AlertFeed
     watch: OrderWatch
@@ -103,9 +106,11 @@ async def open_resources(
     api_url = present(settings.binance_api_url, "BINANCE_API_URL")
     stream_url = present(settings.binance_stream_url, "BINANCE_STREAM_URL")
     ws_api_url = present(settings.binance_ws_api_url, "BINANCE_WS_API_URL")
+    futures_url = present(settings.binance_futures_api_url, "BINANCE_FUTURES_API_URL")
     db = await open_database(settings.database_url)
     health = HealthBoard()
     client = BinanceClient(api_url, weight_share=settings.weight_share / 100)
+    futures_client = FuturesMarketClient(futures_url, weight_share=settings.weight_share / 100)
     vault = CredentialVault(db, settings.master_key_bytes, settings.old_master_key_bytes)
     await vault.upgrade()  # rows sealed before the associated data covered type and permissions
     market_service = MarketService(client)
@@ -148,6 +153,7 @@ async def open_resources(
             button_limit=settings.button_limit,
         ),
         market=market_service,
+        futures=FuturesMarketService(futures_client),
         keys=key_service,
         account=account,
         orders=OrderService(
@@ -238,7 +244,9 @@ async def open_resources(
     with suppress(BinanceError):  # Binance unreachable at start is not fatal; calls retry
         await client.sync_time()
         await client.exchange_info()  # the weight limits, before any start-up work spends
-    return Resources(db, client, live, alerts_live, watch, leases, digests, health)
+    with suppress(BinanceError):
+        await futures_client.exchange_info()  # the futures weight limits, apart from spot's
+    return Resources(db, client, futures_client, live, alerts_live, watch, leases, digests, health)
 
 
 async def close_resources(resources: Resources) -> None:
@@ -250,4 +258,5 @@ async def close_resources(resources: Resources) -> None:
     await resources.live.stop()
     await resources.alerts.stop()
     await resources.client.close()
+    await resources.futures.close()
     await resources.db.close()

@@ -9,6 +9,7 @@ from chatbot.services.account import AccountService
 from chatbot.services.alert_backtests import AlertBacktests
 from chatbot.services.alerts import AlertService
 from chatbot.services.charts import ChartService
+from chatbot.services.futures_market import FuturesMarketService
 from chatbot.services.keys import KeyService
 from chatbot.services.market import MarketService
 from chatbot.services.orders import OrderService
@@ -22,6 +23,7 @@ from chatbot.storage.conversations import SetkeyConversations
 class Services:
     access: AccessPolicy
     market: MarketService
+    futures: FuturesMarketService  # USDⓈ-M perpetuals' market data (read-only)
     keys: KeyService
     account: AccountService
     orders: OrderService
