@@ -19,7 +19,7 @@ from chatbot.exchange.errors import InvalidSymbol, IpBanned, RateLimited
 from chatbot.exchange.futures_client import FUTURES_WEIGHT_LIMIT, FuturesMarketClient
 
 PAYLOADS = json.loads(
-    (Path(__file__).parents[1] / "data" / "binance_futures_payloads.json").read_text()
+    (Path(__file__).parents[1] / "data" / "binance_futures_docs.json").read_text()
 )
 
 
