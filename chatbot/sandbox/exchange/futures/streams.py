@@ -110,13 +110,15 @@ class FuturesStreamHub(StreamHub):
         self, contract: Contract, state: SymbolMarket, trade: Trade, now: int
     ) -> dict[str, Any]:
         price = self._futures.futures_price(contract, trade.price)
+        qty = contract.qty(self._futures.trade_qty(contract, trade))
         return {
             "e": "aggTrade",
             "E": now,
             "s": contract.name,
             "a": state.last_agg_id,
             "p": contract.price(price),
-            "q": contract.qty(self._futures.trade_qty(contract, trade)),
+            "q": qty,
+            "nq": qty,  # without RPI orders: all of it, as the simulator has none
             "f": trade.id,
             "l": trade.id,
             "T": trade.time,
