@@ -417,6 +417,11 @@ async def test_spot_paths_do_not_carry_futures_streams(
         assert response.status == 400
     async with session.get(f"{exchange.futures_stream_url}/ws/btcusdt@trade") as response:
         assert response.status == 400
+    # Binance's unrouted futures root no longer carries /market streams: not served here
+    root = exchange.futures_stream_url.removesuffix("/market")
+    for path in ("/ws/btcusdt@markPrice", "/stream?streams=btcusdt@markPrice"):
+        async with session.get(root + path) as response:
+            assert response.status == 404
 
 
 async def test_dropped_futures_connections_can_reconnect(
