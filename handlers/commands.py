@@ -69,9 +69,7 @@ async def help_command(update: Update, context: BotContext) -> None:
 COMMANDS: tuple[Command, ...] = (
     Command("price", market.price, "Last price and 24h change: /price BTC ETH", Section.MARKET, (
         "/price BTCUSDT ETH — last price, 24h change, high, low, volume (up to 10 symbols; "
-        "BTC means BTCUSDT)",
-        "Perpetual futures: add .P — /price BTC.P, /funding, /fprice ETH (read-only: "
-        "mark and index price, funding, open interest; no futures orders)")),
+        "BTC means BTCUSDT)",)),
     Command("balance", account.balance, "Your balances valued in USDT", Section.ACCOUNT, (
         "/balance — your assets, free and locked, valued in USDT",)),
     Command("buy", exits.buy, "Buy, after a preview: /buy BTC 0.001 [@ 60000]", Section.TRADING, (
@@ -107,18 +105,15 @@ COMMANDS: tuple[Command, ...] = (
     Command("unalert", alerts.unalert, "Remove alerts: /unalert ID or /unalert all",
             Section.ALERTS),
     Command("trades", market.trades, "Recent market trades: /trades BTCUSDT", Section.MARKET, (
-        "/trades BTCUSDT — the last 10 market trades (BTCUSDT.P: the perpetual's)",)),
+        "/trades BTCUSDT — the last 10 market trades",)),
     Command("chart", market.chart, "Candlestick chart: /chart BTC [15m|1h|4h|1d]",
             Section.MARKET, (
-        "/chart BTCUSDT 4h — candles with volume as a picture (15m, 1h, 4h, 1d; default 1h; "
-        "BTCUSDT.P: the perpetual's)",)),
+        "/chart BTCUSDT 4h — candles with volume as a picture (15m, 1h, 4h, 1d; default 1h)",)),
     Command("fprice", market.fprice, "Perpetual futures prices: /fprice BTC ETH",
-            Section.MARKET, (
-        "/fprice BTC ETH — /price for USDⓈ-M perpetuals without the .P: last, mark and index "
-        "price, 24h change, funding and the time to the next, open interest",)),
-    Command("funding", futures.funding, "Funding rates: /funding [BTC ...]", Section.MARKET, (
-        "/funding BTC — the perpetual's funding rate now, the next settlement, the last 5; "
-        "/funding alone — the highest and lowest rates now",)),
+            Section.MARKET, (  # one line for all futures commands: /help stays one message
+        "Perpetual futures: add .P — /price BTC.P, /trades BTC.P, /chart BTC.P; /fprice ETH, "
+        "/funding [BTC] (rates now, last 5)",)),
+    Command("funding", futures.funding, "Funding rates: /funding [BTC ...]", Section.MARKET),
     Command("pnl", pnl.pnl, "Profit and loss: /pnl [today|7d|30d|ytd|all] [ASSET]",
             Section.ACCOUNT, (
         "/pnl or /pnl 30d BTC — realized and unrealized profit in USDT, fees, win rate "
