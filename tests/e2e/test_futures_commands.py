@@ -10,6 +10,7 @@ from decimal import Decimal
 from chatbot.sandbox.exchange import ExchangeSimulator
 from tests.e2e.conftest import ask
 from tests.e2e.test_charts import png_size
+from tests.e2e.test_inputs import forge
 
 FUTURES_DATA = ("/fapi/v1/ticker/24hr", "/fapi/v1/premiumIndex", "/fapi/v1/openInterest")
 
@@ -117,6 +118,20 @@ async def test_unknown_perpetual_is_refused_before_any_weight(alice, exchange):
     assert "no perpetual futures contract" in (await ask(alice, "/trades NOPE.P")).text
     assert "no perpetual futures contract" in (await ask(alice, "/chart NOPE.P")).text
     assert [futures_weight(exchange, path) for path in FUTURES_DATA] == spent
+
+
+async def test_an_unknown_perpetual_among_spot_symbols_costs_no_spot_weight_either(alice, exchange):
+    spot_tickers = exchange.limits.spent[("GET", "/api/v3/ticker/24hr")]
+    text = (await ask(alice, "/price DOT FOOUSDT.P")).text
+    assert text.startswith("Binance lists no perpetual futures contract FOOUSDT.P.")
+    assert "Unknown symbol FOOX" in (await ask(alice, "/price FOOX BTC.P")).text
+    assert exchange.limits.spent[("GET", "/api/v3/ticker/24hr")] == spot_tickers
+
+
+async def test_a_forged_chart_button_for_an_unknown_perpetual_is_refused(alice, api):
+    quote = await ask(alice, "/price BTC.P")
+    await alice.answer(forge(api, alice, quote, "chart:NOPEUSDT.P"))
+    assert "no perpetual futures contract NOPEUSDT.P" in (await alice.reply()).text
 
 
 async def test_badly_shaped_futures_names_get_the_grammar(alice):
