@@ -62,11 +62,12 @@ async def market_quotes(context: BotContext, names: list[str]) -> list[Quote | F
     order of `names`; both markets are read at once, once every name is known."""
     spot = [name for name in names if contract_of(name) is None]
     contracts = [c for name in names if (c := contract_of(name)) is not None]
-    # Every name checked first against the cached lists (no weight): a typo on one market
-    # costs no request on the other either.
-    await context.services.market.resolve_many(spot)
-    for contract in contracts:
-        await context.services.futures.resolve(contract)
+    if spot and contracts:  # each service checks its own names before reading; here every
+        # name is checked against the cached lists first (no weight), so a typo on one market
+        # costs no request on the other either
+        await context.services.market.resolve_many(spot)
+        for contract in contracts:
+            await context.services.futures.resolve(contract)
     spot_quotes, futures_quotes = await asyncio.gather(
         context.services.market.quotes(spot) if spot else _nothing(),
         context.services.futures.quotes(contracts) if contracts else _nothing(),
