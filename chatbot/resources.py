@@ -114,6 +114,7 @@ async def open_resources(
     vault = CredentialVault(db, settings.master_key_bytes, settings.old_master_key_bytes)
     await vault.upgrade()  # rows sealed before the associated data covered type and permissions
     market_service = MarketService(client)
+    futures_service = FuturesMarketService(futures_client)
     replica = settings.replica_id or default_replica_id()
     lease_settings = LeaseSettings(replica, settings.lease_shards, settings.takeover_seconds)
     leases = LeaseKeeper(LeaseRepository(db), lease_settings, health=health)
@@ -153,7 +154,7 @@ async def open_resources(
             button_limit=settings.button_limit,
         ),
         market=market_service,
-        futures=FuturesMarketService(futures_client),
+        futures=futures_service,
         keys=key_service,
         account=account,
         orders=OrderService(
@@ -185,7 +186,7 @@ async def open_resources(
             notices=notices,
         ),
         backtests=AlertBacktests(market_service, clock=clock, wait=settings.backtest_wait),
-        charts=ChartService(client, market_service),
+        charts=ChartService(client, market_service, futures_service),
         pnl=PnlService(client, key_service, trade_history, UsdtRates(client, pnl_repo)),
         risk=RiskService(
             account,

@@ -15,7 +15,19 @@ from enum import Enum
 from telegram import BotCommand, Update
 from telegram.ext import Application, CommandHandler
 
-from handlers import account, alerts, digest, exits, keys, market, orders, pnl, risk, settings
+from handlers import (
+    account,
+    alerts,
+    digest,
+    exits,
+    futures,
+    keys,
+    market,
+    orders,
+    pnl,
+    risk,
+    settings,
+)
 from handlers.common import esc, reply
 from handlers.context import BotContext
 from handlers.exit_texts import EXIT_HELP
@@ -97,6 +109,11 @@ COMMANDS: tuple[Command, ...] = (
     Command("chart", market.chart, "Candlestick chart: /chart BTC [15m|1h|4h|1d]",
             Section.MARKET, (
         "/chart BTCUSDT 4h — candles with volume as a picture (15m, 1h, 4h, 1d; default 1h)",)),
+    Command("fprice", market.fprice, "Perpetual futures prices: /fprice BTC ETH",
+            Section.MARKET, (  # one line for all futures commands: /help stays one message
+        "Perpetual futures: add .P — /price BTC.P, /trades BTC.P, /chart BTC.P; /fprice ETH, "
+        "/funding [BTC] (rates now, last 5)",)),
+    Command("funding", futures.funding, "Funding rates: /funding [BTC ...]", Section.MARKET),
     Command("pnl", pnl.pnl, "Profit and loss: /pnl [today|7d|30d|ytd|all] [ASSET]",
             Section.ACCOUNT, (
         "/pnl or /pnl 30d BTC — realized and unrealized profit in USDT, fees, win rate "

@@ -1,8 +1,8 @@
-"""/price and /trades: public market data, no key needed."""
+"""/price, /fprice, /trades and /chart: public market data, no key needed. A name with the
+`.P` suffix (`BTCUSDT.P`) is a perpetual, served by handlers/futures.py's helpers."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from decimal import Decimal
 
 from telegram import Update
@@ -12,26 +12,54 @@ from telegram.ext import CallbackQueryHandler
 from chatbot.exchange.grid import price_places, quantity_places
 from chatbot.exchange.market_models import MarketTrade
 from chatbot.exchange.symbol_rules import SymbolRules
+from chatbot.services.futures_market import FuturesQuote, futures_key
 from chatbot.services.market import Quote
 from handlers.common import chat_of, esc, num, press_of, reply, typing
 from handlers.context import BotContext
+from handlers.futures import (
+    futures_trades,
+    market_name,
+    market_quotes,
+    parse_contracts,
+    parse_market_names,
+)
+from handlers.futures_texts import render_futures_quote, render_trade_lines
 from handlers.parsing import (
     CHART_BUTTON,
     CommandError,
     button_fields,
-    normalize_symbol,
+    names_perpetual,
+    normalize_futures_symbol,
     parse_one_symbol,
-    parse_symbols,
 )
 
 
 async def price(update: Update, context: BotContext) -> None:
-    """/price BTCUSDT [ETHUSDT ...]: last price and 24 h statistics of up to ten symbols."""
-    names = parse_symbols(context.args or [], "/price")
+    """/price BTCUSDT [ETHUSDT.P ...]: last price and 24 h statistics of up to ten symbols
+    and perpetuals, in the order typed."""
+    await send_quotes(update, context, parse_market_names(context.args or [], "/price"))
+
+
+async def fprice(update: Update, context: BotContext) -> None:
+    """/fprice BTC [ETH ...]: /price for perpetuals, without needing the `.P` suffix."""
+    args = context.args or []
+    if not args:
+        raise CommandError("Which contract? Type for example: /fprice BTC ETH (or /price BTC.P)")
+    await send_quotes(update, context, [futures_key(n) for n in parse_contracts(args, "/fprice")])
+
+
+async def send_quotes(update: Update, context: BotContext, names: list[str]) -> None:
+    """The quotes of `names` (spot symbols and perpetuals' keys), a Chart button under the
+    first three."""
     async with typing(update):
-        quotes = await context.services.market.quotes(names)
-    buttons = [[(f"📈 Chart {q.rules.symbol}", f"chart:{q.rules.symbol}") for q in quotes[:3]]]
-    await reply(update, "\n\n".join(render_quote(q) for q in quotes), buttons)
+        quotes = await market_quotes(context, names)
+    titles = [q.key if isinstance(q, FuturesQuote) else q.rules.symbol for q in quotes[:3]]
+    buttons = [[(f"📈 Chart {title}", f"chart:{title}") for title in titles]]
+    await reply(update, "\n\n".join(_render_any(q) for q in quotes), buttons)
+
+
+def _render_any(quote: Quote | FuturesQuote) -> str:
+    return render_futures_quote(quote) if isinstance(quote, FuturesQuote) else render_quote(quote)
 
 
 async def chart(update: Update, context: BotContext) -> None:
@@ -39,7 +67,7 @@ async def chart(update: Update, context: BotContext) -> None:
     args = context.args or []
     if not 1 <= len(args) <= 2:
         raise CommandError("Type it like /chart BTCUSDT or /chart ETH 4h (15m, 1h, 4h, 1d)")
-    name = normalize_symbol(args[0], "/chart BTCUSDT 1h")
+    name = market_name(args[0], "/chart")
     await _send_chart(update, context, name, args[1] if len(args) == 2 else "1h")
 
 
@@ -67,8 +95,13 @@ async def _send_chart(update: Update, context: BotContext, name: str, interval: 
 
 
 async def trades(update: Update, context: BotContext) -> None:
-    """/trades BTCUSDT: the last ten market trades."""
-    name = parse_one_symbol(context.args or [], "/trades")
+    """/trades BTCUSDT (or BTCUSDT.P): the last ten market trades."""
+    args = context.args or []
+    if len(args) == 1 and names_perpetual(args[0]):
+        example = "/trades BTCUSDT.P"
+        name = normalize_futures_symbol(args[0], example, suffix_required=True)
+        return await futures_trades(update, context, name)
+    name = parse_one_symbol(args, "/trades")
     async with typing(update):
         rules, recent = await context.services.market.recent_trades(name)
     await reply(update, render_trades(rules, recent))
@@ -93,18 +126,4 @@ def _signed_pct(value: Decimal) -> str:
 
 
 def render_trades(rules: SymbolRules, recent: list[MarketTrade]) -> str:
-    if not recent:
-        return f"No recent trades on {esc(rules.symbol)}."
-    lines = [f"<b>{esc(rules.symbol)}</b> last {len(recent)} trades (UTC)", "<pre>"]
-    for trade in recent:
-        side = "SELL" if trade.is_buyer_maker else "BUY "
-        lines.append(
-            f"{_hms(trade.time)} {side} {num(trade.price, price_places(rules)):>12} "
-            f"× {num(trade.qty, quantity_places(rules))}"
-        )
-    lines.append("</pre>")
-    return "\n".join(lines)
-
-
-def _hms(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%H:%M:%S")
+    return render_trade_lines(rules.symbol, recent, price_places(rules), quantity_places(rules))

@@ -245,7 +245,7 @@ DELKEY_BUTTON = r"^delkey:(yes|no):([0-9]{1,19})\Z"
 TICKET_BUTTON = r"^t:([cx]):([A-Za-z0-9_-]{1,36})\Z"  # a ticket id is a client order id
 LARGEST_BUTTON = r"^t:m:([A-Za-z0-9_-]{1,36})\Z"
 ALERT_BUTTON = r"^a:(again|trade):([0-9]{1,18})\Z"  # an id SQLite can hold
-CHART_BUTTON = r"^chart:([A-Z0-9]{2,20})\Z"
+CHART_BUTTON = r"^chart:([A-Z0-9]{2,20}(?:\.P)?)\Z"  # a spot symbol or a perpetual's key
 
 
 def button_fields(match: re.Match[str] | None) -> tuple[str, ...]:

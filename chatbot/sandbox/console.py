@@ -40,6 +40,7 @@ BANNER = """binance-chatbot sandbox: simulated Binance exchange at {rest}, Teleg
 at {api}, and the real bot between them. You are a Telegram user with a demo account
 (10,000 USDT, 0.25 BTC, 2 ETH) whose key is registered. Try:
   /price BTC ETH
+  /price BTC.P            (the perpetual: mark price, funding, open interest)
   /buy BTC 0.001          (then type the Confirm button's number)
   /alert BTC > {above}
 Type `price BTCUSDT {above}` to move the market, a button's number to press it, /quit to end."""

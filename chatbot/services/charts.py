@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING
 
 from chatbot.errors import UserError
 from chatbot.exchange.client import BinanceClient
-from chatbot.exchange.market_models import Kline, Ticker24h
+from chatbot.exchange.market_models import Kline
+from chatbot.services.futures_market import FuturesMarketService, contract_of, futures_key
 from chatbot.services.market import MarketService
 
 if TYPE_CHECKING:
@@ -44,27 +45,55 @@ class Chart:
 
 
 class ChartService:
-    def __init__(self, client: BinanceClient, market: MarketService) -> None:
+    """Charts of spot symbols (`BTCUSDT`) and of perpetuals, named by their key
+    (`BTCUSDT.P`: the futures candles and 24 h ticker, from the futures market service)."""
+
+    def __init__(
+        self, client: BinanceClient, market: MarketService, futures: FuturesMarketService
+    ) -> None:
         self._client = client
         self._market = market
+        self._futures = futures
 
     async def chart(self, name: str, interval: str = "1h") -> Chart:
-        """The last 100 candles of a symbol; raises UserError for an unknown interval."""
+        """The last 100 candles of a symbol or a perpetual's key; raises UserError for an
+        unknown interval, `UnknownSymbol` / `UnknownContract` before any candle is read."""
         if interval not in INTERVALS:
             raise UserError(
                 f"Unknown interval “{interval[:10]}”: use one of {', '.join(INTERVALS)}. "
                 "Example: /chart BTCUSDT 4h"
             )
+        contract = contract_of(name)
+        if contract is not None:
+            return await self._futures_chart(contract, interval)
         rules = await self._market.resolve(name)
         klines, [ticker] = await asyncio.gather(
             self._client.klines(rules.symbol, interval, limit=CANDLES),
             self._client.ticker_24hr([rules.symbol]),
         )
-        png = await asyncio.to_thread(render, rules.symbol, interval, klines, ticker)
-        return Chart(rules.symbol, interval, png, ticker.last_price, ticker.price_change_percent)
+        return await self._drawn(rules.symbol, interval, klines, ticker.last_price,
+                                 ticker.price_change_percent)  # fmt: skip
+
+    async def _futures_chart(self, name: str, interval: str) -> Chart:
+        contract = await self._futures.resolve(name)
+        klines, ticker = await asyncio.gather(
+            self._futures.klines(contract.symbol, interval, limit=CANDLES),
+            self._futures.ticker(contract.symbol),
+        )
+        key = futures_key(contract.symbol)
+        return await self._drawn(key, interval, klines, ticker.last_price,
+                                 ticker.price_change_percent)  # fmt: skip
+
+    async def _drawn(
+        self, title: str, interval: str, klines: list[Kline], last: Decimal, change: Decimal
+    ) -> Chart:
+        png = await asyncio.to_thread(render, title, interval, klines, last, change)
+        return Chart(title, interval, png, last, change)
 
 
-def render(symbol: str, interval: str, klines: list[Kline], ticker: Ticker24h) -> bytes:
+def render(
+    symbol: str, interval: str, klines: list[Kline], last_price: Decimal, change_pct: Decimal
+) -> bytes:
     """Draw the candles, the volume under them and the last price; returns PNG bytes."""
     import matplotlib
 
@@ -81,13 +110,13 @@ def render(symbol: str, interval: str, klines: list[Kline], ticker: Ticker24h) -
         for spine in axes.spines.values():
             spine.set_color("#2a2e39")
     _candles(prices, volumes, klines)
-    last = float(ticker.last_price)  # drawing only: pixels, not money
+    last = float(last_price)  # drawing only: pixels, not money
     prices.axhline(last, color="#f0b90b", linestyle="--", linewidth=1.2)
     prices.tick_params(labelbottom=False)
-    sign = "+" if ticker.price_change_percent > 0 else ""
+    sign = "+" if change_pct > 0 else ""
     figure.suptitle(
-        f"{symbol} {interval}   {ticker.last_price.normalize():f}   "
-        f"{sign}{ticker.price_change_percent.quantize(Decimal('0.01'))}% 24h",
+        f"{symbol} {interval}   {last_price.normalize():f}   "
+        f"{sign}{change_pct.quantize(Decimal('0.01'))}% 24h",
         color=_FG,
         fontsize=22,
         fontweight="bold",

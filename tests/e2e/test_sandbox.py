@@ -45,6 +45,14 @@ def test_interactive_session_reads_stdin_until_quit():
     assert "sandbox stopped." in result.stdout
 
 
+def test_perpetuals_are_served_offline():
+    result = run_sandbox(stdin="/price BTC.P\n/funding ETH\n/quit\n")
+    assert result.returncode == 0, result.stderr
+    assert "BTCUSDT.P  " in result.stdout and "Open interest" in result.stdout
+    assert "ETHUSDT.P funding" in result.stdout and "Last 5 settled (UTC):" in result.stdout
+    assert "Traceback" not in result.stderr + result.stdout
+
+
 async def test_paper_trading_with_a_telegram_token(api, tmp_path):
     """`--telegram` with a Bot API server (here the emulator): the bot trades on the simulator."""
     import asyncio

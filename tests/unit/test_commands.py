@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from telegram.constants import MessageLimit
 from telegram.ext import Application, CommandHandler
 
 from handlers.commands import COMMANDS, HELP, menu, metric_names, register
@@ -10,6 +11,10 @@ from handlers.commands import COMMANDS, HELP, menu, metric_names, register
 def test_every_sectioned_command_is_shown_in_help() -> None:
     missing = [c.name for c in COMMANDS if c.section is not None and f"/{c.name}" not in HELP]
     assert not missing
+
+
+def test_help_is_one_message() -> None:
+    assert len(HELP) <= MessageLimit.MAX_TEXT_LENGTH
 
 
 def test_menu_lists_each_menu_command_once_in_list_order() -> None:
