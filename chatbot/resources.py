@@ -107,6 +107,7 @@ async def open_resources(
     stream_url = present(settings.binance_stream_url, "BINANCE_STREAM_URL")
     ws_api_url = present(settings.binance_ws_api_url, "BINANCE_WS_API_URL")
     futures_url = present(settings.binance_futures_api_url, "BINANCE_FUTURES_API_URL")
+    futures_stream_url = present(settings.binance_futures_stream_url, "BINANCE_FUTURES_STREAM_URL")
     db = await open_database(settings.database_url)
     health = HealthBoard()
     client = BinanceClient(api_url, weight_share=settings.weight_share / 100)
@@ -114,6 +115,7 @@ async def open_resources(
     vault = CredentialVault(db, settings.master_key_bytes, settings.old_master_key_bytes)
     await vault.upgrade()  # rows sealed before the associated data covered type and permissions
     market_service = MarketService(client)
+    futures_service = FuturesMarketService(futures_client)
     replica = settings.replica_id or default_replica_id()
     lease_settings = LeaseSettings(replica, settings.lease_shards, settings.takeover_seconds)
     leases = LeaseKeeper(LeaseRepository(db), lease_settings, health=health)
@@ -153,7 +155,7 @@ async def open_resources(
             button_limit=settings.button_limit,
         ),
         market=market_service,
-        futures=FuturesMarketService(futures_client),
+        futures=futures_service,
         keys=key_service,
         account=account,
         orders=OrderService(
@@ -183,6 +185,7 @@ async def open_resources(
             cooldown=settings.alert_cooldown,
             delay_notice_after=settings.price_delay_notice,
             notices=notices,
+            futures=futures_service,
         ),
         backtests=AlertBacktests(market_service, clock=clock, wait=settings.backtest_wait),
         charts=ChartService(client, market_service),
@@ -197,7 +200,8 @@ async def open_resources(
         setkey=SetkeyConversations(db, vault, clock=clock),
         preferences=preferences,
     )
-    # one count of WebSocket connection attempts for both streams (Binance's per-IP limit)
+    # one count of WebSocket connection attempts for every stream (Binance's per-IP limit; the
+    # futures host may well count apart, but sharing the count can only make us more careful)
     attempts = ConnectionAttempts(settings.ws_connect_limit, settings.ws_connect_window)
     user_stream = UserStreamSettings(url=ws_api_url, subscription_ids=settings.ws_subscription_ids)
     open_user_stream = functools.partial(
@@ -220,6 +224,9 @@ async def open_resources(
     )
     market_stream = MarketStreamSettings(url=stream_url)
     open_market_stream = functools.partial(MarketStream, market_stream, attempts=attempts)
+    open_futures_stream = functools.partial(
+        MarketStream, futures_stream_settings(futures_stream_url), attempts=attempts
+    )
     alerts_live = AlertFeed(
         open_market_stream,
         services.alerts,
@@ -230,6 +237,7 @@ async def open_resources(
         leases=leases,
         notices=notices,
         expiry_every=settings.alert_expiry_check,
+        open_futures_stream=open_futures_stream,
     )
     digests = DigestScheduler(
         preference_repo,
@@ -247,6 +255,16 @@ async def open_resources(
     with suppress(BinanceError):
         await futures_client.exchange_info()  # the futures weight limits, apart from spot's
     return Resources(db, client, futures_client, live, alerts_live, watch, leases, digests, health)
+
+
+def futures_stream_settings(url: str) -> MarketStreamSettings:
+    """The futures mark price stream: every followed perpetual's mark price and funding rate
+    each second. Binance's futures streams take 10 incoming messages a second (spot 5) and
+    ping every 3 minutes (spot every 20 s): a socket with nothing subscribed is quiet that
+    long, so only a longer silence means a dead one."""
+    return MarketStreamSettings(
+        url=url, channel="markPrice@1s", control_rate=10.0, silence_timeout=200.0
+    )
 
 
 async def close_resources(resources: Resources) -> None:
