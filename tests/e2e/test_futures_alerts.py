@@ -1,0 +1,149 @@
+"""Alerts on perpetuals, end to end: the simulator's futures mark price stream (`markPrice@1s`)
+through the bot's second market stream, the alert books, the outbox and the Bot API emulator.
+A mark price level and a funding level each fire once; a crossing while the futures stream is
+down fires once after it is back; unknown contracts and funding on spot are refused; an alert
+on a perpetual outlives a restart. The basis is set to 0 so the mark price equals the spot
+price the test prints (see chatbot/sandbox/exchange/futures/market.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from decimal import Decimal
+
+from telegram.ext import Application
+
+from chatbot.runtime import runtime
+from chatbot.sandbox.botapi import Conversation
+from chatbot.sandbox.exchange import ExchangeSimulator
+from tests.e2e.conftest import ALICE, ask
+from tests.e2e.helpers import fired, told
+
+
+async def marks_followed(running_bot: Application, contract: str) -> None:
+    """Wait until the futures stream follows `contract` and Binance confirmed it."""
+    stream = runtime(running_bot).alert_feed.futures_stream
+    assert stream is not None
+    for _ in range(500):
+        if contract in stream.symbols and stream.connected:
+            await asyncio.wait_for(stream.settle(), 10)
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"{contract} mark price never followed")
+
+
+def at_mark(exchange: ExchangeSimulator, contract: str, price: str) -> None:
+    """Move the contract's mark price to exactly `price` (a spot print with no basis)."""
+    exchange.futures.set_basis(contract, Decimal(0))
+    exchange.set_price(contract, Decimal(price))
+
+
+async def sentinel_mark_fires(conv: Conversation, exchange: ExchangeSimulator, level: str) -> None:
+    """A later fact to wait for (see helpers.sentinel_fires), on ETHUSDT.P's mark price: mark
+    updates reach the books in order and the outbox sends in order, so every message an
+    earlier update could cause has arrived once the sentinel's has."""
+    at_mark(exchange, "ETHUSDT", str(Decimal(level) - 100))
+    reply = await ask(conv, f"/alert ETHUSDT.P > {level} sentinel")
+    set_as = re.search(r"Alert #(\d+) set", reply.text)
+    assert set_as is not None, reply.text
+    sentinel = int(set_as.group(1))
+    at_mark(exchange, "ETHUSDT", str(Decimal(level) + 1))
+    await conv.wait_for(lambda: sentinel in told(conv), timeout=15)
+
+
+async def test_a_mark_price_alert_fires_once(alice, exchange, running_bot):
+    at_mark(exchange, "BTCUSDT", "60000")
+    reply = await ask(alice, "/alert btc.p > 61000 perp breakout")
+    assert "Alert #1 set: BTCUSDT.P mark price ≥ 61000" in reply.text, reply.text
+    assert "Mark price now 60,000" in reply.text and "Backtest" not in reply.text
+    await marks_followed(running_bot, "BTCUSDT")
+    at_mark(exchange, "BTCUSDT", "60900")  # not yet
+    at_mark(exchange, "BTCUSDT", "61050")
+    await alice.wait_for(lambda: fired(alice), timeout=15)
+    text = fired(alice)[0].text
+    assert "BTCUSDT.P" in text and "mark price ≥ 61000" in text and "perp breakout" in text, text
+    buttons = [b.text for row in fired(alice)[0].buttons for b in row]
+    assert any("Set again" in b for b in buttons) and not any("Trade" in b for b in buttons)
+    at_mark(exchange, "BTCUSDT", "61500")  # further up: a one-shot alert is done
+    await sentinel_mark_fires(alice, exchange, "4000")
+    assert told(alice) == [1, 2]
+
+
+async def test_a_funding_alert_fires_once(alice, exchange, running_bot):
+    exchange.futures.set_funding_rate("BTCUSDT", Decimal("0.0001"))
+    reply = await ask(alice, "/alert BTC-PERP funding > 0.05%")
+    assert "Alert #1 set: BTCUSDT.P funding rate ≥ +0.0500%" in reply.text, reply.text
+    assert "Funding rate now +0.0100%" in reply.text
+    await marks_followed(running_bot, "BTCUSDT")
+    exchange.futures.set_funding_rate("BTCUSDT", Decimal("0.0004"))  # not yet
+    exchange.futures.set_funding_rate("BTCUSDT", Decimal("0.000712"))
+    await alice.wait_for(lambda: fired(alice), timeout=15)
+    text = fired(alice)[0].text
+    assert "BTCUSDT.P" in text and "funding rate rose above +0.0500% (now +0.0712%)" in text, text
+    exchange.futures.set_funding_rate("BTCUSDT", Decimal("0.0008"))  # a one-shot alert is done
+    await sentinel_mark_fires(alice, exchange, "4000")
+    assert told(alice) == [1, 2]
+    listing = await ask(alice, "/alerts")
+    assert "#1 BTCUSDT.P funding rate ≥ +0.0500% · fired at +0.0712%" in listing.text
+
+
+async def test_a_negative_funding_alert_and_its_removal(alice, exchange, running_bot):
+    exchange.futures.set_funding_rate("SOLUSDT", Decimal("0.0001"))
+    reply = await ask(alice, "/alert sol.p funding < -0.01% for 7d")
+    assert "SOLUSDT.P funding rate ≤ -0.0100%" in reply.text, reply.text
+    listing = await ask(alice, "/alerts")
+    assert "SOLUSDT.P funding rate ≤ -0.0100% · active" in listing.text
+    removed = await ask(alice, "/unalert 1")
+    assert "#1" in removed.text
+    stream = runtime(running_bot).alert_feed.futures_stream
+    assert stream is not None
+    await alice.wait_for(lambda: "SOLUSDT" not in stream.symbols, timeout=10)
+
+
+async def test_a_crossing_while_the_futures_stream_is_down_fires_once_after(
+    alice, exchange, running_bot
+):
+    at_mark(exchange, "BTCUSDT", "60000")
+    await ask(alice, "/alert BTCUSDT.P > 61000")
+    await marks_followed(running_bot, "BTCUSDT")
+    stream = runtime(running_bot).alert_feed.futures_stream
+    assert stream is not None
+    await exchange.drop_websockets()
+    at_mark(exchange, "BTCUSDT", "61500")  # nobody is listening
+    at_mark(exchange, "BTCUSDT", "61200")
+    await alice.wait_for(lambda: fired(alice), timeout=20)
+    assert "BTCUSDT.P" in fired(alice)[0].text
+    await sentinel_mark_fires(alice, exchange, "4000")
+    assert told(alice) == [1, 2]
+
+
+async def test_unknown_contracts_and_funding_on_spot_are_refused(alice, exchange):
+    unknown = await ask(alice, "/alert FOOUSDT.P > 1")
+    assert "no perpetual futures contract FOOUSDT.P" in unknown.text, unknown.text
+    spot = await ask(alice, "/alert BTC funding > 0.05%")
+    assert "Funding rates are for perpetuals" in spot.text and "BTC.P funding" in spot.text
+    move = await ask(alice, "/alert BTC.P +3% 15m")
+    assert "does not work on perpetuals" in move.text, move.text
+    no_pct = await ask(alice, "/alert BTC.P funding > 0.05")
+    assert "with the % sign" in no_pct.text, no_pct.text
+    exchange.futures.set_funding_rate("BTCUSDT", Decimal("0.0006"))
+    met = await ask(alice, "/alert BTC.P funding > 0.05%")
+    assert "would fire at once" in met.text and "0.06% now" in met.text, met.text
+    listing = await ask(alice, "/alerts")
+    assert "You have no alerts" in listing.text
+
+
+async def test_a_perpetual_alert_survives_a_restart(api, exchange, settings, alice, running_bot):
+    from chatbot.app import running_bot as run
+
+    at_mark(exchange, "BTCUSDT", "60000")
+    await ask(alice, "/alert BTC.P < 59000")
+    await running_bot.updater.stop()
+    await running_bot.stop()
+    await runtime(running_bot).alert_feed.stop()
+    async with run(settings, poll_timeout=1) as again:
+        await marks_followed(again, "BTCUSDT")
+        conv = api.conversation(api.user(ALICE, first_name="Alice"))
+        at_mark(exchange, "BTCUSDT", "58900")
+        await conv.wait_for(lambda: fired(conv), timeout=15)
+        assert "BTCUSDT.P mark price ≤ 59000" in fired(conv)[0].text
