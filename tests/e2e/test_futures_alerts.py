@@ -11,13 +11,14 @@ import asyncio
 import re
 from decimal import Decimal
 
+import pytest
 from telegram.ext import Application
 
 from chatbot.runtime import runtime
 from chatbot.sandbox.botapi import Conversation
 from chatbot.sandbox.exchange import ExchangeSimulator
 from tests.e2e.conftest import ALICE, ask
-from tests.e2e.helpers import fired, told
+from tests.e2e.helpers import fired, told, until
 
 
 async def marks_followed(running_bot: Application, contract: str) -> None:
@@ -115,6 +116,23 @@ async def test_a_crossing_while_the_futures_stream_is_down_fires_once_after(
     assert "BTCUSDT.P" in fired(alice)[0].text
     await sentinel_mark_fires(alice, exchange, "4000")
     assert told(alice) == [1, 2]
+
+
+@pytest.mark.parametrize("overrides", [{"CHATBOT_PRICE_DELAY_NOTICE": "0"}])
+async def test_both_streams_down_at_once_are_one_outage_told_once(alice, exchange, running_bot):
+    """The feed is down while either stream is: a drop of every socket (spot's and futures')
+    is one outage, and the chat with a perpetual's alert hears once that prices are back."""
+    at_mark(exchange, "BTCUSDT", "60000")
+    await ask(alice, "/alert BTC.P > 61000")
+    await marks_followed(running_bot, "BTCUSDT")
+    feed = runtime(running_bot).alert_feed
+    await exchange.drop_websockets()
+    await alice.wait_for(lambda: [m for m in alice.messages if "Live prices are back" in m.text])
+    futures = feed.futures_stream
+    assert futures is not None
+    await until(lambda: feed.stream.connected and futures.connected)
+    assert feed.outages == 1
+    assert len([m for m in alice.messages if "Live prices are back" in m.text]) == 1
 
 
 async def test_unknown_contracts_and_funding_on_spot_are_refused(alice, exchange):
