@@ -50,9 +50,14 @@ DEFAULT_URLS: dict[Network, tuple[str, str, str]] = {
 
 FUTURES_URLS: dict[Network, tuple[str, str]] = {
     # (USDT-M futures REST root, futures market-stream root): Binance serves futures apart
-    # from spot, on hosts of their own, and counts their request weight apart.
-    Network.MAINNET: ("https://fapi.binance.com", "wss://fstream.binance.com"),
-    Network.TESTNET: ("https://testnet.binancefuture.com", "wss://fstream.binancefuture.com"),
+    # from spot, on hosts of their own, and counts their request weight apart. Since
+    # 2026-04-23 it routes futures streams by path: mark price, aggTrade and kline streams are
+    # served under `/market` only (the unrouted root delivers none of them).
+    Network.MAINNET: ("https://fapi.binance.com", "wss://fstream.binance.com/market"),
+    Network.TESTNET: (
+        "https://testnet.binancefuture.com",
+        "wss://fstream.binancefuture.com/market",
+    ),
 }
 
 MASTER_KEY_HINT = "32 random bytes in urlsafe base64; run `chatbot keygen` to make one"

@@ -42,6 +42,17 @@ def bot_gauges(
         "priority",
         {p.value: functools.partial(governor.waiting.get, p, 0) for p in Priority},
     )
+    futures = services.futures.client.governor  # Binance counts futures weight apart
+    metrics.gauge(
+        "chatbot_binance_futures_used_weight",
+        "X-MBX-USED-WEIGHT-1M of the futures market data",
+        lambda: futures.used,
+    )
+    metrics.gauge(
+        "chatbot_binance_futures_weight_share",
+        "Used futures weight / Binance's futures limit",
+        lambda: futures.used / futures.limit,
+    )
     metrics.gauge("chatbot_alerts_active", "Alerts in the book", lambda: len(services.alerts.book))
     metrics.gauge("chatbot_alerts_fired", "Alerts fired", lambda: services.alerts.fired_total)
     metrics.gauge("chatbot_outbox_backlog", "Messages waiting", lambda: alerts_live.sender.backlog)

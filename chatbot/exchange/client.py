@@ -29,6 +29,7 @@ from chatbot.exchange.market_models import (
     Ticker24h,
     TickerPrice,
 )
+from chatbot.exchange.market_requests import candles, recent_trades
 from chatbot.exchange.models import (
     Account,
     AccountTrade,
@@ -105,8 +106,8 @@ class BinanceClient(OrderListEndpoints):
         return Depth.from_json(data)
 
     async def trades(self, symbol: str, limit: int = 10) -> list[MarketTrade]:
-        data = await self.public("GET", "/api/v3/trades", [("symbol", symbol), ("limit", limit)])
-        return [MarketTrade.from_json(item) for item in data]
+        """The most recent trades of one symbol, oldest first (weight 25)."""
+        return await recent_trades(self, "/api/v3/trades", symbol, limit)
 
     async def klines(
         self,
@@ -116,15 +117,8 @@ class BinanceClient(OrderListEndpoints):
         start_time: int | None = None,
         end_time: int | None = None,
     ) -> list[Kline]:
-        params = [
-            ("symbol", symbol),
-            ("interval", interval),
-            ("limit", limit),
-            ("startTime", start_time),
-            ("endTime", end_time),
-        ]
-        data = await self.public("GET", "/api/v3/klines", params)
-        return [Kline.from_json(row) for row in data]
+        """Candles of one symbol, oldest first (`limit` at most 1000; weight 2)."""
+        return await candles(self, "/api/v3/klines", symbol, interval, limit, start_time, end_time)
 
     async def kline_pages(
         self, symbol: str, interval: str, start_time: int, end_time: int

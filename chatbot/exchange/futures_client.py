@@ -35,6 +35,7 @@ from chatbot.exchange.futures_models import (
     PremiumIndex,
 )
 from chatbot.exchange.market_models import Kline, MarketTrade, TickerPrice
+from chatbot.exchange.market_requests import candles, recent_trades
 from chatbot.exchange.rest import RestTransport
 
 FUTURES_WEIGHT_LIMIT = 2400  # Binance's documented USDⓈ-M REQUEST_WEIGHT per minute
@@ -138,8 +139,7 @@ class FuturesMarketClient(RestTransport):
 
     async def trades(self, symbol: str, limit: int = 10) -> list[MarketTrade]:
         """The most recent trades of one contract, oldest first (weight 5)."""
-        data = await self.public("GET", "/fapi/v1/trades", [("symbol", symbol), ("limit", limit)])
-        return [MarketTrade.from_json(item) for item in data]
+        return await recent_trades(self, "/fapi/v1/trades", symbol, limit)
 
     async def klines(
         self,
@@ -151,15 +151,7 @@ class FuturesMarketClient(RestTransport):
     ) -> list[Kline]:
         """Candles of one contract, oldest first (`limit` at most 1500; weight 1 below 100,
         2 below 500, 5 up to 1000, 10 beyond)."""
-        params = [
-            ("symbol", symbol),
-            ("interval", interval),
-            ("limit", limit),
-            ("startTime", start_time),
-            ("endTime", end_time),
-        ]
-        data = await self.public("GET", "/fapi/v1/klines", params)
-        return [Kline.from_json(row) for row in data]
+        return await candles(self, "/fapi/v1/klines", symbol, interval, limit, start_time, end_time)
 
     def _count_funding_call(self) -> None:
         """Keep fundingRate calls under `weight_share` of Binance's 500 per 5 minutes."""

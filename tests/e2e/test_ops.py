@@ -40,7 +40,7 @@ async def test_healthz_and_metrics(api, exchange, settings_factory):
 
     port = free_port()
     settings = settings_factory(CHATBOT_HTTP_PORT=str(port), CHATBOT_HEALTH_INTERVAL="0.2")
-    async with running_bot(settings, poll_timeout=1):
+    async with running_bot(settings, poll_timeout=1) as app:
         base = f"http://127.0.0.1:{port}"
         status, body = await get(f"{base}/healthz")
         assert status == 200 and '"exchange": "ok"' in body and '"database": "ok"' in body
@@ -48,10 +48,17 @@ async def test_healthz_and_metrics(api, exchange, settings_factory):
         alice = api.conversation(api.user(ALICE, first_name="Alice"))
         await alice.send("/price BTC")
         await alice.reply()
+        await runtime(app).services.futures.quotes(["BTCUSDT"])  # futures weight
         status, metrics = await get(f"{base}/metrics")
         assert status == 200
         assert 'chatbot_commands_total{command="/price",outcome="allowed"} 1.0' in metrics
         assert "chatbot_binance_used_weight" in metrics and "chatbot_outbox_backlog" in metrics
+        (futures_used,) = [
+            line.split()[1]
+            for line in metrics.splitlines()
+            if line.startswith("chatbot_binance_futures_used_weight ")
+        ]
+        assert float(futures_used) > 0  # counted apart from spot's, and shown
         exchange.faults.ban(60)  # Binance refuses this IP: unhealthy at the next check
         status, checks = await healthz_until(base, lambda s, _: s == 503)
         assert checks["exchange"] == "error: IpBanned"

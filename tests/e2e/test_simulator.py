@@ -1039,5 +1039,5 @@ async def test_command_line_prints_its_urls() -> None:
     assert urls["BINANCE_API_URL"].startswith("http://127.0.0.1:")
     assert urls["BINANCE_WS_API_URL"].endswith("/ws-api/v3")
     assert urls["BINANCE_FUTURES_API_URL"] == urls["BINANCE_API_URL"]
-    assert urls["BINANCE_FUTURES_STREAM_URL"].endswith("/fstream")
+    assert urls["BINANCE_FUTURES_STREAM_URL"].endswith("/fstream/market")
     assert any("demo account" in line for line in lines)

@@ -111,6 +111,22 @@ async def test_every_endpoint_has_the_documented_shape(
     same_shape(body, documented(f"GET /fapi/v1/{path} :: Response"))
 
 
+async def test_exchange_info_filters_and_assets_carry_the_documented_fields(
+    exchange: ExchangeSimulator, session: aiohttp.ClientSession
+) -> None:
+    """The shape test above compares the first element of a list of objects; here every
+    documented filter type and every asset row is compared (Binance's documented asset rows
+    differ only in autoAssetExchange, a string or null)."""
+    _, body, _ = await get(session, exchange, "exchangeInfo")
+    example = documented("GET /fapi/v1/exchangeInfo :: Response")
+    for row in body["symbols"]:
+        filters = {f["filterType"]: f for f in row["filters"]}
+        for documented_filter in example["symbols"][0]["filters"]:
+            same_shape(filters[documented_filter["filterType"]], documented_filter)
+    asset_fields = {key for asset in example["assets"] for key in asset}
+    assert body["assets"] and all(set(asset) == asset_fields for asset in body["assets"])
+
+
 async def test_lists_without_a_symbol_cover_every_contract(
     exchange: ExchangeSimulator, session: aiohttp.ClientSession
 ) -> None:
@@ -207,7 +223,7 @@ async def test_unknown_symbols_are_refused_with_1121(
         ("klines", {"interval": "1m"}),
     ):
         status, body, _ = await get(session, exchange, path, symbol=symbol, **params)
-        assert (status, body) == (400, {"code": -1121, "msg": "Invalid symbol."}), path
+        assert (status, body) == (400, documented("Error -1121 :: Response")), path
 
 
 async def test_parameter_errors_are_binances(
@@ -327,7 +343,7 @@ async def test_mark_price_streams_tick_every_second_and_every_three(
     assert 2500 <= slow_gap <= 4500, slow_gap
     event = slow_events[0]
     same_shape(event, documented("<symbol>@markPrice :: Response"))
-    assert list(event) == ["e", "E", "s", "p", "i", "P", "r", "T"]
+    assert list(event) == list(documented("<symbol>@markPrice :: Response"))  # e E s p ap i P r T
     assert (event["e"], event["s"]) == ("markPriceUpdate", "ETHUSDT")
     assert event["T"] % EIGHT_HOURS_MS == 0
 
@@ -401,6 +417,11 @@ async def test_spot_paths_do_not_carry_futures_streams(
         assert response.status == 400
     async with session.get(f"{exchange.futures_stream_url}/ws/btcusdt@trade") as response:
         assert response.status == 400
+    # Binance's unrouted futures root no longer carries /market streams: not served here
+    root = exchange.futures_stream_url.removesuffix("/market")
+    for path in ("/ws/btcusdt@markPrice", "/stream?streams=btcusdt@markPrice"):
+        async with session.get(root + path) as response:
+            assert response.status == 404
 
 
 async def test_dropped_futures_connections_can_reconnect(

@@ -28,7 +28,7 @@ def test_defaults_are_mainnet_and_deny_everyone():
     assert settings.binance_stream_url == "wss://stream.binance.com:9443"
     assert settings.binance_ws_api_url == "wss://ws-api.binance.com:443/ws-api/v3"
     assert settings.binance_futures_api_url == "https://fapi.binance.com"
-    assert settings.binance_futures_stream_url == "wss://fstream.binance.com"
+    assert settings.binance_futures_stream_url == "wss://fstream.binance.com/market"
     assert settings.confirm_ttl == 30
     assert settings.alert_limit == 100 and settings.alert_cooldown == 900
     assert not settings.allowed_users.allows(1)
@@ -41,7 +41,7 @@ def test_testnet_switch_picks_the_three_testnet_urls(monkeypatch):
     assert settings.binance_stream_url == "wss://stream.testnet.binance.vision"
     assert settings.binance_ws_api_url == "wss://ws-api.testnet.binance.vision/ws-api/v3"
     assert settings.binance_futures_api_url == "https://testnet.binancefuture.com"
-    assert settings.binance_futures_stream_url == "wss://fstream.binancefuture.com"
+    assert settings.binance_futures_stream_url == "wss://fstream.binancefuture.com/market"
 
 
 def test_explicit_url_wins_over_the_network_default(monkeypatch):

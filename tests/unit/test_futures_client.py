@@ -19,7 +19,7 @@ from chatbot.exchange.errors import InvalidSymbol, IpBanned, RateLimited
 from chatbot.exchange.futures_client import FUTURES_WEIGHT_LIMIT, FuturesMarketClient
 
 PAYLOADS = json.loads(
-    (Path(__file__).parents[1] / "data" / "binance_futures_payloads.json").read_text()
+    (Path(__file__).parents[1] / "data" / "binance_futures_docs.json").read_text()
 )
 
 
@@ -189,3 +189,30 @@ async def test_the_clock_is_measured_against_the_futures_host(binance):
     async with FuturesMarketClient(url, clock=lambda: 1499827319.0) as client:
         assert await client.sync_time() == 559  # serverTime 1499827319559 ms
     assert recording.paths() == ["/fapi/v1/time"]
+
+
+async def test_spot_and_futures_send_trades_and_klines_alike_but_for_the_path(binance):
+    """One parameter builder (market_requests.py) for both markets; each keeps its weights."""
+    recording, url = binance
+    for market in ("/api/v3", "/fapi/v1"):
+        recording.answers[f"{market}/trades"] = Answer(PAYLOADS["GET /fapi/v1/trades :: Response"])
+        recording.answers[f"{market}/klines"] = Answer(PAYLOADS["GET /fapi/v1/klines :: Response"])
+    async with BinanceClient(url) as spot, FuturesMarketClient(url) as futures:
+        for client in (spot, futures):
+            assert (await client.trades("BTCUSDT", 3))[0].quote_qty == Decimal("48.00")
+            window = await client.klines("BTCUSDT", "1h", 200, start_time=1, end_time=2)
+            assert window[0].trades == 308
+            await client.klines("BTCUSDT", "1m", 5)
+        assert (spot.used_weight, futures.used_weight) == (25 + 2 + 2, 5 + 2 + 1)
+    sent = [(request.path, request.query_string) for request in recording.requests]
+    spot_sent = [(path.removeprefix("/api/v3"), query) for path, query in sent[:3]]
+    futures_sent = [(path.removeprefix("/fapi/v1"), query) for path, query in sent[3:]]
+    assert (
+        spot_sent
+        == futures_sent
+        == [
+            ("/trades", "symbol=BTCUSDT&limit=3"),
+            ("/klines", "symbol=BTCUSDT&interval=1h&limit=200&startTime=1&endTime=2"),
+            ("/klines", "symbol=BTCUSDT&interval=1m&limit=5"),
+        ]
+    )

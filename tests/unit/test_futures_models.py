@@ -1,5 +1,5 @@
 """Futures payload parsing, checked against the examples Binance documents for each endpoint
-(tests/data/binance_futures_payloads.json), and the futures request weights."""
+(tests/data/binance_futures_docs.json), and the futures request weights."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from chatbot.exchange.weight_governor import minute_limit
 from chatbot.exchange.weights import rest_weight
 
 PAYLOADS = json.loads(
-    (Path(__file__).parents[1] / "data" / "binance_futures_payloads.json").read_text()
+    (Path(__file__).parents[1] / "data" / "binance_futures_docs.json").read_text()
 )
 
 

@@ -102,7 +102,7 @@ history, book), accounts / orders / matching / engine (matching), params / order
 signatures / auth / limits / faults / gateway (the REST pipeline), rest_market /
 rest_account / capital (routes), payloads, sockets, streams, wsapi (WebSockets), control
 (HTTP control surface), server (ExchangeSimulator), futures/ (USDT-M perpetuals' market data:
-`/fapi/v1/` REST and `/fstream` streams on the same port, `sim.futures_rest_url`,
+`/fapi/v1/` REST and `/fstream/market` streams on the same port, `sim.futures_rest_url`,
 `sim.futures_stream_url`, controls on `sim.futures`; see its docstring). The package imports
 nothing from the client (`chatbot.exchange`).
 """

@@ -122,9 +122,9 @@ class ExchangeSimulator:
                 web.get("/ws/{streams:.+}", self.streams.raw),
                 web.get("/stream", self.streams.combined),
                 web.get("/ws-api/v3", self.wsapi.handle),
-                web.get("/fstream/ws", self.futures_streams.raw),
-                web.get("/fstream/ws/{streams:.+}", self.futures_streams.raw),
-                web.get("/fstream/stream", self.futures_streams.combined),
+                web.get("/fstream/market/ws", self.futures_streams.raw),
+                web.get("/fstream/market/ws/{streams:.+}", self.futures_streams.raw),
+                web.get("/fstream/market/stream", self.futures_streams.combined),
             ]
         )
         app.add_routes(FuturesRoutes(self.futures, self.clock, self.futures_limits).routes())
@@ -196,8 +196,9 @@ class ExchangeSimulator:
 
     @property
     def futures_stream_url(self) -> str:
-        """`BINANCE_FUTURES_STREAM_URL` (clients append `/ws/<stream>` or `/stream?streams=`)."""
-        return f"ws://{self._base}/fstream"
+        """`BINANCE_FUTURES_STREAM_URL` (clients append `/ws/<stream>` or `/stream?streams=`):
+        the `/market` route, Binance's path for mark price, aggTrade and kline streams."""
+        return f"ws://{self._base}/fstream/market"
 
     @property
     def ws_api_url(self) -> str:

@@ -165,6 +165,7 @@ class FuturesMarket:
             "quoteQty": contract.price(price * qty),
             "time": trade.time,
             "isBuyerMaker": trade.buyer_is_maker,
+            "isRPITrade": False,  # the simulator's book has no Retail Price Improvement orders
         }
 
     def trades(self, contract: Contract) -> list[Trade]:
@@ -210,11 +211,13 @@ class FuturesMarket:
     def mark_price_event(self, name: str) -> dict[str, Any]:
         """A `markPriceUpdate` event of `<symbol>@markPrice[@1s]`."""
         self.settle()
+        mark = fmt(self.mark_price(name))
         return {
             "e": "markPriceUpdate",
             "E": self._clock.now_ms(),
             "s": name,
-            "p": fmt(self.mark_price(name)),
+            "p": mark,
+            "ap": mark,  # Binance documents it without a description; its examples equal `p`
             "i": fmt(self.index_price(name)),
             "P": fmt(self.index_price(name)),
             "r": fmt(self.funding.rates[name]),

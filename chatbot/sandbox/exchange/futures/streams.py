@@ -1,8 +1,12 @@
-"""Futures market streams: `/fstream/ws[/<streams>]` and `/fstream/stream?streams=`.
+"""Futures market streams: `/fstream/market/ws[/<streams>]` and `/fstream/market/stream?streams=`.
 
-Binance serves them from fstream.binance.com at `/ws/<stream>` and `/stream?streams=`; here
-they share the simulator's port under the `/fstream` prefix, so `sim.futures_stream_url` is
-`ws://host:port/fstream` and a client appends the same paths it appends for spot.
+Binance routes USDⓈ-M streams by path since 2026-04-23: `/market` carries the regular market
+data (markPrice, aggTrade, kline, ...), `/public` the high-frequency book data, `/private` user
+data; a connection to the old unrouted `/ws` or `/stream` gets no `/market` stream's events,
+silently. Here they share the simulator's port under `/fstream/market`, so
+`sim.futures_stream_url` is `ws://host:port/fstream/market` and a client appends the same paths
+it appends for spot. The unrouted paths are not served at all (a handshake to them fails), so a
+client pointed at the old URL is seen at once rather than left waiting for events.
 
 Streams (symbols lowercase): `<s>@markPrice` (every 3 s of real time while subscribed),
 `<s>@markPrice@1s` (every second), both also at once when the mark price or the funding
@@ -113,13 +117,15 @@ class FuturesStreamHub(StreamHub):
         self, contract: Contract, state: SymbolMarket, trade: Trade, now: int
     ) -> dict[str, Any]:
         price = self._futures.futures_price(contract, trade.price)
+        qty = contract.qty(self._futures.trade_qty(contract, trade))
         return {
             "e": "aggTrade",
             "E": now,
             "s": contract.name,
             "a": state.last_agg_id,
             "p": contract.price(price),
-            "q": contract.qty(self._futures.trade_qty(contract, trade)),
+            "q": qty,
+            "nq": qty,  # without RPI orders: all of it, as the simulator has none
             "f": trade.id,
             "l": trade.id,
             "T": trade.time,
