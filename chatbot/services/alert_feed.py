@@ -114,6 +114,7 @@ class AlertFeed:
         self._repo = repo
         self._notifier = notifier
         self._down: set[str] = set()  # the streams down now: "spot", "futures"
+        self._up = True  # the feed's state as last acted on
         scope = alerts.scope
         self.stream = open_stream(
             on_price=self._on_price,
@@ -277,18 +278,26 @@ class AlertFeed:
         await self._alerts.scope.on_gap([futures_key(c) for c in contracts])
 
     def _state_of(self, stream: str) -> StateHandler:
-        """One stream's up/down, folded into the feed's: down while either stream is."""
+        """One stream's up/down, folded into the feed's: down while spot's stream is, or the
+        futures stream while it carries some perpetual (a futures host that cannot be reached,
+        as in a region Binance serves no futures to, must not mark spot prices delayed)."""
 
         async def changed(up: bool) -> None:
-            was_up = not self._down
             if up:
                 self._down.discard(stream)
             else:
                 self._down.add(stream)
-            if was_up != (not self._down):
-                await self._on_state(not self._down)
+            feed_up = not self._feed_down()
+            if feed_up != self._up:
+                self._up = feed_up
+                await self._on_state(feed_up)
 
         return changed
+
+    def _feed_down(self) -> bool:
+        futures = self.futures_stream
+        carrying = futures is not None and bool(futures.symbols)
+        return "spot" in self._down or ("futures" in self._down and carrying)
 
     async def _on_state(self, up: bool) -> None:
         if not up:

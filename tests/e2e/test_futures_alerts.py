@@ -18,7 +18,7 @@ from chatbot.runtime import runtime
 from chatbot.sandbox.botapi import Conversation
 from chatbot.sandbox.exchange import ExchangeSimulator
 from tests.e2e.conftest import ALICE, ask
-from tests.e2e.helpers import fired, told, until
+from tests.e2e.helpers import fired, free_port, sentinel_fires, told, until
 
 
 async def marks_followed(running_bot: Application, contract: str) -> None:
@@ -133,6 +133,27 @@ async def test_both_streams_down_at_once_are_one_outage_told_once(alice, exchang
     await until(lambda: feed.stream.connected and futures.connected)
     assert feed.outages == 1
     assert len([m for m in alice.messages if "Live prices are back" in m.text]) == 1
+
+
+NO_FUTURES_HOST = {
+    "BINANCE_FUTURES_STREAM_URL": f"ws://127.0.0.1:{free_port()}/market",
+    "CHATBOT_PRICE_DELAY_NOTICE": "0",
+}
+
+
+@pytest.mark.parametrize("overrides", [NO_FUTURES_HOST])
+async def test_an_unreachable_futures_host_does_not_delay_spot_alerts(alice, exchange, running_bot):
+    """Nothing follows a perpetual, so the futures stream failing to connect (as where Binance
+    serves no futures) leaves spot alerts live and undelayed. Its down state is queued when
+    `down_since` is set; the spot alert's round trip after that gives it time to be acted on."""
+    feed = runtime(running_bot).alert_feed
+    futures = feed.futures_stream
+    assert futures is not None
+    await until(lambda: futures.down_since is not None)
+    exchange.set_price("BTCUSDT", Decimal("60000"))
+    await sentinel_fires(alice, exchange, "BTCUSDT", "61000")
+    listing = await ask(alice, "/alerts")
+    assert "delayed" not in listing.text and feed.outages == 0, listing.text
 
 
 async def test_unknown_contracts_and_funding_on_spot_are_refused(alice, exchange):
