@@ -156,6 +156,29 @@ async def test_an_unreachable_futures_host_does_not_delay_spot_alerts(alice, exc
     assert "delayed" not in listing.text and feed.outages == 0, listing.text
 
 
+async def test_healthz_is_down_while_a_followed_perpetual_has_no_stream(
+    api, exchange, settings_factory
+):
+    """An unreachable futures host is no harm while nothing needs it, and /healthz says so
+    once a perpetual's alert needs it."""
+    from chatbot.app import running_bot as run
+    from tests.e2e.test_ops import healthz_until
+
+    port = free_port()
+    settings = settings_factory(
+        **NO_FUTURES_HOST, CHATBOT_HTTP_PORT=str(port), CHATBOT_HEALTH_INTERVAL="0.2"
+    )
+    async with run(settings, poll_timeout=1):
+        base = f"http://127.0.0.1:{port}"
+        _, checks = await healthz_until(base, lambda s, _: s == 200)
+        assert checks["futures_stream"] == "ok"
+        conv = api.conversation(api.user(ALICE, first_name="Alice"))
+        reply = await ask(conv, "/alert BTC.P > 1000000")
+        assert "Alert #1 set" in reply.text, reply.text
+        _, checks = await healthz_until(base, lambda s, _: s == 503)
+        assert checks["futures_stream"] == "down" and checks["market_stream"] == "ok"
+
+
 async def test_unknown_contracts_and_funding_on_spot_are_refused(alice, exchange):
     unknown = await ask(alice, "/alert FOOUSDT.P > 1")
     assert "no perpetual futures contract FOOUSDT.P" in unknown.text, unknown.text
