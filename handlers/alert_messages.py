@@ -49,7 +49,7 @@ def shown(kind: str, params: str | None, stored: str, symbol: str = "") -> str:
     return f"mark price {stored}" if contract_of(symbol) is not None else stored
 
 
-def _fired_value(kind: str, value: Decimal | None) -> str:
+def fired_value(kind: str, value: Decimal | None) -> str:
     """What an alert fired at: a price, or a funding alert's rate."""
     if kind == AlertKind.FUNDING and value is not None:
         return funding_text(value)
@@ -140,7 +140,7 @@ def _state(r: AlertRecord, now: float) -> str:
     fired = ""
     if r.fired_at is not None and r.fired_price is not None:
         when = datetime.fromtimestamp(r.fired_at, UTC)
-        fired = f"fired at {_fired_value(r.kind, r.fired_price)} on {when:%m-%d %H:%M} UTC"
+        fired = f"fired at {fired_value(r.kind, r.fired_price)} on {when:%m-%d %H:%M} UTC"
     if r.state is AlertState.FIRED:
         return fired
     if r.state is AlertState.PAUSED:
@@ -171,7 +171,7 @@ def render_fired(alerts: list[FiredAlert]) -> tuple[str, int]:
     size = len(head) + 10
     for a in alerts:
         condition = esc(shown(a.kind, a.params, a.condition, a.symbol))
-        fired_at = _fired_value(a.kind, a.price)
+        fired_at = fired_value(a.kind, a.price)
         what = "expired" if a.event is AlertEvent.EXPIRED else f"@ {fired_at}"
         line = f"#{a.alert_id} <b>{esc(a.symbol)}</b> {condition} {what}"
         if size + len(line) + 1 > MAX_TEXT:

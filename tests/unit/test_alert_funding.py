@@ -159,3 +159,21 @@ def test_a_funding_alert_is_worded_in_percent_with_four_decimals() -> None:
     assert fired_text("BTCUSDT.P", level, Decimal("0.000712"), Decimal("0.000712")) == (
         "<b>BTCUSDT.P</b> funding rate rose above +0.0500% (now +0.0712%)"
     )
+
+
+def test_alerts_lists_a_perpetual_level_on_the_mark_and_a_fired_rate_in_percent() -> None:
+    from dataclasses import replace
+
+    from handlers.alert_messages import render_list
+
+    funding = replace(
+        record(1, "BTCUSDT.P"), state=AlertState.FIRED, fired_at=0.0,
+        fired_price=Decimal("0.000712"), fire_count=1,
+    )  # fmt: skip
+    level = replace(
+        record(2, "ETHUSDT.P"), kind=AlertKind.PRICE.value, params=None, condition="≥ 4000",
+        threshold=Decimal(4000),
+    )  # fmt: skip
+    text = render_list([funding, level], None, 0.0)
+    assert "#1 BTCUSDT.P funding rate ≥ +0.0500% · fired at +0.0712% on 01-01 00:00 UTC" in text
+    assert "#2 ETHUSDT.P mark price ≥ 4000 · active" in text
