@@ -148,11 +148,12 @@ def _perpetual_condition(rest: list[str]) -> tuple[Condition, list[str]]:
     head = rest[0]
     if head.lower() == "funding":
         return funding_level(rest[1:])
-    if head in {">", "<"} or (head.endswith("%") and head[:1] in "+-"):
-        condition, after = _condition(rest)
+    if head in {">", "<"} or head.endswith("%"):
+        condition, after = _condition(rest)  # a mistake in it is told as on spot
         if isinstance(condition, PriceLevel):
             return condition, after
-    raise refuse_on_perpetual(" ".join(rest[:2]) if head.endswith("%") else head)
+        raise refuse_on_perpetual(" ".join(rest[:2]))  # a move over a window
+    raise refuse_on_perpetual(head)
 
 
 def _parse_move(text: str) -> Decimal:

@@ -75,6 +75,8 @@ def test_expiry_note_and_repeat_follow_a_funding_level() -> None:
         ("BTC.P funding > 0,05%", "not a funding rate"),
         ("BTC.P funding > ０.05%", "digits I cannot read"),
         ("USDT.P > 1", "not a perpetual futures symbol"),
+        ("BTC.P 5%", "Type a sign and a number"),
+        ("BTC.P >", "Which price?"),
     ],
 )
 def test_what_a_perpetual_does_not_take_is_told_with_an_example(text: str, told: str) -> None:
@@ -82,6 +84,23 @@ def test_what_a_perpetual_does_not_take_is_told_with_an_example(text: str, told:
         parse_alert(text.split())
     assert told in refused.value.user_message
     assert "/alert" in refused.value.user_message or "perpetual" in refused.value.user_message
+
+
+PERP_WORDS = st.sampled_from(
+    ["funding", "FUNDING", ">", "<", "0.05%", "-0.01%", "+0.05%", "0.05", "50%", "+5%", "-5%",
+     "15m", "rsi", "1h", "volume", "70000", "until", "for", "7d", "2026-12-31", "repeat", "note"]
+)  # fmt: skip
+
+
+@given(st.lists(PERP_WORDS, max_size=8))
+def test_any_words_on_a_perpetual_parse_to_its_kinds_or_are_refused(words: list[str]) -> None:
+    try:
+        spec = parse_alert(["BTC.P", *words])
+    except CommandError as exc:
+        assert "/alert" in exc.user_message or "under 200" in exc.user_message
+    else:
+        assert spec.symbol == "BTCUSDT.P"
+        assert isinstance(spec.condition, PriceLevel | FundingLevel)
 
 
 # -- the condition ---------------------------------------------------------------------------
