@@ -187,7 +187,9 @@ async def open_resources(
             notices=notices,
             futures=futures_service,
         ),
-        backtests=AlertBacktests(market_service, clock=clock, wait=settings.backtest_wait),
+        backtests=AlertBacktests(
+            market_service, clock=clock, wait=settings.backtest_wait, futures=futures_service
+        ),
         charts=ChartService(client, market_service),
         pnl=PnlService(client, key_service, trade_history, UsdtRates(client, pnl_repo)),
         risk=RiskService(

@@ -11,9 +11,11 @@ import asyncio
 import re
 from decimal import Decimal
 
+import aiohttp
 import pytest
 from telegram.ext import Application
 
+from chatbot.exchange.market_models import Kline
 from chatbot.runtime import runtime
 from chatbot.sandbox.botapi import Conversation
 from chatbot.sandbox.exchange import ExchangeSimulator
@@ -56,7 +58,7 @@ async def test_a_mark_price_alert_fires_once(alice, exchange, running_bot):
     at_mark(exchange, "BTCUSDT", "60000")
     reply = await ask(alice, "/alert btc.p > 61000 perp breakout")
     assert "Alert #1 set: BTCUSDT.P mark price ≥ 61000" in reply.text, reply.text
-    assert "Mark price now 60,000" in reply.text and "Backtest" not in reply.text
+    assert "Mark price now 60,000" in reply.text
     await marks_followed(running_bot, "BTCUSDT")
     at_mark(exchange, "BTCUSDT", "60900")  # not yet
     at_mark(exchange, "BTCUSDT", "61050")
@@ -68,6 +70,37 @@ async def test_a_mark_price_alert_fires_once(alice, exchange, running_bot):
     at_mark(exchange, "BTCUSDT", "61500")  # further up: a one-shot alert is done
     await sentinel_mark_fires(alice, exchange, "4000")
     assert told(alice) == [1, 2]
+
+
+async def test_a_mark_price_level_is_backtested_on_the_mark_price_candles(alice, exchange):
+    """The backtest line of a perpetual's level counts its crossings in Binance's mark price
+    candles (`/fapi/v1/markPriceKlines`), read here independently over plain aiohttp."""
+    from chatbot.services.alert_kinds import PriceLevel
+    from chatbot.services.backtest import backtest, backtest_interval
+
+    exchange.futures.set_basis("ETHUSDT", Decimal(0))
+    level = PriceLevel(">", Decimal(4000))
+    interval, count = backtest_interval(level)
+    candles: list[list] = []
+    end = None
+    async with aiohttp.ClientSession() as session:
+        while len(candles) < count + 1:
+            params = {"symbol": "ETHUSDT", "interval": interval, "limit": "1000"}
+            if end is not None:
+                params["endTime"] = str(end)
+            url = f"{exchange.futures_rest_url}/fapi/v1/markPriceKlines"
+            async with session.get(url, params=params) as response:
+                page = await response.json()
+            candles = page + candles
+            end = page[0][0] - 1
+    closed = [Kline.from_json(row) for row in candles[:-1][-count:]]
+    highs = sorted(k.high for k in closed)
+    level = PriceLevel(">", highs[len(highs) * 9 // 10])  # the top tenth of the highs
+    at_mark(exchange, "ETHUSDT", str((level.value * Decimal("0.97")).quantize(Decimal("0.01"))))
+    reply = await ask(alice, f"/alert ETH.P > {level.value}")
+    expected = backtest(level, closed, price_now=exchange.futures.mark_price("ETHUSDT"))
+    times = "once" if expected.fired == 1 else f"{expected.fired} times"
+    assert expected.fired > 0 and f"it would have fired {times}" in reply.text, reply.text
 
 
 async def test_a_funding_alert_fires_once(alice, exchange, running_bot):
