@@ -114,14 +114,17 @@ class HealthMonitor:
     def report(self) -> tuple[bool, dict[str, Any]]:
         """The /healthz answer: healthy or not, and the checks as JSON-ready values. Failures
         of background parts are shown; they do not by themselves make the bot unhealthy."""
-        stream = self._alerts.stream
+        stream, futures = self._alerts.stream, self._alerts.futures_stream
         backlog = self._alerts.sender.backlog
         watching = bool(stream.symbols or stream.klines)
+        # a futures host nobody needs (no perpetual followed) does not make the bot unhealthy
+        futures_down = futures is not None and bool(futures.symbols) and not futures.connected
         checks: dict[str, Any] = {
             "database": self._database,
             "exchange": self._exchange,
             "exchange_last_contact": _iso(self._client.last_success),
             "market_stream": OK if stream.connected or not watching else "down",
+            "futures_stream": "down" if futures_down else OK,
             "outbox_backlog": backlog,
             "failures": {
                 part: {"error": failure.error, "count": failure.count, "at": _iso(failure.at)}
@@ -135,7 +138,8 @@ class HealthMonitor:
                 "live": self._leases.live_ids,
                 "leases": {k.value: sorted(self._leases.held(k)) for k in ShardKind},
             }
-        healthy = all(checks[k] == OK for k in ("database", "exchange", "market_stream"))
+        vital = ("database", "exchange", "market_stream", "futures_stream")
+        healthy = all(checks[k] == OK for k in vital)
         return healthy and backlog < OUTBOX_BACKLOG_LIMIT, checks
 
 

@@ -107,6 +107,7 @@ async def open_resources(
     stream_url = present(settings.binance_stream_url, "BINANCE_STREAM_URL")
     ws_api_url = present(settings.binance_ws_api_url, "BINANCE_WS_API_URL")
     futures_url = present(settings.binance_futures_api_url, "BINANCE_FUTURES_API_URL")
+    futures_stream_url = present(settings.binance_futures_stream_url, "BINANCE_FUTURES_STREAM_URL")
     db = await open_database(settings.database_url)
     health = HealthBoard()
     client = BinanceClient(api_url, weight_share=settings.weight_share / 100)
@@ -184,8 +185,11 @@ async def open_resources(
             cooldown=settings.alert_cooldown,
             delay_notice_after=settings.price_delay_notice,
             notices=notices,
+            futures=futures_service,
         ),
-        backtests=AlertBacktests(market_service, clock=clock, wait=settings.backtest_wait),
+        backtests=AlertBacktests(
+            market_service, clock=clock, wait=settings.backtest_wait, futures=futures_service
+        ),
         charts=ChartService(client, market_service, futures_service),
         pnl=PnlService(client, key_service, trade_history, UsdtRates(client, pnl_repo)),
         risk=RiskService(
@@ -198,7 +202,8 @@ async def open_resources(
         setkey=SetkeyConversations(db, vault, clock=clock),
         preferences=preferences,
     )
-    # one count of WebSocket connection attempts for both streams (Binance's per-IP limit)
+    # one count of WebSocket connection attempts for every stream (Binance's per-IP limit; the
+    # futures host may well count apart, but sharing the count can only make us more careful)
     attempts = ConnectionAttempts(settings.ws_connect_limit, settings.ws_connect_window)
     user_stream = UserStreamSettings(url=ws_api_url, subscription_ids=settings.ws_subscription_ids)
     open_user_stream = functools.partial(
@@ -221,6 +226,9 @@ async def open_resources(
     )
     market_stream = MarketStreamSettings(url=stream_url)
     open_market_stream = functools.partial(MarketStream, market_stream, attempts=attempts)
+    open_futures_stream = functools.partial(
+        MarketStream, futures_stream_settings(futures_stream_url), attempts=attempts
+    )
     alerts_live = AlertFeed(
         open_market_stream,
         services.alerts,
@@ -231,6 +239,7 @@ async def open_resources(
         leases=leases,
         notices=notices,
         expiry_every=settings.alert_expiry_check,
+        open_futures_stream=open_futures_stream,
     )
     digests = DigestScheduler(
         preference_repo,
@@ -248,6 +257,16 @@ async def open_resources(
     with suppress(BinanceError):
         await futures_client.exchange_info()  # the futures weight limits, apart from spot's
     return Resources(db, client, futures_client, live, alerts_live, watch, leases, digests, health)
+
+
+def futures_stream_settings(url: str) -> MarketStreamSettings:
+    """The futures mark price stream: every followed perpetual's mark price and funding rate
+    each second. Binance's futures streams take 10 incoming messages a second (spot 5) and
+    ping every 3 minutes (spot every 20 s): a socket with nothing subscribed is quiet that
+    long, so only a longer silence means a dead one."""
+    return MarketStreamSettings(
+        url=url, channel="markPrice@1s", control_rate=10.0, silence_timeout=200.0
+    )
 
 
 async def close_resources(resources: Resources) -> None:

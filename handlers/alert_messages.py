@@ -11,6 +11,7 @@ from chatbot.services.alert_kinds import (
     AlertKind,
     Condition,
     Expiry,
+    FundingLevel,
     IndicatorCondition,
     Move,
     VolumeSpike,
@@ -18,6 +19,7 @@ from chatbot.services.alert_kinds import (
 )
 from chatbot.services.alerts import NewAlert
 from chatbot.services.backtest import BacktestResult
+from chatbot.services.futures_market import contract_of
 from chatbot.storage.alerts import AlertRecord, AlertState
 from chatbot.storage.outbox import AlertEvent, FiredAlert
 from handlers.alert_texts import (
@@ -27,6 +29,7 @@ from handlers.alert_texts import (
     expires_in,
     expiry_text,
     fired_text,
+    funding_text,
     window_text,
 )
 from handlers.common import esc, num
@@ -36,11 +39,21 @@ BACKTEST_PENDING = "⏳ Backtest over the last 90 days: reading the candles…"
 BACKTEST_FAILED = "The backtest could not be computed now (Binance did not answer in time)."
 
 
-def shown(kind: str, params: str | None, stored: str) -> str:
+def shown(kind: str, params: str | None, stored: str, symbol: str = "") -> str:
     """An alert's condition in words: a price level as it was stored when set ("≥ 70000",
-    "+5% (≥ 73500)"), the other kinds worded from their JSON."""
+    "+5% (≥ 73500)"; on a perpetual's `symbol`, "mark price ≥ 70000"), the other kinds
+    worded from their JSON."""
     condition = _condition(kind, params)
-    return stored if condition is None else condition_text(condition)
+    if condition is not None:
+        return condition_text(condition)
+    return f"mark price {stored}" if contract_of(symbol) is not None else stored
+
+
+def fired_value(kind: str, value: Decimal | None) -> str:
+    """What an alert fired at: a price, or a funding alert's rate."""
+    if kind == AlertKind.FUNDING and value is not None:
+        return funding_text(value)
+    return num(value)
 
 
 def _condition(kind: str, params: str | None) -> Condition | None:
@@ -60,7 +73,7 @@ def render_new(new: NewAlert, now: float, expiry: Expiry | None = None) -> str:
         extra += f" · {expiry_text(expiry, datetime.fromtimestamp(now, UTC).date())}"
     elif record.expires_at is not None:
         extra += f" · {expires_in(record.expires_at, now)}"
-    condition = shown(record.kind, record.params, record.condition)
+    condition = shown(record.kind, record.params, record.condition, record.symbol)
     note = f"\nNote: {esc(record.note)}" if record.note else ""
     return (
         f"🔔 Alert #{record.id} set: {esc(record.symbol)} {esc(condition)}{extra}\n"
@@ -69,8 +82,16 @@ def render_new(new: NewAlert, now: float, expiry: Expiry | None = None) -> str:
 
 
 def _now_line(new: NewAlert, condition: Condition | None) -> str:
+    if condition is None and contract_of(new.record.symbol) is not None:
+        return (
+            f"Mark price now {num(new.price)}, {num(abs(new.distance_pct), 2)}% away. "
+            "Checked on every mark price update (each second)."
+        )
     if condition is None:
         return f"Now {num(new.price)}, {num(abs(new.distance_pct), 2)}% away."
+    if isinstance(condition, FundingLevel):
+        rate = "" if new.rate is None else f"Funding rate now {funding_text(new.rate)}, "
+        return f"{rate}mark price {num(new.price)}. Checked on every mark price update."
     if isinstance(condition, Move):
         change = "" if new.change is None else f"; {_signed(new.change)}% over the last "
         window = window_text(condition.window) if change else ""
@@ -104,7 +125,7 @@ def render_list(records: list[AlertRecord], down_since: float | None, now: float
     room = MAX_TEXT - len("\n".join([*head, tail])) - 80  # 80: the "older not shown" line
     lines: list[str] = []
     for r in reversed(records):  # the most recent first, until the page is full
-        condition = shown(r.kind, r.params, r.condition)
+        condition = shown(r.kind, r.params, r.condition, r.symbol)
         line = f"#{r.id} {esc(r.symbol)} {esc(condition)} · {_state(r, now)}" + _note(r)
         if len(line) + 1 > room:
             break
@@ -119,7 +140,7 @@ def _state(r: AlertRecord, now: float) -> str:
     fired = ""
     if r.fired_at is not None and r.fired_price is not None:
         when = datetime.fromtimestamp(r.fired_at, UTC)
-        fired = f"fired at {num(r.fired_price)} on {when:%m-%d %H:%M} UTC"
+        fired = f"fired at {fired_value(r.kind, r.fired_price)} on {when:%m-%d %H:%M} UTC"
     if r.state is AlertState.FIRED:
         return fired
     if r.state is AlertState.PAUSED:
@@ -149,8 +170,9 @@ def render_fired(alerts: list[FiredAlert]) -> tuple[str, int]:
     lines: list[str] = []
     size = len(head) + 10
     for a in alerts:
-        condition = esc(shown(a.kind, a.params, a.condition))
-        what = "expired" if a.event is AlertEvent.EXPIRED else f"@ {num(a.price)}"
+        condition = esc(shown(a.kind, a.params, a.condition, a.symbol))
+        fired_at = fired_value(a.kind, a.price)
+        what = "expired" if a.event is AlertEvent.EXPIRED else f"@ {fired_at}"
         line = f"#{a.alert_id} <b>{esc(a.symbol)}</b> {condition} {what}"
         if size + len(line) + 1 > MAX_TEXT:
             break
@@ -172,8 +194,8 @@ def _full_line(a: FiredAlert) -> str:
         return expired_text(a.alert_id, a.symbol, condition, expired_on, a.note)
     if condition is None or a.price is None:
         return (
-            f"🔔 <b>{esc(a.symbol)}</b> {esc(a.condition)}: crossed at "
-            f"{num(a.price)} ({_hms(a.fired_at)}) · alert #{a.alert_id}{note}"
+            f"🔔 <b>{esc(a.symbol)}</b> {esc(shown(a.kind, a.params, a.condition, a.symbol))}: "
+            f"crossed at {num(a.price)} ({_hms(a.fired_at)}) · alert #{a.alert_id}{note}"
         )
     told = fired_text(a.symbol, condition, a.price, a.measured)
     return f"🔔 {told} ({_hms(a.fired_at)}) · alert #{a.alert_id}{note}"

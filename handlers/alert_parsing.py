@@ -10,6 +10,10 @@
     macd 1h x signal               MACD (12, 26, 9) crossing its signal line (x, x+, x-)
     bb [20] 1h > upper             the close crossing a Bollinger band (upper, middle, lower)
     volume 5m > 3x                 the candle's volume against its 20-candle average
+    funding > 0.05%                on a perpetual (BTCUSDT.P, BTC.P, BTC-PERP): its funding rate
+
+A perpetual takes price levels, met on its mark price, and funding levels only (see
+alert_funding_parsing.py); its symbol becomes its key, `BTCUSDT.P`.
 
 Candle intervals are Binance's kline intervals (`INTERVAL_SECONDS`: 1m to 1w; 1M, a month,
 is not offered). Parsing checks the shape only: whether the symbol exists, or the expiry is
@@ -40,12 +44,16 @@ from chatbot.services.alert_kinds import (
     PriceLevel,
     VolumeSpike,
 )
+from chatbot.services.futures_market import futures_key
+from handlers.alert_funding_parsing import FUNDING_ON_SPOT, funding_level, refuse_on_perpetual
 from handlers.parsing import (
     MAX_MOVE,
     CommandError,
     _clip,
     _refuse_foreign_digits,
     _refuse_many_decimals,
+    names_perpetual,
+    normalize_futures_symbol,
     normalize_symbol,
     parse_amount,
 )
@@ -86,8 +94,15 @@ def parse_alert(args: list[str], *, today: date | None = None) -> AlertSpec:
     tokens = " ".join(args).replace(">", " > ").replace("<", " < ").split()
     if len(tokens) < 2:
         raise CommandError(f"Type it like {ALERT_EXAMPLE}")
-    symbol = normalize_symbol(tokens[0], "/alert BTCUSDT > 70000")
-    condition, rest = _condition(tokens[1:])
+    if names_perpetual(tokens[0]):
+        contract = normalize_futures_symbol(tokens[0], "/alert BTC.P > 70000", suffix_required=True)
+        symbol = futures_key(contract)
+        condition, rest = _perpetual_condition(tokens[1:])
+    else:
+        symbol = normalize_symbol(tokens[0], "/alert BTCUSDT > 70000")
+        if tokens[1].lower() == "funding":
+            raise CommandError(FUNDING_ON_SPOT)
+        condition, rest = _condition(tokens[1:])
     expiry, rest = _expiry(rest, today)
     repeat = bool(rest) and rest[-1].lower() == "repeat"
     note = " ".join(rest[:-1] if repeat else rest).strip() or None
@@ -126,6 +141,19 @@ def _condition(rest: list[str]) -> tuple[Condition, list[str]]:
             f"Examples: {ALERT_EXAMPLE}, {RSI_EXAMPLE}"
         )
     raise CommandError(f"“{_clip(head)}” is not a condition. Type it like {ALERT_EXAMPLE}")
+
+
+def _perpetual_condition(rest: list[str]) -> tuple[Condition, list[str]]:
+    """A perpetual's condition: a price level on its mark price, or `funding > 0.05%`."""
+    head = rest[0]
+    if head.lower() == "funding":
+        return funding_level(rest[1:])
+    if head in {">", "<"} or head.endswith("%"):
+        condition, after = _condition(rest)  # a mistake in it is told as on spot
+        if isinstance(condition, PriceLevel):
+            return condition, after
+        raise refuse_on_perpetual(" ".join(rest[:2]))  # a move over a window
+    raise refuse_on_perpetual(head)
 
 
 def _parse_move(text: str) -> Decimal:

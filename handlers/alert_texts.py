@@ -19,6 +19,7 @@ from chatbot.services.alert_kinds import (
     Condition,
     Crossing,
     Expiry,
+    FundingLevel,
     Indicator,
     IndicatorCondition,
     Move,
@@ -43,6 +44,9 @@ def condition_text(condition: Condition, level: Decimal | None = None) -> str:
         return _price_text(condition, level)
     if isinstance(condition, Move):
         return f"{_pct(condition.pct)} in {window_text(condition.window)}"
+    if isinstance(condition, FundingLevel):
+        arrow = "≥" if condition.operator == ">" else "≤"
+        return f"funding rate {arrow} {funding_text(condition.rate)}"
     if isinstance(condition, VolumeSpike):
         return (
             f"{condition.interval} volume ≥ {num(condition.factor)}× its "
@@ -117,6 +121,10 @@ def fired_text(symbol: str, condition: Condition, price: Decimal, measured: Deci
         return f"{name} {esc(condition_text(condition))}: crossed at {num(price)}"
     if isinstance(condition, Move):
         return f"{name} {esc(_move_fired(condition, price, measured))}"
+    if isinstance(condition, FundingLevel):
+        way = "rose above" if condition.operator == ">" else "fell below"
+        now = measured if measured is not None else price
+        return f"{name} funding rate {way} {funding_text(condition.rate)} (now {funding_text(now)})"
     if isinstance(condition, VolumeSpike):
         times = f"{num(measured, 1)}×" if measured is not None else f"≥ {num(condition.factor)}×"
         return (
@@ -183,6 +191,12 @@ def backtest_line(fired: int, median_move: Decimal | None, days: int, full_days:
     return (
         f"{span} it would have fired {times}; median move in the 24 h after: {_pct(median_move, 1)}"
     )
+
+
+def funding_text(rate: Decimal) -> str:
+    """A funding rate (Binance's fraction) as a signed percentage with 4 decimals:
+    Decimal("0.0005") -> "+0.0500%", Decimal("-0.0001") -> "-0.0100%"."""
+    return f"{rate * HUNDRED:+.4f}%"
 
 
 def _pct(value: Decimal, places: int | None = None) -> str:

@@ -21,6 +21,7 @@ from telegram.error import (
 )
 from telegram.ext import CallbackQueryHandler
 
+from chatbot.services.alert_kinds import FundingLevel
 from chatbot.services.backtest import BacktestResult
 from chatbot.services.delivery import MessageKind
 from chatbot.services.outbox import Delivery, SendResult
@@ -53,7 +54,8 @@ MAX_TEXT = 4096
 async def alert(update: Update, context: BotContext) -> None:
     """/alert SYMBOL CONDITION [until DATE | for DURATION] [note] [repeat] (no key needed):
     a price level, a move over a window, an indicator or a volume spike; the reply adds how
-    often it would have fired over the last 90 days."""
+    often it would have fired over the last 90 days. On a perpetual (`BTCUSDT.P`): the mark
+    price (backtested on the mark price's candles) or the funding rate (no backtest line)."""
     owner = user_id(update)
     zone = await context.services.preferences.zone(owner)
     spec = parse_alert(context.args or [], today=datetime.now(zone).date())
@@ -61,6 +63,9 @@ async def alert(update: Update, context: BotContext) -> None:
     async with typing(update):
         new = await context.services.alerts.create(owner, chat_id, spec)
         text = render_new(new, time.time(), spec.expiry)
+        if isinstance(spec.condition, FundingLevel):  # no candles of funding: no backtest line
+            await reply(update, text)
+            return
         backtest = context.services.backtests.start(new.record.symbol, spec.condition, new.price)
         await asyncio.wait({backtest}, timeout=context.services.backtests.wait)
     if backtest.done():

@@ -99,6 +99,8 @@ COMMANDS: tuple[Command, ...] = (
         "/alert BTC rsi 1h &lt; 30 · ema 20 x 50 4h · macd 1h x signal · bb 1h &gt; upper — "
         "at a candle's close, when it crosses (x+ up, x- down)",
         "/alert BTC volume 5m &gt; 3x — a candle's volume at 3× its 20-candle average",
+        "/alert BTC.P &gt; 70000 or +5% — a perpetual's mark price; "
+        "/alert BTC.P funding &gt; 0.05% (or &lt; -0.01%) — its funding rate",
         "then <i>until 2026-12-31</i> or <i>for 7d</i> to expire, a note, <i>repeat</i> to "
         "re-arm (15 min cooldown); /alerts lists; /unalert 12 or all")),
     Command("alerts", alerts.alerts, "Your alerts", Section.ALERTS),

@@ -11,7 +11,7 @@ from chatbot.exchange.models import Order
 from chatbot.services.delivery import DigestEvery, DigestSchedule, UserSettings, zone_named
 from chatbot.services.digest import Digest
 from chatbot.storage.alerts import AlertRecord
-from handlers.alert_messages import shown
+from handlers.alert_messages import fired_value, shown
 from handlers.common import esc, num, reply, user_id
 from handlers.context import BotContext
 from handlers.settings_parsing import WEEKDAYS, parse_digest
@@ -95,8 +95,9 @@ def _alerts(fired: list[AlertRecord]) -> list[str]:
         return ["No alerts fired since the last digest."]
     lines = [f"Alerts fired since the last digest ({len(fired)}):"]
     for a in fired[-MAX_LINES:]:
-        at = f" at {num(a.fired_price)}" if a.fired_price is not None else ""
-        lines.append(f"  #{a.id} {esc(a.symbol)} {esc(shown(a.kind, a.params, a.condition))}{at}")
+        at = f" at {fired_value(a.kind, a.fired_price)}" if a.fired_price is not None else ""
+        condition = shown(a.kind, a.params, a.condition, a.symbol)
+        lines.append(f"  #{a.id} {esc(a.symbol)} {esc(condition)}{at}")
     if len(fired) > MAX_LINES:
         lines.append(f"  … and {len(fired) - MAX_LINES} more: /alerts")
     return lines

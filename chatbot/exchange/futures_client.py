@@ -153,6 +153,18 @@ class FuturesMarketClient(RestTransport):
         2 below 500, 5 up to 1000, 10 beyond)."""
         return await candles(self, "/fapi/v1/klines", symbol, interval, limit, start_time, end_time)
 
+    async def mark_price_klines(
+        self,
+        symbol: str,
+        interval: str,
+        limit: int = 100,
+        start_time: int | None = None,
+    ) -> list[Kline]:
+        """Candles of one contract's MARK price, oldest first (weights as `klines`): prices
+        only, Binance's volume fields are "0"."""
+        path = "/fapi/v1/markPriceKlines"
+        return await candles(self, path, symbol, interval, limit, start_time)
+
     def _count_funding_call(self) -> None:
         """Keep fundingRate calls under `weight_share` of Binance's 500 per 5 minutes."""
         now = time.monotonic()

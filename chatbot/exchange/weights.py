@@ -82,6 +82,7 @@ FUTURES_WEIGHTS: dict[tuple[str, str], Weight] = {
     ("GET", "/fapi/v1/openInterest"): 1,
     ("GET", "/fapi/v1/trades"): 5,
     ("GET", "/fapi/v1/klines"): _futures_klines,
+    ("GET", "/fapi/v1/markPriceKlines"): _futures_klines,  # the same table as klines
 }
 
 REST_WEIGHTS: dict[tuple[str, str], Weight] = {

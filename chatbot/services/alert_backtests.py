@@ -20,6 +20,7 @@ from decimal import Decimal
 from chatbot.exchange.market_models import Kline
 from chatbot.services.alert_kinds import INTERVAL_SECONDS, Condition
 from chatbot.services.backtest import BacktestResult, backtest, backtest_interval
+from chatbot.services.futures_market import FuturesMarketService, contract_of
 from chatbot.services.market import MarketService
 
 DEFAULT_WAIT = 3.0  # seconds
@@ -40,7 +41,9 @@ class AlertBacktests:
         *,
         clock: Callable[[], float] = time.time,
         wait: float = DEFAULT_WAIT,
+        futures: FuturesMarketService | None = None,
     ) -> None:
+        self._futures = futures  # a perpetual's (`BTCUSDT.P`) candles: its mark price's
         self.wait = wait  # seconds a reply waits for a backtest (CHATBOT_BACKTEST_WAIT)
         self._market = market
         self._clock = clock
@@ -86,11 +89,21 @@ class AlertBacktests:
         since = int(now * 1000) - (count + 1) * step_ms  # one more: `count` closed ones
         if kept is not None and kept.klines and kept.klines[0].open_time <= since:
             since = kept.klines[-1].open_time + 1
-            klines = kept.klines + await self._market.closed_klines(symbol, interval, since)
+            klines = kept.klines + await self._closed(symbol, interval, since)
         else:
-            klines = await self._market.closed_klines(symbol, interval, since)
+            klines = await self._closed(symbol, interval, since)
         self._series[key] = _Series(klines[-count:])
         self._series.move_to_end(key)
         while len(self._series) > CACHED_SERIES:
             self._series.popitem(last=False)
         return klines
+
+    async def _closed(self, symbol: str, interval: str, since: int) -> list[Kline]:
+        """A spot symbol's closed candles, or a perpetual's mark price candles (a mark price
+        level is met on the mark price, so it is tested on it)."""
+        contract = contract_of(symbol)
+        if contract is None:
+            return await self._market.closed_klines(symbol, interval, since)
+        if self._futures is None:
+            raise ValueError(f"no futures market to read {symbol}'s candles from")
+        return await self._futures.closed_mark_klines(contract, interval, since)

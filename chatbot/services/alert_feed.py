@@ -1,10 +1,14 @@
-"""Price alerts kept live: the market stream in, the outbox out.
+"""Price alerts kept live: the market streams in, the outbox out.
 
-The market stream feeds every trade to the alert service; firings land in the outbox; the
-outbox sender delivers them through an `AlertNotifier` (implemented by the handlers). The feed
-also counts stream outages and, after a long one (the alert service decides how long), asks the
-notifier to tell each chat with alerts, once, that prices are live again. `chatbot/app.py`
-builds it and gives it what it needs.
+The market stream feeds every trade to the alert service, and a second one on Binance's
+futures streams (`markPrice@1s`) every followed perpetual's mark price and funding rate: a
+symbol the scope follows goes to the stream of its market (a perpetual's key `BTCUSDT.P` to the
+futures stream, as `BTCUSDT`; see services/futures_market.py), and what that stream reports
+comes back under the key. Firings land in the outbox; the outbox sender delivers them through
+an `AlertNotifier` (implemented by the handlers). Prices count as down while either stream is
+down; the feed counts such outages and, after a long one (the alert service decides how
+long), asks the notifier to tell each chat with alerts, once, that prices are live again.
+`chatbot/app.py` builds it and gives it what it needs.
 
 With a lease keeper, the book and the stream hold only the symbols of the market shards this
 replica holds: a gained shard's alerts are read and caught up as after a stream gap, a lost
@@ -21,10 +25,11 @@ from decimal import Decimal
 from typing import Protocol
 
 from chatbot.exchange.errors import BinanceError
-from chatbot.exchange.market_stream.group import KlineHandler, PriceHandler
+from chatbot.exchange.market_stream.group import FundingHandler, KlineHandler, PriceHandler
 from chatbot.exchange.market_stream.stream import GapHandler, MarketStream, StateHandler
 from chatbot.health import HealthBoard
 from chatbot.services.alerts import AlertService
+from chatbot.services.futures_market import contract_of, futures_key
 from chatbot.services.keys import KeyService
 from chatbot.services.leases import LeaseKeeper
 from chatbot.services.notices import AlertChange, AlertNotice, ChangeNotices
@@ -67,6 +72,19 @@ class OpenMarketStream(Protocol):
     ) -> MarketStream: ...
 
 
+class OpenFuturesStream(Protocol):
+    """Builds the futures mark price stream with the feed's handlers."""
+
+    def __call__(
+        self,
+        *,
+        on_price: PriceHandler,
+        on_funding: FundingHandler,
+        on_gap: GapHandler,
+        on_state: StateHandler,
+    ) -> MarketStream: ...
+
+
 class AlertFeed:
     """Keeps the alert book fed with live prices and the outbox sending."""
 
@@ -81,6 +99,7 @@ class AlertFeed:
         leases: LeaseKeeper | None = None,
         notices: ChangeNotices | None = None,
         expiry_every: float = EXPIRY_EVERY,
+        open_futures_stream: OpenFuturesStream | None = None,
     ) -> None:
         self._expiry_every = expiry_every
         self._alerts = alerts
@@ -94,17 +113,29 @@ class AlertFeed:
         self.outages = 0
         self._repo = repo
         self._notifier = notifier
+        self._down: set[str] = set()  # the streams down now: "spot", "futures"
+        self._up = True  # the feed's state as last acted on
         scope = alerts.scope
         self.stream = open_stream(
             on_price=self._on_price,
             on_kline=scope.on_kline,
             on_gap=scope.on_gap,
-            on_state=self._on_state,
+            on_state=self._state_of("spot"),
+        )
+        self.futures_stream = (
+            None
+            if open_futures_stream is None
+            else open_futures_stream(
+                on_price=self._on_mark,
+                on_funding=self._on_funding,
+                on_gap=self._on_futures_gap,
+                on_state=self._state_of("futures"),
+            )
         )
         self.sender = OutboxSender(
             repo.outbox, self._send, alerts.pause_chat, alerts.fired, health=health
         )
-        scope.follow_with(self.stream.add, self.stream.remove)
+        scope.follow_with(self._watch, self._unwatch)
         scope.follow_klines_with(self.stream.add_klines, self.stream.remove_klines)
         if leases is not None:
             scope.restrict_to(leases.owns_symbol)
@@ -115,6 +146,8 @@ class AlertFeed:
             await self._notices.on_alerts(self._heard)
             await self._notices.on_chats(self._alerts.chat_heard)
         await self.stream.start()
+        if self.futures_stream is not None:
+            await self.futures_stream.start()
         count = await self._alerts.load()
         log.info("price alerts loaded: %d active", count)
         self.sender.start()
@@ -131,6 +164,8 @@ class AlertFeed:
         await self.sender.stop()
         await self._alerts.stop()
         await self.stream.stop()
+        if self.futures_stream is not None:
+            await self.futures_stream.stop()
 
     async def _prune(self) -> None:
         """Forget long-fired one-shot alerts now and every `PRUNE_EVERY` seconds."""
@@ -202,11 +237,67 @@ class AlertFeed:
                 await self._alerts.scope.forget(alert_id)
 
     async def _send(self, chat_id: int, alerts: list[FiredAlert]) -> SendResult:
-        can_trade = len(alerts) == 1 and await self._keys.has_key(alerts[0].user_id)
+        """A single spot alert's owner with a key gets a Trade button (no futures orders
+        from the chat: a perpetual's alert never does)."""
+        can_trade = (
+            len(alerts) == 1
+            and contract_of(alerts[0].symbol) is None
+            and await self._keys.has_key(alerts[0].user_id)
+        )
         return await self._notifier.alerts_fired(chat_id, alerts, can_trade=can_trade)
+
+    # -- the two streams ---------------------------------------------------------------------
+
+    async def _watch(self, symbol: str) -> None:
+        """Follow a symbol on the stream of its market (a perpetual's key on the futures one)."""
+        contract = contract_of(symbol)
+        if contract is None:
+            await self.stream.add(symbol)
+        elif self.futures_stream is not None:
+            await self.futures_stream.add(contract)
+        else:
+            log.warning("no futures stream: %s is not followed", symbol)
+
+    async def _unwatch(self, symbol: str) -> None:
+        contract = contract_of(symbol)
+        if contract is None:
+            await self.stream.remove(symbol)
+        elif self.futures_stream is not None:
+            await self.futures_stream.remove(contract)
 
     def _on_price(self, symbol: str, price: Decimal, event_time_ms: int) -> None:
         self._alerts.scope.on_price(symbol, price, time_ms=event_time_ms)
+
+    def _on_mark(self, contract: str, mark: Decimal, event_time_ms: int) -> None:
+        self._alerts.scope.on_price(futures_key(contract), mark, time_ms=event_time_ms)
+
+    def _on_funding(self, contract: str, rate: Decimal, event_time_ms: int) -> None:
+        self._alerts.scope.on_funding(futures_key(contract), rate)
+
+    async def _on_futures_gap(self, contracts: list[str]) -> None:
+        await self._alerts.scope.on_gap([futures_key(c) for c in contracts])
+
+    def _state_of(self, stream: str) -> StateHandler:
+        """One stream's up/down, folded into the feed's: down while spot's stream is, or the
+        futures stream while it carries some perpetual (a futures host that cannot be reached,
+        as in a region Binance serves no futures to, must not mark spot prices delayed)."""
+
+        async def changed(up: bool) -> None:
+            if up:
+                self._down.discard(stream)
+            else:
+                self._down.add(stream)
+            feed_up = not self._feed_down()
+            if feed_up != self._up:
+                self._up = feed_up
+                await self._on_state(feed_up)
+
+        return changed
+
+    def _feed_down(self) -> bool:
+        futures = self.futures_stream
+        carrying = futures is not None and bool(futures.symbols)
+        return "spot" in self._down or ("futures" in self._down and carrying)
 
     async def _on_state(self, up: bool) -> None:
         if not up:

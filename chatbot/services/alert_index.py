@@ -1,6 +1,8 @@
 """The books of one replica, as one: each alert goes to the book of its kind.
 
-Price levels live in the `AlertBook` (bisection over thresholds), moves over a window in the
+Price levels live in the `AlertBook` (bisection over thresholds; a perpetual's levels, keyed
+`BTCUSDT.P`, are met on its mark price), perpetuals' funding levels in a second `AlertBook`
+keyed the same way (the threshold is the rate, a fraction), moves over a window in the
 `MoveBook` (a reference price per window), indicators and volume spikes in the `CandleBook`
 (one series per symbol, interval and indicator, shared by every alert on it). The index
 dispatches an alert by its kind and merges what the books report, so the scope above it
@@ -37,31 +39,38 @@ class AlertIndex:
         prices: AlertBook | None = None,
         moves: MoveBook | None = None,
         candles: CandleBook | None = None,
+        funding: AlertBook | None = None,
     ) -> None:
         self.prices = prices if prices is not None else AlertBook()
+        self.funding = funding if funding is not None else AlertBook()
         self.moves = moves if moves is not None else MoveBook()
         self.candles = candles if candles is not None else CandleBook()
         self._symbol_of: dict[int, str] = {}  # moves' and candles' alerts (prices: the book)
 
     def __len__(self) -> int:
-        return len(self.prices) + len(self._symbol_of)
+        return len(self.prices) + len(self.funding) + len(self._symbol_of)
 
     def __contains__(self, alert_id: object) -> bool:
-        return alert_id in self.prices or alert_id in self._symbol_of
+        return alert_id in self.prices or alert_id in self.funding or alert_id in self._symbol_of
 
     def symbols(self) -> set[str]:
-        return self.prices.symbols() | self.moves.symbols() | self.candles.symbols()
+        books = (self.prices, self.funding, self.moves, self.candles)
+        return set().union(*(book.symbols() for book in books))
 
     def ids(self, symbol: str) -> list[int]:
-        return [*self.prices.ids(symbol), *self.moves.ids(symbol), *self.candles.ids(symbol)]
+        books = (self.prices, self.funding, self.moves, self.candles)
+        return [alert_id for book in books for alert_id in book.ids(symbol)]
 
     def symbol_of(self, alert_id: int) -> str | None:
-        view = self.prices.get(alert_id)
+        view = self.prices.get(alert_id) or self.funding.get(alert_id)
         return view.symbol if view is not None else self._symbol_of.get(alert_id)
 
     def wants_trades(self, symbol: str) -> bool:
-        """Whether the symbol's trades are needed (price levels and moves are met on trades)."""
-        return bool(self.prices.count(symbol) or self.moves.count(symbol))
+        """Whether the symbol's price stream is needed: trades for price levels and moves, a
+        perpetual's mark price updates (which carry its funding rate) for its levels."""
+        return bool(
+            self.prices.count(symbol) or self.moves.count(symbol) or self.funding.count(symbol)
+        )
 
     def intervals(self, symbol: str) -> set[str]:
         """The kline streams the symbol's indicator and volume alerts need."""
@@ -72,8 +81,9 @@ class AlertIndex:
         Raises ValueError for a row whose condition does not parse (a damaged row)."""
         fired_at = alert.fired_at if alert.repeat else None
         kind = AlertKind(alert.kind)
-        if kind is AlertKind.PRICE:
-            self.prices.add(
+        if kind in (AlertKind.PRICE, AlertKind.FUNDING):
+            book = self.prices if kind is AlertKind.PRICE else self.funding
+            book.add(
                 alert.id,
                 alert.symbol,
                 alert.direction,
@@ -95,10 +105,11 @@ class AlertIndex:
 
     def remove(self, alert_id: int) -> str | None:
         """Drop an alert; the symbol it was on, or None when no book held it."""
-        view = self.prices.get(alert_id)
-        if view is not None:
-            self.prices.remove(alert_id)
-            return view.symbol
+        for book in (self.prices, self.funding):
+            view = book.get(alert_id)
+            if view is not None:
+                book.remove(alert_id)
+                return view.symbol
         symbol = self._symbol_of.pop(alert_id, None)
         if symbol is not None and not self.moves.remove(alert_id):
             self.candles.remove(alert_id)
@@ -113,6 +124,12 @@ class AlertIndex:
         fired = [Firing(i, price) for i in crossed] + moved
         self._forget_one_shots(fired)
         return fired
+
+    def on_funding(self, key: str, rate: Decimal, now: float) -> list[Firing]:
+        """A perpetual's funding rate (a fraction) from its mark price stream: the funding
+        levels it meets, each fired with the rate as what was measured."""
+        crossed = self.funding.on_price(key, rate, now)
+        return [Firing(i, rate, rate) for i in crossed]
 
     def on_kline(
         self, symbol: str, interval: str, kline: Kline, closed: bool, now: float

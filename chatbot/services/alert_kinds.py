@@ -27,6 +27,7 @@ class AlertKind(StrEnum):
     MOVE = "move"  # a change over a window (`+3% 15m`)
     INDICATOR = "indicator"  # rsi, ema cross, macd cross, bollinger band, on closed candles
     VOLUME = "volume"  # a candle's volume against the average of the ones before
+    FUNDING = "funding"  # a perpetual's funding rate beyond a level (`funding > 0.05%`)
 
 
 # Binance's kline intervals an indicator or volume alert may use, with their length.
@@ -140,7 +141,19 @@ class VolumeSpike:
     kind = AlertKind.VOLUME
 
 
-Condition = PriceLevel | Move | IndicatorCondition | VolumeSpike
+@dataclass(frozen=True)
+class FundingLevel:
+    """`funding > 0.05%` on a perpetual (`BTCUSDT.P`): its funding rate, as Binance sends it
+    on the mark price stream, at or beyond `rate`. `rate` is a FRACTION like Binance's
+    (0.05% is Decimal("0.0005")); the chat shows it as a percentage."""
+
+    operator: str  # ">" | "<"
+    rate: Decimal
+
+    kind = AlertKind.FUNDING
+
+
+Condition = PriceLevel | Move | IndicatorCondition | VolumeSpike | FundingLevel
 
 
 @dataclass(frozen=True)
@@ -158,6 +171,8 @@ def to_json(condition: Condition) -> str:
         body: dict[str, Any] = {"operator": condition.operator, "value": str(condition.value)}
     elif isinstance(condition, Move):
         body = {"pct": str(condition.pct), "window": condition.window}
+    elif isinstance(condition, FundingLevel):
+        body = {"operator": condition.operator, "rate": str(condition.rate)}
     elif isinstance(condition, IndicatorCondition):
         body = {
             "indicator": condition.indicator.value,
@@ -184,6 +199,11 @@ def condition_from_json(kind: AlertKind, text: str) -> Condition:
             return PriceLevel(str(data["operator"]), Decimal(data["value"]))
         if kind is AlertKind.MOVE:
             return Move(Decimal(data["pct"]), int(data["window"]))
+        if kind is AlertKind.FUNDING:
+            operator = str(data["operator"])
+            if operator not in {">", "<"}:
+                raise ValueError(f"operator {operator!r}")
+            return FundingLevel(operator, Decimal(data["rate"]))
         if kind is AlertKind.INDICATOR:
             return IndicatorCondition(
                 Indicator(data["indicator"]),
@@ -221,6 +241,12 @@ class Firing:
     measured: Decimal | None = None
 
 
+def funding_pct(rate: Decimal) -> str:
+    """A funding rate (a fraction) as the grammar takes it, a percentage without a needless
+    zero: Decimal("0.0005") -> "0.05", Decimal("-0.0001") -> "-0.01"."""
+    return f"{(rate * 100).normalize():f}"
+
+
 def window_text(seconds: int) -> str:
     """A window or a duration as the grammar takes it: 900 -> "15m", 5400 -> "90m", 604800 ->
     "7d" (a week reads as 7d, the longest window)."""
@@ -243,6 +269,8 @@ def typed_form(condition: Condition) -> str:
         return f"{sign}{condition.pct.normalize():f}% {window_text(condition.window)}"
     if isinstance(condition, VolumeSpike):
         return f"volume {condition.interval} > {condition.factor.normalize():f}x"
+    if isinstance(condition, FundingLevel):
+        return f"funding {condition.operator} {funding_pct(condition.rate)}%"
     interval, crossing = condition.interval, condition.crossing
     if condition.indicator is Indicator.RSI:
         level = condition.level if condition.level is not None else Decimal(0)
@@ -264,6 +292,8 @@ def leaning(condition: Condition) -> tuple[bool, Decimal]:
         return condition.pct > 0, condition.pct
     if isinstance(condition, VolumeSpike):
         return True, condition.factor
+    if isinstance(condition, FundingLevel):
+        return condition.operator == ">", condition.rate
     if isinstance(condition, IndicatorCondition):
         up = condition.crossing in (Crossing.ABOVE, Crossing.UP, Crossing.EITHER)
         return up, condition.level if condition.level is not None else Decimal(0)

@@ -6,7 +6,7 @@ their typed form, and an `until`/`for` becomes the instant the alert expires."""
 from __future__ import annotations
 
 from datetime import datetime, time, timedelta
-from decimal import ROUND_FLOOR, Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
@@ -49,6 +49,28 @@ def alert_level(
     refuse_unreachable(rules, spec, price, direction, threshold)
     arrow = "≥" if spec.value > 0 else "≤"
     shown = threshold.quantize(Decimal("0.00000001")).normalize()
+    return direction, threshold, f"{sign}{spec.value.normalize():f}% ({arrow} {shown:f})"
+
+
+def mark_level(
+    spec: LevelSpec, mark: Decimal, tick_size: Decimal | None
+) -> tuple[AlertDirection, Decimal, str]:
+    """A perpetual's level, met on its mark price: `> 70000`, `< 60000` as typed, `+5%` from
+    the mark now rounded to the contract's tick away from the mark (up for a rise, down for a
+    fall), so the level is never nearer than asked."""
+    if spec.operator in {">", "<"}:
+        up = spec.operator == ">"
+        shown = f"{'≥' if up else '≤'} {spec.value.normalize():f}"
+        return (AlertDirection.ABOVE if up else AlertDirection.BELOW), spec.value, shown
+    if spec.value <= -HUNDRED:
+        raise UserError("A fall of 100% or more cannot happen. Example: /alert BTC.P -5%")
+    up = spec.value > 0
+    threshold = mark * (1 + spec.value / HUNDRED)
+    if tick_size:
+        threshold = to_step(threshold, tick_size, ROUND_CEILING if up else ROUND_FLOOR)
+    shown = threshold.quantize(Decimal("0.00000001")).normalize()
+    sign, arrow = ("+", "≥") if up else ("", "≤")
+    direction = AlertDirection.ABOVE if up else AlertDirection.BELOW
     return direction, threshold, f"{sign}{spec.value.normalize():f}% ({arrow} {shown:f})"
 
 

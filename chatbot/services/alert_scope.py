@@ -6,7 +6,10 @@ replicas, a replica's index holds only the alerts of the symbols whose market sh
 (`restrict_to`, `take_symbols`, `drop_symbols`, fed by the lease keeper through the alert feed);
 an alert made on another replica reaches it by `adopt`. A symbol's trades are followed while it
 has price or move alerts, its kline streams while it has indicator or volume alerts, and the
-candle history a book lacks is read over REST (background weight) and given to it. A firing is
+candle history a book lacks is read over REST (background weight) and given to it. A perpetual
+(its key `BTCUSDT.P`, see services/futures_market.py) is followed by its mark price, which
+carries its funding rate: `on_price` with the mark meets its price levels, `on_funding` its
+funding levels, and after a gap both are read from every contract's premium index. A firing is
 written (alert marked, message queued in the outbox) in one transaction before anything is
 sent; the outbox sender does the sending.
 """
@@ -24,6 +27,7 @@ from chatbot.exchange.market_models import Kline
 from chatbot.health import HealthBoard
 from chatbot.services.alert_index import AlertIndex
 from chatbot.services.alert_kinds import INTERVAL_SECONDS, Firing
+from chatbot.services.futures_market import FuturesMarketService, contract_of
 from chatbot.services.market import MarketService
 from chatbot.storage.alerts import AlertRecord, AlertRepository, AlertState
 from chatbot.storage.retry import until_written
@@ -51,9 +55,11 @@ class AlertScope:
         *,
         clock: Callable[[], float] = time.time,
         health: HealthBoard | None = None,
+        futures: FuturesMarketService | None = None,
     ) -> None:
         self._repo = repo
         self._market = market
+        self._futures = futures
         self.index = index
         self._clock = clock
         self._health = health or HealthBoard()
@@ -247,6 +253,14 @@ class AlertScope:
         if fired:
             self._fire(fired, symbol, now)
 
+    def on_funding(self, key: str, rate: Decimal, now: float | None = None) -> None:
+        """A perpetual's funding rate (a fraction) from its mark price stream: fire the
+        funding levels it meets, at `now` like `on_price`."""
+        now = self._clock() if now is None else now
+        fired = self.index.on_funding(key, rate, now)
+        if fired:
+            self._fire(fired, key, now)
+
     def on_kline(self, symbol: str, interval: str, kline: Kline, closed: bool) -> None:
         now = self._clock()
         fired = self.index.on_kline(symbol, interval, kline, closed, now)
@@ -255,13 +269,34 @@ class AlertScope:
 
     async def on_gap(self, symbols: list[str]) -> None:
         """After the stream was down: evaluate the current prices once, so a crossing during
-        the gap still fires, and read the candles missed (the books take each once)."""
+        the gap still fires, and read the candles missed (the books take each once).
+        Perpetuals' keys among `symbols` are evaluated on their mark price and funding rate
+        now (one read of every contract's premium index)."""
+        keys = [s for s in symbols if contract_of(s) is not None]
+        if keys:
+            await self._marks_now(keys)
+            if len(keys) == len(symbols):
+                return
+            symbols = [s for s in symbols if contract_of(s) is None]
         prices = await self._market.last_prices(refresh=True)
         for symbol in symbols:
             if symbol in prices and self.index.wants_trades(symbol):
                 self.on_price(symbol, prices[symbol])
         await self.catch_up(symbols)
         await self.seed_history()
+
+    async def _marks_now(self, keys: list[str]) -> None:
+        if self._futures is None:
+            return
+        marks = await self._futures.marks(refresh=True)
+        now = self._clock()
+        for key in keys:
+            premium = marks.get(contract_of(key) or "")
+            if premium is None or not self.index.wants_trades(key):
+                continue
+            self.on_price(key, premium.mark_price, now)
+            if premium.last_funding_rate is not None:
+                self.on_funding(key, premium.last_funding_rate, now)
 
     def _fire(self, fired: list[Firing], symbol: str, now: float) -> None:
         self._spawn(self._record(fired, symbol, now), "alert-firing")

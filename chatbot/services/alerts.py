@@ -19,18 +19,22 @@ from zoneinfo import ZoneInfo
 
 from chatbot.errors import UserError
 from chatbot.exchange.errors import BinanceError
+from chatbot.exchange.symbol_rules import SymbolRules
 from chatbot.health import HealthBoard
 from chatbot.services.alert_index import AlertIndex
 from chatbot.services.alert_kinds import (
     AlertKind,
     AlertSpec,
+    FundingLevel,
     Move,
     PriceLevel,
     condition_from_json,
     to_json,
 )
 from chatbot.services.alert_levels import alert_level, expiry_instant, kind_level
+from chatbot.services.alert_perpetuals import FUNDING_ON_SPOT, Terms, perpetual_terms
 from chatbot.services.alert_scope import AlertScope
+from chatbot.services.futures_market import FuturesMarketService, contract_of
 from chatbot.services.market import MarketService
 from chatbot.services.notices import AlertChange, ChangeNotices
 from chatbot.services.order_intent import OrderIntent
@@ -61,8 +65,9 @@ async def _utc(_: int) -> ZoneInfo:
 @dataclass(frozen=True)
 class NewAlert:
     record: AlertRecord
-    price: Decimal  # the price when it was set
+    price: Decimal  # the price when it was set (a perpetual's: its mark price)
     change: Decimal | None = None  # a move alert's change over its window then, in %
+    rate: Decimal | None = None  # a perpetual's funding rate then (a fraction)
 
     @property
     def distance_pct(self) -> Decimal:
@@ -84,8 +89,10 @@ class AlertService:
         delay_notice_after: float = DELAY_NOTICE_AFTER,
         notices: ChangeNotices | None = None,
         zone_of: ZoneOf = _utc,
+        futures: FuturesMarketService | None = None,
     ) -> None:
         self._repo = repo
+        self._futures = futures
         self._notices = notices
         self._retention = retention_days * 86_400
         self._paused: set[int] = set()
@@ -98,7 +105,7 @@ class AlertService:
         self._delay_after = delay_notice_after
         self._down_since: float | None = None
         self.scope = AlertScope(
-            repo, market, index or AlertIndex(), clock=clock, health=self._health
+            repo, market, index or AlertIndex(), clock=clock, health=self._health, futures=futures
         )
 
     @property
@@ -178,31 +185,33 @@ class AlertService:
     # -- the commands ------------------------------------------------------------------------
 
     async def create(self, user_id: int, chat_id: int, spec: AlertSpec) -> NewAlert:
-        rules = await self._market.resolve(spec.symbol)
-        if await self._repo.count_active(user_id) >= self._limit:  # spare Binance the quote
-            raise self._limit_reached()
-        price = (await self._market.quotes([rules.symbol]))[0].ticker.last_price
+        """A new alert on a spot symbol, or on a perpetual's key (`BTCUSDT.P`: its mark
+        price or its funding rate, see alert_perpetuals.py)."""
+        contract = contract_of(spec.symbol)
+        if contract is not None:
+            if self._futures is None:
+                raise UserError("Alerts on perpetual futures are not available here.")
+            terms = await perpetual_terms(self._futures, spec, contract)
+            await self._check_limit(user_id)
+        else:
+            if isinstance(spec.condition, FundingLevel):
+                raise UserError(FUNDING_ON_SPOT)
+            rules = await self._market.resolve(spec.symbol)
+            await self._check_limit(user_id)  # before the quote: spare Binance the weight
+            terms = await self._spot_terms(spec, rules)
         now = self._clock()
         expires_at = None
         if spec.expiry is not None:
             expires_at = expiry_instant(spec.expiry, now, await self._zone_of(user_id))
-        condition = spec.condition
-        change = None
-        if isinstance(condition, PriceLevel):
-            direction, threshold, shown = alert_level(condition, price, rules)
-            _refuse_met(rules.symbol, price, direction, threshold)
-        else:
-            direction, threshold, shown = kind_level(condition)
-            if isinstance(condition, Move):
-                change = await self._move_now(rules.symbol, condition, price)
+        condition, symbol = spec.condition, terms.symbol
         try:
             record = await self._repo.create(
                 user_id=user_id,
                 chat_id=chat_id,
-                symbol=rules.symbol,
-                direction=direction,
-                threshold=threshold,
-                condition=shown,
+                symbol=symbol,
+                direction=terms.direction,
+                threshold=terms.threshold,
+                condition=terms.shown,
                 note=spec.note,
                 repeat=spec.repeat,
                 cooldown=self._cooldown,
@@ -214,11 +223,29 @@ class AlertService:
         except AlertLimitReached:
             raise self._limit_reached() from None
         if self.scope.hold(record):
-            await self.scope.follow(rules.symbol)
-            if record.kind != AlertKind.PRICE:
-                await self._read_history(rules.symbol)
-        await self._announce(AlertChange.CREATED, [record.id], rules.symbol)
-        return NewAlert(record, price, change)
+            await self.scope.follow(symbol)
+            if record.kind not in (AlertKind.PRICE, AlertKind.FUNDING):
+                await self._read_history(symbol)
+        await self._announce(AlertChange.CREATED, [record.id], symbol)
+        return NewAlert(record, terms.price, terms.change, terms.rate)
+
+    async def _check_limit(self, user_id: int) -> None:
+        if await self._repo.count_active(user_id) >= self._limit:
+            raise self._limit_reached()
+
+    async def _spot_terms(self, spec: AlertSpec, rules: SymbolRules) -> Terms:
+        """A spot alert's level against the last price (a move's against its window too)."""
+        price = (await self._market.quotes([rules.symbol]))[0].ticker.last_price
+        condition = spec.condition
+        if isinstance(condition, PriceLevel):
+            direction, threshold, shown = alert_level(condition, price, rules)
+            _refuse_met(rules.symbol, price, direction, threshold)
+            return Terms(rules.symbol, price, direction, threshold, shown)
+        direction, threshold, shown = kind_level(condition)
+        change = None
+        if isinstance(condition, Move):
+            change = await self._move_now(rules.symbol, condition, price)
+        return Terms(rules.symbol, price, direction, threshold, shown, change)
 
     async def _read_history(self, symbol: str) -> None:
         """A new move, indicator or volume alert is live when the reply says it is set: its
@@ -277,6 +304,8 @@ class AlertService:
         record = await self._repo.get(alert_id)
         if record is None or record.user_id != user_id:
             raise UserError("This alert is not yours, or no longer exists.")
+        if contract_of(record.symbol) is not None:
+            raise UserError("Futures orders cannot be placed from the chat.")
         rules = await self._market.resolve(record.symbol)
         minimum = max(
             (f.min_notional for f in (rules.notional, rules.min_notional) if f is not None),

@@ -29,6 +29,7 @@ from chatbot.exchange.futures_models import (
     PremiumIndex,
 )
 from chatbot.exchange.market_models import Kline, MarketTrade
+from chatbot.exchange.weight_governor import background
 
 FUTURES_SUFFIX = ".P"
 MARK_CACHE_SECONDS = 2.0  # every contract's mark price and funding, read at most this often
@@ -192,6 +193,24 @@ class FuturesMarketService:
         """A contract's last `limit` candles, oldest first (for /chart BTCUSDT.P)."""
         contract = await self.resolve(name)
         return await self.client.klines(contract.symbol, interval, limit=limit)
+
+    async def closed_mark_klines(self, name: str, interval: str, since_ms: int) -> list[Kline]:
+        """A contract's closed mark price candles opened at or after `since_ms`, oldest first
+        (what a mark price alert's backtest reads), as background work of the futures weight
+        budget, 1,000 a call; the newest candle, still open, is left out."""
+        contract = await self.resolve(name)
+        klines: list[Kline] = []
+        start = since_ms
+        with background():
+            while True:
+                page = await self.client.mark_price_klines(
+                    contract.symbol, interval, limit=1000, start_time=start
+                )
+                klines += page
+                if len(page) < 1000:
+                    break
+                start = page[-1].open_time + 1
+        return klines[:-1]
 
     async def ticker(self, name: str) -> FuturesTicker24h:
         contract = await self.resolve(name)

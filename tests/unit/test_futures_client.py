@@ -216,3 +216,23 @@ async def test_spot_and_futures_send_trades_and_klines_alike_but_for_the_path(bi
             ("/klines", "symbol=BTCUSDT&interval=1m&limit=5"),
         ]
     )
+
+
+async def test_mark_price_klines_parse_binance_s_example_and_send_a_window(binance):
+    """What a mark price alert's backtest reads: prices only, the volume fields "0"; weighed
+    like klines (no weight header here: the client's own count)."""
+    recording, url = binance
+    path = "/fapi/v1/markPriceKlines"
+    recording.answers[path] = Answer(PAYLOADS[f"GET {path} :: Response"])
+    async with FuturesMarketClient(url) as client:
+        [candle] = await client.mark_price_klines("BTCUSDT", "1m", 1000, start_time=5)
+        assert client.used_weight == 5
+        await client.mark_price_klines("BTCUSDT", "1m", 99)
+        assert client.used_weight == 5 + 1
+    assert (candle.open_time, candle.close, candle.volume) == (
+        1591256400000,
+        Decimal("9651.55200000"),
+        Decimal(0),
+    )
+    query = dict(recording.requests[0].query)
+    assert query == {"symbol": "BTCUSDT", "interval": "1m", "limit": "1000", "startTime": "5"}

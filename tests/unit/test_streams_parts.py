@@ -287,3 +287,116 @@ async def test_a_renewal_hands_over_without_losing_or_repeating_a_trade():
     assert connection.socket is new and old.closed
     assert [int(p) for _, p in delivered] == [1, 2, 3, 4, 5, 6, 7, 8]
     assert new.sink == connection.deliver  # caught up: back to the lean path
+
+
+# -- the futures mark price channel ------------------------------------------------------------
+
+
+def mark_update(symbol: str, event_time: int, mark: str, rate: str) -> dict[str, Any]:
+    """A `markPriceUpdate` as Binance's futures docs show it: `T` is the next funding time."""
+    return {"e": "markPriceUpdate", "E": event_time, "s": symbol, "p": mark, "i": "64990.1",
+            "P": "65001.2", "r": rate, "T": 1_562_306_400_000}  # fmt: skip
+
+
+def futures_group(
+    prices: list[tuple[str, Decimal, int]], rates: list[tuple[str, Decimal, int]], open_socket: Any
+) -> StreamGroup:
+    return StreamGroup(
+        open_socket=open_socket,
+        on_price=lambda s, p, t: prices.append((s, p, t)),
+        on_funding=lambda s, r, t: rates.append((s, r, t)),
+        notify_gap=lambda symbols: None,
+        state_changed=lambda: None,
+        settings=MarketStreamSettings(
+            url="ws://unused", channel="markPrice@1s", control_rate=10.0, renew_after=3600.0
+        ),
+    )
+
+
+def test_the_mark_price_channel_names_its_stream_event_and_fields():
+    settings = MarketStreamSettings(url="ws://unused", channel="markPrice@1s", control_rate=10.0)
+    assert stream_name("BTCUSDT", settings.channel) == "btcusdt@markPrice@1s"
+    assert (settings.shape.event, settings.id_field, settings.shape.time) == (
+        "markPriceUpdate",
+        "E",
+        "E",
+    )
+    assert ControlBudget(settings.control_rate).capacity == 9  # futures allow 10 a second
+
+
+def test_a_mark_price_update_gives_the_mark_at_its_event_time_and_the_funding_rate():
+    prices: list[tuple[str, Decimal, int]] = []
+    rates: list[tuple[str, Decimal, int]] = []
+    group = futures_group(prices, rates, None)
+    group.want("btcusdt@markPrice@1s", "BTCUSDT")
+    group.deliver(mark_update("BTCUSDT", 1_000, "65000.50", "0.00010000"))
+    group.deliver({**mark_update("BTCUSDT", 2_000, "65001", ""), "r": ""})  # no rate announced
+    group.deliver(mark_update("ETHUSDT", 3_000, "3000", "0.0001"))  # not wanted
+    assert prices == [("BTCUSDT", Decimal("65000.50"), 1_000), ("BTCUSDT", Decimal("65001"), 2_000)]
+    assert rates == [("BTCUSDT", Decimal("0.00010000"), 1_000)]
+
+
+def test_trades_never_reach_on_funding():
+    rates: list[Any] = []
+    group = StreamGroup(
+        open_socket=None,  # type: ignore[arg-type]
+        on_price=lambda s, p, t: None,
+        on_funding=lambda s, r, t: rates.append(r),
+        notify_gap=lambda symbols: None,
+        state_changed=lambda: None,
+        settings=MarketStreamSettings(url="ws://unused"),
+    )
+    group.want("btcusdt@trade", "BTCUSDT")
+    group.deliver({**trade("BTCUSDT", 1, "2"), "r": "0.1"})
+    assert rates == []
+
+
+async def test_the_reader_passes_mark_price_updates_on_a_futures_socket():
+    ws, seen = ScriptedWs(), []
+    socket = MarketSocket(
+        ws,  # type: ignore[arg-type]
+        ["btcusdt@markPrice@1s"],
+        event="markPriceUpdate",
+        sink=seen.append,
+        wake=lambda: None,
+        budget=ControlBudget(10.0),
+        silence_timeout=5.0,
+        request_timeout=1.0,
+    )
+    ws.push({"stream": "btcusdt@markPrice@1s", "data": mark_update("BTCUSDT", 5, "1", "0")})
+    ws.push({"stream": "btcusdt@trade", "data": trade("BTCUSDT", 7, "1.5")})  # not this channel
+    answer = asyncio.create_task(socket.request("LIST_SUBSCRIPTIONS"))
+    await asyncio.sleep(0)
+    ws.push({"result": ["btcusdt@markPrice@1s"], "id": 1})
+    assert await answer == ["btcusdt@markPrice@1s"]
+    assert [d["E"] for d in seen] == [5]
+    await socket.close()
+
+
+async def test_a_renewal_of_mark_prices_hands_over_by_event_time():
+    prices: list[tuple[str, Decimal, int]] = []
+    rates: list[tuple[str, Decimal, int]] = []
+    sockets: list[FakeSocket] = []
+
+    def second(n: int) -> dict[str, Any]:
+        return mark_update("BTCUSDT", n * 1000, str(n), "0.0001")
+
+    async def open_socket(streams: list[str], sink: Any, wake: Any) -> FakeSocket:
+        sockets.append(FakeSocket(streams, sink))
+        if len(sockets) == 2:  # the new socket hears seconds 3-4 while it subscribes
+            for n in (3, 4):
+                sockets[1].sink(second(n))
+        return sockets[-1]
+
+    group = futures_group(prices, rates, open_socket)
+    group.want("btcusdt@markPrice@1s", "BTCUSDT")
+    old = await group._open(group.deliver)
+    group.socket = old  # type: ignore[assignment]
+    for n in (1, 2, 3):
+        old.sink(second(n))
+    old.on_request = lambda method: [old.sink(second(n)) for n in (4, 5, 6)]
+    await group._renew(old)  # type: ignore[arg-type]
+    for n in (5, 6, 7, 8):  # the new socket catches up
+        sockets[1].sink(second(n))
+    assert [t // 1000 for _, _, t in prices] == [1, 2, 3, 4, 5, 6, 7, 8]
+    assert [t // 1000 for _, _, t in rates] == [1, 2, 3, 4, 5, 6, 7, 8]

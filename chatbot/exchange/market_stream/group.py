@@ -56,6 +56,7 @@ from chatbot.exchange.ws.supervisor import Supervisor
 log = logging.getLogger(__name__)
 
 PriceHandler = Callable[[str, Decimal, int], None]
+FundingHandler = Callable[[str, Decimal, int], None]  # (symbol, rate as a fraction, time ms)
 KlineHandler = Callable[[str, str, Kline, bool], None]  # (symbol, interval, kline, closed)
 SocketOpener = Callable[[list[str], Sink, Callable[[], None]], Awaitable[MarketSocket]]
 
@@ -74,12 +75,16 @@ class StreamGroup(Supervisor[MarketSocket]):
         state_changed: Callable[[], None],
         settings: MarketStreamSettings,
         on_kline: KlineHandler | None = None,
+        on_funding: FundingHandler | None = None,
     ) -> None:
         super().__init__(settings)
         self._open_socket = open_socket
         self._on_price = on_price
         self._on_kline = on_kline
-        self._id_field = settings.id_field
+        shape = settings.shape
+        self._id_field = shape.place
+        self._time_field = shape.time
+        self._on_funding = on_funding if shape.funding else None
         self._notify_gap = notify_gap
         self._state_changed = state_changed
         self.capacity = settings.streams_per_socket
@@ -148,14 +153,16 @@ class StreamGroup(Supervisor[MarketSocket]):
         return set(await socket.request("LIST_SUBSCRIPTIONS"))
 
     def deliver(self, data: dict[str, Any]) -> None:
-        """The hot path: one trade payload from the socket's reader to `on_price`, or one
-        kline payload to `on_kline`."""
+        """The hot path: one trade (or mark price) payload from the socket's reader to
+        `on_price`, its funding rate to `on_funding`, or one kline payload to `on_kline`."""
         symbol = data["s"]
         candle = data.get("k")
         if candle is None:
             if symbol in self.trades:
                 try:
-                    self._on_price(symbol, Decimal(data["p"]), data["T"])
+                    self._on_price(symbol, Decimal(data["p"]), data[self._time_field])
+                    if self._on_funding is not None and data.get("r"):
+                        self._on_funding(symbol, Decimal(data["r"]), data[self._time_field])
                 except Exception:  # the caller's bug must not end the stream for every symbol
                     log.exception("on_price failed for %s", symbol)
         elif (symbol, candle["i"]) in self.klines and self._on_kline is not None:
@@ -325,9 +332,9 @@ class StreamGroup(Supervisor[MarketSocket]):
 
 def event_place(data: dict[str, Any], id_field: str) -> tuple[Any, Any]:
     """Which stream an event belongs to, and its place in that stream's order: a trade's id
-    (`id_field`) for its symbol; (open time, last trade id, closed) for a symbol's candles of
-    one interval, which orders the updates of a candle, its closed event after them, and the
-    candles by their open time."""
+    (`id_field`; a mark price update's event time) for its symbol; (open time, last trade
+    id, closed) for a symbol's candles of one interval, which orders the updates of a
+    candle, its closed event after them, and the candles by their open time."""
     candle = data.get("k")
     if candle is None:
         return data["s"], data[id_field]

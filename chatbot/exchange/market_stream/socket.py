@@ -3,17 +3,18 @@
 Frames are `{"stream": "<name>", "data": <payload>}` for events and `{"result", "id"}` (or an
 error, `{"error": {"code", "msg"}, "id"}` / `{"code", "msg", "id"}`) for control answers, all
 read in order by one reader task (`JsonSocket`, ws/socket.py). `_on_text` is the hot path: it
-parses a frame, and a payload whose `e` is the subscribed trade event or `kline` goes straight
-to `sink` (one attribute call, no copy). The owner swaps `sink` to hold or record events while
-it moves streams to a new socket.
+parses a frame, and a payload whose `e` is the channel's event (`trade`, `aggTrade`,
+`markPriceUpdate`: `CHANNELS`) or `kline` goes straight to `sink` (one attribute call, no
+copy). The owner swaps `sink` to hold or record events while it moves streams to a new socket.
 
 What an owner must know:
-- Binance counts every incoming frame, pings and pongs included, against 5 a second and cuts
-  the connection beyond that. `ControlBudget` paces control messages and leaves room for the
-  pong aiohttp sends back to Binance's ping (`autoping`); callers `await budget.acquire()`
-  before each `request`. The socket sends no pings of its own.
-- Binance pings every 20 s, so a healthy socket is never silent for long: one on which no
-  frame at all arrived for `silence_timeout` seconds is closed (and `wake` is called).
+- Binance counts every incoming frame, pings and pongs included, against 5 a second (10 on
+  the futures streams) and cuts the connection beyond that. `ControlBudget` paces control
+  messages and leaves room for the pong aiohttp sends back to Binance's ping (`autoping`);
+  callers `await budget.acquire()` before each `request`. The socket sends no pings of its own.
+- Binance pings every 20 s (every 3 min on the futures streams), so a healthy socket is never
+  silent for long: one on which no frame at all arrived for `silence_timeout` seconds is
+  closed (and `wake` is called).
 - `wake` is also called when Binance announces `serverShutdown`; `shutdown_announced` is set.
 """
 
@@ -26,6 +27,7 @@ import math
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
@@ -43,7 +45,25 @@ log = logging.getLogger(__name__)
 
 Sink = Callable[[dict[str, Any]], None]
 
-ID_FIELDS = {"trade": "t", "aggTrade": "a"}  # channel -> the payload's per-symbol event id
+
+@dataclass(frozen=True)
+class Channel:
+    """What a channel's payloads look like: their `e` (`event`), the field that orders one
+    symbol's events (`place`: a trade's id; a mark price update has none, its event time
+    `E` grows), the time handed to `on_price` (`time`: a trade's `T`; a mark price update's
+    `T` is the NEXT FUNDING time, so its `E`), and whether it carries a funding rate `r`."""
+
+    event: str
+    place: str
+    time: str
+    funding: bool = False
+
+
+CHANNELS = {
+    "trade": Channel("trade", "t", "T"),
+    "aggTrade": Channel("aggTrade", "a", "T"),
+    "markPrice@1s": Channel("markPriceUpdate", "E", "E", funding=True),  # USDⓈ-M futures
+}
 KLINE_EVENT = "kline"  # the `e` of every `<symbol>@kline_<interval>` payload
 MAX_PARAMS = 200  # streams per SUBSCRIBE: Binance silently ignores much larger messages
 MAX_URL_STREAM_CHARS = 4000  # stream names carried in the connect URL; the rest are SUBSCRIBEd

@@ -28,6 +28,10 @@ What the caller gets:
   (`closed` False) and, once, the finished candle (`closed` True, Binance's `x`). A renewal
   delivers each closed candle exactly once (see group.py). Its exceptions are logged and
   swallowed.
+- On the futures channel `markPrice@1s` (`MarketStreamSettings.channel`), `add()` follows a
+  contract's mark price (`btcusdt@markPrice@1s`): `on_price(symbol, mark, event_time_ms)`
+  every second, and `on_funding(symbol, rate, event_time_ms)` with the same payload's funding
+  rate (a fraction: 0.0001 is 0.01%), both plain functions like `on_price`.
 - `add()` and `remove()` (and their kline twins) return at once (they never wait for Binance,
   so adding thousands of symbols one by one costs a few SUBSCRIBE messages). A new stream's
   events flow from when Binance confirms the subscription, which `await settle()` waits for.
@@ -59,7 +63,12 @@ import aiohttp
 
 from chatbot.errors import present
 from chatbot.exchange.market_models import KLINE_INTERVALS
-from chatbot.exchange.market_stream.group import KlineHandler, PriceHandler, StreamGroup
+from chatbot.exchange.market_stream.group import (
+    FundingHandler,
+    KlineHandler,
+    PriceHandler,
+    StreamGroup,
+)
 from chatbot.exchange.market_stream.settings import MarketStreamSettings
 from chatbot.exchange.market_stream.socket import (
     ControlBudget,
@@ -88,6 +97,7 @@ class MarketStream:
         *,
         on_price: PriceHandler,
         on_kline: KlineHandler | None = None,
+        on_funding: FundingHandler | None = None,
         on_gap: GapHandler | None = None,
         on_state: StateHandler | None = None,
         session: aiohttp.ClientSession | None = None,
@@ -95,11 +105,12 @@ class MarketStream:
     ) -> None:
         if inspect.iscoroutinefunction(on_price):
             raise TypeError("on_price must be a plain function; start a task for async work")
-        if inspect.iscoroutinefunction(on_kline):
-            raise TypeError("on_kline must be a plain function; start a task for async work")
+        if inspect.iscoroutinefunction(on_kline) or inspect.iscoroutinefunction(on_funding):
+            raise TypeError("on_kline and on_funding must be plain functions")
         self.settings = settings
         self._on_price = on_price
         self._on_kline = on_kline
+        self._on_funding = on_funding
         self._on_gap = on_gap
         self._on_state = on_state
         self._session = session
@@ -248,6 +259,7 @@ class MarketStream:
             open_socket=self._open_socket,
             on_price=self._on_price,
             on_kline=self._on_kline,
+            on_funding=self._on_funding,
             notify_gap=self._gap,
             state_changed=self._state_changed,
             settings=self.settings,
@@ -263,7 +275,7 @@ class MarketStream:
             session,
             url,
             carried,
-            event=settings.channel,
+            event=settings.shape.event,
             sink=sink,
             wake=wake,
             budget=ControlBudget(settings.control_rate),

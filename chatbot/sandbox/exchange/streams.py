@@ -72,6 +72,8 @@ class StreamConnection:
 class StreamHub:
     """Subscriptions by stream name, fed by every print on the market's tape."""
 
+    messages_per_second = MESSAGES_PER_SECOND  # incoming frames a connection may send
+
     def __init__(
         self, market: Market, clock: Clock, registry: ChannelRegistry, settings: SocketSettings
     ) -> None:
@@ -186,7 +188,7 @@ class StreamHub:
             await pump(
                 channel,
                 lambda text: self._control(connection, text),
-                MessageRate(MESSAGES_PER_SECOND),
+                MessageRate(self.messages_per_second),
             )
         finally:
             self.unsubscribe(connection, list(connection.streams))
