@@ -4,6 +4,7 @@ only Binance is a recording, until the simulator serves futures)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -53,9 +54,9 @@ class RecordedFutures:
         return [request.path for request in self.requests]
 
 
-@pytest.fixture
-async def binance() -> AsyncIterator[tuple[RecordedFutures, str]]:
-    recording = RecordedFutures()
+@contextlib.asynccontextmanager
+async def serving(recording: RecordedFutures) -> AsyncIterator[str]:
+    """A loopback HTTP server answering every GET from `recording`; its URL."""
     app = web.Application()
     app.router.add_get("/{tail:.*}", recording.handle)
     runner = web.AppRunner(app)
@@ -63,8 +64,17 @@ async def binance() -> AsyncIterator[tuple[RecordedFutures, str]]:
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    yield recording, f"http://127.0.0.1:{port}"
-    await runner.cleanup()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        await runner.cleanup()
+
+
+@pytest.fixture
+async def binance() -> AsyncIterator[tuple[RecordedFutures, str]]:
+    recording = RecordedFutures()
+    async with serving(recording) as url:
+        yield recording, url
 
 
 async def test_each_endpoint_parses_the_recorded_answer(binance):

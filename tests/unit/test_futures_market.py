@@ -9,12 +9,11 @@ import copy
 from collections.abc import AsyncIterator
 
 import pytest
-from aiohttp import web
 
 from chatbot.exchange.futures_client import FuturesMarketClient
 from chatbot.services.futures_market import FuturesMarketService, UnknownContract
 from handlers.futures_texts import render_futures_quote
-from tests.unit.test_futures_client import PAYLOADS, Answer, RecordedFutures
+from tests.unit.test_futures_client import PAYLOADS, Answer, RecordedFutures, serving
 
 EXCHANGE_INFO = "/fapi/v1/exchangeInfo"
 
@@ -32,16 +31,8 @@ def with_quarterly() -> dict:
 async def futures() -> AsyncIterator[tuple[RecordedFutures, FuturesMarketService]]:
     recording = RecordedFutures()
     recording.answers[EXCHANGE_INFO] = Answer(with_quarterly())
-    app = web.Application()
-    app.router.add_get("/{tail:.*}", recording.handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    async with FuturesMarketClient(f"http://127.0.0.1:{port}") as client:
+    async with serving(recording) as url, FuturesMarketClient(url) as client:
         yield recording, FuturesMarketService(client)
-    await runner.cleanup()
 
 
 async def test_a_quarterly_contract_is_refused_like_an_unknown_one(futures):
