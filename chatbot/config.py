@@ -49,10 +49,8 @@ DEFAULT_URLS: dict[Network, tuple[str, str, str]] = {
 }
 
 FUTURES_URLS: dict[Network, tuple[str, str]] = {
-    # (USDT-M futures REST root, futures market-stream root): Binance serves futures apart
-    # from spot, on hosts of their own, and counts their request weight apart. Since
-    # 2026-04-23 it routes futures streams by path: mark price, aggTrade and kline streams are
-    # served under `/market` only (the unrouted root delivers none of them).
+    # (REST root, market-stream root) of USDT-M futures, hosts apart from spot's. Since
+    # 2026-04-23 Binance serves mark price, aggTrade and kline streams under `/market` only.
     Network.MAINNET: ("https://fapi.binance.com", "wss://fstream.binance.com/market"),
     Network.TESTNET: (
         "https://testnet.binancefuture.com",
