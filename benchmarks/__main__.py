@@ -38,6 +38,14 @@ async def main() -> int:
         f"| {result['alerts']:,.0f} | {result['rounds']:.0f} | {result['p50_ms']:.1f} ms "
         f"| {result['p99_ms']:.1f} ms | < 50 ms |"
     )
+    print("\n## Mark to chat: the same, as a mark price alert on BTCUSDT.P (futures stream)\n")
+    result = await tick_to_chat.measure(perpetual=True)
+    print("| alerts loaded | rounds | p50 | p99 |")
+    print("|---:|---:|---:|---:|")
+    print(
+        f"| {result['alerts']:,.0f} | {result['rounds']:.0f} | {result['p50_ms']:.1f} ms "
+        f"| {result['p99_ms']:.1f} ms |"
+    )
     print("\n## Candle book: indicator and volume alerts on kline events (pure Python)\n")
     print(candle_book.run())
     print("\n## Mixed: 1,000,000 alerts of every kind in one index, 2,000-trade batches\n")

@@ -70,6 +70,8 @@ async def bot_process(
         "BINANCE_API_URL": sim.rest_url,
         "BINANCE_STREAM_URL": sim.stream_url,
         "BINANCE_WS_API_URL": sim.ws_api_url,
+        "BINANCE_FUTURES_API_URL": sim.futures_rest_url,
+        "BINANCE_FUTURES_STREAM_URL": sim.futures_stream_url,
         "CHATBOT_ALLOWED_USERS": "*",
         "CHATBOT_COMMAND_LIMIT": "10000",  # one user sends a thousand commands a minute
         "LOG_LEVEL": "INFO" if loaded else "WARNING",

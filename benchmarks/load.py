@@ -268,6 +268,8 @@ async def run(users: int, seconds: float, *, keyed_share: float = 0.5) -> LoadRe
                 "BINANCE_API_URL": sim.rest_url,
                 "BINANCE_STREAM_URL": sim.stream_url,
                 "BINANCE_WS_API_URL": sim.ws_api_url,
+                "BINANCE_FUTURES_API_URL": sim.futures_rest_url,
+                "BINANCE_FUTURES_STREAM_URL": sim.futures_stream_url,
                 "CHATBOT_ALLOWED_USERS": "*",
                 "LOG_LEVEL": "WARNING",
             }

@@ -1,5 +1,7 @@
 """Tick to chat: from the simulator sending a crossing trade to the Bot API emulator receiving
-the `sendMessage`, over real sockets, with 100,000 other alerts loaded.
+the `sendMessage`, over real sockets, with 100,000 other alerts loaded. With `perpetual`, the
+alert is a mark price level on BTCUSDT.P instead: the same trade moves the simulator's mark
+price, which its `markPrice@1s` stream publishes at once, through the bot's futures stream.
 
 Everything runs in this process (simulator, emulator, bot): the timestamps are taken in one
 clock. The 100,000 background alerts sit far from the price (they never fire); each measured
@@ -55,7 +57,9 @@ async def _seed_alerts(path: Path, count: int, prices: dict[str, Decimal]) -> No
         )
 
 
-async def measure(rounds: int = 200, background: int = 100_000) -> dict[str, float]:
+async def measure(
+    rounds: int = 200, background: int = 100_000, *, perpetual: bool = False
+) -> dict[str, float]:
     sim = ExchangeSimulator(seed=3, random_walk=False)
     api = BotApiEmulator(token="999:BENCH-TOKEN", bot_username="bench_bot")
     await sim.start()
@@ -72,11 +76,12 @@ async def measure(rounds: int = 200, background: int = 100_000) -> dict[str, flo
             BINANCE_API_URL=sim.rest_url,
             BINANCE_STREAM_URL=sim.stream_url,
             BINANCE_WS_API_URL=sim.ws_api_url,
+            BINANCE_FUTURES_API_URL=sim.futures_rest_url,
+            BINANCE_FUTURES_STREAM_URL=sim.futures_stream_url,
             CHATBOT_ALLOWED_USERS=str(USER),
         )
-        loaded_at = time.perf_counter()
         async with running_bot(settings, poll_timeout=5) as app:
-            latencies = await _rounds(app, sim, api, rounds, loaded_at)
+            latencies = await _rounds(app, sim, api, rounds, perpetual)
     await api.stop()
     await sim.stop()
     latencies.sort()
@@ -88,7 +93,7 @@ async def measure(rounds: int = 200, background: int = 100_000) -> dict[str, flo
     }
 
 
-async def _rounds(app, sim, api, rounds: int, loaded_at: float) -> list[float]:  # type: ignore[no-untyped-def]
+async def _rounds(app, sim, api, rounds: int, perpetual: bool) -> list[float]:  # type: ignore[no-untyped-def]
     from chatbot.services.alert_kinds import AlertSpec, PriceLevel
 
     service = runtime(app).services.alerts
@@ -99,11 +104,16 @@ async def _rounds(app, sim, api, rounds: int, loaded_at: float) -> list[float]: 
     service._limit = 10**9
     chats = [api.private_chat(api.user(USER + n, first_name=f"u{n}")).id for n in range(50)]
     latencies = []
+    symbol = "BTCUSDT.P" if perpetual else "BTCUSDT"
+    sim.futures.set_basis("BTCUSDT", Decimal(0))  # the mark is then the spot price
     price = sim.price("BTCUSDT")
+    if perpetual:  # a far alert keeps BTCUSDT on the futures stream, as the 100,000 keep spot's
+        await service.create(USER, USER, AlertSpec(symbol, PriceLevel(">", price * 10)))
+        await asyncio.wait_for(_settled(live.futures_stream), 10)
     for i in range(rounds):
         threshold = price + Decimal("5")
         chat = chats[i % len(chats)]  # Telegram allows one message a second per chat
-        await service.create(chat, chat, AlertSpec("BTCUSDT", PriceLevel(">", threshold)))
+        await service.create(chat, chat, AlertSpec(symbol, PriceLevel(">", threshold)))
         seen = len(api.calls)
         start = time.perf_counter()
         sim.set_price("BTCUSDT", threshold + Decimal("0.01"))
@@ -112,3 +122,10 @@ async def _rounds(app, sim, api, rounds: int, loaded_at: float) -> list[float]: 
         price = threshold + Decimal("0.01")
         await asyncio.sleep(0.02)
     return latencies
+
+
+async def _settled(stream) -> None:  # type: ignore[no-untyped-def]
+    """The stream holds BTCUSDT, and Binance confirmed it."""
+    while "BTCUSDT" not in stream.symbols:  # noqa: ASYNC110
+        await asyncio.sleep(0.01)
+    await stream.settle()

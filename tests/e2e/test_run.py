@@ -87,6 +87,8 @@ async def test_a_second_instance_on_the_same_token_exits_with_a_clear_message(
         "BINANCE_API_URL": exchange.rest_url,
         "BINANCE_STREAM_URL": exchange.stream_url,
         "BINANCE_WS_API_URL": exchange.ws_api_url,
+        "BINANCE_FUTURES_API_URL": exchange.futures_rest_url,
+        "BINANCE_FUTURES_STREAM_URL": exchange.futures_stream_url,
         "CHATBOT_ALLOWED_USERS": str(ALICE),
     }
     async with running_bot(settings, poll_timeout=2, conflict_window=0) as first:
