@@ -30,9 +30,12 @@ from chatbot.exchange.futures_models import (
 )
 from chatbot.exchange.market_models import Kline, MarketTrade
 from chatbot.exchange.weight_governor import background
+from chatbot.services.shared_answers import SharedAnswers
 
 FUTURES_SUFFIX = ".P"
 MARK_CACHE_SECONDS = 2.0  # every contract's mark price and funding, read at most this often
+QUOTE_CACHE_SECONDS = 1.0  # a contract's /price and /funding answer, shared by every user
+HISTORY_RECHECK_MS = 60_000  # settled fundings read again this soon when the newest may lag
 FUNDING_HISTORY = 5  # settled fundings /funding shows per contract
 EXTREMES = 5  # contracts /funding lists on each side without symbols
 
@@ -98,6 +101,9 @@ class FuturesMarketService:
         self._marks: dict[str, PremiumIndex] = {}
         self._marks_at = 0.0
         self._marks_lock = asyncio.Lock()
+        self._quotes = SharedAnswers(self._read_quotes, QUOTE_CACHE_SECONDS)
+        self._views = SharedAnswers(self._read_funding, QUOTE_CACHE_SECONDS)
+        self._settled: dict[str, tuple[int, list[FundingRate]]] = {}  # until (ms), newest first
 
     async def resolve(self, name: str) -> FuturesContract:
         """A perpetual by Binance's futures symbol (`BTCUSDT`; `.P` and the like are the
@@ -120,9 +126,15 @@ class FuturesMarketService:
 
     async def quotes(self, names: list[str]) -> list[FuturesQuote]:
         """Each contract's quote: 24 h ticker, premium index and open interest (weight 3 a
-        contract, read at once)."""
+        contract, read at once), shared by every user asking within `QUOTE_CACHE_SECONDS`."""
         contracts = [await self.resolve(name) for name in names]
-        return list(await asyncio.gather(*(self._quote(c) for c in contracts)))
+        by_symbol = await self._quotes.get([c.symbol for c in contracts])
+        return [by_symbol[c.symbol] for c in contracts if c.symbol in by_symbol]
+
+    async def _read_quotes(self, symbols: list[str]) -> dict[str, FuturesQuote]:
+        contracts = (await self.client.exchange_info()).contracts  # cached: no weight
+        quotes = await asyncio.gather(*(self._quote(contracts[s]) for s in symbols))
+        return {quote.contract.symbol: quote for quote in quotes}
 
     async def _quote(self, contract: FuturesContract) -> FuturesQuote:
         symbol = contract.symbol
@@ -157,17 +169,38 @@ class FuturesMarketService:
         contract = await self.trading(name)
         return contract, await self.client.premium_index(contract.symbol)
 
-    async def funding(self, names: list[str], history: int = FUNDING_HISTORY) -> list[FundingView]:
-        """Each contract's current funding rate and its last `history` settled ones."""
+    async def funding(self, names: list[str]) -> list[FundingView]:
+        """Each contract's current funding rate and its last `FUNDING_HISTORY` settled ones,
+        shared by every user asking within `QUOTE_CACHE_SECONDS`."""
         contracts = [await self.resolve(name) for name in names]
-        return list(await asyncio.gather(*(self._funding(c, history) for c in contracts)))
+        by_symbol = await self._views.get([c.symbol for c in contracts])
+        return [by_symbol[c.symbol] for c in contracts if c.symbol in by_symbol]
 
-    async def _funding(self, contract: FuturesContract, history: int) -> FundingView:
-        premium, settled = await asyncio.gather(
-            self.client.premium_index(contract.symbol),
-            self.client.funding_rates(contract.symbol, limit=history),
-        )
-        return FundingView(contract, premium, sorted(settled, key=lambda f: -f.funding_time))
+    async def _read_funding(self, symbols: list[str]) -> dict[str, FundingView]:
+        contracts = (await self.client.exchange_info()).contracts  # cached: no weight
+        views = await asyncio.gather(*(self._funding(contracts[s]) for s in symbols))
+        return {view.contract.symbol: view for view in views}
+
+    async def _funding(self, contract: FuturesContract) -> FundingView:
+        premium = await self.client.premium_index(contract.symbol)
+        return FundingView(contract, premium, await self._settled_fundings(premium))
+
+    async def _settled_fundings(self, premium: PremiumIndex) -> list[FundingRate]:
+        """The last settled fundings, newest first. They change only at a settlement, and
+        funding history has a limit of its own (500 calls in 5 minutes per IP): one read
+        serves until the next settlement the premium index announces, once it holds the
+        settlement before that one (just after a settlement Binance may not list it yet: such
+        a read is kept `HISTORY_RECHECK_MS` only)."""
+        kept = self._settled.get(premium.symbol)
+        if kept is not None and premium.time < kept[0]:
+            return kept[1]
+        rows = await self.client.funding_rates(premium.symbol, limit=FUNDING_HISTORY)
+        rows = sorted(rows, key=lambda f: -f.funding_time)
+        until = premium.time + HISTORY_RECHECK_MS
+        if _holds_the_last_settlement(rows, premium.next_funding_time):
+            until = max(until, premium.next_funding_time)
+        self._settled[premium.symbol] = (until, rows)
+        return rows
 
     async def extremes(
         self, count: int = EXTREMES
@@ -215,6 +248,16 @@ class FuturesMarketService:
     async def ticker(self, name: str) -> FuturesTicker24h:
         contract = await self.resolve(name)
         return await self.client.ticker_24hr(contract.symbol)
+
+
+def _holds_the_last_settlement(rows: list[FundingRate], next_ms: int) -> bool:
+    """Whether the newest row is the settlement before `next_ms`: no longer before it than
+    the interval between the two newest rows (contracts settle every 8, 4 or 1 hours), give or
+    take the milliseconds Binance's funding times stray by."""
+    if len(rows) < 2 or not next_ms:
+        return False
+    interval = rows[0].funding_time - rows[1].funding_time
+    return next_ms - rows[0].funding_time <= interval + HISTORY_RECHECK_MS
 
 
 def _suggest(name: str, symbols: list[str]) -> list[str]:

@@ -19,6 +19,7 @@ from chatbot.exchange.reference_prices import ReferencePrices, reference_minutes
 from chatbot.exchange.symbol_rules import ExchangeFilters, SymbolRules
 from chatbot.exchange.weight_governor import background
 from chatbot.services.move_series import RESOLUTIONS, resolution_of
+from chatbot.services.shared_answers import SharedAnswers
 
 DEFAULT_QUOTE = "USDT"
 PRICE_CACHE_SECONDS = 5.0
@@ -55,7 +56,7 @@ class MarketService:
         self._client = client
         self._prices: dict[str, Decimal] = {}
         self._prices_at = 0.0
-        self._quotes = _TickerCache(client)
+        self._quotes = SharedAnswers(self._tickers, QUOTE_CACHE_SECONDS)
 
     async def resolve(self, name: str) -> SymbolRules:
         """`BTCUSDT` as listed, else `BTC` + the default quote; raises `UnknownSymbol`."""
@@ -77,6 +78,9 @@ class MarketService:
         rules = await self.resolve_many(names)
         by_symbol = await self._quotes.get([r.symbol for r in rules])
         return [Quote(r, by_symbol[r.symbol]) for r in rules if r.symbol in by_symbol]
+
+    async def _tickers(self, symbols: list[str]) -> dict[str, Ticker24h]:
+        return {t.symbol: t for t in await self._client.ticker_24hr(symbols)}
 
     async def recent_trades(
         self, name: str, limit: int = 10
@@ -167,48 +171,6 @@ class MarketService:
         if via_btc is not None and btc is not None:
             return amount * via_btc * btc
         return None
-
-
-class _TickerCache:
-    """24 h statistics by symbol, shared by every user for `QUOTE_CACHE_SECONDS`. Symbols
-    already being fetched are waited for, not fetched again; a failed fetch fails its
-    waiters too (they asked at the same moment, the same answer is right for them)."""
-
-    def __init__(self, client: BinanceClient) -> None:
-        self._client = client
-        self._tickers: dict[str, tuple[float, Ticker24h]] = {}
-        self._fetching: dict[str, asyncio.Future[None]] = {}
-
-    async def get(self, symbols: list[str]) -> dict[str, Ticker24h]:
-        now = time.monotonic()
-        stale = [s for s in symbols if now - self._tickers.get(s, (-1e9,))[0] > QUOTE_CACHE_SECONDS]
-        waits = {self._fetching[s] for s in stale if s in self._fetching}
-        missing = [s for s in stale if s not in self._fetching]
-        if missing:
-            await self._fetch(missing)
-        for fetch in waits:
-            await asyncio.shield(fetch)
-        return {s: self._tickers[s][1] for s in symbols if s in self._tickers}
-
-    async def _fetch(self, symbols: list[str]) -> None:
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._fetching.update(dict.fromkeys(symbols, done))
-        try:
-            tickers = await self._client.ticker_24hr(symbols)
-        except BaseException as exc:
-            if isinstance(exc, asyncio.CancelledError):
-                done.cancel()
-            else:
-                done.set_exception(exc)
-                done.exception()  # retrieved here: nobody may be waiting
-            raise
-        else:
-            at = time.monotonic()
-            self._tickers.update({t.symbol: (at, t) for t in tickers})
-            done.set_result(None)
-        finally:
-            for symbol in symbols:
-                self._fetching.pop(symbol, None)
 
 
 def _suggest(name: str, symbols: list[str]) -> list[str]:

@@ -4,6 +4,8 @@ or without it where a command serves only futures (/fprice, /funding)."""
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import re
 from decimal import Decimal
 
@@ -147,3 +149,46 @@ async def test_spot_price_has_no_futures_lines(alice, exchange):
     assert text.startswith("BTCUSDT  ") and ".P" not in text
     assert "Mark" not in text and "Funding" not in text and "Open interest" not in text
     assert [futures_weight(exchange, path) for path in FUTURES_DATA] == spent
+
+
+async def test_many_users_asking_one_perpetual_at_once_share_its_reads(
+    api, exchange, settings_factory
+):
+    from chatbot.app import running_bot
+
+    async with running_bot(settings_factory(CHATBOT_ALLOWED_USERS="*"), poll_timeout=1):
+        users = [api.conversation(api.user(6000 + n, first_name=f"U{n}")) for n in range(40)]
+        await ask(users[0], "/price ETH.P")  # contracts known: exchangeInfo is not counted
+        spent = [futures_weight(exchange, path) for path in FUTURES_DATA]
+        replies = await asyncio.gather(*(ask(user, "/price BTC.P") for user in users))
+        assert all(reply.text.startswith("BTCUSDT.P") for reply in replies), replies[0].text
+        # one read of each (weight 1) for all forty, two if the burst straddled the second
+        grown = [futures_weight(exchange, p) - s for p, s in zip(FUTURES_DATA, spent, strict=True)]
+        assert all(1 <= read <= 2 for read in grown), grown
+
+
+async def test_settled_fundings_are_read_once_until_the_next_settlement(
+    api, exchange, settings_factory
+):
+    from chatbot.app import running_bot
+
+    history = "/fapi/v1/fundingRate"  # a limit of its own: 500 calls in 5 minutes per IP
+    async with running_bot(settings_factory(CHATBOT_ALLOWED_USERS="*"), poll_timeout=1):
+        users = [api.conversation(api.user(6100 + n, first_name=f"U{n}")) for n in range(40)]
+        await ask(users[0], "/price ETH.P")
+        before = futures_weight(exchange, history)
+        replies = await asyncio.gather(*(ask(user, "/funding ADA") for user in users))
+        assert all("Last 5 settled" in reply.text for reply in replies), replies[0].text
+        read = futures_weight(exchange, "/fapi/v1/premiumIndex")
+        for user in itertools.cycle(users):  # until the shared answer is read again, anew
+            await ask(user, "/funding ADA")
+            if futures_weight(exchange, "/fapi/v1/premiumIndex") > read:
+                break
+        assert futures_weight(exchange, history) - before == 1  # however many asked, and when
+        exchange.futures.set_funding_rate("ADAUSDT", Decimal("0.00066"))
+        exchange.advance(8 * 3600)  # a settlement: the history has a new row
+        settled = re.compile(r"^\d\d-\d\d (00|08|16):00 +\+0\.0660%$", re.M)
+        for user in itertools.cycle(users):  # the last second's answer may still be served
+            if settled.search((await ask(user, "/funding ADA")).text):
+                break
+        assert futures_weight(exchange, history) - before == 2

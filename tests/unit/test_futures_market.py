@@ -56,3 +56,19 @@ async def test_a_quote_from_binances_payloads_renders_every_line(futures):
         "/fapi/v1/premiumIndex",
         "/fapi/v1/ticker/24hr",
     ]
+
+
+def test_a_history_lagging_behind_a_settlement_is_not_kept_until_the_next():
+    from decimal import Decimal
+
+    from chatbot.exchange.futures_models import FundingRate
+    from chatbot.services.futures_market import _holds_the_last_settlement
+
+    hour = 3_600_000
+    rows = [FundingRate("BTCUSDT", Decimal("0.0001"), t, None) for t in (16 * hour, 8 * hour)]
+    assert _holds_the_last_settlement(rows, 24 * hour)  # the newest is the one before next
+    assert _holds_the_last_settlement(rows, 24 * hour + 5)  # Binance's times stray by ms
+    assert not _holds_the_last_settlement(rows, 32 * hour)  # the 24:00 one is not listed yet
+    assert not _holds_the_last_settlement(rows[:1], 24 * hour)  # no interval to judge by
+    hourly = [FundingRate("X", Decimal(0), t, None) for t in (3 * hour, 2 * hour)]
+    assert not _holds_the_last_settlement(hourly, 5 * hour)  # settles every hour: one missing
