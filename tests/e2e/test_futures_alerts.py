@@ -242,3 +242,23 @@ async def test_a_perpetual_alert_survives_a_restart(api, exchange, settings, ali
         at_mark(exchange, "BTCUSDT", "58900")
         await conv.wait_for(lambda: fired(conv), timeout=15)
         assert "BTCUSDT.P mark price ≤ 59000" in fired(conv)[0].text
+
+
+@pytest.mark.parametrize("overrides", [{"CHATBOT_ALLOWED_USERS": "*"}])
+async def test_many_users_alerts_on_one_perpetual_each_fire_once(api, exchange, running_bot):
+    """Twenty users set mark price and funding alerts on BTCUSDT.P at once; one mark move and
+    one funding change fire each alert once, every user told in their own chat."""
+    at_mark(exchange, "BTCUSDT", "60000")
+    exchange.futures.set_funding_rate("BTCUSDT", Decimal("0.0001"))
+    users = [api.conversation(api.user(7000 + n, first_name=f"P{n}")) for n in range(20)]
+    kinds = [f"> {61000 + n}" if n % 2 else f"funding > {Decimal(n + 2) / 100}%" for n in range(20)]
+    replies = await asyncio.gather(
+        *(ask(user, f"/alert BTC.P {kind}") for user, kind in zip(users, kinds, strict=True))
+    )
+    assert all(re.search(r"Alert #\d+ set", reply.text) for reply in replies), replies[0].text
+    await marks_followed(running_bot, "BTCUSDT")
+    at_mark(exchange, "BTCUSDT", "62000")
+    exchange.futures.set_funding_rate("BTCUSDT", Decimal("0.005"))  # 0.5%: above every level
+    await asyncio.gather(*(user.wait_for(lambda u=user: fired(u), timeout=20) for user in users))
+    await sentinel_mark_fires(users[0], exchange, "4000")
+    assert [len(told(user)) for user in users] == [2] + [1] * 19  # the first also the sentinel
