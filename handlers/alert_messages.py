@@ -186,9 +186,10 @@ def _full_line(a: FiredAlert) -> str:
     condition = _condition(a.kind, a.params)
     if a.event is AlertEvent.EXPIRED:
         expired_on = datetime.fromtimestamp(a.fired_at, UTC).date()
-        if condition is None:  # a price level: its stored words
+        if condition is None:  # a price level: its stored words ("mark price" on a perpetual)
+            level = shown(a.kind, a.params, a.condition, a.symbol)
             return (
-                f"⌛ Alert #{a.alert_id} <b>{esc(a.symbol)}</b> {esc(a.condition)} expired on "
+                f"⌛ Alert #{a.alert_id} <b>{esc(a.symbol)}</b> {esc(level)} expired on "
                 f"{expired_on.isoformat()} without firing{note}"
             )
         return expired_text(a.alert_id, a.symbol, condition, expired_on, a.note)

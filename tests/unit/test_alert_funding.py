@@ -196,3 +196,16 @@ def test_alerts_lists_a_perpetual_level_on_the_mark_and_a_fired_rate_in_percent(
     text = render_list([funding, level], None, 0.0)
     assert "#1 BTCUSDT.P funding rate ≥ +0.0500% · fired at +0.0712% on 01-01 00:00 UTC" in text
     assert "#2 ETHUSDT.P mark price ≥ 4000 · active" in text
+
+
+def test_an_expired_perpetual_level_says_mark_price() -> None:
+    from chatbot.storage.outbox import AlertEvent, FiredAlert
+    from handlers.alert_messages import render_fired
+
+    expired = FiredAlert(
+        7, 1, "BTCUSDT.P", "≥ 70000", None, 1_796_000_000.0, event=AlertEvent.EXPIRED
+    )
+    text, count = render_fired([expired])
+    assert count == 1 and "BTCUSDT.P</b> mark price ≥ 70000 expired on" in text, text
+    spot = FiredAlert(8, 1, "BTCUSDT", "≥ 70000", None, 1_796_000_000.0, event=AlertEvent.EXPIRED)
+    assert "BTCUSDT</b> ≥ 70000 expired on" in render_fired([spot])[0]
